@@ -1,0 +1,41 @@
+"""Typed errors of zkdl.
+
+Every failure a user can cause (bad input, corrupted files, invalid proofs) is raised as a subclass of
+:class:`ZkdlError`, never as a bare traceback from deep inside the library.
+"""
+
+from __future__ import annotations
+
+
+class ZkdlError(Exception):
+    """Base class of every error zkdl raises on purpose."""
+
+
+class ProofFormatError(ZkdlError):
+    """A proof (or any serialized object) is malformed: bad magic, version, lengths, non-canonical field
+    elements, points not on the curve or not in the prime-order subgroup, truncated or trailing data."""
+
+
+class StatementMismatch(ZkdlError):
+    """A proof was checked against a statement it was not made for (architecture, parameters, commitments)."""
+
+
+class VerificationError(ZkdlError):
+    """A well-formed proof failed a verifier check (a sumcheck round, a final claim, an opening)."""
+
+
+class SetupError(ZkdlError):
+    """Public parameters (generators) are missing, corrupted, or do not match the expected digest."""
+
+
+class FieldRangeError(ZkdlError, ValueError):
+    """A value cannot be represented as asked: a field element outside the requested signed integer range,
+    an integer that does not fit into int64, a non-canonical encoding."""
+
+
+class QuantizationOverflow(ZkdlError, ArithmeticError):
+    """A quantized training value left its declared integer range. The message names the tensor and layer."""
+
+
+class BackendUnavailable(ZkdlError, RuntimeError):
+    """The requested compute backend (e.g. ``gpu``) cannot be used on this machine."""
