@@ -1,0 +1,162 @@
+"""The backend interface: where Fr vector arithmetic runs.
+
+A backend works on raw limb arrays — (N, 4) uint64, Montgomery form, little-endian limbs — in its own array
+module (numpy for ``cpu``, cupy for ``gpu``). Single field elements are passed as (4,) uint64 numpy arrays in
+Montgomery form. Everything above this layer (``Fr``, sumcheck, gadgets) calls only these methods, so a new
+backend needs no change elsewhere; results must be bit-identical across backends.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendUnavailable
+
+Array = Any  # an (N, 4) uint64 array of the backend's array module
+
+
+class Backend(ABC):
+    """Arithmetic on Montgomery-form Fr limb arrays."""
+
+    name: str = "abstract"
+    xp: Any = np  # the array module
+
+    # --- memory -------------------------------------------------------------------------------------------
+    @abstractmethod
+    def asarray(self, host: np.ndarray) -> Array:
+        """Move an (N, 4) uint64 numpy array onto the backend (no copy when already there)."""
+
+    @abstractmethod
+    def to_host(self, a: Array) -> np.ndarray:
+        """Return an (N, 4) uint64 numpy array (no copy for the CPU backend)."""
+
+    def empty(self, n: int) -> Array:
+        return self.xp.empty((n, 4), dtype=np.uint64)
+
+    def zeros(self, n: int) -> Array:
+        return self.xp.zeros((n, 4), dtype=np.uint64)
+
+    def concat(self, parts: list[Array]) -> Array:
+        return self.xp.concatenate(parts, axis=0)
+
+    # --- element-wise -------------------------------------------------------------------------------------
+    @abstractmethod
+    def add(self, a: Array, b: Array) -> Array: ...
+
+    @abstractmethod
+    def sub(self, a: Array, b: Array) -> Array: ...
+
+    @abstractmethod
+    def mul(self, a: Array, b: Array) -> Array: ...
+
+    @abstractmethod
+    def neg(self, a: Array) -> Array: ...
+
+    @abstractmethod
+    def add_scalar(self, a: Array, s: np.ndarray) -> Array: ...
+
+    @abstractmethod
+    def mul_scalar(self, a: Array, s: np.ndarray) -> Array: ...
+
+    @abstractmethod
+    def axpy(self, s: np.ndarray, x: Array, y: Array) -> Array:
+        """s·x + y."""
+
+    @abstractmethod
+    def fold(self, t: Array, c: np.ndarray) -> Array:
+        """t[:h] + c·(t[h:] − t[:h]) with h = len(t)/2: binds the most significant variable of t~ to c."""
+
+    @abstractmethod
+    def fold_pair(self, a: Array, b: Array, c: np.ndarray) -> Array:
+        """a + c·(b − a)."""
+
+    # --- reductions (results are (4,) numpy arrays) -------------------------------------------------------
+    @abstractmethod
+    def sum(self, a: Array) -> np.ndarray: ...
+
+    @abstractmethod
+    def inner(self, a: Array, b: Array) -> np.ndarray: ...
+
+    @abstractmethod
+    def round_sums(self, tables: list[Array]) -> np.ndarray:
+        """Sumcheck round message of Π_k t_k: ((d+1), 4) numpy array holding, for t = 0..d (d = number of
+        tables), Σ_i Π_k (t_k[i] + t·(t_k[i+h] − t_k[i])) with h = len/2."""
+
+    # --- structured vectors -------------------------------------------------------------------------------
+    @abstractmethod
+    def powers(self, x: np.ndarray, n: int) -> Array:
+        """[1, x, x², …, x^(n−1)]."""
+
+    @abstractmethod
+    def eq_table(self, u: np.ndarray) -> Array:
+        """eq(u, ·) over 2^len(u) indices, u[0] bound to the most significant index bit. u: (n, 4) limbs."""
+
+    @abstractmethod
+    def batch_inverse(self, a: Array) -> tuple[Array, int]:
+        """Element-wise inverses and the number of zero entries (the inverses are undefined if > 0)."""
+
+    # --- conversions --------------------------------------------------------------------------------------
+    @abstractmethod
+    def to_mont(self, std: Array) -> Array:
+        """Standard-form limbs (each < r) to Montgomery form."""
+
+    @abstractmethod
+    def from_mont(self, a: Array) -> Array: ...
+
+    @abstractmethod
+    def count_noncanonical(self, std: Array) -> int:
+        """How many standard-form rows are ≥ r."""
+
+    @abstractmethod
+    def from_int64(self, x: Any) -> Array: ...
+
+    @abstractmethod
+    def to_int64(self, a: Array) -> tuple[Any, int]:
+        """Signed int64 values and the number of entries outside [−2^63, 2^63)."""
+
+
+_BACKENDS: dict[str, Backend] = {}
+_default_name: str | None = None
+
+
+def get_backend(name: str | Backend | None = None) -> Backend:
+    """Return a backend by name: ``cpu``, ``gpu`` or ``auto`` (GPU when usable, else CPU).
+
+    ``None`` means the default: ``set_default_backend``, else the ``ZKDL_BACKEND`` environment variable,
+    else ``cpu``.
+    """
+    if isinstance(name, Backend):
+        return name
+    if name is None:
+        name = _default_name or os.environ.get("ZKDL_BACKEND", "cpu")
+    name = name.lower()
+    if name == "auto":
+        try:
+            return get_backend("gpu")
+        except BackendUnavailable:
+            return get_backend("cpu")
+    if name not in ("cpu", "gpu"):
+        raise BackendUnavailable(f"unknown backend {name!r}: choose one of auto, cpu, gpu")
+    if name not in _BACKENDS:
+        if name == "cpu":
+            from .cpu import CpuBackend
+
+            _BACKENDS[name] = CpuBackend()
+        else:
+            try:
+                from .gpu import GpuBackend
+            except ImportError as exc:
+                raise BackendUnavailable(f"the GPU backend is not available: {exc}") from exc
+            _BACKENDS[name] = GpuBackend()
+    return _BACKENDS[name]
+
+
+def set_default_backend(name: str) -> None:
+    """Select the backend used where none is passed explicitly (``auto``, ``cpu`` or ``gpu``)."""
+    global _default_name
+    get_backend(name)  # fail now, not later
+    _default_name = name

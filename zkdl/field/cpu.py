@@ -1,0 +1,149 @@
+"""The CPU backend: numba kernels over numpy limb arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import cpu_kernels as K
+from .backend import Array, Backend
+
+
+def _c(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.uint64)
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+    xp = np
+
+    def asarray(self, host: np.ndarray) -> Array:
+        return _c(host)
+
+    def to_host(self, a: Array) -> np.ndarray:
+        return a
+
+    def _binary(self, kernel, a, b):
+        if a.shape != b.shape:
+            raise ValueError(f"length mismatch: {a.shape[0]} vs {b.shape[0]}")
+        out = np.empty_like(a)
+        kernel(_c(a), _c(b), out)
+        return out
+
+    def add(self, a, b):
+        return self._binary(K.vec_add, a, b)
+
+    def sub(self, a, b):
+        return self._binary(K.vec_sub, a, b)
+
+    def mul(self, a, b):
+        return self._binary(K.vec_mul, a, b)
+
+    def neg(self, a):
+        out = np.empty_like(a)
+        K.vec_neg(_c(a), out)
+        return out
+
+    def add_scalar(self, a, s):
+        out = np.empty_like(a)
+        K.vec_add_scalar(_c(a), _c(s), out)
+        return out
+
+    def mul_scalar(self, a, s):
+        out = np.empty_like(a)
+        K.vec_mul_scalar(_c(a), _c(s), out)
+        return out
+
+    def axpy(self, s, x, y):
+        if x.shape != y.shape:
+            raise ValueError(f"length mismatch: {x.shape[0]} vs {y.shape[0]}")
+        out = np.empty_like(x)
+        K.vec_axpy(_c(s), _c(x), _c(y), out)
+        return out
+
+    def fold(self, t, c):
+        n = t.shape[0]
+        if n < 2 or n % 2:
+            raise ValueError(f"fold needs an even length ≥ 2, got {n}")
+        out = np.empty((n // 2, 4), dtype=np.uint64)
+        K.vec_fold(_c(t), _c(c), out)
+        return out
+
+    def fold_pair(self, a, b, c):
+        if a.shape != b.shape:
+            raise ValueError(f"length mismatch: {a.shape[0]} vs {b.shape[0]}")
+        out = np.empty_like(a)
+        K.vec_fold_pair(_c(a), _c(b), _c(c), out)
+        return out
+
+    def sum(self, a):
+        return K.vec_sum(_c(a))
+
+    def inner(self, a, b):
+        if a.shape != b.shape:
+            raise ValueError(f"length mismatch: {a.shape[0]} vs {b.shape[0]}")
+        return K.vec_inner(_c(a), _c(b))
+
+    def round_sums(self, tables):
+        n = tables[0].shape[0]
+        if any(t.shape[0] != n for t in tables):
+            raise ValueError("round_sums: tables of different lengths")
+        if n < 2 or n & (n - 1):
+            raise ValueError(f"round_sums needs a power-of-two length ≥ 2, got {n}")
+        tabs = [_c(t) for t in tables]
+        if len(tabs) == 1:
+            part = K.round_sums_1(*tabs)
+        elif len(tabs) == 2:
+            part = K.round_sums_2(*tabs)
+        elif len(tabs) == 3:
+            part = K.round_sums_3(*tabs)
+        else:
+            raise ValueError(f"round_sums supports products of 1 to 3 tables, got {len(tabs)}")
+        return K.reduce_parts(part)
+
+    def powers(self, x, n):
+        out = np.empty((n, 4), dtype=np.uint64)
+        K.vec_powers(_c(x), n, out)
+        return out
+
+    def eq_table(self, u):
+        u = _c(u).reshape(-1, 4)
+        n = u.shape[0]
+        size = 1 << n
+        a = np.empty((size, 4), dtype=np.uint64)
+        b = np.empty((size, 4), dtype=np.uint64)
+        a[0] = (K.ONE0, K.ONE1, K.ONE2, K.ONE3)
+        k = 1
+        for j in range(n):
+            K.eq_step(a, k, u[j], b)
+            a, b = b, a
+            k *= 2
+        return a
+
+    def batch_inverse(self, a):
+        out = np.empty_like(a)
+        zeros = K.vec_batch_inverse(_c(a), out)
+        return out, int(zeros)
+
+    def to_mont(self, std):
+        out = np.empty_like(std)
+        K.to_mont(_c(std), out)
+        return out
+
+    def from_mont(self, a):
+        out = np.empty_like(a)
+        K.from_mont(_c(a), out)
+        return out
+
+    def count_noncanonical(self, std):
+        return int(K.count_noncanonical(_c(std)))
+
+    def from_int64(self, x):
+        x = np.ascontiguousarray(x, dtype=np.int64).reshape(-1)
+        out = np.empty((x.shape[0], 4), dtype=np.uint64)
+        K.from_int64(x, out)
+        return out
+
+    def to_int64(self, a):
+        out = np.empty(a.shape[0], dtype=np.int64)
+        bad = K.to_int64(_c(a), out)
+        return out, int(bad)
