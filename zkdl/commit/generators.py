@@ -1,0 +1,389 @@
+"""Public parameters: Pedersen generators in BLS12-381 G1 derived by hash-to-curve, cached on disk.
+
+Derivation (nobody knows a discrete-log relation between any two generators)
+---------------------------------------------------------------------------
+Every generator is ``hash_to_curve(msg, DST)`` with the RFC 9380 suite ``BLS12381G1_XMD:SHA-256_SSWU_RO_``:
+
+* ``DST = b"ZKDL-V01-CS01-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"`` (:data:`DST`)
+* ``msg = LABEL || 0x00 || kind || index as 8 bytes big-endian`` with ``LABEL = b"zkdl/v1/generators"`` and
+  ``kind`` one byte: ``b"h"`` the blinding generator ``h`` (index 0), ``b"v"`` the value generator ``g_v``
+  (index 0; used for commitments to single field elements ``v·g_v + ρ·h``), ``b"g"`` the vector generators
+  ``g_0, g_1, …``.
+
+The points are computed with blst (``pyblst``, 4× faster than arkworks, byte-identical) and handed to arkworks
+(``py_arkworks_bls12381``), which does every multi-scalar multiplication.
+
+Cache file (format version 1; all integers little-endian)
+---------------------------------------------------------
+::
+
+    magic        8 bytes   b"ZKDLGEN\\x00"
+    format       u32       1
+    label_len    u16, label bytes
+    dst_len      u16, dst bytes
+    n_extra      u32       2 (h, g_v)
+    count        u64       number of vector generators g_0 … g_{count-1}
+    chunk        u32       points per chunk (4096)
+    n_chunks     u32
+    chunk table  n_chunks × 32 bytes: SHA-256 of each chunk's point bytes
+    header hash  32 bytes: SHA-256 of every byte above (it covers the chunk table, hence every point)
+    points       (n_extra + count) × 96 bytes: affine x‖y, little-endian (arkworks ``to_xy_bytes_le``),
+                 in the order h, g_v, g_0, g_1, …; chunk k holds points [k·chunk, (k+1)·chunk)
+
+The header hash is :attr:`PublicParams.file_digest`. Loading checks the header and its hash at once and each
+chunk's hash when the chunk is first needed (lazy loading: a prover that needs 2^10 generators from a cache of
+2^16 reads 1 chunk). Every loaded chunk is also spot-checked: one randomly chosen point in it (and h, g_v,
+g_0 always) is recomputed by hash-to-curve and compared, so a cache rewritten with a matching hash but
+different points is caught with good probability, never silently used. Any mismatch raises
+:class:`SetupError`; nothing is ever regenerated silently.
+
+Statement digest
+----------------
+:attr:`PublicParams.digest` (32 bytes) identifies the *derivation rule*, not the cache size:
+``SHA-256(b"zkdl/public-params/v1" || len16(LABEL) || LABEL || len16(DST) || DST || u32(format) ||
+compressed(h) || compressed(g_v) || compressed(g_0))``. Two caches of different sizes built by the same rule
+have the same digest, so a proof made with a large cache verifies with a smaller one that holds enough points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyblst
+from py_arkworks_bls12381 import G1Point
+
+from zkdl.errors import SetupError
+
+LABEL = b"zkdl/v1/generators"
+DST = b"ZKDL-V01-CS01-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"
+FORMAT_VERSION = 1
+MAGIC = b"ZKDLGEN\x00"
+CHUNK = 4096
+N_EXTRA = 2  # h, g_v
+XY_BYTES = 96
+CACHE_FILENAME = "generators-v1.bin"
+
+KIND_VECTOR = b"g"
+KIND_BLINDING = b"h"
+KIND_VALUE = b"v"
+
+
+def generator_message(kind: bytes, index: int, label: bytes = LABEL) -> bytes:
+    """The hash-to-curve message of generator ``(kind, index)`` (see the module docstring)."""
+    if len(kind) != 1:
+        raise ValueError("kind must be one byte")
+    return label + b"\x00" + kind + int(index).to_bytes(8, "big")
+
+
+def _hash_compressed(msg: bytes, dst: bytes = DST) -> bytes:
+    return pyblst.BlstP1Element().hash_to_group(msg, dst).compress()
+
+
+def derive_point(kind: bytes, index: int, label: bytes = LABEL, dst: bytes = DST) -> G1Point:
+    """Recompute one generator from scratch (blst hash-to-curve, then arkworks)."""
+    msg = generator_message(kind, index, label)
+    return G1Point.from_compressed_bytes_unchecked(_hash_compressed(msg, dst))
+
+
+def _derive_xy(specs: Sequence[tuple[bytes, int]], label: bytes, dst: bytes) -> bytes:
+    out = bytearray()
+    for kind, index in specs:  # one hash-to-curve per generator: inherently a per-point loop (setup only)
+        c = _hash_compressed(generator_message(kind, index, label), dst)
+        out += G1Point.from_compressed_bytes_unchecked(c).to_xy_bytes_le()
+    return bytes(out)
+
+
+def _points_from_xy(buf: bytes) -> list[G1Point]:
+    return [G1Point.from_xy_bytes_unchecked_le(buf[i : i + XY_BYTES]) for i in range(0, len(buf), XY_BYTES)]
+
+
+def _stream_spec(start: int, stop: int) -> list[tuple[bytes, int]]:
+    """Specs of points [start, stop) of the stored stream h, g_v, g_0, g_1, …"""
+    out = []
+    for j in range(start, stop):
+        if j == 0:
+            out.append((KIND_BLINDING, 0))
+        elif j == 1:
+            out.append((KIND_VALUE, 0))
+        else:
+            out.append((KIND_VECTOR, j - N_EXTRA))
+    return out
+
+
+def statement_digest(h: G1Point, g_v: G1Point, g0: G1Point, label: bytes = LABEL, dst: bytes = DST) -> bytes:
+    m = hashlib.sha256(b"zkdl/public-params/v1")
+    m.update(struct.pack("<H", len(label)) + label + struct.pack("<H", len(dst)) + dst)
+    m.update(struct.pack("<I", FORMAT_VERSION))
+    for p in (h, g_v, g0):
+        m.update(p.to_compressed_bytes())
+    return m.digest()
+
+
+def default_cache_dir() -> Path:
+    """``$ZKDL_HOME`` if set, else ``$XDG_CACHE_HOME/zkdl``, else ``~/.cache/zkdl``."""
+    home = os.environ.get("ZKDL_HOME")
+    if home:
+        return Path(home)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "zkdl"
+
+
+def default_cache_path() -> Path:
+    return default_cache_dir() / CACHE_FILENAME
+
+
+def _pack_header(label: bytes, dst: bytes, count: int, chunk_hashes: Sequence[bytes]) -> bytes:
+    hdr = bytearray(MAGIC)
+    hdr += struct.pack("<I", FORMAT_VERSION)
+    hdr += struct.pack("<H", len(label)) + label
+    hdr += struct.pack("<H", len(dst)) + dst
+    hdr += struct.pack("<IQII", N_EXTRA, count, CHUNK, len(chunk_hashes))
+    for hsh in chunk_hashes:
+        hdr += hsh
+    hdr += hashlib.sha256(bytes(hdr)).digest()
+    return bytes(hdr)
+
+
+def _n_chunks(count: int) -> int:
+    return -(-(count + N_EXTRA) // CHUNK)
+
+
+def setup(n_max: int, path: str | os.PathLike | None = None, *, overwrite: bool = False) -> PublicParams:
+    """Derive ``h``, ``g_v`` and ``g_0 … g_{n_max-1}`` and write the cache file (atomically).
+
+    ``n_max`` vector generators commit rows of up to ``n_max`` columns; with the default layout (columns =
+    2^ceil(n/2)) that covers tensors of up to ``n_max²`` entries. An existing valid cache with at least
+    ``n_max`` generators is kept (its prefix is identical); a corrupted one raises unless ``overwrite``.
+    """
+    if not isinstance(n_max, int) or n_max < 1:
+        raise SetupError(f"n_max must be a positive int, got {n_max!r}")
+    target = Path(path) if path is not None else default_cache_path()
+    if target.exists() and not overwrite:
+        pp = load(target)  # raises SetupError if corrupted or mismatching
+        if pp.capacity >= n_max:
+            return pp
+    target.parent.mkdir(parents=True, exist_ok=True)
+    total = n_max + N_EXTRA
+    body = _derive_xy(_stream_spec(0, total), LABEL, DST)
+    chunk_bytes = CHUNK * XY_BYTES
+    hashes = [hashlib.sha256(body[i : i + chunk_bytes]).digest() for i in range(0, len(body), chunk_bytes)]
+    header = _pack_header(LABEL, DST, n_max, hashes)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(header)
+        f.write(body)
+    os.replace(tmp, target)
+    return load(target)
+
+
+def load(path: str | os.PathLike | None = None, *, spot_checks: bool = True) -> PublicParams:
+    """Open a generator cache; validates magic, format, label, DST and the header hash now, each chunk's hash
+    (and a recomputed sample point) when the chunk is first used. Raises :class:`SetupError`."""
+    target = Path(path) if path is not None else default_cache_path()
+    if not target.exists():
+        raise SetupError(f"no generator cache at {target}; run `zkdl setup` first")
+    try:
+        with open(target, "rb") as f:
+            head = f.read(4096)
+            size = os.fstat(f.fileno()).st_size
+    except OSError as e:
+        raise SetupError(f"cannot read generator cache {target}: {e}") from e
+
+    def bad(why: str) -> SetupError:
+        return SetupError(f"generator cache {target} is invalid: {why}")
+
+    try:
+        if head[:8] != MAGIC:
+            raise bad("bad magic")
+        off = 8
+        (fmt,) = struct.unpack_from("<I", head, off)
+        off += 4
+        if fmt != FORMAT_VERSION:
+            raise bad(f"format version {fmt}, expected {FORMAT_VERSION}")
+        (ll,) = struct.unpack_from("<H", head, off)
+        off += 2
+        label = head[off : off + ll]
+        off += ll
+        (dl,) = struct.unpack_from("<H", head, off)
+        off += 2
+        dst = head[off : off + dl]
+        off += dl
+        n_extra, count, chunk, n_chunks = struct.unpack_from("<IQII", head, off)
+        off += struct.calcsize("<IQII")
+    except struct.error as e:
+        raise bad("truncated header") from e
+    if label != LABEL or dst != DST:
+        raise bad(f"label/DST {label!r}/{dst!r} differ from this version's {LABEL!r}/{DST!r}")
+    if n_extra != N_EXTRA or chunk != CHUNK or count < 1 or n_chunks != _n_chunks(count):
+        raise bad("inconsistent header fields")
+    hdr_len = off + 32 * n_chunks + 32
+    with open(target, "rb") as f:
+        header = f.read(hdr_len)
+    if len(header) != hdr_len:
+        raise bad("truncated header")
+    if hashlib.sha256(header[:-32]).digest() != header[-32:]:
+        raise bad("header hash mismatch")
+    if size != hdr_len + (count + N_EXTRA) * XY_BYTES:
+        raise bad(f"file size {size} does not match {count} generators")
+    table = [header[off + 32 * k : off + 32 * (k + 1)] for k in range(n_chunks)]
+    return PublicParams(target, count, table, header[-32:], hdr_len, spot_checks=spot_checks)
+
+
+class PublicParams:
+    """Generators backed by a validated cache file, loaded lazily chunk by chunk.
+
+    ``digest`` (statement digest) and ``file_digest`` (hash of the cache header) are bytes; ``h`` and ``g_v``
+    are the blinding and value generators; :meth:`gens` returns ``g_0 … g_{n-1}``. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        capacity: int,
+        chunk_hashes: list[bytes],
+        file_digest: bytes,
+        data_offset: int,
+        *,
+        spot_checks: bool = True,
+        points: list[G1Point] | None = None,
+    ) -> None:
+        self.path = path
+        self.capacity = capacity
+        self.file_digest = file_digest
+        self._chunk_hashes = chunk_hashes
+        self._offset = data_offset
+        self._spot = spot_checks
+        self._lock = threading.RLock()
+        self._stream: list[G1Point] = list(points) if points is not None else []
+        self._obj: np.ndarray | None = None
+        self._neg_obj: np.ndarray | None = None
+        self._h_table: np.ndarray | None = None
+        self._ensure(N_EXTRA + 1)
+        self.h = self._stream[0]
+        self.g_v = self._stream[1]
+        self.digest = statement_digest(self.h, self.g_v, self._stream[2])
+
+    # -- construction without a file ----------------------------------------------------------------------
+    @classmethod
+    def ephemeral(cls, n: int) -> PublicParams:
+        """Derive ``n`` generators in memory (no cache); same points and digest as a cached set."""
+        if n < 1:
+            raise SetupError("need at least one generator")
+        xy = _derive_xy(_stream_spec(0, n + N_EXTRA), LABEL, DST)
+        pts = _points_from_xy(xy)
+        return cls(None, n, [], b"", 0, points=pts)
+
+    # -- lazy loading --------------------------------------------------------------------------------------
+    def _ensure(self, n_stream: int) -> None:
+        if n_stream <= len(self._stream):
+            return
+        with self._lock:
+            if n_stream <= len(self._stream):
+                return
+            if self.path is None or n_stream > self.capacity + N_EXTRA:
+                raise SetupError(
+                    f"need {n_stream - N_EXTRA} generators but the parameters hold {self.capacity}; "
+                    "rerun `zkdl setup` with a larger n"
+                )
+            first = len(self._stream) // CHUNK  # loaded prefix is always whole chunks (or the full stream)
+            last = (n_stream - 1) // CHUNK
+            total = self.capacity + N_EXTRA
+            new: list[G1Point] = []
+            with open(self.path, "rb") as f:
+                for k in range(first, last + 1):
+                    lo, hi = k * CHUNK, min((k + 1) * CHUNK, total)
+                    f.seek(self._offset + lo * XY_BYTES)
+                    buf = f.read((hi - lo) * XY_BYTES)
+                    ok = len(buf) == (hi - lo) * XY_BYTES
+                    if not ok or hashlib.sha256(buf).digest() != self._chunk_hashes[k]:
+                        raise SetupError(f"generator cache {self.path}: chunk {k} corrupted (hash mismatch)")
+                    pts = _points_from_xy(buf)
+                    if self._spot:
+                        self._spot_check(k, lo, buf, pts)
+                    new.extend(pts)
+            self._stream.extend(new)
+            self._obj = self._neg_obj = None
+
+    def _spot_check(self, k: int, lo: int, buf: bytes, pts: list[G1Point]) -> None:
+        idx = {0, 1, 2} if k == 0 else set()
+        seed = hashlib.sha256(self.file_digest + struct.pack("<I", k) + os.urandom(8)).digest()
+        idx.add(lo + int.from_bytes(seed[:8], "little") % len(pts))
+        for j in sorted(idx):
+            kind, index = _stream_spec(j, j + 1)[0]
+            if derive_point(kind, index) != pts[j - lo]:
+                raise SetupError(
+                    f"generator cache {self.path}: point {j} is not the hash-to-curve generator "
+                    "(cache tampered or built by another rule)"
+                )
+
+    def load_all(self) -> None:
+        """Load and validate every chunk now."""
+        self._ensure(self.capacity + N_EXTRA)
+
+    # -- accessors -----------------------------------------------------------------------------------------
+    def gens(self, n: int) -> list[G1Point]:
+        """The first ``n`` vector generators ``g_0 … g_{n-1}`` (a fresh list)."""
+        self._ensure(n + N_EXTRA)
+        return self._stream[N_EXTRA : N_EXTRA + n]
+
+    def gens_obj(self, n: int) -> np.ndarray:
+        """``g_0 … g_{n-1}`` as a numpy object array (for vectorized gathers); cached, do not mutate."""
+        self._ensure(n + N_EXTRA)
+        with self._lock:
+            if self._obj is None or len(self._obj) < n:
+                arr = np.empty(len(self._stream) - N_EXTRA, dtype=object)
+                arr[:] = self._stream[N_EXTRA:]
+                self._obj = arr
+            return self._obj[:n]
+
+    def neg_gens_obj(self, n: int) -> np.ndarray:
+        """``-g_0 … -g_{n-1}`` as a numpy object array; cached (computed on first use), do not mutate."""
+        self._ensure(n + N_EXTRA)
+        with self._lock:
+            if self._neg_obj is None or len(self._neg_obj) < n:
+                have = 0 if self._neg_obj is None else len(self._neg_obj)
+                arr = np.empty(n, dtype=object)
+                if have:
+                    arr[:have] = self._neg_obj
+                arr[have:] = [-p for p in self._stream[N_EXTRA + have : N_EXTRA + n]]
+                self._neg_obj = arr
+            return self._neg_obj[:n]
+
+    def h_table(self) -> np.ndarray:
+        """Fixed-base table for ``h``: a (32, 256) object array with ``T[j][k] = k·256^j·h``, so that
+        ``ρ·h = Σ_j T[j][byte_j(ρ)]`` costs 32 additions instead of a scalar multiplication."""
+        with self._lock:
+            if self._h_table is None:
+                tab = np.empty((32, 256), dtype=object)
+                base = self.h
+                for j in range(32):
+                    row = [G1Point.identity(), base]
+                    for _ in range(254):
+                        row.append(row[-1] + base)
+                    tab[j, :] = row
+                    base = row[-1] + base  # 256·base
+                self._h_table = tab
+            return self._h_table
+
+    def __repr__(self) -> str:
+        return f"PublicParams(capacity={self.capacity}, digest={self.digest.hex()[:16]}…, path={self.path})"
+
+
+_DEFAULT: dict[Path, PublicParams] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def get_params(path: str | os.PathLike | None = None) -> PublicParams:
+    """Process-wide cached :func:`load` of the default (or given) cache."""
+    target = Path(path) if path is not None else default_cache_path()
+    with _DEFAULT_LOCK:
+        pp = _DEFAULT.get(target)
+        if pp is None:
+            pp = _DEFAULT[target] = load(target)
+        return pp

@@ -1,0 +1,513 @@
+"""Hyrax-style hiding Pedersen commitments to tables (vectors, matrices, tensors) of field elements.
+
+Layout rule
+-----------
+A table of ``N ≥ 1`` entries is zero-padded to ``2^n`` entries, ``n = ceil(log2 N)``, and read row-major as a
+matrix of ``2^a`` rows × ``2^b`` columns (entry ``i`` is row ``i >> b``, column ``i & (2^b − 1)``). By default
+``b = ceil(n/2)`` and ``a = floor(n/2)`` (columns ≥ rows: fewer, larger MSMs, and an evaluation proof of
+``2^b`` field elements); a caller may choose ``b`` explicitly (``log_cols``). With x_1 the most significant
+index bit (docs/architecture.md), the row bits are the first ``a`` MLE variables: ``u = (u_rows ‖ u_cols)``.
+The layout is part of the :class:`Commitment`.
+
+Row ``r`` is committed as ``C_r = Σ_i t[r·2^b + i]·g_i + ρ_r·h`` with an independent uniform blinding ``ρ_r``
+(OS CSPRNG via :mod:`secrets`, or an explicit ``rng`` for tests). The prover keeps the ``ρ_r`` in an
+:class:`Opening`.
+
+Note: the commitment binds the whole padded table of ``2^n`` entries. ``n_entries`` is metadata: nothing in
+the commitment itself shows that the padding is zero; a protocol that relies on it must prove it.
+
+Fast paths (all give the same points; tests check it)
+-----------------------------------------------------
+* signed integers ``|v| < 2^64`` (numpy integer arrays, and field vectors whose entries are small in absolute
+  value): one MSM per row over ``|v|`` with the generator or its negation chosen by the sign (negated
+  generators are cached), scalars below 2^16 taken from a precomputed table; zero entries are skipped;
+* 0/1 tables (numpy bool): subset sums — an MSM of the selected generators with scalar 1;
+* full field elements: scalars built from the canonical 32-byte encodings.
+Rows are dispatched to a thread pool of ``os.cpu_count()`` workers (arkworks releases the GIL in
+``multiexp_unchecked``); a table with fewer rows than workers has its rows split into column chunks. The
+blinding terms ``ρ_r·h`` use a fixed-base table of ``h`` (32 additions each) while the workers run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from py_arkworks_bls12381 import G1Point, Scalar
+
+from zkdl.errors import ProofFormatError, SetupError
+from zkdl.field.constants import MODULUS
+
+from .generators import PublicParams
+
+SMALL_BITS = 16
+_R_LIMBS = np.frombuffer(MODULUS.to_bytes(32, "little"), dtype="<u8").astype(np.uint64)
+MAX_LOG_SIZE = 48  # sanity bound on n = a + b when reading a commitment
+POINT_BYTES = 48
+_TASK_POINTS = 2048  # group small rows into tasks of about this many points (thread-dispatch overhead)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# layout, commitment, opening
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """``n_entries`` (before padding) laid out as ``2^log_rows`` × ``2^log_cols``."""
+
+    n_entries: int
+    log_rows: int
+    log_cols: int
+
+    @classmethod
+    def for_length(cls, n_entries: int, log_cols: int | None = None) -> Layout:
+        if not isinstance(n_entries, (int, np.integer)) or n_entries < 1:
+            raise ValueError(f"a committed table needs at least one entry, got {n_entries!r}")
+        n = (int(n_entries) - 1).bit_length()
+        b = n - n // 2 if log_cols is None else int(log_cols)
+        if not 0 <= b <= n:
+            raise ValueError(f"log_cols={log_cols} outside [0, {n}] for a table of {n_entries} entries")
+        return cls(int(n_entries), n - b, b)
+
+    @property
+    def num_vars(self) -> int:
+        return self.log_rows + self.log_cols
+
+    @property
+    def rows(self) -> int:
+        return 1 << self.log_rows
+
+    @property
+    def cols(self) -> int:
+        return 1 << self.log_cols
+
+    @property
+    def size(self) -> int:
+        return 1 << self.num_vars
+
+    def split_point(self, point: Sequence[int]) -> tuple[list[int], list[int]]:
+        """``u → (u_rows, u_cols)``; the point must have ``num_vars`` coordinates."""
+        if len(point) != self.num_vars:
+            raise ValueError(f"point has {len(point)} coordinates, the table has {self.num_vars} variables")
+        u = [int(x) % MODULUS for x in point]
+        return u[: self.log_rows], u[self.log_rows :]
+
+
+@dataclass(frozen=True, eq=False)
+class Commitment:
+    """Row commitments ``C_0 … C_{2^a−1}`` and the layout. Equality compares the canonical bytes."""
+
+    layout: Layout
+    rows: tuple[G1Point, ...]
+
+    def to_bytes(self) -> bytes:
+        """``u64 n_entries ‖ u8 log_rows ‖ u8 log_cols ‖ 2^a × 48-byte compressed points`` (little-endian)."""
+        head = struct.pack("<QBB", self.layout.n_entries, self.layout.log_rows, self.layout.log_cols)
+        return head + b"".join(p.to_compressed_bytes() for p in self.rows)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Commitment:
+        """Parse and validate (layout consistent, exact length, every point on the curve and in G1)."""
+        com, used = cls.read_from(data, 0)
+        if used != len(data):
+            raise ProofFormatError(f"{len(data) - used} trailing bytes after a commitment")
+        return com
+
+    @classmethod
+    def read_from(cls, data: bytes, offset: int = 0) -> tuple[Commitment, int]:
+        """Parse a commitment starting at ``offset``; returns it and the offset after it."""
+        try:
+            n_entries, a, b = struct.unpack_from("<QBB", data, offset)
+        except struct.error as e:
+            raise ProofFormatError("truncated commitment header") from e
+        if a + b > MAX_LOG_SIZE or n_entries < 1:
+            raise ProofFormatError(f"implausible commitment layout: {n_entries} entries, 2^{a} × 2^{b}")
+        if (n_entries - 1).bit_length() != a + b:
+            raise ProofFormatError(f"{n_entries} entries do not pad to 2^{a + b}")
+        off = offset + 10
+        end = off + (1 << a) * POINT_BYTES
+        if end > len(data):
+            raise ProofFormatError("truncated commitment: missing row points")
+        rows = tuple(decode_point(data[i : i + POINT_BYTES]) for i in range(off, end, POINT_BYTES))
+        return cls(Layout(n_entries, a, b), rows), end
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Commitment):
+            return NotImplemented
+        return self.layout == other.layout and self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+    def __repr__(self) -> str:
+        lay = self.layout
+        return f"Commitment(n_entries={lay.n_entries}, rows=2^{lay.log_rows}, cols=2^{lay.log_cols})"
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The prover's secret blinding factors ``ρ_r`` (Python ints in [0, r)), one per row. Never serialize
+    this into a proof."""
+
+    layout: Layout
+    blinds: tuple[int, ...] = field(repr=False)
+
+
+def decode_point(data: bytes) -> G1Point:
+    """48-byte compressed G1 point → point, with on-curve and prime-order-subgroup checks."""
+    if len(data) != POINT_BYTES:
+        raise ProofFormatError(f"a compressed G1 point has 48 bytes, got {len(data)}")
+    try:
+        p = G1Point.from_compressed_bytes(bytes(data))
+    except Exception as e:  # arkworks raises ValueError with a Rust message
+        raise ProofFormatError(f"invalid compressed G1 point: {e}") from e
+    if not p.is_in_subgroup():
+        raise ProofFormatError("G1 point is not in the prime-order subgroup")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------------
+# scalars
+# ---------------------------------------------------------------------------------------------------------
+_SMALL: np.ndarray | None = None
+_SMALL_LOCK = threading.Lock()
+
+
+def _small_scalars() -> np.ndarray:
+    """Object array of the Scalars 0 … 2^16 − 1 (built once, ~30 ms)."""
+    global _SMALL
+    if _SMALL is None:
+        with _SMALL_LOCK:
+            if _SMALL is None:
+                k = np.zeros((1 << SMALL_BITS, 4), dtype="<u8")
+                k[:, 0] = np.arange(1 << SMALL_BITS, dtype=np.uint64)
+                arr = np.empty(1 << SMALL_BITS, dtype=object)
+                arr[:] = scalars_from_le_bytes(k.tobytes())
+                _SMALL = arr
+    return _SMALL
+
+
+def scalars_from_le_bytes(data: bytes) -> list[Scalar]:
+    """Canonical 32-byte little-endian encodings → arkworks Scalars (the fast way to build scalars)."""
+    return [Scalar.from_le_bytes(data[i : i + 32]) for i in range(0, len(data), 32)]
+
+
+def scalars_from_ints(values: Sequence[int]) -> list[Scalar]:
+    """Python ints (any sign/size, reduced mod r) → Scalars via bytes (never ``Scalar(int)``)."""
+    return [Scalar.from_le_bytes((int(v) % MODULUS).to_bytes(32, "little")) for v in values]
+
+
+def _scalars_from_u64(mag: np.ndarray) -> np.ndarray:
+    """Object array of Scalars for a uint64 array (table for < 2^16, bytes otherwise)."""
+    out = np.empty(mag.shape[0], dtype=object)
+    small = mag < (1 << SMALL_BITS)
+    out[small] = _small_scalars()[mag[small].astype(np.intp)]
+    if not small.all():
+        big = ~small
+        k = np.zeros((int(big.sum()), 4), dtype="<u8")
+        k[:, 0] = mag[big]
+        out[big] = scalars_from_le_bytes(k.tobytes())
+    return out
+
+
+@dataclass
+class _Prepared:
+    """A padded table as (scalar magnitudes, sign, nonzero) in the matrix layout."""
+
+    layout: Layout
+    nz: np.ndarray  # bool (rows, cols)
+    neg: np.ndarray | None  # bool (rows, cols) or None (all non-negative)
+    scal: np.ndarray | None  # object (rows, cols) Scalars, or None for 0/1 tables
+
+
+def _pad(arr: np.ndarray, layout: Layout) -> np.ndarray:
+    if arr.shape[0] == layout.size:
+        return arr.reshape((layout.rows, layout.cols) + arr.shape[1:])
+    out = np.zeros((layout.size,) + arr.shape[1:], dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out.reshape((layout.rows, layout.cols) + arr.shape[1:])
+
+
+def _prepare_bits(values: np.ndarray, layout: Layout) -> _Prepared:
+    return _Prepared(layout, _pad(values.astype(bool, copy=False), layout), None, None)
+
+
+def _prepare_int(values: np.ndarray, layout: Layout) -> _Prepared:
+    if values.dtype.kind == "u":
+        mag = values.astype(np.uint64)
+        neg = None
+    else:
+        v = values.astype(np.int64, copy=False)
+        neg_flat = v < 0
+        mag = v.view(np.uint64).copy()
+        mag[neg_flat] = ~mag[neg_flat] + np.uint64(1)  # two's complement magnitude (exact for −2^63 too)
+        neg = _pad(neg_flat, layout) if neg_flat.any() else None
+    mag = _pad(mag, layout).reshape(-1)
+    nz = mag != 0
+    scal = np.empty(layout.size, dtype=object)
+    scal[nz] = _scalars_from_u64(mag[nz])
+    return _Prepared(layout, nz.reshape(layout.rows, layout.cols), neg, scal.reshape(layout.rows, layout.cols))
+
+
+def _prepare_std(std: np.ndarray, layout: Layout) -> _Prepared:
+    """(N, 4) uint64 canonical standard-form limbs → prepared table, detecting small signed entries."""
+    std = _pad(std, layout).reshape(-1, 4)
+    r0, r1, r2, r3 = (np.uint64(x) for x in _R_LIMBS)
+    half = np.uint64(1 << 63)
+    upper0 = (std[:, 1] == 0) & (std[:, 2] == 0) & (std[:, 3] == 0)
+    small_pos = upper0 & (std[:, 0] < half)
+    small_neg = (std[:, 3] == r3) & (std[:, 2] == r2) & (std[:, 1] == r1) & (std[:, 0] > r0 - half)
+    full = ~(small_pos | small_neg)
+    mag = np.where(small_neg, r0 - std[:, 0], std[:, 0])  # exact: −x ≡ r − x = r0 − x0 when upper limbs match
+    nz = ~(small_pos & (std[:, 0] == 0))
+    scal = np.empty(layout.size, dtype=object)
+    small = (small_pos | small_neg) & nz
+    if small.any():
+        scal[small] = _scalars_from_u64(mag[small])
+    if full.any():
+        scal[full] = scalars_from_le_bytes(np.ascontiguousarray(std[full], dtype="<u8").tobytes())
+    shape = (layout.rows, layout.cols)
+    neg = small_neg.reshape(shape) if small_neg.any() else None
+    return _Prepared(layout, nz.reshape(shape), neg, scal.reshape(shape))
+
+
+def _std_from_ints(values: Sequence[int]) -> np.ndarray:
+    data = b"".join((int(v) % MODULUS).to_bytes(32, "little") for v in values)
+    return np.frombuffer(data, dtype="<u8").astype(np.uint64).reshape(-1, 4)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MSM dispatch
+# ---------------------------------------------------------------------------------------------------------
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        with _POOL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(max_workers=default_workers(), thread_name_prefix="zkdl-msm")
+    return _POOL
+
+
+def _run_msm_task(task: list[tuple[int, list[G1Point], list[Scalar]]]) -> list[tuple[int, G1Point]]:
+    return [(row, G1Point.multiexp_unchecked(pts, sc)) for row, pts, sc in task]
+
+
+def msm(points: Sequence[G1Point], scalars: Sequence[Scalar], *, workers: int | None = None) -> G1Point:
+    """One multi-scalar multiplication, split over threads when large."""
+    n = len(points)
+    if n != len(scalars):
+        raise ValueError("points and scalars differ in length")
+    w = default_workers() if workers is None else max(1, workers)
+    if w == 1 or n < 2 * _TASK_POINTS:
+        return G1Point.multiexp_unchecked(list(points), list(scalars))
+    step = -(-n // w)
+    parts = [[(0, list(points[i : i + step]), list(scalars[i : i + step]))] for i in range(0, n, step)]
+    acc = G1Point.identity()
+    for res in _pool().map(_run_msm_task, parts):
+        acc = acc + res[0][1]
+    return acc
+
+
+def _blind_points(params: PublicParams, blinds: Sequence[int]) -> list[G1Point]:
+    """``ρ·h`` for each blinding, with the fixed-base byte table of h (32 additions each)."""
+    tab = params.h_table()
+    raw = b"".join(int(b).to_bytes(32, "little") for b in blinds)
+    byts = np.frombuffer(raw, dtype=np.uint8).reshape(len(blinds), 32).astype(np.intp)
+    picked = tab[np.arange(32)[None, :], byts]  # (rows, 32) object
+    return [sum(row[1:], row[0]) for row in picked.tolist()]
+
+
+def _commit_prepared(
+    params: PublicParams, prep: _Prepared, blinds: Sequence[int], workers: int | None
+) -> list[G1Point]:
+    lay = prep.layout
+    if lay.cols > params.capacity:
+        raise SetupError(
+            f"a row of 2^{lay.log_cols} columns needs {lay.cols} generators; the parameters hold "
+            f"{params.capacity} (run `zkdl setup` with a larger n)"
+        )
+    pos = params.gens_obj(lay.cols)
+    negg = params.neg_gens_obj(lay.cols) if prep.neg is not None else None
+    w = default_workers() if workers is None else max(1, workers)
+    one = _small_scalars()[1]
+    pieces = 1 if lay.rows >= w else -(-w // lay.rows)
+    step = -(-lay.cols // pieces)
+
+    def row_items(r: int):
+        nzr = prep.nz[r]
+        if prep.neg is not None:
+            pts_row = np.where(prep.neg[r], negg, pos)
+        else:
+            pts_row = pos
+        for c0 in range(0, lay.cols, step):
+            sel = nzr[c0 : c0 + step]
+            pts = pts_row[c0 : c0 + step][sel].tolist()
+            if not pts:
+                continue
+            if prep.scal is None:
+                sc = [one] * len(pts)
+            else:
+                sc = prep.scal[r, c0 : c0 + step][sel].tolist()
+            yield (r, pts, sc)
+
+    def tasks():
+        cur: list[Any] = []
+        size = 0
+        for r in range(lay.rows):
+            for item in row_items(r):
+                cur.append(item)
+                size += len(item[1])
+                if size >= _TASK_POINTS or pieces > 1:
+                    yield cur
+                    cur, size = [], 0
+        if cur:
+            yield cur
+
+    acc = [G1Point.identity() for _ in range(lay.rows)]
+    if w == 1:
+        results = map(_run_msm_task, tasks())
+        blind_pts = _blind_points(params, blinds)
+    else:
+        futures = [_pool().submit(_run_msm_task, t) for t in tasks()]
+        blind_pts = _blind_points(params, blinds)  # overlaps with the MSMs (GIL released there)
+        results = (f.result() for f in futures)
+    for res in results:
+        for r, p in res:
+            acc[r] = acc[r] + p
+    return [a + b for a, b in zip(acc, blind_pts, strict=True)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# blinding
+# ---------------------------------------------------------------------------------------------------------
+def random_scalar(rng: Any = None) -> int:
+    """A uniform element of Fr: OS CSPRNG (:mod:`secrets`) unless a test passes ``rng`` (an object with
+    ``randrange`` like :class:`random.Random`, or ``bytes`` like :class:`numpy.random.Generator`)."""
+    if rng is None:
+        return secrets.randbelow(MODULUS)
+    if hasattr(rng, "randrange"):
+        return int(rng.randrange(MODULUS))
+    if hasattr(rng, "bytes"):
+        return int.from_bytes(rng.bytes(64), "little") % MODULUS
+    raise TypeError(f"rng must provide randrange() or bytes(), got {type(rng).__name__}")
+
+
+def random_scalars(k: int, rng: Any = None) -> list[int]:
+    return [random_scalar(rng) for _ in range(k)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public commit functions
+# ---------------------------------------------------------------------------------------------------------
+def _finish(
+    params: PublicParams, prep: _Prepared, rng: Any, workers: int | None, blinds: Sequence[int] | None
+) -> tuple[Commitment, Opening]:
+    lay = prep.layout
+    if blinds is None:
+        bl = tuple(random_scalars(lay.rows, rng))
+    else:
+        bl = tuple(int(b) % MODULUS for b in blinds)
+        if len(bl) != lay.rows:
+            raise ValueError(f"{len(bl)} blinds given for {lay.rows} rows")
+    rows = _commit_prepared(params, prep, bl, workers)
+    return Commitment(lay, tuple(rows)), Opening(lay, bl)
+
+
+def commit_bits(
+    params: PublicParams,
+    values: np.ndarray,
+    *,
+    log_cols: int | None = None,
+    rng: Any = None,
+    workers: int | None = None,
+    blinds: Sequence[int] | None = None,
+) -> tuple[Commitment, Opening]:
+    """Commit a 0/1 table (any numpy array; nonzero means 1) by subset sums."""
+    arr = np.asarray(values).reshape(-1)
+    if arr.dtype != bool:
+        if arr.dtype.kind not in "iub":
+            raise TypeError(f"commit_bits needs a bool or integer array, got {arr.dtype}")
+        if arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise ValueError("commit_bits: values must be 0 or 1")
+    lay = Layout.for_length(arr.shape[0], log_cols)
+    return _finish(params, _prepare_bits(arr, lay), rng, workers, blinds)
+
+
+def commit_int(
+    params: PublicParams,
+    values: np.ndarray,
+    *,
+    log_cols: int | None = None,
+    rng: Any = None,
+    workers: int | None = None,
+    blinds: Sequence[int] | None = None,
+) -> tuple[Commitment, Opening]:
+    """Commit a table of signed (int8…int64) or unsigned (uint8…uint64) integers, each mapped to ``x mod r``."""
+    arr = np.asarray(values).reshape(-1)
+    if arr.dtype.kind not in "iub":
+        raise TypeError(f"commit_int needs an integer numpy array, got {arr.dtype}")
+    lay = Layout.for_length(arr.shape[0], log_cols)
+    return _finish(params, _prepare_int(arr, lay), rng, workers, blinds)
+
+
+def commit_fr(
+    params: PublicParams,
+    values: Any,
+    *,
+    log_cols: int | None = None,
+    rng: Any = None,
+    workers: int | None = None,
+    blinds: Sequence[int] | None = None,
+) -> tuple[Commitment, Opening]:
+    """Commit a field vector (:class:`zkdl.field.Fr`, via ``to_le_bytes``) or a sequence of Python ints (reduced
+    mod r). Entries that are small signed integers automatically take the fast path."""
+    if hasattr(values, "to_le_bytes") and hasattr(values, "limbs"):
+        std = np.frombuffer(values.to_le_bytes(), dtype="<u8").astype(np.uint64).reshape(-1, 4)
+    else:
+        std = _std_from_ints(list(values))
+    lay = Layout.for_length(std.shape[0], log_cols)
+    return _finish(params, _prepare_std(std, lay), rng, workers, blinds)
+
+
+def commit(
+    params: PublicParams,
+    values: Any,
+    *,
+    log_cols: int | None = None,
+    rng: Any = None,
+    workers: int | None = None,
+    blinds: Sequence[int] | None = None,
+) -> tuple[Commitment, Opening]:
+    """Commit any supported table: numpy bool → :func:`commit_bits`, numpy integer → :func:`commit_int`,
+    :class:`zkdl.field.Fr` or a list of Python ints → :func:`commit_fr`."""
+    kw = dict(log_cols=log_cols, rng=rng, workers=workers, blinds=blinds)
+    if isinstance(values, np.ndarray):
+        if values.dtype == bool:
+            return commit_bits(params, values, **kw)
+        return commit_int(params, values, **kw)
+    return commit_fr(params, values, **kw)
+
+
+def commit_value(params: PublicParams, value: int, blind: int) -> G1Point:
+    """Pedersen commitment to one field element: ``value·g_v + blind·h``."""
+    return G1Point.multiexp_unchecked([params.g_v, params.h], scalars_from_ints([value, blind]))
+
+
+def commit_vector_plain(params: PublicParams, values: Sequence[int], blind: int) -> G1Point:
+    """``Σ_i values[i]·g_i + blind·h`` for a short vector of Python ints (verifier-side helper)."""
+    pts = params.gens(len(values)) + [params.h]
+    return G1Point.multiexp_unchecked(pts, scalars_from_ints(list(values) + [blind]))
