@@ -39,3 +39,18 @@ class QuantizationOverflow(ZkdlError, ArithmeticError):
 
 class BackendUnavailable(ZkdlError, RuntimeError):
     """The requested compute backend (e.g. ``gpu``) cannot be used on this machine."""
+
+
+class QuantizationConfigError(ZkdlError, ValueError):
+    """Fixed-point parameters are inconsistent: a declared range does not fit into int64, or the declared ranges
+    of an architecture would let a field relation wrap around the modulus."""
+
+
+class ModelFormatError(ZkdlError, ValueError):
+    """The user's model cannot be used: not a ``torch.nn.Sequential`` of ``Linear`` and ``ReLU`` layers (the
+    message names the offending layer), inconsistent widths, or an unreadable file."""
+
+
+class DatasetError(ZkdlError, ValueError):
+    """A dataset cannot be used: missing ``X`` / ``y`` arrays, wrong shapes or dtypes, non-finite values, an
+    unknown bundled dataset name, or a split that leaves no rows."""

@@ -1,0 +1,378 @@
+"""Fixed-point parameters, declared integer ranges, quantization and rescaling.
+
+Every tensor of the integer training step (``zkdl.quant.train``) has a *role* (``"Z"``, ``"G_A_remainder"``, ``"dW"``
+...) and every role has a declared integer range, a half-open interval :class:`IntRange`. The ranges are public
+(part of the statement); the reference step raises :class:`~zkdl.errors.QuantizationOverflow` as soon as a value
+leaves its range, and :meth:`FixedPointParams.check_no_wrap` shows, for a given architecture, that no field relation
+of the protocol can wrap around the BLS12-381 scalar modulus. The bound arithmetic is in ``docs/quantization.md``.
+
+Scales: inputs, labels, weights, biases, rescaled pre-activations ``Z'``, activations and gradients ``G_Z``, ``G'_A``
+are at scale ``2^F``; the raw matmul outputs ``Z``, ``G_A``, ``G_W`` are at scale ``2^(2F)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zkdl.errors import QuantizationConfigError, QuantizationOverflow
+
+#: The BLS12-381 scalar field modulus (``zkdl.field.MODULUS``; repeated here so that ``quant`` has no dependency
+#: on the field layer).
+FIELD_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
+
+INT64_MAX = (1 << 63) - 1
+#: Largest bit count a declared magnitude may have: every declared range must lie inside ``[-2^62, 2^62]`` so
+#: that one addition (the rounding offset, ``O − Y``, an update) can never leave int64.
+MAX_DECLARED_BITS = 62
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """The half-open integer interval ``[lo, hi)``."""
+
+    lo: int
+    hi: int
+
+    def __post_init__(self) -> None:
+        if self.hi <= self.lo:
+            raise QuantizationConfigError(f"empty integer range [{self.lo}, {self.hi})")
+
+    @classmethod
+    def signed(cls, bits: int) -> IntRange:
+        """``[-2^bits, 2^bits)``: what the sign gadget ``M = (1−2S)⊙x − S ∈ [0, 2^bits)`` admits."""
+        return cls(-(1 << bits), 1 << bits)
+
+    @classmethod
+    def unsigned(cls, bits: int) -> IntRange:
+        """``[0, 2^bits)``."""
+        return cls(0, 1 << bits)
+
+    @classmethod
+    def remainder(cls, k: int) -> IntRange:
+        """The range of ``rescale_k``'s remainder: ``[-2^(k-1), 2^(k-1))``, or ``{0}`` for ``k = 0``."""
+        if k == 0:
+            return cls(0, 1)
+        return cls(-(1 << (k - 1)), 1 << (k - 1))
+
+    @classmethod
+    def rescale_preimage(cls, k: int, bits: int) -> IntRange:
+        """All ``z`` with ``rescale_k(z) ∈ [-2^bits, 2^bits)``: ``[-2^(k+bits) − h, 2^(k+bits) − h)``, ``h = 2^(k-1)``
+        (``h = 0`` for ``k = 0``). A range check on the quotient and the remainder implies exactly this range."""
+        h = (1 << (k - 1)) if k > 0 else 0
+        return cls(-(1 << (k + bits)) - h, (1 << (k + bits)) - h)
+
+    @property
+    def max_abs(self) -> int:
+        """``max |x|`` over the interval."""
+        return max(-self.lo, self.hi - 1)
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo
+
+    @property
+    def check_bits(self) -> int:
+        """Bits of the range check ``x − lo ∈ [0, 2^check_bits)`` that covers this interval (exact when the size is a
+        power of two, which holds for every declared range)."""
+        return (self.size - 1).bit_length()
+
+    def __contains__(self, x: object) -> bool:
+        return isinstance(x, int | np.integer) and self.lo <= int(x) < self.hi
+
+    def __str__(self) -> str:
+        return f"[{self.lo}, {self.hi})"
+
+
+def check_range(
+    x: np.ndarray,
+    rng: IntRange,
+    *,
+    tensor: str,
+    layer: int | None = None,
+    step: int | None = None,
+) -> None:
+    """Raise :class:`QuantizationOverflow` naming ``tensor``, ``layer`` and ``step`` if an entry of ``x`` is outside
+    ``rng``. The exception carries ``.tensor``, ``.layer``, ``.step``, ``.index``, ``.value`` and ``.range``."""
+    a = np.asarray(x)
+    if a.size == 0:
+        return
+    lo, hi = int(a.min()), int(a.max())
+    if lo >= rng.lo and hi < rng.hi:
+        return
+    bad = (a < rng.lo) | (a >= rng.hi)
+    flat = int(np.argmax(bad.ravel()))
+    index = tuple(int(i) for i in np.unravel_index(flat, a.shape))
+    value = int(a.ravel()[flat])
+    where = []
+    if layer is not None:
+        where.append(f"layer {layer}")
+    if step is not None:
+        where.append(f"step {step}")
+    loc = f" ({', '.join(where)})" if where else ""
+    err = QuantizationOverflow(
+        f"{tensor}{loc} left its declared range {rng}: value {value} at index {index} "
+        f"(entries span [{lo}, {hi}]); lower the learning rate, rescale the data or widen the declared ranges"
+    )
+    err.tensor, err.layer, err.step = tensor, layer, step  # type: ignore[attr-defined]
+    err.index, err.value, err.range = index, value, rng  # type: ignore[attr-defined]
+    raise err
+
+
+def _as_int64(z: np.ndarray | int | Sequence[int], what: str) -> np.ndarray:
+    a = np.asarray(z)
+    if a.dtype == object:
+        vals = [int(v) for v in a.ravel()]
+        if vals and (min(vals) < -INT64_MAX - 1 or max(vals) > INT64_MAX):
+            raise QuantizationOverflow(f"{what}: value does not fit into int64")
+        return np.array(vals, dtype=np.int64).reshape(a.shape)
+    if not np.issubdtype(a.dtype, np.integer):
+        raise QuantizationConfigError(f"{what}: expected an integer array, got dtype {a.dtype}")
+    if a.dtype == np.uint64 and a.size and int(a.max()) > INT64_MAX:
+        raise QuantizationOverflow(f"{what}: value does not fit into int64")
+    return a.astype(np.int64, copy=False)
+
+
+def rescale(z: np.ndarray | int | Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rescale_k(z) = floor((z + 2^(k-1)) / 2^k)`` (round half up), elementwise, and the remainder
+    ``z − 2^k·rescale_k(z) ∈ [−2^(k−1), 2^(k−1))``. ``k = 0`` is the identity with remainder 0.
+
+    Returns ``(quotient, remainder)`` as int64 arrays of ``z``'s shape. Never wraps: raises
+    :class:`QuantizationOverflow` if ``z + 2^(k-1)`` would leave int64.
+    """
+    if not isinstance(k, int | np.integer) or not 0 <= int(k) <= MAX_DECLARED_BITS:
+        raise QuantizationConfigError(f"rescale shift must be an integer in [0, {MAX_DECLARED_BITS}], got {k!r}")
+    k = int(k)
+    a = _as_int64(z, "rescale input")
+    if k == 0:
+        return a.copy(), np.zeros_like(a)
+    half = 1 << (k - 1)
+    if a.size and int(a.max()) > INT64_MAX - half:
+        raise QuantizationOverflow(f"rescale input {int(a.max())} + 2^{k - 1} does not fit into int64")
+    q = (a + half) >> k  # arithmetic shift: floor division by 2^k for negative values too
+    r = a - (q << k)
+    return q, r
+
+
+def quantize(
+    x: np.ndarray | float | Sequence[float],
+    frac_bits: int,
+    *,
+    rng: IntRange | None = None,
+    tensor: str = "tensor",
+) -> np.ndarray:
+    """Real → fixed point: ``floor(x·2^F + 1/2)`` (round half up, like :func:`rescale`) as int64. Raises
+    :class:`QuantizationOverflow` for non-finite values or (when ``rng`` is given) values outside ``rng``."""
+    a = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        raise QuantizationOverflow(f"{tensor}: cannot quantize non-finite values (NaN or infinity)")
+    scaled = np.floor(a * float(1 << frac_bits) + 0.5)
+    if scaled.size and float(np.max(np.abs(scaled))) >= float(1 << MAX_DECLARED_BITS):
+        raise QuantizationOverflow(f"{tensor}: value too large to quantize with {frac_bits} fractional bits")
+    q = scaled.astype(np.int64)
+    if rng is not None:
+        check_range(q, rng, tensor=tensor)
+    return q
+
+
+def dequantize(q: np.ndarray | int, frac_bits: int) -> np.ndarray:
+    """Fixed point → float64: ``q / 2^F``."""
+    return np.asarray(q, dtype=np.float64) / float(1 << frac_bits)
+
+
+@dataclass(frozen=True)
+class FixedPointParams:
+    """Public fixed-point parameters of a training run.
+
+    - ``frac_bits`` ``F``: every real value ``x`` is represented by ``round(x·2^F)``.
+    - ``lr_shift`` ``s``: the SGD update is ``ΔW = rescale_{F+s}(Aᵀ·G_Z)``, ``Δb = rescale_s(Σ_rows G_Z)``, i.e.
+      ``W ← W − 2^-s·Σ_batch ∇`` with ``∇`` the per-sample gradient of ``½‖O − Y‖²``. In float terms this is SGD
+      on the batch-mean loss with learning rate ``η = B·2^-s`` (``1/B`` folded into the shift).
+    - ``*_bits``: declared magnitudes, in bits of the integer representation (so ``F + 4`` means ``|x| < 16.0``).
+      ``None`` picks the default derived from ``F`` (see ``docs/quantization.md``):
+      inputs, labels, weights and biases ``F + 4``; ``act_bits`` (``Q``, the bound on ``Z'``, activations and the
+      output) ``min(2F, 62 − F)``; ``grad_bits`` (``G_Z``, ``G'_A``) ``Q``; ``update_bits`` (``ΔW``, ``Δb``)
+      ``weight_bits``.
+    """
+
+    frac_bits: int = 16
+    lr_shift: int = 8
+    input_bits: int | None = None
+    label_bits: int | None = None
+    weight_bits: int | None = None
+    bias_bits: int | None = None
+    act_bits: int | None = None
+    grad_bits: int | None = None
+    update_bits: int | None = None
+    _ranges: dict[str, IntRange] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        for name in ("frac_bits", "lr_shift", *(n for n in self._BIT_FIELDS)):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer)):
+                raise QuantizationConfigError(f"{name} must be an integer, got {v!r}")
+        F, s = int(self.frac_bits), int(self.lr_shift)
+        if not 1 <= F <= 30:
+            raise QuantizationConfigError(f"frac_bits must be in [1, 30], got {F}")
+        if not 0 <= s <= 40:
+            raise QuantizationConfigError(f"lr_shift must be in [0, 40], got {s}")
+        set_ = object.__setattr__
+        set_(self, "frac_bits", F)
+        set_(self, "lr_shift", s)
+        defaults = {
+            "input_bits": F + 4,
+            "label_bits": F + 4,
+            "weight_bits": F + 4,
+            "bias_bits": F + 4,
+            "act_bits": min(2 * F, MAX_DECLARED_BITS - F),
+        }
+        for name, d in defaults.items():
+            if getattr(self, name) is None:
+                set_(self, name, d)
+        if self.grad_bits is None:
+            set_(self, "grad_bits", self.act_bits)
+        if self.update_bits is None:
+            set_(self, "update_bits", self.weight_bits)
+        for name in self._BIT_FIELDS:
+            v = int(getattr(self, name))
+            set_(self, name, v)
+            if v < 1:
+                raise QuantizationConfigError(f"{name} must be at least 1, got {v}")
+        # every declared range (and the implied ranges of the raw matmul outputs) must fit inside ±2^62
+        implied = {
+            "Z (F + act_bits)": F + self.act_bits,
+            "G_A (F + grad_bits)": F + self.grad_bits,
+            "G_W (F + lr_shift + update_bits)": F + s + self.update_bits,
+            "G_b (lr_shift + update_bits)": s + self.update_bits,
+            "2^F·b (F + bias_bits)": F + self.bias_bits,
+            **{n: getattr(self, n) for n in self._BIT_FIELDS},
+        }
+        for name, bits in implied.items():
+            if bits > MAX_DECLARED_BITS:
+                raise QuantizationConfigError(
+                    f"declared range of {name} has {bits} bits; at most {MAX_DECLARED_BITS} fit the int64 reference"
+                )
+        set_(self, "_ranges", self._build_ranges())
+
+    _BIT_FIELDS = (
+        "input_bits",
+        "label_bits",
+        "weight_bits",
+        "bias_bits",
+        "act_bits",
+        "grad_bits",
+        "update_bits",
+    )
+
+    @property
+    def scale(self) -> int:
+        """``2^F``."""
+        return 1 << self.frac_bits
+
+    def float_learning_rate(self, batch_size: int) -> float:
+        """The float SGD learning rate on the batch-mean loss ``(1/B)·Σ ½‖o − y‖²`` that the integer step
+        approximates: ``B·2^-s``."""
+        return batch_size / float(1 << self.lr_shift)
+
+    def _build_ranges(self) -> dict[str, IntRange]:
+        F, s = self.frac_bits, self.lr_shift
+        Q, g, u = self.act_bits, self.grad_bits, self.update_bits
+        S = IntRange.signed
+        return {
+            "X": S(self.input_bits),
+            "Y": S(self.label_bits),
+            "W": S(self.weight_bits),
+            "b": S(self.bias_bits),
+            "Z": IntRange.rescale_preimage(F, Q),
+            "Z_rescaled": S(Q),
+            "Z_remainder": IntRange.remainder(F),
+            "S": IntRange.unsigned(1),
+            "relu_magnitude": IntRange.unsigned(Q),
+            "A": IntRange.unsigned(Q),
+            "O": S(Q),
+            "G_Z": S(g),
+            "G_A": IntRange.rescale_preimage(F, g),
+            "G_A_rescaled": S(g),
+            "G_A_remainder": IntRange.remainder(F),
+            "G_W": IntRange.rescale_preimage(F + s, u),
+            "dW": S(u),
+            "dW_remainder": IntRange.remainder(F + s),
+            "G_b": IntRange.rescale_preimage(s, u),
+            "db": S(u),
+            "db_remainder": IntRange.remainder(s),
+        }
+
+    @property
+    def ranges(self) -> dict[str, IntRange]:
+        """Declared range of every tensor role (a copy). Keys: ``X, Y, W, b, Z, Z_rescaled, Z_remainder, S,
+        relu_magnitude (M = (1−2S)⊙Z' − S), A, O, G_Z, G_A, G_A_rescaled, G_A_remainder, G_W, dW, dW_remainder, G_b,
+        db, db_remainder``. ``Z``, ``G_A``, ``G_W`` and ``G_b`` are the exact preimages of their rescaled ranges, so a
+        range check on quotient and remainder implies them."""
+        return dict(self._ranges)
+
+    def range_of(self, role: str) -> IntRange:
+        try:
+            return self._ranges[role]
+        except KeyError:
+            raise QuantizationConfigError(f"unknown tensor role {role!r}; known: {sorted(self._ranges)}") from None
+
+    def relation_bounds(self, widths: Sequence[int], batch_size: int, steps: int) -> dict[str, int]:
+        """For each field relation of the protocol (section 3), an upper bound on ``|lhs| + |rhs|`` of its integer
+        reading when every committed tensor is inside its declared range. A relation that holds mod ``r`` holds over
+        the integers when this bound is ``< r``. Per-step weights are not committed: the bound uses what the verifier
+        knows, ``|W_t| ≤ |W_0| + t·max|ΔW|`` (likewise biases)."""
+        widths = _check_widths(widths)
+        if batch_size < 1 or steps < 0:
+            raise QuantizationConfigError(f"batch_size must be ≥ 1 and steps ≥ 0, got {batch_size}, {steps}")
+        R = self._ranges
+        F, s = self.frac_bits, self.lr_shift
+        w_eff = R["W"].max_abs + steps * R["dW"].max_abs
+        b_eff = R["b"].max_abs + steps * R["db"].max_abs
+        g = R["G_Z"].max_abs
+        out: dict[str, int] = {}
+        L = len(widths) - 1
+        for l in range(1, L + 1):
+            d_in = widths[l - 1]
+            a_max = R["X"].max_abs if l == 1 else R["A"].max_abs
+            out[f"forward matmul Z = A·W + 2^F·b (layer {l})"] = (
+                d_in * a_max * w_eff + (1 << F) * b_eff + (1 << F) * R["Z_rescaled"].max_abs + R["Z_remainder"].max_abs
+            )
+            out[f"weight gradient G_W = Aᵀ·G_Z = 2^(F+s)·ΔW + R (layer {l})"] = (
+                batch_size * a_max * g + (1 << (F + s)) * R["dW"].max_abs + R["dW_remainder"].max_abs
+            )
+            out[f"bias gradient Σ G_Z = 2^s·Δb + R (layer {l})"] = (
+                batch_size * g + (1 << s) * R["db"].max_abs + R["db_remainder"].max_abs
+            )
+            out[f"weight update W_t = W_0 − Σ ΔW (layer {l})"] = R["W"].max_abs + 2 * steps * R["dW"].max_abs
+            if l < L:
+                out[f"ReLU A = (1−S)⊙Z', M = (1−2S)⊙Z' − S (layer {l})"] = 3 * R["Z_rescaled"].max_abs + 2
+                out[f"backward matmul G_A = G_Z·Wᵀ = 2^F·G'_A + R (layer {l})"] = (
+                    widths[l + 1] * g * w_eff + (1 << F) * R["G_A_rescaled"].max_abs + R["G_A_remainder"].max_abs
+                )
+        out["MSE gradient G_Z = O − Y"] = R["O"].max_abs + R["Y"].max_abs + R["G_Z"].max_abs
+        return out
+
+    def check_no_wrap(self, widths: Sequence[int], batch_size: int, steps: int) -> None:
+        """Raise :class:`QuantizationConfigError` if some relation of :meth:`relation_bounds` could wrap mod ``r``."""
+        for name, bound in self.relation_bounds(widths, batch_size, steps).items():
+            if bound >= FIELD_MODULUS:
+                raise QuantizationConfigError(
+                    f"{name}: integer values up to {bound} (2^{bound.bit_length()}) could wrap around the field "
+                    f"modulus; narrow the declared ranges"
+                )
+
+    def to_dict(self) -> dict[str, int]:
+        """All parameters as plain ints (for the statement)."""
+        return {n: int(getattr(self, n)) for n in ("frac_bits", "lr_shift", *self._BIT_FIELDS)}
+
+
+def _check_widths(widths: Sequence[int]) -> list[int]:
+    try:
+        ws = [int(w) for w in widths]
+    except (TypeError, ValueError):
+        raise QuantizationConfigError(f"widths must be a sequence of positive integers, got {widths!r}") from None
+    if len(ws) < 2 or any(w < 1 for w in ws):
+        raise QuantizationConfigError(f"widths must list at least two positive widths (d_0 … d_L), got {ws}")
+    return ws
