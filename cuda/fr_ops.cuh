@@ -1,0 +1,91 @@
+// Per-index bodies of the Fr kernels in fr_kernels.cu. They are __host__ __device__ so that the host harness
+// (cuda/host/harness.cu) runs exactly the code a GPU thread runs, looping over the thread index on the CPU.
+#pragma once
+#include "fr.cuh"
+
+// Sumcheck fold, binding the most significant variable x_1 to c:
+//   out[i] = t[i] + c * (t[i + half] - t[i]),  0 <= i < half.
+ZK_HD void fr_fold_at(long long i, const u64 *t, const fr_t &c, u64 *out, long long half) {
+    fr_t lo = fr_load(t, i);
+    fr_t hi = fr_load(t, i + half);
+    fr_store(out, i, fr_add(lo, fr_mul(c, fr_sub(hi, lo))));
+}
+
+// One in-place step of the eq-table construction. With the table T holding eq(u_{j+1..n}) on `half` entries,
+// this makes u_j the new most significant variable:  T[i + half] = T[i] u_j,  T[i] = T[i] (1 - u_j).
+// Applying it for j = n, n-1, ..., 1 (half = 1, 2, 4, ...) starting from T = [1] gives
+//   eq[i] = prod_j (u_j if bit_j(i) else 1 - u_j)  with x_1 the most significant bit (big-endian order).
+ZK_HD void fr_eq_step_at(long long i, u64 *T, const fr_t &u, long long half) {
+    fr_t a = fr_load(T, i);
+    fr_t hi = fr_mul(a, u);
+    fr_store(T, i + half, hi);
+    fr_store(T, i, fr_sub(a, hi));
+}
+
+// Round polynomial of a sumcheck over prod_{j<k} t_j (k = 1, 2 or 3 tables of 2*half entries), at index i:
+//   e[t] = prod_j (lo_j + t (hi_j - lo_j))  for t = 0, 1, 2, 3, where lo_j = t_j[i], hi_j = t_j[i + half].
+ZK_HD void fr_roundsum_at(long long i, long long half, int k, const u64 *t0, const u64 *t1, const u64 *t2,
+                          fr_t e[4]) {
+    const u64 *tabs[3] = {t0, t1, t2};
+#pragma unroll
+    for (int t = 0; t < 4; t++) e[t] = fr_one();
+    for (int j = 0; j < k; j++) {
+        fr_t lo = fr_load(tabs[j], i);
+        fr_t hi = fr_load(tabs[j], i + half);
+        fr_t d = fr_sub(hi, lo);
+        fr_t v2 = fr_add(hi, d);
+        fr_t v3 = fr_add(v2, d);
+        e[0] = fr_mul(e[0], lo);
+        e[1] = fr_mul(e[1], hi);
+        e[2] = fr_mul(e[2], v2);
+        e[3] = fr_mul(e[3], v3);
+    }
+}
+
+// Grid-stride partial sums of one thread (thread `tid` of `nthreads`).
+ZK_HD fr_t fr_sum_thread(long long tid, long long nthreads, const u64 *a, long long n) {
+    fr_t acc = fr_zero();
+    for (long long i = tid; i < n; i += nthreads) acc = fr_add(acc, fr_load(a, i));
+    return acc;
+}
+
+ZK_HD fr_t fr_inner_thread(long long tid, long long nthreads, const u64 *a, const u64 *b, long long n) {
+    fr_t acc = fr_zero();
+    for (long long i = tid; i < n; i += nthreads) acc = fr_add(acc, fr_mul(fr_load(a, i), fr_load(b, i)));
+    return acc;
+}
+
+ZK_HD void fr_roundsum_thread(long long tid, long long nthreads, long long half, int k, const u64 *t0,
+                              const u64 *t1, const u64 *t2, fr_t acc[4]) {
+#pragma unroll
+    for (int t = 0; t < 4; t++) acc[t] = fr_zero();
+    fr_t e[4];
+    for (long long i = tid; i < half; i += nthreads) {
+        fr_roundsum_at(i, half, k, t0, t1, t2, e);
+#pragma unroll
+        for (int t = 0; t < 4; t++) acc[t] = fr_add(acc[t], e[t]);
+    }
+}
+
+// Montgomery's batch inversion on the chunk [start, end): out[i] = a[i]^{-1}, and 0 for a[i] = 0.
+// One Fermat inversion per chunk. `out` must not alias `a`.
+ZK_HD void fr_batch_inv_chunk(long long start, long long end, const u64 *a, u64 *out) {
+    fr_t acc = fr_one();
+    for (long long i = start; i < end; i++) {
+        fr_t x = fr_load(a, i);
+        if (fr_is_zero(x)) continue;
+        fr_store(out, i, acc);  // product of the non-zero a[start..i-1]
+        acc = fr_mul(acc, x);
+    }
+    fr_t inv = fr_inv(acc);  // (product of all non-zero entries)^{-1}
+    for (long long i = end - 1; i >= start; i--) {
+        fr_t x = fr_load(a, i);
+        if (fr_is_zero(x)) {
+            fr_store(out, i, fr_zero());
+            continue;
+        }
+        fr_t prefix = fr_load(out, i);
+        fr_store(out, i, fr_mul(inv, prefix));
+        inv = fr_mul(inv, x);
+    }
+}

@@ -1,0 +1,152 @@
+"""Compile the CUDA sources in ``cuda/`` with nvcc: PTX for the GPU backend and the host test harness.
+
+Outputs go to ``cuda/build/<key>/`` (gitignored), where ``<key>`` hashes every ``.cu``/``.cuh`` source, the nvcc
+version, the target and the flags, so a changed source or toolkit recompiles and an unchanged one is reused
+(nvcc is slow). Files are written to a temporary name and renamed, so concurrent builds do not see partial files.
+
+CI (no GPU needed)::
+
+    python -m zkdl.gpu_build --arch sm_90          # every cuda/*.cu -> PTX, and the host harness library
+
+Nothing here imports CuPy or needs a GPU driver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from zkdl.errors import BackendUnavailable
+
+#: PTX target of the GPU backend (H100/H200 = sm_90; PTX is JIT-compiled by the driver for newer GPUs).
+DEFAULT_ARCH = "sm_90"
+PTX_FLAGS = ("-std=c++17", "-O3", "-lineinfo")
+HARNESS_FLAGS = ("-std=c++17", "-O2", "-shared", "-Xcompiler", "-fPIC")
+HARNESS_NAME = "libzkharness.so"
+
+
+def cuda_dir() -> Path:
+    """The ``cuda/`` source directory (``$ZKDL_CUDA_DIR`` overrides the repository checkout next to zkdl/)."""
+    env = os.environ.get("ZKDL_CUDA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "cuda"
+
+
+def build_root() -> Path:
+    env = os.environ.get("ZKDL_CUDA_BUILD")
+    return Path(env) if env else cuda_dir() / "build"
+
+
+def find_nvcc() -> str | None:
+    """Path of nvcc ($NVCC, then PATH, then /usr/local/cuda/bin), or None."""
+    for cand in (os.environ.get("NVCC"), shutil.which("nvcc"), "/usr/local/cuda/bin/nvcc"):
+        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def _require_nvcc() -> str:
+    nvcc = find_nvcc()
+    if nvcc is None:
+        raise BackendUnavailable("nvcc (CUDA toolkit) not found: set $NVCC or put nvcc on PATH")
+    return nvcc
+
+
+@functools.lru_cache(maxsize=8)
+def _nvcc_version(nvcc: str) -> str:
+    out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=True).stdout
+    return out.strip().splitlines()[-1] if out.strip() else "unknown"
+
+
+def kernel_sources() -> list[Path]:
+    """Every ``cuda/*.cu`` compiled to PTX (the host harness lives in ``cuda/host/``)."""
+    return sorted(cuda_dir().glob("*.cu"))
+
+
+def sources_digest() -> str:
+    """SHA-256 over every CUDA source file (name and content), headers and harness included."""
+    h = hashlib.sha256()
+    root = cuda_dir()
+    for p in sorted(list(root.glob("*.cu")) + list(root.glob("*.cuh")) + list((root / "host").glob("*.cu"))):
+        h.update(str(p.relative_to(root)).encode() + b"\0")
+        h.update(p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _key(nvcc: str, *parts: str) -> str:
+    h = hashlib.sha256()
+    for s in (sources_digest(), _nvcc_version(nvcc), *parts):
+        h.update(s.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _run_nvcc(nvcc: str, args: list[str], target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        proc = subprocess.run([nvcc, *args, "-o", tmp], capture_output=True, text=True, cwd=cuda_dir())
+        if proc.returncode != 0:
+            raise RuntimeError(f"nvcc failed ({' '.join(args)}):\n{proc.stdout}\n{proc.stderr}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def compile_ptx(source: Path | str, arch: str = DEFAULT_ARCH) -> Path:
+    """Compile one ``.cu`` file to PTX for ``arch`` (cached); returns the PTX path."""
+    nvcc = _require_nvcc()
+    source = Path(source)
+    if not source.is_absolute():
+        source = cuda_dir() / source
+    key = _key(nvcc, "ptx", arch, *PTX_FLAGS)
+    target = build_root() / key / f"{source.stem}.{arch}.ptx"
+    if target.is_file():
+        return target
+    return _run_nvcc(nvcc, [f"-arch={arch}", "-ptx", *PTX_FLAGS, str(source)], target)
+
+
+def compile_all_ptx(arch: str = DEFAULT_ARCH) -> dict[str, Path]:
+    """Every ``cuda/*.cu`` to PTX; returns {stem: path}."""
+    return {src.stem: compile_ptx(src, arch) for src in kernel_sources()}
+
+
+def build_harness() -> Path:
+    """The host harness shared library (cuda/host/harness.cu compiled for the CPU by nvcc, cached)."""
+    nvcc = _require_nvcc()
+    key = _key(nvcc, "harness", *HARNESS_FLAGS)
+    target = build_root() / key / HARNESS_NAME
+    if target.is_file():
+        return target
+    return _run_nvcc(nvcc, [*HARNESS_FLAGS, str(cuda_dir() / "host" / "harness.cu")], target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m zkdl.gpu_build", description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", default=DEFAULT_ARCH, help="PTX target (default %(default)s)")
+    ap.add_argument("--no-harness", action="store_true", help="skip the host harness library")
+    args = ap.parse_args(argv)
+    try:
+        for stem, path in compile_all_ptx(args.arch).items():
+            print(f"ptx      {stem:<12} {path}")
+        if not args.no_harness:
+            print(f"harness  {'':<12} {build_harness()}")
+    except BackendUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
