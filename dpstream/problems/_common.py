@@ -1,0 +1,140 @@
+"""Shared plumbing of the MaxSum / SumSelect mechanisms: input validation, the streaming interface."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from dpstream.problems._shim import (
+    HorizonExceeded,
+    InvalidInput,
+    InvalidParameter,
+    Mechanism,
+    Privacy,
+)
+
+PROBLEMS = ("maxsum", "sumselect")
+
+
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidParameter(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise InvalidParameter(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_beta(beta: Any) -> float:
+    try:
+        b = float(beta)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"beta must be a probability in (0, 1), got {beta!r}") from None
+    if not (0.0 < b < 1.0):
+        raise InvalidParameter(f"beta must be a probability in (0, 1), got {beta!r}; e.g. beta=0.05")
+    return b
+
+
+def as_records(xs: Any, dim: int) -> np.ndarray:
+    """Validate a batch of records in {0,1}^dim and return it as an int64 array of shape (m, dim)."""
+    arr = np.asarray(xs)
+    if arr.ndim == 1 and dim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise InvalidInput(
+            f"expected records of dimension {dim} (an array of shape (m, {dim})), got shape {arr.shape}"
+        )
+    if arr.dtype == bool:
+        return arr.astype(np.int64)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise InvalidInput(f"records must be numeric 0/1 values, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        raise InvalidInput("records contain NaN or infinity; every entry must be 0 or 1")
+    if arr.size and not np.all((arr == 0) | (arr == 1)):
+        raise InvalidInput("records must lie in {0,1}^d: every entry must be 0 or 1")
+    return arr.astype(np.int64)
+
+
+def as_record(x: Any, dim: int) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.ndim == 0 and dim == 1:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise InvalidInput(f"update(x) takes one record of shape ({dim},), got shape {arr.shape}")
+    return as_records(arr.reshape(1, -1), dim)
+
+
+class ProblemMechanism(Mechanism):
+    """Streaming interface shared by every MaxSum / SumSelect mechanism.
+
+    Subclasses implement ``_process(records) -> outputs``. MaxSum mechanisms output a float estimate of
+    max_j S_t[j]; SumSelect mechanisms output an index in [0, dim).
+    """
+
+    kind: str = ""  # method name within the problem: "tree", "svt", "trivial"
+    problem: str = "maxsum"
+
+    @property
+    def name(self) -> str:  # registry name, stored as state_dict()["type"]
+        return type(self).__name__
+
+    def __init__(self, *, horizon: int, dim: int, privacy: Privacy, seed: int | None) -> None:
+        self.horizon = check_int("horizon", horizon)
+        self.dim = check_int("dim", dim)
+        self.privacy = privacy
+        self.seed = seed
+        self.t = 0
+
+    # -- the streaming interface ----------------------------------------------------------------------------
+    def update(self, x: Any):
+        """Feed one record in {0,1}^dim; return the release after it."""
+        out = self.update_many(as_record(x, self.dim))
+        return out[0].item()
+
+    def update_many(self, xs: Any) -> np.ndarray:
+        """Feed a batch of records (shape (m, dim)); return the m releases (vectorized)."""
+        recs = as_records(xs, self.dim)
+        if self.t + recs.shape[0] > self.horizon:
+            raise HorizonExceeded(
+                f"this mechanism was calibrated for horizon={self.horizon} items; feeding "
+                f"{recs.shape[0]} more after {self.t} would exceed it. "
+                "Create a mechanism with a larger horizon."
+            )
+        if recs.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64 if self.problem == "sumselect" else np.float64)
+        out = self._process(recs)
+        self.t += recs.shape[0]
+        return out
+
+    @property
+    def guarantee(self) -> dict[str, Any]:
+        g: dict[str, Any] = {
+            "mechanism": type(self).__name__,
+            "neighbours": "event-level (one record of {0,1}^d replaced)",
+            "adaptive": True,
+            "seeded": self.seed is not None,
+        }
+        if self.privacy.kind == "zcdp":
+            g["zcdp_rho"] = self.privacy.value
+        else:
+            g["pure_epsilon"] = self.privacy.value
+            g["zcdp_rho"] = self.privacy.rho
+        if self.seed is not None:
+            g["note"] = "seeded randomness: for tests and reproducible demos only, NOT private"
+        return g
+
+    def error_bound(self, beta: float = 0.05) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _process(self, recs: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def trivial_error(horizon: int) -> float:
+    """Error of the data-independent answer t/2 (MaxSum) -- always available, costs no privacy."""
+    return horizon / 2.0
+
+
+def fmt_bound(x: float) -> float:
+    return float(x) if math.isfinite(x) else math.inf

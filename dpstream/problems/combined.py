@@ -1,0 +1,107 @@
+"""Algorithm (C): pick, from public parameters only, the mechanism with the smaller stated error bound.
+
+Candidates: the tree-based mechanism (A), the sparse-vector mechanism (B), and the data-independent answer
+(t/2 for MaxSum, a fixed index for SumSelect) whose error is at most T/2 (resp. T) and costs no privacy.
+The choice depends only on (T, d, privacy, β), so the whole budget goes to the chosen mechanism.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dpstream.problems._common import ProblemMechanism, check_beta
+from dpstream.problems._shim import InvalidParameter, StateError, resolve_privacy
+from dpstream.problems.svt import MaxSumSVT, SumSelectSVT
+from dpstream.problems.tree import MaxSumTree, SumSelectTree
+
+
+class _Trivial(ProblemMechanism):
+    kind = "trivial"
+
+    def __init__(self, *, horizon, dim, privacy=None, rho=None, epsilon=None, seed=None, **_):
+        super().__init__(horizon=horizon, dim=dim, privacy=resolve_privacy(privacy, rho=rho, epsilon=epsilon),
+                         seed=seed)
+
+    def _process(self, recs):
+        ts = np.arange(self.t + 1, self.t + recs.shape[0] + 1)
+        return ts / 2.0 if self.problem == "maxsum" else np.zeros(recs.shape[0], dtype=np.int64)
+
+    def error_bound(self, beta: float = 0.05) -> float:
+        check_beta(beta)
+        return self.horizon / 2.0 if self.problem == "maxsum" else float(self.horizon)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "version": 1, "horizon": self.horizon, "dim": self.dim,
+                "privacy": self.privacy.as_dict(), "seed": self.seed, "t": self.t}
+
+    @classmethod
+    def from_state_dict(cls, st):
+        from dpstream.problems._shim import Privacy
+
+        obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=Privacy(**st["privacy"]), seed=st["seed"])
+        obj.t = int(st["t"])
+        return obj
+
+
+class MaxSumTrivial(_Trivial):
+    """Outputs t/2: error <= T/2, no data used."""
+
+    problem = "maxsum"
+
+
+class SumSelectTrivial(_Trivial):
+    """Always outputs index 0: gap <= T, no data used."""
+
+    problem = "sumselect"
+
+
+_CLASSES = {
+    ("maxsum", "tree"): MaxSumTree,
+    ("maxsum", "svt"): MaxSumSVT,
+    ("maxsum", "trivial"): MaxSumTrivial,
+    ("sumselect", "tree"): SumSelectTree,
+    ("sumselect", "svt"): SumSelectSVT,
+    ("sumselect", "trivial"): SumSelectTrivial,
+}
+
+
+def candidate_bounds(problem: str, *, horizon: int, dim: int, privacy=None, rho=None, epsilon=None,
+                     beta: float = 0.05) -> dict[str, float]:
+    """Stated error bound of each candidate for these public parameters (no randomness used)."""
+    if problem not in ("maxsum", "sumselect"):
+        raise InvalidParameter(f"problem must be 'maxsum' or 'sumselect', got {problem!r}")
+    priv = resolve_privacy(privacy, rho=rho, epsilon=epsilon)
+    out = {}
+    for method in ("tree", "svt", "trivial"):
+        kw = {"beta": beta} if method == "svt" else {}
+        m = _CLASSES[(problem, method)](horizon=horizon, dim=dim, privacy=priv, seed=0, **kw)
+        out[method] = m.error_bound(beta)
+    return out
+
+
+def make(problem: str, method: str = "auto", *, horizon: int, dim: int, privacy=None, rho=None,
+         epsilon=None, beta: float = 0.05, seed: int | None = None) -> ProblemMechanism:
+    """Build a MaxSum / SumSelect mechanism. method: "tree" (A), "svt" (B), "trivial", or "auto" (C)."""
+    if problem not in ("maxsum", "sumselect"):
+        raise InvalidParameter(f"problem must be 'maxsum' or 'sumselect', got {problem!r}")
+    if method == "auto":
+        bounds = candidate_bounds(problem, horizon=horizon, dim=dim, privacy=privacy, rho=rho,
+                                  epsilon=epsilon, beta=beta)
+        method = min(bounds, key=bounds.get)
+    if (problem, method) not in _CLASSES:
+        raise InvalidParameter(f"method must be one of 'auto', 'tree', 'svt', 'trivial'; got {method!r}")
+    kw = {"beta": beta} if method == "svt" else {}
+    return _CLASSES[(problem, method)](horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon,
+                                       seed=seed, **kw)
+
+
+def from_state_dict(state: dict[str, Any]) -> ProblemMechanism:
+    """Restore any problem mechanism from its state_dict."""
+    if not isinstance(state, dict) or "type" not in state:
+        raise StateError("not a dpstream problem state dict (missing 'type')")
+    for cls in _CLASSES.values():
+        if cls.__name__ == state["type"]:
+            return cls.from_state_dict(state)
+    raise StateError(f"unknown mechanism type in state dict: {state['type']!r}")

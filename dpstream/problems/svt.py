@@ -1,0 +1,332 @@
+"""Sparse-vector (SVT) algorithms for MaxSum and SumSelect (algorithm (B)).
+
+MaxSum. q_t = max_j S_t[j] has sensitivity 1 under event-level neighbours, is non-decreasing and grows by at
+most 1 per step. The mechanism keeps the last released value v and runs AboveThreshold on the queries
+q_t - v: threshold noise Lap(2/ε₁), query noise Lap(4/ε₁) (one ε₁-DP AboveThreshold per round); when a query
+is "above" it releases v ← q_t + Lap(1/ε₂) (ε₂-DP) and starts a new round with fresh threshold noise. At most
+k rounds run; each round is ε₀ = ε₁ + ε₂ pure DP, so k rounds are k·ε₀²/2-zCDP (or k·ε₀-DP).
+
+SumSelect. The published index ĵ changes only when the gap g_t = max_j S_t[j] - S_t[ĵ] (sensitivity 2, grows
+by at most 1 per step) is "above" τ; then ĵ is re-selected with the exponential mechanism (Gumbel-max with
+scale 2/ε₂, utility S_t[j], sensitivity 1).
+
+All noise is integer-valued (discrete Laplace), so the comparisons are exact integer arithmetic.
+
+Error analysis (derived and tested here; [D] in the reference). Let N_θ, N_q, N_r be bounds on the absolute
+threshold, query and release noises that hold simultaneously with probability >= 1-β (β split in thirds,
+union bound over ≤ k thresholds, ≤ T queries, ≤ k releases). For MaxSum, if no round fires at t then
+q_t - v < τ + N_θ + N_q; since q is non-decreasing, v - q_t <= N_r. A round can only fire after the true
+answer rose by >= τ - (N_θ + N_q + N_r) since the last release. With τ = c·N, N = N_θ + N_q + N_r, c > 1,
+at most ⌈T / ((c-1)N)⌉ rounds fire, so k = that number keeps the budget from running out, and
+|y_t - q_t| <= τ + N_θ + N_q for all t. SumSelect is the same with N_r replaced by the exponential-mechanism
+bound G = (2/ε₂)(ln d + ln(3k/β)) on the gap right after a re-selection.
+The split ε₁ : ε₂ and the factor c are chosen numerically to minimise the bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from dpstream.problems._common import ProblemMechanism, check_beta, check_int
+from dpstream.problems._shim import (
+    DPError,
+    InvalidParameter,
+    Privacy,
+    StateError,
+    discrete_laplace,
+    discrete_laplace_tail,
+    gumbel,
+    resolve_privacy,
+)
+
+_SPLITS = tuple(np.round(np.linspace(0.2, 0.9, 15), 4))
+_CS = (1.5, 2.0, 2.5, 3.0, 4.0)
+
+
+@dataclass(frozen=True)
+class SVTParameters:
+    """Calibration of one SVT mechanism for (horizon, privacy, β): all derived, all public."""
+
+    problem: str
+    horizon: int
+    dim: int
+    tau: int  # gap (integer: all noise is integer-valued)
+    k: int  # maximal number of rounds ("above" answers)
+    eps0: float  # pure-DP cost of one round
+    eps1: float  # AboveThreshold part
+    eps2: float  # release / re-selection part
+    sensitivity: int  # of the monitored query (1 for MaxSum, 2 for the SumSelect gap)
+    beta: float  # the β the calibration was made for
+    bound: float  # error bound at that β: |y_t - q_t| <= bound for all t w.p. >= 1-β
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _eps0(privacy: Privacy, k: int) -> float:
+    if privacy.kind == "zcdp":
+        return math.sqrt(2.0 * privacy.value / k)
+    return privacy.value / k
+
+
+def _noise_bounds(problem: str, T: int, d: int, k: int, eps1: float, eps2: float, beta: float):
+    delta_q = 1 if problem == "maxsum" else 2
+    b3 = beta / 3.0
+    n_theta = discrete_laplace_tail(2.0 * delta_q / eps1, b3 / k)
+    n_q = discrete_laplace_tail(4.0 * delta_q / eps1, b3 / T)
+    if problem == "maxsum":
+        n_r = discrete_laplace_tail(1.0 / eps2, b3 / k)
+    else:  # exponential mechanism: P(u* - u_sel >= (2/ε)(ln d + ln(1/β'))) <= β'
+        n_r = (2.0 / eps2) * (math.log(d) + math.log(k / b3))
+    return n_theta, n_q, n_r
+
+
+def _calibrate(problem: str, T: int, d: int, privacy: Privacy, beta: float, f: float, c: float):
+    """Smallest k whose τ(k) makes k rounds sufficient; returns (bound, params)."""
+
+    def tau_of(k: int):
+        e0 = _eps0(privacy, k)
+        e1, e2 = f * e0, (1.0 - f) * e0
+        nt, nq, nr = _noise_bounds(problem, T, d, k, e1, e2, beta)
+        n = nt + nq + nr
+        tau = math.ceil(c * n)
+        return tau, n, nt, nq, nr, e0, e1, e2
+
+    def needed(k: int) -> int:
+        tau, n, *_ = tau_of(k)
+        step = max(tau - n, 1e-12)  # true increase needed between two "above" answers
+        return max(1, min(T, math.ceil(T / step)))
+
+    lo, hi = 1, T
+    while lo < hi:  # predicate k >= needed(k) is monotone in k
+        mid = (lo + hi) // 2
+        if mid >= needed(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    k = lo
+    tau, n, nt, nq, nr, e0, e1, e2 = tau_of(k)
+    bound = max(tau + nt + nq, nr)
+    sens = 1 if problem == "maxsum" else 2
+    return bound, SVTParameters(problem, T, d, tau, k, e0, e1, e2, sens, beta, float(bound))
+
+
+def svt_parameters(
+    problem: str, horizon: int, privacy: Privacy, beta: float = 0.05, dim: int = 1
+) -> SVTParameters:
+    """Numerically optimised SVT calibration (split ε₁:ε₂ and τ/N) for the given problem and budget."""
+    if problem not in ("maxsum", "sumselect"):
+        raise InvalidParameter(f"problem must be 'maxsum' or 'sumselect', got {problem!r}")
+    T = check_int("horizon", horizon)
+    d = check_int("dim", dim)
+    beta = check_beta(beta)
+    best = None
+    for f in _SPLITS:
+        for c in _CS:
+            b, p = _calibrate(problem, T, d, privacy, beta, float(f), c)
+            if best is None or b < best[0]:
+                best = (b, p)
+    return best[1]
+
+
+def _first_at_or_above(values: np.ndarray, start: int, level: int) -> int:
+    """Index of the first entry >= level at or after start (or len(values)); scans doubling windows."""
+    n = values.shape[0]
+    w = 256
+    i = start
+    while i < n:
+        j = min(n, i + w)
+        hit = np.flatnonzero(values[i:j] >= level)
+        if hit.size:
+            return i + int(hit[0])
+        i = j
+        w *= 2
+    return n
+
+
+class _SVTBase(ProblemMechanism):
+    kind = "svt"
+
+    def __init__(self, *, horizon, dim, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
+                 params: SVTParameters | None = None):
+        priv = resolve_privacy(privacy, rho=rho, epsilon=epsilon)
+        super().__init__(horizon=horizon, dim=dim, privacy=priv, seed=seed)
+        self.params = params or svt_parameters(self.problem, self.horizon, priv, beta, self.dim)
+        self._init_streams(seed)
+        self.sums = np.zeros(self.dim, dtype=np.int64)
+        self.rounds = 0
+        self.threshold = self.params.tau + self._draw_threshold()
+
+    # randomness: one generator per noise role, so outputs do not depend on how the stream is batched
+    def _init_streams(self, seed):
+        ss = np.random.SeedSequence(seed)
+        self._rq, self._rt, self._rr = (np.random.default_rng(s) for s in ss.spawn(3))
+
+    def _draw_threshold(self) -> int:
+        scale = 2.0 * self.params.sensitivity / self.params.eps1
+        return int(discrete_laplace(self._rt, scale, size=1)[0])
+
+    def _draw_query_noise(self, m: int) -> np.ndarray:
+        scale = 4.0 * self.params.sensitivity / self.params.eps1
+        return discrete_laplace(self._rq, scale, size=m)
+
+    def error_bound(self, beta: float = 0.05) -> float:
+        """w.p. >= 1-β, |y_t - q_t| <= bound for all t <= horizon (q = MaxSum, or the SumSelect gap)."""
+        beta = check_beta(beta)
+        if beta == self.params.beta:
+            return self.params.bound
+        p = self.params
+        nt, nq, nr = _noise_bounds(self.problem, p.horizon, p.dim, p.k, p.eps1, p.eps2, beta)
+        n = nt + nq + nr
+        if p.tau - n <= 0 or p.k < math.ceil(p.horizon / (p.tau - n)):
+            return math.inf if beta < p.beta else p.bound  # the budget argument needs τ > N(β)
+        return float(max(p.tau + nt + nq, nr))
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able state. It contains secret noise (the current noisy threshold): keep it private."""
+        st = {
+            "type": type(self).__name__,
+            "version": 1,
+            "horizon": self.horizon,
+            "dim": self.dim,
+            "privacy": self.privacy.as_dict(),
+            "seed": self.seed,
+            "params": self.params.as_dict(),
+            "t": self.t,
+            "sums": self.sums.tolist(),
+            "rounds": self.rounds,
+            "threshold": self.threshold,
+            "rng": None,
+        }
+        if self.seed is not None:
+            st["rng"] = [g.bit_generator.state for g in (self._rq, self._rt, self._rr)]
+        st.update(self._extra_state())
+        return st
+
+    @classmethod
+    def from_state_dict(cls, st: dict[str, Any]):
+        try:
+            if st["type"] != cls.__name__:
+                raise StateError(f"state is for {st['type']}, not {cls.__name__}")
+            priv = Privacy(st["privacy"]["kind"], float(st["privacy"]["value"]))
+            params = SVTParameters(**st["params"])
+            obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=priv, seed=st["seed"], params=params)
+            obj.t = int(st["t"])
+            obj.sums = np.asarray(st["sums"], dtype=np.int64)
+            obj.rounds = int(st["rounds"])
+            obj.threshold = int(st["threshold"])
+            if st["rng"] is not None:
+                for g, s in zip((obj._rq, obj._rt, obj._rr), st["rng"], strict=True):
+                    g.bit_generator.state = s
+            else:  # OS randomness: fresh generators, never re-using noise of released answers
+                obj._init_streams(None)
+            obj._load_extra_state(st)
+        except DPError:
+            raise
+        except (KeyError, TypeError, ValueError) as e:
+            raise StateError(f"malformed state dict: {e!r}") from None
+        if obj.sums.shape != (obj.dim,) or not (0 <= obj.t <= obj.horizon) or obj.rounds > params.k:
+            raise StateError("malformed state dict: inconsistent sums / t / rounds")
+        return obj
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, st: dict[str, Any]) -> None:
+        pass
+
+
+class MaxSumSVT(_SVTBase):
+    """MaxSum by the sparse-vector technique: error Õ(T^{1/3}/ρ^{1/3}), independent of d."""
+
+    problem = "maxsum"
+
+    def __init__(self, *, horizon, dim=1, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
+                 params=None):
+        super().__init__(horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, beta=beta,
+                         seed=seed, params=params)
+        self.value = 0  # last released value (integer)
+
+    def _process(self, recs: np.ndarray) -> np.ndarray:
+        q = self.sums + np.cumsum(recs, axis=0)
+        self.sums = q[-1].copy()
+        return self._process_queries(q.max(axis=1))
+
+    def _process_queries(self, q: np.ndarray) -> np.ndarray:
+        """Run the SVT on the true MaxSum values q (non-decreasing integers); return the releases."""
+        m = q.shape[0]
+        out = np.empty(m, dtype=np.float64)
+        noisy = q + self._draw_query_noise(m)  # one query-noise draw per step, whatever the batching
+        pos = 0
+        while pos < m:
+            if self.rounds >= self.params.k:  # budget spent: freeze (probability <= β by the calibration)
+                out[pos:] = self.value
+                break
+            i = _first_at_or_above(noisy - self.value, pos, self.threshold) if m - pos > 0 else m
+            out[pos:i] = self.value
+            if i == m:
+                break
+            self.value = int(q[i]) + int(discrete_laplace(self._rr, 1.0 / self.params.eps2, size=1)[0])
+            self.rounds += 1
+            out[i] = self.value
+            self.threshold = self.params.tau + self._draw_threshold()
+            pos = i + 1
+        return out
+
+    def _extra_state(self):
+        return {"value": self.value}
+
+    def _load_extra_state(self, st):
+        self.value = int(st["value"])
+
+
+class SumSelectSVT(_SVTBase):
+    """SumSelect by the sparse-vector technique with exponential-mechanism (Gumbel-max) re-selection."""
+
+    problem = "sumselect"
+
+    def __init__(self, *, horizon, dim, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
+                 params=None):
+        super().__init__(horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, beta=beta,
+                         seed=seed, params=params)
+        self.selected = 0  # public initial choice: every column is 0 before the stream starts
+
+    def _reselect(self, sums: np.ndarray) -> int:
+        return int(np.argmax(sums + gumbel(self._rr, 2.0 / self.params.eps2, self.dim)))
+
+    def _process(self, recs: np.ndarray) -> np.ndarray:
+        S = self.sums + np.cumsum(recs, axis=0)
+        self.sums = S[-1].copy()
+        m = S.shape[0]
+        mx = S.max(axis=1)
+        nq = self._draw_query_noise(m)
+        out = np.empty(m, dtype=np.int64)
+        pos = 0
+        while pos < m:
+            if self.rounds >= self.params.k:
+                out[pos:] = self.selected
+                break
+            noisy_gap = mx - S[:, self.selected] + nq
+            i = _first_at_or_above(noisy_gap, pos, self.threshold)
+            out[pos:i] = self.selected
+            if i == m:
+                break
+            self.selected = self._reselect(S[i])
+            self.rounds += 1
+            out[i] = self.selected
+            self.threshold = self.params.tau + self._draw_threshold()
+            pos = i + 1
+        return out
+
+    def _extra_state(self):
+        return {"selected": self.selected}
+
+    def _load_extra_state(self, st):
+        self.selected = int(st["selected"])
+        if not 0 <= self.selected < self.dim:
+            raise StateError("malformed state dict: selected index out of range")
