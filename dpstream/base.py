@@ -1,0 +1,155 @@
+"""The streaming interface shared by every dpstream mechanism, and its typed errors.
+
+A mechanism reads a stream ``x_1 .. x_T`` one item (or one batch of items) at a time and publishes an answer after
+every item.  Every mechanism exposes
+
+* ``update(x) -> answer``            one item,
+* ``update_many(xs) -> answers``     a batch (first axis = time), identical to calling ``update`` in a loop,
+* ``guarantee``                      the privacy guarantee as data (:class:`dpstream.accounting.Guarantee`),
+* ``error_bound(beta)``              a bound that holds for all steps at once with probability >= 1 - beta,
+* ``state_dict()`` / ``from_state_dict(state)``   JSON-able persistence.
+
+Errors raised on bad input all derive from :class:`DPError`; each message says what to change.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DPError",
+    "InvalidParameter",
+    "InvalidInput",
+    "HorizonExceeded",
+    "BudgetExceeded",
+    "DimensionMismatch",
+    "StateError",
+    "Mechanism",
+    "check_positive",
+    "check_horizon",
+    "check_probability",
+]
+
+
+class DPError(Exception):
+    """Base class of every error raised by dpstream."""
+
+
+class InvalidParameter(DPError, ValueError):
+    """A constructor or method argument is out of its domain (rho <= 0, horizon < 1, beta not in (0, 1), ...)."""
+
+
+class InvalidInput(DPError, ValueError):
+    """A stream item is not acceptable (NaN / infinite, outside the declared bounds, wrong dtype)."""
+
+
+class DimensionMismatch(InvalidInput):
+    """A stream item does not have the mechanism's dimension ``d``."""
+
+
+class HorizonExceeded(DPError):
+    """More items than the horizon ``T`` the mechanism was calibrated for (its privacy proof covers T items)."""
+
+
+class BudgetExceeded(DPError):
+    """The mechanism (or an accountant) would spend more privacy budget than it was given."""
+
+
+class StateError(DPError, ValueError):
+    """A ``state_dict`` cannot be restored (wrong mechanism, wrong version, inconsistent or tampered fields)."""
+
+
+def check_positive(name: str, value: Any, *, allow_inf: bool = False) -> float:
+    """Return ``float(value)`` or raise :class:`InvalidParameter` unless it is a finite number > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"{name} must be a positive number, got {value!r}") from None
+    if math.isnan(v) or v <= 0 or (math.isinf(v) and not allow_inf):
+        raise InvalidParameter(f"{name} must be a finite number > 0, got {value!r}; pass e.g. {name}=1.0")
+    return v
+
+
+def check_probability(name: str, value: Any) -> float:
+    """Return ``float(value)`` or raise :class:`InvalidParameter` unless 0 < value < 1."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"{name} must be a probability in (0, 1), got {value!r}") from None
+    if not (0.0 < v < 1.0):
+        raise InvalidParameter(f"{name} must be in the open interval (0, 1), got {value!r}; e.g. {name}=0.05")
+    return v
+
+
+def check_horizon(horizon: Any) -> int:
+    """Return the horizon as an int >= 1 or raise :class:`InvalidParameter`."""
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
+        raise InvalidParameter(f"horizon must be an int >= 1 (the stream length T), got {horizon!r}")
+    h = int(horizon)
+    if h < 1:
+        raise InvalidParameter(f"horizon must be >= 1 (the stream length T), got {h}")
+    if h > 2**40:
+        raise InvalidParameter(f"horizon {h} is larger than the supported 2**40; split the stream")
+    return h
+
+
+class Mechanism(ABC):
+    """A continual-release mechanism: one answer after every stream item.
+
+    Subclasses implement :meth:`update_many` (the vectorized core), :attr:`guarantee`, :meth:`error_bound`,
+    :meth:`state_dict` and the classmethod :meth:`from_state_dict`.  :meth:`update` defaults to a batch of one;
+    subclasses override it with a faster scalar path where it matters.
+    """
+
+    #: registry name, e.g. ``"binary-tree"``; stored in ``state_dict()['mechanism']``
+    name: str = "mechanism"
+    #: dimension of one stream item (1 = scalar stream)
+    dim: int = 1
+    #: number of items the mechanism is calibrated for (``None`` = unbounded horizon)
+    horizon: int | None = None
+    #: number of items consumed so far
+    t: int = 0
+
+    def update(self, x: Any) -> Any:
+        """Consume one item and return the answer after it (a float for ``dim == 1``, else an array)."""
+        if self.dim == 1:
+            return float(self.update_many(np.asarray([x], dtype=float))[0])
+        return self.update_many(np.asarray(x, dtype=float).reshape(1, self.dim))[0]
+
+    @abstractmethod
+    def update_many(self, xs: Any) -> np.ndarray:
+        """Consume a batch (first axis = time) and return the answers, shape ``(n,)`` or ``(n, dim)``."""
+
+    @property
+    @abstractmethod
+    def guarantee(self) -> Any:
+        """The privacy guarantee as data (:class:`dpstream.accounting.Guarantee`)."""
+
+    @abstractmethod
+    def error_bound(self, beta: float = 0.05) -> float:
+        """A number ``a`` with Pr[max_t |answer_t - truth_t| > a] <= beta over the mechanism's coins."""
+
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """JSON-able snapshot.  It contains the noise key: store it as secret as the raw data."""
+
+    @classmethod
+    @abstractmethod
+    def from_state_dict(cls, state: dict) -> Mechanism:
+        """Restore a mechanism saved by :meth:`state_dict`; it continues the same stream."""
+
+    @property
+    def remaining(self) -> int | None:
+        """Items left before the horizon (``None`` for an unbounded horizon)."""
+        return None if self.horizon is None else self.horizon - self.t
+
+    def _check_room(self, n: int) -> None:
+        if self.horizon is not None and self.t + n > self.horizon:
+            raise HorizonExceeded(
+                f"{self.name}: {self.t} of {self.horizon} items already consumed, cannot take {n} more; "
+                f"create the mechanism with a larger horizon (or use the 'hybrid' counter for an unknown one)"
+            )
