@@ -2,6 +2,6 @@
 
 from .backend import Backend, get_backend, set_default_backend
 from .constants import FR_BYTES, MODULUS
-from .fr import Fr, scalar_limbs
+from .fr import Fr, mont_to_int, scalar_limbs
 
-__all__ = ["Backend", "FR_BYTES", "Fr", "MODULUS", "get_backend", "scalar_limbs", "set_default_backend"]
+__all__ = ["Backend", "FR_BYTES", "Fr", "MODULUS", "get_backend", "mont_to_int", "scalar_limbs", "set_default_backend"]

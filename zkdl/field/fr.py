@@ -245,10 +245,10 @@ class Fr:
         return Fr(self.backend.fold_pair(self.limbs, other.limbs, scalar_limbs(c)), self.backend)
 
     def sum(self) -> int:
-        return _from_mont_scalar(self.backend.sum(self.limbs))
+        return mont_to_int(self.backend.sum(self.limbs))
 
     def inner(self, other: Fr) -> int:
-        return _from_mont_scalar(self.backend.inner(self.limbs, other.limbs))
+        return mont_to_int(self.backend.inner(self.limbs, other.limbs))
 
     def inverse(self) -> Fr:
         """Element-wise inverses; ZeroDivisionError if an element is zero."""
@@ -272,6 +272,7 @@ _R_INV = pow(MONT_R, -1, MODULUS)
 assert MONT_R2 == MONT_R * MONT_R % MODULUS
 
 
-def _from_mont_scalar(limbs: np.ndarray) -> int:
+def mont_to_int(limbs: np.ndarray) -> int:
+    """The field element held by (4,) Montgomery-form host limbs, as an int in [0, r)."""
     v = int.from_bytes(np.ascontiguousarray(limbs, dtype="<u8").tobytes(), "little")
     return v * _R_INV % MODULUS

@@ -1,0 +1,1 @@
+"""Polynomial IOP layer: the sumcheck engine and claim reduction."""
