@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import struct
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,15 +41,15 @@ from typing import Any
 import numpy as np
 from py_arkworks_bls12381 import G1Point, Scalar
 
-from zkdl.errors import ProofFormatError, SetupError
+from zkdl.errors import SetupError
 from zkdl.field.constants import MODULUS
+from zkdl.serialize import Reader, Writer
 
 from .generators import PublicParams
 
 SMALL_BITS = 16
 _R_LIMBS = np.frombuffer(MODULUS.to_bytes(32, "little"), dtype="<u8").astype(np.uint64)
 MAX_LOG_SIZE = 48  # sanity bound on n = a + b when reading a commitment
-POINT_BYTES = 48
 _TASK_POINTS = 2048  # group small rows into tasks of about this many points (thread-dispatch overhead)
 
 
@@ -106,36 +105,38 @@ class Commitment:
     layout: Layout
     rows: tuple[G1Point, ...]
 
+    def write(self, w: Writer) -> None:
+        """``u64 n_entries ‖ u8 log_rows ‖ u8 log_cols ‖ u64 2^a ‖ 2^a × 48-byte compressed points``."""
+        w.write_u64(self.layout.n_entries)
+        w.write_u8(self.layout.log_rows)
+        w.write_u8(self.layout.log_cols)
+        w.write_g1s(list(self.rows))
+
+    @classmethod
+    def read(cls, r: Reader, *, max_log_size: int = MAX_LOG_SIZE) -> Commitment:
+        """Read and validate (layout consistent with the padding rule, row count, every point canonical, on
+        the curve and in the prime-order subgroup; the identity is a legal row commitment)."""
+        pos = r.offset
+        n_entries = r.read_u64()
+        a = r.read_u8()
+        b = r.read_u8()
+        if a + b > max_log_size or n_entries < 1:
+            raise r.error(f"implausible commitment layout: {n_entries} entries, 2^{a} × 2^{b}", pos)
+        if (n_entries - 1).bit_length() != a + b:
+            raise r.error(f"{n_entries} entries do not pad to 2^{a + b} = 2^{a} × 2^{b}", pos)
+        rows = r.read_g1s(allow_identity=True, count=1 << a)
+        return cls(Layout(n_entries, a, b), tuple(rows))
+
     def to_bytes(self) -> bytes:
-        """``u64 n_entries ‖ u8 log_rows ‖ u8 log_cols ‖ 2^a × 48-byte compressed points`` (little-endian)."""
-        head = struct.pack("<QBB", self.layout.n_entries, self.layout.log_rows, self.layout.log_cols)
-        return head + b"".join(p.to_compressed_bytes() for p in self.rows)
+        w = Writer()
+        self.write(w)
+        return w.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Commitment:
-        """Parse and validate (layout consistent, exact length, every point on the curve and in G1)."""
-        com, used = cls.read_from(data, 0)
-        if used != len(data):
-            raise ProofFormatError(f"{len(data) - used} trailing bytes after a commitment")
-        return com
-
-    @classmethod
-    def read_from(cls, data: bytes, offset: int = 0) -> tuple[Commitment, int]:
-        """Parse a commitment starting at ``offset``; returns it and the offset after it."""
-        try:
-            n_entries, a, b = struct.unpack_from("<QBB", data, offset)
-        except struct.error as e:
-            raise ProofFormatError("truncated commitment header") from e
-        if a + b > MAX_LOG_SIZE or n_entries < 1:
-            raise ProofFormatError(f"implausible commitment layout: {n_entries} entries, 2^{a} × 2^{b}")
-        if (n_entries - 1).bit_length() != a + b:
-            raise ProofFormatError(f"{n_entries} entries do not pad to 2^{a + b}")
-        off = offset + 10
-        end = off + (1 << a) * POINT_BYTES
-        if end > len(data):
-            raise ProofFormatError("truncated commitment: missing row points")
-        rows = tuple(decode_point(data[i : i + POINT_BYTES]) for i in range(off, end, POINT_BYTES))
-        return cls(Layout(n_entries, a, b), rows), end
+        """Parse a standalone encoding; raises :class:`ProofFormatError` on any malformed input."""
+        with Reader(data, name="commitment") as r:
+            return cls.read(r)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Commitment):
@@ -157,19 +158,6 @@ class Opening:
 
     layout: Layout
     blinds: tuple[int, ...] = field(repr=False)
-
-
-def decode_point(data: bytes) -> G1Point:
-    """48-byte compressed G1 point → point, with on-curve and prime-order-subgroup checks."""
-    if len(data) != POINT_BYTES:
-        raise ProofFormatError(f"a compressed G1 point has 48 bytes, got {len(data)}")
-    try:
-        p = G1Point.from_compressed_bytes(bytes(data))
-    except Exception as e:  # arkworks raises ValueError with a Rust message
-        raise ProofFormatError(f"invalid compressed G1 point: {e}") from e
-    if not p.is_in_subgroup():
-        raise ProofFormatError("G1 point is not in the prime-order subgroup")
-    return p
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,332 @@
+"""Evaluation proofs for Hyrax-style row commitments: ``t~(u) = v`` for a committed table ``t``.
+
+Notation: the table is a ``2^a × 2^b`` matrix ``T`` (row-major, see :mod:`zkdl.commit.pedersen`), ``u = (u_rows ‖
+u_cols)``, ``e = eq(u_rows)`` (``2^a`` entries), ``a_vec = eq(u_cols)`` (``2^b`` entries), so that
+``t~(u) = eᵀ·T·a_vec``. The verifier folds the row commitments into ``C' = Σ_r e_r·C_r``, which is a commitment
+to the folded row ``x = eᵀ·T`` with blinding ``ρ' = Σ_r e_r·ρ_r``.
+
+Clear mode (:func:`prove_eval` / :func:`verify_eval`)
+    The prover sends ``x`` and ``ρ'``; the verifier checks ``C' = Σ_i x_i·g_i + ρ'·h`` and outputs
+    ``v = <x, a_vec>``. It reveals the folded row (``2^b`` field elements): fine for public tables and tests,
+    *not* zero-knowledge for secret ones.
+
+Zero-knowledge mode (:func:`prove_eval_zk` / :func:`verify_eval_zk`)
+    The value stays committed: ``Y = v·g_v + r_y·h``. The prover shows ``<x, a_vec> = v`` for the ``x``
+    inside ``C'`` with the proof of dot product of Hyrax (Wahby et al., S&P 2018, §4), made non-interactive
+    with the transcript:
+
+    1. P picks ``d ∈ F^{2^b}``, ``r_δ``, ``r_β`` uniformly, sends ``Y``, ``δ = Σ d_i·g_i + r_δ·h``,
+       ``β = <a_vec, d>·g_v + r_β·h``;
+    2. ``c`` = transcript challenge (after absorbing the commitment, ``u``, ``Y``, ``δ``, ``β``);
+    3. P sends ``z = c·x + d``, ``z_δ = c·ρ' + r_δ``, ``z_β = c·r_y + r_β``;
+    4. V checks ``c·C' + δ = Σ z_i·g_i + z_δ·h`` and ``c·Y + β = <z, a_vec>·g_v + z_β·h``.
+
+    ``z`` is uniform whatever ``x`` is, so nothing about the table leaks beyond ``Y``. The verifier returns
+    ``Y``, a *committed* evaluation claim the caller must discharge (or compare with a commitment it already
+    holds: ``value_commitment=``). Both checks (and the fold) are one MSM: the second equation is added with
+    a random weight chosen by the verifier (local CSPRNG; a false equation passes with probability 1/r).
+
+Transcript records (labels): clear mode absorbs ``hyrax-eval/folded`` (x) and ``hyrax-eval/blind`` (ρ');
+ZK mode absorbs ``hyrax-eval-zk/commitment`` (bytes), ``hyrax-eval-zk/point``, ``hyrax-eval-zk/Y``,
+``hyrax-eval-zk/delta``, ``hyrax-eval-zk/beta``, then draws ``hyrax-eval-zk/c``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from py_arkworks_bls12381 import G1Point, Scalar
+
+from zkdl.errors import VerificationError
+from zkdl.field import MODULUS, Fr
+from zkdl.serialize import Reader, Writer
+from zkdl.transcript import Transcript
+
+from .generators import PublicParams
+from .pedersen import (
+    Commitment,
+    Layout,
+    Opening,
+    commit_value,
+    msm,
+    random_scalar,
+    scalars_from_ints,
+    scalars_from_le_bytes,
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------------
+def table_to_fr(table: Any, layout: Layout) -> Fr:
+    """The committed table as a field vector padded to ``layout.size``: accepts :class:`Fr`, numpy integer or
+    bool arrays, and sequences of Python ints (the same values that were committed)."""
+    if isinstance(table, Fr):
+        t = table
+    elif isinstance(table, np.ndarray):
+        t = Fr.from_int64(table.reshape(-1))
+    else:
+        t = Fr.from_ints(list(table))
+    if len(t) != layout.n_entries:
+        raise ValueError(f"table has {len(t)} entries, the commitment has {layout.n_entries}")
+    return t.pad_to_pow2(layout.size)
+
+
+def fold_rows(table: Fr, layout: Layout, u_rows: Sequence[int]) -> Fr:
+    """``x = eq(u_rows)ᵀ·T``: bind the row variables (the first, most significant ones) one by one."""
+    t = table
+    for c in u_rows:
+        t = t.fold(c)
+    assert len(t) == layout.cols
+    return t
+
+
+def _fold_blinds(opening: Opening, u_rows: Sequence[int]) -> int:
+    return Fr.eq_table(list(u_rows)).inner(Fr.from_ints(opening.blinds))
+
+
+def _neg(x: int) -> int:
+    return (-x) % MODULUS
+
+
+def _check_opening(commitment: Commitment, opening: Opening) -> None:
+    if opening.layout != commitment.layout or len(opening.blinds) != commitment.layout.rows:
+        raise ValueError("opening does not belong to this commitment (layout differs)")
+
+
+def _check_frs(values: Sequence[int], n: int, what: str) -> None:
+    if len(values) != n:
+        raise VerificationError(f"{what} has {len(values)} entries, expected {n}")
+    if any(not isinstance(v, int) or not 0 <= v < MODULUS for v in values):
+        raise VerificationError(f"{what} holds a non-canonical field element")
+
+
+def _check_fr(value: int, what: str) -> None:
+    if not isinstance(value, int) or not 0 <= value < MODULUS:
+        raise VerificationError(f"{what} is not a canonical field element")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# clear mode
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EvalProof:
+    """Clear-mode evaluation proof: the folded row ``x`` (``2^b`` ints) and its blinding ``ρ'``."""
+
+    folded: tuple[int, ...]
+    folded_blind: int
+
+    def write(self, w: Writer) -> None:
+        w.write_frs(list(self.folded))
+        w.write_fr(self.folded_blind)
+
+    @classmethod
+    def read(cls, r: Reader, layout: Layout) -> EvalProof:
+        folded = r.read_frs(count=layout.cols)
+        return cls(tuple(folded), r.read_fr())
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        self.write(w)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, layout: Layout) -> EvalProof:
+        with Reader(data, name="eval proof") as r:
+            return cls.read(r, layout)
+
+
+def prove_eval(
+    params: PublicParams,
+    commitment: Commitment,
+    opening: Opening,
+    table: Any,
+    point: Sequence[int],
+    *,
+    transcript: Transcript | None = None,
+) -> tuple[int, EvalProof]:
+    """Clear-mode opening of ``t~(point)``; returns ``(v, proof)``. Not zero-knowledge (see module doc)."""
+    _check_opening(commitment, opening)
+    lay = commitment.layout
+    u_rows, u_cols = lay.split_point(point)
+    x = fold_rows(table_to_fr(table, lay), lay, u_rows)
+    v = x.inner(Fr.eq_table(u_cols))
+    proof = EvalProof(tuple(x.to_ints()), _fold_blinds(opening, u_rows))
+    if transcript is not None:
+        transcript.absorb_frs("hyrax-eval/folded", x)
+        transcript.absorb_fr("hyrax-eval/blind", proof.folded_blind)
+    return v, proof
+
+
+def verify_eval(
+    params: PublicParams,
+    commitment: Commitment,
+    point: Sequence[int],
+    proof: EvalProof,
+    *,
+    transcript: Transcript | None = None,
+) -> int:
+    """Check a clear-mode proof; returns the evaluation ``v``. Raises :class:`VerificationError`."""
+    lay = commitment.layout
+    try:
+        u_rows, u_cols = lay.split_point(point)
+    except ValueError as e:
+        raise VerificationError(str(e)) from e
+    _check_frs(proof.folded, lay.cols, "folded row")
+    _check_fr(proof.folded_blind, "folded blinding")
+    x = Fr.from_ints(proof.folded)
+    # Σ e_r·C_r − Σ x_i·g_i − ρ'·h must be the identity: one MSM
+    e_bytes = Fr.eq_table(u_rows).to_le_bytes()
+    pts = list(commitment.rows) + params.gens(lay.cols) + [params.h]
+    scal = scalars_from_le_bytes(e_bytes) + scalars_from_le_bytes((-x).to_le_bytes())
+    scal += scalars_from_ints([_neg(proof.folded_blind)])
+    if msm(pts, scal) != G1Point.identity():
+        raise VerificationError("evaluation proof: folded row does not open the folded row commitment")
+    if transcript is not None:
+        transcript.absorb_frs("hyrax-eval/folded", list(proof.folded))
+        transcript.absorb_fr("hyrax-eval/blind", proof.folded_blind)
+    return x.inner(Fr.eq_table(u_cols))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# zero-knowledge mode (Hyrax proof of dot product)
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ZkEvalProof:
+    """``Y`` (the value commitment), ``δ``, ``β`` and the responses ``z`` (``2^b`` ints), ``z_δ``, ``z_β``."""
+
+    value_commitment: G1Point
+    delta: G1Point
+    beta: G1Point
+    z: tuple[int, ...]
+    z_delta: int
+    z_beta: int
+
+    def write(self, w: Writer) -> None:
+        w.write_g1(self.value_commitment)
+        w.write_g1(self.delta)
+        w.write_g1(self.beta)
+        w.write_frs(list(self.z))
+        w.write_fr(self.z_delta)
+        w.write_fr(self.z_beta)
+
+    @classmethod
+    def read(cls, r: Reader, layout: Layout) -> ZkEvalProof:
+        y = r.read_g1(allow_identity=True)
+        delta = r.read_g1(allow_identity=True)
+        beta = r.read_g1(allow_identity=True)
+        z = r.read_frs(count=layout.cols)
+        return cls(y, delta, beta, tuple(z), r.read_fr(), r.read_fr())
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        self.write(w)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, layout: Layout) -> ZkEvalProof:
+        with Reader(data, name="zk eval proof") as r:
+            return cls.read(r, layout)
+
+
+def _random_vector(n: int, rng: Any) -> Fr:
+    if rng is None:
+        return Fr.random(n)
+    if hasattr(rng, "bytes"):
+        return Fr.random(n, rng)
+    return Fr.from_ints([random_scalar(rng) for _ in range(n)])
+
+
+def _zk_absorb_first(
+    transcript: Transcript, commitment: Commitment, point: Sequence[int], y: G1Point, delta: G1Point, beta: G1Point
+) -> int:
+    transcript.absorb_bytes("hyrax-eval-zk/commitment", commitment.to_bytes())
+    transcript.absorb_frs("hyrax-eval-zk/point", [int(c) % MODULUS for c in point])
+    transcript.absorb_g1("hyrax-eval-zk/Y", y)
+    transcript.absorb_g1("hyrax-eval-zk/delta", delta)
+    transcript.absorb_g1("hyrax-eval-zk/beta", beta)
+    return transcript.challenge_fr("hyrax-eval-zk/c")
+
+
+def prove_eval_zk(
+    params: PublicParams,
+    commitment: Commitment,
+    opening: Opening,
+    table: Any,
+    point: Sequence[int],
+    transcript: Transcript,
+    *,
+    value_blind: int | None = None,
+    rng: Any = None,
+) -> tuple[int, int, ZkEvalProof]:
+    """Zero-knowledge opening of ``t~(point)``; returns ``(v, r_y, proof)`` with ``Y = v·g_v + r_y·h`` in the
+    proof. Pass ``value_blind`` to reuse a value commitment made earlier (its ``Y`` is then the same point)."""
+    _check_opening(commitment, opening)
+    lay = commitment.layout
+    u_rows, u_cols = lay.split_point(point)
+    a_vec = Fr.eq_table(u_cols)
+    x = fold_rows(table_to_fr(table, lay), lay, u_rows)
+    v = x.inner(a_vec)
+    r_x = _fold_blinds(opening, u_rows)
+    r_y = random_scalar(rng) if value_blind is None else int(value_blind) % MODULUS
+    y = commit_value(params, v, r_y)
+
+    d = _random_vector(lay.cols, rng)
+    r_delta, r_beta = random_scalar(rng), random_scalar(rng)
+    delta = msm(
+        params.gens(lay.cols) + [params.h], scalars_from_le_bytes(d.to_le_bytes()) + scalars_from_ints([r_delta])
+    )
+    beta = commit_value(params, d.inner(a_vec), r_beta)
+
+    c = _zk_absorb_first(transcript, commitment, point, y, delta, beta)
+    z = x.axpy(c, d)  # c·x + d
+    proof = ZkEvalProof(y, delta, beta, tuple(z.to_ints()), (c * r_x + r_delta) % MODULUS, (c * r_y + r_beta) % MODULUS)
+    transcript.absorb_frs("hyrax-eval-zk/z", z)
+    transcript.absorb_frs("hyrax-eval-zk/z-blinds", [proof.z_delta, proof.z_beta])
+    return v, r_y, proof
+
+
+def verify_eval_zk(
+    params: PublicParams,
+    commitment: Commitment,
+    point: Sequence[int],
+    proof: ZkEvalProof,
+    transcript: Transcript,
+    *,
+    value_commitment: G1Point | None = None,
+) -> G1Point:
+    """Check a zero-knowledge evaluation proof; returns ``Y``, the commitment to ``t~(point)``. With
+    ``value_commitment`` the proof's ``Y`` must equal it. Raises :class:`VerificationError`."""
+    lay = commitment.layout
+    try:
+        u_rows, u_cols = lay.split_point(point)
+    except ValueError as e:
+        raise VerificationError(str(e)) from e
+    _check_frs(proof.z, lay.cols, "response z")
+    _check_fr(proof.z_delta, "response z_delta")
+    _check_fr(proof.z_beta, "response z_beta")
+    for p in (proof.value_commitment, proof.delta, proof.beta):
+        if not isinstance(p, G1Point):
+            raise VerificationError("ZK evaluation proof holds a non-point")
+    if value_commitment is not None and proof.value_commitment != value_commitment:
+        raise VerificationError("ZK evaluation proof commits to a different value commitment than expected")
+
+    c = _zk_absorb_first(transcript, commitment, point, proof.value_commitment, proof.delta, proof.beta)
+    z = Fr.from_ints(proof.z)
+    z_dot_a = z.inner(Fr.eq_table(u_cols))
+    s = secrets.randbelow(MODULUS - 1) + 1  # verifier-local weight of the second equation
+    # (c·C' + δ − Σ z_i g_i − z_δ h) + s·(c·Y + β − <z,a> g_v − z_β h) = 0, with C' = Σ e_r C_r
+    e_c = Fr.eq_table(u_rows) * c
+    pts: list[G1Point] = list(commitment.rows) + params.gens(lay.cols)
+    scal: list[Scalar] = scalars_from_le_bytes(e_c.to_le_bytes()) + scalars_from_le_bytes((-z).to_le_bytes())
+    pts += [proof.delta, params.h, proof.value_commitment, proof.beta, params.g_v]
+    scal += scalars_from_ints([1, _neg(proof.z_delta + s * proof.z_beta), s * c, s, _neg(s * z_dot_a)])
+    if msm(pts, scal) != G1Point.identity():
+        raise VerificationError("ZK evaluation proof: proof-of-dot-product check failed")
+    transcript.absorb_frs("hyrax-eval-zk/z", list(proof.z))
+    transcript.absorb_frs("hyrax-eval-zk/z-blinds", [proof.z_delta, proof.z_beta])
+    return proof.value_commitment
