@@ -391,9 +391,7 @@ def parse_header(data: bytes | bytearray | memoryview) -> Header:
     pos = r.offset
     version = r.read_u16()
     if version != FORMAT_VERSION:
-        raise r.error(
-            f"unsupported format version {version} (this build reads version {FORMAT_VERSION})", pos
-        )
+        raise r.error(f"unsupported format version {version} (this build reads version {FORMAT_VERSION})", pos)
     pos = r.offset
     flags = r.read_u16()
     if flags & ~KNOWN_FLAGS:
@@ -422,9 +420,7 @@ def parse_header(data: bytes | bytearray | memoryview) -> Header:
         lpos = r.offset
         n = r.read_u64()
         if n > r.remaining:
-            raise r.error(
-                f"section {_tag_str(tag)!r} declares {n} payload bytes, only {r.remaining} left", lpos
-            )
+            raise r.error(f"section {_tag_str(tag)!r} declares {n} payload bytes, only {r.remaining} left", lpos)
         infos.append(SectionInfo(_tag_str(tag), r.offset, n))
         r._take(n, "section payload")
     if r.remaining:
@@ -454,13 +450,9 @@ class ContainerReader:
         self.header = parse_header(self._data)
         expected_proto = _protocol_bytes(protocol_id).decode("ascii")
         if self.header.protocol_id != expected_proto:
-            raise ProofFormatError(
-                f"header: protocol id is {self.header.protocol_id!r}, expected {expected_proto!r}"
-            )
+            raise ProofFormatError(f"header: protocol id is {self.header.protocol_id!r}, expected {expected_proto!r}")
         if flags is not None and self.header.flags != flags:
-            raise ProofFormatError(
-                f"header: flags are {_flag_desc(self.header.flags)}, expected {_flag_desc(flags)}"
-            )
+            raise ProofFormatError(f"header: flags are {_flag_desc(self.header.flags)}, expected {_flag_desc(flags)}")
         order = [_tag_str(_tag_bytes(t)) for t in layout]
         if len(set(order)) != len(order):
             raise ValueError("layout lists a tag twice")

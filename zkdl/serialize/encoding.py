@@ -22,9 +22,7 @@ from zkdl.errors import FieldRangeError
 #: BLS12-381 scalar field modulus r (equal to ``zkdl.field.MODULUS``).
 FR_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 #: BLS12-381 base field modulus p.
-FP_MODULUS = int(
-    "1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab", 16
-)
+FP_MODULUS = int("1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab", 16)
 FR_BYTES = 32
 G1_BYTES = 48
 #: The canonical compressed encoding of the identity (point at infinity).
@@ -193,14 +191,24 @@ def g1_from_bytes(b: bytes | memoryview, *, allow_identity: bool) -> G1Point:
         if not allow_identity:
             raise ValueError("identity point not allowed here")
         return G1Point.identity()
+    point = _ark_decode(G1Point.from_compressed_bytes, b)
+    if point is not None:
+        return point
+    # diagnose (failure path only): does the unchecked decoding find a curve point for this x?
+    if _ark_decode(G1Point.from_compressed_bytes_unchecked, b) is None:
+        raise ValueError("x is not the coordinate of a point on the curve (not on the curve)")
+    raise ValueError("point on the curve but not in the prime-order subgroup")
+
+
+def _ark_decode(fn, b: bytes) -> G1Point | None:
+    """Call an arkworks decoder; None on any failure, including a Rust panic (pyo3's PanicException derives
+    from BaseException, not Exception)."""
     try:
-        return G1Point.from_compressed_bytes(b)
-    except (ValueError, TypeError, OverflowError) as e:
-        raise ValueError(f"not a point of the prime-order subgroup of G1 ({e})") from None
-    except BaseException as e:  # pyo3 panics surface as PanicException (a BaseException)
-        if isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit)):
-            raise
-        raise ValueError(f"not a point of the prime-order subgroup of G1 ({e})") from None
+        return fn(b)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException:
+        return None
 
 
 def g1s_from_bytes(blob: bytes | memoryview, *, allow_identity: bool) -> list[G1Point]:
