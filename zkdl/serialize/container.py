@@ -239,6 +239,9 @@ class Reader:
         return v == 1
 
     def read_raw(self, n: int) -> bytes:
+        """Exactly ``n`` bytes (a length the caller knows from the statement, not from the input)."""
+        if n < 0:
+            raise ValueError("read_raw needs a non-negative length")
         return bytes(self._take(n, f"{n} raw bytes"))
 
     def read_bytes(self, *, max_len: int | None = None) -> bytes:
