@@ -74,21 +74,22 @@ KIND_BLINDING = b"h"
 KIND_VALUE = b"v"
 
 
-def generator_message(kind: bytes, index: int, label: bytes = LABEL) -> bytes:
+def generator_message(kind: bytes, index: int, label: bytes | None = None) -> bytes:
     """The hash-to-curve message of generator ``(kind, index)`` (see the module docstring)."""
+    label = LABEL if label is None else label
     if len(kind) != 1:
         raise ValueError("kind must be one byte")
     return label + b"\x00" + kind + int(index).to_bytes(8, "big")
 
 
-def _hash_compressed(msg: bytes, dst: bytes = DST) -> bytes:
+def _hash_compressed(msg: bytes, dst: bytes) -> bytes:
     return pyblst.BlstP1Element().hash_to_group(msg, dst).compress()
 
 
-def derive_point(kind: bytes, index: int, label: bytes = LABEL, dst: bytes = DST) -> G1Point:
+def derive_point(kind: bytes, index: int, label: bytes | None = None, dst: bytes | None = None) -> G1Point:
     """Recompute one generator from scratch (blst hash-to-curve, then arkworks)."""
     msg = generator_message(kind, index, label)
-    return G1Point.from_compressed_bytes_unchecked(_hash_compressed(msg, dst))
+    return G1Point.from_compressed_bytes_unchecked(_hash_compressed(msg, DST if dst is None else dst))
 
 
 def _derive_xy(specs: Sequence[tuple[bytes, int]], label: bytes, dst: bytes) -> bytes:
@@ -116,7 +117,11 @@ def _stream_spec(start: int, stop: int) -> list[tuple[bytes, int]]:
     return out
 
 
-def statement_digest(h: G1Point, g_v: G1Point, g0: G1Point, label: bytes = LABEL, dst: bytes = DST) -> bytes:
+def statement_digest(
+    h: G1Point, g_v: G1Point, g0: G1Point, label: bytes | None = None, dst: bytes | None = None
+) -> bytes:
+    label = LABEL if label is None else label
+    dst = DST if dst is None else dst
     m = hashlib.sha256(b"zkdl/public-params/v1")
     m.update(struct.pack("<H", len(label)) + label + struct.pack("<H", len(dst)) + dst)
     m.update(struct.pack("<I", FORMAT_VERSION))
