@@ -1,0 +1,105 @@
+"""DELIBERATELY BROKEN mechanisms: negative controls for the tracing attack and the privacy audits.
+
+Each class claims a privacy guarantee it does NOT have (see ``bug``). Never use them to release data.
+They exist so that the demos and tests can show that the attacks catch a mechanism whose error is
+below the continual-release lower bound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dpstream.problems._shim import Privacy, discrete_laplace, discrete_laplace_tail
+from dpstream.problems.svt import MaxSumSVT, SVTParameters, _first_at_or_above
+from dpstream.problems.tree import MaxSumTree, SumSelectTree
+
+__all__ = [
+    "BrokenPerColumnTreeMaxSum",
+    "BrokenPerColumnTreeSumSelect",
+    "BrokenReusedNoiseSVTMaxSum",
+    "BROKEN",
+]
+
+
+class BrokenPerColumnTreeMaxSum(MaxSumTree):
+    """BROKEN: tree MaxSum whose node noise is calibrated per column (σ² = L/(2ρ)) instead of per record.
+
+    A record of {0,1}^d changes d counters, so the real guarantee is only d·ρ-zCDP (d·ε for Laplace):
+    the noise is √d (Laplace: d) times too small.
+    """
+
+    broken = True
+    bug = "noise calibrated for one column, not for a record of d columns (missing √d / d)"
+    _per_column_calibration = True
+
+
+class BrokenPerColumnTreeSumSelect(SumSelectTree):
+    """BROKEN: tree SumSelect with per-column calibration (see :class:`BrokenPerColumnTreeMaxSum`)."""
+
+    broken = True
+    bug = BrokenPerColumnTreeMaxSum.bug
+    _per_column_calibration = True
+
+
+def _broken_svt_parameters(horizon: int, privacy: Privacy, beta: float) -> SVTParameters:
+    """The broken author's calibration: one AboveThreshold's budget for the whole run, no query noise."""
+    eps0 = math.sqrt(2.0 * privacy.value) if privacy.kind == "zcdp" else privacy.value
+    eps1 = eps2 = eps0 / 2.0
+    k = horizon  # "above" answers are not counted: unlimited rounds
+    n_theta = discrete_laplace_tail(2.0 / eps1, beta / 2.0)  # a single threshold noise, reused
+    n_r = discrete_laplace_tail(1.0 / eps2, beta / (2.0 * horizon))
+    tau = math.ceil(2.0 * (n_theta + n_r))
+    return SVTParameters("maxsum", horizon, 1, tau, k, eps0, eps1, eps2, 1, beta, float(tau + n_theta))
+
+
+class BrokenReusedNoiseSVTMaxSum(MaxSumSVT):
+    """BROKEN: sparse-vector MaxSum that reuses one threshold noise for every round and adds no query noise.
+
+    The author reasoned "the noisy threshold already hides the comparisons", so the whole run is charged as a
+    single ε₀ = √(2ρ) round and "above" answers are not counted. Comparisons of exact queries against a
+    fixed noisy threshold leak (Lyu–Su–Li 2017; Stoddard et al. 2014): the real privacy loss grows with
+    the number of rounds. Its error, O(log(T/β)/√ρ), is below the Ω̃(T^{1/3}) continual-release lower bound.
+    """
+
+    broken = True
+    bug = "threshold noise drawn once and reused, no query noise, rounds not counted"
+
+    def __init__(self, *, horizon, dim=1, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
+                 params=None):
+        from dpstream.problems._shim import resolve_privacy
+
+        priv = resolve_privacy(privacy, rho=rho, epsilon=epsilon)
+        params = params or _broken_svt_parameters(int(horizon), priv, beta)
+        super().__init__(horizon=horizon, dim=dim, privacy=priv, beta=beta, seed=seed, params=params)
+
+    def _draw_query_noise(self, m: int) -> np.ndarray:
+        return np.zeros(m, dtype=np.int64)  # BUG: no query noise
+
+    def _process_queries(self, q: np.ndarray) -> np.ndarray:
+        theta = self.threshold - self.params.tau  # BUG: the same threshold noise in every round
+        m = q.shape[0]
+        out = np.empty(m, dtype=np.float64)
+        pos = 0
+        level = self.params.tau + theta
+        while pos < m:
+            i = _first_at_or_above(q, pos, self.value + level)
+            out[pos:i] = self.value
+            if i == m:
+                break
+            self.value = int(q[i]) + int(discrete_laplace(self._rr, 1.0 / self.params.eps2, size=1)[0])
+            self.rounds += 1
+            out[i] = self.value
+            pos = i + 1
+        return out
+
+    def error_bound(self, beta: float = 0.05) -> float:
+        return self.params.bound  # what the broken author claims
+
+
+BROKEN = {
+    "broken-tree-per-column": BrokenPerColumnTreeMaxSum,
+    "broken-svt-reused-noise": BrokenReusedNoiseSVTMaxSum,
+    "broken-tree-per-column-sumselect": BrokenPerColumnTreeSumSelect,
+}
