@@ -85,6 +85,30 @@ __global__ void fr_batch_inv_kernel(const u64 *a, u64 *out, long long n, long lo
     fr_batch_inv_chunk(start, end, a, out);
 }
 
+__global__ void fr_fold_pair_kernel(const u64 *a, const u64 *b, const u64 *c, u64 *out, long long n) {
+    long long i = zk_tid();
+    if (i < n) fr_fold_pair_at(i, a, b, fr_load(c, 0), out);
+}
+
+// out[i] = x^i; thread t fills the chunk [t*chunk, min((t+1)*chunk, n)).
+__global__ void fr_powers_kernel(const u64 *x, u64 *out, long long n, long long chunk) {
+    long long start = zk_tid() * chunk;
+    if (start >= n) return;
+    fr_powers_chunk(start, start + chunk < n ? start + chunk : n, fr_load(x, 0), out);
+}
+
+// bad[i] = 1 if the standard-form row a[i] is >= r
+__global__ void fr_noncanonical_kernel(const u64 *a, unsigned char *bad, long long n) {
+    long long i = zk_tid();
+    if (i < n) bad[i] = fr_is_canonical(fr_load(a, i)) ? 0 : 1;
+}
+
+// Signed int64 values; bad[i] = 1 (and out[i] = 0) when the element is outside [-2^63, 2^63).
+__global__ void fr_to_int64_kernel(const u64 *a, long long *out, unsigned char *bad, long long n) {
+    long long i = zk_tid();
+    if (i < n) out[i] = fr_to_int64(fr_load(a, i), bad + i);
+}
+
 }  // extern "C"
 
 // Tree reduction of one value per thread in shared memory; thread 0 ends with the block's sum.

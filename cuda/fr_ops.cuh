@@ -89,3 +89,40 @@ ZK_HD void fr_batch_inv_chunk(long long start, long long end, const u64 *a, u64 
         inv = fr_mul(inv, x);
     }
 }
+
+// out[i] = a[i] + c * (b[i] - a[i])
+ZK_HD void fr_fold_pair_at(long long i, const u64 *a, const u64 *b, const fr_t &c, u64 *out) {
+    fr_t lo = fr_load(a, i);
+    fr_store(out, i, fr_add(lo, fr_mul(c, fr_sub(fr_load(b, i), lo))));
+}
+
+// x^e for a small exponent e (Montgomery base).
+ZK_HD fr_t fr_pow_u64(const fr_t &x, u64 e) {
+    fr_t acc = fr_one();
+    for (int bit = 63; bit >= 0; bit--) {
+        acc = fr_sqr(acc);
+        if ((e >> bit) & 1) acc = fr_mul(acc, x);
+    }
+    return acc;
+}
+
+// out[i] = x^i on the chunk [start, end): one exponentiation, then repeated multiplication.
+ZK_HD void fr_powers_chunk(long long start, long long end, const fr_t &x, u64 *out) {
+    fr_t p = fr_pow_u64(x, (u64)start);
+    for (long long i = start; i < end; i++) {
+        fr_store(out, i, p);
+        p = fr_mul(p, x);
+    }
+}
+
+// Signed value of a Montgomery element: s if s < 2^63, -(r - s) if r - s <= 2^63; otherwise *bad = 1, 0.
+ZK_HD long long fr_to_int64(const fr_t &a, unsigned char *bad) {
+    fr_t s = fr_from_mont(a);
+    const u64 half = 0x8000000000000000ULL;
+    *bad = 0;
+    if (s.v[1] == 0 && s.v[2] == 0 && s.v[3] == 0 && s.v[0] < half) return (long long)s.v[0];
+    fr_t m = fr_neg(s);  // r - s
+    if (m.v[1] == 0 && m.v[2] == 0 && m.v[3] == 0 && m.v[0] <= half) return (long long)((u64)0 - m.v[0]);
+    *bad = 1;
+    return 0;
+}

@@ -109,6 +109,20 @@ ZK_API void zk_fr_batch_inv(const u64 *a, u64 *out, long long n, long long chunk
         fr_batch_inv_chunk(start, start + chunk < n ? start + chunk : n, a, out);
 }
 
+ZK_API void zk_fr_fold_pair(const u64 *a, const u64 *b, const u64 *c, u64 *out, long long n) {
+    fr_t cc = fr_load(c, 0);
+    for (long long i = 0; i < n; i++) fr_fold_pair_at(i, a, b, cc, out);
+}
+
+ZK_API void zk_fr_powers(const u64 *x, u64 *out, long long n, long long chunk) {
+    for (long long start = 0; start < n; start += chunk)
+        fr_powers_chunk(start, start + chunk < n ? start + chunk : n, fr_load(x, 0), out);
+}
+
+ZK_API void zk_fr_to_int64(const u64 *a, long long *out, unsigned char *bad, long long n) {
+    for (long long i = 0; i < n; i++) out[i] = fr_to_int64(fr_load(a, i), bad + i);
+}
+
 // ---------------------------------------------------------------- G1
 static g1_jac load_std(const u64 *p, long long i) { return g1_from_aff(g1_aff_std_to_mont(g1_aff_load(p, i))); }
 

@@ -1,0 +1,282 @@
+"""The GPU backend: CuPy arrays and the CUDA kernels of ``cuda/fr_kernels.cu``.
+
+Same representation as the CPU backend — (N, 4) uint64 limbs, Montgomery form (R = 2^256), little-endian limbs —
+but on the device. Field arithmetic is exact and both backends keep every element fully reduced, so results are
+bit-identical to the CPU backend's regardless of reduction order.
+
+CuPy is imported lazily (inside :func:`load_module` / :class:`GpuBackend`); without CuPy, a CUDA driver or a GPU,
+constructing the backend raises :class:`~zkdl.errors.BackendUnavailable`. The kernels are loaded from PTX built by
+``zkdl.gpu_build`` (nvcc, cached by source hash); without nvcc they are compiled from source with NVRTC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendUnavailable
+from .backend import Array, Backend
+from .constants import MONT_R, int_to_limbs
+
+_MODULES: dict[tuple[str, str], Any] = {}
+_BLOCK = 256  # threads per block of element-wise kernels
+_RED = 128  # ZK_RED_THREADS in fr_kernels.cu
+_MAX_RED_BLOCKS = 1024
+_CHUNK = 256  # elements per thread in batch inversion and powers
+
+
+def _import_cupy():
+    try:
+        import cupy as cp
+    except Exception as exc:  # ImportError, or a broken CUDA install raising at import
+        raise BackendUnavailable(f"the GPU backend needs CuPy: {exc}") from exc
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            raise BackendUnavailable("no CUDA device found")
+    except BackendUnavailable:
+        raise
+    except Exception as exc:  # CUDARuntimeError: no driver, insufficient driver, ...
+        raise BackendUnavailable(f"CUDA is not usable here: {exc}") from exc
+    return cp
+
+
+def _default_arch(cp) -> str:
+    return f"sm_{cp.cuda.Device().compute_capability}"  # e.g. "90" on H100/H200
+
+
+def load_module(name: str, arch: str | None = None) -> tuple[Any, Any]:
+    """(cupy, RawModule) for ``cuda/<name>.cu``. PTX from nvcc when available, else NVRTC from source."""
+    cp = _import_cupy()
+    from .. import gpu_build
+
+    if arch is None:
+        arch = _default_arch(cp)
+    key = (name, arch)
+    if key not in _MODULES:
+        try:
+            if gpu_build.find_nvcc() is not None:
+                mod = cp.RawModule(path=str(gpu_build.compile_ptx(f"{name}.cu", arch)))
+            else:
+                src = (gpu_build.cuda_dir() / f"{name}.cu").read_text()
+                mod = cp.RawModule(code=src, options=("-std=c++17", f"-I{gpu_build.cuda_dir()}"),
+                                   backend="nvrtc")
+            mod.get_function({"fr_kernels": "fr_add_kernel", "msm": "msm_combine_kernel"}.get(name, name))
+        except BackendUnavailable:
+            raise
+        except Exception as exc:
+            raise BackendUnavailable(f"cannot load the CUDA module {name!r} for {arch}: {exc}") from exc
+        _MODULES[key] = mod
+    return cp, _MODULES[key]
+
+
+_ONE = int_to_limbs(MONT_R)
+
+
+class GpuBackend(Backend):
+    name = "gpu"
+
+    def __init__(self, arch: str | None = None):
+        self.cp, self._mod = load_module("fr_kernels", arch)
+        self.xp = self.cp
+        self._fn: dict[str, Any] = {}
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+    def _k(self, name: str):
+        f = self._fn.get(name)
+        if f is None:
+            f = self._fn[name] = self._mod.get_function(name)
+        return f
+
+    def _launch(self, name: str, threads: int, *args: Any) -> None:
+        if threads <= 0:
+            return
+        self._k(name)(((threads + _BLOCK - 1) // _BLOCK,), (_BLOCK,), args)
+
+    def _c(self, a: Any):
+        return self.cp.ascontiguousarray(self.cp.asarray(a, dtype=self.cp.uint64))
+
+    def _scalar(self, s: np.ndarray):
+        return self.cp.asarray(np.ascontiguousarray(s, dtype=np.uint64).reshape(1, 4))
+
+    @staticmethod
+    def _same(a, b) -> None:
+        if a.shape != b.shape:
+            raise ValueError(f"length mismatch: {a.shape[0]} vs {b.shape[0]}")
+
+    # --- memory -------------------------------------------------------------------------------------------
+    def asarray(self, host: np.ndarray) -> Array:
+        return self._c(host).reshape(-1, 4)
+
+    def to_host(self, a: Array) -> np.ndarray:
+        return self.cp.asnumpy(a)
+
+    # --- element-wise -------------------------------------------------------------------------------------
+    def _binary(self, kernel: str, a, b):
+        self._same(a, b)
+        a, b = self._c(a), self._c(b)
+        out = self.cp.empty_like(a)
+        self._launch(kernel, a.shape[0], a, b, out, np.int64(a.shape[0]))
+        return out
+
+    def add(self, a, b):
+        return self._binary("fr_add_kernel", a, b)
+
+    def sub(self, a, b):
+        return self._binary("fr_sub_kernel", a, b)
+
+    def mul(self, a, b):
+        return self._binary("fr_mul_kernel", a, b)
+
+    def neg(self, a):
+        a = self._c(a)
+        out = self.cp.empty_like(a)
+        self._launch("fr_neg_kernel", a.shape[0], a, out, np.int64(a.shape[0]))
+        return out
+
+    def add_scalar(self, a, s):
+        a = self._c(a)
+        out = self.cp.empty_like(a)
+        self._launch("fr_add_scalar_kernel", a.shape[0], a, self._scalar(s), out, np.int64(a.shape[0]))
+        return out
+
+    def mul_scalar(self, a, s):
+        a = self._c(a)
+        out = self.cp.empty_like(a)
+        self._launch("fr_scalar_mul_kernel", a.shape[0], a, self._scalar(s), out, np.int64(a.shape[0]))
+        return out
+
+    def axpy(self, s, x, y):
+        self._same(x, y)
+        x, y = self._c(x), self._c(y)
+        out = self.cp.empty_like(x)
+        # fr_axpy_kernel computes a + c*b
+        self._launch("fr_axpy_kernel", x.shape[0], y, self._scalar(s), x, out, np.int64(x.shape[0]))
+        return out
+
+    def fold(self, t, c):
+        n = t.shape[0]
+        if n < 2 or n % 2:
+            raise ValueError(f"fold needs an even length ≥ 2, got {n}")
+        t = self._c(t)
+        out = self.cp.empty((n // 2, 4), dtype=self.cp.uint64)
+        self._launch("fr_fold_kernel", n // 2, t, self._scalar(c), out, np.int64(n // 2))
+        return out
+
+    def fold_pair(self, a, b, c):
+        self._same(a, b)
+        a, b = self._c(a), self._c(b)
+        out = self.cp.empty_like(a)
+        self._launch("fr_fold_pair_kernel", a.shape[0], a, b, self._scalar(c), out, np.int64(a.shape[0]))
+        return out
+
+    # --- reductions ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _red_grid(n: int) -> int:
+        return max(1, min(_MAX_RED_BLOCKS, (n + _RED - 1) // _RED))
+
+    def _sum_dev(self, a, n: int):
+        """Sum of the first n rows of a as a (1, 4) device array (two block-reduction passes)."""
+        grid = self._red_grid(n)
+        part = self.cp.empty((grid, 4), dtype=self.cp.uint64)
+        self._k("fr_sum_kernel")((grid,), (_RED,), (a, part, np.int64(n)))
+        if grid == 1:
+            return part
+        out = self.cp.empty((1, 4), dtype=self.cp.uint64)
+        self._k("fr_sum_kernel")((1,), (_RED,), (part, out, np.int64(grid)))
+        return out
+
+    def sum(self, a):
+        a = self._c(a)
+        return self.cp.asnumpy(self._sum_dev(a, a.shape[0]))[0]
+
+    def inner(self, a, b):
+        self._same(a, b)
+        a, b = self._c(a), self._c(b)
+        n = a.shape[0]
+        grid = self._red_grid(n)
+        part = self.cp.empty((grid, 4), dtype=self.cp.uint64)
+        self._k("fr_inner_kernel")((grid,), (_RED,), (a, b, part, np.int64(n)))
+        return self.cp.asnumpy(self._sum_dev(part, grid))[0]
+
+    def round_sums(self, tables):
+        n = tables[0].shape[0]
+        if any(t.shape[0] != n for t in tables):
+            raise ValueError("round_sums: tables of different lengths")
+        if n < 2 or n & (n - 1):
+            raise ValueError(f"round_sums needs a power-of-two length ≥ 2, got {n}")
+        if not 1 <= len(tables) <= 3:
+            raise ValueError(f"round_sums supports products of 1 to 3 tables, got {len(tables)}")
+        tabs = [self._c(t) for t in tables]
+        k = len(tabs)
+        tabs += [tabs[0]] * (3 - k)  # unused pointers, never read
+        half = n // 2
+        grid = self._red_grid(half)
+        part = self.cp.empty((4 * grid, 4), dtype=self.cp.uint64)
+        self._k("fr_roundsum_kernel")((grid,), (_RED,), (*tabs, np.int32(k), part, np.int64(half)))
+        res = [self._sum_dev(part[t * grid : (t + 1) * grid], grid) for t in range(k + 1)]
+        return self.cp.asnumpy(self.cp.concatenate(res, axis=0))
+
+    # --- structured vectors -------------------------------------------------------------------------------
+    def powers(self, x, n):
+        out = self.cp.empty((n, 4), dtype=self.cp.uint64)
+        nthreads = (n + _CHUNK - 1) // _CHUNK
+        self._launch("fr_powers_kernel", nthreads, self._scalar(x), out, np.int64(n), np.int64(_CHUNK))
+        return out
+
+    def eq_table(self, u):
+        u = np.ascontiguousarray(u, dtype=np.uint64).reshape(-1, 4)
+        n = u.shape[0]
+        table = self.cp.zeros((1 << n, 4), dtype=self.cp.uint64)
+        table[0] = self.cp.asarray(_ONE)
+        ud = self.cp.asarray(u)
+        half = 1
+        # u[n-1] first: each step makes the next variable the most significant one (see fr_ops.cuh)
+        for j in range(n - 1, -1, -1):
+            self._launch("fr_eq_step_kernel", half, table, ud[j : j + 1], np.int64(half))
+            half *= 2
+        return table
+
+    def batch_inverse(self, a):
+        a = self._c(a)
+        n = a.shape[0]
+        out = self.cp.empty_like(a)
+        zeros = int((a == 0).all(axis=1).sum()) if n else 0
+        nthreads = (n + _CHUNK - 1) // _CHUNK
+        self._launch("fr_batch_inv_kernel", nthreads, a, out, np.int64(n), np.int64(_CHUNK))
+        return out, zeros
+
+    # --- conversions --------------------------------------------------------------------------------------
+    def to_mont(self, std):
+        std = self._c(std)
+        out = self.cp.empty_like(std)
+        self._launch("fr_to_mont_kernel", std.shape[0], std, out, np.int64(std.shape[0]))
+        return out
+
+    def from_mont(self, a):
+        a = self._c(a)
+        out = self.cp.empty_like(a)
+        self._launch("fr_from_mont_kernel", a.shape[0], a, out, np.int64(a.shape[0]))
+        return out
+
+    def count_noncanonical(self, std):
+        std = self._c(std)
+        n = std.shape[0]
+        bad = self.cp.zeros(n, dtype=self.cp.uint8)
+        self._launch("fr_noncanonical_kernel", n, std, bad, np.int64(n))
+        return int(bad.sum(dtype=self.cp.int64)) if n else 0
+
+    def from_int64(self, x):
+        x = self.cp.ascontiguousarray(self.cp.asarray(x, dtype=self.cp.int64).reshape(-1))
+        n = x.shape[0]
+        out = self.cp.empty((n, 4), dtype=self.cp.uint64)
+        self._launch("fr_from_int64_kernel", n, x, out, np.int64(n))
+        return out
+
+    def to_int64(self, a):
+        a = self._c(a)
+        n = a.shape[0]
+        out = self.cp.empty(n, dtype=self.cp.int64)
+        bad = self.cp.zeros(n, dtype=self.cp.uint8)
+        self._launch("fr_to_int64_kernel", n, a, out, bad, np.int64(n))
+        return out, (int(bad.sum(dtype=self.cp.int64)) if n else 0)
