@@ -91,9 +91,9 @@ def _plots(out: Path, rows_T, rows_d, summary, tracing) -> list[str]:
         T = np.array([r["T"] for r in rs])
         y = np.array([r["median_error"] for r in rs])
         line, = ax.loglog(T, y, "o-", label=f"{n} (slope {summary['slope_in_T'][n]:.2f})")
-        ax.fill_between(T, [r["min_error"] for r in rs], [r["max_error"] for r in rs],
-                        color=line.get_color(), alpha=0.15)
-        if n != "batch":
+        if n != "batch":  # band: min..max over the runs
+            ax.fill_between(T, [r["min_error"] for r in rs], [r["max_error"] for r in rs],
+                            color=line.get_color(), alpha=0.15)
             ax.loglog(T, [r["bound"] for r in rs], ":", color=line.get_color())
     svt = sorted((r for r in rows_T if r["series"] == "svt"), key=lambda r: r["T"])
     T0, y0 = svt[-1]["T"], svt[-1]["median_error"]
