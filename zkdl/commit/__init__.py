@@ -1,4 +1,50 @@
-"""Commitments in BLS12-381 G1: generators, Hyrax-style hiding Pedersen row commitments, evaluation proofs.
+"""Commitments in BLS12-381 G1 — the only package that touches G1.
 
-The only package that touches G1.
+* :mod:`zkdl.commit.generators`: generators by hash-to-curve, the validated on-disk cache, :class:`PublicParams`;
+* :mod:`zkdl.commit.pedersen`: Hyrax-style hiding row commitments (:class:`Commitment`, :class:`Opening`);
+* :mod:`zkdl.commit.evaluation`: evaluation proofs, clear and zero-knowledge.
 """
+
+from zkdl.commit.evaluation import (
+    EvalProof,
+    ZkEvalProof,
+    prove_eval,
+    prove_eval_zk,
+    verify_eval,
+    verify_eval_zk,
+)
+from zkdl.commit.generators import PublicParams, default_cache_path, get_params, load, setup
+from zkdl.commit.pedersen import (
+    Commitment,
+    Layout,
+    Opening,
+    commit,
+    commit_bits,
+    commit_fr,
+    commit_int,
+    commit_value,
+    msm,
+)
+
+__all__ = [
+    "Commitment",
+    "EvalProof",
+    "Layout",
+    "Opening",
+    "PublicParams",
+    "ZkEvalProof",
+    "commit",
+    "commit_bits",
+    "commit_fr",
+    "commit_int",
+    "commit_value",
+    "default_cache_path",
+    "get_params",
+    "load",
+    "msm",
+    "prove_eval",
+    "prove_eval_zk",
+    "setup",
+    "verify_eval",
+    "verify_eval_zk",
+]
