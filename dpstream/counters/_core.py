@@ -1,0 +1,493 @@
+"""The machinery shared by every continual counter.
+
+Every counter here is *linear with data-independent noise*: the answer after item t is
+
+    answer_t = S_t + eta_t,        S_t = x_1 + ... + x_t (exact),
+
+where eta_1, eta_2, ... is a noise process that does not look at the data (eta = B z for a decoder matrix B and
+independent noise z; the released quantities are C x + z with B C = A, the prefix-sum matrix).  A
+:class:`NoiseProcess` produces eta in fixed blocks of ``block`` steps; block j is a deterministic function of the
+counter's secret key, j, and a small JSON-able *carry* (what the process must remember from earlier blocks: the
+noisy tree nodes still in use, the BLT buffers, ...).  This gives, for free:
+
+* ``update`` and ``update_many`` return bit-identical answers however the stream is chunked;
+* persistence: ``state_dict`` stores the key, the position and the carry at the start of the current block; a
+  restored counter regenerates the *same* block, so it never re-draws noise for an answer already released
+  (the values are identical, not fresh), and continues the stream exactly as the original would have.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..accounting import EpsDP, Guarantee, as_privacy, zCDP
+from ..base import (
+    DimensionMismatch,
+    DPError,
+    HorizonExceeded,
+    InvalidInput,
+    InvalidParameter,
+    Mechanism,
+    StateError,
+    check_horizon,
+    check_probability,
+)
+from ..noise import make_entropy, make_rng
+
+STATE_FORMAT = "dpstream.counter"
+STATE_VERSION = 1
+MAX_UNBOUNDED = 2**40
+
+
+class NoiseProcess:
+    """A data-independent noise process eta_1..eta_T (per coordinate), generated block by block.
+
+    Subclasses set ``name``, ``block`` and implement :meth:`generate`, :meth:`variances`, :meth:`guarantee_fields`
+    and :meth:`tail_bound`.  ``zero`` (tests only) makes every noise draw zero.
+    """
+
+    name = "process"
+    #: lattice spacing the inputs are rounded to (None = no rounding, real-valued arithmetic)
+    quantum: float | None = None
+    #: supports pure epsilon-DP (Laplace) as well as zCDP
+    zero = False
+
+    def __init__(self, horizon: int | None, privacy: zCDP | EpsDP, dim: int, bounds: tuple[float, float]):
+        self.horizon = horizon
+        self.privacy = privacy
+        self.dim = dim
+        self.bounds = bounds
+        self.width = bounds[1] - bounds[0]
+        self.block = 1024
+
+    # -- to be provided by subclasses --------------------------------------------------------------------------
+    def params(self) -> dict:
+        """Extra constructor parameters (JSON-able) needed to rebuild the process."""
+        return {}
+
+    def init_carry(self) -> Any:
+        return None
+
+    def generate(self, entropy: int, j: int, carry: Any) -> tuple[np.ndarray, Any]:
+        """Noise for block j (steps j*block+1 .. (j+1)*block), shape (block, dim), and the carry after it."""
+        raise NotImplementedError
+
+    def variances(self, ts: np.ndarray) -> np.ndarray:
+        """Exact Var(eta_t) per coordinate for the 1-based steps ``ts`` (closed form)."""
+        raise NotImplementedError
+
+    def guarantee_fields(self) -> dict:
+        raise NotImplementedError
+
+    def tail_bound(self, beta: float, upto: int) -> float:
+        """a with Pr[max_{t <= upto, coord} |eta_t| > a] <= beta."""
+        raise NotImplementedError
+
+    def strategy(self, T: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense (B, C) with B @ C = A (prefix sums), C = what is released with unit-scale noise (small T only)."""
+        raise NotImplementedError
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+    def rng(self, entropy: int, *key: int) -> np.random.Generator:
+        return make_rng(entropy, *key)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# tail bounds
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def gaussian_tail(v_max: float, beta: float, count: int) -> float:
+    """Union bound over ``count`` sub-Gaussian variables with variance proxy <= v_max."""
+    if v_max <= 0:
+        return 0.0
+    return math.sqrt(2.0 * v_max * math.log(2.0 * count / beta))
+
+
+def laplace_sum_tail(components: list[tuple[float, float, int]], beta: float, count: int) -> float:
+    """a with count * Pr[|sum_i w_i Y_i| > a] <= beta for independent Y_i ~ DiscreteLaplace(scale b_i).
+
+    ``components`` lists (w, b, m): m independent terms with weight w and scale b.
+
+    Chernoff bound with the exact moment generating function of the discrete Laplace,
+    E exp(l Y) = (1 - p)^2 / ((1 - p e^l)(1 - p e^-l)), p = exp(-1/b), valid for |l| < 1/b.
+    """
+    comps = [(abs(w), b, m) for w, b, m in components if w != 0 and m > 0]
+    if not comps:
+        return 0.0
+    lam_max = min(1.0 / (b * w) for w, b, _ in comps)
+    target = math.log(beta / (2.0 * count))
+
+    def log_tail(a: float) -> float:
+        best = 0.0
+        for frac in np.linspace(0.02, 0.98, 97):
+            lam = frac * lam_max
+            lm = 0.0
+            for w, b, m in comps:
+                p = math.exp(-1.0 / b)
+                x = lam * w
+                lm += m * (2 * math.log1p(-p) - math.log1p(-p * math.exp(x)) - math.log1p(-p * math.exp(-x)))
+            best = min(best, lm - lam * a)
+        return best
+
+    lo, hi = 0.0, 1.0
+    while log_tail(hi) > target:
+        hi *= 2.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if log_tail(mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the counter
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class LinearCounter(Mechanism):
+    """A continual counter: ``update(x)`` returns the private running sum after x.
+
+    Inputs: scalars (``dim == 1``) or vectors of length ``dim`` with every coordinate in ``bounds`` (default
+    [0, 1]: bits or clipped reals).  Neighbouring streams differ in one item, changed arbitrarily inside the
+    bounds (event level); for ``dim > 1`` the whole record may change, so the noise is calibrated to the record's
+    L2 (Gaussian) or L1 (Laplace) norm, not per column.
+    """
+
+    process_cls: type[NoiseProcess] = NoiseProcess
+
+    def __init__(
+        self,
+        horizon: int | None,
+        privacy: Any,
+        dim: int = 1,
+        seed: int | None = None,
+        bounds: tuple[float, float] = (0.0, 1.0),
+        clip: bool = False,
+        _entropy: int | None = None,
+        **process_kwargs: Any,
+    ):
+        self.horizon = None if horizon is None else check_horizon(horizon)
+        self.privacy = as_privacy(privacy)
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) < 1:
+            raise InvalidParameter(f"dim must be an int >= 1 (the length of one stream item), got {dim!r}")
+        self.dim = int(dim)
+        try:
+            lo, hi = (float(bounds[0]), float(bounds[1]))
+        except (TypeError, ValueError, IndexError):
+            raise InvalidParameter(f"bounds must be a pair (lo, hi) of numbers, got {bounds!r}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise InvalidParameter(f"bounds must be finite with lo < hi, got {bounds!r}; e.g. bounds=(0.0, 1.0)")
+        self.bounds = (lo, hi)
+        self.clip = bool(clip)
+        self.seeded = seed is not None
+        self._entropy = make_entropy(seed) if _entropy is None else int(_entropy)
+        self.process = self.process_cls(self.horizon, self.privacy, self.dim, self.bounds, **process_kwargs)
+        self._process_kwargs = self.process.params()
+        self.t = 0
+        self._s: Any = 0.0 if self.dim == 1 else np.zeros(self.dim)
+        self._blk = -1
+        self._bstart = 0  # steps before the current block
+        self._bn = 0  # length of the current block (0 before the first)
+        self._buf: np.ndarray = np.zeros((0, self.dim))
+        self._buf1: list[float] | None = None
+        self._carry_start: Any = self.process.init_carry()
+        self._carry_end: Any = self._carry_start
+        self._hmax = MAX_UNBOUNDED if self.horizon is None else self.horizon
+        q = self.process.quantum
+        self._g = q
+        if q is not None:
+            self._ginv = 1.0 / q
+            self._qlo = math.ceil(lo / q)
+            self._qhi = math.floor(hi / q)
+
+    # -- guarantee / error ---------------------------------------------------------------------------------------
+    @property
+    def guarantee(self) -> Guarantee:
+        if self.process.zero:
+            raise DPError("this is a noiseless test copy: it has no privacy guarantee")
+        f = self.process.guarantee_fields()
+        return Guarantee(
+            rho=f["rho"],
+            epsilon=f.get("epsilon"),
+            mu=f.get("mu"),
+            adaptive=f.get("adaptive", True),
+            seeded=self.seeded,
+            notes=tuple(f.get("notes", ())),
+        )
+
+    def error_bound(self, beta: float = 0.05, upto: int | None = None) -> float:
+        """a with Pr[max over steps t <= upto and all coordinates of |answer_t - S_t| > a] <= beta.
+
+        ``upto`` defaults to the horizon (or, for an unbounded counter, the steps consumed so far, at least 1).
+        """
+        beta = check_probability("beta", beta)
+        if upto is None:
+            upto = self.horizon if self.horizon is not None else max(self.t, 1)
+        upto = check_horizon(upto)
+        if self.horizon is not None and upto > self.horizon:
+            raise InvalidParameter(f"upto={upto} exceeds the horizon {self.horizon}")
+        return self.process.tail_bound(beta, upto)
+
+    def variances(self, ts: Any = None) -> np.ndarray:
+        """Closed-form per-coordinate Var(answer_t - S_t) for steps ``ts`` (default 1..horizon)."""
+        if ts is None:
+            if self.horizon is None:
+                raise InvalidParameter("an unbounded counter needs explicit steps: variances(ts=...)")
+            ts = np.arange(1, self.horizon + 1)
+        return self.process.variances(np.asarray(ts, dtype=np.int64))
+
+    # -- input validation ------------------------------------------------------------------------------------------
+    def _bad_scalar(self, x: float) -> float:
+        if x != x or math.isinf(x):
+            raise InvalidInput(f"{self.name}: stream item {x!r} is not a finite number; drop or impute it first")
+        if self.clip:
+            return min(max(x, self.bounds[0]), self.bounds[1])
+        raise InvalidInput(
+            f"{self.name}: stream item {x!r} is outside bounds {self.bounds}; pass clip=True to clip it, or "
+            f"create the counter with wider bounds (the noise scales with hi - lo)"
+        )
+
+    def _prepare(self, xs: Any) -> np.ndarray:
+        try:
+            a = np.asarray(xs, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{self.name}: stream items must be numbers, got {type(xs).__name__}") from None
+        if self.dim == 1:
+            if a.ndim == 2 and a.shape[1] == 1:
+                a = a[:, 0]
+            if a.ndim != 1:
+                raise DimensionMismatch(
+                    f"{self.name}: update_many expects a 1-D array of scalars for dim=1, got shape {a.shape}"
+                )
+        else:
+            if a.ndim != 2 or a.shape[1] != self.dim:
+                raise DimensionMismatch(
+                    f"{self.name}: update_many expects shape (n, {self.dim}), got {a.shape}; "
+                    f"each item must have dim={self.dim} coordinates"
+                )
+        lo, hi = self.bounds
+        ok = (a >= lo) & (a <= hi)
+        if not ok.all():
+            if not np.isfinite(a).all():
+                raise InvalidInput(f"{self.name}: the batch contains NaN or infinite values; drop or impute them")
+            if not self.clip:
+                bad = a[~ok].ravel()[0]
+                raise InvalidInput(
+                    f"{self.name}: stream item {bad!r} is outside bounds {self.bounds}; pass clip=True to clip, "
+                    f"or create the counter with wider bounds (the noise scales with hi - lo)"
+                )
+            a = np.clip(a, lo, hi)
+        if self._g is not None:
+            a = np.clip(np.rint(a * self._ginv), self._qlo, self._qhi) * self._g
+        return a
+
+    # -- noise blocks ----------------------------------------------------------------------------------------------
+    def _next_block(self) -> None:
+        j = self._blk + 1
+        carry = self._carry_end
+        eta, carry_end = self.process.generate(self._entropy, j, carry)
+        self._blk = j
+        self._bstart = j * self.process.block
+        self._bn = eta.shape[0]
+        self._buf = eta
+        self._buf1 = eta[:, 0].tolist() if self.dim == 1 else None
+        self._carry_start = carry
+        self._carry_end = carry_end
+
+    def _noise(self, n: int) -> np.ndarray:
+        """eta for the next n steps (advancing blocks as needed); does not move ``t``."""
+        out = np.empty((n, self.dim))
+        done = 0
+        t = self.t
+        while done < n:
+            i = t + done - self._bstart
+            if i >= self._bn:
+                self._next_block()
+                i = t + done - self._bstart
+            take = min(n - done, self._bn - i)
+            out[done : done + take] = self._buf[i : i + take]
+            done += take
+        return out
+
+    # -- streaming -------------------------------------------------------------------------------------------------
+    def update(self, x: Any) -> Any:
+        t = self.t
+        if t >= self._hmax:
+            self._check_room(1)
+        if self.dim != 1:
+            return self._update_vec(x)
+        if type(x) is not float:
+            try:
+                x = float(x)
+            except (TypeError, ValueError):
+                if np.ndim(x) == 1 and np.size(x) == 1:
+                    x = float(np.asarray(x)[0])
+                else:
+                    raise DimensionMismatch(
+                        f"{self.name}: update expects one number for dim=1, got {x!r}"
+                    ) from None
+        if not (self.bounds[0] <= x <= self.bounds[1]):
+            x = self._bad_scalar(x)
+        if self._g is not None:
+            q = round(x * self._ginv)
+            if q < self._qlo:
+                q = self._qlo
+            elif q > self._qhi:
+                q = self._qhi
+            x = q * self._g
+        i = t - self._bstart
+        if i >= self._bn:
+            self._next_block()
+            i = t - self._bstart
+        buf = self._buf1
+        if buf is None:
+            buf = self._buf1 = self._buf[:, 0].tolist()
+        s = self._s + x
+        self._s = s
+        self.t = t + 1
+        return s + buf[i]
+
+    def _update_vec(self, x: Any) -> np.ndarray:
+        try:
+            a = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{self.name}: a stream item must be {self.dim} numbers, got {x!r}") from None
+        if a.shape != (self.dim,):
+            raise DimensionMismatch(
+                f"{self.name}: update expects one item of shape ({self.dim},), got shape {a.shape}"
+            )
+        a = self._prepare(a[None, :])[0]
+        t = self.t
+        i = t - self._bstart
+        if i >= self._bn:
+            self._next_block()
+            i = t - self._bstart
+        self._s = self._s + a
+        self.t = t + 1
+        return self._s + self._buf[i]
+
+    def update_many(self, xs: Any) -> np.ndarray:
+        a = self._prepare(xs)
+        n = a.shape[0]
+        self._check_room(n)
+        if n == 0:
+            return np.zeros((0,) if self.dim == 1 else (0, self.dim))
+        eta = self._noise(n)
+        if self.dim == 1:
+            sums = np.cumsum(np.concatenate(([self._s], a)))[1:]
+            self._s = float(sums[-1])
+            out = sums + eta[:, 0]
+        else:
+            sums = np.cumsum(np.concatenate((self._s[None, :], a)), axis=0)[1:]
+            self._s = sums[-1].copy()
+            out = sums + eta
+        self.t += n
+        return out
+
+    # -- persistence -----------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """JSON-able state.  It holds the secret noise key: protect it like the raw data, and restore it once
+        (two live copies fed different data would reveal the difference of their sums)."""
+        if self.process.zero:
+            raise DPError("a noiseless test copy cannot be saved")
+        priv = {"rho": self.privacy.rho} if isinstance(self.privacy, zCDP) else {"epsilon": self.privacy.epsilon}
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "mechanism": self.name,
+            "params": {
+                "horizon": self.horizon,
+                "privacy": priv,
+                "dim": self.dim,
+                "bounds": list(self.bounds),
+                "clip": self.clip,
+                **self._process_kwargs,
+            },
+            "seeded": self.seeded,
+            "entropy": format(self._entropy, "x"),
+            "t": self.t,
+            "sum": [self._s] if self.dim == 1 else self._s.tolist(),
+            "block": self._blk,
+            "carry": self._carry_start,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> LinearCounter:
+        try:
+            if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
+                raise StateError(
+                    f"not a dpstream counter state of version {STATE_VERSION}: "
+                    f"format={state.get('format')!r}, version={state.get('version')!r}"
+                )
+            if state.get("mechanism") != cls.name:
+                raise StateError(f"state is for {state.get('mechanism')!r}, not {cls.name!r}")
+            p = dict(state["params"])
+            entropy = int(state["entropy"], 16)
+            obj = cls(
+                p.pop("horizon"),
+                as_privacy(p.pop("privacy")),
+                dim=p.pop("dim"),
+                bounds=tuple(p.pop("bounds")),
+                clip=p.pop("clip"),
+                _entropy=entropy,
+                **p,
+            )
+            obj.seeded = bool(state["seeded"])
+            t = int(state["t"])
+            blk = int(state["block"])
+            s = np.asarray(state["sum"], dtype=np.float64)
+        except StateError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, DPError) as e:
+            raise StateError(f"cannot restore counter state: {e}") from e
+        if s.shape != (obj.dim,) or not np.isfinite(s).all():
+            raise StateError(f"state 'sum' must be {obj.dim} finite numbers")
+        if t < 0 or (obj.horizon is not None and t > obj.horizon):
+            raise StateError(f"state t={t} is outside [0, horizon={obj.horizon}]")
+        expected = (t - 1) // obj.process.block if t > 0 else -1
+        if blk not in (expected, expected + 1) or (t > 0 and blk < 0):
+            raise StateError(f"state is inconsistent: t={t} but block={blk} (expected {expected})")
+        obj.t = t
+        obj._s = float(s[0]) if obj.dim == 1 else s
+        if blk >= 0:
+            # regenerate the current block from the carry saved at its start: the same values, not new noise
+            obj._blk = blk - 1
+            obj._carry_end = state["carry"]
+            obj._next_block()
+        return obj
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(horizon={self.horizon}, privacy={self.privacy}, dim={self.dim}, t={self.t})"
+
+
+def noiseless(counter: LinearCounter) -> LinearCounter:
+    """A copy of a fresh counter whose noise is identically zero (tests of exactness only; no guarantee)."""
+    if counter.t != 0:
+        raise InvalidParameter("noiseless() takes a fresh counter (t == 0)")
+    c = type(counter)(
+        counter.horizon,
+        counter.privacy,
+        dim=counter.dim,
+        bounds=counter.bounds,
+        clip=counter.clip,
+        _entropy=counter._entropy,
+        **counter._process_kwargs,
+    )
+    c.process.zero = True
+    return c
+
+
+__all__ = [
+    "NoiseProcess",
+    "LinearCounter",
+    "noiseless",
+    "gaussian_tail",
+    "laplace_sum_tail",
+    "HorizonExceeded",
+]

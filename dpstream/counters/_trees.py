@@ -1,0 +1,510 @@
+"""Tree-based counters: binary tree (DNPR10 / CSS11), online Honaker, smooth binary (Andersson-Pagh 2023), and the
+hybrid mechanism for an unknown horizon (CSS11).
+
+All noise is exact discrete noise on a lattice: inputs are rounded to multiples of ``granularity`` (a power of
+two, default about (hi - lo)/1024; bits and integers are unaffected), every node sum is then an integer number of
+lattice steps, and discrete Gaussian (zCDP) or discrete Laplace (pure DP) noise in lattice steps makes the
+released node values exactly private (Canonne-Kamath-Steinke 2020), with no floating-point sampling.
+
+Node bookkeeping.  A node at height h with index k covers steps k*2^h+1 .. (k+1)*2^h.  The prefix [1, t] is
+the union of the nodes (h, (t >> h) - 1) over the set bits h of t (popcount(t) nodes); such a node always has an
+even index, and only those nodes are released.  Every step lies in one node per height, so one item changes at
+most L = floor(log2 T) + 1 released nodes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..accounting import EpsDP, zCDP
+from ..base import InvalidParameter
+from ..noise import DiscreteGaussian, DiscreteLaplace, make_rng
+from ._core import LinearCounter, NoiseProcess, gaussian_tail, laplace_sum_tail
+
+
+def _default_granularity(width: float) -> float:
+    return 2.0 ** (math.floor(math.log2(width)) - 10)
+
+
+def _check_granularity(g: Any, width: float) -> float:
+    if g is None:
+        return _default_granularity(width)
+    try:
+        g = float(g)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"granularity must be a power of two such as 2**-10, got {g!r}") from None
+    if not (g > 0 and math.isfinite(g)) or math.frexp(g)[0] != 0.5:
+        raise InvalidParameter(f"granularity must be a positive power of two (e.g. 2**-10), got {g!r}")
+    if g > width:
+        raise InvalidParameter(f"granularity {g} is coarser than the input range {width}; use e.g. 2**-10")
+    return g
+
+
+def _popcount(a: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(a.astype(np.uint64)).astype(np.int64)
+
+
+class _LatticeTreeProcess(NoiseProcess):
+    """Common part: lattice, node noise calibration, block size, draws."""
+
+    #: number of released nodes a single item can change (the L1/L2 multiplicity)
+    def _nodes_per_item(self) -> int:
+        raise NotImplementedError
+
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+        super().__init__(horizon, privacy, dim, bounds)
+        self.quantum = _check_granularity(granularity, self.width)
+        lo, hi = bounds
+        self.delta_lat = math.floor(hi / self.quantum) - math.ceil(lo / self.quantum)  # max change, lattice steps
+        if block is None:
+            block = max(64, 1 << max(6, (65536 // dim).bit_length() - 1))
+        if not isinstance(block, int) or block < 1 or block & (block - 1):
+            raise InvalidParameter(f"block must be a power of two, got {block!r}")
+        self.block = block
+        self._setup()
+
+    def _setup(self) -> None:
+        m = self._nodes_per_item()
+        if isinstance(self.privacy, zCDP):
+            sens2 = self.dim * m * self.delta_lat**2  # squared L2 norm of one item's change over released nodes
+            self.dist: DiscreteGaussian | DiscreteLaplace = DiscreteGaussian(sens2 / (2.0 * self.privacy.rho))
+            self._rho = sens2 / (2.0 * float(self.dist.sigma2))
+            self._eps = None
+            self.proxy_lat = float(self.dist.sigma2)  # sub-Gaussian variance proxy of one node (lattice units^2)
+        else:
+            sens1 = self.dim * m * self.delta_lat
+            self.dist = DiscreteLaplace(sens1 / self.privacy.epsilon)
+            self._eps = sens1 / float(self.dist.scale)
+            self._rho = self._eps**2 / 2.0
+            self.proxy_lat = None
+        self.node_var = self.dist.variance * self.quantum**2  # variance of one node's noise, input units^2
+
+    def params(self) -> dict:
+        return {"granularity": self.quantum, "block": self.block}
+
+    def _draw(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        if self.zero or count == 0:
+            return np.zeros((count, self.dim), dtype=np.int64)
+        return self.dist.sample(rng, (count, self.dim))
+
+    def guarantee_fields(self) -> dict:
+        kind = "discrete Gaussian" if self._eps is None else "discrete Laplace"
+        return {
+            "rho": self._rho,
+            "epsilon": self._eps,
+            "notes": [
+                f"{kind} noise on every released tree node, exact on the lattice of spacing {self.quantum} "
+                f"(inputs are rounded to it)",
+                "adaptive: each node is released once with fresh noise; an item chosen from earlier answers "
+                "changes at most the same nodes",
+            ],
+        }
+
+
+def _tree_eta(labels: np.ndarray, nlevels: int, carry: list, draw, dim: int) -> np.ndarray:
+    """Sum over the set bits h of each label of the noise of node (h, (label >> h) - 1) (lattice units).
+
+    Labels must be non-decreasing; ``carry[h]`` = [index, values] of the last node drawn at height h (reused when
+    the block starts inside it) and is updated in place.  Draw order: height 0 first, then 1, ...
+    """
+    n = labels.shape[0]
+    eta = np.zeros((n, dim), dtype=np.int64)
+    for h in range(nlevels):
+        sel = np.flatnonzero((labels >> h) & 1)
+        if sel.size == 0:
+            continue
+        k = (labels[sel] >> h) - 1
+        isnew = np.empty(k.shape[0], dtype=bool)
+        isnew[0] = True
+        np.not_equal(k[1:], k[:-1], out=isnew[1:])
+        uniq = k[isnew]
+        inv = np.cumsum(isnew) - 1
+        vals = np.empty((uniq.shape[0], dim), dtype=np.int64)
+        c = carry[h]
+        first = 0
+        if c is not None and c[0] == int(uniq[0]):
+            vals[0] = c[1]
+            first = 1
+        vals[first:] = draw(uniq.shape[0] - first)
+        eta[sel] += vals[inv]
+        carry[h] = [int(uniq[-1]), vals[-1].tolist()]
+    return eta
+
+
+class BinaryTreeProcess(_LatticeTreeProcess):
+    name = "binary-tree"
+
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+        if horizon is None:
+            raise InvalidParameter("binary-tree needs a horizon; use the 'hybrid' counter for an unknown one")
+        self.levels = horizon.bit_length()  # L = floor(log2 T) + 1
+        super().__init__(horizon, privacy, dim, bounds, granularity, block)
+
+    def _nodes_per_item(self) -> int:
+        return self.levels
+
+    def init_carry(self):
+        return [None] * self.levels
+
+    def _labels(self, t0: int, n: int) -> np.ndarray:
+        return np.arange(t0 + 1, t0 + n + 1, dtype=np.int64)
+
+    def generate(self, entropy, j, carry):
+        rng = make_rng(entropy, j)
+        t0 = j * self.block
+        n = min(self.block, self.horizon - t0)
+        carry = [None if c is None else list(c) for c in carry]
+        eta = _tree_eta(self._labels(t0, n), self.levels, carry, lambda m: self._draw(rng, m), self.dim)
+        return eta * self.quantum, carry
+
+    def nodes_used(self, ts: np.ndarray) -> np.ndarray:
+        return _popcount(np.asarray(ts, dtype=np.int64))
+
+    def variances(self, ts):
+        return self.nodes_used(ts) * self.node_var
+
+    def tail_bound(self, beta, upto):
+        m = upto.bit_length()
+        kmax = m if upto == (1 << m) - 1 else m - 1  # largest popcount of t <= upto
+        kmax = max(kmax, 1)
+        count = upto * self.dim
+        if self._eps is None:
+            return gaussian_tail(kmax * self.proxy_lat * self.quantum**2, beta, count)
+        return laplace_sum_tail([(self.quantum, float(self.dist.scale), kmax)], beta, count)
+
+    def strategy(self, T):
+        # rows of C: released nodes (h, k even) inside [1, T]; B selects the nodes of each prefix
+        rows, index = [], {}
+        for h in range(T.bit_length()):
+            for k in range(0, T >> h, 2):
+                index[(h, k)] = len(rows)
+                r = np.zeros(T)
+                r[k << h : (k + 1) << h] = 1
+                rows.append(r)
+        C = np.array(rows)
+        B = np.zeros((T, len(rows)))
+        for t in range(1, T + 1):
+            for h in range(t.bit_length()):
+                if (t >> h) & 1:
+                    B[t - 1, index[(h, (t >> h) - 1)]] = 1
+        return B, C
+
+
+class SmoothBinaryProcess(BinaryTreeProcess):
+    """Andersson & Pagh (NeurIPS 2023): leaves are the d_s-bit labels with exactly d_s/2 ones, in increasing order;
+    the answer after step t is the prefix *before* the next used leaf, i.e. the left siblings along the path of
+    label(t + 1): exactly d_s/2 nodes for every t, so the noise is identical at every step.  An item at a leaf lies
+    in the released (left-child) nodes at the d_s/2 zero bits of its label."""
+
+    name = "smooth-binary"
+
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+        if horizon is None:
+            raise InvalidParameter("smooth-binary needs a horizon; use the 'hybrid' counter for an unknown one")
+        ds = 2
+        while math.comb(ds, ds // 2) <= horizon:
+            ds += 2
+        if ds > 62:
+            raise InvalidParameter(f"horizon {horizon} too large for smooth-binary (needs depth {ds} > 62)")
+        self.depth = ds
+        self._binom = np.array([[math.comb(p, k) for k in range(ds + 1)] for p in range(ds + 1)], dtype=np.int64)
+        _LatticeTreeProcess.__init__(self, horizon, privacy, dim, bounds, granularity, block)
+        self.levels = ds
+
+    def _nodes_per_item(self) -> int:
+        return self.depth // 2
+
+    def init_carry(self):
+        return [None] * self.depth
+
+    def leaf_labels(self, idx: np.ndarray) -> np.ndarray:
+        """The idx-th (0-based) d_s-bit number with exactly d_s/2 ones (combinatorial number system)."""
+        idx = np.asarray(idx, dtype=np.int64).copy()
+        krem = np.full(idx.shape, self.depth // 2, dtype=np.int64)
+        out = np.zeros(idx.shape, dtype=np.int64)
+        for p in range(self.depth - 1, -1, -1):
+            c = self._binom[p][krem]  # labels with bit p = 0 put all remaining ones below p
+            one = (idx >= c) & (krem > 0)
+            out |= one.astype(np.int64) << p
+            idx -= np.where(one, c, 0)
+            krem -= one
+        return out
+
+    def _labels(self, t0, n):
+        return self.leaf_labels(np.arange(t0 + 1, t0 + n + 1))  # label of the leaf after step t
+
+    def nodes_used(self, ts):
+        return np.full(np.shape(ts), self.depth // 2, dtype=np.int64)
+
+    def tail_bound(self, beta, upto):
+        k = self.depth // 2
+        count = upto * self.dim
+        if self._eps is None:
+            return gaussian_tail(k * self.proxy_lat * self.quantum**2, beta, count)
+        return laplace_sum_tail([(self.quantum, float(self.dist.scale), k)], beta, count)
+
+    def strategy(self, T):
+        labels = self.leaf_labels(np.arange(0, T + 1))
+        leaf_of = {int(lab): i for i, lab in enumerate(labels[:T])}  # time step i+1 sits at leaf labels[i]
+        rows, index = [], {}
+
+        def node(h, k):
+            if (h, k) not in index:
+                r = np.zeros(T)
+                for lab, i in leaf_of.items():
+                    if (lab >> h) == k:
+                        r[i] = 1
+                index[(h, k)] = len(rows)
+                rows.append(r)
+            return index[(h, k)]
+
+        used = []
+        for t in range(1, T + 1):
+            lab = int(labels[t])
+            used.append([node(h, (lab >> h) - 1) for h in range(self.depth) if (lab >> h) & 1])
+        C = np.array(rows)
+        B = np.zeros((T, len(rows)))
+        for t, us in enumerate(used):
+            B[t, us] = 1
+        return B, C
+
+
+class HonakerProcess(BinaryTreeProcess):
+    """Online Honaker estimator (the causal half of Honaker 2015, as in TF Privacy's EfficientTreeAggregator):
+    every node is released with iid noise of variance s^2; the estimate of a node combines its own noisy value
+    with the sum of its two children's estimates by inverse-variance weighting,
+    e(h, k) = w_h n(h, k) + (1 - w_h) (e(h-1, 2k) + e(h-1, 2k+1)),  w_h = 2^h / (2^{h+1} - 1),
+    so Var e(h, .) = V_h = s^2 2^h / (2^{h+1} - 1).  The prefix uses the estimates of the popcount(t) nodes.
+    Post-processing of the released nodes: same privacy as the binary tree (all nodes are released here)."""
+
+    name = "honaker"
+
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+        super().__init__(horizon, privacy, dim, bounds, granularity, block)
+        h = np.arange(self.levels)
+        self.w = 2.0**h / (2.0 ** (h + 1) - 1.0)
+        self.vfac = self.w.copy()  # V_h / s^2
+
+    def generate(self, entropy, j, carry):
+        rng = make_rng(entropy, j)
+        B = self.block
+        t0 = j * B
+        t1 = min(t0 + B, self.horizon)
+        n = t1 - t0
+        d = self.dim
+        est = []
+        for h in range(self.levels):
+            lo = t0 >> h  # ceil((t0 + 1) / 2^h) - 1
+            hi = (t1 >> h) - 1
+            cnt = max(0, hi - lo + 1)
+            noisy = self._draw(rng, cnt).astype(np.float64) * self.quantum
+            if h == 0 or cnt == 0:
+                e = noisy
+            else:
+                plo, parr = est[h - 1]
+                c = carry[h - 1]
+                prev = np.zeros((1, d)) if c is None else np.asarray(c[1], dtype=np.float64).reshape(1, d)
+                ext = np.concatenate((prev, parr))
+                ks = np.arange(lo, hi + 1)
+                left = ext[2 * ks - (plo - 1)]
+                right = ext[2 * ks + 1 - (plo - 1)]
+                e = self.w[h] * noisy + (1.0 - self.w[h]) * (left + right)
+            est.append((lo, e))
+        ts = np.arange(t0 + 1, t1 + 1, dtype=np.int64)
+        eta = np.zeros((n, d))
+        newcarry = []
+        for h in range(self.levels):
+            lo, e = est[h]
+            c = carry[h]
+            sel = np.flatnonzero((ts >> h) & 1)
+            if sel.size:
+                prev = np.zeros((1, d)) if c is None else np.asarray(c[1], dtype=np.float64).reshape(1, d)
+                ext = np.concatenate((prev, e))
+                eta[sel] += ext[((ts[sel] >> h) - 1) - (lo - 1)]
+            newcarry.append([lo + e.shape[0] - 1, e[-1].tolist()] if e.shape[0] else c)
+        return eta, newcarry
+
+    def variances(self, ts):
+        ts = np.asarray(ts, dtype=np.int64)
+        v = np.zeros(ts.shape)
+        for h in range(self.levels):
+            v += ((ts >> h) & 1) * self.vfac[h]
+        return v * self.node_var
+
+    def tail_bound(self, beta, upto):
+        L = upto.bit_length()
+        count = upto * self.dim
+        if self._eps is None:
+            return gaussian_tail(float(self.vfac[:L].sum()) * self.proxy_lat * self.quantum**2, beta, count)
+        comps = []
+        for h in range(L):  # e(h) = sum over depth g below of 2^g nodes with weight w_{h-g} prod (1 - w)
+            coef = 1.0
+            for g in range(h + 1):
+                comps.append((self.quantum * coef * self.w[h - g], float(self.dist.scale), 2**g))
+                coef *= 1.0 - self.w[h - g]
+        return laplace_sum_tail(comps, beta, count)
+
+    def strategy(self, T):
+        rows, index = [], {}
+        for h in range(T.bit_length()):
+            for k in range(T >> h):
+                index[(h, k)] = len(rows)
+                r = np.zeros(T)
+                r[k << h : (k + 1) << h] = 1
+                rows.append(r)
+        C = np.array(rows)
+
+        def est(h, k):  # coefficients of e(h, k) over the released nodes
+            v = np.zeros(len(rows))
+            v[index[(h, k)]] = self.w[h]
+            if h > 0:
+                v += (1 - self.w[h]) * (est(h - 1, 2 * k) + est(h - 1, 2 * k + 1))
+            return v
+
+        B = np.zeros((T, len(rows)))
+        for t in range(1, T + 1):
+            for h in range(t.bit_length()):
+                if (t >> h) & 1:
+                    B[t - 1] += est(h, (t >> h) - 1)
+        return B, C
+
+
+class HybridProcess(_LatticeTreeProcess):
+    """Chan-Shi-Song hybrid mechanism for an unknown horizon.
+
+    Half the budget goes to the *logarithmic mechanism*: the block sums of [1, 1] and [2^(k-1)+1, 2^k] (k >= 1)
+    are released with noise (each item is in one block: sensitivity 1) and their running total is the answer at
+    t = 2^k.  The other half runs a fresh binary tree over each segment (2^k, 2^(k+1)) (k levels), so for
+    2^k < t < 2^(k+1) the answer is (noisy prefix up to 2^k) + (tree prefix of the items 2^k+1..t).  Each item is
+    in one block and one tree: rho/2 + rho/2 (or epsilon/2 + epsilon/2)."""
+
+    name = "hybrid"
+    MAXK = 40
+
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+        half = zCDP(privacy.rho / 2) if isinstance(privacy, zCDP) else EpsDP(privacy.epsilon / 2)
+        self._half = half
+        super().__init__(horizon, half, dim, bounds, granularity, block)
+        self.privacy = privacy
+
+    def _nodes_per_item(self) -> int:
+        return 1
+
+    def _setup(self) -> None:
+        # distributions: index 0 = log-mechanism blocks (1 node per item), k >= 1 = tree over segment k (k levels)
+        self.dists = {}
+        self.proxies = {}
+        for m in range(1, self.MAXK + 1):
+            if isinstance(self._half, zCDP):
+                dist = DiscreteGaussian(self.dim * m * self.delta_lat**2 / (2.0 * self._half.rho))
+                self.proxies[m] = float(dist.sigma2)
+            else:
+                dist = DiscreteLaplace(self.dim * m * self.delta_lat / self._half.epsilon)
+            self.dists[m] = dist
+        if isinstance(self._half, zCDP):
+            worst = max(self.dim * m * self.delta_lat**2 / (2.0 * float(self.dists[m].sigma2)) for m in self.dists)
+            self._rho, self._eps = 2 * worst, None
+        else:
+            worst = max(self.dim * m * self.delta_lat / float(self.dists[m].scale) for m in self.dists)
+            self._eps = 2 * worst
+            self._rho = self._eps**2 / 2
+        self.dist = self.dists[1]
+        self.node_var = self.dist.variance * self.quantum**2
+
+    def _dist_for(self, m: int):
+        return self.dists[m]
+
+    def init_carry(self):
+        # [log prefix (lattice ints, list), current segment k, tree carry of that segment]
+        return [[0] * self.dim, 0, None]
+
+    def generate(self, entropy, j, carry):
+        rng = make_rng(entropy, j)
+        B = self.block
+        t0 = j * B
+        n = B
+        logsum = np.asarray(carry[0], dtype=np.int64)
+        seg, tcarry = carry[1], carry[2]
+        ts = np.arange(t0 + 1, t0 + n + 1, dtype=np.int64)
+        eta = np.zeros((n, self.dim), dtype=np.int64)
+        pos = 0
+        while pos < n:
+            t = int(ts[pos])
+            if t & (t - 1) == 0:  # power of two: a log-mechanism block completes, the answer is its prefix
+                k = t.bit_length() - 1
+                add = self.dists[1].sample(rng, (1, self.dim))[0] if not self.zero else 0
+                logsum = logsum + add
+                eta[pos] = logsum
+                seg, tcarry = k, None
+                pos += 1
+                continue
+            # inside segment (2^seg, 2^(seg+1)): tree with `seg` levels over labels t - 2^seg
+            end = min(n, pos + ((1 << (seg + 1)) - t))  # steps before the next power of two
+            labels = ts[pos:end] - (1 << seg)
+            if tcarry is None:
+                tcarry = [None] * seg
+            dist = self.dists[seg]
+
+            def draw(m, dist=dist):
+                if self.zero or m == 0:
+                    return np.zeros((m, self.dim), dtype=np.int64)
+                return dist.sample(rng, (m, self.dim))
+
+            eta[pos:end] = logsum + _tree_eta(labels, seg, tcarry, draw, self.dim)
+            pos = end
+        return eta * self.quantum, [logsum.tolist(), seg, tcarry]
+
+    def variances(self, ts):
+        ts = np.asarray(ts, dtype=np.int64)
+        out = np.zeros(ts.shape)
+        q2 = self.quantum**2
+        v1 = self.dists[1].variance * q2
+        for i, t in enumerate(ts.tolist()):
+            k = t.bit_length() - 1
+            v = (k + 1) * v1  # log blocks [1,1], (1,2], ..., (2^(k-1), 2^k]
+            r = t - (1 << k)
+            if r:
+                v += bin(r).count("1") * self.dists[k].variance * q2
+            out[i] = v
+        return out
+
+    def tail_bound(self, beta, upto):
+        count = upto * self.dim
+        K = upto.bit_length()
+        q = self.quantum
+        # the worst step sums K log blocks and at most K - 1 tree nodes of segment K - 1
+        if self._eps is None:
+            v = K * self.proxies[1] + (K - 1) * self.proxies.get(max(K - 1, 1), 0.0)
+            return gaussian_tail(v * q * q, beta, count)
+        comps = [(q, float(self.dists[1].scale), K)]
+        if K > 1:
+            comps.append((q, float(self.dists[K - 1].scale), K - 1))
+        return laplace_sum_tail(comps, beta, count)
+
+    def guarantee_fields(self):
+        f = super().guarantee_fields()
+        f["notes"] = f["notes"] + ["unknown horizon: valid for every stream length up to 2**40"]
+        return f
+
+
+class BinaryTree(LinearCounter):
+    name = "binary-tree"
+    process_cls = BinaryTreeProcess
+
+
+class Honaker(LinearCounter):
+    name = "honaker"
+    process_cls = HonakerProcess
+
+
+class SmoothBinary(LinearCounter):
+    name = "smooth-binary"
+    process_cls = SmoothBinaryProcess
+
+
+class Hybrid(LinearCounter):
+    name = "hybrid"
+    process_cls = HybridProcess
