@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from dpstream.problems._shim import Privacy, discrete_laplace, discrete_laplace_tail
+from dpstream.problems._shim import Privacy, discrete_laplace_tail
 from dpstream.problems.svt import MaxSumSVT, SVTParameters, _first_at_or_above
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
 
@@ -88,7 +88,7 @@ class BrokenReusedNoiseSVTMaxSum(MaxSumSVT):
             out[pos:i] = self.value
             if i == m:
                 break
-            self.value = int(q[i]) + int(discrete_laplace(self._rr, 1.0 / self.params.eps2, size=1)[0])
+            self.value = int(q[i]) + self._draw_release()
             self.rounds += 1
             out[i] = self.value
             pos = i + 1

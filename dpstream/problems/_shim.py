@@ -134,3 +134,51 @@ def discrete_laplace_tail(scale: float, beta: float) -> float:
 def gumbel(rng: np.random.Generator, scale: float, size: int) -> np.ndarray:
     """Gumbel noise (floating point) for the exponential mechanism via the Gumbel-max trick."""
     return rng.gumbel(0.0, scale, size=size)
+
+
+# --- exact noise streams (core samplers), independent of how the stream is batched -------------------------
+try:
+    from dpstream.noise import DiscreteLaplace as _CoreDLap
+except ImportError:  # pragma: no cover
+    _CoreDLap = None
+
+
+class LaplaceStream:
+    """Discrete Laplace values consumed in order from fixed-size blocks of the core's exact sampler.
+
+    Drawing in fixed blocks makes the values independent of how the consumer batches its requests, so
+    ``update`` and ``update_many`` give identical outputs under a seed. Unused values of the current block are
+    part of the (secret) state and are never re-drawn.
+    """
+
+    def __init__(self, scale: float, rng: np.random.Generator, block: int):
+        self.scale, self.rng, self.block = scale, rng, block
+        self.buf = np.zeros(0, dtype=np.int64)
+        self.pos = 0
+        self._sampler = _CoreDLap(scale) if _CoreDLap is not None else None
+
+    def _fill(self) -> np.ndarray:
+        if self._sampler is not None:
+            return self._sampler.sample(self.rng, self.block).astype(np.int64)
+        return discrete_laplace(self.rng, self.scale, size=self.block)  # pragma: no cover
+
+    def take(self, m: int) -> np.ndarray:
+        out = np.empty(m, dtype=np.int64)
+        got = 0
+        while got < m:
+            if self.pos >= self.buf.size:
+                self.buf, self.pos = self._fill(), 0
+            k = min(m - got, self.buf.size - self.pos)
+            out[got:got + k] = self.buf[self.pos:self.pos + k]
+            self.pos += k
+            got += k
+        return out
+
+    def state(self, include_rng: bool) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state if include_rng else None,
+                "buf": self.buf[self.pos:].tolist() if include_rng else [], "pos": 0}
+
+    def load(self, st: dict[str, Any]) -> None:
+        if st["rng"] is not None:
+            self.rng.bit_generator.state = st["rng"]
+            self.buf, self.pos = np.asarray(st["buf"], dtype=np.int64), 0

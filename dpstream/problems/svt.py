@@ -35,9 +35,9 @@ from dpstream.problems._common import ProblemMechanism, check_beta, check_int
 from dpstream.problems._shim import (
     DPError,
     InvalidParameter,
+    LaplaceStream,
     Privacy,
     StateError,
-    discrete_laplace,
     discrete_laplace_tail,
     gumbel,
     resolve_privacy,
@@ -164,15 +164,23 @@ class _SVTBase(ProblemMechanism):
     # randomness: one generator per noise role, so outputs do not depend on how the stream is batched
     def _init_streams(self, seed):
         ss = np.random.SeedSequence(seed)
-        self._rq, self._rt, self._rr = (np.random.default_rng(s) for s in ss.spawn(3))
+        rq, rt, rr, self._rg = (np.random.default_rng(s) for s in ss.spawn(4))
+        p = self.params
+        self._nq = LaplaceStream(4.0 * p.sensitivity / p.eps1, rq, 4096)  # query noise
+        self._nt = LaplaceStream(2.0 * p.sensitivity / p.eps1, rt, 64)  # threshold noise
+        self._nr = LaplaceStream(1.0 / p.eps2, rr, 64)  # release noise (MaxSum)
 
     def _draw_threshold(self) -> int:
-        scale = 2.0 * self.params.sensitivity / self.params.eps1
-        return int(discrete_laplace(self._rt, scale, size=1)[0])
+        return int(self._nt.take(1)[0])
 
     def _draw_query_noise(self, m: int) -> np.ndarray:
-        scale = 4.0 * self.params.sensitivity / self.params.eps1
-        return discrete_laplace(self._rq, scale, size=m)
+        return self._nq.take(m)
+
+    def _draw_release(self) -> int:
+        return int(self._nr.take(1)[0])
+
+    def _streams(self):
+        return (self._nq, self._nt, self._nr)
 
     def error_bound(self, beta: float = 0.05) -> float:
         """w.p. >= 1-β, |y_t - q_t| <= bound for all t <= horizon (q = MaxSum, or the SumSelect gap)."""
@@ -204,7 +212,7 @@ class _SVTBase(ProblemMechanism):
             "rng": None,
         }
         if self.seed is not None:
-            st["rng"] = [g.bit_generator.state for g in (self._rq, self._rt, self._rr)]
+            st["rng"] = [s.state(True) for s in self._streams()] + [self._rg.bit_generator.state]
         st.update(self._extra_state())
         return st
 
@@ -221,8 +229,9 @@ class _SVTBase(ProblemMechanism):
             obj.rounds = int(st["rounds"])
             obj.threshold = int(st["threshold"])
             if st["rng"] is not None:
-                for g, s in zip((obj._rq, obj._rt, obj._rr), st["rng"], strict=True):
-                    g.bit_generator.state = s
+                for g, s in zip(obj._streams(), st["rng"][:3], strict=True):
+                    g.load(s)
+                obj._rg.bit_generator.state = st["rng"][3]
             else:  # OS randomness: fresh generators, never re-using noise of released answers
                 obj._init_streams(None)
             obj._load_extra_state(st)
@@ -271,7 +280,7 @@ class MaxSumSVT(_SVTBase):
             out[pos:i] = self.value
             if i == m:
                 break
-            self.value = int(q[i]) + int(discrete_laplace(self._rr, 1.0 / self.params.eps2, size=1)[0])
+            self.value = int(q[i]) + self._draw_release()
             self.rounds += 1
             out[i] = self.value
             self.threshold = self.params.tau + self._draw_threshold()
@@ -297,7 +306,7 @@ class SumSelectSVT(_SVTBase):
         self.selected = 0  # public initial choice: every column is 0 before the stream starts
 
     def _reselect(self, sums: np.ndarray) -> int:
-        return int(np.argmax(sums + gumbel(self._rr, 2.0 / self.params.eps2, self.dim)))
+        return int(np.argmax(sums + gumbel(self._rg, 2.0 / self.params.eps2, self.dim)))
 
     def _process(self, recs: np.ndarray) -> np.ndarray:
         S = self.sums + np.cumsum(recs, axis=0)
