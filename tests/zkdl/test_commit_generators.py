@@ -191,3 +191,12 @@ def _scalar(k: int):
     from py_arkworks_bls12381 import Scalar
 
     return Scalar.from_le_bytes(k.to_bytes(32, "little"))
+
+
+def test_setup_never_silently_replaces_a_corrupted_cache(multi_chunk):
+    _flip(multi_chunk, offset=30)
+    with pytest.raises(SetupError):
+        G.setup(20, multi_chunk)
+    pp = G.setup(20, multi_chunk, overwrite=True)  # explicit regeneration only
+    assert pp.gens(20) == G.PublicParams.ephemeral(20).gens(20)
+    assert G.load(multi_chunk).file_digest == pp.file_digest

@@ -251,3 +251,10 @@ def test_commitment_reader_rejects_malformed(pp):
 def test_opening_repr_hides_blinds(pp):
     _, o = P.commit_int(pp, np.arange(4, dtype=np.int64))
     assert str(o.blinds[0]) not in repr(o)
+
+
+def test_commit_vector_plain_equals_single_row_commitment(pp):
+    vals = [random.Random(3).randrange(MODULUS) for _ in range(16)]
+    com, opening = P.commit_fr(pp, vals, log_cols=4, rng=random.Random(4))
+    assert com.layout.rows == 1
+    assert P.commit_vector_plain(pp, vals, opening.blinds[0]) == com.rows[0]
