@@ -151,3 +151,21 @@ def test_length_mismatch_is_an_error():
         Fr.from_ints([1, 2]) + Fr.from_ints([1])
     with pytest.raises(FieldRangeError):
         Fr.from_int64(np.array([1.5]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 4), st.data())
+def test_contract_middle_axis(P, Q, Rr, data):
+    a = data.draw(st.lists(felt, min_size=P * Q * Rr, max_size=P * Q * Rr))
+    v = data.draw(st.lists(felt, min_size=Q, max_size=Q))
+    got = Fr.from_ints(a).contract((P, Q, Rr), Fr.from_ints(v)).to_ints()
+    want = [sum(a[(p * Q + q) * Rr + r] * v[q] for q in range(Q)) % R for p in range(P) for r in range(Rr)]
+    assert got == want
+
+
+def test_contract_is_partial_evaluation():
+    rng = np.random.default_rng(5)
+    t = Fr.random(64, rng=rng)  # variables (2 | 3 | 1)
+    u = [int(x) for x in rng.integers(0, 2**60, 6)]
+    part = t.contract((4, 8, 2), Fr.eq_table(u[2:5]))
+    assert part.evaluate(u[:2] + u[5:]) == t.evaluate(u)

@@ -86,6 +86,10 @@ class Backend(ABC):
         """Sumcheck round message of Π_k t_k: ((d+1), 4) numpy array holding, for t = 0..d (d = number of
         tables), Σ_i Π_k (t_k[i] + t·(t_k[i+h] − t_k[i])) with h = len/2."""
 
+    @abstractmethod
+    def contract(self, a: Array, shape: tuple[int, int, int], v: Array) -> Array:
+        """View ``a`` as a (P, Q, R) tensor (row-major) and return the (P·R) table Σ_q a[p, q, r]·v[q]."""
+
     # --- structured vectors -------------------------------------------------------------------------------
     @abstractmethod
     def powers(self, x: np.ndarray, n: int) -> Array:

@@ -100,6 +100,14 @@ class CpuBackend(Backend):
             raise ValueError(f"round_sums supports products of 1 to 3 tables, got {len(tabs)}")
         return K.reduce_parts(part)
 
+    def contract(self, a, shape, v):
+        P, Q, Rr = (int(x) for x in shape)
+        if a.shape[0] != P * Q * Rr or v.shape[0] != Q:
+            raise ValueError(f"contract: {a.shape[0]} entries do not form {shape} with a vector of {v.shape[0]}")
+        out = np.empty((P * Rr, 4), dtype=np.uint64)
+        K.contract_mid(_c(a), P, Q, Rr, _c(v), out)
+        return out
+
     def powers(self, x, n):
         out = np.empty((n, 4), dtype=np.uint64)
         K.vec_powers(_c(x), n, out)

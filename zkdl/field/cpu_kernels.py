@@ -554,3 +554,21 @@ def reduce_parts(part):
                 out[t, 0], out[t, 1], out[t, 2], out[t, 3], part[k, t, 0], part[k, t, 1], part[k, t, 2],
                 part[k, t, 3])
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# tensor contraction: out[p, r] = Σ_q a[p, q, r]·v[q] (partial evaluation of a middle block of variables)
+# ---------------------------------------------------------------------------------------------------------
+
+@njit(parallel=True, cache=True)
+def contract_mid(a, P, Q, Rr, v, out):
+    for pr in prange(P * Rr):
+        p = pr // Rr
+        r = pr - p * Rr
+        s0, s1, s2, s3 = U0, U0, U0, U0
+        base = p * Q * Rr + r
+        for q in range(Q):
+            i = base + q * Rr
+            m0, m1, m2, m3 = fr_mul(a[i, 0], a[i, 1], a[i, 2], a[i, 3], v[q, 0], v[q, 1], v[q, 2], v[q, 3])
+            s0, s1, s2, s3 = fr_add(s0, s1, s2, s3, m0, m1, m2, m3)
+        out[pr, 0], out[pr, 1], out[pr, 2], out[pr, 3] = s0, s1, s2, s3

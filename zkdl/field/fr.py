@@ -257,6 +257,12 @@ class Fr:
             raise ZeroDivisionError(f"{zeros} zero element(s) have no inverse")
         return Fr(inv, self.backend)
 
+    def contract(self, shape: tuple[int, int, int], v: Fr) -> Fr:
+        """View self as a row-major (P, Q, R) tensor; return the P·R table Σ_q self[p, q, r]·v[q].
+
+        With ``v = eq(u)`` this binds the middle block of MLE variables to ``u`` (a partial evaluation)."""
+        return Fr(self.backend.contract(self.limbs, shape, v.limbs), self.backend)
+
     def evaluate(self, u: Sequence[int]) -> int:
         """The multilinear extension at u (x_1 = most significant index bit); pads to 2^len(u)."""
         n = len(u)
