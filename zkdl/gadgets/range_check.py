@@ -1,0 +1,667 @@
+"""Range checks: every range-checked integer of the training proof lives in one range tensor ``L``.
+
+A public :class:`RangeLayout` places named segments ``(name, log_size, bits)`` in ``L`` (2^n entries); each
+entry of a segment must lie in ``[0, 2^bits)``. Two back-ends prove this behind one interface
+(:func:`make_range_backend`), see ``docs/range-checks.md`` for the protocol and its soundness argument:
+
+* ``lookup`` (default): LogUp against a 2^17-entry table of (bit width, value) pairs, the fractional sums
+  proven with a GKR-style layered sumcheck; the caller commits ``L`` and the multiplicities ``m``.
+* ``bits`` (the paper's): the caller commits the bit tensor ``B`` (16 planes per entry, plane index = the low
+  4 variables); one zero-check sumcheck proves ``B`` binary and the planes above each segment's width zero;
+  claims on ``L`` are translated into claims on ``B``.
+
+Both back-ends draw their own challenges; the caller must absorb the commitments of
+:meth:`RangeBackend.committed_tables` into the transcript before calling ``prove`` / ``verify``. The returned
+:class:`~zkdl.piop.claims.Claim` objects must be discharged by the caller (commitment openings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ProofFormatError, QuantizationOverflow, VerificationError
+from ..field import MODULUS as R
+from ..field import Fr
+from ..piop import sumcheck as sc
+from ..piop.claims import Claim
+
+#: Widest range one entry of ``L`` can be checked against (wider ranges are split into limbs by the caller).
+MAX_BITS = 16
+#: log2 of the lookup table size: entries j ≥ 1 encode (k = top set bit of j, v = j − 2^k); j = 0 encodes (17, 0).
+TABLE_LOG = MAX_BITS + 1
+TABLE_SIZE = 1 << TABLE_LOG
+#: log2 of the number of bit planes of the ``bits`` back-end.
+PLANE_LOG = 4
+PLANES = 1 << PLANE_LOG
+MAX_LOG_SIZE = 40
+
+
+def _ceil_log2(x: int) -> int:
+    return max(0, (x - 1).bit_length())
+
+
+def _check_fr(values: Sequence[int], what: str) -> None:
+    for v in values:
+        if not isinstance(v, int) or not 0 <= v < R:
+            raise ProofFormatError(f"{what}: non-canonical field element")
+
+
+# =============================================================================================== layout
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    log_size: int
+    bits: int
+    offset: int  # in entries of L, a multiple of 2^log_size
+
+
+class RangeLayout:
+    """Public placement of range-checked segments inside the one range tensor ``L`` of 2^n entries.
+
+    Segments are sorted by size descending (stable) and placed back to back, which aligns each offset to its
+    size. ``n = max(⌈log2(total)⌉, 17)``; the tail after the last segment holds zeros with tag 0.
+    """
+
+    def __init__(self, segments: Sequence[tuple[str, int, int]]):
+        seen: set[str] = set()
+        items = []
+        for name, log_size, bits in segments:
+            if not isinstance(name, str) or not name or name in seen:
+                raise ValueError(f"segment name {name!r} is empty, not a string or repeated")
+            seen.add(name)
+            if not 0 <= int(log_size) <= MAX_LOG_SIZE:
+                raise ValueError(f"segment {name!r}: log_size {log_size} outside [0, {MAX_LOG_SIZE}]")
+            if not 0 <= int(bits) <= MAX_BITS:
+                raise ValueError(f"segment {name!r}: bits {bits} outside [0, {MAX_BITS}]")
+            items.append((name, int(log_size), int(bits)))
+        items.sort(key=lambda s: -s[1])  # stable: equal sizes keep the caller's order
+        offset = 0
+        segs = []
+        for name, log_size, bits in items:
+            segs.append(Segment(name, log_size, bits, offset))
+            offset += 1 << log_size
+        self.segments: tuple[Segment, ...] = tuple(segs)
+        self.used = offset
+        self.n = max(_ceil_log2(offset), TABLE_LOG)
+        self.size = 1 << self.n
+        self._by_name = {s.name: s for s in segs}
+
+    def __repr__(self) -> str:
+        segs = ", ".join(f"{s.name}:2^{s.log_size}x{s.bits}b@{s.offset}" for s in self.segments)
+        return f"RangeLayout(n={self.n}, [{segs}])"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RangeLayout) and self.segments == other.segments
+
+    __hash__ = None
+
+    def segment(self, name: str) -> Segment:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no range segment named {name!r}") from None
+
+    def descriptor(self) -> tuple[int, ...]:
+        """The public shape absorbed into the transcript: n, then (log_size, bits) per placed segment."""
+        out = [self.n, len(self.segments)]
+        for s in self.segments:
+            out += [s.log_size, s.bits]
+        return tuple(out)
+
+    def slice(self, name: str) -> slice:
+        s = self.segment(name)
+        return slice(s.offset, s.offset + (1 << s.log_size))
+
+    def assemble(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The int64 tensor L from each segment's values (flattened, zero-padded to 2^log_size)."""
+        missing = set(self._by_name) - set(values)
+        extra = set(values) - set(self._by_name)
+        if missing or extra:
+            raise ValueError(f"segment values: missing {sorted(missing)}, unknown {sorted(extra)}")
+        out = np.zeros(self.size, dtype=np.int64)
+        for s in self.segments:
+            v = np.asarray(values[s.name]).reshape(-1)
+            if v.dtype.kind not in "iub":
+                raise ValueError(f"segment {s.name!r}: integer values needed, got {v.dtype}")
+            if v.size > 1 << s.log_size:
+                raise ValueError(f"segment {s.name!r}: {v.size} values for 2^{s.log_size} entries")
+            out[s.offset : s.offset + v.size] = v
+        return out
+
+    def tags(self) -> np.ndarray:
+        """The public tag vector (int64, 2^n entries): the bit width of each entry's segment, 0 in the tail."""
+        t = np.zeros(self.size, dtype=np.int64)
+        for s in self.segments:
+            t[s.offset : s.offset + (1 << s.log_size)] = s.bits
+        return t
+
+    def _seg_prefix(self, s: Segment, point: Sequence[int]) -> int:
+        """Π over the leading n − log_size variables of eq(offset bits, point): the segment's indicator MLE."""
+        k = self.n - s.log_size
+        hi = s.offset >> s.log_size
+        acc = 1
+        for j in range(k):
+            bit = (hi >> (k - 1 - j)) & 1
+            acc = acc * (point[j] if bit else 1 - point[j]) % R
+        return acc
+
+    def point_for(self, name: str, point: Sequence[int]) -> tuple[int, ...]:
+        """The point on L of the segment's point: the offset's bits as the leading variables."""
+        s = self.segment(name)
+        if len(point) != s.log_size:
+            raise ValueError(f"segment {name!r} has {s.log_size} variables, point has {len(point)}")
+        k = self.n - s.log_size
+        hi = s.offset >> s.log_size
+        return tuple((hi >> (k - 1 - j)) & 1 for j in range(k)) + tuple(int(x) % R for x in point)
+
+    def tag_mle(self, point: Sequence[int]) -> int:
+        """MLE of the tag vector at a point of n variables, in O(#segments · n)."""
+        if len(point) != self.n:
+            raise ValueError(f"tag MLE needs {self.n} variables, got {len(point)}")
+        return sum(s.bits * self._seg_prefix(s, point) for s in self.segments) % R
+
+    def check_values(self, L_values: np.ndarray) -> None:
+        """QuantizationOverflow naming the segment when an entry is outside its range (or the tail nonzero)."""
+        L = self._as_L(L_values)
+        tags = self.tags()
+        bad = np.nonzero((L < 0) | (L >= (np.int64(1) << tags)))[0]
+        if bad.size:
+            i = int(bad[0])
+            owner = next((s for s in self.segments if s.offset <= i < s.offset + (1 << s.log_size)), None)
+            where = f"segment {owner.name!r} entry {i - owner.offset}" if owner else f"unused tail entry {i}"
+            raise QuantizationOverflow(
+                f"range check: {where} = {int(L[i])} outside [0, 2^{int(tags[i])}) ({bad.size} bad entries)"
+            )
+
+    def _as_L(self, L_values) -> np.ndarray:
+        L = np.asarray(L_values)
+        if L.dtype.kind not in "iub":
+            raise ValueError(f"L needs integer values, got {L.dtype}")
+        L = L.reshape(-1).astype(np.int64)
+        if L.size != self.size:
+            raise ValueError(f"L has {L.size} entries, the layout needs 2^{self.n} = {self.size}")
+        return L
+
+
+# =============================================================================================== public MLEs
+
+
+def table_mle(rho: Sequence[int], beta: int) -> int:
+    """MLE at a 17-variable point of the lookup table V(j) = v + β·k (j = 2^k + v ≥ 1) and V(0) = 17β.
+
+    With x_b the variable of index bit b (ρ_1 is bit 16): the indicator "top set bit of j is k" has MLE
+    x_k·Π_{b>k}(1 − x_b), on which v is the identity MLE of the low k bits Σ_{b<k} 2^b x_b; j = 0 has the
+    indicator Π_b (1 − x_b). O(17).
+    """
+    if len(rho) != TABLE_LOG:
+        raise ValueError(f"table MLE needs {TABLE_LOG} variables, got {len(rho)}")
+    x = [int(rho[TABLE_LOG - 1 - b]) % R for b in range(TABLE_LOG)]  # x[b]: variable of bit b
+    ident = [0] * TABLE_LOG  # ident[k] = Σ_{b<k} 2^b x_b
+    for b in range(1, TABLE_LOG):
+        ident[b] = (ident[b - 1] + (x[b - 1] << (b - 1))) % R
+    acc = 0
+    above = 1  # Π_{b > k} (1 − x_b)
+    for k in range(TABLE_LOG - 1, -1, -1):
+        ind = x[k] * above % R
+        acc += ind * (ident[k] + beta * k)
+        above = above * (1 - x[k]) % R
+    acc += above * TABLE_LOG * beta  # j = 0: (17, 0)
+    return acc % R
+
+
+def table_values() -> tuple[np.ndarray, np.ndarray]:
+    """(v, k) of every table entry j (int64 arrays of 2^17 entries)."""
+    j = np.arange(TABLE_SIZE, dtype=np.int64)
+    k = np.zeros(TABLE_SIZE, dtype=np.int64)
+    k[1:] = np.floor(np.log2(j[1:])).astype(np.int64)
+    # guard against floating-point rounding at powers of two
+    k[1:] -= (np.int64(1) << k[1:]) > j[1:]
+    k[1:] += (np.int64(1) << (k[1:] + 1)) <= j[1:]
+    v = np.where(j > 0, j - (np.int64(1) << k), 0)
+    k[0] = TABLE_LOG
+    return v, k
+
+
+_TABLE_FR_CACHE: dict[str, tuple[Fr, Fr]] = {}
+
+
+def _table_fr(backend=None) -> tuple[Fr, Fr]:
+    key = getattr(backend, "name", backend) or "default"
+    if key not in _TABLE_FR_CACHE:
+        v, k = table_values()
+        _TABLE_FR_CACHE[key] = (Fr.from_int64(v, backend), Fr.from_int64(k, backend))
+    return _TABLE_FR_CACHE[key]
+
+
+def multiplicities(layout: RangeLayout, L_values: np.ndarray) -> np.ndarray:
+    """How often each table entry occurs among the 2^n leaves (L_i, tag_i): entry j = 2^tag + L_i.
+
+    Entries outside their range are not counted (an honest caller checked them first).
+    """
+    L = layout._as_L(L_values)
+    tags = layout.tags()
+    ok = (L >= 0) & (L < (np.int64(1) << tags))
+    j = (np.int64(1) << tags[ok]) + L[ok]
+    return np.bincount(j, minlength=TABLE_SIZE).astype(np.int64)
+
+
+def fraction_layers(p: Fr, q: Fr) -> list[tuple[Fr, Fr]]:
+    """All layers of the fractional-sum tree from the leaves (layer index = log2 of its size).
+
+    Layer k is built from layer k+1 by pairing its low and high halves (the most significant variable):
+    p_k = p_lo·q_hi + p_hi·q_lo, q_k = q_lo·q_hi. Returns ``layers`` with ``layers[k] = (p_k, q_k)``.
+    """
+    size = len(p)
+    if size < 2 or size & (size - 1) or len(q) != size:
+        raise ValueError("fraction leaves must be two vectors of one power-of-two length ≥ 2")
+    top = size.bit_length() - 1
+    layers: list[tuple[Fr, Fr] | None] = [None] * (top + 1)
+    layers[top] = (p, q)
+    for k in range(top - 1, -1, -1):
+        pk, qk = layers[k + 1]
+        h = 1 << k
+        p_lo, p_hi, q_lo, q_hi = pk[:h], pk[h:], qk[:h], qk[h:]
+        layers[k] = (p_lo * q_hi + p_hi * q_lo, q_lo * q_hi)
+    return layers  # type: ignore[return-value]
+
+
+# =============================================================================================== proofs
+
+
+def _gkr_relation(lam: int) -> sc.Relation:
+    # tables: 0 p_lo, 1 p_hi, 2 q_lo, 3 q_hi
+    return sc.Relation(4, ((1, (0, 3)), (1, (1, 2)), (lam, (2, 3))), eq_weighted=True)
+
+
+_GKR_SHAPE = sc.Relation(4, ((1, (0, 3)), (1, (1, 2)), (1, (2, 3))), eq_weighted=True)
+
+
+@dataclass(frozen=True)
+class LookupProof:
+    """LogUp-GKR proof: layer 1 (p_lo, p_hi, q_lo, q_hi), one sumcheck per layer 1..n, and the leaf values
+    L~(ρ), m~(ρ_low)."""
+
+    layer1: tuple[int, int, int, int]
+    layers: tuple[sc.SumcheckProof, ...]
+    leaves: tuple[int, int]
+
+    def write(self, w) -> None:
+        w.write_frs(list(self.layer1))
+        for p in self.layers:
+            p.write(w)
+        w.write_frs(list(self.leaves))
+
+    @classmethod
+    def read(cls, r, layout: RangeLayout) -> LookupProof:
+        layer1 = tuple(r.read_frs(count=4))
+        layers = tuple(sc.SumcheckProof.read(r, k, _GKR_SHAPE) for k in range(1, layout.n + 1))
+        leaves = tuple(r.read_frs(count=2))
+        return cls(layer1, layers, leaves)  # type: ignore[arg-type]
+
+    @property
+    def field_elements(self) -> int:
+        return len(self.layer1) + sum(p.field_elements for p in self.layers) + len(self.leaves)
+
+
+_BITS_SHAPE = sc.Relation(2, ((1, (0,)), (R - 1, (0, 0)), (1, (1, 0))), eq_weighted=True)
+
+
+def _bits_relation(mu: int) -> sc.Relation:
+    # tables: 0 B, 1 mask;  eq · (B − B² + μ·mask·B)
+    return sc.Relation(2, ((1, (0,)), (R - 1, (0, 0)), (mu, (1, 0))), eq_weighted=True)
+
+
+@dataclass(frozen=True)
+class BitsProof:
+    """Zero-check sumcheck over B (n + 4 variables): finals are B~(ρ) and the public mask~(ρ)."""
+
+    zero_check: sc.SumcheckProof
+
+    def write(self, w) -> None:
+        self.zero_check.write(w)
+
+    @classmethod
+    def read(cls, r, layout: RangeLayout) -> BitsProof:
+        return cls(sc.SumcheckProof.read(r, layout.n + PLANE_LOG, _BITS_SHAPE))
+
+    @property
+    def field_elements(self) -> int:
+        return self.zero_check.field_elements
+
+
+@dataclass(frozen=True)
+class TranslateProof:
+    """Per claim on L, the 16 values B~(ρ, k) (``bits``); empty for ``lookup`` (claims stay on L)."""
+
+    planes: tuple[tuple[int, ...], ...]
+
+    def write(self, w) -> None:
+        for vals in self.planes:
+            w.write_frs(list(vals))
+
+    @classmethod
+    def read(cls, r, layout: RangeLayout, n_claims: int, *, backend: str = "bits") -> TranslateProof:
+        if backend == "lookup":
+            return cls(())
+        return cls(tuple(tuple(r.read_frs(count=PLANES)) for _ in range(n_claims)))
+
+    @property
+    def field_elements(self) -> int:
+        return sum(len(v) for v in self.planes)
+
+
+# =============================================================================================== back-ends
+
+
+def _absorb_layout(transcript, layout: RangeLayout, backend: str) -> None:
+    transcript.absorb_bytes("range/backend", backend.encode())
+    transcript.absorb_shape("range/layout", layout.descriptor())
+
+
+def _check_L_claims(layout: RangeLayout, claims: Sequence[Claim]) -> None:
+    for c in claims:
+        if c.tensor != "L" or len(c.point) != layout.n:
+            raise ValueError(f"expected claims on 'L' at points of {layout.n} variables, got {c.tensor!r} "
+                             f"at {len(c.point)}")
+
+
+class LookupBackend:
+    """LogUp + GKR fractional sums. Committed: ``L`` (2^n) and the multiplicities ``m`` (2^17)."""
+
+    name = "lookup"
+
+    def committed_log_sizes(self, layout: RangeLayout) -> dict[str, int]:
+        return {"L": layout.n, "m": TABLE_LOG}
+
+    def committed_tables(self, layout: RangeLayout, L_values, *, strict: bool = True) -> dict[str, np.ndarray]:
+        """{"L": L, "m": m} (int64). ``strict`` raises QuantizationOverflow on an out-of-range entry."""
+        L = layout._as_L(L_values)
+        if strict:
+            layout.check_values(L)
+        return {"L": L, "m": multiplicities(layout, L)}
+
+    # ---------------------------------------------------------------------------------------- prover
+    def prove(self, layout: RangeLayout, L_values, transcript, *, tables=None) -> tuple[LookupProof, list[Claim]]:
+        """Prove that the committed L (with the committed m) is in range. ``tables``: what the caller committed
+        (default: recomputed from ``L_values``)."""
+        if tables is None:
+            tables = self.committed_tables(layout, L_values, strict=False)
+        L = layout._as_L(tables["L"])
+        m = np.asarray(tables["m"]).reshape(-1).astype(np.int64)
+        if m.size != TABLE_SIZE:
+            raise ValueError(f"multiplicities need {TABLE_SIZE} entries, got {m.size}")
+        n = layout.n
+        _absorb_layout(transcript, layout, self.name)
+        alpha = transcript.challenge_fr("range/alpha")
+        beta = transcript.challenge_fr("range/beta")
+
+        L_fr = Fr.from_int64(L)
+        tag_fr = Fr.from_int64(layout.tags(), L_fr.backend)
+        v_fr, k_fr = _table_fr(L_fr.backend)
+        be = L_fr.backend
+        # leaves: value side (1, α − L − β·tag), table side (−m, α − V), padded with (0, 1)
+        q_val = alpha - tag_fr.axpy(beta, L_fr)
+        q_tab = alpha - k_fr.axpy(beta, v_fr)
+        p_tab = -Fr.from_int64(m, be)
+        pad = (1 << n) - TABLE_SIZE
+        if pad:
+            q_tab = Fr.concat([q_tab, Fr.ones(pad, be)])
+            p_tab = Fr.concat([p_tab, Fr.zeros(pad, be)])
+        p_leaf = Fr.concat([Fr.ones(1 << n, be), p_tab])
+        q_leaf = Fr.concat([q_val, q_tab])
+        layers = fraction_layers(p_leaf, q_leaf)
+
+        p1, q1 = layers[1]
+        layer1 = (p1[0], p1[1], q1[0], q1[1])
+        transcript.absorb_frs("range/layer1", list(layer1))
+        g = transcript.challenge_fr("range/gamma")
+        point = [g]
+        proofs = []
+        for k in range(1, n + 1):
+            pk, qk = layers[k + 1]
+            h = 1 << k
+            lam = transcript.challenge_fr("range/lambda")
+            proof, res = sc.prove([pk[:h], pk[h:], qk[:h], qk[h:]], _gkr_relation(lam), transcript, eq_point=point)
+            proofs.append(proof)
+            g = transcript.challenge_fr("range/gamma")
+            point = [g, *res.point]
+        rho = point[1:]
+        L_val = L_fr.evaluate(rho)
+        m_val = Fr.from_int64(m, be).evaluate(rho[n - TABLE_LOG :])
+        transcript.absorb_frs("range/leaves", [L_val, m_val])
+        claims = [Claim("L", tuple(rho), L_val), Claim("m", tuple(rho[n - TABLE_LOG :]), m_val)]
+        return LookupProof(layer1, tuple(proofs), (L_val, m_val)), claims
+
+    # ---------------------------------------------------------------------------------------- verifier
+    def verify(self, layout: RangeLayout, proof: LookupProof, transcript) -> list[Claim]:
+        """Check the proof; return the claims on L and m to discharge. Raises VerificationError /
+        ProofFormatError."""
+        n = layout.n
+        if not isinstance(proof, LookupProof):
+            raise ProofFormatError("expected a lookup range-check proof")
+        if len(proof.layer1) != 4 or len(proof.leaves) != 2 or len(proof.layers) != n:
+            raise ProofFormatError("lookup range-check proof of the wrong shape")
+        _check_fr(list(proof.layer1) + list(proof.leaves), "lookup range-check proof")
+        _absorb_layout(transcript, layout, self.name)
+        alpha = transcript.challenge_fr("range/alpha")
+        beta = transcript.challenge_fr("range/beta")
+
+        p_lo, p_hi, q_lo, q_hi = proof.layer1
+        if (p_lo * q_hi + p_hi * q_lo) % R != 0:
+            raise VerificationError("range check: the fractional sum is not zero (a value is out of range or "
+                                    "the multiplicities are wrong)")
+        if q_lo * q_hi % R == 0:
+            raise VerificationError("range check: zero denominator at the root")
+        transcript.absorb_frs("range/layer1", list(proof.layer1))
+        g = transcript.challenge_fr("range/gamma")
+        point = [g]
+        p_claim = (p_lo + g * (p_hi - p_lo)) % R
+        q_claim = (q_lo + g * (q_hi - q_lo)) % R
+        for k in range(1, n + 1):
+            lam = transcript.challenge_fr("range/lambda")
+            res = sc.verify(proof.layers[k - 1], _gkr_relation(lam), k, (p_claim + lam * q_claim) % R, transcript,
+                            eq_point=point)
+            a_lo, a_hi, b_lo, b_hi = res.values
+            g = transcript.challenge_fr("range/gamma")
+            point = [g, *res.point]
+            p_claim = (a_lo + g * (a_hi - a_lo)) % R
+            q_claim = (b_lo + g * (b_hi - b_lo)) % R
+
+        # leaves at (γ, ρ): γ selects value side (0) or table side (1)
+        g, rho = point[0], point[1:]
+        L_val, m_val = proof.leaves
+        rho_low = rho[n - TABLE_LOG :]
+        z = 1
+        for x in rho[: n - TABLE_LOG]:
+            z = z * (1 - x) % R  # the table occupies the first 2^17 entries of the table side
+        q_value = (alpha - L_val - beta * layout.tag_mle(rho)) % R
+        q_table = (z * (alpha - table_mle(rho_low, beta)) + 1 - z) % R
+        p_expect = ((1 - g) - g * z * m_val) % R
+        q_expect = ((1 - g) * q_value + g * q_table) % R
+        if p_claim != p_expect or q_claim != q_expect:
+            raise VerificationError("range check: the leaf layer does not match the claimed L and m evaluations")
+        transcript.absorb_frs("range/leaves", [L_val, m_val])
+        return [Claim("L", tuple(rho), L_val), Claim("m", tuple(rho_low), m_val)]
+
+    def read_proof(self, r, layout: RangeLayout) -> LookupProof:
+        return LookupProof.read(r, layout)
+
+    # ---------------------------------------------------------------------------------------- claims on L
+    def prove_translate(self, layout, claims, transcript, *, L_values=None, tables=None):
+        """Claims on L stay claims on the committed L: nothing to prove."""
+        _check_L_claims(layout, claims)
+        return TranslateProof(()), list(claims)
+
+    def verify_translate(self, layout, claims, proof: TranslateProof, transcript) -> list[Claim]:
+        _check_L_claims(layout, claims)
+        if not isinstance(proof, TranslateProof) or proof.planes:
+            raise ProofFormatError("lookup back-end: unexpected data in the claim translation")
+        return list(claims)
+
+    def read_translate_proof(self, r, layout, n_claims: int) -> TranslateProof:
+        return TranslateProof(())
+
+
+def bit_tensor(layout: RangeLayout, L_values) -> np.ndarray:
+    """B (bool, 2^(n+4)): entry i·16 + k = bit k of L_i (two's complement bits for negative inputs)."""
+    L = layout._as_L(L_values)
+    return (((L[:, None] >> np.arange(PLANES, dtype=np.int64)) & 1) != 0).reshape(-1)
+
+
+def _eq_small(tau: Sequence[int]) -> list[int]:
+    """eq(τ, k) for k < 2^len(τ) as Python ints (τ_1 bound to the most significant bit of k)."""
+    eq = [1]
+    for t in tau:
+        eq = [x for e in eq for x in (e * (1 - t) % R, e * t % R)]
+    return eq
+
+
+def mask_mle(layout: RangeLayout, point: Sequence[int]) -> int:
+    """MLE of the public mask (entry (i, k) ↦ [k ≥ tag_i]) at a point of n + 4 variables.
+
+    mask~(ρ, τ) = 1 − Σ_s ind_s~(ρ) · Σ_{k < bits_s} eq(τ, k): O(#segments · n + 16).
+    """
+    if len(point) != layout.n + PLANE_LOG:
+        raise ValueError(f"mask MLE needs {layout.n + PLANE_LOG} variables, got {len(point)}")
+    rho, tau = point[: layout.n], point[layout.n :]
+    eq = _eq_small(tau)
+    below = [0] * (PLANES + 1)  # below[b] = Σ_{k<b} eq(τ, k)
+    for k in range(PLANES):
+        below[k + 1] = (below[k] + eq[k]) % R
+    acc = 1
+    for s in layout.segments:
+        acc -= layout._seg_prefix(s, rho) * below[s.bits]
+    return acc % R
+
+
+class BitsBackend:
+    """Bit decomposition (the paper's zkReLU range check). Committed: ``B`` (2^(n+4) bits, subset sums)."""
+
+    name = "bits"
+
+    def committed_log_sizes(self, layout: RangeLayout) -> dict[str, int]:
+        return {"B": layout.n + PLANE_LOG}
+
+    def committed_tables(self, layout: RangeLayout, L_values, *, strict: bool = True) -> dict[str, np.ndarray]:
+        """{"B": bool array of 2^(n+4)}. ``strict`` raises QuantizationOverflow on an out-of-range entry."""
+        L = layout._as_L(L_values)
+        if strict:
+            layout.check_values(L)
+        return {"B": bit_tensor(layout, L)}
+
+    @staticmethod
+    def _mask(layout: RangeLayout) -> np.ndarray:
+        k = np.arange(PLANES, dtype=np.int64)
+        return (k[None, :] >= layout.tags()[:, None]).reshape(-1).astype(np.int64)
+
+    @staticmethod
+    def _B_fr(layout, L_values, tables) -> Fr:
+        B = tables["B"] if tables is not None else bit_tensor(layout, L_values)
+        B = np.asarray(B).reshape(-1)
+        if B.size != 1 << (layout.n + PLANE_LOG):
+            raise ValueError(f"B needs 2^{layout.n + PLANE_LOG} entries, got {B.size}")
+        return Fr.from_int64(B.astype(np.int64))
+
+    def prove(self, layout: RangeLayout, L_values, transcript, *, tables=None) -> tuple[BitsProof, list[Claim]]:
+        """Zero-check Σ eq(u, x)·(B − B² + μ·mask·B) = 0 over the committed B."""
+        B = self._B_fr(layout, L_values, tables)
+        _absorb_layout(transcript, layout, self.name)
+        u = transcript.challenge_frs("range/zero-point", layout.n + PLANE_LOG)
+        mu = transcript.challenge_fr("range/mu")
+        mask = Fr.from_int64(self._mask(layout), B.backend)
+        proof, res = sc.prove([B, mask], _bits_relation(mu), transcript, eq_point=u, claim=0)
+        return BitsProof(proof), [Claim("B", res.point, res.values[0])]
+
+    def verify(self, layout: RangeLayout, proof: BitsProof, transcript) -> list[Claim]:
+        if not isinstance(proof, BitsProof):
+            raise ProofFormatError("expected a bits range-check proof")
+        _absorb_layout(transcript, layout, self.name)
+        nv = layout.n + PLANE_LOG
+        u = transcript.challenge_frs("range/zero-point", nv)
+        mu = transcript.challenge_fr("range/mu")
+        res = sc.verify(proof.zero_check, _bits_relation(mu), nv, 0, transcript, eq_point=u)
+        if res.values[1] != mask_mle(layout, res.point):
+            raise VerificationError("range check (bits): the stated mask evaluation is wrong")
+        return [Claim("B", res.point, res.values[0])]
+
+    def read_proof(self, r, layout: RangeLayout) -> BitsProof:
+        return BitsProof.read(r, layout)
+
+    # ---------------------------------------------------------------------------------------- claims on L
+    def prove_translate(self, layout, claims, transcript, *, L_values=None, tables=None):
+        """For each claim L~(ρ) = v send b_k = B~(ρ, k); one claim B~(ρ, τ) = Σ_k eq(τ, k)·b_k per claim."""
+        _check_L_claims(layout, claims)
+        if not claims:
+            return TranslateProof(()), []
+        B = self._B_fr(layout, L_values, tables)
+        planes, out = [], []
+        for c in claims:
+            t = B
+            for x in c.point:
+                t = t.fold(x)
+            vals = tuple(t.to_ints())
+            planes.append(vals)
+            out.append(self._absorb_translate(layout, c, vals, transcript))
+        return TranslateProof(tuple(planes)), out
+
+    @staticmethod
+    def _absorb_translate(layout, c: Claim, vals, transcript) -> Claim:
+        transcript.absorb_frs("range/planes", list(vals))
+        tau = transcript.challenge_frs("range/tau", PLANE_LOG)
+        eq = _eq_small(tau)
+        value = sum(e * b for e, b in zip(eq, vals)) % R
+        return Claim("B", tuple(c.point) + tuple(tau), value)
+
+    def verify_translate(self, layout, claims, proof: TranslateProof, transcript) -> list[Claim]:
+        _check_L_claims(layout, claims)
+        if not isinstance(proof, TranslateProof) or len(proof.planes) != len(claims):
+            raise ProofFormatError(f"bits back-end: expected {len(claims)} plane vectors in the claim translation")
+        out = []
+        for c, vals in zip(claims, proof.planes):
+            if len(vals) != PLANES:
+                raise ProofFormatError(f"bits back-end: a plane vector needs {PLANES} values")
+            _check_fr(vals, "bits claim translation")
+            if sum(b << k for k, b in enumerate(vals)) % R != c.value:
+                raise VerificationError("range check (bits): the bit planes do not recompose the claimed L value")
+            out.append(self._absorb_translate(layout, c, vals, transcript))
+        return out
+
+    def read_translate_proof(self, r, layout, n_claims: int) -> TranslateProof:
+        return TranslateProof.read(r, layout, n_claims)
+
+
+RangeBackend = LookupBackend | BitsBackend
+BACKENDS = {"lookup": LookupBackend, "bits": BitsBackend}
+
+
+def make_range_backend(name: str = "lookup") -> RangeBackend:
+    """``"lookup"`` (default, LogUp-GKR) or ``"bits"`` (bit decomposition)."""
+    try:
+        return BACKENDS[name]()
+    except KeyError:
+        raise ValueError(f"unknown range-check back-end {name!r}; choose one of {sorted(BACKENDS)}") from None
+
+
+__all__ = [
+    "BitsBackend",
+    "BitsProof",
+    "LookupBackend",
+    "LookupProof",
+    "MAX_BITS",
+    "RangeLayout",
+    "Segment",
+    "TABLE_LOG",
+    "TranslateProof",
+    "bit_tensor",
+    "fraction_layers",
+    "make_range_backend",
+    "mask_mle",
+    "multiplicities",
+    "table_mle",
+    "table_values",
+]
