@@ -1,155 +1,147 @@
 // Fr vector kernels of the CuPy backend (zkdl/field/gpu.py). Arrays are (n,4) uint64 Montgomery limbs, row-major,
 // exactly the CPU backend's layout. Every kernel is a thin wrapper around a __host__ __device__ body in
-// fr.cuh / fr_ops.cuh, which the host harness tests on the CPU.
+// fr.cuh / fr_ops.cuh. The host harness compiles this very file for the CPU (ZK_EMULATE, see kernel_env.cuh) and
+// the tests run these kernels, launch geometry and block reductions included, through an emulated launch.
 //
 // Launch conventions: 1-D grid; elementwise kernels take any grid with >= n threads in total. Reduction kernels
 // must be launched with blockDim.x == ZK_RED_THREADS and write one partial result per block (partial[blockIdx.x]);
 // the caller reduces the partials again (fr_sum_kernel) until one is left.
 #include "fr_ops.cuh"
+#include "kernel_env.cuh"
 
 #define ZK_RED_THREADS 128
 
-__device__ __forceinline__ long long zk_tid() { return (long long)blockIdx.x * blockDim.x + threadIdx.x; }
-__device__ __forceinline__ long long zk_nthreads() { return (long long)gridDim.x * blockDim.x; }
+struct FrAdd {
+    ZK_HD fr_t operator()(const fr_t &a, const fr_t &b) const { return fr_add(a, b); }
+};
 
-extern "C" {
-
-__global__ void fr_add_kernel(const u64 *a, const u64 *b, u64 *out, long long n) {
+ZK_KERNEL fr_add_kernel(const u64 *a, const u64 *b, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_add(fr_load(a, i), fr_load(b, i)));
 }
 
-__global__ void fr_sub_kernel(const u64 *a, const u64 *b, u64 *out, long long n) {
+ZK_KERNEL fr_sub_kernel(const u64 *a, const u64 *b, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_sub(fr_load(a, i), fr_load(b, i)));
 }
 
-__global__ void fr_mul_kernel(const u64 *a, const u64 *b, u64 *out, long long n) {
+ZK_KERNEL fr_mul_kernel(const u64 *a, const u64 *b, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_mul(fr_load(a, i), fr_load(b, i)));
 }
 
-__global__ void fr_neg_kernel(const u64 *a, u64 *out, long long n) {
+ZK_KERNEL fr_neg_kernel(const u64 *a, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_neg(fr_load(a, i)));
 }
 
 // out[i] = c * a[i]; c is one Montgomery element (4 limbs) in device memory.
-__global__ void fr_scalar_mul_kernel(const u64 *a, const u64 *c, u64 *out, long long n) {
+ZK_KERNEL fr_scalar_mul_kernel(const u64 *a, const u64 *c, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_mul(fr_load(c, 0), fr_load(a, i)));
 }
 
 // out[i] = a[i] + c
-__global__ void fr_add_scalar_kernel(const u64 *a, const u64 *c, u64 *out, long long n) {
+ZK_KERNEL fr_add_scalar_kernel(const u64 *a, const u64 *c, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_add(fr_load(a, i), fr_load(c, 0)));
 }
 
 // out[i] = a[i] + c * b[i]  (axpy)
-__global__ void fr_axpy_kernel(const u64 *a, const u64 *c, const u64 *b, u64 *out, long long n) {
+ZK_KERNEL fr_axpy_kernel(const u64 *a, const u64 *c, const u64 *b, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_add(fr_load(a, i), fr_mul(fr_load(c, 0), fr_load(b, i))));
 }
 
-__global__ void fr_fold_kernel(const u64 *t, const u64 *c, u64 *out, long long half) {
+ZK_KERNEL fr_fold_kernel(const u64 *t, const u64 *c, u64 *out, long long half) {
     long long i = zk_tid();
     if (i < half) fr_fold_at(i, t, fr_load(c, 0), out, half);
 }
 
-__global__ void fr_eq_step_kernel(u64 *T, const u64 *u, long long half) {
+ZK_KERNEL fr_eq_step_kernel(u64 *T, const u64 *u, long long half) {
     long long i = zk_tid();
     if (i < half) fr_eq_step_at(i, T, fr_load(u, 0), half);
 }
 
-__global__ void fr_to_mont_kernel(const u64 *a, u64 *out, long long n) {
+ZK_KERNEL fr_to_mont_kernel(const u64 *a, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_to_mont(fr_load(a, i)));
 }
 
-__global__ void fr_from_mont_kernel(const u64 *a, u64 *out, long long n) {
+ZK_KERNEL fr_from_mont_kernel(const u64 *a, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_from_mont(fr_load(a, i)));
 }
 
-__global__ void fr_from_int64_kernel(const long long *v, u64 *out, long long n) {
+ZK_KERNEL fr_from_int64_kernel(const long long *v, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_store(out, i, fr_from_int64(v[i]));
 }
 
 // Batch inversion: thread t inverts the chunk [t*chunk, min((t+1)*chunk, n)); zeros map to zero.
-__global__ void fr_batch_inv_kernel(const u64 *a, u64 *out, long long n, long long chunk) {
+ZK_KERNEL fr_batch_inv_kernel(const u64 *a, u64 *out, long long n, long long chunk) {
     long long start = zk_tid() * chunk;
     if (start >= n) return;
     long long end = start + chunk < n ? start + chunk : n;
     fr_batch_inv_chunk(start, end, a, out);
 }
 
-__global__ void fr_fold_pair_kernel(const u64 *a, const u64 *b, const u64 *c, u64 *out, long long n) {
+ZK_KERNEL fr_fold_pair_kernel(const u64 *a, const u64 *b, const u64 *c, u64 *out, long long n) {
     long long i = zk_tid();
     if (i < n) fr_fold_pair_at(i, a, b, fr_load(c, 0), out);
 }
 
 // out[i] = x^i; thread t fills the chunk [t*chunk, min((t+1)*chunk, n)).
-__global__ void fr_powers_kernel(const u64 *x, u64 *out, long long n, long long chunk) {
+ZK_KERNEL fr_powers_kernel(const u64 *x, u64 *out, long long n, long long chunk) {
     long long start = zk_tid() * chunk;
     if (start >= n) return;
     fr_powers_chunk(start, start + chunk < n ? start + chunk : n, fr_load(x, 0), out);
 }
 
 // bad[i] = 1 if the standard-form row a[i] is >= r
-__global__ void fr_noncanonical_kernel(const u64 *a, unsigned char *bad, long long n) {
+ZK_KERNEL fr_noncanonical_kernel(const u64 *a, unsigned char *bad, long long n) {
     long long i = zk_tid();
     if (i < n) bad[i] = fr_is_canonical(fr_load(a, i)) ? 0 : 1;
 }
 
 // Signed int64 values; bad[i] = 1 (and out[i] = 0) when the element is outside [-2^63, 2^63).
-__global__ void fr_to_int64_kernel(const u64 *a, long long *out, unsigned char *bad, long long n) {
+ZK_KERNEL fr_to_int64_kernel(const u64 *a, long long *out, unsigned char *bad, long long n) {
     long long i = zk_tid();
     if (i < n) out[i] = fr_to_int64(fr_load(a, i), bad + i);
 }
 
-}  // extern "C"
-
-// Tree reduction of one value per thread in shared memory; thread 0 ends with the block's sum.
-__device__ __forceinline__ fr_t zk_block_sum(fr_t v, fr_t *sh) {
-    sh[threadIdx.x] = v;
-    __syncthreads();
-    for (int s = ZK_RED_THREADS / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) sh[threadIdx.x] = fr_add(sh[threadIdx.x], sh[threadIdx.x + s]);
-        __syncthreads();
-    }
-    return sh[0];
+// out[p*R + r] = sum_q a[p, q, r] v[q] for a row-major (P, Q, R) tensor a; one thread per output entry.
+ZK_KERNEL fr_contract_kernel(const u64 *a, long long P, long long Q, long long R, const u64 *v, u64 *out) {
+    long long o = zk_tid();
+    if (o < P * R) fr_contract_at(o, a, Q, R, v, out);
 }
 
-extern "C" {
-
 // partial[blockIdx.x] = sum of this block's grid-stride share of a[0..n).
-__global__ void fr_sum_kernel(const u64 *a, u64 *partial, long long n) {
-    __shared__ fr_t sh[ZK_RED_THREADS];
-    fr_t s = zk_block_sum(fr_sum_thread(zk_tid(), zk_nthreads(), a, n), sh);
-    if (threadIdx.x == 0) fr_store(partial, blockIdx.x, s);
+ZK_KERNEL fr_sum_kernel(const u64 *a, u64 *partial, long long n) {
+    ZK_SHARED fr_t sh[ZK_RED_THREADS];
+    sh[threadIdx.x] = fr_sum_thread(zk_tid(), zk_nthreads(), a, n);
+    zk_block_reduce<ZK_RED_THREADS>(sh, 1, FrAdd());
+    if (threadIdx.x == 0) fr_store(partial, blockIdx.x, sh[0]);
 }
 
 // partial[blockIdx.x] = this block's share of <a, b>.
-__global__ void fr_inner_kernel(const u64 *a, const u64 *b, u64 *partial, long long n) {
-    __shared__ fr_t sh[ZK_RED_THREADS];
-    fr_t s = zk_block_sum(fr_inner_thread(zk_tid(), zk_nthreads(), a, b, n), sh);
-    if (threadIdx.x == 0) fr_store(partial, blockIdx.x, s);
+ZK_KERNEL fr_inner_kernel(const u64 *a, const u64 *b, u64 *partial, long long n) {
+    ZK_SHARED fr_t sh[ZK_RED_THREADS];
+    sh[threadIdx.x] = fr_inner_thread(zk_tid(), zk_nthreads(), a, b, n);
+    zk_block_reduce<ZK_RED_THREADS>(sh, 1, FrAdd());
+    if (threadIdx.x == 0) fr_store(partial, blockIdx.x, sh[0]);
 }
 
 // Sumcheck round sums of prod_{j<k} t_j at t = 0..3: partial is (4, gridDim.x, 4 limbs):
-// partial[t * gridDim.x + blockIdx.x] = this block's share of sum_i e_t(i). Unused table pointers may be null.
-__global__ void fr_roundsum_kernel(const u64 *t0, const u64 *t1, const u64 *t2, int k, u64 *partial,
+// partial[t * gridDim.x + blockIdx.x] = this block's share of sum_i e_t(i). Only t0..t(k-1) are read.
+ZK_KERNEL fr_roundsum_kernel(const u64 *t0, const u64 *t1, const u64 *t2, int k, u64 *partial,
                                    long long half) {
-    __shared__ fr_t sh[ZK_RED_THREADS];
+    ZK_SHARED fr_t sh[4 * ZK_RED_THREADS];
     fr_t acc[4];
     fr_roundsum_thread(zk_tid(), zk_nthreads(), half, k, t0, t1, t2, acc);
-    for (int t = 0; t < 4; t++) {
-        fr_t s = zk_block_sum(acc[t], sh);
-        if (threadIdx.x == 0) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, s);
-        __syncthreads();
-    }
+    for (int t = 0; t < 4; t++) sh[t * ZK_RED_THREADS + threadIdx.x] = acc[t];
+    zk_block_reduce<ZK_RED_THREADS>(sh, 4, FrAdd());
+    if (threadIdx.x == 0)
+        for (int t = 0; t < 4; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
 }
 
-}  // extern "C"

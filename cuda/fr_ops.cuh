@@ -126,3 +126,12 @@ ZK_HD long long fr_to_int64(const fr_t &a, unsigned char *bad) {
     *bad = 1;
     return 0;
 }
+
+// Contraction of the middle index of a row-major (P, Q, R) tensor with v (Q entries), output index o = p*R + r:
+//   out[o] = sum_q a[(p*Q + q)*R + r] * v[q].
+ZK_HD void fr_contract_at(long long o, const u64 *a, long long Q, long long R, const u64 *v, u64 *out) {
+    long long p = o / R, r = o % R;
+    fr_t acc = fr_zero();
+    for (long long q = 0; q < Q; q++) acc = fr_add(acc, fr_mul(fr_load(a, (p * Q + q) * R + r), fr_load(v, q)));
+    fr_store(out, o, acc);
+}

@@ -2,20 +2,37 @@
 // C ABI (shared library, loaded by tests/cuda with ctypes). Each entry point loops over the "thread index" and
 // calls the same per-index body a GPU kernel calls, so the arithmetic, indexing and algorithms (reductions,
 // eq construction, batch inversion, Pippenger bucket method) are checked on a machine without a GPU.
-// What this does not check: kernel launch geometry, shared-memory reductions, the cupy sort, and device codegen
-// (__umul64hi instead of unsigned __int128) -- those are covered by the GPU tests (tests/cuda, marker gpu).
+// The kernels of fr_kernels.cu and msm.cu are also compiled in (ZK_EMULATE) and can be launched one thread at a
+// time through zk_emu_set; tests/cuda/fake_cupy.py uses that to run zkdl/field/gpu.py on the CPU.
+// What this does not check: real concurrency (races, __syncthreads placement), the CuPy sort, memory limits, and
+// device code generation (__umul64hi instead of unsigned __int128): the GPU tests (marker gpu) cover those.
 //
 // All G1 inputs/outputs of the harness are standard-form affine rows of 12 limbs (arkworks to_xy_bytes_le
 // layout) unless the name says jac (18 limbs, Jacobian, Montgomery form: the GPU MSM's output format).
 #include <algorithm>
 #include <vector>
 
+#define ZK_EMULATE 1
 #include "../fr_ops.cuh"
 #include "../msm_core.cuh"
+// The kernels themselves, compiled as host functions with the same names (see kernel_env.cuh).
+#include "../fr_kernels.cu"
+#include "../msm.cu"
 
 #define ZK_API extern "C" __attribute__((visibility("default")))
 
-ZK_API int zk_abi_version() { return 1; }
+zk_emu_dim zk_emu_blockIdx, zk_emu_threadIdx, zk_emu_blockDim, zk_emu_gridDim;
+
+ZK_API int zk_abi_version() { return 2; }
+
+// Emulated launch: set the launch geometry and the current (block, thread) before calling a kernel function.
+// Run the threads of a block in decreasing thread order (thread 0 last), see kernel_env.cuh.
+ZK_API void zk_emu_set(unsigned int grid, unsigned int block, unsigned int bx, unsigned int tx) {
+    zk_emu_gridDim = {grid, 1, 1};
+    zk_emu_blockDim = {block, 1, 1};
+    zk_emu_blockIdx = {bx, 0, 0};
+    zk_emu_threadIdx = {tx, 0, 0};
+}
 
 // ---------------------------------------------------------------- Fr
 // op: 0 add, 1 sub, 2 mul

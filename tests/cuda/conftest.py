@@ -66,7 +66,7 @@ class Harness:
         for name, (args, res) in sig.items():
             f = getattr(self.lib, name)
             f.argtypes, f.restype = args, res
-        assert self.lib.zk_abi_version() == 1
+        assert self.lib.zk_abi_version() == 2
 
     @staticmethod
     def _u(a, cols=4) -> np.ndarray:

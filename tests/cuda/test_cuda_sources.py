@@ -68,7 +68,7 @@ def test_every_cu_compiles_to_ptx_for_sm90(ptx_files):
         text = path.read_text()
         assert re.search(r"^\.target sm_90\b", text, re.M), stem
         src = (gpu_build.cuda_dir() / f"{stem}.cu").read_text()
-        declared = set(re.findall(r"__global__ void (\w+)\(", src))
+        declared = set(re.findall(r"^ZK_KERNEL (\w+)\(", src, re.M))
         entries = set(re.findall(r"^\.visible \.entry (\w+)\(", text, re.M))
         assert declared and declared == entries, (stem, declared ^ entries)
 

@@ -217,6 +217,15 @@ class GpuBackend(Backend):
         res = [self._sum_dev(part[t * grid : (t + 1) * grid], grid) for t in range(k + 1)]
         return self.cp.asnumpy(self.cp.concatenate(res, axis=0))
 
+    def contract(self, a, shape, v):
+        P, Q, Rr = (int(x) for x in shape)
+        if a.shape[0] != P * Q * Rr or v.shape[0] != Q:
+            raise ValueError(f"contract: {a.shape[0]} entries do not form {shape} with a vector of {v.shape[0]}")
+        a, v = self._c(a), self._c(v)
+        out = self.cp.empty((P * Rr, 4), dtype=self.cp.uint64)
+        self._launch("fr_contract_kernel", P * Rr, a, np.int64(P), np.int64(Q), np.int64(Rr), v, out)
+        return out
+
     # --- structured vectors -------------------------------------------------------------------------------
     def powers(self, x, n):
         out = self.cp.empty((n, 4), dtype=self.cp.uint64)
