@@ -23,6 +23,7 @@ import math
 import secrets
 from fractions import Fraction
 
+import numba
 import numpy as np
 
 from .base import InvalidParameter, check_positive
@@ -59,30 +60,49 @@ def make_rng(entropy: int | None = None, *spawn_key: int) -> np.random.Generator
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _randbelow(rng: np.random.Generator, high: int, size: int) -> np.ndarray:
+    """Uniform integers on {0, ..., high-1} (32-bit draws when they suffice: about twice as fast)."""
+    if high <= 1 << 32:
+        return rng.integers(0, high, size=size, dtype=np.uint32).astype(np.int64)
+    return rng.integers(0, high, size=size, dtype=np.int64)
+
+
 def _bern_exp_frac(rng: np.random.Generator, r: np.ndarray, den: int) -> np.ndarray:
     """Bernoulli(exp(-r/den)) for an int64 array 0 <= r <= den and a scalar den (CKS Algorithm 1).
 
-    K starts at 1; while Bernoulli(r/(den*K)) succeeds, K += 1; the answer is "K is odd".  All candidates still
-    running share the same K, so each round is one vectorized draw with a scalar bound.
+    K starts at 1; while Bernoulli(r/(den*K)) succeeds, K += 1; the answer is "the final K is odd".  All
+    candidates still running share the same K, so each round is one vectorized draw with a scalar bound.
     """
     n = r.shape[0]
-    k_final = np.ones(n, dtype=np.int64)
-    active = np.arange(n)
-    ra = r
-    k = 1
+    res = np.ones(n, dtype=bool)  # fails in round K = 1 leave K = 1: odd
+    if n == 0:
+        return res
+    active = np.flatnonzero(_randbelow(rng, den, n) < r)
+    ra = r[active]
+    k = 2
     while active.size:
-        u = rng.integers(0, den * k, size=active.size, dtype=np.int64)
-        hit = u < ra
-        k += 1
+        hit = _randbelow(rng, den * k, active.size) < ra
+        if k % 2 == 0:
+            res[active[~hit]] = False
         active = active[hit]
         ra = ra[hit]
-        k_final[active] = k
-    return (k_final & 1) == 1
+        k += 1
+    return res
 
 
 def _bern_exp1(rng: np.random.Generator, n: int) -> np.ndarray:
-    """n independent Bernoulli(exp(-1)) draws."""
-    return _bern_exp_frac(rng, np.ones(n, dtype=np.int64), 1)
+    """n independent Bernoulli(exp(-1)) draws (round K = 1 always succeeds for gamma = 1 and is skipped)."""
+    res = np.ones(n, dtype=bool)
+    active = np.flatnonzero(_randbelow(rng, 2, n) == 0)  # round K = 2: Bernoulli(1/2); fail -> K = 2, even
+    res[:] = False
+    res[active] = True  # provisional: survivors of round 2 are at K = 3
+    k = 3
+    while active.size:
+        hit = _randbelow(rng, k, active.size) == 0
+        res[active[~hit]] = k % 2 == 1
+        active = active[hit]
+        k += 1
+    return res
 
 
 def bernoulli_exp(rng: np.random.Generator, num, den: int) -> np.ndarray:
@@ -138,6 +158,166 @@ def _bern_exp_bigint(rng: np.random.Generator, num: int, den: int) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# compiled kernels (numba): the same algorithms, one candidate at a time, on a stream of random 62-bit words
+# --------------------------------------------------------------------------------------------------------------
+#
+# The Python driver fills a buffer with raw PCG64 output (62 bits per word).  A kernel returns when the buffer
+# runs out *in the middle of a sample*, reporting where that sample started; the driver keeps the words from
+# there on, appends fresh ones and calls again, so the kernel consumes exactly the same word sequence as if the
+# buffer were infinite (no sample is ever dropped because it needed many words: that would bias the output).
+
+_TWO62 = 1 << 62
+
+
+@numba.njit(cache=True)
+def _k_bounded(w, pos, m):
+    """Uniform on {0..m-1} by rejection from 62-bit words; returns (value, pos) with pos = -1 when exhausted."""
+    if m & (m - 1) == 0:  # power of two: every word is usable
+        if pos < w.shape[0]:
+            return w[pos] & (m - 1), pos + 1
+        return 0, -1
+    lim = (_TWO62 // m) * m
+    while pos < w.shape[0]:
+        x = w[pos]
+        pos += 1
+        if x < lim:
+            return x % m, pos
+    return 0, -1
+
+
+@numba.njit(cache=True)
+def _k_bern_frac(w, pos, r, den):
+    """Bernoulli(exp(-r/den)), 0 <= r <= den (CKS Alg. 1); returns (0/1, pos)."""
+    k = 1
+    if r == den:  # gamma = 1: the first round Bernoulli(1) always succeeds
+        k = 2
+    while True:
+        u, pos = _k_bounded(w, pos, den * k)
+        if pos < 0:
+            return 0, -1
+        if u >= r:
+            break
+        k += 1
+    return k & 1, pos
+
+
+@numba.njit(cache=True)
+def _k_bern_exp(w, pos, num, den):
+    whole = num // den
+    frac = num - whole * den
+    for _ in range(whole):
+        b, pos = _k_bern_frac(w, pos, 1, 1)
+        if pos < 0 or b == 0:
+            return 0, pos
+    return _k_bern_frac(w, pos, frac, den)
+
+
+@numba.njit(cache=True)
+def _k_dlap_one(w, pos, t, s):
+    """One discrete Laplace(t/s) sample (CKS Alg. 2); returns (value, pos)."""
+    while True:
+        u, pos = _k_bounded(w, pos, t)
+        if pos < 0:
+            return 0, -1
+        d, pos = _k_bern_frac(w, pos, u, t)
+        if pos < 0:
+            return 0, -1
+        if d == 0:
+            continue
+        v = 0
+        while True:
+            a, pos = _k_bern_frac(w, pos, 1, 1)
+            if pos < 0:
+                return 0, -1
+            if a == 0:
+                break
+            v += 1
+        y = (u + t * v) // s
+        b, pos = _k_bounded(w, pos, 2)
+        if pos < 0:
+            return 0, -1
+        if b == 1 and y == 0:
+            continue
+        return (-y if b == 1 else y), pos
+
+
+@numba.njit(cache=True)
+def _k_dlap(w, t, s, out, filled):
+    """Fill out[filled:] while words last; returns (filled, start position of the unfinished sample)."""
+    pos = 0
+    while filled < out.shape[0]:
+        y, p2 = _k_dlap_one(w, pos, t, s)
+        if p2 < 0:
+            return filled, pos
+        out[filled] = y
+        filled += 1
+        pos = p2
+    return filled, pos
+
+
+@numba.njit(cache=True)
+def _k_dgauss(w, pos, t, r, q, den, safe, out, filled):
+    """Discrete Gaussian (CKS Alg. 3) with sigma2 = t r / q.  Returns (filled, pos, pending): pending != 0 means
+    a candidate whose acceptance exponent does not fit in int64 (|y| q - r > safe) was drawn; it is returned in
+    out[filled] with pos just after it, and the driver decides it with Python integers."""
+    while filled < out.shape[0]:
+        start = pos
+        y, pos = _k_dlap_one(w, pos, t, 1)
+        if pos < 0:
+            return filled, start, 0
+        a = y if y >= 0 else -y
+        d = a * q - r
+        if d > safe or d < -safe:
+            out[filled] = y
+            return filled, pos, 1
+        c, pos = _k_bern_exp(w, pos, d * d, den)
+        if pos < 0:
+            return filled, start, 0
+        if c == 1:
+            out[filled] = y
+            filled += 1
+    return filled, pos, 0
+
+
+def _words(rng: np.random.Generator, n: int) -> np.ndarray:
+    return (rng.bit_generator.random_raw(n) >> np.uint64(2)).view(np.int64)
+
+
+def _dlap_fast(rng: np.random.Generator, t: int, s: int, n: int) -> np.ndarray:
+    out = np.empty(n, dtype=np.int64)
+    filled = 0
+    w = _words(rng, 12 * n + 64)
+    while True:
+        filled, pos = _k_dlap(w, t, s, out, filled)
+        if filled >= n:
+            return out
+        # words per sample so far, with a margin, for the rest
+        wps = max(4.0, pos / max(filled, 1))
+        w = np.concatenate((w[pos:], _words(rng, int(1.2 * wps * (n - filled)) + 64)))
+
+
+def _dgauss_fast(rng: np.random.Generator, t: int, r: int, q: int, den: int, n: int) -> np.ndarray:
+    out = np.empty(n, dtype=np.int64)
+    filled = 0
+    pos = 0
+    used = 0
+    w = _words(rng, 16 * n + 64)
+    while filled < n:
+        filled, pos, pending = _k_dgauss(w, pos, t, r, q, den, _INT64_SAFE, out, filled)
+        if pending:
+            d = abs(int(out[filled])) * q - r
+            if _bern_exp_bigint(rng, d * d, den):
+                filled += 1
+            continue
+        if filled < n:
+            used += pos
+            wps = max(4.0, used / max(filled, 1))
+            w = np.concatenate((w[pos:], _words(rng, int(1.2 * wps * (n - filled)) + 64)))
+            pos = 0
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Discrete Laplace
 # --------------------------------------------------------------------------------------------------------------
 
@@ -154,9 +334,10 @@ def _dlap_raw(rng: np.random.Generator, t: int, s: int, n: int) -> np.ndarray:
     """n samples of the discrete Laplace with scale t/s (CKS Algorithm 2), integer arithmetic only."""
     out = np.empty(n, dtype=np.int64)
     filled = 0
+    rate = 0.5
     while filled < n:
-        m = 2 * (n - filled) + 16
-        u = rng.integers(0, t, size=m, dtype=np.int64)
+        m = int((n - filled) / rate * 1.03) + 16
+        u = _randbelow(rng, t, m)
         u = u[_bern_exp_frac(rng, u, t)]
         # V ~ Geometric: number of Bernoulli(exp(-1)) successes before the first failure
         v = np.zeros(u.shape[0], dtype=np.int64)
@@ -172,6 +353,7 @@ def _dlap_raw(rng: np.random.Generator, t: int, s: int, n: int) -> np.ndarray:
         take = min(z.shape[0], n - filled)
         out[filled : filled + take] = z[:take]
         filled += take
+        rate = max(0.05, z.shape[0] / m)
     return out
 
 
@@ -193,10 +375,15 @@ class DiscreteLaplace:
         p = math.exp(-1.0 / float(self.scale))
         return 2.0 * p / (1.0 - p) ** 2
 
-    def sample(self, rng: np.random.Generator, size: int | tuple = 1) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size: int | tuple = 1, method: str = "compiled") -> np.ndarray:
+        """Exact samples; ``method`` "compiled" (numba kernel, default) or "numpy" (vectorized reference)."""
         shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
         n = int(np.prod(shape))
-        return _dlap_raw(rng, self.t, self.s, n).reshape(shape)
+        if method == "compiled":
+            return _dlap_fast(rng, self.t, self.s, n).reshape(shape)
+        if method == "numpy":
+            return _dlap_raw(rng, self.t, self.s, n).reshape(shape)
+        raise InvalidParameter(f"method must be 'compiled' or 'numpy', got {method!r}")
 
     def tail(self, k: float) -> float:
         """Pr[|Y| >= k] for k >= 1 (exact for the discrete distribution)."""
@@ -242,14 +429,20 @@ class DiscreteGaussian:
         w = np.exp(-(k**2) / (2 * s2))
         return float((k**2 * w).sum() / w.sum())
 
-    def sample(self, rng: np.random.Generator, size: int | tuple = 1) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size: int | tuple = 1, method: str = "compiled") -> np.ndarray:
+        """Exact samples; ``method`` "compiled" (numba kernel, default) or "numpy" (vectorized reference)."""
         shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
         n = int(np.prod(shape))
+        if method == "compiled":
+            return _dgauss_fast(rng, self.t, self.r, self.q, self._den, n).reshape(shape)
+        if method != "numpy":
+            raise InvalidParameter(f"method must be 'compiled' or 'numpy', got {method!r}")
         out = np.empty(n, dtype=np.int64)
         filled = 0
         t, r, q, den = self.t, self.r, self.q, self._den
+        rate = 0.6
         while filled < n:
-            m = int(1.6 * (n - filled)) + 16
+            m = int((n - filled) / rate * 1.03) + 16
             y = _dlap_raw(rng, t, 1, m)
             a = np.abs(y)
             big = a > (_INT64_SAFE + r) // q
@@ -265,4 +458,5 @@ class DiscreteGaussian:
             take = min(z.shape[0], n - filled)
             out[filled : filled + take] = z[:take]
             filled += take
+            rate = max(0.05, z.shape[0] / m)
         return out.reshape(shape)

@@ -296,7 +296,7 @@ class LinearCounter(Mechanism):
         self._bstart = j * self.process.block
         self._bn = eta.shape[0]
         self._buf = eta
-        self._buf1 = eta[:, 0].tolist() if self.dim == 1 else None
+        self._buf1 = None  # per-item path converts lazily
         self._carry_start = carry
         self._carry_end = carry_end
 
