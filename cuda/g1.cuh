@@ -161,7 +161,9 @@ ZK_HD_NOINLINE g1_jac g1_add_aff(const g1_jac &p, const g1_aff &q) {
 // k * p for a small non-negative k (double and add, MSB first).
 ZK_HD g1_jac g1_mul_u64(const g1_jac &p, u64 k) {
     g1_jac acc = g1_inf();
-    for (int bit = 63; bit >= 0; bit--) {
+    int top = 63;
+    while (top >= 0 && !((k >> top) & 1)) top--;
+    for (int bit = top; bit >= 0; bit--) {
         acc = g1_dbl(acc);
         if ((k >> bit) & 1) acc = g1_add(acc, p);
     }

@@ -111,15 +111,28 @@ class GpuMsm:
         segs = cp.empty((W * nseg, 18), dtype=cp.uint64)
         self._launch("msm_segment_kernel", W * nseg, buckets, np.int32(c), np.int32(W), np.int32(nseg),
                      np.int32(SEG_LEN), segs)
+        # per window: tree-reduce its nseg segment sums, then Horner over the W window sums (one thread)
+        wins = cp.concatenate([self._reduce(segs[w * nseg : (w + 1) * nseg], nseg) for w in range(W)], axis=0)
         out = cp.empty((1, 18), dtype=cp.uint64)
-        self._mod.get_function("msm_combine_kernel")((1,), (1,), (segs, np.int32(W), np.int32(nseg), np.int32(c), out))
+        self._mod.get_function("msm_combine_kernel")((1,), (1,), (wins, np.int32(W), np.int32(1), np.int32(c), out))
         return cp.asnumpy(out)[0]
+
+    def _reduce(self, pts: Any, m: int):
+        """Sum of m Jacobian points on the device -> (1, 18) device array (block tree reductions)."""
+        cp = self._cp
+        while True:
+            grid = max(1, min(1024, (m + self._RED - 1) // self._RED))
+            part = cp.empty((grid, 18), dtype=cp.uint64)
+            self._mod.get_function("g1_sum_jac_kernel")((grid,), (self._RED,), (pts, np.int64(m), part))
+            if grid == 1:
+                return part
+            pts, m = part, grid
 
     def _check_len(self, m: int) -> None:
         if m > self.n:
             raise ValueError(f"{m} scalars for a basis of {self.n} points")
 
-    def msm_small(self, scalars: Any, bits: int | None = None) -> Any:
+    def msm_small(self, scalars: Any, bits: int | None = None, c: int | None = None) -> Any:
         """Σ s_i P_i for signed int64 scalars (the first len(scalars) points). ``bits`` bounds |s_i| < 2^bits."""
         cp = self._cp
         s = cp.ascontiguousarray(cp.asarray(scalars, dtype=cp.int64).reshape(-1))
@@ -130,11 +143,11 @@ class GpuMsm:
         if bits is None:
             mx = int(cp.abs(s).max()) if m else 0  # |INT64_MIN| wraps negative: treat as 64 bits
             bits = 64 if mx < 0 else max(1, mx.bit_length())
-        c = window_bits(m, bits)
+        c = window_bits(m, bits) if c is None else c
         W = math.ceil(bits / c)
         return jac_mont_to_point(self._pippenger("msm_keys_small_kernel", s, m, c, W))
 
-    def msm_full(self, scalars_std: Any) -> Any:
+    def msm_full(self, scalars_std: Any, c: int | None = None) -> Any:
         """Σ k_i P_i for (m, 4) standard-form scalar limbs (use Backend.from_mont on Montgomery limbs)."""
         cp = self._cp
         k = cp.ascontiguousarray(cp.asarray(scalars_std, dtype=cp.uint64).reshape(-1, 4))
@@ -142,7 +155,7 @@ class GpuMsm:
         self._check_len(m)
         if m == 0:
             return jac_mont_to_point(np.zeros(18, np.uint64))
-        c = window_bits(m, 255)
+        c = window_bits(m, 255) if c is None else c
         W = math.ceil(256 / c)
         return jac_mont_to_point(self._pippenger("msm_keys_full_kernel", k, m, c, W))
 
@@ -155,9 +168,7 @@ class GpuMsm:
         grid = max(1, min(1024, (m + self._RED - 1) // self._RED))
         part = cp.empty((grid, 18), dtype=cp.uint64)
         self._mod.get_function("g1_sum_selected_kernel")((grid,), (self._RED,), (self.points, b, np.int64(m), part))
-        out = cp.empty((1, 18), dtype=cp.uint64)
-        self._mod.get_function("g1_sum_jac_kernel")((1,), (self._RED,), (part, np.int64(grid), out))
-        return jac_mont_to_point(cp.asnumpy(out)[0])
+        return jac_mont_to_point(cp.asnumpy(self._reduce(part, grid))[0])
 
 
 def gpu_msm_available() -> bool:

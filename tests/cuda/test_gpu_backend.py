@@ -208,6 +208,7 @@ def test_gpu_msm_small_signed(msm_env):
     s = RNG.integers(-(2**15), 2**15, size=120, dtype=np.int64)
     s[:4] = [0, -1, 2**15 - 1, -(2**15)]
     assert msm.msm_small(s, bits=16) == ark(pts, s)
+    assert msm.msm_small(s, bits=16, c=10) == ark(pts, s)  # 1023 buckets per window: 16 segments to reduce
     assert msm.msm_small(s[:50]) == ark(pts, s[:50])  # width inferred from the values
     ext = np.array([2**63 - 1, -(2**63), 5], np.int64)
     assert msm.msm_small(ext) == ark(pts, ext)
