@@ -1,0 +1,391 @@
+"""Range-check gadget: layout and public MLEs, honest proofs of both back-ends (with true returned claims),
+and rejection of out-of-range entries, wrong multiplicities, forged tables and tampered proofs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+
+import numpy as np
+import pytest
+
+from zkdl.errors import ProofFormatError, QuantizationOverflow, VerificationError, ZkdlError
+from zkdl.field import MODULUS as R
+from zkdl.field import Fr
+from zkdl.gadgets.range_check import (
+    TABLE_LOG,
+    TABLE_SIZE,
+    BitsBackend,
+    RangeLayout,
+    TranslateProof,
+    fraction_layers,
+    make_range_backend,
+    mask_mle,
+    multiplicities,
+    table_mle,
+    table_values,
+)
+from zkdl.piop.claims import Claim
+from zkdl.serialize import Reader, Writer
+from zkdl.transcript import Transcript
+
+REJECT = (VerificationError, ProofFormatError)
+
+WIDTHS = [("w0", 4, 0), ("w1", 5, 1), ("w5", 6, 5), ("w16", 7, 16)]
+TINY = [("x", 0, 3)]
+BIG = [("small", 4, 1), ("big", 17, 8)]  # 2^17 + 16 entries: n = 18 > 17
+
+
+def _rand_point(rng, n):
+    return [int.from_bytes(rng.bytes(32), "little") % R for _ in range(n)]
+
+
+def _honest_L(layout, seed=0):
+    rng = np.random.default_rng(seed)
+    vals = {s.name: rng.integers(0, 1 << s.bits, 1 << s.log_size) for s in layout.segments}
+    return layout.assemble(vals)
+
+
+def _commit_stub(transcript, tables):
+    """Stand-in for absorbing the commitments: a digest of every committed table."""
+    for name in sorted(tables):
+        arr = np.ascontiguousarray(np.asarray(tables[name]).astype(np.int64))
+        transcript.absorb_bytes("test/commit/" + name, hashlib.blake2b(arr.tobytes()).digest())
+
+
+def _open(tables, claims):
+    """Stand-in for the commitment openings: a false claim is a verification failure."""
+    for c in claims:
+        t = Fr.from_int64(np.asarray(tables[c.tensor]).astype(np.int64))
+        if t.evaluate(c.point) != c.value:
+            raise VerificationError(f"opening of {c.tensor} fails")
+
+
+def _prove(backend, layout, L, tables):
+    """Prover side of the flow: range proof, then one claim on L (at a random point) translated."""
+    t = Transcript("test-range")
+    _commit_stub(t, tables)
+    proof, claims = backend.prove(layout, L, t, tables=tables)
+    rho = t.challenge_frs("test/L-point", layout.n)
+    lclaim = Claim("L", rho, Fr.from_int64(layout._as_L(L)).evaluate(rho))
+    tproof, tclaims = backend.prove_translate(layout, [lclaim], t, L_values=L, tables=tables)
+    w = Writer()
+    proof.write(w)
+    tproof.write(w)
+    return w.getvalue(), proof, claims, lclaim, tclaims
+
+
+def _verify(backend, layout, data, tables, lvalue):
+    """Verifier side: parse, verify, translate the L claim (value supplied by the 'rest of the protocol'),
+    and open every claim on the committed tables."""
+    t = Transcript("test-range")
+    _commit_stub(t, tables)
+    r = Reader(data)
+    proof = backend.read_proof(r, layout)
+    tproof = backend.read_translate_proof(r, layout, 1)
+    r.finish()
+    claims = backend.verify(layout, proof, t)
+    rho = t.challenge_frs("test/L-point", layout.n)
+    tclaims = backend.verify_translate(layout, [Claim("L", rho, lvalue)], tproof, t)
+    _open(tables, claims + tclaims)
+    return claims, tclaims
+
+
+def _roundtrip(name, layout, L, tables=None):
+    be = make_range_backend(name)
+    if tables is None:
+        tables = be.committed_tables(layout, L, strict=False)
+    data, _, claims, lclaim, tclaims = _prove(be, layout, L, tables)
+    return _verify(be, layout, data, tables, lclaim.value), (claims, tclaims)
+
+
+def _fr_offsets(data):
+    """Byte offsets of every field element in a payload made of write_frs blocks."""
+    out, pos = [], 0
+    while pos < len(data):
+        (count,) = struct.unpack_from("<Q", data, pos)
+        out += [pos + 8 + 32 * i for i in range(count)]
+        pos += 8 + 32 * count
+    assert pos == len(data)
+    return out
+
+
+def _tamper(data, off):
+    v = int.from_bytes(data[off : off + 32], "little")
+    return data[:off] + ((v + 1) % R).to_bytes(32, "little") + data[off + 32 :]
+
+
+# =============================================================================================== layout
+
+
+def test_layout_placement_and_public_mles():
+    lay = RangeLayout([("a", 3, 2), ("b", 10, 5), ("c", 3, 16), ("d", 0, 0)])
+    assert [s.name for s in lay.segments] == ["b", "a", "c", "d"]  # size descending, stable
+    assert [s.offset for s in lay.segments] == [0, 1024, 1032, 1040]
+    assert all(s.offset % (1 << s.log_size) == 0 for s in lay.segments)
+    assert lay.n == TABLE_LOG and lay.size == 1 << 17
+    assert RangeLayout([("x", 18, 1), ("y", 0, 1)]).n == 19
+    rng = np.random.default_rng(1)
+    pt = _rand_point(rng, lay.n)
+    tags = lay.tags()
+    assert tags[1024:1032].tolist() == [2] * 8 and tags[1040] == 0 and tags[1041:].sum() == 0
+    assert Fr.from_int64(tags).evaluate(pt) == lay.tag_mle(pt)
+    # point_for: the segment's MLE at u equals L~ at layout.point_for(name, u)
+    L = _honest_L(lay)
+    u = _rand_point(rng, 3)
+    seg = Fr.from_int64(L[lay.slice("c")])
+    assert Fr.from_int64(L).evaluate(lay.point_for("c", u)) == seg.evaluate(u)
+    assert Fr.from_int64(L).evaluate(lay.point_for("d", [])) == int(L[1040]) % R
+    mask = BitsBackend._mask(lay)
+    pt4 = _rand_point(rng, lay.n + 4)
+    assert Fr.from_int64(mask).evaluate(pt4) == mask_mle(lay, pt4)
+
+
+@pytest.mark.parametrize("bad", [[("a", 3, 17)], [("a", -1, 1)], [("a", 2, 1), ("a", 3, 1)], [("", 1, 1)]])
+def test_layout_rejects_bad_segments(bad):
+    with pytest.raises(ValueError):
+        RangeLayout(bad)
+
+
+def test_assemble_and_strict_tables():
+    lay = RangeLayout(WIDTHS)
+    with pytest.raises(ValueError):
+        lay.assemble({"w0": [0]})
+    with pytest.raises(ValueError):
+        lay.assemble({"w0": [0] * 17, "w1": [0], "w5": [0], "w16": [0]})
+    L = _honest_L(lay)
+    L[lay.slice("w5").start] = 32
+    for name in ("lookup", "bits"):
+        with pytest.raises(QuantizationOverflow, match="w5"):
+            make_range_backend(name).committed_tables(lay, L)
+    with pytest.raises(ValueError):
+        make_range_backend("nope")
+
+
+def test_table_mle_and_values():
+    v, k = table_values()
+    j = np.arange(TABLE_SIZE)
+    assert k[0] == 17 and v[0] == 0
+    assert np.all((np.int64(1) << k[1:]) + v[1:] == j[1:]) and np.all(v[1:] < (np.int64(1) << k[1:]))
+    rng = np.random.default_rng(2)
+    beta, pt = _rand_point(rng, 1)[0], _rand_point(rng, TABLE_LOG)
+    V = Fr.from_int64(k).axpy(beta, Fr.from_int64(v))
+    assert V.evaluate(pt) == table_mle(pt, beta)
+
+
+def test_multiplicities_count_leaves():
+    lay = RangeLayout(TINY)
+    L = lay.assemble({"x": [5]})
+    m = multiplicities(lay, L)
+    assert m.sum() == lay.size and m[(1 << 3) + 5] == 1 and m[1] == lay.size - 1
+
+
+def test_fraction_layers_root_is_the_sum():
+    rng = np.random.default_rng(3)
+    p, q = Fr.random(8, rng=rng), Fr.random(8, rng=rng)
+    layers = fraction_layers(p, q)
+    assert [len(x[0]) for x in layers] == [1, 2, 4, 8]
+    p0, q0 = layers[0][0][0], layers[0][1][0]
+    expect = sum(a * pow(b, -1, R) for a, b in zip(p.to_ints(), q.to_ints())) % R
+    assert p0 * pow(q0, -1, R) % R == expect
+
+
+# =============================================================================================== honest
+
+
+@pytest.mark.parametrize("name", ["lookup", "bits"])
+@pytest.mark.parametrize("segs", [TINY, WIDTHS, BIG], ids=["tiny", "widths", "n18"])
+def test_honest_accept_and_true_claims(name, segs):
+    lay = RangeLayout(segs)
+    L = _honest_L(lay, seed=len(segs))
+    be = make_range_backend(name)
+    tables = be.committed_tables(lay, L)  # strict: honest values pass
+    assert set(tables) == set(be.committed_log_sizes(lay))
+    assert all(np.asarray(t).size == 1 << s for (n, t), s in
+               zip(sorted(tables.items()), [be.committed_log_sizes(lay)[n] for n in sorted(tables)]))
+    (vclaims, vtclaims), (pclaims, ptclaims) = _roundtrip(name, lay, L, tables)
+    assert vclaims == pclaims and vtclaims == ptclaims
+    names = {"lookup": ["L", "m"], "bits": ["B"]}[name]
+    assert [c.tensor for c in vclaims] == names
+    assert all(c.tensor == names[0] for c in vtclaims)
+    for c in vclaims + vtclaims:  # true evaluations of the prover's tables
+        assert Fr.from_int64(np.asarray(tables[c.tensor]).astype(np.int64)).evaluate(c.point) == c.value
+    if name == "lookup":
+        assert vtclaims[0].tensor == "L" and len(vclaims[1].point) == TABLE_LOG
+
+
+# =============================================================================================== rejections
+
+
+def _bad_entries(lay):
+    """(description, segment, value) of single out-of-range entries."""
+    return [
+        ("2^bits", "w5", 32),
+        ("minus one", "w5", -1),
+        ("minus one, 16 bits", "w16", -1),
+        ("2^16 in 1-bit (carry into the tag)", "w1", 1 << 16),
+        ("in range of a wider segment", "w1", 3),
+        ("nonzero in 0-bit", "w0", 1),
+        ("2^16 in 16-bit", "w16", 1 << 16),
+    ]
+
+
+CASES = [c[0] for c in _bad_entries(None)]
+
+
+@pytest.mark.parametrize("name", ["lookup", "bits"])
+@pytest.mark.parametrize("case", CASES)
+def test_one_entry_out_of_range_rejected(name, case):
+    lay = RangeLayout(WIDTHS)
+    _, seg, value = next(c for c in _bad_entries(lay) if c[0] == case)
+    L = _honest_L(lay)
+    L[lay.slice(seg).start + 3] = value
+    with pytest.raises(REJECT):
+        _roundtrip(name, lay, L)
+
+
+def test_nonzero_tail_rejected():
+    lay = RangeLayout(WIDTHS)
+    L = _honest_L(lay)
+    L[-1] = 1
+    for name in ("lookup", "bits"):
+        with pytest.raises(REJECT):
+            _roundtrip(name, lay, L)
+
+
+@pytest.mark.parametrize(
+    "seg, value, as_k, as_v",
+    [
+        ("w1", 3, 5, 3),  # count a 1-bit entry of 3 as the 5-bit pair (5, 3)
+        ("w1", 1 << 16, 2, 0),  # with tag·2^16 encoding, 2^16 + 1·2^16 = (2, 0)·2^16: β stops it
+        ("w0", 2, 1, 0),  # 0-bit entry 2 as (1, 0): 2 + 0·β vs 0 + 1·β
+    ],
+)
+def test_forged_multiplicities_for_out_of_range_entry_rejected(seg, value, as_k, as_v):
+    lay = RangeLayout(WIDTHS)
+    L = _honest_L(lay)
+    L[lay.slice(seg).start] = value
+    m = multiplicities(lay, L)  # does not count the bad entry
+    m[(1 << as_k) + as_v] += 1  # the cheater counts it at another table entry
+    assert m.sum() == lay.size
+    with pytest.raises(REJECT):
+        _roundtrip("lookup", lay, L, {"L": L, "m": m})
+
+
+@pytest.mark.parametrize("change", ["plus-one", "move", "unused-entry"])
+def test_wrong_multiplicities_rejected(change):
+    lay = RangeLayout(WIDTHS)
+    L = _honest_L(lay)
+    m = multiplicities(lay, L)
+    if change == "plus-one":
+        m[(1 << 5) + 7] += 1
+    elif change == "move":
+        j = int(np.nonzero(m)[0][-1])
+        m[j] -= 1
+        m[j - 1] += 1
+    else:
+        m[0] += 1
+        m[1] -= 1
+    with pytest.raises(REJECT):
+        _roundtrip("lookup", lay, L, {"L": L, "m": m})
+
+
+def test_bits_nonbinary_plane_rejected():
+    """B with a 2 in plane 0 of a 1-bit entry recomposes 2 (out of range): the binary check catches it."""
+    lay = RangeLayout(WIDTHS)
+    L = _honest_L(lay)
+    i = lay.slice("w1").start
+    L[i] = 2
+    B = BitsBackend().committed_tables(lay, L, strict=False)["B"].astype(np.int64)
+    B[16 * i : 16 * i + 16] = 0
+    B[16 * i] = 2
+    with pytest.raises(REJECT):
+        _roundtrip("bits", lay, L, {"B": B})
+
+
+def test_bits_forged_planes_rejected_at_opening():
+    """An entry of 2^16 has no 16-bit decomposition: planes forged to recompose the claim are false on B."""
+    lay = RangeLayout(WIDTHS)
+    L = _honest_L(lay)
+    L[lay.slice("w16").start] = 1 << 16
+    be = BitsBackend()
+    tables = be.committed_tables(lay, L, strict=False)
+    data, proof, _, lclaim, _ = _prove(be, lay, L, tables)
+    with pytest.raises(VerificationError, match="recompose"):
+        _verify(be, lay, data, tables, lclaim.value)
+    # forge the planes so that they recompose the claimed value
+    r = Reader(data)
+    be.read_proof(r, lay)
+    planes = list(be.read_translate_proof(r, lay, 1).planes[0])
+    planes[0] = (planes[0] + lclaim.value - sum(b << k for k, b in enumerate(planes))) % R
+    w = Writer()
+    proof.write(w)
+    TranslateProof((tuple(planes),)).write(w)
+    with pytest.raises(VerificationError, match="opening of B"):
+        _verify(be, lay, w.getvalue(), tables, lclaim.value)
+
+
+@pytest.mark.parametrize("name", ["lookup", "bits"])
+def test_tampered_proof_values_rejected(name):
+    lay = RangeLayout(WIDTHS)
+    L = _honest_L(lay)
+    be = make_range_backend(name)
+    tables = be.committed_tables(lay, L)
+    data, _, _, lclaim, _ = _prove(be, lay, L, tables)
+    _verify(be, lay, data, tables, lclaim.value)
+    offs = _fr_offsets(data)
+    rng = np.random.default_rng(4)
+    # the first and last elements (layer 1 / leaf values / planes) always, plus a random sample
+    pick = sorted(set(offs[:6] + offs[-18:] + list(rng.choice(offs, size=min(30, len(offs)), replace=False))))
+    for off in pick:
+        with pytest.raises(REJECT):
+            _verify(be, lay, _tamper(data, int(off)), tables, lclaim.value)
+    with pytest.raises(ProofFormatError):
+        _verify(be, lay, data[:-1], tables, lclaim.value)
+    with pytest.raises(ProofFormatError):
+        _verify(be, lay, data + b"\0", tables, lclaim.value)
+    # a wrong L claim value from the rest of the protocol is caught
+    with pytest.raises(REJECT):
+        _verify(be, lay, data, tables, (lclaim.value + 1) % R)
+
+
+def test_proof_sizes_and_errors_are_typed():
+    lay = RangeLayout(WIDTHS)
+    n = lay.n
+    lk, bt = make_range_backend("lookup"), make_range_backend("bits")
+    L = _honest_L(lay)
+    t = Transcript("x")
+    t.absorb_bytes("c", b"")
+    p, _ = lk.prove(lay, L, t)
+    assert p.field_elements == 4 + sum(4 * k + 4 for k in range(1, n + 1)) + 2
+    t = Transcript("x")
+    t.absorb_bytes("c", b"")
+    q, _ = bt.prove(lay, L, t)
+    assert q.field_elements == 4 * (n + 4) + 2
+    t = Transcript("x")
+    t.absorb_bytes("c", b"")
+    with pytest.raises(ZkdlError):
+        lk.verify(lay, q, t)
+    with pytest.raises(ZkdlError):
+        bt.verify(lay, p, t.copy())
+
+
+def test_forged_root_with_wrong_multiplicities_rejected_later():
+    """A prover with wrong m that forges layer 1 to pass the root check is caught by the layer sumchecks."""
+    lay = RangeLayout(WIDTHS)
+    L = _honest_L(lay)
+    m = multiplicities(lay, L)
+    m[(1 << 5) + 7] += 1
+    be = make_range_backend("lookup")
+    tables = {"L": L, "m": m}
+    t = Transcript("test-range")
+    _commit_stub(t, tables)
+    proof, _ = be.prove(lay, L, t, tables=tables)
+    p_lo, p_hi, q_lo, q_hi = proof.layer1
+    assert (p_lo * q_hi + p_hi * q_lo) % R != 0
+    forged = dataclasses.replace(proof, layer1=(p_lo, (-p_lo * q_hi * pow(q_lo, -1, R)) % R, q_lo, q_hi))
+    t = Transcript("test-range")
+    _commit_stub(t, tables)
+    with pytest.raises(VerificationError, match="sumcheck"):
+        be.verify(lay, forged, t)
