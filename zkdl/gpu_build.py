@@ -79,11 +79,19 @@ def sources_digest() -> str:
     return h.hexdigest()
 
 
-def _key(nvcc: str, *parts: str) -> str:
+def _key(*parts: str) -> str:
     h = hashlib.sha256()
-    for s in (sources_digest(), _nvcc_version(nvcc), *parts):
+    for s in (sources_digest(), *parts):
         h.update(s.encode() + b"\0")
     return h.hexdigest()[:16]
+
+
+def ptx_path(source: Path | str, arch: str = DEFAULT_ARCH) -> Path:
+    """Where the PTX of ``source`` for ``arch`` is cached. The key covers the sources, target and flags but not
+    the nvcc version, so PTX built on one machine (e.g. CI) is found on another without nvcc when ``cuda/build``
+    is carried along; a GPU driver older than the toolkit that wrote it rejects it (the backend then falls back
+    to NVRTC)."""
+    return build_root() / f"ptx-{_key('ptx', arch, *PTX_FLAGS)}" / f"{Path(source).stem}.{arch}.ptx"
 
 
 def _run_nvcc(nvcc: str, args: list[str], target: Path) -> Path:
@@ -102,16 +110,15 @@ def _run_nvcc(nvcc: str, args: list[str], target: Path) -> Path:
 
 
 def compile_ptx(source: Path | str, arch: str = DEFAULT_ARCH) -> Path:
-    """Compile one ``.cu`` file to PTX for ``arch`` (cached); returns the PTX path."""
-    nvcc = _require_nvcc()
+    """Compile one ``.cu`` file to PTX for ``arch`` (cached, see :func:`ptx_path`); returns the PTX path.
+    Needs nvcc only when the cache has no PTX for the current sources."""
     source = Path(source)
     if not source.is_absolute():
         source = cuda_dir() / source
-    key = _key(nvcc, "ptx", arch, *PTX_FLAGS)
-    target = build_root() / key / f"{source.stem}.{arch}.ptx"
+    target = ptx_path(source, arch)
     if target.is_file():
         return target
-    return _run_nvcc(nvcc, [f"-arch={arch}", "-ptx", *PTX_FLAGS, str(source)], target)
+    return _run_nvcc(_require_nvcc(), [f"-arch={arch}", "-ptx", *PTX_FLAGS, str(source)], target)
 
 
 def compile_all_ptx(arch: str = DEFAULT_ARCH) -> dict[str, Path]:
@@ -122,8 +129,7 @@ def compile_all_ptx(arch: str = DEFAULT_ARCH) -> dict[str, Path]:
 def build_harness() -> Path:
     """The host harness shared library (cuda/host/harness.cu compiled for the CPU by nvcc, cached)."""
     nvcc = _require_nvcc()
-    key = _key(nvcc, "harness", *HARNESS_FLAGS)
-    target = build_root() / key / HARNESS_NAME
+    target = build_root() / f"host-{_key('harness', _nvcc_version(nvcc), *HARNESS_FLAGS)}" / HARNESS_NAME
     if target.is_file():
         return target
     return _run_nvcc(nvcc, [*HARNESS_FLAGS, str(cuda_dir() / "host" / "harness.cu")], target)

@@ -11,6 +11,7 @@ used by the CPU tests of the host harness (tests/cuda).
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,7 @@ class GpuMsm:
         from zkdl.field.gpu import load_module  # raises BackendUnavailable without CuPy / GPU
 
         self._cp, self._mod = load_module("msm", arch)
+        self.profile: dict[str, float] | None = None  # set to {} to record per-stage seconds (synchronizes)
         cp = self._cp
         rows = np.ascontiguousarray(points_xy, dtype=np.uint64).reshape(-1, 12)
         self.n = rows.shape[0]
@@ -95,27 +97,41 @@ class GpuMsm:
         grid = (threads + self._BLOCK - 1) // self._BLOCK
         self._mod.get_function(name)((grid,), (self._BLOCK,), args)
 
+    def _stage(self, name: str, t0: list) -> None:
+        if self.profile is not None:
+            self._cp.cuda.runtime.deviceSynchronize()
+            now = time.perf_counter()
+            self.profile[name] = self.profile.get(name, 0.0) + now - t0[0]
+            t0[0] = now
+
     def _pippenger(self, key_kernel: str, scal: Any, m: int, c: int, W: int):
         cp = self._cp
+        t0 = [time.perf_counter()]
         if W << c >= 0xFFFFFFFF:
             raise ValueError("too many buckets for 32-bit keys")
         keys = cp.empty(W * m, dtype=cp.uint32)
         vals = cp.empty(W * m, dtype=cp.uint32)
         self._launch(key_kernel, m, scal, np.int64(m), np.int32(c), np.int32(W), keys, vals)
+        self._stage("keys", t0)
         order = cp.argsort(keys)
         sk, sv = keys[order], vals[order]
+        self._stage("sort", t0)
         nb = W << c
         buckets = cp.empty((nb, 18), dtype=cp.uint64)
         self._launch("msm_bucket_kernel", nb, self.points, sk, sv, np.int64(W * m), np.int64(nb), buckets)
+        self._stage("buckets", t0)
         nseg = ((1 << c) - 1 + SEG_LEN - 1) // SEG_LEN
         segs = cp.empty((W * nseg, 18), dtype=cp.uint64)
         self._launch("msm_segment_kernel", W * nseg, buckets, np.int32(c), np.int32(W), np.int32(nseg),
                      np.int32(SEG_LEN), segs)
+        self._stage("segments", t0)
         # per window: tree-reduce its nseg segment sums, then Horner over the W window sums (one thread)
         wins = cp.concatenate([self._reduce(segs[w * nseg : (w + 1) * nseg], nseg) for w in range(W)], axis=0)
         out = cp.empty((1, 18), dtype=cp.uint64)
         self._mod.get_function("msm_combine_kernel")((1,), (1,), (wins, np.int32(W), np.int32(1), np.int32(c), out))
-        return cp.asnumpy(out)[0]
+        res = cp.asnumpy(out)[0]
+        self._stage("windows+combine", t0)
+        return res
 
     def _reduce(self, pts: Any, m: int):
         """Sum of m Jacobian points on the device -> (1, 18) device array (block tree reductions)."""

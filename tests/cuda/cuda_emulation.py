@@ -82,6 +82,7 @@ def make_fake_cupy(harness_lib) -> types.ModuleType:
     mod.launches = []
     mod.asnumpy = lambda a: np.array(a, copy=True)
     mod.RawModule = lambda **kw: _Module(harness_lib, mod.launches, **kw)
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
-    mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: types.SimpleNamespace(compute_capability="90"))
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None)
+    device = types.SimpleNamespace(compute_capability="90", synchronize=lambda: None)
+    mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: device)
     return mod

@@ -74,9 +74,13 @@ def test_every_cu_compiles_to_ptx_for_sm90(ptx_files):
 
 
 def test_build_is_cached_by_source_hash(ptx_files):
+    mtimes = {k: p.stat().st_mtime_ns for k, p in ptx_files.items()}
     again = gpu_build.compile_all_ptx(gpu_build.DEFAULT_ARCH)
     assert again == ptx_files
-    assert all(p.parent.name in str(p) for p in again.values())
+    assert {k: p.stat().st_mtime_ns for k, p in again.items()} == mtimes  # not recompiled
+    for stem, p in again.items():
+        assert p == gpu_build.ptx_path(f"{stem}.cu") and gpu_build.sources_digest() != ""
+    assert gpu_build.main(["--no-harness"]) == 0
 
 
 # ---------------------------------------------------------------------------------------------------- Fr

@@ -52,6 +52,19 @@ def rand_mont(n: int) -> np.ndarray:
     return mont(vals)
 
 
+def test_without_cupy_the_gpu_backend_is_unavailable_and_auto_is_cpu(monkeypatch):
+    from zkdl.field import backend as backend_mod
+
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy -> ImportError
+    monkeypatch.setattr(gpu_mod, "_MODULES", {})
+    monkeypatch.setattr(backend_mod, "_BACKENDS", {k: v for k, v in backend_mod._BACKENDS.items() if k != "gpu"})
+    with pytest.raises(BackendUnavailable, match="CuPy"):
+        gpu_mod.GpuBackend()
+    with pytest.raises(BackendUnavailable):
+        get_backend("gpu")
+    assert get_backend("auto").name == "cpu"
+
+
 @pytest.fixture(scope="module", params=["emulated", pytest.param("cuda", marks=pytest.mark.gpu)])
 def env(request):
     """(backend, cupy module, kind)."""
@@ -223,3 +236,18 @@ def test_gpu_msm_full_and_bits(msm_env):
     assert msm.msm_bits(b) == ark(pts, b)
     with pytest.raises(ValueError):
         msm.msm_bits(np.ones(121, np.uint8))
+
+
+def test_gpu_bench_script_runs(env):
+    """bench/gpu_bench.py (run by bench/gpu_check.sh) at a tiny size: its checks must pass."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gpu_bench.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    field = bench.bench_field(env[0], 7, 1)
+    assert field["ops"] and all(v["identical"] for v in field["ops"].values())
+    msm = bench.bench_msm(5, 1)
+    assert all(v["matches_arkworks"] for k, v in msm.items() if k != "n") and len(msm) == 4

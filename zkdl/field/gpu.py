@@ -46,7 +46,7 @@ def _default_arch(cp) -> str:
 
 
 def load_module(name: str, arch: str | None = None) -> tuple[Any, Any]:
-    """(cupy, RawModule) for ``cuda/<name>.cu``. PTX from nvcc when available, else NVRTC from source."""
+    """(cupy, RawModule) for ``cuda/<name>.cu``: cached/nvcc-built PTX, else NVRTC from the source text."""
     cp = _import_cupy()
     from .. import gpu_build
 
@@ -54,18 +54,28 @@ def load_module(name: str, arch: str | None = None) -> tuple[Any, Any]:
         arch = _default_arch(cp)
     key = (name, arch)
     if key not in _MODULES:
+        probe = {"fr_kernels": "fr_add_kernel", "msm": "msm_combine_kernel"}.get(name)
+        errors = []
+        mod = None
+        # 1. PTX from nvcc (built now, or cached / carried in cuda/build); 2. NVRTC from the source text
         try:
-            if gpu_build.find_nvcc() is not None:
-                mod = cp.RawModule(path=str(gpu_build.compile_ptx(f"{name}.cu", arch)))
-            else:
+            mod = cp.RawModule(path=str(gpu_build.compile_ptx(f"{name}.cu", arch)))
+            if probe:
+                mod.get_function(probe)  # forces the load: an old driver rejects newer PTX here
+        except Exception as exc:
+            errors.append(f"PTX: {exc}")
+            mod = None
+        if mod is None:
+            try:
                 src = (gpu_build.cuda_dir() / f"{name}.cu").read_text()
                 mod = cp.RawModule(code=src, options=("-std=c++17", f"-I{gpu_build.cuda_dir()}"),
                                    backend="nvrtc")
-            mod.get_function({"fr_kernels": "fr_add_kernel", "msm": "msm_combine_kernel"}.get(name, name))
-        except BackendUnavailable:
-            raise
-        except Exception as exc:
-            raise BackendUnavailable(f"cannot load the CUDA module {name!r} for {arch}: {exc}") from exc
+                if probe:
+                    mod.get_function(probe)
+            except Exception as exc:
+                errors.append(f"NVRTC: {exc}")
+                msg = "; ".join(errors)
+                raise BackendUnavailable(f"cannot load the CUDA module {name!r} for {arch}: {msg}") from exc
         _MODULES[key] = mod
     return cp, _MODULES[key]
 
