@@ -123,6 +123,14 @@ class Fr:
         return cls(be.eq_table(pts), be)
 
     @classmethod
+    def outer(cls, u: Fr, v: Fr) -> Fr:
+        """The row-major outer product: entry (i, j) is u[i]·v[j] (an MLE over (u's variables ‖ v's))."""
+        xp = u.backend.xp
+        left = xp.repeat(u.limbs, len(v), axis=0)
+        right = xp.tile(v.limbs, (len(u), 1))
+        return cls(u.backend.mul(left, right), u.backend)
+
+    @classmethod
     def concat(cls, parts: Sequence[Fr]) -> Fr:
         be = parts[0].backend
         return cls(be.concat([p.limbs for p in parts]), be)

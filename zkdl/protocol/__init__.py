@@ -1,0 +1,1 @@
+"""Protocol layer: the statement and the training-proof relation."""

@@ -1,0 +1,800 @@
+"""The training proof: T steps of quantized SGD on an MLP, proven together (FAC4DNN) and verified.
+
+The relation, tensor by tensor, and the order of every message are in ``docs/protocol.md``; the transcript
+schedule in ``docs/transcript.md``. In short:
+
+* Committed (the only multi-scalar multiplications): the statement's tensors ``X, Y, W0.l, b0.l, WT.l, bT.l``
+  and, in the proof, the range tensor ``L`` (every range-checked integer as ≤16-bit limbs: ReLU signs and
+  magnitudes, rescaling remainders, rescaled input gradients, ΔW, Δb, the output) with the range back-end's
+  tables (``m`` for lookup, ``B`` for bits).
+* Every other tensor (Z, A, G_A, G_Z, G_W, per-step weights) is *virtual*: claims on it are reduced by
+  sumchecks to claims on committed tensors. All steps of a layer are stacked on a leading step axis, so each
+  relation is one sumcheck over all steps (order-independent, after training).
+* A claim registry reduces all claims on a committed tensor to one opening.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..commit import evaluation as ev
+from ..commit.generators import PublicParams
+from ..commit.pedersen import Commitment, Opening, commit_bits, commit_int
+from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
+from ..field import MODULUS as R
+from ..field import Fr
+from ..gadgets import linear
+from ..gadgets.range_check import RangeLayout, make_range_backend
+from ..piop import sumcheck as sc
+from ..piop.claims import Claim, ClaimRegistry, prove_reduction, verify_reduction
+from ..quant.train import BatchSchedule, TrainingRun
+from ..serialize import ContainerReader, ContainerWriter
+from ..transcript import Transcript
+from .channel import SECTIONS, ProverChannel, VerifierChannel
+from .shapes import LimbSpec, Shapes, limb_specs, log2, pad_to, tensor_shape
+from .statement import Statement
+
+PROTOCOL_ID = "zkdl/train/v1"
+
+
+# =========================================================================================================
+# public structure shared by prover and verifier
+# =========================================================================================================
+@dataclass
+class Public:
+    """Everything both sides derive from the statement."""
+
+    st: Statement
+    sh: Shapes
+    specs: dict[str, LimbSpec]
+    layout: RangeLayout
+    rows: np.ndarray  # (T, B) dataset row of each batch entry
+
+    @classmethod
+    def of(cls, st: Statement) -> Public:
+        sh = st.shapes
+        specs = limb_specs(st.params, st.num_layers, st.has_bias)
+        segs = []
+        for name, sp in specs.items():
+            log_size = sum(log2(s) for s in tensor_shape(name, sh))
+            for seg, bits in zip(sp.segment_names(), sp.limb_bits):
+                segs.append((seg, log_size, bits))
+        sched = BatchSchedule(st.n_rows, st.batch_size, st.schedule_seed)
+        rows = np.stack([sched.rows(t) for t in range(st.steps)]).astype(np.int64)
+        return cls(st, sh, specs, RangeLayout(segs), rows)
+
+    @property
+    def L(self) -> int:
+        return self.st.num_layers
+
+    def nv(self, shape) -> int:
+        return self.sh.nvars(shape)
+
+
+def _lt_vec(n: int, size: int) -> list[int]:
+    return [1] * n + [0] * (size - n)
+
+
+def _mle(vec: Sequence[int], point: Sequence[int]) -> int:
+    return Fr.from_ints(vec).evaluate(list(point))
+
+
+def _lt_mle(n: int, size: int, point: Sequence[int]) -> int:
+    """MLE of the indicator [i < n] over 'size' = 2^len(point) indices."""
+    return 1 if n >= size else _mle(_lt_vec(n, size), point)
+
+
+def _split(point: Sequence[int], *sizes: int) -> list[list[int]]:
+    out, i = [], 0
+    for s in sizes:
+        k = log2(s)
+        out.append(list(point[i : i + k]))
+        i += k
+    assert i == len(point)
+    return out
+
+
+def _prefix_mask(pt: Sequence[int], T: int, limit: int) -> list[int]:
+    """c[t'] = Σ_{t' < t < limit} eq(pt, t) over T = 2^len(pt) steps: the weight of ΔW_{t'} in the MLE at pt of
+    the step-stacked [t < limit]·W_t, W_t = W_0 − Σ_{t'<t} ΔW_{t'}."""
+    e = Fr.eq_table(list(pt)).to_ints() if len(pt) else [1]
+    out, acc = [0] * T, 0
+    for tp in range(T - 1, -1, -1):
+        out[tp] = acc
+        if tp < limit:
+            acc = (acc + e[tp]) % R
+    return out
+
+
+def _selection(pub: Public, pt_t: Sequence[int], pt_b: Sequence[int]) -> list[int]:
+    """sel[i] = Σ_{t<T, b<B, row(t,b)=i} eq((pt_t, pt_b), (t, b)) over the padded dataset rows."""
+    T, B = pub.st.steps, pub.st.batch_size
+    e = Fr.eq_table(list(pt_t) + list(pt_b)).to_ints()
+    Bp = pub.sh.batch
+    sel = [0] * pub.sh.rows
+    for t in range(T):
+        for b in range(B):
+            i = int(pub.rows[t, b])
+            sel[i] = (sel[i] + e[t * Bp + b]) % R
+    return sel
+
+
+# =========================================================================================================
+# the prover's tables
+# =========================================================================================================
+class Witness:
+    """Stacked, padded int64 tensors of a training run and their field versions (built on demand)."""
+
+    def __init__(self, pub: Public, run: TrainingRun, X: np.ndarray, Y: np.ndarray):
+        self.pub = pub
+        sh, st = pub.sh, pub.st
+        T, Tp = st.steps, sh.steps
+        traces = run.traces
+        if len(traces) != T:
+            raise ZkdlError(f"the training run has {len(traces)} step traces, the statement says {T} steps")
+        self.ints: dict[str, np.ndarray] = {}
+        self.ints["X"] = pad_to(X, (sh.rows, sh.widths[0]))
+        self.ints["Y"] = pad_to(Y, (sh.rows, sh.widths[-1]))
+
+        def stack(get, shape):
+            out = np.zeros(shape, dtype=np.int64)
+            for t, tr in enumerate(traces):
+                v = get(tr)
+                out[t][tuple(slice(0, a) for a in v.shape)] = v
+            return out
+
+        def layer_stack(l, attr, shape):
+            return stack(lambda tr: getattr(tr.layers[l - 1], attr), shape)
+
+        self.ints["A0"] = stack(lambda tr: tr.X, sh.act(0))
+        self.ints["Ysched"] = stack(lambda tr: tr.Y, sh.act(pub.L))
+        for l in range(1, pub.L + 1):
+            for name, attr in (("Zp", "Z_rescaled"), ("RZ", "Z_remainder"), ("GZ", "G_Z")):
+                self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
+            self.ints[f"DW{l}"] = layer_stack(l, "dW", sh.weight(l))
+            self.ints[f"RDW{l}"] = layer_stack(l, "dW_remainder", sh.weight(l))
+            W = layer_stack(l, "W", sh.weight(l))
+            final_w = pad_to(run.final.weights[l - 1], sh.weight(l)[1:])
+            W[T:Tp] = final_w  # padded steps change nothing: W_t = W_T
+            self.ints[f"W{l}"] = W
+            self.ints[f"W0.{l}"] = pad_to(run.initial.weights[l - 1], sh.weight(l)[1:])
+            self.ints[f"WT.{l}"] = final_w
+            if st.has_bias[l - 1]:
+                self.ints[f"DB{l}"] = layer_stack(l, "db", sh.bias(l))
+                self.ints[f"RDB{l}"] = layer_stack(l, "db_remainder", sh.bias(l))
+                # the step-masked bias [t < T]·b_t: padded steps add no bias (their batches are empty)
+                self.ints[f"b{l}"] = layer_stack(l, "b", sh.bias(l))
+                self.ints[f"b0.{l}"] = pad_to(run.initial.biases[l - 1], sh.bias(l)[1:])
+                self.ints[f"bT.{l}"] = pad_to(run.final.biases[l - 1], sh.bias(l)[1:])
+            if l < pub.L:
+                for name, attr in (("S", "S"), ("M", "relu_magnitude"), ("A", "A"), ("GA", "G_A_rescaled"),
+                                   ("RGA", "G_A_remainder")):
+                    self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
+        self.ints["O"] = self.ints[f"Zp{pub.L}"]
+        self._fr: dict[str, Fr] = {}
+        limbs = {}
+        for name, sp in pub.specs.items():
+            for seg, arr in zip(sp.segment_names(), sp.limbs(self.ints[name])):
+                limbs[seg] = arr
+        self.L_values = pub.layout.assemble(limbs)
+
+    def fr(self, name: str) -> Fr:
+        if name not in self._fr:
+            self._fr[name] = Fr.from_int64(self.ints[name].reshape(-1))
+        return self._fr[name]
+
+
+# =========================================================================================================
+# claims on range-checked (limbed) tensors: the prover sends the limbs' values, the verifier recomposes
+# =========================================================================================================
+def _limb_claims_prove(ch: ProverChannel, pub: Public, w: Witness, reg: ClaimRegistry, name: str, point, value):
+    sp = pub.specs[name]
+    segs = sp.segment_names()
+    if len(segs) == 1:
+        vals = [(value + sp.offset) % R]
+    else:
+        limb_arrays = sp.limbs(w.ints[name])
+        vals = ch.frs(f"limbs/{name}", [Fr.from_int64(a).evaluate(list(point)) for a in limb_arrays])
+    for seg, v in zip(segs, vals):
+        reg.add(Claim("L", pub.layout.point_for(seg, point), v))
+
+
+def _limb_claims_verify(ch: VerifierChannel, pub: Public, reg: ClaimRegistry, name: str, point, value):
+    sp = pub.specs[name]
+    segs = sp.segment_names()
+    if len(segs) == 1:
+        vals = [(value + sp.offset) % R]
+    else:
+        vals = ch.frs(f"limbs/{name}", len(segs))
+        if sp.recompose(vals) % R != value % R:
+            raise VerificationError(f"limbs of {name} do not recompose to the claimed value")
+    for seg, v in zip(segs, vals):
+        reg.add(Claim("L", pub.layout.point_for(seg, point), v))
+
+
+# =========================================================================================================
+# per-step inner products: Σ_{t,k} eq(u_t, t)·P(t,k)·Q(t,k) (the matmuls, the bias gradient)
+# =========================================================================================================
+def _step_eq(u_t: Sequence[int], K: int) -> Fr:
+    return Fr.outer(Fr.eq_table(list(u_t)), Fr.ones(K))
+
+
+def _stepwise_prove(ch, u_t, tables: Sequence[Fr], K: int, claim: int):
+    proof, point, vals = linear.prove([_step_eq(u_t, K)], tables, ch.transcript, claim=claim)
+    ch.sumcheck(proof)
+    return point, vals
+
+
+def _stepwise_verify(ch, u_t, n_tables: int, K: int, claim: int, what: str):
+    nv = len(u_t) + log2(K)
+    proof = ch.sumcheck(nv, linear.relation(1, n_tables))
+    return linear.verify(proof, [lambda p: sc.eq_eval(u_t, p[: len(u_t)])], n_tables, nv, claim,
+                         ch.transcript, what)
+
+
+# =========================================================================================================
+# the matmul-type relations of one layer
+# =========================================================================================================
+def _relations_prove(ch: ProverChannel, pub: Public, w: Witness, reg: ClaimRegistry, l: int, virt):
+    st, sh = pub.st, pub.sh
+    F, s = st.params["frac_bits"], st.params["lr_shift"]
+    Tp, Bp, Din, Dout = sh.steps, sh.batch, sh.widths[l - 1], sh.widths[l]
+    t = ch.transcript
+    A_in = w.fr("A0" if l == 1 else f"A{l - 1}")
+    Wl = w.fr(f"W{l}")
+    GZ = w.fr(f"GZ{l}")
+    bias = st.has_bias[l - 1]
+
+    # forward: Z[t,b,j] = Σ_k A[t,b,k]·W[t,k,j] + 2^F·mask(t,b)·b_t[j]
+    rho = t.challenge_frs(f"fwd{l}/point", log2(Tp) + log2(Bp) + log2(Dout))
+    u_t, u_b, u_j = _split(rho, Tp, Bp, Dout)
+    zp = w.fr(f"Zp{l}").evaluate(rho)
+    rz = w.fr(f"RZ{l}").evaluate(rho)
+    msgs = [zp, rz]
+    if bias:
+        msgs.append(w.fr(f"b{l}").evaluate(u_t + u_j))  # the step-masked bias [t < T]·b_t (see the history)
+    msgs = ch.frs(f"fwd{l}/claims", msgs)
+    zp, rz = msgs[0], msgs[1]
+    claim = ((1 << F) * zp + rz) % R
+    if bias:
+        claim = (claim - (1 << F) * _lt_mle(st.batch_size, Bp, u_b) * msgs[2]) % R
+        virt.add(Claim(f"b{l}", u_t + u_j, msgs[2]))
+    virt.add(Claim(f"Zp{l}", rho, zp))
+    _limb_claims_prove(ch, pub, w, reg, f"RZ{l}", rho, rz)
+    A_part = A_in.contract((Tp, Bp, Din), Fr.eq_table(u_b))
+    W_part = Wl.contract((Tp * Din, Dout, 1), Fr.eq_table(u_j))
+    pt, vals = _stepwise_prove(ch, u_t, [A_part, W_part], Din, claim)
+    p_t, p_k = _split(pt, Tp, Din)
+    virt.add(Claim("A0" if l == 1 else f"A{l - 1}", p_t + u_b + p_k, vals[0]))
+    virt.add(Claim(f"W{l}", p_t + p_k + u_j, vals[1]))
+
+    # backward: G_A[t,b,k] = Σ_j G_Z[t,b,j]·W[t,k,j] = 2^F·G'_A + R  (l ≥ 2)
+    if l >= 2:
+        rho = t.challenge_frs(f"bwd{l}/point", log2(Tp) + log2(Bp) + log2(Din))
+        u_t, u_b, u_k = _split(rho, Tp, Bp, Din)
+        ga, rga = ch.frs(f"bwd{l}/claims", [w.fr(f"GA{l - 1}").evaluate(rho), w.fr(f"RGA{l - 1}").evaluate(rho)])
+        _limb_claims_prove(ch, pub, w, reg, f"GA{l - 1}", rho, ga)
+        _limb_claims_prove(ch, pub, w, reg, f"RGA{l - 1}", rho, rga)
+        G_part = GZ.contract((Tp, Bp, Dout), Fr.eq_table(u_b))
+        W_part = Wl.contract((Tp, Din, Dout), Fr.eq_table(u_k))
+        pt, vals = _stepwise_prove(ch, u_t, [G_part, W_part], Dout, ((1 << F) * ga + rga) % R)
+        p_t, p_j = _split(pt, Tp, Dout)
+        virt.add(Claim(f"GZ{l}", p_t + u_b + p_j, vals[0]))
+        virt.add(Claim(f"W{l}", p_t + u_k + p_j, vals[1]))
+
+    # weight gradient: G_W[t,k,j] = Σ_b A[t,b,k]·G_Z[t,b,j] = 2^(F+s)·ΔW + R
+    rho = t.challenge_frs(f"wgrad{l}/point", log2(Tp) + log2(Din) + log2(Dout))
+    u_t, u_k, u_j = _split(rho, Tp, Din, Dout)
+    dw, rdw = ch.frs(f"wgrad{l}/claims", [w.fr(f"DW{l}").evaluate(rho), w.fr(f"RDW{l}").evaluate(rho)])
+    _limb_claims_prove(ch, pub, w, reg, f"DW{l}", rho, dw)
+    _limb_claims_prove(ch, pub, w, reg, f"RDW{l}", rho, rdw)
+    A_part = A_in.contract((Tp * Bp, Din, 1), Fr.eq_table(u_k))
+    G_part = GZ.contract((Tp * Bp, Dout, 1), Fr.eq_table(u_j))
+    pt, vals = _stepwise_prove(ch, u_t, [A_part, G_part], Bp, ((1 << (F + s)) * dw + rdw) % R)
+    p_t, p_b = _split(pt, Tp, Bp)
+    virt.add(Claim("A0" if l == 1 else f"A{l - 1}", p_t + p_b + u_k, vals[0]))
+    virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[1]))
+
+    # bias gradient: G_b[t,j] = Σ_b G_Z[t,b,j] = 2^s·Δb + R
+    if bias:
+        rho = t.challenge_frs(f"bgrad{l}/point", log2(Tp) + log2(Dout))
+        u_t, u_j = _split(rho, Tp, Dout)
+        db, rdb = ch.frs(f"bgrad{l}/claims", [w.fr(f"DB{l}").evaluate(rho), w.fr(f"RDB{l}").evaluate(rho)])
+        _limb_claims_prove(ch, pub, w, reg, f"DB{l}", rho, db)
+        _limb_claims_prove(ch, pub, w, reg, f"RDB{l}", rho, rdb)
+        G_part = GZ.contract((Tp * Bp, Dout, 1), Fr.eq_table(u_j))
+        pt, vals = _stepwise_prove(ch, u_t, [G_part], Bp, ((1 << s) * db + rdb) % R)
+        p_t, p_b = _split(pt, Tp, Bp)
+        virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[0]))
+
+
+def _relations_verify(ch: VerifierChannel, pub: Public, reg: ClaimRegistry, l: int, virt):
+    st, sh = pub.st, pub.sh
+    F, s = st.params["frac_bits"], st.params["lr_shift"]
+    Tp, Bp, Din, Dout = sh.steps, sh.batch, sh.widths[l - 1], sh.widths[l]
+    t = ch.transcript
+    bias = st.has_bias[l - 1]
+
+    rho = t.challenge_frs(f"fwd{l}/point", log2(Tp) + log2(Bp) + log2(Dout))
+    u_t, u_b, u_j = _split(rho, Tp, Bp, Dout)
+    msgs = ch.frs(f"fwd{l}/claims", 3 if bias else 2)
+    zp, rz = msgs[0], msgs[1]
+    claim = ((1 << F) * zp + rz) % R
+    if bias:
+        claim = (claim - (1 << F) * _lt_mle(st.batch_size, Bp, u_b) * msgs[2]) % R
+        virt.add(Claim(f"b{l}", u_t + u_j, msgs[2]))
+    virt.add(Claim(f"Zp{l}", rho, zp))
+    _limb_claims_verify(ch, pub, reg, f"RZ{l}", rho, rz)
+    pt, vals = _stepwise_verify(ch, u_t, 2, Din, claim, f"forward matmul of layer {l}")
+    p_t, p_k = _split(pt, Tp, Din)
+    virt.add(Claim("A0" if l == 1 else f"A{l - 1}", p_t + u_b + p_k, vals[0]))
+    virt.add(Claim(f"W{l}", p_t + p_k + u_j, vals[1]))
+
+    if l >= 2:
+        rho = t.challenge_frs(f"bwd{l}/point", log2(Tp) + log2(Bp) + log2(Din))
+        u_t, u_b, u_k = _split(rho, Tp, Bp, Din)
+        ga, rga = ch.frs(f"bwd{l}/claims", 2)
+        _limb_claims_verify(ch, pub, reg, f"GA{l - 1}", rho, ga)
+        _limb_claims_verify(ch, pub, reg, f"RGA{l - 1}", rho, rga)
+        pt, vals = _stepwise_verify(ch, u_t, 2, Dout, ((1 << F) * ga + rga) % R, f"backward matmul of layer {l}")
+        p_t, p_j = _split(pt, Tp, Dout)
+        virt.add(Claim(f"GZ{l}", p_t + u_b + p_j, vals[0]))
+        virt.add(Claim(f"W{l}", p_t + u_k + p_j, vals[1]))
+
+    rho = t.challenge_frs(f"wgrad{l}/point", log2(Tp) + log2(Din) + log2(Dout))
+    u_t, u_k, u_j = _split(rho, Tp, Din, Dout)
+    dw, rdw = ch.frs(f"wgrad{l}/claims", 2)
+    _limb_claims_verify(ch, pub, reg, f"DW{l}", rho, dw)
+    _limb_claims_verify(ch, pub, reg, f"RDW{l}", rho, rdw)
+    pt, vals = _stepwise_verify(ch, u_t, 2, Bp, ((1 << (F + s)) * dw + rdw) % R, f"weight gradient of layer {l}")
+    p_t, p_b = _split(pt, Tp, Bp)
+    virt.add(Claim("A0" if l == 1 else f"A{l - 1}", p_t + p_b + u_k, vals[0]))
+    virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[1]))
+
+    if bias:
+        rho = t.challenge_frs(f"bgrad{l}/point", log2(Tp) + log2(Dout))
+        u_t, u_j = _split(rho, Tp, Dout)
+        db, rdb = ch.frs(f"bgrad{l}/claims", 2)
+        _limb_claims_verify(ch, pub, reg, f"DB{l}", rho, db)
+        _limb_claims_verify(ch, pub, reg, f"RDB{l}", rho, rdb)
+        pt, vals = _stepwise_verify(ch, u_t, 1, Bp, ((1 << s) * db + rdb) % R, f"bias gradient of layer {l}")
+        p_t, p_b = _split(pt, Tp, Bp)
+        virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[0]))
+
+
+# =========================================================================================================
+# virtual tensors → committed tensors
+# =========================================================================================================
+def _combine(transcript, claims: Sequence[Claim], label: str) -> list[int]:
+    """Random coefficients for a batch of claims, drawn after absorbing them."""
+    if not claims:
+        return []
+    for c in claims:
+        transcript.absorb_frs(f"{label}/point", list(c.point))
+        transcript.absorb_fr(f"{label}/value", c.value)
+    return transcript.challenge_frs(f"{label}/alpha", len(claims))
+
+
+def _eq_combo_table(claims, alphas, size) -> Fr:
+    acc = Fr.zeros(size)
+    for a, c in zip(alphas, claims):
+        acc = Fr.eq_table(list(c.point)).axpy(a, acc)
+    return acc
+
+
+def _eq_combo_mle(claims, alphas) -> Callable[[Sequence[int]], int]:
+    return lambda p: sum(a * sc.eq_eval(c.point, p) for a, c in zip(alphas, claims)) % R
+
+
+# ReLU layer l (hidden): A = (1−S)⊙M, Z' = (1−2S)⊙M − S, G_Z = (1−S)⊙G'_A; tables E_A, E_Z, E_G, S, M, G'
+_RELU_REL = sc.Relation(6, (
+    (1, (0, 4)), (R - 1, (0, 3, 4)),
+    (1, (1, 4)), (R - 2, (1, 3, 4)), (R - 1, (1, 3)),
+    (1, (2, 5)), (R - 1, (2, 3, 5)),
+))
+
+
+def _relu_prove(ch, pub, w, reg, virt: ClaimRegistry, l: int):
+    groups = [virt.pop(f"A{l}"), virt.pop(f"Zp{l}"), virt.pop(f"GZ{l}")]
+    alphas = _combine(ch.transcript, [c for g in groups for c in g], f"relu{l}")
+    size = int(np.prod(pub.sh.act(l)))
+    tabs, i = [], 0
+    for g in groups:
+        tabs.append(_eq_combo_table(g, alphas[i : i + len(g)], size))
+        i += len(g)
+    claim = sum(a * c.value for a, c in zip(alphas, [c for g in groups for c in g])) % R
+    proof, res = sc.prove(tabs + [w.fr(f"S{l}"), w.fr(f"M{l}"), w.fr(f"GA{l}")], _RELU_REL, ch.transcript,
+                          claim=claim)
+    ch.sumcheck(proof)
+    for name, v in zip((f"S{l}", f"M{l}", f"GA{l}"), res.values[3:]):
+        _limb_claims_prove(ch, pub, w, reg, name, res.point, v)
+
+
+def _relu_verify(ch, pub, reg, virt: ClaimRegistry, l: int):
+    groups = [virt.pop(f"A{l}"), virt.pop(f"Zp{l}"), virt.pop(f"GZ{l}")]
+    flat = [c for g in groups for c in g]
+    alphas = _combine(ch.transcript, flat, f"relu{l}")
+    claim = sum(a * c.value for a, c in zip(alphas, flat)) % R
+    nv = pub.nv(pub.sh.act(l))
+    proof = ch.sumcheck(nv, _RELU_REL)
+    res = sc.verify(proof, _RELU_REL, nv, claim, ch.transcript)
+    i = 0
+    for k, g in enumerate(groups):
+        if res.values[k] != _eq_combo_mle(g, alphas[i : i + len(g)])(res.point):
+            raise VerificationError(f"ReLU of layer {l}: wrong public weight evaluation")
+        i += len(g)
+    for name, v in zip((f"S{l}", f"M{l}", f"GA{l}"), res.values[3:]):
+        _limb_claims_verify(ch, pub, reg, name, res.point, v)
+
+
+def _output_prove(ch, pub, w, reg, virt: ClaimRegistry):
+    """Z'_L = O; G_Z_L = O − Y_sched: claims on Z'_L and G_Z_L become claims on O and on Y_sched."""
+    L = pub.L
+    for c in virt.pop(f"Zp{L}"):
+        _limb_claims_prove(ch, pub, w, reg, "O", c.point, c.value)
+    for c in virt.pop(f"GZ{L}"):
+        (y,) = ch.frs("output/label", [w.fr("Ysched").evaluate(list(c.point))])
+        virt.add(Claim("Ysched", c.point, y))
+        _limb_claims_prove(ch, pub, w, reg, "O", c.point, (c.value + y) % R)
+
+
+def _output_verify(ch, pub, reg, virt: ClaimRegistry):
+    L = pub.L
+    for c in virt.pop(f"Zp{L}"):
+        _limb_claims_verify(ch, pub, reg, "O", c.point, c.value)
+    for c in virt.pop(f"GZ{L}"):
+        (y,) = ch.frs("output/label", 1)
+        virt.add(Claim("Ysched", c.point, y))
+        _limb_claims_verify(ch, pub, reg, "O", c.point, (c.value + y) % R)
+
+
+def _schedule_prove(ch, pub, w, reg, virt, virt_name: str, data_name: str, width_index: int):
+    """Claims on the scheduled batches (A0 = X_t or Y_t stacked) become one claim on the dataset tensor."""
+    claims = virt.pop(virt_name)
+    if not claims:
+        return
+    sh = pub.sh
+    D = sh.widths[width_index]
+    alphas = _combine(ch.transcript, claims, f"sched/{data_name}")
+    P = Fr.zeros(sh.rows * D)
+    for a, c in zip(alphas, claims):
+        pt_t, pt_b, pt_k = _split(c.point, sh.steps, sh.batch, D)
+        P = Fr.outer(Fr.from_ints(_selection(pub, pt_t, pt_b)), Fr.eq_table(pt_k)).axpy(a, P)
+    claim = sum(a * c.value for a, c in zip(alphas, claims)) % R
+    proof, point, vals = linear.prove([P], [w.fr(data_name)], ch.transcript, claim=claim)
+    ch.sumcheck(proof)
+    reg.add(Claim(data_name, point, vals[0]))
+
+
+def _schedule_verify(ch, pub, reg, virt, virt_name: str, data_name: str, width_index: int):
+    claims = virt.pop(virt_name)
+    if not claims:
+        return
+    sh = pub.sh
+    D = sh.widths[width_index]
+    alphas = _combine(ch.transcript, claims, f"sched/{data_name}")
+    parts = []
+    for a, c in zip(alphas, claims):
+        pt_t, pt_b, pt_k = _split(c.point, sh.steps, sh.batch, D)
+        parts.append((a, Fr.from_ints(_selection(pub, pt_t, pt_b)), pt_k))
+
+    def P_mle(p):
+        p_i, p_k = _split(p, sh.rows, D)
+        return sum(a * sel.evaluate(p_i) * sc.eq_eval(pt_k, p_k) for a, sel, pt_k in parts) % R
+
+    claim = sum(a * c.value for a, c in zip(alphas, claims)) % R
+    nv = log2(sh.rows) + log2(D)
+    proof = ch.sumcheck(nv, linear.relation(1, 1))
+    point, vals = linear.verify(proof, [P_mle], 1, nv, claim, ch.transcript, f"batch schedule of {data_name}")
+    reg.add(Claim(data_name, point, vals[0]))
+
+
+def _history_prove(ch, pub, w, reg, virt, l: int, kind: str):
+    """Per-step weights W_t = W_0 − Σ_{t'<t} ΔW_{t'} (kind 'W') or biases (kind 'b'), and the final tensor
+    W_T = W_0 − Σ_t ΔW_t: claims on them become claims on W0, WT and the stacked ΔW."""
+    sh = pub.sh
+    inner = sh.weight(l)[1:] if kind == "W" else sh.bias(l)[1:]
+    nv_in = sum(log2(d) for d in inner)
+    delta = f"D{kind.upper()}{l}"
+    claims = virt.pop(f"{kind}{l}")
+    t = ch.transcript
+    rho = t.challenge_frs(f"hist/{kind}{l}/final", nv_in)
+    init_name, final_name = f"{kind}0.{l}", f"{kind}T.{l}"
+    tau = log2(sh.steps)
+    limit = sh.steps if kind == "W" else pub.st.steps
+    w0_vals = ch.frs(f"hist/{kind}{l}/initial", [w.fr(init_name).evaluate(list(c.point[tau:]))
+                                                   for c in claims] + [w.fr(init_name).evaluate(rho)])
+    (wT,) = ch.frs(f"hist/{kind}{l}/finalvalue", [w.fr(final_name).evaluate(rho)])
+    reg.add(Claim(final_name, rho, wT))
+    for c, v in zip(claims, w0_vals):
+        reg.add(Claim(init_name, c.point[tau:], v))
+    reg.add(Claim(init_name, rho, w0_vals[-1]))
+    # Σ_{t'} c[t']·ΔW(t', p) = [t < limit]~(p_t)·W0(p) − W_t(p)
+    sums = [(_lt_mle(limit, sh.steps, c.point[:tau]) * v - c.value) % R for c, v in zip(claims, w0_vals)]
+    sums.append((w0_vals[-1] - wT) % R)
+    alphas = t.challenge_frs(f"hist/{kind}{l}/alpha", len(sums))
+    P = Fr.zeros(sh.steps * int(np.prod(inner)))
+    for a, c in zip(alphas, claims):
+        mask = _prefix_mask(c.point[:tau], sh.steps, limit)
+        P = Fr.outer(Fr.from_ints(mask), Fr.eq_table(list(c.point[tau:]))).axpy(a, P)
+    ones = _lt_vec(pub.st.steps, sh.steps)
+    P = Fr.outer(Fr.from_ints(ones), Fr.eq_table(rho)).axpy(alphas[-1], P)
+    claim = sum(a * v for a, v in zip(alphas, sums)) % R
+    proof, point, vals = linear.prove([P], [w.fr(delta)], t, claim=claim)
+    ch.sumcheck(proof)
+    _limb_claims_prove(ch, pub, w, reg, delta, point, vals[0])
+
+
+def _history_verify(ch, pub, reg, virt, l: int, kind: str):
+    sh = pub.sh
+    inner = sh.weight(l)[1:] if kind == "W" else sh.bias(l)[1:]
+    nv_in = sum(log2(d) for d in inner)
+    delta = f"D{kind.upper()}{l}"
+    claims = virt.pop(f"{kind}{l}")
+    t = ch.transcript
+    rho = t.challenge_frs(f"hist/{kind}{l}/final", nv_in)
+    init_name, final_name = f"{kind}0.{l}", f"{kind}T.{l}"
+    w0_vals = ch.frs(f"hist/{kind}{l}/initial", len(claims) + 1)
+    (wT,) = ch.frs(f"hist/{kind}{l}/finalvalue", 1)
+    reg.add(Claim(final_name, rho, wT))
+    tau = log2(sh.steps)
+    limit = sh.steps if kind == "W" else pub.st.steps
+    for c, v in zip(claims, w0_vals):
+        reg.add(Claim(init_name, c.point[tau:], v))
+    reg.add(Claim(init_name, rho, w0_vals[-1]))
+    sums = [(_lt_mle(limit, sh.steps, c.point[:tau]) * v - c.value) % R for c, v in zip(claims, w0_vals)]
+    sums.append((w0_vals[-1] - wT) % R)
+    alphas = t.challenge_frs(f"hist/{kind}{l}/alpha", len(sums))
+    masks = [(a, Fr.from_ints(_prefix_mask(c.point[:tau], sh.steps, limit)), c.point[tau:])
+             for a, c in zip(alphas, claims)]
+    masks.append((alphas[-1], Fr.from_ints(_lt_vec(pub.st.steps, sh.steps)), rho))
+
+    def P_mle(p):
+        p_t, p_w = list(p[:tau]), list(p[tau:])
+        return sum(a * m.evaluate(p_t) * sc.eq_eval(pw, p_w) for a, m, pw in masks) % R
+
+    claim = sum(a * v for a, v in zip(alphas, sums)) % R
+    nv = tau + nv_in
+    proof = ch.sumcheck(nv, linear.relation(1, 1))
+    point, vals = linear.verify(proof, [P_mle], 1, nv, claim, t, f"update history of layer {l}")
+    _limb_claims_verify(ch, pub, reg, delta, point, vals[0])
+
+
+def _padding_tables(pub: Public) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """Statement tensors whose zero padding must be proven: (name, padded shape, true shape).
+
+    Rows of the dataset beyond n are never scheduled, so only its columns are checked."""
+    sh, st = pub.sh, pub.st
+    out = [("X", (sh.rows, sh.widths[0]), (sh.rows, st.widths[0])),
+           ("Y", (sh.rows, sh.widths[-1]), (sh.rows, st.widths[-1]))]
+    for l in range(1, pub.L + 1):
+        out.append((f"W0.{l}", sh.weight(l)[1:], (st.widths[l - 1], st.widths[l])))
+        if st.has_bias[l - 1]:
+            out.append((f"b0.{l}", sh.bias(l)[1:], (st.widths[l],)))
+    return [o for o in out if o[1] != o[2]]
+
+
+def _pad_indicator(padded, true) -> list[int]:
+    inside = np.ones(1, dtype=np.int64)
+    for P, n in zip(padded, true):
+        inside = np.outer(inside, np.array(_lt_vec(n, P), dtype=np.int64)).reshape(-1)
+    return (1 - inside).tolist()
+
+
+def _pad_mle(padded, true, p) -> int:
+    inside, i = 1, 0
+    for P, n in zip(padded, true):
+        k = log2(P)
+        inside = inside * _lt_mle(n, P, p[i : i + k]) % R
+        i += k
+    return (1 - inside) % R
+
+
+def _padding_prove(ch, pub, w, reg):
+    for name, padded, true in _padding_tables(pub):
+        nv = sum(log2(d) for d in padded)
+        rho = ch.transcript.challenge_frs(f"pad/{name}", nv)
+        proof, point, vals = linear.prove([Fr.eq_table(rho), Fr.from_ints(_pad_indicator(padded, true))],
+                                          [w.fr(name)], ch.transcript, claim=0)
+        ch.sumcheck(proof)
+        reg.add(Claim(name, point, vals[0]))
+
+
+def _padding_verify(ch, pub, reg):
+    for name, padded, true in _padding_tables(pub):
+        nv = sum(log2(d) for d in padded)
+        rho = ch.transcript.challenge_frs(f"pad/{name}", nv)
+        proof = ch.sumcheck(nv, linear.relation(2, 1))
+        point, vals = linear.verify(
+            proof, [lambda p, rho=rho: sc.eq_eval(rho, p), lambda p, a=padded, b=true: _pad_mle(a, b, p)],
+            1, nv, 0, ch.transcript, f"zero padding of {name}")
+        reg.add(Claim(name, point, vals[0]))
+
+
+# =========================================================================================================
+# the whole proof
+# =========================================================================================================
+@dataclass
+class ProverArtifacts:
+    """What the prover keeps: the statement, the openings of every commitment, and timings."""
+
+    statement: Statement
+    openings: dict[str, Opening]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _committed_order(pub: Public, backend) -> list[str]:
+    names = list(backend.committed_log_sizes(pub.layout)) + ["X", "Y"]
+    for l in range(1, pub.L + 1):
+        names += [f"W0.{l}", f"WT.{l}"]
+        if pub.st.has_bias[l - 1]:
+            names += [f"b0.{l}", f"bT.{l}"]
+    return names
+
+
+def _new_transcript(st: Statement) -> Transcript:
+    t = Transcript(PROTOCOL_ID, version=1)
+    t.absorb_bytes("statement", st.canonical_bytes())
+    return t
+
+
+def commit_statement_tensors(params: PublicParams, w: Witness, rng=None) -> tuple[dict, dict]:
+    coms, opens = {}, {}
+    for name in w.pub.st.expected_tables():
+        coms[name], opens[name] = commit_int(params, w.ints[name].reshape(-1), rng=rng)
+    return coms, opens
+
+
+def prove(
+    params: PublicParams,
+    statement: Statement,
+    run: TrainingRun,
+    X: np.ndarray,
+    Y: np.ndarray,
+    statement_openings: dict[str, Opening],
+    *,
+    rng=None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[bytes, dict[str, float]]:
+    """Prove that ``run`` (whose initial/final weights and data open the statement's commitments) is T steps of
+    the quantized SGD. Returns the proof bytes and the prover's time per phase."""
+    say = progress or (lambda msg: None)
+    times: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name):
+        nonlocal clock
+        now = time.perf_counter()
+        times[name] = times.get(name, 0.0) + now - clock
+        clock = now
+
+    pub = Public.of(statement)
+    w = Witness(pub, run, X, Y)
+    backend = make_range_backend(statement.range_backend)
+    t = _new_transcript(statement)
+    ch = ProverChannel(t)
+    ch.writers["HEAD"].write_raw(statement.digest())
+    lap("witness")
+
+    say("committing the range tensor")
+    tables = backend.committed_tables(pub.layout, w.L_values)
+    openings: dict[str, tuple[Commitment, Opening]] = {}
+    for name, arr in tables.items():
+        com, op = (commit_bits if arr.dtype == bool else commit_int)(params, arr, rng=rng)
+        ch.commitment(f"commit/{name}", com)
+        openings[name] = (com, op)
+        w.ints[name] = arr.astype(np.int64)
+    lap("commit")
+
+    reg = ClaimRegistry()
+    virt = ClaimRegistry()
+    say("range checks")
+    rproof, rclaims = backend.prove(pub.layout, w.L_values, t, tables=tables)
+    ch.obj(rproof, "SUMC")
+    reg.extend(rclaims)
+    lap("range")
+    say("layer relations")
+    for l in range(1, pub.L + 1):
+        _relations_prove(ch, pub, w, reg, l, virt)
+    for l in range(pub.L - 1, 0, -1):
+        _relu_prove(ch, pub, w, reg, virt, l)
+    _output_prove(ch, pub, w, reg, virt)
+    _schedule_prove(ch, pub, w, reg, virt, "A0", "X", 0)
+    _schedule_prove(ch, pub, w, reg, virt, "Ysched", "Y", -1)
+    for l in range(1, pub.L + 1):
+        _history_prove(ch, pub, w, reg, virt, l, "W")
+        if statement.has_bias[l - 1]:
+            _history_prove(ch, pub, w, reg, virt, l, "b")
+    _padding_prove(ch, pub, w, reg)
+    assert not virt.names(), f"unreduced virtual claims: {virt.names()}"
+    lap("sumchecks")
+
+    say("openings")
+    l_claims = reg.pop("L")
+    tproof, tclaims = backend.prove_translate(pub.layout, l_claims, t, L_values=w.L_values, tables=tables)
+    ch.obj(tproof, "SUMC")
+    reg.extend(tclaims)
+    for name in _committed_order(pub, backend):
+        claims = reg.pop(name)
+        if not claims:
+            raise AssertionError(f"no claim on committed tensor {name}")
+        com, op = openings[name] if name in openings else (statement.commitments[name], statement_openings[name])
+        table = w.fr(name)
+        proof, claim = prove_reduction(table, claims, t)
+        if proof is not None:
+            ch.sumcheck(proof)
+        _, eproof = ev.prove_eval(params, com, op, table, list(claim.point), transcript=t)
+        eproof.write(ch.writers["OPEN"])
+    lap("openings")
+    cw = ContainerWriter(PROTOCOL_ID)
+    for sec in SECTIONS:
+        cw.add_section(sec, ch.writers[sec])
+    return cw.to_bytes(), times
+
+
+def verify(params: PublicParams, statement: Statement, proof: bytes) -> dict[str, float]:
+    """Verify a training proof against a statement. Raises ``ProofFormatError`` (malformed proof),
+    ``StatementMismatch`` (made for another statement) or ``VerificationError`` (a failed check)."""
+    t0 = time.perf_counter()
+    statement.check_commitments()
+    if statement.generators_digest != params.digest.hex():
+        raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
+    cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS)
+    readers = {s: cr.section(s) for s in SECTIONS}
+    if readers["HEAD"].read_raw(32) != statement.digest():
+        raise StatementMismatch("the proof was made for a different statement")
+    pub = Public.of(statement)
+    backend = make_range_backend(statement.range_backend)
+    t = _new_transcript(statement)
+    ch = VerifierChannel(t, readers)
+    coms: dict[str, Commitment] = dict(statement.commitments)
+    for name, log_size in backend.committed_log_sizes(pub.layout).items():
+        com = ch.commitment(f"commit/{name}")
+        if com.layout.size != 1 << log_size:
+            raise ProofFormatError(f"commitment to {name} has {com.layout.size} entries, expected {1 << log_size}")
+        coms[name] = com
+
+    reg = ClaimRegistry()
+    virt = ClaimRegistry()
+    rproof = backend.read_proof(readers["SUMC"], pub.layout)
+    reg.extend(backend.verify(pub.layout, rproof, t))
+    for l in range(1, pub.L + 1):
+        _relations_verify(ch, pub, reg, l, virt)
+    for l in range(pub.L - 1, 0, -1):
+        _relu_verify(ch, pub, reg, virt, l)
+    _output_verify(ch, pub, reg, virt)
+    _schedule_verify(ch, pub, reg, virt, "A0", "X", 0)
+    _schedule_verify(ch, pub, reg, virt, "Ysched", "Y", -1)
+    for l in range(1, pub.L + 1):
+        _history_verify(ch, pub, reg, virt, l, "W")
+        if statement.has_bias[l - 1]:
+            _history_verify(ch, pub, reg, virt, l, "b")
+    _padding_verify(ch, pub, reg)
+    if virt.names():
+        raise VerificationError(f"internal: unreduced virtual claims {virt.names()}")
+
+    l_claims = reg.pop("L")
+    tproof = backend.read_translate_proof(readers["SUMC"], pub.layout, len(l_claims))
+    reg.extend(backend.verify_translate(pub.layout, l_claims, tproof, t))
+    for name in _committed_order(pub, backend):
+        claims = reg.pop(name)
+        if not claims:
+            raise VerificationError(f"internal: no claim on committed tensor {name}")
+        com = coms[name]
+        nv = com.layout.num_vars
+        if any(len(c.point) != nv for c in claims):
+            raise VerificationError(f"claim on {name} at a point of the wrong length")
+        rproof = None
+        if len(claims) > 1:
+            rproof = ch.sumcheck(nv, sc.Relation.product(2))
+        claim = verify_reduction(rproof, claims, t)
+        eproof = ev.EvalProof.read(readers["OPEN"], com.layout)
+        v = ev.verify_eval(params, com, list(claim.point), eproof, transcript=t)
+        if v != claim.value:
+            raise VerificationError(f"opening of {name} does not match the claimed evaluation")
+    cr.finish()
+    return {"verify": time.perf_counter() - t0}
