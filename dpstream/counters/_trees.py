@@ -427,7 +427,8 @@ class HybridProcess(_LatticeTreeProcess):
         t0 = j * B
         n = B
         logsum = np.asarray(carry[0], dtype=np.int64)
-        seg, tcarry = carry[1], carry[2]
+        seg = carry[1]
+        tcarry = None if carry[2] is None else [None if c is None else list(c) for c in carry[2]]  # no aliasing
         ts = np.arange(t0 + 1, t0 + n + 1, dtype=np.int64)
         eta = np.zeros((n, self.dim), dtype=np.int64)
         pos = 0
