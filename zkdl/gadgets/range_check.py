@@ -257,7 +257,7 @@ def fraction_layers(p: Fr, q: Fr) -> list[tuple[Fr, Fr]]:
     p_k = p_lo·q_hi + p_hi·q_lo, q_k = q_lo·q_hi. Returns ``layers`` with ``layers[k] = (p_k, q_k)``.
     """
     size = len(p)
-    if size < 2 or size & (size - 1) or len(q) != size:
+    if size < 1 or size & (size - 1) or len(q) != size:
         raise ValueError("fraction leaves must be two vectors of one power-of-two length ≥ 2")
     top = size.bit_length() - 1
     layers: list[tuple[Fr, Fr] | None] = [None] * (top + 1)
@@ -308,17 +308,13 @@ class LookupProof:
         return len(self.layer1) + sum(p.field_elements for p in self.layers) + len(self.leaves)
 
 
-_BITS_SHAPE = sc.Relation(2, ((1, (0,)), (R - 1, (0, 0)), (1, (1, 0))), eq_weighted=True)
-
-
-def _bits_relation(mu: int) -> sc.Relation:
-    # tables: 0 B, 1 mask;  eq · (B − B² + μ·mask·B)
-    return sc.Relation(2, ((1, (0,)), (R - 1, (0, 0)), (mu, (1, 0))), eq_weighted=True)
+# tables: 0 B, 1 C = 1 − B − μ·mask;  eq · B · C = eq · (B − B² − μ·mask·B)
+_BITS_RELATION = sc.Relation.product(2, eq_weighted=True)
 
 
 @dataclass(frozen=True)
 class BitsProof:
-    """Zero-check sumcheck over B (n + 4 variables): finals are B~(ρ) and the public mask~(ρ)."""
+    """Zero-check sumcheck over B (n + 4 variables): finals are B~(ρ) and C~(ρ) = 1 − B~(ρ) − μ·mask~(ρ)."""
 
     zero_check: sc.SumcheckProof
 
@@ -327,7 +323,7 @@ class BitsProof:
 
     @classmethod
     def read(cls, r, layout: RangeLayout) -> BitsProof:
-        return cls(sc.SumcheckProof.read(r, layout.n + PLANE_LOG, _BITS_SHAPE))
+        return cls(sc.SumcheckProof.read(r, layout.n + PLANE_LOG, _BITS_RELATION))
 
     @property
     def field_elements(self) -> int:
@@ -412,9 +408,9 @@ class LookupBackend:
         if pad:
             q_tab = Fr.concat([q_tab, Fr.ones(pad, be)])
             p_tab = Fr.concat([p_tab, Fr.zeros(pad, be)])
-        p_leaf = Fr.concat([Fr.ones(1 << n, be), p_tab])
-        q_leaf = Fr.concat([q_val, q_tab])
-        layers = fraction_layers(p_leaf, q_leaf)
+        # layer n from the two leaf halves directly (value side p = 1: p_n = q_tab + p_tab·q_val)
+        layers = fraction_layers(p_tab * q_val + q_tab, q_val * q_tab)
+        layers.append(None)  # the leaf layer is kept as its halves
 
         p1, q1 = layers[1]
         layer1 = (p1[0], p1[1], q1[0], q1[1])
@@ -423,16 +419,28 @@ class LookupBackend:
         point = [g]
         proofs = []
         for k in range(1, n + 1):
-            pk, qk = layers[k + 1]
-            h = 1 << k
             lam = transcript.challenge_fr("range/lambda")
-            proof, res = sc.prove([pk[:h], pk[h:], qk[:h], qk[h:]], _gkr_relation(lam), transcript, eq_point=point)
+            if k == n:
+                halves = [Fr.ones(1 << n, be), p_tab, q_val, q_tab]
+            else:
+                pk, qk = layers[k + 1]
+                h = 1 << k
+                halves = [pk[:h], pk[h:], qk[:h], qk[h:]]
+            proof, res = sc.prove(halves, _gkr_relation(lam), transcript, eq_point=point)
             proofs.append(proof)
             g = transcript.challenge_fr("range/gamma")
             point = [g, *res.point]
         rho = point[1:]
-        L_val = L_fr.evaluate(rho)
-        m_val = Fr.from_int64(m, be).evaluate(rho[n - TABLE_LOG :])
+        # the leaf values follow from the last finals: q_lo = α − L~ − β·tag~, p_hi = −z·m~
+        _, p_hi_f, q_lo_f, _ = res.values
+        L_val = (alpha - q_lo_f - beta * layout.tag_mle(rho)) % R
+        z = 1
+        for x in rho[: n - TABLE_LOG]:
+            z = z * (1 - x) % R
+        if z:
+            m_val = -p_hi_f * pow(z, -1, R) % R
+        else:  # probability ~2^-255
+            m_val = Fr.from_int64(m, be).evaluate(rho[n - TABLE_LOG :])
         transcript.absorb_frs("range/leaves", [L_val, m_val])
         claims = [Claim("L", tuple(rho), L_val), Claim("m", tuple(rho[n - TABLE_LOG :]), m_val)]
         return LookupProof(layer1, tuple(proofs), (L_val, m_val)), claims
@@ -560,21 +568,22 @@ class BitsBackend:
         return (k[None, :] >= layout.tags()[:, None]).reshape(-1).astype(np.int64)
 
     @staticmethod
-    def _B_fr(layout, L_values, tables) -> Fr:
+    def _B_np(layout, L_values, tables) -> np.ndarray:
         B = tables["B"] if tables is not None else bit_tensor(layout, L_values)
         B = np.asarray(B).reshape(-1)
         if B.size != 1 << (layout.n + PLANE_LOG):
             raise ValueError(f"B needs 2^{layout.n + PLANE_LOG} entries, got {B.size}")
-        return Fr.from_int64(B.astype(np.int64))
+        return B.astype(np.int64)
 
     def prove(self, layout: RangeLayout, L_values, transcript, *, tables=None) -> tuple[BitsProof, list[Claim]]:
-        """Zero-check Σ eq(u, x)·(B − B² + μ·mask·B) = 0 over the committed B."""
-        B = self._B_fr(layout, L_values, tables)
+        """Zero-check Σ eq(u, x)·B·(1 − B − μ·mask) = 0 over the committed B."""
+        B_np = self._B_np(layout, L_values, tables)
+        B = Fr.from_int64(B_np)
         _absorb_layout(transcript, layout, self.name)
         u = transcript.challenge_frs("range/zero-point", layout.n + PLANE_LOG)
         mu = transcript.challenge_fr("range/mu")
-        mask = Fr.from_int64(self._mask(layout), B.backend)
-        proof, res = sc.prove([B, mask], _bits_relation(mu), transcript, eq_point=u, claim=0)
+        C = Fr.from_int64(self._mask(layout), B.backend).axpy(-mu, Fr.from_int64(1 - B_np, B.backend))
+        proof, res = sc.prove([B, C], _BITS_RELATION, transcript, eq_point=u, claim=0)
         return BitsProof(proof), [Claim("B", res.point, res.values[0])]
 
     def verify(self, layout: RangeLayout, proof: BitsProof, transcript) -> list[Claim]:
@@ -584,9 +593,10 @@ class BitsBackend:
         nv = layout.n + PLANE_LOG
         u = transcript.challenge_frs("range/zero-point", nv)
         mu = transcript.challenge_fr("range/mu")
-        res = sc.verify(proof.zero_check, _bits_relation(mu), nv, 0, transcript, eq_point=u)
-        if res.values[1] != mask_mle(layout, res.point):
-            raise VerificationError("range check (bits): the stated mask evaluation is wrong")
+        res = sc.verify(proof.zero_check, _BITS_RELATION, nv, 0, transcript, eq_point=u)
+        b_val, c_val = res.values
+        if c_val != (1 - b_val - mu * mask_mle(layout, res.point)) % R:
+            raise VerificationError("range check (bits): the stated evaluation of 1 − B − μ·mask is wrong")
         return [Claim("B", res.point, res.values[0])]
 
     def read_proof(self, r, layout: RangeLayout) -> BitsProof:
@@ -598,13 +608,20 @@ class BitsBackend:
         _check_L_claims(layout, claims)
         if not claims:
             return TranslateProof(()), []
-        B = self._B_fr(layout, L_values, tables)
+        B_np = self._B_np(layout, L_values, tables)
+        binary = bool(((B_np == 0) | (B_np == 1)).all())
+        cols = (B_np.reshape(-1, PLANES) != 0).T.copy() if binary else None
+        B = None if binary else Fr.from_int64(B_np)
         planes, out = [], []
         for c in claims:
-            t = B
-            for x in c.point:
-                t = t.fold(x)
-            vals = tuple(t.to_ints())
+            if binary:  # B~(ρ, k) = Σ_{i: bit k of L_i} eq(ρ, i): 16 subset sums of one eq table
+                eq = Fr.eq_table(list(c.point))
+                vals = tuple(Fr(eq.limbs[cols[k]], eq.backend).sum() for k in range(PLANES))
+            else:
+                t = B
+                for x in c.point:
+                    t = t.fold(x)
+                vals = tuple(t.to_ints())
             planes.append(vals)
             out.append(self._absorb_translate(layout, c, vals, transcript))
         return TranslateProof(tuple(planes)), out
