@@ -156,9 +156,12 @@ class GpuMsm:
         self._check_len(m)
         if m == 0:
             return jac_mont_to_point(np.zeros(18, np.uint64))
+        mx = int(cp.abs(s).max())  # |INT64_MIN| wraps to a negative value: 64 bits
+        need = 64 if mx < 0 else max(1, mx.bit_length())
         if bits is None:
-            mx = int(cp.abs(s).max()) if m else 0  # |INT64_MIN| wraps negative: treat as 64 bits
-            bits = 64 if mx < 0 else max(1, mx.bit_length())
+            bits = need
+        elif need > bits:
+            raise ValueError(f"msm_small: a scalar needs {need} bits, more than bits={bits}")
         c = window_bits(m, bits) if c is None else c
         W = math.ceil(bits / c)
         return jac_mont_to_point(self._pippenger("msm_keys_small_kernel", s, m, c, W))

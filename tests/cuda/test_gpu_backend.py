@@ -225,6 +225,8 @@ def test_gpu_msm_small_signed(msm_env):
     assert msm.msm_small(s[:50]) == ark(pts, s[:50])  # width inferred from the values
     ext = np.array([2**63 - 1, -(2**63), 5], np.int64)
     assert msm.msm_small(ext) == ark(pts, ext)
+    with pytest.raises(ValueError):
+        msm.msm_small(s, bits=15)
 
 
 def test_gpu_msm_full_and_bits(msm_env):
