@@ -53,7 +53,15 @@ def series_inverse(b: np.ndarray) -> np.ndarray:
     return g
 
 
+def _check_sampler(sampler: str) -> str:
+    if sampler not in ("exact", "float"):
+        raise InvalidParameter(f"sampler must be 'exact' (default) or 'float', got {sampler!r}")
+    return sampler
+
+
 class _GaussianFactorProcess(NoiseProcess):
+    sampler = "exact"
+
     def _calibrate(self, sens2_unit: float) -> None:
         if not isinstance(self.privacy, zCDP):
             raise InvalidParameter(
@@ -65,12 +73,14 @@ class _GaussianFactorProcess(NoiseProcess):
         self.dist = DiscreteGaussian(float(GRID) ** 2)
         self.unit = sigma / GRID
         self.sigma2 = float(self.dist.sigma2) * self.unit**2  # variance proxy actually used
-        self.zvar = self.dist.variance * self.unit**2
+        self.zvar = self.sigma2 if self.sampler == "float" else self.dist.variance * self.unit**2
         self._rho = self.sens2 / (2.0 * self.sigma2)
 
     def _z(self, entropy: int, j: int, n: int) -> np.ndarray:
         if self.zero:
             return np.zeros((n, self.dim))
+        if self.sampler == "float":
+            return make_rng(entropy, j).standard_normal((n, self.dim)) * math.sqrt(self.sigma2)
         return self.dist.sample(make_rng(entropy, j), (n, self.dim)) * self.unit
 
     def guarantee_fields(self):
@@ -79,7 +89,12 @@ class _GaussianFactorProcess(NoiseProcess):
             "mu": math.sqrt(2 * self._rho),
             "notes": [
                 "Gaussian linear mechanism (B C = A, lower-triangular C): rho-zCDP / mu-GDP for real-valued "
-                "Gaussian noise; z is drawn exactly from a discrete Gaussian on a grid of sigma/4096",
+                "Gaussian noise; "
+                + (
+                    "z from numpy's floating-point Gaussian sampler (sampler='float')"
+                    if self.sampler == "float"
+                    else "z is drawn exactly from a discrete Gaussian on a grid of sigma/4096"
+                ),
                 "adaptive: lower-triangular Gaussian linear mechanisms keep their guarantee for adaptively "
                 "chosen streams (Denisov et al. 2022)",
             ],
@@ -94,8 +109,9 @@ class SquareRootProcess(_GaussianFactorProcess):
 
     name = "square-root"
 
-    def __init__(self, horizon, privacy, dim, bounds, block=None):
+    def __init__(self, horizon, privacy, dim, bounds, block=None, sampler="exact"):
         super().__init__(horizon, privacy, dim, bounds)
+        self.sampler = _check_sampler(sampler)
         if horizon is None:
             raise InvalidParameter("square-root needs a horizon; use the 'hybrid' counter for an unknown one")
         if block is None:
@@ -113,7 +129,7 @@ class SquareRootProcess(_GaussianFactorProcess):
         self._have = 0
 
     def params(self):
-        return {"block": self.block}
+        return {"block": self.block, "sampler": self.sampler}
 
     def _kernel(self, m: int) -> np.ndarray:
         n = self.block
@@ -187,8 +203,9 @@ class BLTProcess(_GaussianFactorProcess):
 
     name = "blt"
 
-    def __init__(self, horizon, privacy, dim, bounds, buffers=12, block=None):
+    def __init__(self, horizon, privacy, dim, bounds, buffers=12, block=None, sampler="exact"):
         super().__init__(horizon, privacy, dim, bounds)
+        self.sampler = _check_sampler(sampler)
         if horizon is None:
             raise InvalidParameter("blt needs a horizon; use the 'hybrid' counter for an unknown one")
         self.buffers = buffers
@@ -203,7 +220,7 @@ class BLTProcess(_GaussianFactorProcess):
         self.block = block
 
     def params(self):
-        return {"buffers": self.buffers, "block": self.block}
+        return {"buffers": self.buffers, "block": self.block, "sampler": self.sampler}
 
     def b_coefficients(self, n: int) -> np.ndarray:
         k = np.arange(n, dtype=np.float64)

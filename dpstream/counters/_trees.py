@@ -43,6 +43,14 @@ def _check_granularity(g: Any, width: float) -> float:
     return g
 
 
+def _check_sampler(sampler: str, privacy) -> str:
+    if sampler not in ("exact", "float"):
+        raise InvalidParameter(f"sampler must be 'exact' (default) or 'float', got {sampler!r}")
+    if sampler == "float" and not isinstance(privacy, zCDP):
+        raise InvalidParameter("sampler='float' is for Gaussian noise (zCDP) only; Laplace noise is always exact")
+    return sampler
+
+
 def _popcount(a: np.ndarray) -> np.ndarray:
     return np.bitwise_count(a.astype(np.uint64)).astype(np.int64)
 
@@ -54,8 +62,10 @@ class _LatticeTreeProcess(NoiseProcess):
     def _nodes_per_item(self) -> int:
         raise NotImplementedError
 
-    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None, sampler="exact"):
         super().__init__(horizon, privacy, dim, bounds)
+        self.sampler = _check_sampler(sampler, privacy)
+        self.dtype = np.float64 if self.sampler == "float" else np.int64
         self.quantum = _check_granularity(granularity, self.width)
         lo, hi = bounds
         self.delta_lat = math.floor(hi / self.quantum) - math.ceil(lo / self.quantum)  # max change, lattice steps
@@ -80,17 +90,35 @@ class _LatticeTreeProcess(NoiseProcess):
             self._eps = sens1 / float(self.dist.scale)
             self._rho = self._eps**2 / 2.0
             self.proxy_lat = None
-        self.node_var = self.dist.variance * self.quantum**2  # variance of one node's noise, input units^2
+        self.node_var = self._var(self.dist) * self.quantum**2  # variance of one node's noise, input units^2
+
+    def _var(self, dist) -> float:
+        return float(dist.sigma2) if self.sampler == "float" else dist.variance
 
     def params(self) -> dict:
-        return {"granularity": self.quantum, "block": self.block}
+        return {"granularity": self.quantum, "block": self.block, "sampler": self.sampler}
+
+    def _draw_from(self, dist, rng: np.random.Generator, count: int) -> np.ndarray:
+        if self.zero or count == 0:
+            return np.zeros((count, self.dim), dtype=self.dtype)
+        if self.sampler == "float":
+            return rng.standard_normal((count, self.dim)) * math.sqrt(float(dist.sigma2))
+        return dist.sample(rng, (count, self.dim))
 
     def _draw(self, rng: np.random.Generator, count: int) -> np.ndarray:
-        if self.zero or count == 0:
-            return np.zeros((count, self.dim), dtype=np.int64)
-        return self.dist.sample(rng, (count, self.dim))
+        return self._draw_from(self.dist, rng, count)
 
     def guarantee_fields(self) -> dict:
+        if self.sampler == "float":
+            return {
+                "rho": self._rho,
+                "mu": math.sqrt(2 * self._rho),
+                "notes": [
+                    "sampler='float': node noise from numpy's floating-point Gaussian sampler; the guarantee is "
+                    "the one of the idealised real-valued Gaussian mechanism (opt-in, for speed)",
+                    "adaptive: each node is released once with fresh noise",
+                ],
+            }
         kind = "discrete Gaussian" if self._eps is None else "discrete Laplace"
         return {
             "rho": self._rho,
@@ -104,44 +132,55 @@ class _LatticeTreeProcess(NoiseProcess):
         }
 
 
-def _tree_eta(labels: np.ndarray, nlevels: int, carry: list, draw, dim: int) -> np.ndarray:
-    """Sum over the set bits h of each label of the noise of node (h, (label >> h) - 1) (lattice units).
+def _tree_eta(labels, prev_label: int, nlevels: int, carry: list, draw, dim: int, dtype=np.int64) -> np.ndarray:
+    """Sum over the set bits h of each label of the noise of node (h, (label >> h) - 1), in lattice units.
 
-    Labels must be non-decreasing; ``carry[h]`` = [index, values] of the last node drawn at height h (reused when
-    the block starts inside it) and is updated in place.  Draw order: height 0 first, then 1, ...
+    ``labels`` must be increasing and follow ``prev_label`` (0 before the first step).  ``carry[h]`` is
+    [index, values] of the last node drawn at height h (it is the node in use at ``prev_label`` when that label has
+    bit h set) and is updated in place.  Computed as differences: between consecutive labels only the heights
+    whose node changes contribute (about two per step), then a cumulative sum, so the work per step is O(dim)
+    rather than O(dim log T).  Draw order: height 0 first, then 1, ...; within a height in time order.
     """
     n = labels.shape[0]
-    eta = np.zeros((n, dim), dtype=np.int64)
+    lab = np.empty(n + 1, dtype=np.int64)
+    lab[0] = prev_label
+    lab[1:] = labels
+    D = np.zeros((n, dim), dtype=dtype)
+    base = np.zeros(dim, dtype=dtype)
     for h in range(nlevels):
-        sel = np.flatnonzero((labels >> h) & 1)
-        if sel.size == 0:
-            continue
-        k = (labels[sel] >> h) - 1
-        isnew = np.empty(k.shape[0], dtype=bool)
-        isnew[0] = True
-        np.not_equal(k[1:], k[:-1], out=isnew[1:])
-        uniq = k[isnew]
-        inv = np.cumsum(isnew) - 1
-        vals = np.empty((uniq.shape[0], dim), dtype=np.int64)
+        s = lab >> h
         c = carry[h]
-        first = 0
-        if c is not None and c[0] == int(uniq[0]):
-            vals[0] = c[1]
-            first = 1
-        vals[first:] = draw(uniq.shape[0] - first)
-        eta[sel] += vals[inv]
-        carry[h] = [int(uniq[-1]), vals[-1].tolist()]
-    return eta
+        if s[0] & 1:
+            base += np.asarray(c[1], dtype=dtype)
+        chg = np.flatnonzero(s[1:] != s[:-1])
+        if chg.size == 0:
+            continue
+        on_rows = chg[(s[chg + 1] & 1) == 1]
+        off_rows = chg[(s[chg] & 1) == 1]
+        vals = draw(on_rows.size)
+        if on_rows.size:
+            D[on_rows] += vals
+        if off_rows.size:
+            j = np.searchsorted(on_rows, off_rows, side="left") - 1
+            prev = np.empty((off_rows.size, dim), dtype=dtype)
+            from_carry = j < 0
+            if from_carry.any():
+                prev[from_carry] = np.asarray(c[1], dtype=dtype)
+            prev[~from_carry] = vals[j[~from_carry]]
+            D[off_rows] -= prev
+        if on_rows.size:
+            carry[h] = [int(s[on_rows[-1] + 1]) - 1, vals[-1].tolist()]
+    return base + np.cumsum(D, axis=0)
 
 
 class BinaryTreeProcess(_LatticeTreeProcess):
     name = "binary-tree"
 
-    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None, sampler="exact"):
         if horizon is None:
             raise InvalidParameter("binary-tree needs a horizon; use the 'hybrid' counter for an unknown one")
         self.levels = horizon.bit_length()  # L = floor(log2 T) + 1
-        super().__init__(horizon, privacy, dim, bounds, granularity, block)
+        super().__init__(horizon, privacy, dim, bounds, granularity, block, sampler)
 
     def _nodes_per_item(self) -> int:
         return self.levels
@@ -152,12 +191,18 @@ class BinaryTreeProcess(_LatticeTreeProcess):
     def _labels(self, t0: int, n: int) -> np.ndarray:
         return np.arange(t0 + 1, t0 + n + 1, dtype=np.int64)
 
+    def _prev_label(self, t0: int) -> int:
+        return t0
+
     def generate(self, entropy, j, carry):
         rng = make_rng(entropy, j)
         t0 = j * self.block
         n = min(self.block, self.horizon - t0)
         carry = [None if c is None else list(c) for c in carry]
-        eta = _tree_eta(self._labels(t0, n), self.levels, carry, lambda m: self._draw(rng, m), self.dim)
+        labels = self._labels(t0, n)
+        eta = _tree_eta(
+            labels, self._prev_label(t0), self.levels, carry, lambda m: self._draw(rng, m), self.dim, self.dtype
+        )
         return eta * self.quantum, carry
 
     def nodes_used(self, ts: np.ndarray) -> np.ndarray:
@@ -201,7 +246,7 @@ class SmoothBinaryProcess(BinaryTreeProcess):
 
     name = "smooth-binary"
 
-    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None, sampler="exact"):
         if horizon is None:
             raise InvalidParameter("smooth-binary needs a horizon; use the 'hybrid' counter for an unknown one")
         ds = 2
@@ -211,7 +256,7 @@ class SmoothBinaryProcess(BinaryTreeProcess):
             raise InvalidParameter(f"horizon {horizon} too large for smooth-binary (needs depth {ds} > 62)")
         self.depth = ds
         self._binom = np.array([[math.comb(p, k) for k in range(ds + 1)] for p in range(ds + 1)], dtype=np.int64)
-        _LatticeTreeProcess.__init__(self, horizon, privacy, dim, bounds, granularity, block)
+        _LatticeTreeProcess.__init__(self, horizon, privacy, dim, bounds, granularity, block, sampler)
         self.levels = ds
 
     def _nodes_per_item(self) -> int:
@@ -235,6 +280,9 @@ class SmoothBinaryProcess(BinaryTreeProcess):
 
     def _labels(self, t0, n):
         return self.leaf_labels(np.arange(t0 + 1, t0 + n + 1))  # label of the leaf after step t
+
+    def _prev_label(self, t0):
+        return 0 if t0 == 0 else int(self.leaf_labels(np.array([t0]))[0])
 
     def nodes_used(self, ts):
         return np.full(np.shape(ts), self.depth // 2, dtype=np.int64)
@@ -282,8 +330,8 @@ class HonakerProcess(BinaryTreeProcess):
 
     name = "honaker"
 
-    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
-        super().__init__(horizon, privacy, dim, bounds, granularity, block)
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None, sampler="exact"):
+        super().__init__(horizon, privacy, dim, bounds, granularity, block, sampler)
         h = np.arange(self.levels)
         self.w = 2.0**h / (2.0 ** (h + 1) - 1.0)
         self.vfac = self.w.copy()  # V_h / s^2
@@ -384,10 +432,10 @@ class HybridProcess(_LatticeTreeProcess):
     name = "hybrid"
     MAXK = 40
 
-    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None):
+    def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None, sampler="exact"):
         half = zCDP(privacy.rho / 2) if isinstance(privacy, zCDP) else EpsDP(privacy.epsilon / 2)
         self._half = half
-        super().__init__(horizon, half, dim, bounds, granularity, block)
+        super().__init__(horizon, half, dim, bounds, granularity, block, sampler)
         self.privacy = privacy
 
     def _nodes_per_item(self) -> int:
@@ -412,7 +460,7 @@ class HybridProcess(_LatticeTreeProcess):
             self._eps = 2 * worst
             self._rho = self._eps**2 / 2
         self.dist = self.dists[1]
-        self.node_var = self.dist.variance * self.quantum**2
+        self.node_var = self._var(self.dist) * self.quantum**2
 
     def _dist_for(self, m: int):
         return self.dists[m]
@@ -426,18 +474,17 @@ class HybridProcess(_LatticeTreeProcess):
         B = self.block
         t0 = j * B
         n = B
-        logsum = np.asarray(carry[0], dtype=np.int64)
+        logsum = np.asarray(carry[0], dtype=self.dtype)
         seg = carry[1]
         tcarry = None if carry[2] is None else [None if c is None else list(c) for c in carry[2]]  # no aliasing
         ts = np.arange(t0 + 1, t0 + n + 1, dtype=np.int64)
-        eta = np.zeros((n, self.dim), dtype=np.int64)
+        eta = np.zeros((n, self.dim), dtype=self.dtype)
         pos = 0
         while pos < n:
             t = int(ts[pos])
             if t & (t - 1) == 0:  # power of two: a log-mechanism block completes, the answer is its prefix
                 k = t.bit_length() - 1
-                add = self.dists[1].sample(rng, (1, self.dim))[0] if not self.zero else 0
-                logsum = logsum + add
+                logsum = logsum + self._draw_from(self.dists[1], rng, 1)[0]
                 eta[pos] = logsum
                 seg, tcarry = k, None
                 pos += 1
@@ -450,11 +497,10 @@ class HybridProcess(_LatticeTreeProcess):
             dist = self.dists[seg]
 
             def draw(m, dist=dist):
-                if self.zero or m == 0:
-                    return np.zeros((m, self.dim), dtype=np.int64)
-                return dist.sample(rng, (m, self.dim))
+                return self._draw_from(dist, rng, m)
 
-            eta[pos:end] = logsum + _tree_eta(labels, seg, tcarry, draw, self.dim)
+            prev = int(ts[pos]) - 1 - (1 << seg)  # 0 at the start of the segment
+            eta[pos:end] = logsum + _tree_eta(labels, prev, seg, tcarry, draw, self.dim, self.dtype)
             pos = end
         return eta * self.quantum, [logsum.tolist(), seg, tcarry]
 
@@ -462,13 +508,13 @@ class HybridProcess(_LatticeTreeProcess):
         ts = np.asarray(ts, dtype=np.int64)
         out = np.zeros(ts.shape)
         q2 = self.quantum**2
-        v1 = self.dists[1].variance * q2
+        v1 = self._var(self.dists[1]) * q2
         for i, t in enumerate(ts.tolist()):
             k = t.bit_length() - 1
             v = (k + 1) * v1  # log blocks [1,1], (1,2], ..., (2^(k-1), 2^k]
             r = t - (1 << k)
             if r:
-                v += bin(r).count("1") * self.dists[k].variance * q2
+                v += bin(r).count("1") * self._var(self.dists[k]) * q2
             out[i] = v
         return out
 

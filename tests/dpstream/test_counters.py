@@ -20,15 +20,20 @@ from dpstream.base import (
 )
 from dpstream.counters import EpsDP, zCDP
 
-GAUSS = [(n, zCDP(0.5)) for n in ["binary-tree", "honaker", "smooth-binary", "square-root", "blt", "hybrid"]]
+NAMES = ["binary-tree", "honaker", "smooth-binary", "square-root", "blt", "hybrid"]
+GAUSS = [(n, zCDP(0.5)) for n in NAMES]
+# the opt-in floating-point Gaussian sampler (privacy object carries the option through `mk`)
+FLOAT = [(n, ("float", zCDP(0.5))) for n in NAMES]
 LAP = [(n, EpsDP(1.0)) for n in ["binary-tree", "honaker", "smooth-binary", "hybrid"]]
-ALL = GAUSS + LAP
-IDS = [f"{n}-{'rho' if isinstance(p, zCDP) else 'eps'}" for n, p in ALL]
+ALL = GAUSS + LAP + FLOAT
+IDS = [f"{n}-{'float' if isinstance(p, tuple) else 'rho' if isinstance(p, zCDP) else 'eps'}" for n, p in ALL]
 FAMILY_P = 1e-6  # per-test false-failure probability budget (Bonferroni inside each test)
 
 
 def mk(name, privacy, T, dim=1, seed=1, **kw):
     kw.setdefault("block", 16)
+    if isinstance(privacy, tuple):
+        kw["sampler"], privacy = privacy
     return counters.make(name, horizon=T, privacy=privacy, dim=dim, seed=seed, **kw)
 
 
@@ -245,7 +250,7 @@ def test_per_step_variance_matches_closed_form(name, priv):
     v = c.variances(np.arange(1, T + 1))
     alpha = FAMILY_P / T
     assert np.all(np.abs(eta.mean(axis=1)) < stats.norm.isf(alpha / 4) * np.sqrt(v / R))
-    if isinstance(priv, zCDP):
+    if not isinstance(priv, EpsDP):
         stat = (eta**2).sum(axis=1) / v
         assert np.all(stat > stats.chi2.ppf(alpha / 4, R))
         assert np.all(stat < stats.chi2.isf(alpha / 4, R))
@@ -371,7 +376,10 @@ def test_guarantee_is_what_was_asked(name, priv):
     seeded = mk(name, priv, 64 if name != "hybrid" else None)
     g = seeded.guarantee
     assert g.seeded and "SEEDED" in str(g)
-    assert not counters.make(name, horizon=64 if name != "hybrid" else None, privacy=priv).guarantee.seeded
+    assert not mk(name, priv, 64 if name != "hybrid" else None, seed=None).guarantee.seeded
+    if isinstance(priv, tuple):
+        assert g.mu == pytest.approx(math.sqrt(2 * g.rho)) and "float" in " ".join(g.notes)
+        priv = priv[1]
     if isinstance(priv, zCDP):
         assert priv.rho * (1 - 1e-5) <= g.rho <= priv.rho
         assert 0 < g.approx_dp(1e-6) < 20
@@ -395,6 +403,8 @@ def test_bad_stream_items_raise_typed_errors_and_consume_nothing(name, priv):
     with pytest.raises(DimensionMismatch):
         c.update_many(np.zeros((3, 2)))
     clipped = counters.noiseless(mk(name, priv, 10 if name != "hybrid" else None, clip=True))
+    if isinstance(priv, tuple):
+        priv = priv[1]
     np.testing.assert_array_equal(clipped.update_many([2.0, -1.0, 0.5]), [1.0, 1.0, 1.5])
     with pytest.raises(InvalidInput):
         clipped.update(float("nan"))
@@ -439,6 +449,8 @@ def test_horizon_is_enforced_atomically():
         ({"name": "binary-tree", "horizon": 10, "privacy": zCDP(1.0), "granularity": 0.3}, "power of two"),
         ({"name": "blt", "horizon": 10, "privacy": zCDP(1.0), "buffers": 1}, "buffers"),
         ({"name": "binary-tree", "horizon": 10, "privacy": zCDP(1.0), "seed": -3}, "seed"),
+        ({"name": "binary-tree", "horizon": 10, "privacy": EpsDP(1.0), "sampler": "float"}, "zCDP"),
+        ({"name": "square-root", "horizon": 10, "privacy": zCDP(1.0), "sampler": "fast"}, "sampler"),
     ],
 )
 def test_bad_parameters_raise_invalid_parameter(kwargs, match):
