@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numba
 import numpy as np
 
 from ..accounting import EpsDP, Guarantee, as_privacy, zCDP
@@ -40,6 +41,24 @@ from ..noise import make_entropy, make_rng
 STATE_FORMAT = "dpstream.counter"
 STATE_VERSION = 1
 MAX_UNBOUNDED = 2**40
+
+
+@numba.njit(cache=True)
+def _rowcumsum_kernel(first, a, out):
+    acc = first.copy()
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            acc[j] = acc[j] + a[i, j]
+            out[i, j] = acc[j]
+    return out
+
+
+def rowcumsum(first: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """out[i] = first + a[0] + ... + a[i], added in exactly that order (numpy's cumsum along axis 0 is slow for
+    wide rows).  Same dtype as ``a``."""
+    a = np.ascontiguousarray(a)
+    out = np.empty_like(a)
+    return _rowcumsum_kernel(np.asarray(first, dtype=a.dtype).reshape(a.shape[1]), a, out)
 
 
 class NoiseProcess:
@@ -205,6 +224,7 @@ class LinearCounter(Mechanism):
             self._ginv = 1.0 / q
             self._qlo = math.ceil(lo / q)
             self._qhi = math.floor(hi / q)
+            self._bounds_on_lattice = self._qlo * q == lo and self._qhi * q == hi
 
     # -- guarantee / error ---------------------------------------------------------------------------------------
     @property
@@ -272,19 +292,23 @@ class LinearCounter(Mechanism):
                     f"each item must have dim={self.dim} coordinates"
                 )
         lo, hi = self.bounds
-        ok = (a >= lo) & (a <= hi)
-        if not ok.all():
+        if a.size and not (lo <= a.min() and a.max() <= hi):  # NaN fails both comparisons
             if not np.isfinite(a).all():
                 raise InvalidInput(f"{self.name}: the batch contains NaN or infinite values; drop or impute them")
             if not self.clip:
-                bad = a[~ok].ravel()[0]
+                bad = a[~((a >= lo) & (a <= hi))].ravel()[0]
                 raise InvalidInput(
                     f"{self.name}: stream item {bad!r} is outside bounds {self.bounds}; pass clip=True to clip, "
                     f"or create the counter with wider bounds (the noise scales with hi - lo)"
                 )
             a = np.clip(a, lo, hi)
         if self._g is not None:
-            a = np.clip(np.rint(a * self._ginv), self._qlo, self._qhi) * self._g
+            q = a * self._ginv
+            np.rint(q, out=q)
+            if not self._bounds_on_lattice:
+                np.clip(q, self._qlo, self._qhi, out=q)
+            q *= self._g
+            a = q
         return a
 
     # -- noise blocks ----------------------------------------------------------------------------------------------
@@ -384,7 +408,7 @@ class LinearCounter(Mechanism):
             self._s = float(sums[-1])
             out = sums + eta[:, 0]
         else:
-            sums = np.cumsum(np.concatenate((self._s[None, :], a)), axis=0)[1:]
+            sums = rowcumsum(self._s, a)
             self._s = sums[-1].copy()
             out = sums + eta
         self.t += n

@@ -22,7 +22,7 @@ import numpy as np
 from ..accounting import EpsDP, zCDP
 from ..base import InvalidParameter
 from ..noise import DiscreteGaussian, DiscreteLaplace, make_rng
-from ._core import LinearCounter, NoiseProcess, gaussian_tail, laplace_sum_tail
+from ._core import LinearCounter, NoiseProcess, gaussian_tail, laplace_sum_tail, rowcumsum
 
 
 def _default_granularity(width: float) -> float:
@@ -170,7 +170,7 @@ def _tree_eta(labels, prev_label: int, nlevels: int, carry: list, draw, dim: int
             D[off_rows] -= prev
         if on_rows.size:
             carry[h] = [int(s[on_rows[-1] + 1]) - 1, vals[-1].tolist()]
-    return base + np.cumsum(D, axis=0)
+    return rowcumsum(base, D)
 
 
 class BinaryTreeProcess(_LatticeTreeProcess):
