@@ -55,3 +55,16 @@ def test_tampered_reduction_is_rejected():
     bad = dataclasses.replace(proof, finals=(proof.finals[0] + 1, proof.finals[1]))
     with pytest.raises(VerificationError):
         verify_reduction(bad, claims, Transcript("test/claims"))
+
+
+def test_claims_on_segments_of_a_larger_table():
+    # points whose leading coordinates are Boolean address a block of the table (a segment)
+    rng = np.random.default_rng(4)
+    t = Fr.random(1 << 7, rng=rng)
+    pts = [[0, 1] + [int(x) for x in rng.integers(0, 2**60, 5)],
+           [1, 1, 0] + [int(x) for x in rng.integers(0, 2**60, 4)],
+           [int(x) for x in rng.integers(0, 2**60, 7)]]
+    claims = [Claim("T", p, t.evaluate(p)) for p in pts]
+    proof, out = prove_reduction(t, claims, Transcript("seg"))
+    res = verify_reduction(proof, claims, Transcript("seg"))
+    assert res == out and t.evaluate(list(res.point)) == res.value

@@ -77,6 +77,17 @@ def _check_points(claims: Sequence[Claim]) -> int:
     return n
 
 
+def _support(point: Sequence[int]) -> tuple[int, int, list[int]]:
+    """eq(point, ·) vanishes outside one block when the point starts with Boolean coordinates (a claim on a
+    segment of a larger table): returns the block [lo, hi) and the remaining coordinates."""
+    k, idx = 0, 0
+    while k < len(point) and point[k] in (0, 1):
+        idx = 2 * idx + point[k]
+        k += 1
+    size = 1 << (len(point) - k)
+    return idx * size, (idx + 1) * size, list(point[k:])
+
+
 def prove_reduction(table: Fr, claims: Sequence[Claim], transcript) -> tuple[sc.SumcheckProof | None, Claim]:
     """Reduce the claims on ``table`` to one. Returns (proof, claim); proof is None for a single claim."""
     n = _check_points(claims)
@@ -85,9 +96,11 @@ def prove_reduction(table: Fr, claims: Sequence[Claim], transcript) -> tuple[sc.
     if len(table) != 1 << n:
         raise ValueError(f"table of {len(table)} entries for claims over {n} variables")
     alphas = _absorb_claims(transcript, claims)
-    weights = Fr.eq_table(list(claims[0].point), backend=table.backend) * alphas[0]
-    for a, c in zip(alphas[1:], claims[1:]):
-        weights = Fr.eq_table(list(c.point), backend=table.backend).axpy(a, weights)
+    weights = Fr.zeros(1 << n, backend=table.backend)
+    for a, c in zip(alphas, claims):
+        lo, hi, suffix = _support(c.point)
+        part = Fr.eq_table(suffix, backend=table.backend).axpy(a, weights[lo:hi])
+        weights.limbs[lo:hi] = part.limbs
     claim = sum(a * c.value for a, c in zip(alphas, claims)) % R
     proof, res = sc.prove([weights, table], sc.Relation.product(2), transcript, claim=claim)
     return proof, Claim(claims[0].tensor, res.point, res.values[1])
