@@ -56,11 +56,15 @@ class LimbSpec:
     def segment_names(self) -> list[str]:
         return [f"{self.name}.{i}" for i in range(len(self.limb_bits))]
 
-    def limbs(self, values: np.ndarray) -> list[np.ndarray]:
-        """Split int64 values (already in range) into limbs."""
+    def limbs(self, values: np.ndarray, *, check: bool = True) -> list[np.ndarray]:
+        """Split int64 values (in range unless ``check=False``) into limbs (the top limb keeps any excess)."""
         v = np.asarray(values, dtype=np.int64).reshape(-1) + self.offset
-        if v.size and (v.min() < 0 or (self.bits < 63 and v.max() >= 1 << self.bits)):
+        if check and v.size and (v.min() < 0 or (self.bits < 63 and v.max() >= 1 << self.bits)):
             raise ValueError(f"{self.name}: value outside its declared range")
+        if not check:
+            out = [(v >> (LIMB_BITS * i)) & ((1 << b) - 1) for i, b in enumerate(self.limb_bits[:-1])]
+            out.append(v >> (LIMB_BITS * (len(self.limb_bits) - 1)))
+            return out
         return [(v >> (LIMB_BITS * i)) & ((1 << b) - 1) for i, b in enumerate(self.limb_bits)]
 
     def recompose(self, limb_values: list[int]) -> int:

@@ -175,12 +175,18 @@ class Witness:
                                    ("RGA", "G_A_remainder")):
                     self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
         self.ints["O"] = self.ints[f"Zp{pub.L}"]
+        self.refresh()
+
+    def refresh(self, *, check: bool = True) -> None:
+        """Recompute the field tables and the range tensor from ``ints`` (after a test changed them).
+
+        ``check=False`` skips the limb range check, so a cheating prover can put out-of-range limbs into L."""
         self._fr: dict[str, Fr] = {}
         limbs = {}
-        for name, sp in pub.specs.items():
-            for seg, arr in zip(sp.segment_names(), sp.limbs(self.ints[name])):
+        for name, sp in self.pub.specs.items():
+            for seg, arr in zip(sp.segment_names(), sp.limbs(self.ints[name], check=check)):
                 limbs[seg] = arr
-        self.L_values = pub.layout.assemble(limbs)
+        self.L_values = self.pub.layout.assemble(limbs)
 
     def fr(self, name: str) -> Fr:
         if name not in self._fr:
@@ -659,9 +665,13 @@ def prove(
     *,
     rng=None,
     progress: Callable[[str], None] | None = None,
+    tamper: Callable[[Witness], None] | None = None,
 ) -> tuple[bytes, dict[str, float]]:
     """Prove that ``run`` (whose initial/final weights and data open the statement's commitments) is T steps of
-    the quantized SGD. Returns the proof bytes and the prover's time per phase."""
+    the quantized SGD. Returns the proof bytes and the prover's time per phase.
+
+    ``tamper`` is for soundness tests only: it may change the witness (``w.ints``, then ``w.refresh()``) before
+    anything is committed, turning this into a cheating prover that otherwise follows the protocol."""
     say = progress or (lambda msg: None)
     times: dict[str, float] = {}
     clock = time.perf_counter()
@@ -674,6 +684,8 @@ def prove(
 
     pub = Public.of(statement)
     w = Witness(pub, run, X, Y)
+    if tamper is not None:
+        tamper(w)
     backend = make_range_backend(statement.range_backend)
     t = _new_transcript(statement)
     ch = ProverChannel(t)
@@ -681,7 +693,7 @@ def prove(
     lap("witness")
 
     say("committing the range tensor")
-    tables = backend.committed_tables(pub.layout, w.L_values)
+    tables = backend.committed_tables(pub.layout, w.L_values, strict=tamper is None)
     openings: dict[str, tuple[Commitment, Opening]] = {}
     for name, arr in tables.items():
         com, op = (commit_bits if arr.dtype == bool else commit_int)(params, arr, rng=rng)
