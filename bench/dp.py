@@ -113,21 +113,22 @@ def bench_counter(name: str, T: int, single_steps: int, var_reps: int) -> dict:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     res["peak_bytes_update_many"] = peak
-    # measured variance: var_reps independent coordinates of one run (dim = reps), at rho = 1 per coordinate
-    # (the calibration of a dim-d counter is sqrt(d) larger, so rescale by d to get the per-counter value)
+    # measured variance: var_reps independent runs of the noise (all-zero stream), per step
     if var_reps:
-        cv = make(name, T, dim=var_reps)
-        eta = np.empty((T, var_reps))
-        step = 1 << 14
-        zeros = np.zeros((step, var_reps))
-        for i in range(0, T, step):
-            eta[i : i + step] = cv.update_many(zeros[: min(step, T - i)])
+        acc = np.zeros(T)
+        zeros = np.zeros(T)
+        for _ in range(var_reps):
+            acc += make(name, T).update_many(zeros) ** 2
+        per_step = acc / var_reps
         v_closed = make(name, T).variances(np.arange(1, T + 1))
-        per_step = (eta**2).mean(axis=1) / var_reps
         tmax = int(np.argmax(v_closed))
+        # the single argmax step is too noisy with few runs: estimate measured/closed on all steps whose closed
+        # form is >= 80% of the max (for the binary tree: popcount >= 17) and scale to the max
+        near = np.flatnonzero(v_closed >= 0.8 * v_closed.max())
         res["closed_max_var"] = float(v_closed.max())
         res["closed_mean_var"] = float(v_closed.mean())
         res["measured_var_at_argmax"] = float(per_step[tmax])
+        res["measured_var_near_max"] = float(per_step[near].mean() / v_closed[near].mean() * v_closed.max())
         res["measured_mean_var"] = float(per_step.mean())
         res["var_reps"] = var_reps
     return res
@@ -136,10 +137,14 @@ def bench_counter(name: str, T: int, single_steps: int, var_reps: int) -> dict:
 def bench_vectors(T: int, d: int) -> list[dict]:
     out = []
     xs = (np.random.default_rng(2).random((T, d)) < 0.5).astype(float)
-    for name in ["binary-tree", "honaker", "blt"]:
-        c = make(name, T, dim=d)
-        dt, _ = _timeit(lambda c=c: c.update_many(xs))
-        out.append({"name": name, "dim": d, "steps": T, "update_many_steps_per_s": T / dt})
+    make("binary-tree", 64, dim=d).update_many(xs[:64])  # warm-up (numba)
+    for name in ["binary-tree", "honaker", "smooth-binary", "square-root", "blt"]:
+        for sampler in ["exact", "float"]:
+            c = counters.make(name, horizon=T, privacy=zCDP(1.0), dim=d, sampler=sampler)
+            dt, _ = _timeit(lambda c=c: c.update_many(xs))
+            out.append(
+                {"name": name, "sampler": sampler, "dim": d, "steps": T, "update_many_steps_per_s": T / dt}
+            )
     return out
 
 
@@ -174,14 +179,14 @@ def main(argv=None) -> int:
             f"{name:14s} {r['update_many_steps_per_s']:11,.0f} {r['update_many_ratio']:8.2f} "
             f"{r['update_steps_per_s']:10,.0f} {r['update_ratio']:7.2f} {r['peak_bytes_streaming'] / 1e6:8.2f} "
             f"{r['state_json_bytes']:8d} "
-            f"{r.get('measured_var_at_argmax', float('nan')):9.2f}/{r.get('closed_max_var', float('nan')):<9.2f}  "
+            f"{r.get('measured_var_near_max', float('nan')):9.2f}/{r.get('closed_max_var', float('nan')):<9.2f}  "
             f"{r.get('measured_mean_var', float('nan')):9.2f}/{r.get('closed_mean_var', float('nan')):<9.2f}"
         )
         if name == "blt":
             print(f"{'':14s} blt construction (fit + sensitivity) at T: {r['construct_s']:.2f} s")
     vec = bench_vectors(2**10 if args.quick else 2**12, 1000)
     for v in vec:
-        print(f"d=1000 {v['name']:12s} {v['update_many_steps_per_s']:10,.0f} steps/s")
+        print(f"d={v['dim']} {v['name']:14s} {v['sampler']:6s} {v['update_many_steps_per_s']:10,.0f} steps/s")
     result = {
         "T": T,
         "rho": 1.0,

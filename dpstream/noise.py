@@ -167,6 +167,7 @@ def _bern_exp_bigint(rng: np.random.Generator, num: int, den: int) -> bool:
 # buffer were infinite (no sample is ever dropped because it needed many words: that would bias the output).
 
 _TWO62 = 1 << 62
+_TWO31 = 1 << 31
 
 
 @numba.njit(cache=True)
@@ -176,11 +177,22 @@ def _k_bounded(w, pos, m):
         if pos < w.shape[0]:
             return w[pos] & (m - 1), pos + 1
         return 0, -1
-    lim = (_TWO62 // m) * m
+    if m <= _TWO31:
+        # Lemire's multiply-shift with 31-bit draws (exact: rejects the l < 2^31 mod m low products)
+        while pos < w.shape[0]:
+            x = w[pos] >> 31
+            pos += 1
+            prod = x * m
+            low = prod & (_TWO31 - 1)
+            if low < m and low < (_TWO31 - m) % m:
+                continue
+            return prod >> 31, pos
+        return 0, -1
+    safe = _TWO62 - m  # below this a word is always accepted (2^62 mod m < m): skip the division for lim
     while pos < w.shape[0]:
         x = w[pos]
         pos += 1
-        if x < lim:
+        if x < safe or x < (_TWO62 // m) * m:
             return x % m, pos
     return 0, -1
 
@@ -410,7 +422,9 @@ class DiscreteGaussian:
         sigma2 = check_positive("sigma2", sigma2)
         self.t = math.isqrt(math.floor(sigma2)) + 1  # floor(sigma) + 1, only affects efficiency
         # sigma2 = t * (r / q): the acceptance exponent (a - r/q)^2 / (2 t r / q) has numerator (a q - r)^2
-        self.r, self.q = _rational_at_least(sigma2 / self.t, bits=20)
+        # 12 significant bits: sigma2 is at most 0.025% above the request and the Bernoulli denominators stay
+        # below 2^31 for the usual sizes (fast multiply-shift draws)
+        self.r, self.q = _rational_at_least(sigma2 / self.t, bits=12)
         self.sigma2 = Fraction(self.t * self.r, self.q)
         self._den = 2 * self.t * self.r * self.q
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numba
 import numpy as np
 
 from ..accounting import EpsDP, zCDP
@@ -49,6 +50,19 @@ def _check_sampler(sampler: str, privacy) -> str:
     if sampler == "float" and not isinstance(privacy, zCDP):
         raise InvalidParameter("sampler='float' is for Gaussian noise (zCDP) only; Laplace noise is always exact")
     return sampler
+
+
+@numba.njit(cache=True)
+def _gosper_run(first, n):
+    """first and the next n-1 integers with the same popcount, in increasing order (Gosper's hack)."""
+    out = np.empty(n, dtype=np.int64)
+    x = first
+    for i in range(n):
+        out[i] = x
+        c = x & -x
+        r = x + c
+        x = (((r ^ x) >> 2) // c) | r
+    return out
 
 
 def _popcount(a: np.ndarray) -> np.ndarray:
@@ -139,7 +153,8 @@ def _tree_eta(labels, prev_label: int, nlevels: int, carry: list, draw, dim: int
     [index, values] of the last node drawn at height h (it is the node in use at ``prev_label`` when that label has
     bit h set) and is updated in place.  Computed as differences: between consecutive labels only the heights
     whose node changes contribute (about two per step), then a cumulative sum, so the work per step is O(dim)
-    rather than O(dim log T).  Draw order: height 0 first, then 1, ...; within a height in time order.
+    rather than O(dim log T).  One draw per call, used height 0 first, then 1, ...; within a height in time
+    order.
     """
     n = labels.shape[0]
     lab = np.empty(n + 1, dtype=np.int64)
@@ -147,17 +162,25 @@ def _tree_eta(labels, prev_label: int, nlevels: int, carry: list, draw, dim: int
     lab[1:] = labels
     D = np.zeros((n, dim), dtype=dtype)
     base = np.zeros(dim, dtype=dtype)
+    events = []
     for h in range(nlevels):
         s = lab >> h
-        c = carry[h]
         if s[0] & 1:
-            base += np.asarray(c[1], dtype=dtype)
+            base += np.asarray(carry[h][1], dtype=dtype)
         chg = np.flatnonzero(s[1:] != s[:-1])
         if chg.size == 0:
             continue
         on_rows = chg[(s[chg + 1] & 1) == 1]
         off_rows = chg[(s[chg] & 1) == 1]
-        vals = draw(on_rows.size)
+        new_index = int(s[on_rows[-1] + 1]) - 1 if on_rows.size else None
+        events.append((h, on_rows, off_rows, new_index))
+    # one draw for the whole block, split by height in increasing order
+    allvals = draw(sum(e[1].size for e in events))
+    used = 0
+    for h, on_rows, off_rows, new_index in events:
+        c = carry[h]
+        vals = allvals[used : used + on_rows.size]
+        used += on_rows.size
         if on_rows.size:
             D[on_rows] += vals
         if off_rows.size:
@@ -169,7 +192,7 @@ def _tree_eta(labels, prev_label: int, nlevels: int, carry: list, draw, dim: int
             prev[~from_carry] = vals[j[~from_carry]]
             D[off_rows] -= prev
         if on_rows.size:
-            carry[h] = [int(s[on_rows[-1] + 1]) - 1, vals[-1].tolist()]
+            carry[h] = [new_index, vals[-1].tolist()]
     return rowcumsum(base, D)
 
 
@@ -279,7 +302,9 @@ class SmoothBinaryProcess(BinaryTreeProcess):
         return out
 
     def _labels(self, t0, n):
-        return self.leaf_labels(np.arange(t0 + 1, t0 + n + 1))  # label of the leaf after step t
+        # label of the leaf after step t, for t = t0+1 .. t0+n: unrank the first, then step through the others
+        first = int(self.leaf_labels(np.array([t0 + 1]))[0])
+        return _gosper_run(first, n)
 
     def _prev_label(self, t0):
         return 0 if t0 == 0 else int(self.leaf_labels(np.array([t0]))[0])

@@ -277,7 +277,7 @@ def test_closed_forms_reproduce_reference_anchors(T):
     s = counters.make("smooth-binary", horizon=T, privacy=zCDP(1.0))
     ds = 14 if T == 2**10 else 24
     assert s.process.depth == ds
-    np.testing.assert_allclose(s.variances([1, T // 3, T]), ds**2 / 8, rtol=1e-5)
+    np.testing.assert_allclose(s.variances([1, T // 3, T]), ds**2 / 8, rtol=5e-4)
 
 
 def test_blt_is_close_to_the_square_root_factorization():
@@ -381,7 +381,7 @@ def test_guarantee_is_what_was_asked(name, priv):
         assert g.mu == pytest.approx(math.sqrt(2 * g.rho)) and "float" in " ".join(g.notes)
         priv = priv[1]
     if isinstance(priv, zCDP):
-        assert priv.rho * (1 - 1e-5) <= g.rho <= priv.rho
+        assert priv.rho * (1 - 5e-4) <= g.rho <= priv.rho
         assert 0 < g.approx_dp(1e-6) < 20
     else:
         assert priv.epsilon * (1 - 1e-5) <= g.epsilon <= priv.epsilon
@@ -485,3 +485,12 @@ def test_real_valued_inputs_on_a_custom_range():
     np.testing.assert_array_equal(ys, [-2, -0.5, -0.25, 1.75, 1.625, 1.625])
     g = counters.make("binary-tree", horizon=6, privacy=zCDP(1.0), bounds=(-2.0, 2.0)).process
     assert g.delta_lat * g.quantum == 4.0  # sensitivity is the width of the range
+
+
+def test_smooth_binary_label_stepping_matches_unranking():
+    p = counters.make("smooth-binary", horizon=5000, privacy=zCDP(1.0)).process
+    for t0, n in [(0, 4000), (1234, 999), (4999, 1)]:
+        np.testing.assert_array_equal(p._labels(t0, n), p.leaf_labels(np.arange(t0 + 1, t0 + n + 1)))
+    labels = p.leaf_labels(np.arange(0, 5001))
+    assert np.all(np.diff(labels) > 0)
+    assert set(np.bitwise_count(labels.astype(np.uint64)).tolist()) == {p.depth // 2}
