@@ -137,13 +137,22 @@ def limb_specs(params: dict, num_layers: int, has_bias) -> dict[str, LimbSpec]:
             specs.append(signed_spec(f"DB{l}", u))
             specs.append(remainder_spec(f"RDB{l}", s))
     specs.append(signed_spec("O", Q))
+    # the inputs of the relation: scheduled batches, initial weights and biases
+    specs.append(signed_spec("XS", params["input_bits"]))
+    specs.append(signed_spec("YS", params["label_bits"]))
+    for l in range(1, L + 1):
+        specs.append(signed_spec(f"IW{l}", params["weight_bits"]))
+        if has_bias[l - 1]:
+            specs.append(signed_spec(f"IB{l}", params["bias_bits"]))
     return {sp.name: sp for sp in specs}
 
 
 def tensor_shape(name: str, shapes: Shapes) -> tuple[int, ...]:
     """Padded shape of a range-checked tensor by name."""
-    if name == "O":
+    if name in ("O", "YS"):
         return shapes.act(shapes.num_layers)
+    if name == "XS":
+        return shapes.act(0)
     kind = name.rstrip("0123456789")
     l = int(name[len(kind):])
     if kind in ("RZ", "S", "M", "GA", "RGA"):
@@ -152,4 +161,8 @@ def tensor_shape(name: str, shapes: Shapes) -> tuple[int, ...]:
         return shapes.weight(l)
     if kind in ("DB", "RDB"):
         return shapes.bias(l)
+    if kind == "IW":
+        return shapes.weight(l)[1:]
+    if kind == "IB":
+        return shapes.bias(l)[1:]
     raise KeyError(name)

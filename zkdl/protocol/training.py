@@ -175,6 +175,12 @@ class Witness:
                                    ("RGA", "G_A_remainder")):
                     self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
         self.ints["O"] = self.ints[f"Zp{pub.L}"]
+        self.ints["XS"] = self.ints["A0"]
+        self.ints["YS"] = self.ints["Ysched"]
+        for l in range(1, pub.L + 1):
+            self.ints[f"IW{l}"] = self.ints[f"W0.{l}"]
+            if st.has_bias[l - 1]:
+                self.ints[f"IB{l}"] = self.ints[f"b0.{l}"]
         self.refresh()
 
     def refresh(self, *, check: bool = True) -> None:
@@ -370,6 +376,36 @@ def _relations_verify(ch: VerifierChannel, pub: Public, reg: ClaimRegistry, l: i
         pt, vals = _stepwise_verify(ch, u_t, 1, Bp, ((1 << s) * db + rdb) % R, f"bias gradient of layer {l}")
         p_t, p_b = _split(pt, Tp, Bp)
         virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[0]))
+
+
+# =========================================================================================================
+# range of the relation's inputs: scheduled batches, initial weights and biases equal their limbs in L
+# =========================================================================================================
+def _input_ranges(pub: Public) -> list[tuple[str, str, tuple[int, ...], bool]]:
+    """(tensor, limbed name, shape, tensor is virtual) for every input of the relation."""
+    sh = pub.sh
+    out = [("A0", "XS", sh.act(0), True), ("Ysched", "YS", sh.act(pub.L), True)]
+    for l in range(1, pub.L + 1):
+        out.append((f"W0.{l}", f"IW{l}", sh.weight(l)[1:], False))
+        if pub.st.has_bias[l - 1]:
+            out.append((f"b0.{l}", f"IB{l}", sh.bias(l)[1:], False))
+    return out
+
+
+def _input_ranges_prove(ch, pub, w, reg, virt):
+    for tensor, limbed, shape, is_virtual in _input_ranges(pub):
+        rho = ch.transcript.challenge_frs(f"inrange/{limbed}", pub.nv(shape))
+        (v,) = ch.frs(f"inrange/{limbed}", [w.fr(tensor).evaluate(rho)])
+        (virt if is_virtual else reg).add(Claim(tensor, rho, v))
+        _limb_claims_prove(ch, pub, w, reg, limbed, rho, v)
+
+
+def _input_ranges_verify(ch, pub, reg, virt):
+    for tensor, limbed, shape, is_virtual in _input_ranges(pub):
+        rho = ch.transcript.challenge_frs(f"inrange/{limbed}", pub.nv(shape))
+        (v,) = ch.frs(f"inrange/{limbed}", 1)
+        (virt if is_virtual else reg).add(Claim(tensor, rho, v))
+        _limb_claims_verify(ch, pub, reg, limbed, rho, v)
 
 
 # =========================================================================================================
@@ -712,6 +748,7 @@ def prove(
     say("layer relations")
     for l in range(1, pub.L + 1):
         _relations_prove(ch, pub, w, reg, l, virt)
+    _input_ranges_prove(ch, pub, w, reg, virt)
     for l in range(pub.L - 1, 0, -1):
         _relu_prove(ch, pub, w, reg, virt, l)
     _output_prove(ch, pub, w, reg, virt)
@@ -776,6 +813,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes) -> dict[str
     reg.extend(backend.verify(pub.layout, rproof, t))
     for l in range(1, pub.L + 1):
         _relations_verify(ch, pub, reg, l, virt)
+    _input_ranges_verify(ch, pub, reg, virt)
     for l in range(pub.L - 1, 0, -1):
         _relu_verify(ch, pub, reg, virt, l)
     _output_verify(ch, pub, reg, virt)
