@@ -31,6 +31,7 @@ from ..gadgets import linear
 from ..gadgets.range_check import RangeLayout, make_range_backend
 from ..piop import sumcheck as sc
 from ..piop.claims import Claim, ClaimRegistry, prove_reduction, verify_reduction
+from ..quant.fixedpoint import FixedPointParams
 from ..quant.train import BatchSchedule, TrainingRun
 from ..serialize import ContainerReader, ContainerWriter
 from ..transcript import Transcript
@@ -678,6 +679,18 @@ def _committed_order(pub: Public, backend) -> list[str]:
     return names
 
 
+def _check_parameters(st: Statement) -> None:
+    """The statement's fixed-point parameters must be valid and must not allow any relation to wrap mod r
+    (``soundness.md`` §2): otherwise a verified proof would not imply the integer training step."""
+    try:
+        fp = FixedPointParams(**st.params)
+        fp.check_no_wrap(st.widths, st.batch_size, st.steps)
+    except (ZkdlError, TypeError) as exc:
+        raise StatementMismatch(f"unusable fixed-point parameters in the statement: {exc}") from exc
+    if fp.to_dict() != {k: int(v) for k, v in st.params.items()}:
+        raise StatementMismatch("the statement's fixed-point parameters are not in canonical form")
+
+
 def _new_transcript(st: Statement) -> Transcript:
     t = Transcript(PROTOCOL_ID, version=1)
     t.absorb_bytes("statement", st.canonical_bytes())
@@ -790,6 +803,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes) -> dict[str
     ``StatementMismatch`` (made for another statement) or ``VerificationError`` (a failed check)."""
     t0 = time.perf_counter()
     statement.check_commitments()
+    _check_parameters(statement)
     if statement.generators_digest != params.digest.hex():
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
     cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS)
