@@ -543,6 +543,44 @@ class HybridProcess(_LatticeTreeProcess):
             out[i] = v
         return out
 
+    def strategy(self, T):
+        """Dense (B, C) for the first T steps; rows of C: log blocks, then the released nodes of each segment
+        tree.  ``row_var`` (set here) is the noise variance of every row, in input units."""
+        rows, var, dists, index = [], [], [], {}
+        q2 = self.quantum**2
+
+        def add(key, lo, hi, dist):  # a row covering steps lo..hi (1-based, inclusive)
+            r = np.zeros(T)
+            r[lo - 1 : min(hi, T)] = 1
+            index[key] = len(rows)
+            rows.append(r)
+            var.append(self._var(dist) * q2)
+            dists.append(dist)
+
+        K = T.bit_length()
+        add(("log", 0), 1, 1, self.dists[1])
+        for k in range(1, K):
+            add(("log", k), (1 << (k - 1)) + 1, 1 << k, self.dists[1])
+        for seg in range(1, K):
+            start = 1 << seg
+            for h in range(seg):
+                for k in range(0, ((1 << seg) - 1) >> h, 2):
+                    if start + (k << h) + 1 <= T:
+                        add(("tree", seg, h, k), start + (k << h) + 1, start + ((k + 1) << h), self.dists[seg])
+        C = np.array(rows)
+        B = np.zeros((T, len(rows)))
+        for t in range(1, T + 1):
+            k = t.bit_length() - 1
+            for j in range(k + 1):
+                B[t - 1, index[("log", j)]] = 1
+            r = t - (1 << k)
+            for h in range(k):
+                if (r >> h) & 1:
+                    B[t - 1, index[("tree", k, h, (r >> h) - 1)]] = 1
+        self.row_var = np.array(var)
+        self.row_dists = dists
+        return B, C
+
     def tail_bound(self, beta, upto):
         count = upto * self.dim
         K = upto.bit_length()
