@@ -368,12 +368,17 @@ class HonakerProcess(BinaryTreeProcess):
         t1 = min(t0 + B, self.horizon)
         n = t1 - t0
         d = self.dim
+        # nodes completing in this block, per height: indices lo..hi (lo = ceil((t0 + 1) / 2^h) - 1)
+        spans = [(t0 >> h, (t1 >> h) - 1) for h in range(self.levels)]
+        counts = [max(0, hi - lo + 1) for lo, hi in spans]
+        allnoise = self._draw(rng, sum(counts)).astype(np.float64) * self.quantum  # one draw, height by height
         est = []
+        used = 0
         for h in range(self.levels):
-            lo = t0 >> h  # ceil((t0 + 1) / 2^h) - 1
-            hi = (t1 >> h) - 1
-            cnt = max(0, hi - lo + 1)
-            noisy = self._draw(rng, cnt).astype(np.float64) * self.quantum
+            lo, hi = spans[h]
+            cnt = counts[h]
+            noisy = allnoise[used : used + cnt]
+            used += cnt
             if h == 0 or cnt == 0:
                 e = noisy
             else:
@@ -386,19 +391,29 @@ class HonakerProcess(BinaryTreeProcess):
                 right = ext[2 * ks + 1 - (plo - 1)]
                 e = self.w[h] * noisy + (1.0 - self.w[h]) * (left + right)
             est.append((lo, e))
-        ts = np.arange(t0 + 1, t1 + 1, dtype=np.int64)
-        eta = np.zeros((n, d))
+        # eta_t = sum over set bits h of t of e(h, (t >> h) - 1), computed by differences between steps
+        ts = np.arange(t0, t1 + 1, dtype=np.int64)
+        D = np.zeros((n, d))
+        base = np.zeros(d)
         newcarry = []
         for h in range(self.levels):
             lo, e = est[h]
             c = carry[h]
-            sel = np.flatnonzero((ts >> h) & 1)
-            if sel.size:
-                prev = np.zeros((1, d)) if c is None else np.asarray(c[1], dtype=np.float64).reshape(1, d)
-                ext = np.concatenate((prev, e))
-                eta[sel] += ext[((ts[sel] >> h) - 1) - (lo - 1)]
+            prev = np.zeros((1, d)) if c is None else np.asarray(c[1], dtype=np.float64).reshape(1, d)
+            ext = np.concatenate((prev, e))  # node index k is ext[k - (lo - 1)]
+            s = ts >> h
+            if s[0] & 1:
+                base += ext[0]  # the node in use at t0 is the last one completed before the block
+            chg = np.flatnonzero(s[1:] != s[:-1])
+            if chg.size:
+                on = chg[(s[chg + 1] & 1) == 1]
+                off = chg[(s[chg] & 1) == 1]
+                if on.size:
+                    D[on] += ext[s[on + 1] - lo]
+                if off.size:
+                    D[off] -= ext[s[off] - lo]
             newcarry.append([lo + e.shape[0] - 1, e[-1].tolist()] if e.shape[0] else c)
-        return eta, newcarry
+        return rowcumsum(base, D), newcarry
 
     def variances(self, ts):
         ts = np.asarray(ts, dtype=np.int64)
