@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from scipy import signal
 from scipy.optimize import nnls
@@ -169,6 +170,24 @@ class SquareRootProcess(_GaussianFactorProcess):
         return C.copy(), C
 
 
+@numba.njit(cache=True)
+def _blt_kernel(z, w, lam, state, out):
+    """out[t] = sum_i w_i y_i(t), y_i(t) = lam_i y_i(t-1) + z[t]; ``state`` holds y_i and is updated in place."""
+    n, d = z.shape
+    m = w.shape[0]
+    for t in range(n):
+        for j in range(d):
+            out[t, j] = 0.0
+        for i in range(m):
+            li = lam[i]
+            wi = w[i]
+            for j in range(d):
+                y = li * state[i, j] + z[t, j]
+                state[i, j] = y
+                out[t, j] += wi * y
+    return out
+
+
 def fit_blt(horizon: int, buffers: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """BLT decoder B(q) = sum_i w_i / (1 - lam_i q), i.e. b_k = sum_i w_i lam_i^k, fitted to the square-root
     coefficients C(2k, k)/4^k for k < horizon.
@@ -234,15 +253,10 @@ class BLTProcess(_GaussianFactorProcess):
 
     def generate(self, entropy, j, carry):
         n = min(self.block, self.horizon - j * self.block)
-        z = self._z(entropy, j, self.block)[:n]
-        eta = np.zeros((n, self.dim))
-        newcarry = []
-        for i, (w, lam) in enumerate(zip(self.w, self.lam, strict=True)):
-            zi = (lam * np.asarray(carry[i], dtype=np.float64))[None, :]
-            y, _ = signal.lfilter([1.0], [1.0, -lam], z, axis=0, zi=zi)
-            eta += w * y
-            newcarry.append(y[-1].tolist())
-        return eta, newcarry
+        z = np.ascontiguousarray(self._z(entropy, j, self.block)[:n])
+        state = np.array(carry, dtype=np.float64).reshape(self.w.shape[0], self.dim)
+        eta = _blt_kernel(z, self.w, self.lam, state, np.empty((n, self.dim)))
+        return eta, state.tolist()
 
     def _bnorm2(self, ts: np.ndarray) -> np.ndarray:
         """sum_{k < t} b_k^2 = sum_{i,j} w_i w_j (1 - (lam_i lam_j)^t) / (1 - lam_i lam_j)."""
