@@ -404,13 +404,13 @@ class LinearCounter(Mechanism):
             return np.zeros((0,) if self.dim == 1 else (0, self.dim))
         eta = self._noise(n)
         if self.dim == 1:
-            sums = np.cumsum(np.concatenate(([self._s], a)))[1:]
-            self._s = float(sums[-1])
-            out = sums + eta[:, 0]
+            out = np.cumsum(np.concatenate(([self._s], a)))[1:]
+            self._s = float(out[-1])
+            out += eta[:, 0]
         else:
-            sums = rowcumsum(self._s, a)
-            self._s = sums[-1].copy()
-            out = sums + eta
+            out = rowcumsum(self._s, a)
+            self._s = out[-1].copy()
+            out += eta
         self.t += n
         return out
 
