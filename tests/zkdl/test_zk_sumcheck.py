@@ -1,0 +1,312 @@
+"""Zero-knowledge sumcheck: completeness, soundness against tampering, committed finals, leak detection."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+
+from zkdl.commit import generators as G
+from zkdl.commit.pedersen import commit_value
+from zkdl.commit.sigma import PScalar, VScalar, ZeroAccumulator
+from zkdl.errors import ProofFormatError, VerificationError
+from zkdl.field import MODULUS as R
+from zkdl.field import Fr
+from zkdl.piop import sumcheck as sc
+from zkdl.serialize import Reader, Writer
+from zkdl.transcript import Transcript
+
+# (relation, public table indices)
+CASES = [
+    (sc.Relation.product(1), ()),  # degree 1, one secret table
+    (sc.Relation.product(2), ()),  # degree 2, one product
+    (sc.Relation.product(3), ()),  # degree 3, chained product
+    (sc.Relation.product(2, eq_weighted=True), ()),
+    (sc.Relation.product(2, eq_weighted=True), (1,)),  # eq-weighted, one public table
+    (sc.Relation(3, ((5, (0, 1)), (R - 1, (2,)), (7, (1, 2))), eq_weighted=True), (2,)),
+    (sc.Relation(2, ((3, (0,)), (1, (0, 1)), (2, (1, 1, 0)))), ()),  # shared product (0,1) and a square
+    (sc.Relation(3, ((1, (0, 1, 2)), (2, (0, 2)), (3, (2,)), (4, (1,)))), (1,)),
+    (sc.Relation(2, ((2, (0, 1)), (1, (1,)))), (0, 1)),  # all tables public
+]
+IDS = [f"deg{r.degree}-t{r.n_tables}-eq{int(r.eq_weighted)}-pub{''.join(map(str, p))}" for r, p in CASES]
+
+
+@pytest.fixture(scope="module")
+def pp():
+    return G.PublicParams.ephemeral(4)
+
+
+@dataclasses.dataclass
+class Run:
+    rel: sc.Relation
+    public: tuple[int, ...]
+    n: int
+    tables: list
+    u: list | None
+    claim: PScalar
+    proof: sc.ZkSumcheckProof
+    zero: object
+    res: sc.ZkSumcheckResult
+    transcript: Transcript
+
+
+def _setup(rel, n, seed):
+    rng = np.random.default_rng(seed)
+    tables = [Fr.random(1 << n, rng=rng) for _ in range(rel.n_tables)]
+    u = [int(x) for x in rng.integers(0, 2**62, n)] if rel.eq_weighted else None
+    return tables, u
+
+
+def _true_sum(rel, tables, u):
+    vals = [t.to_ints() for t in tables]
+    eq = Fr.eq_table(u).to_ints() if rel.eq_weighted else [1] * len(vals[0])
+    return sum(rel.evaluate([v[i] for v in vals], eq[i]) for i in range(len(vals[0]))) % R
+
+
+def _prove(pp, rel, public, n, seed=0, rng=None, claim=None):
+    tables, u = _setup(rel, n, seed)
+    claim = claim or PScalar.fresh(_true_sum(rel, tables, u), rng)
+    acc = ZeroAccumulator(pp, rng=rng)
+    t = Transcript("test/zk-sumcheck")
+    proof, res = sc.prove_zk(pp, tables, rel, t, claim=claim, eq_point=u, public=frozenset(public), acc=acc, rng=rng)
+    zero = acc.prove(t)
+    return Run(rel, tuple(public), n, tables, u, claim, proof, zero, res, t)
+
+
+def _verify(pp, run: Run, proof=None, zero=None, claim_pt=None):
+    acc = ZeroAccumulator(pp)
+    t = Transcript("test/zk-sumcheck")
+    claim = VScalar(claim_pt if claim_pt is not None else run.claim.commitment(pp))
+    public = {k: (lambda pt, k=k: run.tables[k].evaluate(list(pt))) for k in run.public}
+    res = sc.verify_zk(pp, proof or run.proof, run.rel, run.n, claim, t, eq_point=run.u, public=public, acc=acc)
+    acc.verify(zero or run.zero, t)
+    return res, t
+
+
+# ------------------------------------------------------------------------------------------ completeness
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_honest_proofs_verify_and_finals_open_to_true_evaluations(pp, case, n):
+    rel, public = case
+    run = _prove(pp, rel, public, n, seed=n)
+    res, tv = _verify(pp, run)
+    assert tv.state_digest() == run.transcript.state_digest()
+    assert res.point == run.res.point and len(res.point) == n
+    secret = [k for k in range(rel.n_tables) if k not in public]
+    assert sorted(res.finals) == sorted(run.res.finals) == secret
+    for k in secret:
+        # prover side: the committed final is the true MLE evaluation; verifier side: the same commitment
+        assert run.res.finals[k].value == run.tables[k].evaluate(list(res.point))
+        assert res.finals[k].commitment(pp) == run.res.finals[k].commitment(pp)
+        assert res.finals[k].commitment(pp) == commit_value(pp, run.res.finals[k].value, run.res.finals[k].blind)
+    for k in public:
+        assert res.public_values[k] == run.res.public_values[k] == run.tables[k].evaluate(list(res.point))
+    # shape: d commitments per round
+    assert all(len(m) == rel.degree for m in run.proof.rounds)
+
+
+def test_products_are_planned_once_and_chained(pp):
+    rel = sc.Relation(3, ((1, (0, 1, 2)), (2, (0, 1)), (3, (1, 2)), (1, (2, 2))))
+    run = _prove(pp, rel, (), 3)
+    # (0,1) shared by the first two terms, (0,1,2) chained on it, (1,2) and (2,2) separate
+    assert len(run.proof.products) == 4
+    _verify(pp, run)
+
+
+def test_finals_chain_as_claims_into_a_second_sumcheck(pp):
+    """The committed final of one sumcheck is the claim of the next (as the training proof chains them)."""
+    rng = random.Random(1)
+    rel1 = sc.Relation.product(2)
+    run = _prove(pp, rel1, (), 3, seed=5, rng=rng)
+    f0 = run.res.finals[0]  # f0 = t0~(r); prove it again as Σ_x eq(r, x)·t0(x)
+    rel2 = sc.Relation.product(1, eq_weighted=True)
+    acc = ZeroAccumulator(pp, rng=rng)
+    t = Transcript("chain")
+    point = list(run.res.point)
+    proof2, res2 = sc.prove_zk(pp, [run.tables[0]], rel2, t, claim=f0, eq_point=point, acc=acc, rng=rng)
+    zp = acc.prove(t)
+    res_v, _ = _verify(pp, run)
+    acc_v = ZeroAccumulator(pp)
+    tv = Transcript("chain")
+    sc.verify_zk(pp, proof2, rel2, 3, res_v.finals[0], tv, eq_point=point, acc=acc_v)
+    acc_v.verify(zp, tv)
+    with pytest.raises(VerificationError):  # chained into the wrong final
+        acc_v = ZeroAccumulator(pp)
+        tv = Transcript("chain")
+        sc.verify_zk(pp, proof2, rel2, 3, res_v.finals[1], tv, eq_point=point, acc=acc_v)
+        acc_v.verify(zp, tv)
+
+
+# ------------------------------------------------------------------------------------------ soundness
+TAMPER_CASE = (sc.Relation(3, ((5, (0, 1)), (R - 1, (2,)), (7, (0, 1, 2)))), ())
+
+
+@pytest.fixture(scope="module")
+def tamper_run(pp):
+    rel, public = TAMPER_CASE
+    return _prove(pp, rel, public, 3, seed=11)
+
+
+def _replace_round(proof, i, j, pt):
+    rounds = [list(m) for m in proof.rounds]
+    rounds[i][j] = pt
+    return dataclasses.replace(proof, rounds=tuple(tuple(m) for m in rounds))
+
+
+def test_tampered_round_commitment_is_rejected(pp, tamper_run):
+    run = tamper_run
+    for i in range(run.n):
+        for j in range(run.rel.degree):
+            bad = _replace_round(run.proof, i, j, run.proof.rounds[i][j] + pp.g_v)
+            with pytest.raises(VerificationError):
+                _verify(pp, run, proof=bad)
+
+
+def test_tampered_final_commitment_is_rejected(pp, tamper_run):
+    run = tamper_run
+    for k in range(len(run.proof.finals)):
+        finals = list(run.proof.finals)
+        finals[k] = finals[k] + pp.g_v
+        with pytest.raises(VerificationError):
+            _verify(pp, run, proof=dataclasses.replace(run.proof, finals=tuple(finals)))
+
+
+def test_tampered_product_proof_or_product_commitment_is_rejected(pp, tamper_run):
+    run = tamper_run
+    assert len(run.proof.products) == 2
+    for i, (cz, pr) in enumerate(run.proof.products):
+        for bad_item in (
+            (cz + pp.g_v, pr),
+            (cz, dataclasses.replace(pr, alpha=pr.alpha + pp.h)),
+            (cz, dataclasses.replace(pr, z=((pr.z[0] + 1) % R,) + pr.z[1:])),
+        ):
+            products = list(run.proof.products)
+            products[i] = bad_item
+            with pytest.raises(VerificationError):
+                _verify(pp, run, proof=dataclasses.replace(run.proof, products=tuple(products)))
+
+
+def test_tampered_zero_proof_is_rejected(pp, tamper_run):
+    run = tamper_run
+    with pytest.raises(VerificationError):
+        _verify(pp, run, zero=dataclasses.replace(run.zero, s=(run.zero.s + 1) % R))
+    with pytest.raises(VerificationError):
+        _verify(pp, run, zero=dataclasses.replace(run.zero, a=run.zero.a + pp.h))
+
+
+def test_wrong_claim_commitment_is_rejected(pp, tamper_run):
+    run = tamper_run
+    for other in (run.claim.value + 1, 0):
+        with pytest.raises(VerificationError):
+            _verify(pp, run, claim_pt=commit_value(pp, other, run.claim.blind))
+    with pytest.raises(VerificationError):  # right value, other blinding: the prover's proof is for another point
+        _verify(pp, run, claim_pt=commit_value(pp, run.claim.value, run.claim.blind + 1))
+
+
+def test_wrong_public_final_is_rejected(pp):
+    rel, public = CASES[5]
+    run = _prove(pp, rel, public, 3, seed=3)
+    acc = ZeroAccumulator(pp)
+    t = Transcript("test/zk-sumcheck")
+    sc.verify_zk(pp, run.proof, rel, 3, VScalar(run.claim.commitment(pp)), t, eq_point=run.u,
+                 public={2: lambda pt: (run.tables[2].evaluate(list(pt)) + 1) % R}, acc=acc)
+    with pytest.raises(VerificationError):
+        acc.verify(run.zero, t)
+
+
+def test_honest_prover_refuses_a_false_claim(pp):
+    rel, public = CASES[1]
+    tables, u = _setup(rel, 3, 0)
+    with pytest.raises(ValueError, match="not zero"):
+        _prove(pp, rel, public, 3, claim=PScalar.fresh(_true_sum(rel, tables, u) + 1))
+
+
+def test_malformed_proof_shapes(pp, tamper_run):
+    run = tamper_run
+    p = run.proof
+    for bad in (
+        dataclasses.replace(p, rounds=p.rounds[:-1]),
+        dataclasses.replace(p, rounds=(p.rounds[0][:-1],) + p.rounds[1:]),
+        dataclasses.replace(p, finals=p.finals[:-1]),
+        dataclasses.replace(p, products=p.products[:-1]),
+        _replace_round(p, 0, 0, b"\x00" * 48),
+    ):
+        with pytest.raises(ProofFormatError):
+            _verify(pp, run, proof=bad)
+
+
+# ------------------------------------------------------------------------------------------ serialization
+@pytest.mark.parametrize("case", [CASES[5], CASES[7], TAMPER_CASE], ids=["eq-pub", "chain-pub", "chain"])
+def test_serialization_roundtrip(pp, case):
+    rel, public = case
+    run = _prove(pp, rel, public, 3, seed=2)
+    w = Writer()
+    run.proof.write(w)
+    data = w.getvalue()
+    assert len(data) == run.proof.n_bytes
+    with Reader(data) as r:
+        back = sc.ZkSumcheckProof.read(r, 3, rel, public)
+    assert back.points() == run.proof.points() and back.field_elements() == run.proof.field_elements()
+    _verify(pp, run, proof=back)
+    with pytest.raises(ProofFormatError):  # truncated
+        with Reader(data[:-1]) as r:
+            sc.ZkSumcheckProof.read(r, 3, rel, public)
+    with pytest.raises(ProofFormatError):  # read with another public shape: counts differ
+        with Reader(data) as r:
+            sc.ZkSumcheckProof.read(r, 3, rel, () if public else (0,))
+    with pytest.raises(ProofFormatError):  # a point off the curve / non-canonical
+        with Reader(data[:8] + b"\xff" * 48 + data[56:]) as r:
+            sc.ZkSumcheckProof.read(r, 3, rel, public)
+
+
+# ------------------------------------------------------------------------------------------ zero knowledge
+def _true_round_values(run: Run) -> set[int]:
+    """Every evaluation p_i(t), t = 0..d, of the true round polynomials along the proof's challenges."""
+    eng = sc._RoundEngine(run.tables, run.rel, run.u)
+    out: set[int] = set()
+    for r in run.res.point:
+        out |= set(eng.message())
+        eng.bind(r)
+    return out | set(eng.finals())
+
+
+@pytest.mark.parametrize("case", [CASES[5], CASES[7], TAMPER_CASE], ids=["eq-pub", "chain-pub", "chain"])
+def test_no_witness_value_appears_in_the_proof(pp, case):
+    rel, public = case
+    run = _prove(pp, rel, public, 4, seed=21)
+    secret = {v for k, t in enumerate(run.tables) if k not in public for v in t.to_ints()}
+    derived = _true_round_values(run) | {run.claim.value}
+    derived |= {f.value for f in run.res.finals.values()}
+    fes = set(run.proof.field_elements()) | {run.zero.s}
+    assert fes  # product responses and the Schnorr response are the only field elements
+    assert not fes & secret
+    assert not fes & derived
+    # and no point is an unblinded commitment v·g_v to one of those values
+    pts = {p.to_compressed_bytes() for p in run.proof.points()} | {run.zero.a.to_compressed_bytes()}
+    for v in sorted(derived)[:64]:
+        assert commit_value(pp, v, 0).to_compressed_bytes() not in pts
+
+
+def test_two_proofs_of_the_same_witness_share_nothing(pp):
+    rel, public = TAMPER_CASE
+    a = _prove(pp, rel, public, 4, seed=7)
+    b = _prove(pp, rel, public, 4, seed=7)  # same tables and claim value; fresh OS randomness
+    assert a.claim.value == b.claim.value
+    pa = {p.to_compressed_bytes() for p in a.proof.points()} | {a.zero.a.to_compressed_bytes()}
+    pb = {p.to_compressed_bytes() for p in b.proof.points()} | {b.zero.a.to_compressed_bytes()}
+    assert len(pa) == len(a.proof.points()) + 1
+    assert not pa & pb
+    fa = set(a.proof.field_elements()) | {a.zero.s}
+    fb = set(b.proof.field_elements()) | {b.zero.s}
+    assert not fa & fb
+    _verify(pp, a)
+    _verify(pp, b)
+
+
+def test_seeded_rng_is_reproducible(pp):
+    rel, public = CASES[2]
+    a = _prove(pp, rel, public, 3, rng=random.Random(5))
+    b = _prove(pp, rel, public, 3, rng=random.Random(5))
+    assert a.proof.points() == b.proof.points() and a.zero == b.zero
