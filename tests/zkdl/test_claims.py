@@ -7,10 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from zkdl.errors import VerificationError
+from zkdl.errors import ProofFormatError, VerificationError
 from zkdl.field import MODULUS as R
 from zkdl.field import Fr
 from zkdl.piop.claims import Claim, prove_reduction, verify_reduction
+from zkdl.protocol.channel import SECTIONS, ProverChannel, VerifierChannel
+from zkdl.serialize import Reader
 from zkdl.transcript import Transcript
 
 
@@ -21,40 +23,51 @@ def _setup(k=3, n=6, seed=0):
     return t, [Claim("T", p, t.evaluate(p)) for p in pts]
 
 
+def _prove(t, claims, label="test/claims"):
+    ch = ProverChannel(Transcript(label))
+    out = prove_reduction(t, claims, ch)
+    return out, ch.writers["SUMC"].getvalue()
+
+
+def _verify(data, claims, label="test/claims"):
+    readers = {s: Reader(b"") for s in SECTIONS}
+    readers["SUMC"] = Reader(data)
+    res = verify_reduction(claims, VerifierChannel(Transcript(label), readers))
+    readers["SUMC"].finish()
+    return res
+
+
 def test_reduction_is_complete_and_lands_on_a_true_evaluation():
     t, claims = _setup()
-    proof, out = prove_reduction(t, claims, Transcript("test/claims"))
-    res = verify_reduction(proof, claims, Transcript("test/claims"))
+    out, data = _prove(t, claims)
+    res = _verify(data, claims)
     assert res == out
     assert t.evaluate(list(res.point)) == res.value
 
 
 def test_single_claim_passes_through():
     t, claims = _setup(k=1)
-    proof, out = prove_reduction(t, claims, Transcript("x"))
-    assert proof is None and out == claims[0]
-    assert verify_reduction(None, claims, Transcript("x")) == claims[0]
+    out, data = _prove(t, claims)
+    assert out == claims[0] and data == b""
+    assert _verify(b"", claims) == claims[0]
 
 
 @pytest.mark.parametrize("i", [0, 1, 2])
 def test_one_false_claim_is_rejected(i):
     t, claims = _setup()
     claims[i] = dataclasses.replace(claims[i], value=(claims[i].value + 1) % R)
-    proof, out = prove_reduction(t, claims, Transcript("test/claims"))
-    # the honest-looking reduction of a false claim either fails now or leaves a false final claim
-    try:
-        res = verify_reduction(proof, claims, Transcript("test/claims"))
-    except VerificationError:
-        return
-    assert t.evaluate(list(res.point)) != res.value
+    _, data = _prove(t, claims)  # the prover runs the sumcheck honestly on the table: its round sums disagree
+    with pytest.raises(VerificationError):
+        _verify(data, claims)
 
 
 def test_tampered_reduction_is_rejected():
     t, claims = _setup()
-    proof, _ = prove_reduction(t, claims, Transcript("test/claims"))
-    bad = dataclasses.replace(proof, finals=(proof.finals[0] + 1, proof.finals[1]))
-    with pytest.raises(VerificationError):
-        verify_reduction(bad, claims, Transcript("test/claims"))
+    _, data = _prove(t, claims)
+    bad = bytearray(data)
+    bad[-1] ^= 1  # last byte of the final value of the table
+    with pytest.raises((VerificationError, ProofFormatError)):
+        _verify(bytes(bad), claims)
 
 
 def test_claims_on_segments_of_a_larger_table():
@@ -65,6 +78,6 @@ def test_claims_on_segments_of_a_larger_table():
            [1, 1, 0] + [int(x) for x in rng.integers(0, 2**60, 4)],
            [int(x) for x in rng.integers(0, 2**60, 7)]]
     claims = [Claim("T", p, t.evaluate(p)) for p in pts]
-    proof, out = prove_reduction(t, claims, Transcript("seg"))
-    res = verify_reduction(proof, claims, Transcript("seg"))
+    out, data = _prove(t, claims, "seg")
+    res = _verify(data, claims, "seg")
     assert res == out and t.evaluate(list(res.point)) == res.value

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import VerificationError
 from ..field import MODULUS as R
 from ..field import Fr
 from . import sumcheck as sc
@@ -33,7 +32,8 @@ class Claim:
 
     def __post_init__(self):
         object.__setattr__(self, "point", tuple(int(x) % R for x in self.point))
-        object.__setattr__(self, "value", int(self.value) % R)
+        if isinstance(self.value, int):  # clear mode; committed values (zero-knowledge mode) stay as they are
+            object.__setattr__(self, "value", self.value % R)
 
 
 @dataclass
@@ -59,11 +59,12 @@ class ClaimRegistry:
         return list(self.claims)
 
 
-def _absorb_claims(transcript, claims: Sequence[Claim]) -> list[int]:
+def _alphas(transcript, claims: Sequence[Claim]) -> list[int]:
+    """Combination coefficients. Claim points are challenges and claim values are prover messages or derived
+    from them, so both are bound by the transcript already; the shape and the points are absorbed again."""
     transcript.absorb_shape("claims/shape", (len(claims), len(claims[0].point)))
     for c in claims:
         transcript.absorb_frs("claims/point", list(c.point))
-        transcript.absorb_fr("claims/value", c.value)
     return transcript.challenge_frs("claims/alpha", len(claims))
 
 
@@ -88,37 +89,41 @@ def _support(point: Sequence[int]) -> tuple[int, int, list[int]]:
     return idx * size, (idx + 1) * size, list(point[k:])
 
 
-def prove_reduction(table: Fr, claims: Sequence[Claim], transcript) -> tuple[sc.SumcheckProof | None, Claim]:
-    """Reduce the claims on ``table`` to one. Returns (proof, claim); proof is None for a single claim."""
+def _combined(alphas, claims):
+    acc = 0
+    for a, c in zip(alphas, claims):
+        acc = acc + a * c.value
+    return acc
+
+
+def prove_reduction(table: Fr, claims: Sequence[Claim], ch) -> Claim:
+    """Reduce the claims on ``table`` to one claim, through the prover channel ``ch`` (its ``transcript`` and
+    ``sumcheck``). A single claim is returned unchanged."""
     n = _check_points(claims)
     if len(claims) == 1:
-        return None, claims[0]
+        return claims[0]
     if len(table) != 1 << n:
         raise ValueError(f"table of {len(table)} entries for claims over {n} variables")
-    alphas = _absorb_claims(transcript, claims)
+    alphas = _alphas(ch.transcript, claims)
     weights = Fr.zeros(1 << n, backend=table.backend)
     for a, c in zip(alphas, claims):
         lo, hi, suffix = _support(c.point)
         part = Fr.eq_table(suffix, backend=table.backend).axpy(a, weights[lo:hi])
         weights.limbs[lo:hi] = part.limbs
-    claim = sum(a * c.value for a, c in zip(alphas, claims)) % R
-    proof, res = sc.prove([weights, table], sc.Relation.product(2), transcript, claim=claim)
-    return proof, Claim(claims[0].tensor, res.point, res.values[1])
+    point, vals = ch.sumcheck([weights, table], sc.Relation.product(2), _combined(alphas, claims), n_public=1)
+    return Claim(claims[0].tensor, point, vals[1])
 
 
-def verify_reduction(proof: sc.SumcheckProof | None, claims: Sequence[Claim], transcript) -> Claim:
-    """Check a reduction; return the single claim it leaves (to be opened or reduced further)."""
+def verify_reduction(claims: Sequence[Claim], ch) -> Claim:
+    """Check a reduction through the verifier channel ``ch``; return the single claim it leaves."""
     n = _check_points(claims)
     if len(claims) == 1:
-        if proof is not None:
-            raise VerificationError("unexpected reduction proof for a single claim")
         return claims[0]
-    if proof is None:
-        raise VerificationError("missing reduction proof")
-    alphas = _absorb_claims(transcript, claims)
-    claim = sum(a * c.value for a, c in zip(alphas, claims)) % R
-    res = sc.verify(proof, sc.Relation.product(2), n, claim, transcript)
-    expected = sum(a * sc.eq_eval(c.point, res.point) for a, c in zip(alphas, claims)) % R
-    if res.values[0] != expected:
-        raise VerificationError(f"claim reduction on {claims[0].tensor!r}: wrong weight evaluation")
-    return Claim(claims[0].tensor, res.point, res.values[1])
+    alphas = _alphas(ch.transcript, claims)
+
+    def weights_mle(p):
+        return sum(a * sc.eq_eval(c.point, p) for a, c in zip(alphas, claims)) % R
+
+    point, vals = ch.sumcheck(n, sc.Relation.product(2), _combined(alphas, claims), public=[weights_mle],
+                              what=f"claim reduction on {claims[0].tensor!r}")
+    return Claim(claims[0].tensor, point, vals[1])

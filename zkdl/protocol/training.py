@@ -21,13 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..commit import evaluation as ev
 from ..commit.generators import PublicParams
 from ..commit.pedersen import Commitment, Opening, commit_bits, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..field import MODULUS as R
 from ..field import Fr
-from ..gadgets import linear
 from ..gadgets.range_check import RangeLayout, make_range_backend
 from ..piop import sumcheck as sc
 from ..piop.claims import Claim, ClaimRegistry, prove_reduction, verify_reduction
@@ -202,31 +200,35 @@ class Witness:
 
 
 # =========================================================================================================
-# claims on range-checked (limbed) tensors: the prover sends the limbs' values, the verifier recomposes
+# claims on range-checked (limbed) tensors: the prover states all limbs but the top one, which is derived
 # =========================================================================================================
-def _limb_claims_prove(ch: ProverChannel, pub: Public, w: Witness, reg: ClaimRegistry, name: str, point, value):
-    sp = pub.specs[name]
-    segs = sp.segment_names()
-    if len(segs) == 1:
-        vals = [(value + sp.offset) % R]
-    else:
-        limb_arrays = sp.limbs(w.ints[name])
-        vals = ch.frs(f"limbs/{name}", [Fr.from_int64(a).evaluate(list(point)) for a in limb_arrays])
-    for seg, v in zip(segs, vals):
+def _limbs_to_L(pub: Public, reg: ClaimRegistry, name: str, point, limb_values) -> None:
+    for seg, v in zip(pub.specs[name].segment_names(), limb_values):
         reg.add(Claim("L", pub.layout.point_for(seg, point), v))
 
 
-def _limb_claims_verify(ch: VerifierChannel, pub: Public, reg: ClaimRegistry, name: str, point, value):
+def _top_limb(sp: LimbSpec, value, lower):
+    """value = Σ_i 2^(16i)·limb_i − offset  ⇒  the top limb, from the value and the lower limbs."""
+    k = len(sp.limb_bits) - 1
+    acc = value + sp.offset
+    for i, v in enumerate(lower):
+        acc = acc - (1 << (16 * i)) * v
+    return acc * pow(1 << (16 * k), -1, R)
+
+
+def _limb_claims_prove(ch, pub: Public, w: Witness, reg: ClaimRegistry, name: str, point, value):
     sp = pub.specs[name]
-    segs = sp.segment_names()
-    if len(segs) == 1:
-        vals = [(value + sp.offset) % R]
-    else:
-        vals = ch.frs(f"limbs/{name}", len(segs))
-        if sp.recompose(vals) % R != value % R:
-            raise VerificationError(f"limbs of {name} do not recompose to the claimed value")
-    for seg, v in zip(segs, vals):
-        reg.add(Claim("L", pub.layout.point_for(seg, point), v))
+    lower = []
+    if len(sp.limb_bits) > 1:
+        arrays = sp.limbs(w.ints[name], check=False)[:-1]
+        lower = ch.values(f"limbs/{name}", [Fr.from_int64(a).evaluate(list(point)) for a in arrays])
+    _limbs_to_L(pub, reg, name, point, [*lower, _top_limb(sp, value, lower)])
+
+
+def _limb_claims_verify(ch, pub: Public, reg: ClaimRegistry, name: str, point, value):
+    sp = pub.specs[name]
+    lower = ch.values(f"limbs/{name}", len(sp.limb_bits) - 1) if len(sp.limb_bits) > 1 else []
+    _limbs_to_L(pub, reg, name, point, [*lower, _top_limb(sp, value, lower)])
 
 
 # =========================================================================================================
@@ -236,147 +238,145 @@ def _step_eq(u_t: Sequence[int], K: int) -> Fr:
     return Fr.outer(Fr.eq_table(list(u_t)), Fr.ones(K))
 
 
-def _stepwise_prove(ch, u_t, tables: Sequence[Fr], K: int, claim: int):
-    proof, point, vals = linear.prove([_step_eq(u_t, K)], tables, ch.transcript, claim=claim)
-    ch.sumcheck(proof)
-    return point, vals
+def _stepwise_prove(ch, u_t, tables: Sequence[Fr], K: int, claim):
+    tabs = [_step_eq(u_t, K), *tables]
+    point, vals = ch.sumcheck(tabs, sc.Relation.product(len(tabs)), claim, n_public=1)
+    return point, vals[1:]
 
 
-def _stepwise_verify(ch, u_t, n_tables: int, K: int, claim: int, what: str):
+def _stepwise_verify(ch, u_t, n_tables: int, K: int, claim, what: str):
     nv = len(u_t) + log2(K)
-    proof = ch.sumcheck(nv, linear.relation(1, n_tables))
-    return linear.verify(proof, [lambda p: sc.eq_eval(u_t, p[: len(u_t)])], n_tables, nv, claim,
-                         ch.transcript, what)
+    point, vals = ch.sumcheck(nv, sc.Relation.product(n_tables + 1), claim,
+                              public=[lambda p: sc.eq_eval(u_t, p[: len(u_t)])], what=what)
+    return point, vals[1:]
 
 
 # =========================================================================================================
-# the matmul-type relations of one layer
+# the matmul-type relations of one layer (prover and verifier side by side)
 # =========================================================================================================
-def _relations_prove(ch: ProverChannel, pub: Public, w: Witness, reg: ClaimRegistry, l: int, virt):
+def _relations_prove(ch, pub: Public, w: Witness, reg: ClaimRegistry, l: int, virt):
     st, sh = pub.st, pub.sh
     F, s = st.params["frac_bits"], st.params["lr_shift"]
     Tp, Bp, Din, Dout = sh.steps, sh.batch, sh.widths[l - 1], sh.widths[l]
     t = ch.transcript
-    A_in = w.fr("A0" if l == 1 else f"A{l - 1}")
-    Wl = w.fr(f"W{l}")
-    GZ = w.fr(f"GZ{l}")
+    a_name = "A0" if l == 1 else f"A{l - 1}"
+    A_in, Wl, GZ = w.fr(a_name), w.fr(f"W{l}"), w.fr(f"GZ{l}")
     bias = st.has_bias[l - 1]
 
-    # forward: Z[t,b,j] = Σ_k A[t,b,k]·W[t,k,j] + 2^F·mask(t,b)·b_t[j]
+    # forward: Z[t,b,j] = Σ_k A[t,b,k]·W[t,k,j] + 2^F·[b < B]·b^m[t,j]  with Z = 2^F·Z' + R_Z
     rho = t.challenge_frs(f"fwd{l}/point", log2(Tp) + log2(Bp) + log2(Dout))
     u_t, u_b, u_j = _split(rho, Tp, Bp, Dout)
-    zp = w.fr(f"Zp{l}").evaluate(rho)
-    rz = w.fr(f"RZ{l}").evaluate(rho)
-    msgs = [zp, rz]
+    vals = [w.fr(f"Zp{l}").evaluate(rho), w.fr(f"RZ{l}").evaluate(rho)]
     if bias:
-        msgs.append(w.fr(f"b{l}").evaluate(u_t + u_j))  # the step-masked bias [t < T]·b_t (see the history)
-    msgs = ch.frs(f"fwd{l}/claims", msgs)
-    zp, rz = msgs[0], msgs[1]
-    claim = ((1 << F) * zp + rz) % R
+        vals.append(w.fr(f"b{l}").evaluate(u_t + u_j))  # the step-masked bias [t < T]·b_t (see the history)
+    vals = ch.values(f"fwd{l}/claims", vals)
+    zp, rz = vals[0], vals[1]
+    claim = (1 << F) * zp + rz
     if bias:
-        claim = (claim - (1 << F) * _lt_mle(st.batch_size, Bp, u_b) * msgs[2]) % R
-        virt.add(Claim(f"b{l}", u_t + u_j, msgs[2]))
+        claim = claim - (1 << F) * _lt_mle(st.batch_size, Bp, u_b) * vals[2]
+        virt.add(Claim(f"b{l}", u_t + u_j, vals[2]))
     virt.add(Claim(f"Zp{l}", rho, zp))
     _limb_claims_prove(ch, pub, w, reg, f"RZ{l}", rho, rz)
     A_part = A_in.contract((Tp, Bp, Din), Fr.eq_table(u_b))
     W_part = Wl.contract((Tp * Din, Dout, 1), Fr.eq_table(u_j))
-    pt, vals = _stepwise_prove(ch, u_t, [A_part, W_part], Din, claim)
+    pt, (a, wv) = _stepwise_prove(ch, u_t, [A_part, W_part], Din, claim)
     p_t, p_k = _split(pt, Tp, Din)
-    virt.add(Claim("A0" if l == 1 else f"A{l - 1}", p_t + u_b + p_k, vals[0]))
-    virt.add(Claim(f"W{l}", p_t + p_k + u_j, vals[1]))
+    virt.add(Claim(a_name, p_t + u_b + p_k, a))
+    virt.add(Claim(f"W{l}", p_t + p_k + u_j, wv))
 
-    # backward: G_A[t,b,k] = Σ_j G_Z[t,b,j]·W[t,k,j] = 2^F·G'_A + R  (l ≥ 2)
+    # backward (l ≥ 2): G_A[t,b,k] = Σ_j G_Z[t,b,j]·W[t,k,j] = 2^F·G'_A + R_GA
     if l >= 2:
         rho = t.challenge_frs(f"bwd{l}/point", log2(Tp) + log2(Bp) + log2(Din))
         u_t, u_b, u_k = _split(rho, Tp, Bp, Din)
-        ga, rga = ch.frs(f"bwd{l}/claims", [w.fr(f"GA{l - 1}").evaluate(rho), w.fr(f"RGA{l - 1}").evaluate(rho)])
+        ga, rga = ch.values(f"bwd{l}/claims", [w.fr(f"GA{l - 1}").evaluate(rho), w.fr(f"RGA{l - 1}").evaluate(rho)])
         _limb_claims_prove(ch, pub, w, reg, f"GA{l - 1}", rho, ga)
         _limb_claims_prove(ch, pub, w, reg, f"RGA{l - 1}", rho, rga)
         G_part = GZ.contract((Tp, Bp, Dout), Fr.eq_table(u_b))
         W_part = Wl.contract((Tp, Din, Dout), Fr.eq_table(u_k))
-        pt, vals = _stepwise_prove(ch, u_t, [G_part, W_part], Dout, ((1 << F) * ga + rga) % R)
+        pt, (g, wv) = _stepwise_prove(ch, u_t, [G_part, W_part], Dout, (1 << F) * ga + rga)
         p_t, p_j = _split(pt, Tp, Dout)
-        virt.add(Claim(f"GZ{l}", p_t + u_b + p_j, vals[0]))
-        virt.add(Claim(f"W{l}", p_t + u_k + p_j, vals[1]))
+        virt.add(Claim(f"GZ{l}", p_t + u_b + p_j, g))
+        virt.add(Claim(f"W{l}", p_t + u_k + p_j, wv))
 
-    # weight gradient: G_W[t,k,j] = Σ_b A[t,b,k]·G_Z[t,b,j] = 2^(F+s)·ΔW + R
+    # weight gradient: G_W[t,k,j] = Σ_b A[t,b,k]·G_Z[t,b,j] = 2^(F+s)·ΔW + R_ΔW
     rho = t.challenge_frs(f"wgrad{l}/point", log2(Tp) + log2(Din) + log2(Dout))
     u_t, u_k, u_j = _split(rho, Tp, Din, Dout)
-    dw, rdw = ch.frs(f"wgrad{l}/claims", [w.fr(f"DW{l}").evaluate(rho), w.fr(f"RDW{l}").evaluate(rho)])
+    dw, rdw = ch.values(f"wgrad{l}/claims", [w.fr(f"DW{l}").evaluate(rho), w.fr(f"RDW{l}").evaluate(rho)])
     _limb_claims_prove(ch, pub, w, reg, f"DW{l}", rho, dw)
     _limb_claims_prove(ch, pub, w, reg, f"RDW{l}", rho, rdw)
     A_part = A_in.contract((Tp * Bp, Din, 1), Fr.eq_table(u_k))
     G_part = GZ.contract((Tp * Bp, Dout, 1), Fr.eq_table(u_j))
-    pt, vals = _stepwise_prove(ch, u_t, [A_part, G_part], Bp, ((1 << (F + s)) * dw + rdw) % R)
+    pt, (a, g) = _stepwise_prove(ch, u_t, [A_part, G_part], Bp, (1 << (F + s)) * dw + rdw)
     p_t, p_b = _split(pt, Tp, Bp)
-    virt.add(Claim("A0" if l == 1 else f"A{l - 1}", p_t + p_b + u_k, vals[0]))
-    virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[1]))
+    virt.add(Claim(a_name, p_t + p_b + u_k, a))
+    virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, g))
 
-    # bias gradient: G_b[t,j] = Σ_b G_Z[t,b,j] = 2^s·Δb + R
+    # bias gradient: G_b[t,j] = Σ_b G_Z[t,b,j] = 2^s·Δb + R_Δb
     if bias:
         rho = t.challenge_frs(f"bgrad{l}/point", log2(Tp) + log2(Dout))
         u_t, u_j = _split(rho, Tp, Dout)
-        db, rdb = ch.frs(f"bgrad{l}/claims", [w.fr(f"DB{l}").evaluate(rho), w.fr(f"RDB{l}").evaluate(rho)])
+        db, rdb = ch.values(f"bgrad{l}/claims", [w.fr(f"DB{l}").evaluate(rho), w.fr(f"RDB{l}").evaluate(rho)])
         _limb_claims_prove(ch, pub, w, reg, f"DB{l}", rho, db)
         _limb_claims_prove(ch, pub, w, reg, f"RDB{l}", rho, rdb)
         G_part = GZ.contract((Tp * Bp, Dout, 1), Fr.eq_table(u_j))
-        pt, vals = _stepwise_prove(ch, u_t, [G_part], Bp, ((1 << s) * db + rdb) % R)
+        pt, (g,) = _stepwise_prove(ch, u_t, [G_part], Bp, (1 << s) * db + rdb)
         p_t, p_b = _split(pt, Tp, Bp)
-        virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[0]))
+        virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, g))
 
 
-def _relations_verify(ch: VerifierChannel, pub: Public, reg: ClaimRegistry, l: int, virt):
+def _relations_verify(ch, pub: Public, reg: ClaimRegistry, l: int, virt):
     st, sh = pub.st, pub.sh
     F, s = st.params["frac_bits"], st.params["lr_shift"]
     Tp, Bp, Din, Dout = sh.steps, sh.batch, sh.widths[l - 1], sh.widths[l]
     t = ch.transcript
+    a_name = "A0" if l == 1 else f"A{l - 1}"
     bias = st.has_bias[l - 1]
 
     rho = t.challenge_frs(f"fwd{l}/point", log2(Tp) + log2(Bp) + log2(Dout))
     u_t, u_b, u_j = _split(rho, Tp, Bp, Dout)
-    msgs = ch.frs(f"fwd{l}/claims", 3 if bias else 2)
-    zp, rz = msgs[0], msgs[1]
-    claim = ((1 << F) * zp + rz) % R
+    vals = ch.values(f"fwd{l}/claims", 3 if bias else 2)
+    zp, rz = vals[0], vals[1]
+    claim = (1 << F) * zp + rz
     if bias:
-        claim = (claim - (1 << F) * _lt_mle(st.batch_size, Bp, u_b) * msgs[2]) % R
-        virt.add(Claim(f"b{l}", u_t + u_j, msgs[2]))
+        claim = claim - (1 << F) * _lt_mle(st.batch_size, Bp, u_b) * vals[2]
+        virt.add(Claim(f"b{l}", u_t + u_j, vals[2]))
     virt.add(Claim(f"Zp{l}", rho, zp))
     _limb_claims_verify(ch, pub, reg, f"RZ{l}", rho, rz)
-    pt, vals = _stepwise_verify(ch, u_t, 2, Din, claim, f"forward matmul of layer {l}")
+    pt, (a, wv) = _stepwise_verify(ch, u_t, 2, Din, claim, f"forward matmul of layer {l}")
     p_t, p_k = _split(pt, Tp, Din)
-    virt.add(Claim("A0" if l == 1 else f"A{l - 1}", p_t + u_b + p_k, vals[0]))
-    virt.add(Claim(f"W{l}", p_t + p_k + u_j, vals[1]))
+    virt.add(Claim(a_name, p_t + u_b + p_k, a))
+    virt.add(Claim(f"W{l}", p_t + p_k + u_j, wv))
 
     if l >= 2:
         rho = t.challenge_frs(f"bwd{l}/point", log2(Tp) + log2(Bp) + log2(Din))
         u_t, u_b, u_k = _split(rho, Tp, Bp, Din)
-        ga, rga = ch.frs(f"bwd{l}/claims", 2)
+        ga, rga = ch.values(f"bwd{l}/claims", 2)
         _limb_claims_verify(ch, pub, reg, f"GA{l - 1}", rho, ga)
         _limb_claims_verify(ch, pub, reg, f"RGA{l - 1}", rho, rga)
-        pt, vals = _stepwise_verify(ch, u_t, 2, Dout, ((1 << F) * ga + rga) % R, f"backward matmul of layer {l}")
+        pt, (g, wv) = _stepwise_verify(ch, u_t, 2, Dout, (1 << F) * ga + rga, f"backward matmul of layer {l}")
         p_t, p_j = _split(pt, Tp, Dout)
-        virt.add(Claim(f"GZ{l}", p_t + u_b + p_j, vals[0]))
-        virt.add(Claim(f"W{l}", p_t + u_k + p_j, vals[1]))
+        virt.add(Claim(f"GZ{l}", p_t + u_b + p_j, g))
+        virt.add(Claim(f"W{l}", p_t + u_k + p_j, wv))
 
     rho = t.challenge_frs(f"wgrad{l}/point", log2(Tp) + log2(Din) + log2(Dout))
     u_t, u_k, u_j = _split(rho, Tp, Din, Dout)
-    dw, rdw = ch.frs(f"wgrad{l}/claims", 2)
+    dw, rdw = ch.values(f"wgrad{l}/claims", 2)
     _limb_claims_verify(ch, pub, reg, f"DW{l}", rho, dw)
     _limb_claims_verify(ch, pub, reg, f"RDW{l}", rho, rdw)
-    pt, vals = _stepwise_verify(ch, u_t, 2, Bp, ((1 << (F + s)) * dw + rdw) % R, f"weight gradient of layer {l}")
+    pt, (a, g) = _stepwise_verify(ch, u_t, 2, Bp, (1 << (F + s)) * dw + rdw, f"weight gradient of layer {l}")
     p_t, p_b = _split(pt, Tp, Bp)
-    virt.add(Claim("A0" if l == 1 else f"A{l - 1}", p_t + p_b + u_k, vals[0]))
-    virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[1]))
+    virt.add(Claim(a_name, p_t + p_b + u_k, a))
+    virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, g))
 
     if bias:
         rho = t.challenge_frs(f"bgrad{l}/point", log2(Tp) + log2(Dout))
         u_t, u_j = _split(rho, Tp, Dout)
-        db, rdb = ch.frs(f"bgrad{l}/claims", 2)
+        db, rdb = ch.values(f"bgrad{l}/claims", 2)
         _limb_claims_verify(ch, pub, reg, f"DB{l}", rho, db)
         _limb_claims_verify(ch, pub, reg, f"RDB{l}", rho, rdb)
-        pt, vals = _stepwise_verify(ch, u_t, 1, Bp, ((1 << s) * db + rdb) % R, f"bias gradient of layer {l}")
+        pt, (g,) = _stepwise_verify(ch, u_t, 1, Bp, (1 << s) * db + rdb, f"bias gradient of layer {l}")
         p_t, p_b = _split(pt, Tp, Bp)
-        virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, vals[0]))
+        virt.add(Claim(f"GZ{l}", p_t + p_b + u_j, g))
 
 
 # =========================================================================================================
@@ -396,7 +396,7 @@ def _input_ranges(pub: Public) -> list[tuple[str, str, tuple[int, ...], bool]]:
 def _input_ranges_prove(ch, pub, w, reg, virt):
     for tensor, limbed, shape, is_virtual in _input_ranges(pub):
         rho = ch.transcript.challenge_frs(f"inrange/{limbed}", pub.nv(shape))
-        (v,) = ch.frs(f"inrange/{limbed}", [w.fr(tensor).evaluate(rho)])
+        (v,) = ch.values(f"inrange/{limbed}", [w.fr(tensor).evaluate(rho)])
         (virt if is_virtual else reg).add(Claim(tensor, rho, v))
         _limb_claims_prove(ch, pub, w, reg, limbed, rho, v)
 
@@ -404,7 +404,7 @@ def _input_ranges_prove(ch, pub, w, reg, virt):
 def _input_ranges_verify(ch, pub, reg, virt):
     for tensor, limbed, shape, is_virtual in _input_ranges(pub):
         rho = ch.transcript.challenge_frs(f"inrange/{limbed}", pub.nv(shape))
-        (v,) = ch.frs(f"inrange/{limbed}", 1)
+        (v,) = ch.values(f"inrange/{limbed}", 1)
         (virt if is_virtual else reg).add(Claim(tensor, rho, v))
         _limb_claims_verify(ch, pub, reg, limbed, rho, v)
 
@@ -412,14 +412,22 @@ def _input_ranges_verify(ch, pub, reg, virt):
 # =========================================================================================================
 # virtual tensors → committed tensors
 # =========================================================================================================
-def _combine(transcript, claims: Sequence[Claim], label: str) -> list[int]:
-    """Random coefficients for a batch of claims, drawn after absorbing them."""
+def _alphas(transcript, claims: Sequence[Claim], label: str) -> list[int]:
+    """Random coefficients for a batch of claims. Their points are challenges and their values are stated or
+    derived from stated values, all in the transcript already; the count and points are absorbed again."""
     if not claims:
         return []
+    transcript.absorb_shape(f"{label}/count", (len(claims),))
     for c in claims:
         transcript.absorb_frs(f"{label}/point", list(c.point))
-        transcript.absorb_fr(f"{label}/value", c.value)
     return transcript.challenge_frs(f"{label}/alpha", len(claims))
+
+
+def _combine(alphas, claims):
+    acc = 0
+    for a, c in zip(alphas, claims):
+        acc = acc + a * c.value
+    return acc
 
 
 def _eq_combo_table(claims, alphas, size) -> Fr:
@@ -443,35 +451,31 @@ _RELU_REL = sc.Relation(6, (
 
 def _relu_prove(ch, pub, w, reg, virt: ClaimRegistry, l: int):
     groups = [virt.pop(f"A{l}"), virt.pop(f"Zp{l}"), virt.pop(f"GZ{l}")]
-    alphas = _combine(ch.transcript, [c for g in groups for c in g], f"relu{l}")
+    flat = [c for g in groups for c in g]
+    alphas = _alphas(ch.transcript, flat, f"relu{l}")
     size = int(np.prod(pub.sh.act(l)))
     tabs, i = [], 0
     for g in groups:
         tabs.append(_eq_combo_table(g, alphas[i : i + len(g)], size))
         i += len(g)
-    claim = sum(a * c.value for a, c in zip(alphas, [c for g in groups for c in g])) % R
-    proof, res = sc.prove(tabs + [w.fr(f"S{l}"), w.fr(f"M{l}"), w.fr(f"GA{l}")], _RELU_REL, ch.transcript,
-                          claim=claim)
-    ch.sumcheck(proof)
-    for name, v in zip((f"S{l}", f"M{l}", f"GA{l}"), res.values[3:]):
-        _limb_claims_prove(ch, pub, w, reg, name, res.point, v)
+    point, vals = ch.sumcheck(tabs + [w.fr(f"S{l}"), w.fr(f"M{l}"), w.fr(f"GA{l}")], _RELU_REL,
+                              _combine(alphas, flat), n_public=3)
+    for name, v in zip((f"S{l}", f"M{l}", f"GA{l}"), vals[3:]):
+        _limb_claims_prove(ch, pub, w, reg, name, point, v)
 
 
 def _relu_verify(ch, pub, reg, virt: ClaimRegistry, l: int):
     groups = [virt.pop(f"A{l}"), virt.pop(f"Zp{l}"), virt.pop(f"GZ{l}")]
     flat = [c for g in groups for c in g]
-    alphas = _combine(ch.transcript, flat, f"relu{l}")
-    claim = sum(a * c.value for a, c in zip(alphas, flat)) % R
-    nv = pub.nv(pub.sh.act(l))
-    proof = ch.sumcheck(nv, _RELU_REL)
-    res = sc.verify(proof, _RELU_REL, nv, claim, ch.transcript)
-    i = 0
-    for k, g in enumerate(groups):
-        if res.values[k] != _eq_combo_mle(g, alphas[i : i + len(g)])(res.point):
-            raise VerificationError(f"ReLU of layer {l}: wrong public weight evaluation")
+    alphas = _alphas(ch.transcript, flat, f"relu{l}")
+    mles, i = [], 0
+    for g in groups:
+        mles.append(_eq_combo_mle(g, alphas[i : i + len(g)]))
         i += len(g)
-    for name, v in zip((f"S{l}", f"M{l}", f"GA{l}"), res.values[3:]):
-        _limb_claims_verify(ch, pub, reg, name, res.point, v)
+    point, vals = ch.sumcheck(pub.nv(pub.sh.act(l)), _RELU_REL, _combine(alphas, flat), public=mles,
+                              what=f"ReLU of layer {l}")
+    for name, v in zip((f"S{l}", f"M{l}", f"GA{l}"), vals[3:]):
+        _limb_claims_verify(ch, pub, reg, name, point, v)
 
 
 def _output_prove(ch, pub, w, reg, virt: ClaimRegistry):
@@ -480,9 +484,9 @@ def _output_prove(ch, pub, w, reg, virt: ClaimRegistry):
     for c in virt.pop(f"Zp{L}"):
         _limb_claims_prove(ch, pub, w, reg, "O", c.point, c.value)
     for c in virt.pop(f"GZ{L}"):
-        (y,) = ch.frs("output/label", [w.fr("Ysched").evaluate(list(c.point))])
+        (y,) = ch.values("output/label", [w.fr("Ysched").evaluate(list(c.point))])
         virt.add(Claim("Ysched", c.point, y))
-        _limb_claims_prove(ch, pub, w, reg, "O", c.point, (c.value + y) % R)
+        _limb_claims_prove(ch, pub, w, reg, "O", c.point, c.value + y)
 
 
 def _output_verify(ch, pub, reg, virt: ClaimRegistry):
@@ -490,9 +494,18 @@ def _output_verify(ch, pub, reg, virt: ClaimRegistry):
     for c in virt.pop(f"Zp{L}"):
         _limb_claims_verify(ch, pub, reg, "O", c.point, c.value)
     for c in virt.pop(f"GZ{L}"):
-        (y,) = ch.frs("output/label", 1)
+        (y,) = ch.values("output/label", 1)
         virt.add(Claim("Ysched", c.point, y))
-        _limb_claims_verify(ch, pub, reg, "O", c.point, (c.value + y) % R)
+        _limb_claims_verify(ch, pub, reg, "O", c.point, c.value + y)
+
+
+def _schedule_parts(pub, claims, alphas, D):
+    sh = pub.sh
+    parts = []
+    for a, c in zip(alphas, claims):
+        pt_t, pt_b, pt_k = _split(c.point, sh.steps, sh.batch, D)
+        parts.append((a, Fr.from_ints(_selection(pub, pt_t, pt_b)), pt_k))
+    return parts
 
 
 def _schedule_prove(ch, pub, w, reg, virt, virt_name: str, data_name: str, width_index: int):
@@ -500,17 +513,13 @@ def _schedule_prove(ch, pub, w, reg, virt, virt_name: str, data_name: str, width
     claims = virt.pop(virt_name)
     if not claims:
         return
-    sh = pub.sh
-    D = sh.widths[width_index]
-    alphas = _combine(ch.transcript, claims, f"sched/{data_name}")
-    P = Fr.zeros(sh.rows * D)
-    for a, c in zip(alphas, claims):
-        pt_t, pt_b, pt_k = _split(c.point, sh.steps, sh.batch, D)
-        P = Fr.outer(Fr.from_ints(_selection(pub, pt_t, pt_b)), Fr.eq_table(pt_k)).axpy(a, P)
-    claim = sum(a * c.value for a, c in zip(alphas, claims)) % R
-    proof, point, vals = linear.prove([P], [w.fr(data_name)], ch.transcript, claim=claim)
-    ch.sumcheck(proof)
-    reg.add(Claim(data_name, point, vals[0]))
+    D = pub.sh.widths[width_index]
+    alphas = _alphas(ch.transcript, claims, f"sched/{data_name}")
+    P = Fr.zeros(pub.sh.rows * D)
+    for a, sel, pt_k in _schedule_parts(pub, claims, alphas, D):
+        P = Fr.outer(sel, Fr.eq_table(pt_k)).axpy(a, P)
+    point, vals = ch.sumcheck([P, w.fr(data_name)], sc.Relation.product(2), _combine(alphas, claims), n_public=1)
+    reg.add(Claim(data_name, point, vals[1]))
 
 
 def _schedule_verify(ch, pub, reg, virt, virt_name: str, data_name: str, width_index: int):
@@ -519,92 +528,88 @@ def _schedule_verify(ch, pub, reg, virt, virt_name: str, data_name: str, width_i
         return
     sh = pub.sh
     D = sh.widths[width_index]
-    alphas = _combine(ch.transcript, claims, f"sched/{data_name}")
-    parts = []
-    for a, c in zip(alphas, claims):
-        pt_t, pt_b, pt_k = _split(c.point, sh.steps, sh.batch, D)
-        parts.append((a, Fr.from_ints(_selection(pub, pt_t, pt_b)), pt_k))
+    alphas = _alphas(ch.transcript, claims, f"sched/{data_name}")
+    parts = _schedule_parts(pub, claims, alphas, D)
 
     def P_mle(p):
         p_i, p_k = _split(p, sh.rows, D)
         return sum(a * sel.evaluate(p_i) * sc.eq_eval(pt_k, p_k) for a, sel, pt_k in parts) % R
 
-    claim = sum(a * c.value for a, c in zip(alphas, claims)) % R
-    nv = log2(sh.rows) + log2(D)
-    proof = ch.sumcheck(nv, linear.relation(1, 1))
-    point, vals = linear.verify(proof, [P_mle], 1, nv, claim, ch.transcript, f"batch schedule of {data_name}")
-    reg.add(Claim(data_name, point, vals[0]))
+    point, vals = ch.sumcheck(log2(sh.rows) + log2(D), sc.Relation.product(2), _combine(alphas, claims),
+                              public=[P_mle], what=f"batch schedule of {data_name}")
+    reg.add(Claim(data_name, point, vals[1]))
+
+
+def _history_setup(pub, l, kind):
+    sh = pub.sh
+    inner = sh.weight(l)[1:] if kind == "W" else sh.bias(l)[1:]
+    limit = sh.steps if kind == "W" else pub.st.steps
+    return sh, inner, sum(log2(d) for d in inner), f"D{kind.upper()}{l}", limit, log2(sh.steps)
+
+
+def _history_claims(pub, reg, l, kind, claims, rho, w0_vals, wT, tau, limit):
+    """Register the claims on W0 and WT; return the sums Σ_{t'} c[t']·ΔW(t', p) = [t<limit]~(p_t)·W0(p) − W_t(p)."""
+    reg.add(Claim(f"{kind}T.{l}", rho, wT))
+    for c, v in zip(claims, w0_vals):
+        reg.add(Claim(f"{kind}0.{l}", c.point[tau:], v))
+    reg.add(Claim(f"{kind}0.{l}", rho, w0_vals[-1]))
+    sums = [_lt_mle(limit, pub.sh.steps, c.point[:tau]) * v - c.value for c, v in zip(claims, w0_vals)]
+    return sums + [w0_vals[-1] - wT]
+
+
+def _history_masks(pub, claims, rho, alphas, tau, limit):
+    sh = pub.sh
+    out = [(a, Fr.from_ints(_prefix_mask(c.point[:tau], sh.steps, limit)), list(c.point[tau:]))
+           for a, c in zip(alphas, claims)]
+    out.append((alphas[-1], Fr.from_ints(_lt_vec(pub.st.steps, sh.steps)), list(rho)))
+    return out
 
 
 def _history_prove(ch, pub, w, reg, virt, l: int, kind: str):
-    """Per-step weights W_t = W_0 − Σ_{t'<t} ΔW_{t'} (kind 'W') or biases (kind 'b'), and the final tensor
-    W_T = W_0 − Σ_t ΔW_t: claims on them become claims on W0, WT and the stacked ΔW."""
-    sh = pub.sh
-    inner = sh.weight(l)[1:] if kind == "W" else sh.bias(l)[1:]
-    nv_in = sum(log2(d) for d in inner)
-    delta = f"D{kind.upper()}{l}"
+    """Per-step weights W_t = W_0 − Σ_{t'<t} ΔW_{t'} (kind 'W') or step-masked biases (kind 'b'), and the final
+    tensor W_T = W_0 − Σ_t ΔW_t: claims on them become claims on W0, WT and the stacked ΔW."""
+    sh, inner, nv_in, delta, limit, tau = _history_setup(pub, l, kind)
     claims = virt.pop(f"{kind}{l}")
     t = ch.transcript
     rho = t.challenge_frs(f"hist/{kind}{l}/final", nv_in)
-    init_name, final_name = f"{kind}0.{l}", f"{kind}T.{l}"
-    tau = log2(sh.steps)
-    limit = sh.steps if kind == "W" else pub.st.steps
-    w0_vals = ch.frs(f"hist/{kind}{l}/initial", [w.fr(init_name).evaluate(list(c.point[tau:]))
-                                                   for c in claims] + [w.fr(init_name).evaluate(rho)])
-    (wT,) = ch.frs(f"hist/{kind}{l}/finalvalue", [w.fr(final_name).evaluate(rho)])
-    reg.add(Claim(final_name, rho, wT))
-    for c, v in zip(claims, w0_vals):
-        reg.add(Claim(init_name, c.point[tau:], v))
-    reg.add(Claim(init_name, rho, w0_vals[-1]))
-    # Σ_{t'} c[t']·ΔW(t', p) = [t < limit]~(p_t)·W0(p) − W_t(p)
-    sums = [(_lt_mle(limit, sh.steps, c.point[:tau]) * v - c.value) % R for c, v in zip(claims, w0_vals)]
-    sums.append((w0_vals[-1] - wT) % R)
+    W0, WT = w.fr(f"{kind}0.{l}"), w.fr(f"{kind}T.{l}")
+    w0_vals = ch.values(f"hist/{kind}{l}/initial", [W0.evaluate(list(c.point[tau:])) for c in claims]
+                        + [W0.evaluate(rho)])
+    (wT,) = ch.values(f"hist/{kind}{l}/finalvalue", [WT.evaluate(rho)])
+    sums = _history_claims(pub, reg, l, kind, claims, rho, w0_vals, wT, tau, limit)
     alphas = t.challenge_frs(f"hist/{kind}{l}/alpha", len(sums))
     P = Fr.zeros(sh.steps * int(np.prod(inner)))
-    for a, c in zip(alphas, claims):
-        mask = _prefix_mask(c.point[:tau], sh.steps, limit)
-        P = Fr.outer(Fr.from_ints(mask), Fr.eq_table(list(c.point[tau:]))).axpy(a, P)
-    ones = _lt_vec(pub.st.steps, sh.steps)
-    P = Fr.outer(Fr.from_ints(ones), Fr.eq_table(rho)).axpy(alphas[-1], P)
-    claim = sum(a * v for a, v in zip(alphas, sums)) % R
-    proof, point, vals = linear.prove([P], [w.fr(delta)], t, claim=claim)
-    ch.sumcheck(proof)
-    _limb_claims_prove(ch, pub, w, reg, delta, point, vals[0])
+    for a, mask, pw in _history_masks(pub, claims, rho, alphas, tau, limit):
+        P = Fr.outer(mask, Fr.eq_table(pw)).axpy(a, P)
+    point, vals = ch.sumcheck([P, w.fr(delta)], sc.Relation.product(2), _combine_values(alphas, sums), n_public=1)
+    _limb_claims_prove(ch, pub, w, reg, delta, point, vals[1])
 
 
 def _history_verify(ch, pub, reg, virt, l: int, kind: str):
-    sh = pub.sh
-    inner = sh.weight(l)[1:] if kind == "W" else sh.bias(l)[1:]
-    nv_in = sum(log2(d) for d in inner)
-    delta = f"D{kind.upper()}{l}"
+    sh, inner, nv_in, delta, limit, tau = _history_setup(pub, l, kind)
     claims = virt.pop(f"{kind}{l}")
     t = ch.transcript
     rho = t.challenge_frs(f"hist/{kind}{l}/final", nv_in)
-    init_name, final_name = f"{kind}0.{l}", f"{kind}T.{l}"
-    w0_vals = ch.frs(f"hist/{kind}{l}/initial", len(claims) + 1)
-    (wT,) = ch.frs(f"hist/{kind}{l}/finalvalue", 1)
-    reg.add(Claim(final_name, rho, wT))
-    tau = log2(sh.steps)
-    limit = sh.steps if kind == "W" else pub.st.steps
-    for c, v in zip(claims, w0_vals):
-        reg.add(Claim(init_name, c.point[tau:], v))
-    reg.add(Claim(init_name, rho, w0_vals[-1]))
-    sums = [(_lt_mle(limit, sh.steps, c.point[:tau]) * v - c.value) % R for c, v in zip(claims, w0_vals)]
-    sums.append((w0_vals[-1] - wT) % R)
+    w0_vals = ch.values(f"hist/{kind}{l}/initial", len(claims) + 1)
+    (wT,) = ch.values(f"hist/{kind}{l}/finalvalue", 1)
+    sums = _history_claims(pub, reg, l, kind, claims, rho, w0_vals, wT, tau, limit)
     alphas = t.challenge_frs(f"hist/{kind}{l}/alpha", len(sums))
-    masks = [(a, Fr.from_ints(_prefix_mask(c.point[:tau], sh.steps, limit)), c.point[tau:])
-             for a, c in zip(alphas, claims)]
-    masks.append((alphas[-1], Fr.from_ints(_lt_vec(pub.st.steps, sh.steps)), rho))
+    masks = _history_masks(pub, claims, rho, alphas, tau, limit)
 
     def P_mle(p):
         p_t, p_w = list(p[:tau]), list(p[tau:])
         return sum(a * m.evaluate(p_t) * sc.eq_eval(pw, p_w) for a, m, pw in masks) % R
 
-    claim = sum(a * v for a, v in zip(alphas, sums)) % R
-    nv = tau + nv_in
-    proof = ch.sumcheck(nv, linear.relation(1, 1))
-    point, vals = linear.verify(proof, [P_mle], 1, nv, claim, t, f"update history of layer {l}")
-    _limb_claims_verify(ch, pub, reg, delta, point, vals[0])
+    point, vals = ch.sumcheck(tau + nv_in, sc.Relation.product(2), _combine_values(alphas, sums), public=[P_mle],
+                              what=f"update history of layer {l}")
+    _limb_claims_verify(ch, pub, reg, delta, point, vals[1])
+
+
+def _combine_values(alphas, values):
+    acc = 0
+    for a, v in zip(alphas, values):
+        acc = acc + a * v
+    return acc
 
 
 def _padding_tables(pub: Public) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
@@ -639,23 +644,19 @@ def _pad_mle(padded, true, p) -> int:
 
 def _padding_prove(ch, pub, w, reg):
     for name, padded, true in _padding_tables(pub):
-        nv = sum(log2(d) for d in padded)
-        rho = ch.transcript.challenge_frs(f"pad/{name}", nv)
-        proof, point, vals = linear.prove([Fr.eq_table(rho), Fr.from_ints(_pad_indicator(padded, true))],
-                                          [w.fr(name)], ch.transcript, claim=0)
-        ch.sumcheck(proof)
-        reg.add(Claim(name, point, vals[0]))
+        rho = ch.transcript.challenge_frs(f"pad/{name}", sum(log2(d) for d in padded))
+        tabs = [Fr.eq_table(rho), Fr.from_ints(_pad_indicator(padded, true)), w.fr(name)]
+        point, vals = ch.sumcheck(tabs, sc.Relation.product(3), 0, n_public=2)
+        reg.add(Claim(name, point, vals[2]))
 
 
 def _padding_verify(ch, pub, reg):
     for name, padded, true in _padding_tables(pub):
         nv = sum(log2(d) for d in padded)
         rho = ch.transcript.challenge_frs(f"pad/{name}", nv)
-        proof = ch.sumcheck(nv, linear.relation(2, 1))
-        point, vals = linear.verify(
-            proof, [lambda p, rho=rho: sc.eq_eval(rho, p), lambda p, a=padded, b=true: _pad_mle(a, b, p)],
-            1, nv, 0, ch.transcript, f"zero padding of {name}")
-        reg.add(Claim(name, point, vals[0]))
+        public = [lambda p, rho=rho: sc.eq_eval(rho, p), lambda p, a=padded, b=true: _pad_mle(a, b, p)]
+        point, vals = ch.sumcheck(nv, sc.Relation.product(3), 0, public=public, what=f"zero padding of {name}")
+        reg.add(Claim(name, point, vals[2]))
 
 
 # =========================================================================================================
@@ -786,11 +787,8 @@ def prove(
             raise AssertionError(f"no claim on committed tensor {name}")
         com, op = openings[name] if name in openings else (statement.commitments[name], statement_openings[name])
         table = w.fr(name)
-        proof, claim = prove_reduction(table, claims, t)
-        if proof is not None:
-            ch.sumcheck(proof)
-        _, eproof = ev.prove_eval(params, com, op, table, list(claim.point), transcript=t)
-        eproof.write(ch.writers["OPEN"])
+        claim = prove_reduction(table, claims, ch)
+        ch.open(params, com, op, table, claim)
     lap("openings")
     cw = ContainerWriter(PROTOCOL_ID)
     for sec in SECTIONS:
@@ -849,16 +847,9 @@ def verify(params: PublicParams, statement: Statement, proof: bytes) -> dict[str
         if not claims:
             raise VerificationError(f"internal: no claim on committed tensor {name}")
         com = coms[name]
-        nv = com.layout.num_vars
-        if any(len(c.point) != nv for c in claims):
+        if any(len(c.point) != com.layout.num_vars for c in claims):
             raise VerificationError(f"claim on {name} at a point of the wrong length")
-        rproof = None
-        if len(claims) > 1:
-            rproof = ch.sumcheck(nv, sc.Relation.product(2))
-        claim = verify_reduction(rproof, claims, t)
-        eproof = ev.EvalProof.read(readers["OPEN"], com.layout)
-        v = ev.verify_eval(params, com, list(claim.point), eproof, transcript=t)
-        if v != claim.value:
-            raise VerificationError(f"opening of {name} does not match the claimed evaluation")
+        claim = verify_reduction(claims, ch)
+        ch.open(params, com, claim, what=f"opening of {name}")
     cr.finish()
     return {"verify": time.perf_counter() - t0}
