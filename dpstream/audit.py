@@ -26,7 +26,14 @@ from scipy import stats
 
 from .base import InvalidParameter, Mechanism, check_probability
 
-__all__ = ["clopper_pearson", "epsilon_lower_bound", "AuditResult", "audit", "default_score"]
+__all__ = [
+    "clopper_pearson",
+    "epsilon_lower_bound",
+    "AuditResult",
+    "audit",
+    "adaptive_audit",
+    "default_score",
+]
 
 
 def clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
@@ -147,4 +154,55 @@ def audit(
         sx[i] = score(make_mechanism(seed * 10**7 + 2 * i + 1).update_many(x), t_star)
         sp[i] = score(make_mechanism(seed * 10**7 + 2 * i + 2).update_many(xp), t_star)
     eps, det = epsilon_lower_bound(sx, sp, delta=delta, alpha=alpha)
+    return AuditResult(epsilon_lb=eps, claimed_epsilon=claimed, delta=delta, runs=runs, alpha=alpha, details=det)
+
+
+def adaptive_audit(
+    make_mechanism: Callable[[int], Mechanism],
+    adversary: Callable[[list, int], object],
+    horizon: int,
+    t_star: int,
+    pair: tuple,
+    runs: int = 4000,
+    delta: float = 0.0,
+    alpha: float = 0.05,
+    score: Callable[[np.ndarray, int], float] | None = None,
+    seed: int = 0,
+) -> AuditResult:
+    """Audit in the adaptive model: ``adversary(answers_so_far, t)`` picks item t (0-based) after seeing every
+    earlier answer; at step ``t_star`` it submits ``pair`` and the harness feeds ``pair[b]``.  The adversary's
+    view is scored for b = 0 and b = 1 and the same Clopper-Pearson bound is computed.  The score sees the
+    *residuals* answer_t - (sum of the adversary's own items up to t, challenge excluded): the adversary knows
+    its items, and an adaptive adversary that steers the stream would otherwise hide the signal."""
+    if not 0 <= t_star < horizon:
+        raise InvalidParameter(f"t_star must be in [0, {horizon}), got {t_star}")
+    if runs < 40:
+        raise InvalidParameter("runs must be >= 40")
+    score = score or default_score
+    g = make_mechanism(seed * 10**7).guarantee
+    if delta == 0.0:
+        if g.epsilon is None:
+            raise InvalidParameter("the mechanism claims no pure epsilon: pass delta > 0 to audit (epsilon, delta)")
+        claimed = g.epsilon
+    else:
+        claimed = g.approx_dp(delta)
+
+    def play(b: int, s: int) -> float:
+        m = make_mechanism(s)
+        answers: list = []
+        residuals = np.empty(horizon)
+        known = 0.0
+        for t in range(horizon):
+            if t == t_star:
+                x = pair[b]
+            else:
+                x = adversary(answers, t)
+                known += float(x)
+            answers.append(m.update(x))
+            residuals[t] = answers[-1] - known
+        return score(residuals, t_star)
+
+    s0 = np.array([play(0, seed * 10**7 + 2 * i + 1) for i in range(runs)])
+    s1 = np.array([play(1, seed * 10**7 + 2 * i + 2) for i in range(runs)])
+    eps, det = epsilon_lower_bound(s1, s0, delta=delta, alpha=alpha)
     return AuditResult(epsilon_lb=eps, claimed_epsilon=claimed, delta=delta, runs=runs, alpha=alpha, details=det)

@@ -139,3 +139,39 @@ def test_audit_rejects_bad_setups():
     with pytest.raises(InvalidParameter, match="delta"):
         audit.audit(lambda s: counters.make("blt", horizon=T, privacy=zCDP(1.0), seed=s), X, XP, runs=100)
     assert math.isfinite(audit.default_score(np.arange(5.0), 2))
+
+
+def _greedy_adversary(answers, t):
+    """Chooses each item from the answers so far: 1 while the running answer looks low, else 0."""
+    if not answers:
+        return 1.0
+    return 1.0 if answers[-1] < (t + 1) / 2 else 0.0
+
+
+@pytest.mark.parametrize("name", ["binary-tree", "honaker"])
+def test_adaptive_adversary_does_not_break_the_guarantee(name):
+    def make(seed):
+        return counters.make(name, horizon=T, privacy=EpsDP(1.0), seed=seed, block=8)
+
+    res = audit.adaptive_audit(make, _greedy_adversary, T, t_star=1, pair=(0.0, 1.0), runs=2000, seed=5)
+    assert not res.flagged
+
+
+def test_adaptive_audit_flags_a_broken_counter():
+    def make(seed):
+        return LaplaceEveryPrefixStream(32, 0.5, seed)
+
+    res = audit.adaptive_audit(make, _greedy_adversary, 32, t_star=0, pair=(0.0, 1.0), runs=1500, seed=6)
+    assert res.flagged
+
+
+class LaplaceEveryPrefixStream(LaplaceEveryPrefix):
+    """The broken mechanism with a per-item interface."""
+
+    def __init__(self, T, epsilon, seed):
+        super().__init__(T, epsilon, seed)
+        self.s = 0.0
+
+    def update(self, x):
+        self.s += x
+        return self.s + float(self.dist.sample(self.rng, 1)[0]) / 8
