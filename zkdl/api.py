@@ -134,6 +134,7 @@ def prove_training(
     params_path: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
     compare_float: bool = False,
+    zero_knowledge: bool = True,
 ) -> ProofBundle:
     """Train ``steps`` quantized SGD steps and prove them.
 
@@ -183,13 +184,14 @@ def prove_training(
     statement = Statement(**{**st0.__dict__, "commitments": coms})
     t_commit_statement = time.perf_counter() - t0
     say("proving")
-    proof, times = training.prove(pp, statement, run, X, Y, opens, progress=say)
+    proof, times = training.prove(pp, statement, run, X, Y, opens, progress=say, zk=zero_knowledge)
     t_prove = sum(times.values())
     summary = {
         "widths": list(statement.widths),
         "batch_size": batch_size,
         "steps": steps,
         "range_backend": range_backend,
+        "zero_knowledge": zero_knowledge,
         "train_seconds": round(t_train, 3),
         "statement_commit_seconds": round(t_commit_statement, 3),
         "prove_seconds": round(t_prove, 3),

@@ -67,6 +67,8 @@ def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int, wi
     p.add_argument("--seed", type=int, default=0, help="initialisation and train/test split seed")
     p.add_argument("--no-bias", action="store_true", help="fresh model without biases")
     p.add_argument("--backend", choices=("auto", "cpu", "gpu"), default="cpu", help="compute backend")
+    p.add_argument("--transparent", action="store_true",
+                   help="debugging only: a proof that is NOT zero-knowledge (marked in the proof header)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -80,7 +82,7 @@ def _prove(args, *, compare_float: bool):
         frac_bits=args.frac_bits, lr_shift=args.lr_shift, range_backend=args.range_backend,
         schedule_seed=args.schedule_seed, bias=not args.no_bias, seed=args.seed, out_dir=args.out,
         verify_after=not getattr(args, "no_verify", False), progress=_progress(args.quiet),
-        compare_float=compare_float,
+        compare_float=compare_float, zero_knowledge=not args.transparent,
     )
 
 

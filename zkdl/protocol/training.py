@@ -32,10 +32,12 @@ from ..piop.claims import Claim, ClaimRegistry, prove_reduction, verify_reductio
 from ..quant.fixedpoint import FixedPointParams
 from ..quant.train import BatchSchedule, TrainingRun
 from ..serialize import ContainerReader, ContainerWriter
+from ..serialize.container import FLAG_TRANSPARENT
 from ..transcript import Transcript
 from .channel import SECTIONS, ProverChannel, VerifierChannel
 from .shapes import LimbSpec, Shapes, limb_specs, log2, pad_to, tensor_shape
 from .statement import Statement
+from .zk_channel import ZkProverChannel, ZkVerifierChannel
 
 PROTOCOL_ID = "zkdl/train/v1"
 
@@ -716,6 +718,7 @@ def prove(
     rng=None,
     progress: Callable[[str], None] | None = None,
     tamper: Callable[[Witness], None] | None = None,
+    zk: bool = True,
 ) -> tuple[bytes, dict[str, float]]:
     """Prove that ``run`` (whose initial/final weights and data open the statement's commitments) is T steps of
     the quantized SGD. Returns the proof bytes and the prover's time per phase.
@@ -738,7 +741,7 @@ def prove(
         tamper(w)
     backend = make_range_backend(statement.range_backend)
     t = _new_transcript(statement)
-    ch = ProverChannel(t)
+    ch = ZkProverChannel(t, params, rng) if zk else ProverChannel(t)
     ch.writers["HEAD"].write_raw(statement.digest())
     lap("witness")
 
@@ -789,8 +792,10 @@ def prove(
         table = w.fr(name)
         claim = prove_reduction(table, claims, ch)
         ch.open(params, com, op, table, claim)
+    if zk:
+        ch.finish()
     lap("openings")
-    cw = ContainerWriter(PROTOCOL_ID)
+    cw = ContainerWriter(PROTOCOL_ID, flags=0 if zk else FLAG_TRANSPARENT)
     for sec in SECTIONS:
         cw.add_section(sec, ch.writers[sec])
     return cw.to_bytes(), times
@@ -805,13 +810,14 @@ def verify(params: PublicParams, statement: Statement, proof: bytes) -> dict[str
     if statement.generators_digest != params.digest.hex():
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
     cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS)
+    zk = not cr.transparent
     readers = {s: cr.section(s) for s in SECTIONS}
     if readers["HEAD"].read_raw(32) != statement.digest():
         raise StatementMismatch("the proof was made for a different statement")
     pub = Public.of(statement)
     backend = make_range_backend(statement.range_backend)
     t = _new_transcript(statement)
-    ch = VerifierChannel(t, readers)
+    ch = ZkVerifierChannel(t, readers, params) if zk else VerifierChannel(t, readers)
     coms: dict[str, Commitment] = dict(statement.commitments)
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
         com = ch.commitment(f"commit/{name}")
@@ -851,5 +857,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes) -> dict[str
             raise VerificationError(f"claim on {name} at a point of the wrong length")
         claim = verify_reduction(claims, ch)
         ch.open(params, com, claim, what=f"opening of {name}")
+    if zk:
+        ch.finish()
     cr.finish()
     return {"verify": time.perf_counter() - t0}

@@ -1,0 +1,118 @@
+"""Zero-knowledge channels: the same protocol code, with every stated value committed.
+
+Compared with the clear channels (``channel.py``):
+
+* a stated value is sent as a Pedersen commitment ``v·g_v + ρ·h`` with a fresh uniform ``ρ``; the protocol code
+  then computes with *committed scalars* (``PScalar`` for the prover, ``VScalar`` for the verifier), whose
+  linear combinations with public coefficients are homomorphic and need no message;
+* sumchecks are the zero-knowledge sumcheck (committed round evaluations, committed finals of the secret tables,
+  proofs of product where the relation multiplies secret tables);
+* zero checks go into one accumulator, proven at the end by a single Schnorr proof;
+* openings keep the evaluation committed (Hyrax proof of dot product, linked to the claim's commitment).
+
+No field element derived from the witness is sent in the clear: the messages are hiding commitments and
+Σ-protocol responses. ``docs/zero-knowledge.md`` has the argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..commit import evaluation as ev
+from ..commit.pedersen import Commitment
+from ..commit.sigma import PScalar, VScalar, ZeroAccumulator, ZeroProof, commit_values, random_scalar
+from ..field import Fr
+from ..piop import sumcheck as sc
+from .channel import ProverChannel, PublicMle, VerifierChannel
+
+R = sc.R
+
+
+def _as_p(x) -> PScalar:
+    return x if isinstance(x, PScalar) else PScalar.public(int(x))
+
+
+def _as_v(x) -> VScalar:
+    return x if isinstance(x, VScalar) else VScalar.constant(int(x))
+
+
+class ZkProverChannel(ProverChannel):
+    zk = True
+
+    def __init__(self, transcript, params, rng=None):
+        super().__init__(transcript)
+        self.params = params
+        self.rng = rng
+        self.acc = ZeroAccumulator(params, rng=rng)
+
+    def values(self, label: str, values: Sequence[int], section: str = "SUMC") -> list:
+        vals = [int(v) % R for v in values]
+        blinds = [random_scalar(self.rng) for _ in vals]
+        points = commit_values(self.params, vals, blinds) if vals else []
+        self.writers[section].write_g1s(points)
+        self.transcript.absorb_g1s(label, points)
+        out = []
+        for v, b, p in zip(vals, blinds, points):
+            s = PScalar(v, b)
+            s._point.append(p)
+            out.append(s)
+        return out
+
+    def zero(self, x, what: str) -> None:
+        if isinstance(x, PScalar):
+            self.acc.add(x, what)
+
+    def sumcheck(self, tables: Sequence[Fr], relation: sc.Relation, claim, *, n_public: int = 0,
+                 eq_point: Sequence[int] | None = None) -> tuple[list[int], list]:
+        proof, res = sc.prove_zk(self.params, list(tables), relation, self.transcript, claim=_as_p(claim),
+                                 eq_point=eq_point, public=frozenset(range(n_public)), acc=self.acc, rng=self.rng)
+        proof.write(self.writers["SUMC"])
+        vals = [res.public_values[k] if k < n_public else res.finals[k] for k in range(relation.n_tables)]
+        return list(res.point), vals
+
+    def open(self, params, com: Commitment, opening, table: Fr, claim) -> None:
+        value = _as_p(claim.value)
+        _, _, proof = ev.prove_eval_zk(params, com, opening, table, list(claim.point), self.transcript,
+                                       value_blind=value.blind, rng=self.rng)
+        proof.write(self.writers["OPEN"])
+
+    def finish(self) -> None:
+        """Prove every zero check at once (call after the last message)."""
+        self.acc.prove(self.transcript).write(self.writers["OPEN"])
+
+
+class ZkVerifierChannel(VerifierChannel):
+    zk = True
+
+    def __init__(self, transcript, readers, params):
+        super().__init__(transcript, readers)
+        self.params = params
+        self.acc = ZeroAccumulator(params)
+
+    def values(self, label: str, count: int, section: str = "SUMC") -> list:
+        points = self.readers[section].read_g1s(allow_identity=True, count=count)
+        self.transcript.absorb_g1s(label, points)
+        return [VScalar(p) for p in points]
+
+    def zero(self, x, what: str) -> None:
+        if isinstance(x, VScalar):
+            self.acc.add(x, what)
+        else:
+            super().zero(x, what)
+
+    def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),
+                 eq_point: Sequence[int] | None = None, what: str = "sumcheck") -> tuple[list[int], list]:
+        pub = frozenset(range(len(public)))
+        proof = sc.ZkSumcheckProof.read(self.readers["SUMC"], num_vars, relation, pub)
+        res = sc.verify_zk(self.params, proof, relation, num_vars, _as_v(claim), self.transcript,
+                           eq_point=eq_point, public=dict(enumerate(public)), acc=self.acc)
+        vals = [res.public_values[k] if k in pub else res.finals[k] for k in range(relation.n_tables)]
+        return list(res.point), vals
+
+    def open(self, params, com: Commitment, claim, what: str = "opening") -> None:
+        proof = ev.ZkEvalProof.read(self.readers["OPEN"], com.layout)
+        ev.verify_eval_zk(params, com, list(claim.point), proof, self.transcript,
+                          value_commitment=_as_v(claim.value).commitment(params))
+
+    def finish(self) -> None:
+        self.acc.verify(ZeroProof.read(self.readers["OPEN"]), self.transcript)
