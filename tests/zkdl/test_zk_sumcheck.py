@@ -310,3 +310,12 @@ def test_seeded_rng_is_reproducible(pp):
     a = _prove(pp, rel, public, 3, rng=random.Random(5))
     b = _prove(pp, rel, public, 3, rng=random.Random(5))
     assert a.proof.points() == b.proof.points() and a.zero == b.zero
+
+
+def test_lagrange_coefficients_interpolate():
+    rng = random.Random(3)
+    for n_points in (1, 2, 3, 4):
+        for x in [0, n_points - 1, n_points, R - 1] + [rng.randrange(R) for _ in range(5)]:
+            ev = [rng.randrange(R) for _ in range(n_points)]
+            got = sum(c * e for c, e in zip(sc.lagrange_coeffs(n_points, x), ev)) % R
+            assert got == sc.interpolate_at(ev, x)

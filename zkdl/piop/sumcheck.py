@@ -21,6 +21,7 @@ then per round ``sumcheck/round`` (d+1 field elements) followed by the challenge
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -310,19 +311,33 @@ def verify(
 
 
 
+@functools.lru_cache(maxsize=8)
+def _lagrange_inv_denominators(n_points: int) -> tuple[int, ...]:
+    out = []
+    for i in range(n_points):
+        den = 1
+        for j in range(n_points):
+            if j != i:
+                den = den * (i - j) % R
+        out.append(pow(den, -1, R))
+    return tuple(out)
+
+
 def lagrange_coeffs(n_points: int, x: int) -> list[int]:
     """``[L_0(x), …, L_{n−1}(x)]`` for the nodes 0..n−1: ``p(x) = Σ_t L_t(x)·p(t)`` for deg p < n."""
     x %= R
     if x < n_points:
         return [1 if t == x else 0 for t in range(n_points)]
-    out = []
-    for i in range(n_points):
-        num, den = 1, 1
-        for j in range(n_points):
-            if j != i:
-                num = num * (x - j) % R
-                den = den * (i - j) % R
-        out.append(num * pow(den, -1, R) % R)
+    diffs = [(x - j) % R for j in range(n_points)]
+    prefix = [1] * (n_points + 1)  # Π_{j<i} (x − j)
+    for j in range(n_points):
+        prefix[j + 1] = prefix[j] * diffs[j] % R
+    inv = _lagrange_inv_denominators(n_points)
+    out = [0] * n_points
+    suffix = 1  # Π_{j>i} (x − j)
+    for i in range(n_points - 1, -1, -1):
+        out[i] = prefix[i] * suffix % R * inv[i] % R
+        suffix = suffix * diffs[i] % R
     return out
 
 
