@@ -2,7 +2,8 @@
 
 * :mod:`zkdl.commit.generators`: generators by hash-to-curve, the validated on-disk cache, :class:`PublicParams`;
 * :mod:`zkdl.commit.pedersen`: Hyrax-style hiding row commitments (:class:`Commitment`, :class:`Opening`);
-* :mod:`zkdl.commit.evaluation`: evaluation proofs, clear and zero-knowledge.
+* :mod:`zkdl.commit.evaluation`: evaluation proofs, clear and zero-knowledge;
+* :mod:`zkdl.commit.sigma`: committed scalars, the zero-check accumulator, proofs of product and nonzero.
 """
 
 from zkdl.commit.evaluation import (
@@ -25,13 +26,31 @@ from zkdl.commit.pedersen import (
     commit_value,
     msm,
 )
+from zkdl.commit.sigma import (
+    NonzeroProof,
+    ProductProof,
+    PScalar,
+    VScalar,
+    ZeroAccumulator,
+    ZeroProof,
+    prove_nonzero,
+    prove_product,
+    verify_nonzero,
+    verify_product,
+)
 
 __all__ = [
     "Commitment",
     "EvalProof",
     "Layout",
+    "NonzeroProof",
     "Opening",
+    "PScalar",
+    "ProductProof",
     "PublicParams",
+    "VScalar",
+    "ZeroAccumulator",
+    "ZeroProof",
     "ZkEvalProof",
     "commit",
     "commit_bits",
@@ -44,7 +63,11 @@ __all__ = [
     "msm",
     "prove_eval",
     "prove_eval_zk",
+    "prove_nonzero",
+    "prove_product",
     "setup",
     "verify_eval",
     "verify_eval_zk",
+    "verify_nonzero",
+    "verify_product",
 ]
