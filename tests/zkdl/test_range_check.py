@@ -358,7 +358,11 @@ def test_proof_sizes_and_errors_are_typed():
     t = Transcript("x")
     t.absorb_bytes("c", b"")
     p, _ = lk.prove(lay, L, t)
-    assert p.field_elements == 4 + sum(4 * k + 4 for k in range(1, n + 1)) + 2
+    # two roots' layer 1; value tree: n − 2 layers of 4 tables, then the p = 1 leaf layer (2 tables);
+    # table tree: 16 layers of 4 tables; the two leaf values
+    value_tree = sum(4 * k + 4 for k in range(1, n - 1)) + 4 * (n - 1) + 2
+    table_tree = sum(4 * k + 4 for k in range(1, TABLE_LOG))
+    assert p.field_elements == 8 + value_tree + table_tree + 2
     t = Transcript("x")
     t.absorb_bytes("c", b"")
     q, _ = bt.prove(lay, L, t)
@@ -382,10 +386,31 @@ def test_forged_root_with_wrong_multiplicities_rejected_later():
     t = Transcript("test-range")
     _commit_stub(t, tables)
     proof, _ = be.prove(lay, L, t, tables=tables)
-    p_lo, p_hi, q_lo, q_hi = proof.layer1
-    assert (p_lo * q_hi + p_hi * q_lo) % R != 0
-    forged = dataclasses.replace(proof, layer1=(p_lo, (-p_lo * q_hi * pow(q_lo, -1, R)) % R, q_lo, q_hi))
+    vp_lo, vp_hi, vq_lo, vq_hi, p_lo, p_hi, q_lo, q_hi = proof.layer1
+    P_v, Q_v = (vp_lo * vq_hi + vp_hi * vq_lo) % R, vq_lo * vq_hi % R
+    P_t, Q_t = (p_lo * q_hi + p_hi * q_lo) % R, q_lo * q_hi % R
+    assert (P_v * Q_t + P_t * Q_v) % R != 0
+    # the table root that would cancel the value root: P_t' = −P_v·Q_t/Q_v, reached through p_hi
+    want = -P_v * Q_t * pow(Q_v, -1, R) % R
+    forged_hi = (want - p_lo * q_hi) * pow(q_lo, -1, R) % R
+    forged = dataclasses.replace(proof, layer1=proof.layer1[:5] + (forged_hi, q_lo, q_hi))
     t = Transcript("test-range")
     _commit_stub(t, tables)
     with pytest.raises(VerificationError, match="sumcheck"):
         be.verify(lay, forged, t)
+
+
+@pytest.mark.parametrize("segs", [WIDTHS, BIG])
+def test_fused_layer_kernels_give_the_generic_proof(monkeypatch, segs):
+    """The CPU fast path of the layer sumchecks (eq-factored, fused kernels) sends exactly the bytes of the
+    generic sumcheck engine."""
+    import zkdl.gadgets.range_check as rc
+
+    lay = RangeLayout(segs)
+    L = _honest_L(lay, seed=3)
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lay, L)
+    fast = _prove(be, lay, L, tables)[0]
+    monkeypatch.setattr(rc, "FAST_LAYERS", False)
+    slow = _prove(be, lay, L, tables)[0]
+    assert fast == slow

@@ -151,6 +151,42 @@ class CpuBackend(Backend):
         K.from_int64(x, out)
         return out
 
+    # --- CPU-only fused kernels (callers fall back to the generic methods when a backend lacks them) -------
+    def gkr_sums(self, tables, e):
+        """Eq-factored GKR round pieces: (4, 4) limbs of Σ e·X(0), Σ e·Y(0), Σ e·X(∞), Σ e·Y(∞) with
+        X = p_lo·q_hi + p_hi·q_lo, Y = q_lo·q_hi for tables (p_lo, p_hi, q_lo, q_hi), or X = q_lo + q_hi for
+        tables (q_lo, q_hi); every table has 2·len(e) entries."""
+        n = tables[0].shape[0]
+        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
+            raise ValueError("gkr_sums: tables of 2·len(e) entries needed")
+        tabs = [_c(t) for t in tables]
+        if len(tabs) == 4:
+            part = K.gkr_sums4(*tabs, _c(e))
+        elif len(tabs) == 2:
+            part = K.gkr_sums2(*tabs, _c(e))
+        else:
+            raise ValueError(f"gkr_sums takes 2 or 4 tables, got {len(tabs)}")
+        return K.reduce_parts(part)
+
+    def fold_many(self, tables, c):
+        """``[fold(t, c) for t in tables]`` in one pass (tables of one even length)."""
+        n = tables[0].shape[0]
+        if n < 2 or n % 2 or any(t.shape[0] != n for t in tables):
+            raise ValueError("fold_many: tables of one even length ≥ 2 needed")
+        outs = tuple(np.empty((n // 2, 4), dtype=np.uint64) for _ in tables)
+        K.fold_many(tuple(_c(t) for t in tables), _c(c), outs)
+        return list(outs)
+
+    def leaves_from_small(self, x, tag, consts):
+        """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""
+        x = np.ascontiguousarray(x, dtype=np.int64).reshape(-1)
+        tag = np.ascontiguousarray(tag, dtype=np.int64).reshape(-1)
+        if x.shape != tag.shape or (tag.size and (tag.min() < 0 or tag.max() >= consts.shape[0])):
+            raise ValueError("leaves_from_small: tags must index consts, one per value")
+        out = np.empty((x.shape[0], 4), dtype=np.uint64)
+        K.leaves_from_small(x, tag, _c(consts), out)
+        return out
+
     def to_int64(self, a):
         out = np.empty(a.shape[0], dtype=np.int64)
         bad = K.to_int64(_c(a), out)

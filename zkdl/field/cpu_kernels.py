@@ -572,3 +572,120 @@ def contract_mid(a, P, Q, Rr, v, out):
             m0, m1, m2, m3 = fr_mul(a[i, 0], a[i, 1], a[i, 2], a[i, 3], v[q, 0], v[q, 1], v[q, 2], v[q, 3])
             s0, s1, s2, s3 = fr_add(s0, s1, s2, s3, m0, m1, m2, m3)
         out[pr, 0], out[pr, 1], out[pr, 2], out[pr, 3] = s0, s1, s2, s3
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GKR fractional-sum layers (range checks): eq-factored round sums
+# ---------------------------------------------------------------------------------------------------------
+# The round polynomial of Σ_x eq(u, x)·F(x) factors as eq(u_<i, r_<i)·eq(u_i, t)·s(t) with
+# s(t) = Σ_j E[j]·F(t, j), E = eq(u_>i): the kernels return the pieces of s at t = 0 and its leading (t²)
+# coefficient, for F = X + λ·Y.
+
+@njit(parallel=True, cache=True)
+def gkr_sums4(a, b, c, d, e):
+    """X = a·d + b·c, Y = c·d (a, b, c, d = p_lo, p_hi, q_lo, q_hi of 2h entries, e of h): per-chunk
+    (chunks, 4, 4) partials of Σ e·X(0), Σ e·Y(0), Σ e·X(∞), Σ e·Y(∞) (∞: the t² coefficient)."""
+    h = a.shape[0] // 2
+    nchunks = (h + _CHUNK - 1) // _CHUNK
+    part = np.zeros((max(nchunks, 1), 4, 4), dtype=np.uint64)
+    for k in prange(nchunks):
+        x00, x01, x02, x03 = U0, U0, U0, U0
+        y00, y01, y02, y03 = U0, U0, U0, U0
+        xi0, xi1, xi2, xi3 = U0, U0, U0, U0
+        yi0, yi1, yi2, yi3 = U0, U0, U0, U0
+        for i in range(k * _CHUNK, min(h, (k + 1) * _CHUNK)):
+            j = i + h
+            e0, e1, e2, e3 = e[i, 0], e[i, 1], e[i, 2], e[i, 3]
+            a0, a1, a2, a3 = a[i, 0], a[i, 1], a[i, 2], a[i, 3]
+            b0, b1, b2, b3 = b[i, 0], b[i, 1], b[i, 2], b[i, 3]
+            c0, c1, c2, c3 = c[i, 0], c[i, 1], c[i, 2], c[i, 3]
+            d0, d1, d2, d3 = d[i, 0], d[i, 1], d[i, 2], d[i, 3]
+            # t = 0
+            m0, m1, m2, m3 = fr_mul(a0, a1, a2, a3, d0, d1, d2, d3)
+            n0, n1, n2, n3 = fr_mul(b0, b1, b2, b3, c0, c1, c2, c3)
+            m0, m1, m2, m3 = fr_add(m0, m1, m2, m3, n0, n1, n2, n3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            x00, x01, x02, x03 = fr_add(x00, x01, x02, x03, m0, m1, m2, m3)
+            m0, m1, m2, m3 = fr_mul(c0, c1, c2, c3, d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            y00, y01, y02, y03 = fr_add(y00, y01, y02, y03, m0, m1, m2, m3)
+            # differences (the slopes in t)
+            a0, a1, a2, a3 = fr_sub(a[j, 0], a[j, 1], a[j, 2], a[j, 3], a0, a1, a2, a3)
+            b0, b1, b2, b3 = fr_sub(b[j, 0], b[j, 1], b[j, 2], b[j, 3], b0, b1, b2, b3)
+            c0, c1, c2, c3 = fr_sub(c[j, 0], c[j, 1], c[j, 2], c[j, 3], c0, c1, c2, c3)
+            d0, d1, d2, d3 = fr_sub(d[j, 0], d[j, 1], d[j, 2], d[j, 3], d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(a0, a1, a2, a3, d0, d1, d2, d3)
+            n0, n1, n2, n3 = fr_mul(b0, b1, b2, b3, c0, c1, c2, c3)
+            m0, m1, m2, m3 = fr_add(m0, m1, m2, m3, n0, n1, n2, n3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            xi0, xi1, xi2, xi3 = fr_add(xi0, xi1, xi2, xi3, m0, m1, m2, m3)
+            m0, m1, m2, m3 = fr_mul(c0, c1, c2, c3, d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            yi0, yi1, yi2, yi3 = fr_add(yi0, yi1, yi2, yi3, m0, m1, m2, m3)
+        part[k, 0, 0], part[k, 0, 1], part[k, 0, 2], part[k, 0, 3] = x00, x01, x02, x03
+        part[k, 1, 0], part[k, 1, 1], part[k, 1, 2], part[k, 1, 3] = y00, y01, y02, y03
+        part[k, 2, 0], part[k, 2, 1], part[k, 2, 2], part[k, 2, 3] = xi0, xi1, xi2, xi3
+        part[k, 3, 0], part[k, 3, 1], part[k, 3, 2], part[k, 3, 3] = yi0, yi1, yi2, yi3
+    return part
+
+
+@njit(parallel=True, cache=True)
+def gkr_sums2(c, d, e):
+    """As gkr_sums4 with p_lo = p_hi = 1: X = c + d, Y = c·d (X(∞) = 0)."""
+    h = c.shape[0] // 2
+    nchunks = (h + _CHUNK - 1) // _CHUNK
+    part = np.zeros((max(nchunks, 1), 4, 4), dtype=np.uint64)
+    for k in prange(nchunks):
+        x00, x01, x02, x03 = U0, U0, U0, U0
+        y00, y01, y02, y03 = U0, U0, U0, U0
+        yi0, yi1, yi2, yi3 = U0, U0, U0, U0
+        for i in range(k * _CHUNK, min(h, (k + 1) * _CHUNK)):
+            j = i + h
+            e0, e1, e2, e3 = e[i, 0], e[i, 1], e[i, 2], e[i, 3]
+            c0, c1, c2, c3 = c[i, 0], c[i, 1], c[i, 2], c[i, 3]
+            d0, d1, d2, d3 = d[i, 0], d[i, 1], d[i, 2], d[i, 3]
+            m0, m1, m2, m3 = fr_add(c0, c1, c2, c3, d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            x00, x01, x02, x03 = fr_add(x00, x01, x02, x03, m0, m1, m2, m3)
+            m0, m1, m2, m3 = fr_mul(c0, c1, c2, c3, d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            y00, y01, y02, y03 = fr_add(y00, y01, y02, y03, m0, m1, m2, m3)
+            c0, c1, c2, c3 = fr_sub(c[j, 0], c[j, 1], c[j, 2], c[j, 3], c0, c1, c2, c3)
+            d0, d1, d2, d3 = fr_sub(d[j, 0], d[j, 1], d[j, 2], d[j, 3], d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(c0, c1, c2, c3, d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            yi0, yi1, yi2, yi3 = fr_add(yi0, yi1, yi2, yi3, m0, m1, m2, m3)
+        part[k, 0, 0], part[k, 0, 1], part[k, 0, 2], part[k, 0, 3] = x00, x01, x02, x03
+        part[k, 1, 0], part[k, 1, 1], part[k, 1, 2], part[k, 1, 3] = y00, y01, y02, y03
+        part[k, 3, 0], part[k, 3, 1], part[k, 3, 2], part[k, 3, 3] = yi0, yi1, yi2, yi3
+    return part
+
+
+@njit(parallel=True, cache=True)
+def fold_many(tabs, c, outs):
+    """vec_fold of every table of ``tabs`` (a tuple of equal-length arrays) into ``outs``, one pass."""
+    h = tabs[0].shape[0] // 2
+    c0, c1, c2, c3 = c[0], c[1], c[2], c[3]
+    for i in prange(h):
+        for t in range(len(tabs)):
+            src = tabs[t]
+            dst = outs[t]
+            a0, a1, a2, a3 = src[i, 0], src[i, 1], src[i, 2], src[i, 3]
+            d0, d1, d2, d3 = fr_sub(src[i + h, 0], src[i + h, 1], src[i + h, 2], src[i + h, 3], a0, a1, a2, a3)
+            m0, m1, m2, m3 = fr_mul(d0, d1, d2, d3, c0, c1, c2, c3)
+            dst[i, 0], dst[i, 1], dst[i, 2], dst[i, 3] = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
+
+
+@njit(parallel=True, cache=True)
+def leaves_from_small(x, tag, consts, out):
+    """out[i] = consts[tag[i]] − x[i] for int64 x (mapped as ``from_int64``) and int64 row indices tag."""
+    for i in prange(x.shape[0]):
+        v = x[i]
+        if v >= 0:
+            m0, m1, m2, m3 = fr_mul(np.uint64(v), U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
+        else:
+            m0, m1, m2, m3 = fr_mul(np.uint64(0) - np.uint64(v), U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
+            m0, m1, m2, m3 = fr_neg(m0, m1, m2, m3)
+        t = tag[i]
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_sub(
+            consts[t, 0], consts[t, 1], consts[t, 2], consts[t, 3], m0, m1, m2, m3)

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import ProofFormatError, QuantizationOverflow, VerificationError
 from ..field import MODULUS as R
-from ..field import Fr
+from ..field import Fr, get_backend, mont_to_int
+from ..field.fr import scalar_limbs
 from ..piop import sumcheck as sc
 from ..piop.claims import Claim
 
@@ -278,15 +279,31 @@ def _gkr_relation(lam: int) -> sc.Relation:
     return sc.Relation(4, ((1, (0, 3)), (1, (1, 2)), (lam, (2, 3))), eq_weighted=True)
 
 
-_GKR_SHAPE = sc.Relation(4, ((1, (0, 3)), (1, (1, 2)), (1, (2, 3))), eq_weighted=True)
+def _unit_relation(lam: int) -> sc.Relation:
+    # the value tree's leaf layer (p = 1): tables 0 q_lo, 1 q_hi; p = q_lo + q_hi, q = q_lo·q_hi
+    return sc.Relation(2, ((1, (0,)), (1, (1,)), (lam, (0, 1))), eq_weighted=True)
+
+
+_GKR_SHAPE = _gkr_relation(1)
+_UNIT_SHAPE = _unit_relation(1)
+
+
+def _lookup_shapes(layout: RangeLayout) -> list[tuple[int, sc.Relation]]:
+    """(variables, relation shape) of every layer sumcheck: the value tree's n − 1 layers (the last one over
+    the p = 1 leaves), then the table tree's 17 − 1."""
+    n = layout.n
+    out = [(k, _GKR_SHAPE) for k in range(1, n - 1)] + [(n - 1, _UNIT_SHAPE)]
+    return out + [(k, _GKR_SHAPE) for k in range(1, TABLE_LOG)]
 
 
 @dataclass(frozen=True)
 class LookupProof:
-    """LogUp-GKR proof: layer 1 (p_lo, p_hi, q_lo, q_hi), one sumcheck per layer 1..n, and the leaf values
-    L~(ρ), m~(ρ_low)."""
+    """LogUp-GKR proof over two trees, the value tree (2^n leaves (1, α − L − β·tag)) and the table tree
+    (2^17 leaves (−m, α − V)): ``layer1`` holds each tree's layer 1 (p_lo, p_hi, q_lo, q_hi; value tree
+    first), ``layers`` the value tree's n − 1 layer sumchecks then the table tree's 16, ``leaves`` the leaf
+    values L~(ρ_v), m~(ρ_t)."""
 
-    layer1: tuple[int, int, int, int]
+    layer1: tuple[int, ...]
     layers: tuple[sc.SumcheckProof, ...]
     leaves: tuple[int, int]
 
@@ -298,8 +315,8 @@ class LookupProof:
 
     @classmethod
     def read(cls, r, layout: RangeLayout) -> LookupProof:
-        layer1 = tuple(r.read_frs(count=4))
-        layers = tuple(sc.SumcheckProof.read(r, k, _GKR_SHAPE) for k in range(1, layout.n + 1))
+        layer1 = tuple(r.read_frs(count=8))
+        layers = tuple(sc.SumcheckProof.read(r, k, shape) for k, shape in _lookup_shapes(layout))
         leaves = tuple(r.read_frs(count=2))
         return cls(layer1, layers, leaves)  # type: ignore[arg-type]
 
@@ -366,6 +383,135 @@ def _check_L_claims(layout: RangeLayout, claims: Sequence[Claim]) -> None:
                              f"at {len(c.point)}")
 
 
+#: Use the fused CPU kernels for the layer sumchecks when the backend has them (tests switch it off to check
+#: that both paths give the same proof bytes).
+FAST_LAYERS = True
+
+
+def _value_leaves(layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, backend=None) -> Fr:
+    """q_i = α − L_i − β·tag_i for all 2^n entries."""
+    be = get_backend(backend)
+    tags = layout.tags()
+    if FAST_LAYERS and hasattr(be, "leaves_from_small"):
+        consts = np.stack([scalar_limbs(alpha - beta * k) for k in range(MAX_BITS + 1)])
+        return Fr(be.leaves_from_small(L, tags, consts), be)
+    return alpha - Fr.from_int64(tags, be).axpy(beta, Fr.from_int64(L, be))
+
+
+def _layer_prove(tables: list[Fr], lam: int, point: list[int], claim: int, transcript, unit: bool):
+    """One layer sumcheck, Σ_x eq(point, x)·(X(x) + λ·Y(x)) = claim, exactly as ``sc.prove`` with
+    ``_gkr_relation(λ)`` (or ``_unit_relation(λ)``) would prove it (same messages, same transcript).
+
+    The fast path factors eq: round i's polynomial is eq(u_<i, r_<i)·eq(u_i, t)·s(t) with s of degree 2,
+    s(t) = Σ_j E_i[j]·F(t, j), E_i = eq(u_>i) (halved each round by summing its halves, no multiplications);
+    the kernel returns s(0) and the t² coefficient, s(1) follows from the running claim. No eq table is folded
+    and the round costs ~10 (4 tables) or 5 (2 tables) multiplications per pair instead of 24."""
+    rel = _unit_relation(lam) if unit else _gkr_relation(lam)
+    be = tables[0].backend
+    if not (FAST_LAYERS and hasattr(be, "gkr_sums")):
+        return sc.prove(tables, rel, transcript, eq_point=point, claim=claim)
+    k = len(point)
+    sc._start(transcript, k, rel, claim, point)
+    E = Fr.eq_table(list(point[1:]), backend=be).limbs
+    cur = [t.limbs for t in tables]
+    claim %= R
+    eqpre = 1
+    rounds: list[tuple[int, ...]] = []
+    rs: list[int] = []
+    for i in range(k):
+        x0, y0, xi, yi = (mont_to_int(row) for row in be.gkr_sums(cur, E))
+        s0 = (x0 + lam * y0) % R
+        s2 = (xi + lam * yi) % R  # the t² coefficient of s
+        u = point[i]
+        if u % R and eqpre:
+            s1 = (claim * pow(eqpre, -1, R) - (1 - u) * s0) * pow(u, -1, R) % R
+        else:  # probability ~2^-250: sum the hi halves directly
+            h = len(cur[0]) // 2
+            hi = [Fr(c[h:], be) for c in cur]
+            ev = Fr(E, be)
+            if unit:
+                x1, y1 = (hi[0] + hi[1]).inner(ev), (hi[0] * hi[1]).inner(ev)
+            else:
+                x1, y1 = (hi[0] * hi[3] + hi[1] * hi[2]).inner(ev), (hi[2] * hi[3]).inner(ev)
+            s1 = (x1 + lam * y1) % R
+        s_lin = (s1 - s0 - s2) % R
+
+        def p_at(t, _s0=s0, _s_lin=s_lin, _s2=s2, _u=u, _pre=eqpre):
+            return _pre * ((1 - _u) * (1 - t) + _u * t) % R * ((_s0 + _s_lin * t + _s2 * t * t) % R) % R
+
+        msg = [p_at(t) for t in range(4)]
+        rounds.append(tuple(msg))
+        transcript.absorb_frs("sumcheck/round", msg)
+        r = transcript.challenge_fr("sumcheck/r")
+        rs.append(r)
+        claim = p_at(r)
+        eqpre = eqpre * ((1 - u) * (1 - r) + u * r) % R
+        cur = be.fold_many(cur, scalar_limbs(r))
+        if E.shape[0] > 1:
+            h = E.shape[0] // 2
+            E = be.add(E[:h], E[h:])
+    finals = tuple(mont_to_int(c[0]) for c in cur)
+    transcript.absorb_frs("sumcheck/finals", list(finals))
+    return sc.SumcheckProof(tuple(rounds), finals), sc.SumcheckResult(tuple(rs), finals)
+
+
+def _interp(lo: int, hi: int, g: int) -> int:
+    return (lo + g * (hi - lo)) % R
+
+
+def _gkr_prove_tree(transcript, layers, leaf_halves, layer1, proofs: list) -> list[int]:
+    """The layer sumchecks of one tree from its layer-1 claim down to the leaves; returns the leaf point.
+
+    ``layers[k]`` = (p_k, q_k); the sumcheck of step k runs over the halves of layer k + 1. With
+    ``leaf_halves`` = (q_lo, q_hi) the last step is over the p = 1 leaves (unit relation)."""
+    p_lo, p_hi, q_lo, q_hi = layer1
+    g = transcript.challenge_fr("range/gamma")
+    point = [g]
+    p_claim, q_claim = _interp(p_lo, p_hi, g), _interp(q_lo, q_hi, g)
+    top = len(layers) - 1
+    steps = top if leaf_halves is not None else top - 1
+    for k in range(1, steps + 1):
+        lam = transcript.challenge_fr("range/lambda")
+        unit = leaf_halves is not None and k == top
+        if unit:
+            halves = list(leaf_halves)
+        else:
+            pk, qk = layers[k + 1]
+            h = 1 << k
+            halves = [pk[:h], pk[h:], qk[:h], qk[h:]]
+        proof, res = _layer_prove(halves, lam, point, (p_claim + lam * q_claim) % R, transcript, unit)
+        proofs.append(proof)
+        g = transcript.challenge_fr("range/gamma")
+        point = [g, *res.point]
+        if unit:
+            p_claim, q_claim = 1, _interp(res.values[0], res.values[1], g)
+        else:
+            a_lo, a_hi, b_lo, b_hi = res.values
+            p_claim, q_claim = _interp(a_lo, a_hi, g), _interp(b_lo, b_hi, g)
+    return point
+
+
+def _gkr_verify_tree(transcript, layer1, proofs, steps: int, *, unit_last: bool):
+    """Verifier of :func:`_gkr_prove_tree`: returns the leaf point and the claimed leaf (p, q) there."""
+    p_lo, p_hi, q_lo, q_hi = layer1
+    g = transcript.challenge_fr("range/gamma")
+    point = [g]
+    p_claim, q_claim = _interp(p_lo, p_hi, g), _interp(q_lo, q_hi, g)
+    for k in range(1, steps + 1):
+        lam = transcript.challenge_fr("range/lambda")
+        unit = unit_last and k == steps
+        rel = _unit_relation(lam) if unit else _gkr_relation(lam)
+        res = sc.verify(proofs[k - 1], rel, k, (p_claim + lam * q_claim) % R, transcript, eq_point=point)
+        g = transcript.challenge_fr("range/gamma")
+        point = [g, *res.point]
+        if unit:
+            p_claim, q_claim = 1, _interp(res.values[0], res.values[1], g)
+        else:
+            a_lo, a_hi, b_lo, b_hi = res.values
+            p_claim, q_claim = _interp(a_lo, a_hi, g), _interp(b_lo, b_hi, g)
+    return point, (p_claim, q_claim)
+
+
 class LookupBackend:
     """LogUp + GKR fractional sums. Committed: ``L`` (2^n) and the multiplicities ``m`` (2^17)."""
 
@@ -396,53 +542,35 @@ class LookupBackend:
         alpha = transcript.challenge_fr("range/alpha")
         beta = transcript.challenge_fr("range/beta")
 
-        L_fr = Fr.from_int64(L)
-        tag_fr = Fr.from_int64(layout.tags(), L_fr.backend)
-        v_fr, k_fr = _table_fr(L_fr.backend)
-        be = L_fr.backend
-        # leaves: value side (1, α − L − β·tag), table side (−m, α − V), padded with (0, 1)
-        q_val = alpha - tag_fr.axpy(beta, L_fr)
+        # value tree: leaves (1, α − L − β·tag); table tree: leaves (−m, α − V)
+        q_val = _value_leaves(layout, L, alpha, beta)
+        be = q_val.backend
+        v_fr, k_fr = _table_fr(be)
         q_tab = alpha - k_fr.axpy(beta, v_fr)
         p_tab = -Fr.from_int64(m, be)
-        pad = (1 << n) - TABLE_SIZE
-        if pad:
-            q_tab = Fr.concat([q_tab, Fr.ones(pad, be)])
-            p_tab = Fr.concat([p_tab, Fr.zeros(pad, be)])
-        # layer n from the two leaf halves directly (value side p = 1: p_n = q_tab + p_tab·q_val)
-        layers = fraction_layers(p_tab * q_val + q_tab, q_val * q_tab)
-        layers.append(None)  # the leaf layer is kept as its halves
-
-        p1, q1 = layers[1]
-        layer1 = (p1[0], p1[1], q1[0], q1[1])
+        h = 1 << (n - 1)
+        vq_lo, vq_hi = q_val[:h], q_val[h:]
+        val_layers = fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi)  # layers 0 .. n − 1
+        tab_layers = fraction_layers(p_tab, q_tab)  # layers 0 .. 17
+        layer1 = tuple(x for lay in (val_layers, tab_layers) for x in (lay[1][0][0], lay[1][0][1],
+                                                                        lay[1][1][0], lay[1][1][1]))
         transcript.absorb_frs("range/layer1", list(layer1))
-        g = transcript.challenge_fr("range/gamma")
-        point = [g]
-        proofs = []
-        for k in range(1, n + 1):
-            lam = transcript.challenge_fr("range/lambda")
-            if k == n:
-                halves = [Fr.ones(1 << n, be), p_tab, q_val, q_tab]
-            else:
-                pk, qk = layers[k + 1]
-                h = 1 << k
-                halves = [pk[:h], pk[h:], qk[:h], qk[h:]]
-            proof, res = sc.prove(halves, _gkr_relation(lam), transcript, eq_point=point)
-            proofs.append(proof)
-            g = transcript.challenge_fr("range/gamma")
-            point = [g, *res.point]
-        rho = point[1:]
-        # the leaf values follow from the last finals: q_lo = α − L~ − β·tag~, p_hi = −z·m~
-        _, p_hi_f, q_lo_f, _ = res.values
-        L_val = (alpha - q_lo_f - beta * layout.tag_mle(rho)) % R
-        z = 1
-        for x in rho[: n - TABLE_LOG]:
-            z = z * (1 - x) % R
-        if z:
-            m_val = -p_hi_f * pow(z, -1, R) % R
-        else:  # probability ~2^-255
-            m_val = Fr.from_int64(m, be).evaluate(rho[n - TABLE_LOG :])
+
+        proofs: list[sc.SumcheckProof] = []
+        # value tree: layers 1 .. n − 1, the last one over the leaves' halves (p = 1)
+        rho_v = _gkr_prove_tree(transcript, val_layers, [vq_lo, vq_hi], layer1[:4], proofs)
+        del val_layers, vq_lo, vq_hi
+        rho_t = _gkr_prove_tree(transcript, tab_layers, None, layer1[4:], proofs)
+        # L~(ρ_v) = (α − q~(ρ_v) − β·tag~(ρ_v)); q~(ρ_v) follows from the last value-tree finals
+        fin = proofs[n - 2].finals
+        g = rho_v[0]
+        q_leaf = (fin[0] + g * (fin[1] - fin[0])) % R
+        L_val = (alpha - q_leaf - beta * layout.tag_mle(rho_v)) % R
+        fin = proofs[-1].finals
+        g = rho_t[0]
+        m_val = -(fin[0] + g * (fin[1] - fin[0])) % R
         transcript.absorb_frs("range/leaves", [L_val, m_val])
-        claims = [Claim("L", tuple(rho), L_val), Claim("m", tuple(rho[n - TABLE_LOG :]), m_val)]
+        claims = [Claim("L", tuple(rho_v), L_val), Claim("m", tuple(rho_t), m_val)]
         return LookupProof(layer1, tuple(proofs), (L_val, m_val)), claims
 
     # ---------------------------------------------------------------------------------------- verifier
@@ -452,49 +580,38 @@ class LookupBackend:
         n = layout.n
         if not isinstance(proof, LookupProof):
             raise ProofFormatError("expected a lookup range-check proof")
-        if len(proof.layer1) != 4 or len(proof.leaves) != 2 or len(proof.layers) != n:
+        shapes = _lookup_shapes(layout)
+        if len(proof.layer1) != 8 or len(proof.leaves) != 2 or len(proof.layers) != len(shapes):
             raise ProofFormatError("lookup range-check proof of the wrong shape")
         _check_fr(list(proof.layer1) + list(proof.leaves), "lookup range-check proof")
         _absorb_layout(transcript, layout, self.name)
         alpha = transcript.challenge_fr("range/alpha")
         beta = transcript.challenge_fr("range/beta")
 
-        p_lo, p_hi, q_lo, q_hi = proof.layer1
-        if (p_lo * q_hi + p_hi * q_lo) % R != 0:
+        # the two roots: P_v/Q_v + P_t/Q_t = 0 with Q_v, Q_t ≠ 0
+        roots = []
+        for base in (0, 4):
+            p_lo, p_hi, q_lo, q_hi = proof.layer1[base : base + 4]
+            roots.append(((p_lo * q_hi + p_hi * q_lo) % R, q_lo * q_hi % R))
+        (P_v, Q_v), (P_t, Q_t) = roots
+        if Q_v == 0 or Q_t == 0:
+            raise VerificationError("range check: zero denominator at a root")
+        if (P_v * Q_t + P_t * Q_v) % R != 0:
             raise VerificationError("range check: the fractional sum is not zero (a value is out of range or "
                                     "the multiplicities are wrong)")
-        if q_lo * q_hi % R == 0:
-            raise VerificationError("range check: zero denominator at the root")
         transcript.absorb_frs("range/layer1", list(proof.layer1))
-        g = transcript.challenge_fr("range/gamma")
-        point = [g]
-        p_claim = (p_lo + g * (p_hi - p_lo)) % R
-        q_claim = (q_lo + g * (q_hi - q_lo)) % R
-        for k in range(1, n + 1):
-            lam = transcript.challenge_fr("range/lambda")
-            res = sc.verify(proof.layers[k - 1], _gkr_relation(lam), k, (p_claim + lam * q_claim) % R, transcript,
-                            eq_point=point)
-            a_lo, a_hi, b_lo, b_hi = res.values
-            g = transcript.challenge_fr("range/gamma")
-            point = [g, *res.point]
-            p_claim = (a_lo + g * (a_hi - a_lo)) % R
-            q_claim = (b_lo + g * (b_hi - b_lo)) % R
-
-        # leaves at (γ, ρ): γ selects value side (0) or table side (1)
-        g, rho = point[0], point[1:]
+        rho_v, (p_v, q_v) = _gkr_verify_tree(transcript, proof.layer1[:4], proof.layers[: n - 1], n - 1,
+                                             unit_last=True)
+        rho_t, (p_t, q_t) = _gkr_verify_tree(transcript, proof.layer1[4:], proof.layers[n - 1 :], TABLE_LOG - 1,
+                                             unit_last=False)
         L_val, m_val = proof.leaves
-        rho_low = rho[n - TABLE_LOG :]
-        z = 1
-        for x in rho[: n - TABLE_LOG]:
-            z = z * (1 - x) % R  # the table occupies the first 2^17 entries of the table side
-        q_value = (alpha - L_val - beta * layout.tag_mle(rho)) % R
-        q_table = (z * (alpha - table_mle(rho_low, beta)) + 1 - z) % R
-        p_expect = ((1 - g) - g * z * m_val) % R
-        q_expect = ((1 - g) * q_value + g * q_table) % R
-        if p_claim != p_expect or q_claim != q_expect:
-            raise VerificationError("range check: the leaf layer does not match the claimed L and m evaluations")
+        if p_v != 1 or q_v != (alpha - L_val - beta * layout.tag_mle(rho_v)) % R:
+            raise VerificationError("range check: the value tree's leaves do not match the claimed L evaluation")
+        if p_t != -m_val % R or q_t != (alpha - table_mle(rho_t, beta)) % R:
+            raise VerificationError("range check: the table tree's leaves do not match the claimed m evaluation "
+                                    "or the lookup table")
         transcript.absorb_frs("range/leaves", [L_val, m_val])
-        return [Claim("L", tuple(rho), L_val), Claim("m", tuple(rho_low), m_val)]
+        return [Claim("L", tuple(rho_v), L_val), Claim("m", tuple(rho_t), m_val)]
 
     def read_proof(self, r, layout: RangeLayout) -> LookupProof:
         return LookupProof.read(r, layout)
