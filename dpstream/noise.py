@@ -292,7 +292,10 @@ def _k_dgauss(w, pos, t, r, q, den, safe, out, filled):
 
 
 def _words(rng: np.random.Generator, n: int) -> np.ndarray:
-    return (rng.bit_generator.random_raw(n) >> np.uint64(2)).view(np.int64)
+    """n uniform 62-bit words (full-range 64-bit draws are the generator's raw output; top 62 bits kept)."""
+    u = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+    u >>= np.uint64(2)
+    return u.view(np.int64)
 
 
 def _dlap_fast(rng: np.random.Generator, t: int, s: int, n: int) -> np.ndarray:

@@ -235,7 +235,7 @@ class BLTProcess(_GaussianFactorProcess):
         self.c_norm2 = float(np.dot(c, c)) * (1 + 1e-9)  # safety margin for rounding in the inversion
         self._calibrate(self.c_norm2)
         if block is None:
-            block = 1 << max(6, min(16, (2**19 // dim).bit_length() - 1))
+            block = 1 << max(6, min(14, (2**19 // dim).bit_length() - 1))  # transient memory O(block * dim)
         self.block = block
 
     def params(self):
