@@ -1,4 +1,7 @@
-"""Empirical audits: correct counters never exceed their claimed epsilon; deliberately broken ones are flagged."""
+"""Empirical audits: correct counters never exceed their claimed epsilon; deliberately broken ones are flagged.
+
+Audits of correct mechanisms use alpha = 1e-6 (a correct mechanism is flagged with probability <= 1e-6 over the
+seeds); broken ones are flagged at that same confidence."""
 
 import math
 
@@ -12,6 +15,8 @@ from dpstream.counters import EpsDP, zCDP
 from dpstream.counters._core import LinearCounter
 from dpstream.counters._trees import BinaryTreeProcess
 from dpstream.noise import DiscreteLaplace, make_rng
+
+ALPHA = 1e-6
 
 
 def test_clopper_pearson_matches_scipy_exact_interval():
@@ -30,9 +35,9 @@ def test_lower_bound_is_sound_and_has_power_on_a_known_mechanism():
     eps = 1.5
     a = rng.laplace(1.0, 1 / eps, 40000)
     b = rng.laplace(0.0, 1 / eps, 40000)
-    lb, det = audit.epsilon_lower_bound(a, b, alpha=0.05)
+    lb, det = audit.epsilon_lower_bound(a, b, alpha=ALPHA)
     assert 0.8 * eps < lb <= eps
-    same, _ = audit.epsilon_lower_bound(b[:20000], b[20000:], alpha=0.05)
+    same, _ = audit.epsilon_lower_bound(b[:20000], b[20000:], alpha=ALPHA)
     assert same < 0.3
 
 
@@ -80,7 +85,7 @@ def test_correct_pure_dp_counters_pass_the_audit(name):
     def make(seed):
         return counters.make(name, horizon=horizon, privacy=EpsDP(1.0), seed=seed, block=8)
 
-    res = audit.audit(make, X, XP, runs=3000, seed=1)
+    res = audit.audit(make, X, XP, runs=3000, seed=1, alpha=ALPHA)
     assert not res.flagged
     assert res.epsilon_lb <= res.claimed_epsilon == pytest.approx(1.0, rel=1e-5)
 
@@ -90,16 +95,16 @@ def test_correct_gaussian_counters_pass_the_audit(name):
     def make(seed):
         return counters.make(name, horizon=T, privacy=zCDP(0.5), seed=seed, block=8)
 
-    res = audit.audit(make, X, XP, runs=2000, delta=1e-5, seed=2)
+    res = audit.audit(make, X, XP, runs=2000, delta=1e-5, seed=2, alpha=ALPHA)
     assert not res.flagged
     claimed = counters.make(name, horizon=T, privacy=zCDP(0.5)).guarantee.approx_dp(1e-5)
     assert res.claimed_epsilon == pytest.approx(claimed)
 
 
 def test_per_column_tree_is_flagged():
-    """Gaussian tree calibrated per column with d = 16: its true mu is 4x the claimed one.  The change sits at
+    """Gaussian tree calibrated per column with d = 64: its true mu is 8x the claimed one.  The change sits at
     step 1 of T = 4, whose released nodes [1], [1,2], [1,4] are read off the answers at steps 1, 2 and 4."""
-    d, T4 = 16, 4
+    d, T4 = 64, 4
     x = np.zeros((T4, d))
     xp = x.copy()
     xp[0] = 1.0
@@ -110,13 +115,13 @@ def test_per_column_tree_is_flagged():
     def make(seed):
         return PerColumnTree(T4, zCDP(0.05), dim=d, seed=seed, block=8)
 
-    res = audit.audit(make, x, xp, runs=3000, delta=1e-5, seed=3, score=score)
+    res = audit.audit(make, x, xp, runs=3000, delta=1e-5, seed=3, score=score, alpha=ALPHA)
     assert res.flagged, res
 
     def make_ok(seed):
         return counters.make("binary-tree", horizon=T4, privacy=zCDP(0.05), dim=d, seed=seed, block=8)
 
-    ok = audit.audit(make_ok, x, xp, runs=3000, delta=1e-5, seed=3, score=score)
+    ok = audit.audit(make_ok, x, xp, runs=3000, delta=1e-5, seed=3, score=score, alpha=ALPHA)
     assert not ok.flagged
 
 
@@ -124,7 +129,7 @@ def test_laplace_on_every_prefix_is_flagged():
     x = np.zeros(32)
     xp = x.copy()
     xp[0] = 1.0
-    res = audit.audit(lambda s: LaplaceEveryPrefix(32, 0.5, s), x, xp, runs=3000, seed=4)
+    res = audit.audit(lambda s: LaplaceEveryPrefix(32, 0.5, s), x, xp, runs=3000, seed=4, alpha=ALPHA)
     assert res.flagged and res.epsilon_lb > 1.0
 
 
@@ -153,7 +158,7 @@ def test_adaptive_adversary_does_not_break_the_guarantee(name):
     def make(seed):
         return counters.make(name, horizon=T, privacy=EpsDP(1.0), seed=seed, block=8)
 
-    res = audit.adaptive_audit(make, _greedy_adversary, T, t_star=1, pair=(0.0, 1.0), runs=2000, seed=5)
+    res = audit.adaptive_audit(make, _greedy_adversary, T, t_star=1, pair=(0.0, 1.0), runs=2000, seed=5, alpha=ALPHA)
     assert not res.flagged
 
 
@@ -161,7 +166,7 @@ def test_adaptive_audit_flags_a_broken_counter():
     def make(seed):
         return LaplaceEveryPrefixStream(32, 0.5, seed)
 
-    res = audit.adaptive_audit(make, _greedy_adversary, 32, t_star=0, pair=(0.0, 1.0), runs=1500, seed=6)
+    res = audit.adaptive_audit(make, _greedy_adversary, 32, t_star=0, pair=(0.0, 1.0), runs=1500, seed=6, alpha=ALPHA)
     assert res.flagged
 
 
