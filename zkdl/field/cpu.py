@@ -114,16 +114,14 @@ class CpuBackend(Backend):
         return out
 
     def eq_table(self, u):
+        # one array, in place: variables are prepended as the new high bit, from u[n−1] down to u[0]
         u = _c(u).reshape(-1, 4)
         n = u.shape[0]
-        size = 1 << n
-        a = np.empty((size, 4), dtype=np.uint64)
-        b = np.empty((size, 4), dtype=np.uint64)
+        a = np.empty((1 << n, 4), dtype=np.uint64)
         a[0] = (K.ONE0, K.ONE1, K.ONE2, K.ONE3)
         k = 1
-        for j in range(n):
-            K.eq_step(a, k, u[j], b)
-            a, b = b, a
+        for j in range(n - 1, -1, -1):
+            K.eq_step_hi(a, k, u[j])
             k *= 2
         return a
 

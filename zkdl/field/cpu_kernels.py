@@ -445,6 +445,17 @@ def eq_step(src, k, u, dst):
         dst[2 * i, 0], dst[2 * i, 1], dst[2 * i, 2], dst[2 * i, 3] = fr_sub(a0, a1, a2, a3, m0, m1, m2, m3)
 
 
+@njit(parallel=True, cache=True)
+def eq_step_hi(a, k, u):
+    """In place: a[i + k] = a[i]·u, a[i] −= a[i + k] for i < k (one more variable, as the new high bit)."""
+    u0, u1, u2, u3 = u[0], u[1], u[2], u[3]
+    for i in prange(k):
+        a0, a1, a2, a3 = a[i, 0], a[i, 1], a[i, 2], a[i, 3]
+        m0, m1, m2, m3 = fr_mul(a0, a1, a2, a3, u0, u1, u2, u3)
+        a[i + k, 0], a[i + k, 1], a[i + k, 2], a[i + k, 3] = m0, m1, m2, m3
+        a[i, 0], a[i, 1], a[i, 2], a[i, 3] = fr_sub(a0, a1, a2, a3, m0, m1, m2, m3)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # sumcheck round sums: Σ_i Π_k f_k(t, i) at t = 0..d, where f_k(t, i) = f_k[i] + t·(f_k[i+h] − f_k[i])
 # ---------------------------------------------------------------------------------------------------------
