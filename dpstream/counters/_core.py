@@ -18,6 +18,7 @@ noisy tree nodes still in use, the BLT buffers, ...).  This gives, for free:
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -41,6 +42,7 @@ from ..noise import make_entropy, make_rng
 STATE_FORMAT = "dpstream.counter"
 STATE_VERSION = 1
 MAX_UNBOUNDED = 2**40
+_FIXED_ARGS = ("self", "horizon", "privacy", "dim", "bounds")
 
 
 @numba.njit(cache=True)
@@ -206,6 +208,10 @@ class LinearCounter(Mechanism):
         self.clip = bool(clip)
         self.seeded = seed is not None
         self._entropy = make_entropy(seed) if _entropy is None else int(_entropy)
+        allowed = [p for p in inspect.signature(self.process_cls.__init__).parameters if p not in _FIXED_ARGS]
+        unknown = sorted(set(process_kwargs) - set(allowed))
+        if unknown:
+            raise InvalidParameter(f"{self.name} does not take option(s) {unknown}; its options are {allowed}")
         self.process = self.process_cls(self.horizon, self.privacy, self.dim, self.bounds, **process_kwargs)
         self._process_kwargs = self.process.params()
         self.t = 0

@@ -470,6 +470,7 @@ def test_horizon_is_enforced_atomically():
         ({"name": "binary-tree", "horizon": 10, "privacy": zCDP(1.0), "seed": -3}, "seed"),
         ({"name": "binary-tree", "horizon": 10, "privacy": EpsDP(1.0), "sampler": "float"}, "zCDP"),
         ({"name": "square-root", "horizon": 10, "privacy": zCDP(1.0), "sampler": "fast"}, "sampler"),
+        ({"name": "blt", "horizon": 10, "privacy": zCDP(1.0), "granularity": 0.5}, "does not take"),
     ],
 )
 def test_bad_parameters_raise_invalid_parameter(kwargs, match):
