@@ -47,11 +47,14 @@ _FIXED_ARGS = ("self", "horizon", "privacy", "dim", "bounds")
 
 @numba.njit(cache=True)
 def _rowcumsum_kernel(first, a, out):
-    acc = first.copy()
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            acc[j] = acc[j] + a[i, j]
-            out[i, j] = acc[j]
+    n, d = a.shape
+    if n == 0:
+        return out
+    for j in range(d):
+        out[0, j] = first[j] + a[0, j]
+    for i in range(1, n):
+        for j in range(d):  # independent across j: vectorizes
+            out[i, j] = out[i - 1, j] + a[i, j]
     return out
 
 

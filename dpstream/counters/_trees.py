@@ -84,7 +84,7 @@ class _LatticeTreeProcess(NoiseProcess):
         lo, hi = bounds
         self.delta_lat = math.floor(hi / self.quantum) - math.ceil(lo / self.quantum)  # max change, lattice steps
         if block is None:
-            block = max(64, 1 << max(6, (16384 // dim).bit_length() - 1))  # O(1) memory per block
+            block = 1 << max(8, (16384 // dim).bit_length() - 1)  # transient memory O(block * dim)
         if not isinstance(block, int) or block < 1 or block & (block - 1):
             raise InvalidParameter(f"block must be a power of two, got {block!r}")
         self.block = block
