@@ -6,8 +6,9 @@ random *integer* with an integer threshold, so the output distribution is exactl
 * ``DiscreteLaplace(scale=b)``:   Pr[Y = y] proportional to exp(-|y| / b),       b = t/s rational,
 * ``DiscreteGaussian(sigma2)``:   Pr[Y = y] proportional to exp(-y^2 / (2 sigma2)), sigma2 rational,
 
-on the integers (the classical floating-point attacks on textbook Laplace, Mironov 2012, do not apply).  The
-samplers are vectorized: each rejection loop runs over numpy arrays of candidates.
+on the integers (the classical floating-point attacks on textbook Laplace, Mironov 2012, do not apply).  Two
+implementations of the same algorithms: a compiled numba kernel that consumes a stream of random 62-bit words
+(the default, several million samples per second) and a vectorized numpy reference (``method="numpy"``).
 
 Randomness: :func:`make_rng` returns ``numpy.random.Generator(PCG64(SeedSequence(entropy)))``.  Without a seed
 the entropy is 128 bits from the OS (:mod:`secrets`); a seed makes the stream reproducible and is meant for
