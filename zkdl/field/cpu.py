@@ -166,14 +166,24 @@ class CpuBackend(Backend):
             raise ValueError(f"gkr_sums takes 2 or 4 tables, got {len(tabs)}")
         return K.reduce_parts(part)
 
-    def fold_many(self, tables, c):
-        """``[fold(t, c) for t in tables]`` in one pass (tables of one even length)."""
+    def fold_many_inplace(self, tables, c):
+        """Fold every table (contiguous, one even length) in place; returns the folded views ``t[:h]``.
+        The tables' upper halves are left as scratch: only for tables the caller owns."""
         n = tables[0].shape[0]
         if n < 2 or n % 2 or any(t.shape[0] != n for t in tables):
-            raise ValueError("fold_many: tables of one even length ≥ 2 needed")
-        outs = tuple(np.empty((n // 2, 4), dtype=np.uint64) for _ in tables)
-        K.fold_many(tuple(_c(t) for t in tables), _c(c), outs)
-        return list(outs)
+            raise ValueError("fold_many_inplace: tables of one even length ≥ 2 needed")
+        if any(not (t.flags.c_contiguous and t.flags.writeable and t.dtype == np.uint64) for t in tables):
+            raise ValueError("fold_many_inplace: writeable contiguous uint64 tables needed")
+        K.fold_many_inplace(tuple(tables), _c(c))
+        return [t[: n // 2] for t in tables]
+
+    def halve_sum_inplace(self, a):
+        """a[:h] += a[h:] in place (h = len/2); returns the view a[:h]."""
+        n = a.shape[0]
+        if n < 2 or n % 2 or not (a.flags.c_contiguous and a.flags.writeable):
+            raise ValueError("halve_sum_inplace: a writeable contiguous table of even length ≥ 2 needed")
+        K.halve_sum_inplace(a)
+        return a[: n // 2]
 
     def leaves_from_small(self, x, tag, consts):
         """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""

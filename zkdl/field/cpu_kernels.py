@@ -673,18 +673,27 @@ def gkr_sums2(c, d, e):
 
 
 @njit(parallel=True, cache=True)
-def fold_many(tabs, c, outs):
-    """vec_fold of every table of ``tabs`` (a tuple of equal-length arrays) into ``outs``, one pass."""
+def fold_many_inplace(tabs, c):
+    """In place: t[i] += c·(t[i + h] − t[i]) for i < h = len/2, for every table of ``tabs`` (race-free: index i
+    reads i and i + h and writes only i); the folded tables are then ``t[:h]``."""
     h = tabs[0].shape[0] // 2
     c0, c1, c2, c3 = c[0], c[1], c[2], c[3]
     for i in prange(h):
         for t in range(len(tabs)):
             src = tabs[t]
-            dst = outs[t]
             a0, a1, a2, a3 = src[i, 0], src[i, 1], src[i, 2], src[i, 3]
             d0, d1, d2, d3 = fr_sub(src[i + h, 0], src[i + h, 1], src[i + h, 2], src[i + h, 3], a0, a1, a2, a3)
             m0, m1, m2, m3 = fr_mul(d0, d1, d2, d3, c0, c1, c2, c3)
-            dst[i, 0], dst[i, 1], dst[i, 2], dst[i, 3] = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
+            src[i, 0], src[i, 1], src[i, 2], src[i, 3] = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
+
+
+@njit(parallel=True, cache=True)
+def halve_sum_inplace(a):
+    """In place: a[i] += a[i + h] for i < h = len/2 (sums out the most significant variable)."""
+    h = a.shape[0] // 2
+    for i in prange(h):
+        a[i, 0], a[i, 1], a[i, 2], a[i, 3] = fr_add(
+            a[i, 0], a[i, 1], a[i, 2], a[i, 3], a[i + h, 0], a[i + h, 1], a[i + h, 2], a[i + h, 3])
 
 
 @njit(parallel=True, cache=True)

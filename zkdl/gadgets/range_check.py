@@ -398,22 +398,25 @@ def _value_leaves(layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, bac
     return alpha - Fr.from_int64(tags, be).axpy(beta, Fr.from_int64(L, be))
 
 
-def _layer_prove(tables: list[Fr], lam: int, point: list[int], claim: int, transcript, unit: bool):
+def _layer_prove(tables: list[Fr], lam: int, point: list[int], claim: int, transcript, unit: bool, *,
+                 own: bool = False):
     """One layer sumcheck, Σ_x eq(point, x)·(X(x) + λ·Y(x)) = claim, exactly as ``sc.prove`` with
     ``_gkr_relation(λ)`` (or ``_unit_relation(λ)``) would prove it (same messages, same transcript).
 
     The fast path factors eq: round i's polynomial is eq(u_<i, r_<i)·eq(u_i, t)·s(t) with s of degree 2,
     s(t) = Σ_j E_i[j]·F(t, j), E_i = eq(u_>i) (halved each round by summing its halves, no multiplications);
     the kernel returns s(0) and the t² coefficient, s(1) follows from the running claim. No eq table is folded
-    and the round costs ~10 (4 tables) or 5 (2 tables) multiplications per pair instead of 24."""
+    and the round costs ~10 (4 tables) or 5 (2 tables) multiplications per pair instead of 24. Tables are
+    folded in place (no allocation): ``own=True`` lets the fold overwrite the caller's arrays."""
     rel = _unit_relation(lam) if unit else _gkr_relation(lam)
     be = tables[0].backend
-    if not (FAST_LAYERS and hasattr(be, "gkr_sums")):
+    if not (FAST_LAYERS and hasattr(be, "gkr_sums") and hasattr(be, "fold_many_inplace")):
         return sc.prove(tables, rel, transcript, eq_point=point, claim=claim)
     k = len(point)
     sc._start(transcript, k, rel, claim, point)
     E = Fr.eq_table(list(point[1:]), backend=be).limbs
-    cur = [t.limbs for t in tables]
+    # the tables are folded in place: work on private copies unless they are ours already (``own``)
+    cur = [np.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
     claim %= R
     eqpre = 1
     rounds: list[tuple[int, ...]] = []
@@ -446,10 +449,9 @@ def _layer_prove(tables: list[Fr], lam: int, point: list[int], claim: int, trans
         rs.append(r)
         claim = p_at(r)
         eqpre = eqpre * ((1 - u) * (1 - r) + u * r) % R
-        cur = be.fold_many(cur, scalar_limbs(r))
+        cur = be.fold_many_inplace(cur, scalar_limbs(r))
         if E.shape[0] > 1:
-            h = E.shape[0] // 2
-            E = be.add(E[:h], E[h:])
+            E = be.halve_sum_inplace(E)
     finals = tuple(mont_to_int(c[0]) for c in cur)
     transcript.absorb_frs("sumcheck/finals", list(finals))
     return sc.SumcheckProof(tuple(rounds), finals), sc.SumcheckResult(tuple(rs), finals)
@@ -479,7 +481,8 @@ def _gkr_prove_tree(transcript, layers, leaf_halves, layer1, proofs: list) -> li
             pk, qk = layers[k + 1]
             h = 1 << k
             halves = [pk[:h], pk[h:], qk[:h], qk[h:]]
-        proof, res = _layer_prove(halves, lam, point, (p_claim + lam * q_claim) % R, transcript, unit)
+        # the layer (or leaf) arrays are not needed after this step: fold them in place
+        proof, res = _layer_prove(halves, lam, point, (p_claim + lam * q_claim) % R, transcript, unit, own=True)
         proofs.append(proof)
         g = transcript.challenge_fr("range/gamma")
         point = [g, *res.point]
