@@ -29,7 +29,6 @@ from ..accounting import EpsDP, Guarantee, as_privacy, zCDP
 from ..base import (
     DimensionMismatch,
     DPError,
-    HorizonExceeded,
     InvalidInput,
     InvalidParameter,
     Mechanism,
@@ -37,7 +36,7 @@ from ..base import (
     check_horizon,
     check_probability,
 )
-from ..noise import make_entropy, make_rng
+from ..noise import make_entropy
 
 STATE_FORMAT = "dpstream.counter"
 STATE_VERSION = 1
@@ -113,10 +112,6 @@ class NoiseProcess:
     def strategy(self, T: int) -> tuple[np.ndarray, np.ndarray]:
         """Dense (B, C) with B @ C = A (prefix sums), C = what is released with unit-scale noise (small T only)."""
         raise NotImplementedError
-
-    # -- helpers ---------------------------------------------------------------------------------------------------
-    def rng(self, entropy: int, *key: int) -> np.random.Generator:
-        return make_rng(entropy, *key)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -522,5 +517,5 @@ __all__ = [
     "noiseless",
     "gaussian_tail",
     "laplace_sum_tail",
-    "HorizonExceeded",
+    "rowcumsum",
 ]

@@ -72,8 +72,8 @@ def _popcount(a: np.ndarray) -> np.ndarray:
 class _LatticeTreeProcess(NoiseProcess):
     """Common part: lattice, node noise calibration, block size, draws."""
 
-    #: number of released nodes a single item can change (the L1/L2 multiplicity)
     def _nodes_per_item(self) -> int:
+        """Number of released nodes a single item can change (the L1 / squared-L2 multiplicity)."""
         raise NotImplementedError
 
     def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None, sampler="exact"):
@@ -501,9 +501,6 @@ class HybridProcess(_LatticeTreeProcess):
             self._rho = self._eps**2 / 2
         self.dist = self.dists[1]
         self.node_var = self._var(self.dist) * self.quantum**2
-
-    def _dist_for(self, m: int):
-        return self.dists[m]
 
     def init_carry(self):
         # [log prefix (lattice ints, list), current segment k, tree carry of that segment]
