@@ -12,6 +12,9 @@ def _c(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.uint64)
 
 
+_SERIAL = {K.vec_add: K.vec_add_s, K.vec_sub: K.vec_sub_s, K.vec_mul: K.vec_mul_s}
+
+
 class CpuBackend(Backend):
     name = "cpu"
     xp = np
@@ -26,6 +29,8 @@ class CpuBackend(Backend):
         if a.shape != b.shape:
             raise ValueError(f"length mismatch: {a.shape[0]} vs {b.shape[0]}")
         out = np.empty_like(a)
+        if a.shape[0] < K.SERIAL_BELOW:
+            kernel = _SERIAL.get(kernel, kernel)
         kernel(_c(a), _c(b), out)
         return out
 
@@ -65,7 +70,7 @@ class CpuBackend(Backend):
         if n < 2 or n % 2:
             raise ValueError(f"fold needs an even length ≥ 2, got {n}")
         out = np.empty((n // 2, 4), dtype=np.uint64)
-        K.vec_fold(_c(t), _c(c), out)
+        (K.vec_fold_s if n < K.SERIAL_BELOW else K.vec_fold)(_c(t), _c(c), out)
         return out
 
     def fold_pair(self, a, b, c):
@@ -90,12 +95,13 @@ class CpuBackend(Backend):
         if n < 2 or n & (n - 1):
             raise ValueError(f"round_sums needs a power-of-two length ≥ 2, got {n}")
         tabs = [_c(t) for t in tables]
+        small = n < K.SERIAL_BELOW
         if len(tabs) == 1:
-            part = K.round_sums_1(*tabs)
+            part = (K.round_sums_1_s if small else K.round_sums_1)(*tabs)
         elif len(tabs) == 2:
-            part = K.round_sums_2(*tabs)
+            part = (K.round_sums_2_s if small else K.round_sums_2)(*tabs)
         elif len(tabs) == 3:
-            part = K.round_sums_3(*tabs)
+            part = (K.round_sums_3_s if small else K.round_sums_3)(*tabs)
         else:
             raise ValueError(f"round_sums supports products of 1 to 3 tables, got {len(tabs)}")
         return K.reduce_parts(part)
@@ -121,7 +127,7 @@ class CpuBackend(Backend):
         a[0] = (K.ONE0, K.ONE1, K.ONE2, K.ONE3)
         k = 1
         for j in range(n - 1, -1, -1):
-            K.eq_step_hi(a, k, u[j])
+            (K.eq_step_hi_s if k < K.SERIAL_BELOW else K.eq_step_hi)(a, k, u[j])
             k *= 2
         return a
 
@@ -158,10 +164,11 @@ class CpuBackend(Backend):
         if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
             raise ValueError("gkr_sums: tables of 2·len(e) entries needed")
         tabs = [_c(t) for t in tables]
+        small = n < K.SERIAL_BELOW
         if len(tabs) == 4:
-            part = K.gkr_sums4(*tabs, _c(e))
+            part = (K.gkr_sums4_s if small else K.gkr_sums4)(*tabs, _c(e))
         elif len(tabs) == 2:
-            part = K.gkr_sums2(*tabs, _c(e))
+            part = (K.gkr_sums2_s if small else K.gkr_sums2)(*tabs, _c(e))
         else:
             raise ValueError(f"gkr_sums takes 2 or 4 tables, got {len(tabs)}")
         return K.reduce_parts(part)
@@ -174,7 +181,7 @@ class CpuBackend(Backend):
             raise ValueError("fold_many_inplace: tables of one even length ≥ 2 needed")
         if any(not (t.flags.c_contiguous and t.flags.writeable and t.dtype == np.uint64) for t in tables):
             raise ValueError("fold_many_inplace: writeable contiguous uint64 tables needed")
-        K.fold_many_inplace(tuple(tables), _c(c))
+        (K.fold_many_inplace_s if n < K.SERIAL_BELOW else K.fold_many_inplace)(tuple(tables), _c(c))
         return [t[: n // 2] for t in tables]
 
     def halve_sum_inplace(self, a):
@@ -182,7 +189,7 @@ class CpuBackend(Backend):
         n = a.shape[0]
         if n < 2 or n % 2 or not (a.flags.c_contiguous and a.flags.writeable):
             raise ValueError("halve_sum_inplace: a writeable contiguous table of even length ≥ 2 needed")
-        K.halve_sum_inplace(a)
+        (K.halve_sum_inplace_s if n < K.SERIAL_BELOW else K.halve_sum_inplace)(a)
         return a[: n // 2]
 
     def leaves_from_small(self, x, tag, consts):

@@ -709,3 +709,23 @@ def leaves_from_small(x, tag, consts, out):
         t = tag[i]
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_sub(
             consts[t, 0], consts[t, 1], consts[t, 2], consts[t, 3], m0, m1, m2, m3)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# serial twins for small inputs: a parallel launch costs more than the work below ~2^12 elements (and much
+# more when the machine is loaded: the worker threads have to be scheduled)
+# ---------------------------------------------------------------------------------------------------------
+SERIAL_BELOW = 1 << 12
+
+vec_add_s = njit(cache=True)(vec_add.py_func)
+vec_sub_s = njit(cache=True)(vec_sub.py_func)
+vec_mul_s = njit(cache=True)(vec_mul.py_func)
+vec_fold_s = njit(cache=True)(vec_fold.py_func)
+eq_step_hi_s = njit(cache=True)(eq_step_hi.py_func)
+round_sums_1_s = njit(cache=True)(round_sums_1.py_func)
+round_sums_2_s = njit(cache=True)(round_sums_2.py_func)
+round_sums_3_s = njit(cache=True)(round_sums_3.py_func)
+gkr_sums4_s = njit(cache=True)(gkr_sums4.py_func)
+gkr_sums2_s = njit(cache=True)(gkr_sums2.py_func)
+fold_many_inplace_s = njit(cache=True)(fold_many_inplace.py_func)
+halve_sum_inplace_s = njit(cache=True)(halve_sum_inplace.py_func)
