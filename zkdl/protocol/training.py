@@ -801,9 +801,13 @@ def prove(
     return cw.to_bytes(), times
 
 
-def verify(params: PublicParams, statement: Statement, proof: bytes) -> dict[str, float]:
+def verify(params: PublicParams, statement: Statement, proof: bytes, *,
+           channel_factory: Callable | None = None) -> dict[str, float]:
     """Verify a training proof against a statement. Raises ``ProofFormatError`` (malformed proof),
-    ``StatementMismatch`` (made for another statement) or ``VerificationError`` (a failed check)."""
+    ``StatementMismatch`` (made for another statement) or ``VerificationError`` (a failed check).
+
+    ``channel_factory`` (tests and the simulator of ``simulator.py`` only) replaces ``ZkVerifierChannel`` for a
+    zero-knowledge proof: called as ``channel_factory(transcript, readers, params)``."""
     t0 = time.perf_counter()
     statement.check_commitments()
     _check_parameters(statement)
@@ -817,7 +821,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes) -> dict[str
     pub = Public.of(statement)
     backend = make_range_backend(statement.range_backend)
     t = _new_transcript(statement)
-    ch = ZkVerifierChannel(t, readers, params) if zk else VerifierChannel(t, readers)
+    ch = (channel_factory or ZkVerifierChannel)(t, readers, params) if zk else VerifierChannel(t, readers)
     coms: dict[str, Commitment] = dict(statement.commitments)
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
         com = ch.commitment(f"commit/{name}")

@@ -1,0 +1,382 @@
+"""Honest-verifier simulator of the zero-knowledge training proof (interactive setting).
+
+Zero knowledge is shown the textbook way: a simulator that knows only the statement and the public parameters
+— no data, no weights, no training run — produces a transcript that the verifier accepts and whose
+distribution equals that of real proofs. In the *interactive* setting the verifier's challenges are its random
+coins, and the (honest-verifier) simulator may choose them; here every challenge is a transcript hash output,
+except the challenges of the Σ-protocols, which the simulator picks first and then *programs* into the
+transcript. :func:`simulate` returns the proof and the list of challenges (the verifier's coins);
+:func:`verify_with_challenges` runs the real :func:`zkdl.protocol.training.verify` — the same code path,
+its own :class:`~zkdl.protocol.zk_channel.ZkVerifierChannel` — with those coins.
+
+How the messages are made (``docs/zero-knowledge.md``, section "Simulator"):
+
+* the simulator does not re-implement the verifier: it runs :func:`training.verify` on an empty proof through
+  :class:`SimulatorChannel`, a :class:`ZkVerifierChannel` that *fabricates* each message at the moment the
+  verifier code asks for it, serializes it into the proof, and then lets the inherited verifier method read
+  and check it (so every simulated message passes the real checks as it is made);
+* stated values, row commitments of the range tables, round and final commitments of the ZK sumchecks and
+  product commitments are commitments to 0 with fresh uniform blindings: uniform points, like the real hiding
+  commitments;
+* proofs of product (sumcheck finals, ``ch.mul``, ``ch.nonzero``), the Hyrax proofs of dot product of the
+  openings and the final Schnorr proof of the zero-check accumulator are simulated by the standard Σ-protocol
+  simulator: choose the challenge and the responses uniformly, solve the verification equations for the first
+  message, program the transcript to return the chosen challenge.
+
+Without the programmed challenges the simulated proof is rejected (it proves false zero checks and products),
+which is why the non-interactive proof's zero knowledge needs the random-oracle programming argument.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..commit.evaluation import ZkEvalProof
+from ..commit.generators import PublicParams
+from ..commit.pedersen import Commitment, Layout, msm, random_scalar, scalars_from_ints
+from ..commit.sigma import (
+    NonzeroProof,
+    ProductProof,
+    VScalar,
+    ZeroAccumulator,
+    ZeroProof,
+    commit_values,
+    lincomb,
+    linear_v,
+)
+from ..errors import VerificationError, ZkdlError
+from ..field import MODULUS as R
+from ..field import Fr
+from ..gadgets.range_check import make_range_backend
+from ..piop import sumcheck as sc
+from ..serialize import ContainerWriter, Reader, Writer
+from ..transcript import Transcript
+from . import training
+from .channel import SECTIONS, PublicMle
+from .statement import Statement
+from .zk_channel import ZkVerifierChannel
+
+__all__ = [
+    "Challenge",
+    "ChallengeMismatch",
+    "ProgrammableTranscript",
+    "SimulatorChannel",
+    "SimulatorError",
+    "replay_channel",
+    "simulate",
+    "verify_with_challenges",
+]
+
+# Challenge labels of the Σ-protocols (zkdl.commit.sigma, zkdl.commit.evaluation). A label that no longer
+# matches leaves an armed challenge unused, which SimulatorChannel reports as a SimulatorError.
+PRODUCT_CHALLENGE = "product/c"
+EVAL_CHALLENGE = "hyrax-eval-zk/c"
+ZERO_CHALLENGE = "zero/e"
+
+
+class SimulatorError(ZkdlError):
+    """The simulator could not fabricate a message the verifier asked for (an internal inconsistency between
+    the simulator and the protocol, e.g. an unknown commitment or a programmed challenge left unused)."""
+
+
+class ChallengeMismatch(VerificationError):
+    """Replayed challenges do not fit the verifier's schedule (other label, count, or number of challenges)."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One challenge the verifier drew: its transcript label, count and values (the verifier's coins)."""
+
+    label: str
+    count: int
+    values: tuple[int, ...]
+
+
+def _label_str(label: str | bytes) -> str:
+    return label if isinstance(label, str) else bytes(label).decode("utf-8", "backslashreplace")
+
+
+class ProgrammableTranscript(Transcript):
+    """A :class:`Transcript` whose challenges can be chosen (the interactive verifier's coins).
+
+    Absorbs and the hash state are exactly those of the plain transcript. Each challenge is, in order of
+    precedence: the recorded challenge at this position when constructed with ``replay`` (its label and count
+    must match, else :class:`ChallengeMismatch`); a value armed with :meth:`arm` for this label (FIFO per
+    label, single challenges only); otherwise the ordinary hash output. Every challenge returned is appended
+    to :attr:`record`.
+    """
+
+    __slots__ = ("_armed", "_drawn", "_replay", "_pos")
+
+    @classmethod
+    def from_transcript(cls, t: Transcript, *, replay: Sequence[Challenge] | None = None) -> ProgrammableTranscript:
+        """A programmable transcript in the state of ``t`` (``t`` is not changed)."""
+        p = cls.__new__(cls)
+        base = Transcript.copy(t)
+        for slot in Transcript.__slots__:
+            setattr(p, slot, getattr(base, slot))
+        p._armed = {}
+        p._drawn = []
+        p._replay = None if replay is None else tuple(replay)
+        p._pos = 0
+        return p
+
+    @property
+    def record(self) -> tuple[Challenge, ...]:
+        return tuple(self._drawn)
+
+    def arm(self, label: str, value: int) -> None:
+        """The next challenge drawn with ``label`` returns ``value``."""
+        if self._replay is not None:
+            raise SimulatorError("a replaying transcript cannot be programmed")
+        self._armed.setdefault(label, deque()).append(int(value) % R)
+
+    def pending(self) -> int:
+        """Armed values not yet drawn."""
+        return sum(len(q) for q in self._armed.values())
+
+    def replay_finished(self) -> bool:
+        return self._replay is None or self._pos == len(self._replay)
+
+    def challenge_frs(self, label: str | bytes, n: int) -> list[int]:
+        hashed = super().challenge_frs(label, n)  # keeps the hash state (ratchet) of the plain transcript
+        key = _label_str(label)
+        if self._replay is not None:
+            if self._pos >= len(self._replay):
+                raise ChallengeMismatch(f"the verifier draws challenge {key!r} beyond the recorded schedule")
+            rec = self._replay[self._pos]
+            if rec.label != key or rec.count != n:
+                raise ChallengeMismatch(f"challenge {self._pos}: the verifier draws {key!r} × {n}, the record "
+                                        f"holds {rec.label!r} × {rec.count}")
+            self._pos += 1
+            values = list(rec.values)
+        elif self._armed.get(key):
+            if n != 1:
+                raise SimulatorError(f"challenge {key!r}: only single challenges can be programmed")
+            values = [self._armed[key].popleft()]
+        else:
+            values = hashed
+        self._drawn.append(Challenge(key, n, tuple(values)))
+        return values
+
+
+class _SimAccumulator(ZeroAccumulator):
+    """The verifier's zero-check accumulator, with the combined point ``W`` available before the proof."""
+
+    def combined_point(self, transcript: Transcript) -> Any:
+        """``W = Σ γ_i·Z_i`` with the ``γ`` that :meth:`verify` will draw from ``transcript`` (a copy is used)."""
+        gam = self._gammas(Transcript.copy(transcript))
+        if not self._items:
+            return VScalar().commitment(self.params)
+        return linear_v(list(zip(gam, self._items))).commitment(self.params)  # type: ignore[arg-type]
+
+
+def _as_v(x: Any) -> VScalar:
+    return x if isinstance(x, VScalar) else VScalar.constant(int(x))
+
+
+class SimulatorChannel(ZkVerifierChannel):
+    """A :class:`ZkVerifierChannel` that fabricates every message when the verifier asks for it.
+
+    Each method builds the message (knowing only public data and earlier messages), writes it into
+    :attr:`writers` (the simulated proof's sections) and into a one-message reader, then calls the inherited
+    verifier method, which reads and checks it. ``commit_sizes`` maps the labels of the commitments the proof
+    carries to their log sizes. A verifier method this class does not override reads from an empty reader and
+    fails with ``ProofFormatError``: a new message kind is never silently skipped.
+    """
+
+    def __init__(self, transcript: ProgrammableTranscript, params: PublicParams, commit_sizes: dict[str, int],
+                 rng: Any = None) -> None:
+        super().__init__(transcript, {s: Reader(b"", name=f"simulated {s}") for s in SECTIONS}, params)
+        self.transcript: ProgrammableTranscript = transcript
+        self.acc = _SimAccumulator(params)
+        self.writers = {s: Writer() for s in SECTIONS}
+        self.commit_sizes = dict(commit_sizes)
+        self.rng = rng
+
+    # --- helpers ------------------------------------------------------------------------------------------
+    def _rand(self) -> int:
+        return random_scalar(self.rng)
+
+    def _points(self, k: int) -> list:
+        """``k`` commitments to 0 with fresh uniform blindings (uniform points)."""
+        return commit_values(self.params, [0] * k, [self._rand() for _ in range(k)]) if k else []
+
+    def _send(self, section: str, write: Callable[[Writer], None]) -> None:
+        w = Writer()
+        write(w)
+        data = w.getvalue()
+        self.writers[section].write_raw(data)
+        self.readers[section] = Reader(data, name=f"simulated {section}")
+
+    def _check_consumed(self, section: str, what: str) -> None:
+        if self.readers[section].remaining:
+            raise SimulatorError(f"{what}: the verifier left {self.readers[section].remaining} simulated bytes unread")
+        if self.transcript.pending():
+            raise SimulatorError(f"{what}: a programmed challenge was not drawn by the verifier")
+
+    def _fake_product(self, cx, cy, cz) -> ProductProof:
+        """Σ-simulator of the proof of product for the points ``cx, cy, cz``; arms its challenge."""
+        p = self.params
+        c = self._rand()
+        z = tuple(self._rand() for _ in range(5))
+        alpha = lincomb([p.g_v, p.h, cx], [z[0], z[1], -c])
+        beta = lincomb([p.g_v, p.h, cy], [z[2], z[3], -c])
+        delta = lincomb([cy, p.h, cz], [z[0], z[4], -c])
+        self.transcript.arm(PRODUCT_CHALLENGE, c)
+        return ProductProof(alpha, beta, delta, z)  # type: ignore[arg-type]
+
+    # --- messages -----------------------------------------------------------------------------------------
+    def values(self, label: str, count: int, section: str = "SUMC") -> list:
+        pts = self._points(count)
+        self._send(section, lambda w: w.write_g1s(pts))
+        out = super().values(label, count, section)
+        self._check_consumed(section, label)
+        return out
+
+    def commitment(self, label: str) -> Commitment:
+        if label not in self.commit_sizes:
+            raise SimulatorError(f"the verifier reads a commitment {label!r} the simulator does not know")
+        layout = Layout.for_length(1 << self.commit_sizes[label])
+        com = Commitment(layout, tuple(self._points(layout.rows)))
+        self._send("COMM", com.write)
+        out = super().commitment(label)
+        self._check_consumed("COMM", label)
+        return out
+
+    def mul(self, x, y):
+        if not isinstance(x, VScalar) or not isinstance(y, VScalar):
+            return super().mul(x, y)  # a public factor: no message
+        (cz,) = self._points(1)
+        proof = self._fake_product(x.commitment(self.params), y.commitment(self.params), cz)
+
+        def write(w: Writer) -> None:
+            w.write_g1(cz)
+            proof.write(w)
+
+        self._send("SUMC", write)
+        out = super().mul(x, y)
+        self._check_consumed("SUMC", "product")
+        return out
+
+    def nonzero(self, x, what: str) -> None:
+        if not isinstance(x, VScalar):
+            super().nonzero(x, what)
+            return
+        inv, prod = self._points(2)
+        proof = NonzeroProof(inv, prod, self._fake_product(x.commitment(self.params), inv, prod))
+        self._send("SUMC", proof.write)
+        super().nonzero(x, what)
+        self._check_consumed("SUMC", what)
+
+    def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),
+                 eq_point: Sequence[int] | None = None, what: str = "sumcheck") -> tuple[list[int], list]:
+        plan = sc._plan(relation, frozenset(range(len(public))))
+        rounds = tuple(tuple(self._points(relation.degree)) for _ in range(num_vars))
+        finals = tuple(self._points(len(plan.secret)))
+        pts = {(k,): f for k, f in zip(plan.secret, finals)}
+        products = []
+        for key, left, right in plan.products:  # verified in this order by sc.verify_zk
+            (cz,) = self._points(1)
+            products.append((cz, self._fake_product(pts[left], pts[right], cz)))
+            pts[key] = cz
+        proof = sc.ZkSumcheckProof(rounds, finals, tuple(products))
+        self._send("SUMC", proof.write)
+        out = super().sumcheck(num_vars, relation, claim, public=public, eq_point=eq_point, what=what)
+        self._check_consumed("SUMC", what)
+        return out
+
+    def open(self, params, com: Commitment, claim, what: str = "opening") -> None:
+        lay = com.layout
+        u_rows, u_cols = lay.split_point(list(claim.point))
+        y = _as_v(claim.value).commitment(params)
+        folded = lincomb(list(com.rows), Fr.eq_table(u_rows).to_ints())  # C' = Σ_r eq(u_rows, r)·C_r
+        c = self._rand()
+        z = [self._rand() for _ in range(lay.cols)]
+        z_delta, z_beta = self._rand(), self._rand()
+        # c·C' + δ = Σ z_i·g_i + z_δ·h   and   c·Y + β = <z, eq(u_cols)>·g_v + z_β·h
+        delta = msm(params.gens(lay.cols) + [params.h, folded], scalars_from_ints([*z, z_delta, (-c) % R]))
+        z_dot_a = Fr.from_ints(z).inner(Fr.eq_table(u_cols))
+        beta = lincomb([params.g_v, params.h, y], [z_dot_a, z_beta, -c])
+        proof = ZkEvalProof(y, delta, beta, tuple(z), z_delta, z_beta)
+        self.transcript.arm(EVAL_CHALLENGE, c)
+        self._send("OPEN", proof.write)
+        super().open(params, com, claim, what)
+        self._check_consumed("OPEN", what)
+
+    def finish(self) -> None:
+        w_pt = self.acc.combined_point(self.transcript)
+        e, s = self._rand(), self._rand()
+        a = lincomb([self.params.h, w_pt], [s, -e])  # s·h = A + e·W
+        self.transcript.arm(ZERO_CHALLENGE, e)
+        self._send("OPEN", ZeroProof(a, s).write)
+        super().finish()
+        self._check_consumed("OPEN", "zero checks")
+
+
+def _empty_proof(statement: Statement) -> bytes:
+    cw = ContainerWriter(training.PROTOCOL_ID, flags=0)
+    for s in SECTIONS:
+        w = Writer()
+        if s == "HEAD":
+            w.write_raw(statement.digest())
+        cw.add_section(s, w)
+    return cw.to_bytes()
+
+
+def simulate(params: PublicParams, statement: Statement, rng: Any = None) -> tuple[bytes, tuple[Challenge, ...]]:
+    """A zero-knowledge training proof for ``statement`` made without any witness, and the challenges (the
+    interactive verifier's coins) under which it verifies: ``verify_with_challenges(params, statement, proof,
+    challenges)``. Randomness from the OS CSPRNG unless ``rng`` (tests).
+
+    The verifier's own code (:func:`training.verify`) drives the simulation, so every message is checked as it
+    is made; a failure there is a simulator bug and raises :class:`SimulatorError`."""
+    pub = training.Public.of(statement)
+    backend = make_range_backend(statement.range_backend)
+    sizes = {f"commit/{name}": k for name, k in backend.committed_log_sizes(pub.layout).items()}
+    made: list[SimulatorChannel] = []
+
+    def factory(t: Transcript, readers, params_: PublicParams) -> SimulatorChannel:
+        ch = SimulatorChannel(ProgrammableTranscript.from_transcript(t), params_, sizes, rng)
+        made.append(ch)
+        return ch
+
+    try:
+        training.verify(params, statement, _empty_proof(statement), channel_factory=factory)
+    except VerificationError as exc:
+        raise SimulatorError(f"a simulated message failed the verifier's check: {exc}") from exc
+    (ch,) = made
+    cw = ContainerWriter(training.PROTOCOL_ID, flags=0)
+    head = Writer()
+    head.write_raw(statement.digest())
+    for s in SECTIONS:
+        cw.add_section(s, head if s == "HEAD" else ch.writers[s])
+    return cw.to_bytes(), ch.transcript.record
+
+
+def replay_channel(challenges: Sequence[Challenge], channels: list | None = None):
+    """A ``channel_factory`` for :func:`training.verify`: the real :class:`ZkVerifierChannel` over a transcript
+    that returns ``challenges`` in order. Appends each channel it makes to ``channels`` if given."""
+
+    def factory(t: Transcript, readers, params: PublicParams) -> ZkVerifierChannel:
+        ch = ZkVerifierChannel(ProgrammableTranscript.from_transcript(t, replay=challenges), readers, params)
+        if channels is not None:
+            channels.append(ch)
+        return ch
+
+    return factory
+
+
+def verify_with_challenges(params: PublicParams, statement: Statement, proof: bytes,
+                           challenges: Sequence[Challenge]) -> dict[str, float]:
+    """The interactive verifier with the given coins: :func:`training.verify` (its checks, its channel) whose
+    challenges are ``challenges`` in order; every recorded challenge must be drawn. Raises like
+    :func:`training.verify`, and :class:`ChallengeMismatch` if the schedule differs."""
+    made: list[ZkVerifierChannel] = []
+    out = training.verify(params, statement, proof, channel_factory=replay_channel(challenges, made))
+    if made and not made[0].transcript.replay_finished():
+        raise ChallengeMismatch("the verifier drew fewer challenges than recorded")
+    return out
