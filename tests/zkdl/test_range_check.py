@@ -3,7 +3,6 @@ and rejection of out-of-range entries, wrong multiplicities, forged tables and t
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import struct
 
@@ -18,7 +17,6 @@ from zkdl.gadgets.range_check import (
     TABLE_SIZE,
     BitsBackend,
     RangeLayout,
-    TranslateProof,
     fraction_layers,
     make_range_backend,
     mask_mle,
@@ -27,7 +25,8 @@ from zkdl.gadgets.range_check import (
     table_values,
 )
 from zkdl.piop.claims import Claim
-from zkdl.serialize import Reader, Writer
+from zkdl.protocol.channel import SECTIONS, ProverChannel, VerifierChannel
+from zkdl.serialize import Reader
 from zkdl.transcript import Transcript
 
 REJECT = (VerificationError, ProofFormatError)
@@ -63,31 +62,30 @@ def _open(tables, claims):
 
 
 def _prove(backend, layout, L, tables):
-    """Prover side of the flow: range proof, then one claim on L (at a random point) translated."""
+    """Prover side of the flow: range proof, then one claim on L (at a random point) translated. Returns the
+    message bytes (what the channel wrote), the range claims, the L claim and the translated claims."""
     t = Transcript("test-range")
     _commit_stub(t, tables)
-    proof, claims = backend.prove(layout, L, t, tables=tables)
+    ch = ProverChannel(t)
+    claims = backend.prove(layout, L, ch, tables=tables)
     rho = t.challenge_frs("test/L-point", layout.n)
     lclaim = Claim("L", rho, Fr.from_int64(layout._as_L(L)).evaluate(rho))
-    tproof, tclaims = backend.prove_translate(layout, [lclaim], t, L_values=L, tables=tables)
-    w = Writer()
-    proof.write(w)
-    tproof.write(w)
-    return w.getvalue(), proof, claims, lclaim, tclaims
+    tclaims = backend.prove_translate(layout, [lclaim], ch, L_values=L, tables=tables)
+    return ch.writers["SUMC"].getvalue(), claims, lclaim, tclaims
 
 
 def _verify(backend, layout, data, tables, lvalue):
-    """Verifier side: parse, verify, translate the L claim (value supplied by the 'rest of the protocol'),
-    and open every claim on the committed tables."""
+    """Verifier side: verify, translate the L claim (value supplied by the 'rest of the protocol'), and open
+    every claim on the committed tables."""
     t = Transcript("test-range")
     _commit_stub(t, tables)
-    r = Reader(data)
-    proof = backend.read_proof(r, layout)
-    tproof = backend.read_translate_proof(r, layout, 1)
-    r.finish()
-    claims = backend.verify(layout, proof, t)
+    readers = {s: Reader(b"") for s in SECTIONS}
+    readers["SUMC"] = Reader(data)
+    ch = VerifierChannel(t, readers)
+    claims = backend.verify(layout, ch)
     rho = t.challenge_frs("test/L-point", layout.n)
-    tclaims = backend.verify_translate(layout, [Claim("L", rho, lvalue)], tproof, t)
+    tclaims = backend.verify_translate(layout, [Claim("L", rho, lvalue)], ch)
+    readers["SUMC"].finish()
     _open(tables, claims + tclaims)
     return claims, tclaims
 
@@ -96,7 +94,7 @@ def _roundtrip(name, layout, L, tables=None):
     be = make_range_backend(name)
     if tables is None:
         tables = be.committed_tables(layout, L, strict=False)
-    data, _, claims, lclaim, tclaims = _prove(be, layout, L, tables)
+    data, claims, lclaim, tclaims = _prove(be, layout, L, tables)
     return _verify(be, layout, data, tables, lclaim.value), (claims, tclaims)
 
 
@@ -311,19 +309,16 @@ def test_bits_forged_planes_rejected_at_opening():
     L[lay.slice("w16").start] = 1 << 16
     be = BitsBackend()
     tables = be.committed_tables(lay, L, strict=False)
-    data, proof, _, lclaim, _ = _prove(be, lay, L, tables)
+    data, _, lclaim, _ = _prove(be, lay, L, tables)
     with pytest.raises(VerificationError, match="recompose"):
         _verify(be, lay, data, tables, lclaim.value)
-    # forge the planes so that they recompose the claimed value
-    r = Reader(data)
-    be.read_proof(r, lay)
-    planes = list(be.read_translate_proof(r, lay, 1).planes[0])
+    # forge the planes (the last message: 16 field elements) so that they recompose the claimed value
+    offs = _fr_offsets(data)[-16:]
+    planes = [int.from_bytes(data[o : o + 32], "little") for o in offs]
     planes[0] = (planes[0] + lclaim.value - sum(b << k for k, b in enumerate(planes))) % R
-    w = Writer()
-    proof.write(w)
-    TranslateProof((tuple(planes),)).write(w)
+    forged = data[: offs[0]] + b"".join(v.to_bytes(32, "little") for v in planes)
     with pytest.raises(VerificationError, match="opening of B"):
-        _verify(be, lay, w.getvalue(), tables, lclaim.value)
+        _verify(be, lay, forged, tables, lclaim.value)
 
 
 @pytest.mark.parametrize("name", ["lookup", "bits"])
@@ -332,7 +327,7 @@ def test_tampered_proof_values_rejected(name):
     L = _honest_L(lay)
     be = make_range_backend(name)
     tables = be.committed_tables(lay, L)
-    data, _, _, lclaim, _ = _prove(be, lay, L, tables)
+    data, _, lclaim, _ = _prove(be, lay, L, tables)
     _verify(be, lay, data, tables, lclaim.value)
     offs = _fr_offsets(data)
     rng = np.random.default_rng(4)
@@ -355,24 +350,18 @@ def test_proof_sizes_and_errors_are_typed():
     n = lay.n
     lk, bt = make_range_backend("lookup"), make_range_backend("bits")
     L = _honest_L(lay)
-    t = Transcript("x")
-    t.absorb_bytes("c", b"")
-    p, _ = lk.prove(lay, L, t)
+    p = _prove(lk, lay, L, lk.committed_tables(lay, L))[0]
     # two roots' layer 1; value tree: n − 2 layers of 4 tables, then the p = 1 leaf layer (2 tables);
-    # table tree: 16 layers of 4 tables; the two leaf values
+    # table tree: 16 layers of 4 tables; the leaf values are derived, not sent
     value_tree = sum(4 * k + 4 for k in range(1, n - 1)) + 4 * (n - 1) + 2
     table_tree = sum(4 * k + 4 for k in range(1, TABLE_LOG))
-    assert p.field_elements == 8 + value_tree + table_tree + 2
-    t = Transcript("x")
-    t.absorb_bytes("c", b"")
-    q, _ = bt.prove(lay, L, t)
-    assert q.field_elements == 4 * (n + 4) + 2
-    t = Transcript("x")
-    t.absorb_bytes("c", b"")
+    assert len(_fr_offsets(p)) == 8 + value_tree + table_tree
+    q = _prove(bt, lay, L, bt.committed_tables(lay, L))[0]
+    assert len(_fr_offsets(q)) == 4 * (n + 4) + 2 + 16  # the zero check, then one claim's 16 planes
     with pytest.raises(ZkdlError):
-        lk.verify(lay, q, t)
+        _verify(lk, lay, q, lk.committed_tables(lay, L), 0)
     with pytest.raises(ZkdlError):
-        bt.verify(lay, p, t.copy())
+        _verify(bt, lay, p, bt.committed_tables(lay, L), 0)
 
 
 def test_forged_root_with_wrong_multiplicities_rejected_later():
@@ -383,21 +372,18 @@ def test_forged_root_with_wrong_multiplicities_rejected_later():
     m[(1 << 5) + 7] += 1
     be = make_range_backend("lookup")
     tables = {"L": L, "m": m}
-    t = Transcript("test-range")
-    _commit_stub(t, tables)
-    proof, _ = be.prove(lay, L, t, tables=tables)
-    vp_lo, vp_hi, vq_lo, vq_hi, p_lo, p_hi, q_lo, q_hi = proof.layer1
+    data, _, lclaim, _ = _prove(be, lay, L, tables)
+    offs = _fr_offsets(data)[:8]  # layer 1 of both trees is the first message
+    vp_lo, vp_hi, vq_lo, vq_hi, p_lo, p_hi, q_lo, q_hi = (int.from_bytes(data[o : o + 32], "little") for o in offs)
     P_v, Q_v = (vp_lo * vq_hi + vp_hi * vq_lo) % R, vq_lo * vq_hi % R
     P_t, Q_t = (p_lo * q_hi + p_hi * q_lo) % R, q_lo * q_hi % R
     assert (P_v * Q_t + P_t * Q_v) % R != 0
     # the table root that would cancel the value root: P_t' = −P_v·Q_t/Q_v, reached through p_hi
     want = -P_v * Q_t * pow(Q_v, -1, R) % R
     forged_hi = (want - p_lo * q_hi) * pow(q_lo, -1, R) % R
-    forged = dataclasses.replace(proof, layer1=proof.layer1[:5] + (forged_hi, q_lo, q_hi))
-    t = Transcript("test-range")
-    _commit_stub(t, tables)
+    forged = data[: offs[5]] + forged_hi.to_bytes(32, "little") + data[offs[5] + 32 :]
     with pytest.raises(VerificationError, match="sumcheck"):
-        be.verify(lay, forged, t)
+        _verify(be, lay, forged, tables, lclaim.value)
 
 
 @pytest.mark.parametrize("segs", [WIDTHS, BIG])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ProofFormatError, QuantizationOverflow, VerificationError
+from ..errors import ProofFormatError, QuantizationOverflow
 from ..field import MODULUS as R
 from ..field import Fr, get_backend, mont_to_int
 from ..field.fr import scalar_limbs
@@ -296,76 +296,8 @@ def _lookup_shapes(layout: RangeLayout) -> list[tuple[int, sc.Relation]]:
     return out + [(k, _GKR_SHAPE) for k in range(1, TABLE_LOG)]
 
 
-@dataclass(frozen=True)
-class LookupProof:
-    """LogUp-GKR proof over two trees, the value tree (2^n leaves (1, α − L − β·tag)) and the table tree
-    (2^17 leaves (−m, α − V)): ``layer1`` holds each tree's layer 1 (p_lo, p_hi, q_lo, q_hi; value tree
-    first), ``layers`` the value tree's n − 1 layer sumchecks then the table tree's 16, ``leaves`` the leaf
-    values L~(ρ_v), m~(ρ_t)."""
-
-    layer1: tuple[int, ...]
-    layers: tuple[sc.SumcheckProof, ...]
-    leaves: tuple[int, int]
-
-    def write(self, w) -> None:
-        w.write_frs(list(self.layer1))
-        for p in self.layers:
-            p.write(w)
-        w.write_frs(list(self.leaves))
-
-    @classmethod
-    def read(cls, r, layout: RangeLayout) -> LookupProof:
-        layer1 = tuple(r.read_frs(count=8))
-        layers = tuple(sc.SumcheckProof.read(r, k, shape) for k, shape in _lookup_shapes(layout))
-        leaves = tuple(r.read_frs(count=2))
-        return cls(layer1, layers, leaves)  # type: ignore[arg-type]
-
-    @property
-    def field_elements(self) -> int:
-        return len(self.layer1) + sum(p.field_elements for p in self.layers) + len(self.leaves)
-
-
 # tables: 0 B, 1 C = 1 − B − μ·mask;  eq · B · C = eq · (B − B² − μ·mask·B)
 _BITS_RELATION = sc.Relation.product(2, eq_weighted=True)
-
-
-@dataclass(frozen=True)
-class BitsProof:
-    """Zero-check sumcheck over B (n + 4 variables): finals are B~(ρ) and C~(ρ) = 1 − B~(ρ) − μ·mask~(ρ)."""
-
-    zero_check: sc.SumcheckProof
-
-    def write(self, w) -> None:
-        self.zero_check.write(w)
-
-    @classmethod
-    def read(cls, r, layout: RangeLayout) -> BitsProof:
-        return cls(sc.SumcheckProof.read(r, layout.n + PLANE_LOG, _BITS_RELATION))
-
-    @property
-    def field_elements(self) -> int:
-        return self.zero_check.field_elements
-
-
-@dataclass(frozen=True)
-class TranslateProof:
-    """Per claim on L, the 16 values B~(ρ, k) (``bits``); empty for ``lookup`` (claims stay on L)."""
-
-    planes: tuple[tuple[int, ...], ...]
-
-    def write(self, w) -> None:
-        for vals in self.planes:
-            w.write_frs(list(vals))
-
-    @classmethod
-    def read(cls, r, layout: RangeLayout, n_claims: int, *, backend: str = "bits") -> TranslateProof:
-        if backend == "lookup":
-            return cls(())
-        return cls(tuple(tuple(r.read_frs(count=PLANES)) for _ in range(n_claims)))
-
-    @property
-    def field_elements(self) -> int:
-        return sum(len(v) for v in self.planes)
 
 
 # =============================================================================================== back-ends
@@ -457,62 +389,67 @@ def _layer_prove(tables: list[Fr], lam: int, point: list[int], claim: int, trans
     return sc.SumcheckProof(tuple(rounds), finals), sc.SumcheckResult(tuple(rs), finals)
 
 
-def _interp(lo: int, hi: int, g: int) -> int:
-    return (lo + g * (hi - lo)) % R
+def _interp(lo, hi, g: int):
+    """lo + g·(hi − lo): the line through two values (ints, or committed scalars in zero-knowledge mode)."""
+    out = lo + g * (hi - lo)
+    return out % R if isinstance(out, int) else out
 
 
-def _gkr_prove_tree(transcript, layers, leaf_halves, layer1, proofs: list) -> list[int]:
-    """The layer sumchecks of one tree from its layer-1 claim down to the leaves; returns the leaf point.
+def _layer(ch, halves, lam, point, claim, unit):
+    """One layer sumcheck through the channel. Clear mode uses the fused eq-factored prover (same bytes as the
+    engine); zero-knowledge mode uses the engine's ZK sumcheck."""
+    rel = _unit_relation(lam) if unit else _gkr_relation(lam)
+    if ch.zk:
+        return ch.sumcheck(halves, rel, claim, eq_point=point)
+    proof, res = _layer_prove(halves, lam, point, int(claim) % R, ch.transcript, unit, own=True)
+    ch.obj(proof, "SUMC")
+    return list(res.point), list(res.values)
 
-    ``layers[k]`` = (p_k, q_k); the sumcheck of step k runs over the halves of layer k + 1. With
-    ``leaf_halves`` = (q_lo, q_hi) the last step is over the p = 1 leaves (unit relation)."""
+
+def _gkr_tree(ch, layer1, n_steps: int, unit_last: bool, *, layers=None, leaf_halves=None):
+    """The layer sumchecks of one tree from its layer-1 values down to the leaves, prover (``layers`` given:
+    ``layers[k]`` = (p_k, q_k), and the leaf halves of a p = 1 tree) or verifier. Returns the leaf point and
+    the leaf claims (p, q) there."""
     p_lo, p_hi, q_lo, q_hi = layer1
-    g = transcript.challenge_fr("range/gamma")
+    t = ch.transcript
+    g = t.challenge_fr("range/gamma")
     point = [g]
     p_claim, q_claim = _interp(p_lo, p_hi, g), _interp(q_lo, q_hi, g)
-    top = len(layers) - 1
-    steps = top if leaf_halves is not None else top - 1
-    for k in range(1, steps + 1):
-        lam = transcript.challenge_fr("range/lambda")
-        unit = leaf_halves is not None and k == top
-        if unit:
-            halves = list(leaf_halves)
+    for k in range(1, n_steps + 1):
+        lam = t.challenge_fr("range/lambda")
+        unit = unit_last and k == n_steps
+        claim = p_claim + lam * q_claim
+        if layers is None:  # verifier
+            rel = _unit_relation(lam) if unit else _gkr_relation(lam)
+            pt, vals = ch.sumcheck(k, rel, claim, eq_point=point, what=f"range check layer {k}")
         else:
-            pk, qk = layers[k + 1]
-            h = 1 << k
-            halves = [pk[:h], pk[h:], qk[:h], qk[h:]]
-        # the layer (or leaf) arrays are not needed after this step: fold them in place
-        proof, res = _layer_prove(halves, lam, point, (p_claim + lam * q_claim) % R, transcript, unit, own=True)
-        proofs.append(proof)
-        g = transcript.challenge_fr("range/gamma")
-        point = [g, *res.point]
+            if unit:
+                halves = list(leaf_halves)
+            else:
+                pk, qk = layers[k + 1]
+                h = 1 << k
+                halves = [pk[:h], pk[h:], qk[:h], qk[h:]]
+            pt, vals = _layer(ch, halves, lam, point, claim, unit)
+        g = t.challenge_fr("range/gamma")
+        point = [g, *pt]
         if unit:
-            p_claim, q_claim = 1, _interp(res.values[0], res.values[1], g)
+            p_claim, q_claim = 1, _interp(vals[0], vals[1], g)
         else:
-            a_lo, a_hi, b_lo, b_hi = res.values
-            p_claim, q_claim = _interp(a_lo, a_hi, g), _interp(b_lo, b_hi, g)
-    return point
-
-
-def _gkr_verify_tree(transcript, layer1, proofs, steps: int, *, unit_last: bool):
-    """Verifier of :func:`_gkr_prove_tree`: returns the leaf point and the claimed leaf (p, q) there."""
-    p_lo, p_hi, q_lo, q_hi = layer1
-    g = transcript.challenge_fr("range/gamma")
-    point = [g]
-    p_claim, q_claim = _interp(p_lo, p_hi, g), _interp(q_lo, q_hi, g)
-    for k in range(1, steps + 1):
-        lam = transcript.challenge_fr("range/lambda")
-        unit = unit_last and k == steps
-        rel = _unit_relation(lam) if unit else _gkr_relation(lam)
-        res = sc.verify(proofs[k - 1], rel, k, (p_claim + lam * q_claim) % R, transcript, eq_point=point)
-        g = transcript.challenge_fr("range/gamma")
-        point = [g, *res.point]
-        if unit:
-            p_claim, q_claim = 1, _interp(res.values[0], res.values[1], g)
-        else:
-            a_lo, a_hi, b_lo, b_hi = res.values
-            p_claim, q_claim = _interp(a_lo, a_hi, g), _interp(b_lo, b_hi, g)
+            p_claim, q_claim = _interp(vals[0], vals[1], g), _interp(vals[2], vals[3], g)
     return point, (p_claim, q_claim)
+
+
+def _roots_check(ch, layer1) -> None:
+    """P_v/Q_v + P_t/Q_t = 0 with Q_v, Q_t ≠ 0, where P = p_lo·q_hi + p_hi·q_lo and Q = q_lo·q_hi."""
+    roots = []
+    for base in (0, 4):
+        p_lo, p_hi, q_lo, q_hi = layer1[base : base + 4]
+        roots.append((ch.mul(p_lo, q_hi) + ch.mul(p_hi, q_lo), ch.mul(q_lo, q_hi)))
+    (P_v, Q_v), (P_t, Q_t) = roots
+    ch.nonzero(Q_v, "range check: zero denominator at the value tree's root")
+    ch.nonzero(Q_t, "range check: zero denominator at the table tree's root")
+    ch.zero(ch.mul(P_v, Q_t) + ch.mul(P_t, Q_v),
+            "range check: the fractional sum is not zero (a value is out of range or the multiplicities are wrong)")
 
 
 class LookupBackend:
@@ -531,9 +468,10 @@ class LookupBackend:
         return {"L": L, "m": multiplicities(layout, L)}
 
     # ---------------------------------------------------------------------------------------- prover
-    def prove(self, layout: RangeLayout, L_values, transcript, *, tables=None) -> tuple[LookupProof, list[Claim]]:
-        """Prove that the committed L (with the committed m) is in range. ``tables``: what the caller committed
-        (default: recomputed from ``L_values``)."""
+    def prove(self, layout: RangeLayout, L_values, ch, *, tables=None) -> list[Claim]:
+        """Prove, through the prover channel ``ch``, that the committed L (with the committed m) is in range.
+        ``tables``: what the caller committed (default: recomputed from ``L_values``). Returns the claims on L
+        and m to discharge."""
         if tables is None:
             tables = self.committed_tables(layout, L_values, strict=False)
         L = layout._as_L(tables["L"])
@@ -541,9 +479,10 @@ class LookupBackend:
         if m.size != TABLE_SIZE:
             raise ValueError(f"multiplicities need {TABLE_SIZE} entries, got {m.size}")
         n = layout.n
-        _absorb_layout(transcript, layout, self.name)
-        alpha = transcript.challenge_fr("range/alpha")
-        beta = transcript.challenge_fr("range/beta")
+        t = ch.transcript
+        _absorb_layout(t, layout, self.name)
+        alpha = t.challenge_fr("range/alpha")
+        beta = t.challenge_fr("range/beta")
 
         # value tree: leaves (1, α − L − β·tag); table tree: leaves (−m, α − V)
         q_val = _value_leaves(layout, L, alpha, beta)
@@ -555,84 +494,46 @@ class LookupBackend:
         vq_lo, vq_hi = q_val[:h], q_val[h:]
         val_layers = fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi)  # layers 0 .. n − 1
         tab_layers = fraction_layers(p_tab, q_tab)  # layers 0 .. 17
-        layer1 = tuple(x for lay in (val_layers, tab_layers) for x in (lay[1][0][0], lay[1][0][1],
-                                                                        lay[1][1][0], lay[1][1][1]))
-        transcript.absorb_frs("range/layer1", list(layer1))
-
-        proofs: list[sc.SumcheckProof] = []
-        # value tree: layers 1 .. n − 1, the last one over the leaves' halves (p = 1)
-        rho_v = _gkr_prove_tree(transcript, val_layers, [vq_lo, vq_hi], layer1[:4], proofs)
+        layer1 = ch.values("range/layer1", [x for lay in (val_layers, tab_layers)
+                                            for x in (lay[1][0][0], lay[1][0][1], lay[1][1][0], lay[1][1][1])])
+        _roots_check(ch, layer1)
+        rho_v, (_, q_v) = _gkr_tree(ch, layer1[:4], n - 1, True, layers=val_layers, leaf_halves=(vq_lo, vq_hi))
         del val_layers, vq_lo, vq_hi
-        rho_t = _gkr_prove_tree(transcript, tab_layers, None, layer1[4:], proofs)
-        # L~(ρ_v) = (α − q~(ρ_v) − β·tag~(ρ_v)); q~(ρ_v) follows from the last value-tree finals
-        fin = proofs[n - 2].finals
-        g = rho_v[0]
-        q_leaf = (fin[0] + g * (fin[1] - fin[0])) % R
-        L_val = (alpha - q_leaf - beta * layout.tag_mle(rho_v)) % R
-        fin = proofs[-1].finals
-        g = rho_t[0]
-        m_val = -(fin[0] + g * (fin[1] - fin[0])) % R
-        transcript.absorb_frs("range/leaves", [L_val, m_val])
-        claims = [Claim("L", tuple(rho_v), L_val), Claim("m", tuple(rho_t), m_val)]
-        return LookupProof(layer1, tuple(proofs), (L_val, m_val)), claims
+        rho_t, (p_t, q_t) = _gkr_tree(ch, layer1[4:], TABLE_LOG - 1, False, layers=tab_layers)
+        return self._leaves(ch, layout, alpha, beta, rho_v, q_v, rho_t, p_t, q_t)
+
+    @staticmethod
+    def _leaves(ch, layout, alpha, beta, rho_v, q_v, rho_t, p_t, q_t) -> list[Claim]:
+        """Leaf relations: q_v = α − L~(ρ_v) − β·tag~(ρ_v) gives the claim on L; p_t = −m~(ρ_t) the claim on m;
+        q_t must be the public table's α − V~(ρ_t)."""
+        ch.zero(q_t - (alpha - table_mle(rho_t, beta)), "range check: the table tree's leaves are not the table")
+        L_val = alpha - q_v - beta * layout.tag_mle(rho_v)
+        return [Claim("L", tuple(rho_v), L_val), Claim("m", tuple(rho_t), -p_t)]
 
     # ---------------------------------------------------------------------------------------- verifier
-    def verify(self, layout: RangeLayout, proof: LookupProof, transcript) -> list[Claim]:
-        """Check the proof; return the claims on L and m to discharge. Raises VerificationError /
-        ProofFormatError."""
+    def verify(self, layout: RangeLayout, ch) -> list[Claim]:
+        """Check the range proof read through the verifier channel; return the claims on L and m.
+        Raises VerificationError / ProofFormatError."""
         n = layout.n
-        if not isinstance(proof, LookupProof):
-            raise ProofFormatError("expected a lookup range-check proof")
-        shapes = _lookup_shapes(layout)
-        if len(proof.layer1) != 8 or len(proof.leaves) != 2 or len(proof.layers) != len(shapes):
-            raise ProofFormatError("lookup range-check proof of the wrong shape")
-        _check_fr(list(proof.layer1) + list(proof.leaves), "lookup range-check proof")
-        _absorb_layout(transcript, layout, self.name)
-        alpha = transcript.challenge_fr("range/alpha")
-        beta = transcript.challenge_fr("range/beta")
-
-        # the two roots: P_v/Q_v + P_t/Q_t = 0 with Q_v, Q_t ≠ 0
-        roots = []
-        for base in (0, 4):
-            p_lo, p_hi, q_lo, q_hi = proof.layer1[base : base + 4]
-            roots.append(((p_lo * q_hi + p_hi * q_lo) % R, q_lo * q_hi % R))
-        (P_v, Q_v), (P_t, Q_t) = roots
-        if Q_v == 0 or Q_t == 0:
-            raise VerificationError("range check: zero denominator at a root")
-        if (P_v * Q_t + P_t * Q_v) % R != 0:
-            raise VerificationError("range check: the fractional sum is not zero (a value is out of range or "
-                                    "the multiplicities are wrong)")
-        transcript.absorb_frs("range/layer1", list(proof.layer1))
-        rho_v, (p_v, q_v) = _gkr_verify_tree(transcript, proof.layer1[:4], proof.layers[: n - 1], n - 1,
-                                             unit_last=True)
-        rho_t, (p_t, q_t) = _gkr_verify_tree(transcript, proof.layer1[4:], proof.layers[n - 1 :], TABLE_LOG - 1,
-                                             unit_last=False)
-        L_val, m_val = proof.leaves
-        if p_v != 1 or q_v != (alpha - L_val - beta * layout.tag_mle(rho_v)) % R:
-            raise VerificationError("range check: the value tree's leaves do not match the claimed L evaluation")
-        if p_t != -m_val % R or q_t != (alpha - table_mle(rho_t, beta)) % R:
-            raise VerificationError("range check: the table tree's leaves do not match the claimed m evaluation "
-                                    "or the lookup table")
-        transcript.absorb_frs("range/leaves", [L_val, m_val])
-        return [Claim("L", tuple(rho_v), L_val), Claim("m", tuple(rho_t), m_val)]
-
-    def read_proof(self, r, layout: RangeLayout) -> LookupProof:
-        return LookupProof.read(r, layout)
+        t = ch.transcript
+        _absorb_layout(t, layout, self.name)
+        alpha = t.challenge_fr("range/alpha")
+        beta = t.challenge_fr("range/beta")
+        layer1 = ch.values("range/layer1", 8)
+        _roots_check(ch, layer1)
+        rho_v, (_, q_v) = _gkr_tree(ch, layer1[:4], n - 1, True)
+        rho_t, (p_t, q_t) = _gkr_tree(ch, layer1[4:], TABLE_LOG - 1, False)
+        return self._leaves(ch, layout, alpha, beta, rho_v, q_v, rho_t, p_t, q_t)
 
     # ---------------------------------------------------------------------------------------- claims on L
-    def prove_translate(self, layout, claims, transcript, *, L_values=None, tables=None):
+    def prove_translate(self, layout, claims, ch, *, L_values=None, tables=None) -> list[Claim]:
         """Claims on L stay claims on the committed L: nothing to prove."""
         _check_L_claims(layout, claims)
-        return TranslateProof(()), list(claims)
-
-    def verify_translate(self, layout, claims, proof: TranslateProof, transcript) -> list[Claim]:
-        _check_L_claims(layout, claims)
-        if not isinstance(proof, TranslateProof) or proof.planes:
-            raise ProofFormatError("lookup back-end: unexpected data in the claim translation")
         return list(claims)
 
-    def read_translate_proof(self, r, layout, n_claims: int) -> TranslateProof:
-        return TranslateProof(())
+    def verify_translate(self, layout, claims, ch) -> list[Claim]:
+        _check_L_claims(layout, claims)
+        return list(claims)
 
 
 def bit_tensor(layout: RangeLayout, L_values) -> np.ndarray:
@@ -695,81 +596,71 @@ class BitsBackend:
             raise ValueError(f"B needs 2^{layout.n + PLANE_LOG} entries, got {B.size}")
         return B.astype(np.int64)
 
-    def prove(self, layout: RangeLayout, L_values, transcript, *, tables=None) -> tuple[BitsProof, list[Claim]]:
+    def prove(self, layout: RangeLayout, L_values, ch, *, tables=None) -> list[Claim]:
         """Zero-check Σ eq(u, x)·B·(1 − B − μ·mask) = 0 over the committed B."""
         B_np = self._B_np(layout, L_values, tables)
         B = Fr.from_int64(B_np)
-        _absorb_layout(transcript, layout, self.name)
-        u = transcript.challenge_frs("range/zero-point", layout.n + PLANE_LOG)
-        mu = transcript.challenge_fr("range/mu")
+        t = ch.transcript
+        _absorb_layout(t, layout, self.name)
+        u = t.challenge_frs("range/zero-point", layout.n + PLANE_LOG)
+        mu = t.challenge_fr("range/mu")
         C = Fr.from_int64(self._mask(layout), B.backend).axpy(-mu, Fr.from_int64(1 - B_np, B.backend))
-        proof, res = sc.prove([B, C], _BITS_RELATION, transcript, eq_point=u, claim=0)
-        return BitsProof(proof), [Claim("B", res.point, res.values[0])]
+        point, (b_val, c_val) = ch.sumcheck([B, C], _BITS_RELATION, 0, eq_point=u)
+        return self._finish(ch, layout, mu, point, b_val, c_val)
 
-    def verify(self, layout: RangeLayout, proof: BitsProof, transcript) -> list[Claim]:
-        if not isinstance(proof, BitsProof):
-            raise ProofFormatError("expected a bits range-check proof")
-        _absorb_layout(transcript, layout, self.name)
+    @staticmethod
+    def _finish(ch, layout, mu, point, b_val, c_val) -> list[Claim]:
+        ch.zero(c_val - (1 - b_val - mu * mask_mle(layout, point)),
+                "range check (bits): the stated evaluation of 1 − B − μ·mask is wrong")
+        return [Claim("B", tuple(point), b_val)]
+
+    def verify(self, layout: RangeLayout, ch) -> list[Claim]:
+        t = ch.transcript
+        _absorb_layout(t, layout, self.name)
         nv = layout.n + PLANE_LOG
-        u = transcript.challenge_frs("range/zero-point", nv)
-        mu = transcript.challenge_fr("range/mu")
-        res = sc.verify(proof.zero_check, _BITS_RELATION, nv, 0, transcript, eq_point=u)
-        b_val, c_val = res.values
-        if c_val != (1 - b_val - mu * mask_mle(layout, res.point)) % R:
-            raise VerificationError("range check (bits): the stated evaluation of 1 − B − μ·mask is wrong")
-        return [Claim("B", res.point, res.values[0])]
-
-    def read_proof(self, r, layout: RangeLayout) -> BitsProof:
-        return BitsProof.read(r, layout)
+        u = t.challenge_frs("range/zero-point", nv)
+        mu = t.challenge_fr("range/mu")
+        point, (b_val, c_val) = ch.sumcheck(nv, _BITS_RELATION, 0, eq_point=u, what="range check (bits)")
+        return self._finish(ch, layout, mu, point, b_val, c_val)
 
     # ---------------------------------------------------------------------------------------- claims on L
-    def prove_translate(self, layout, claims, transcript, *, L_values=None, tables=None):
-        """For each claim L~(ρ) = v send b_k = B~(ρ, k); one claim B~(ρ, τ) = Σ_k eq(τ, k)·b_k per claim."""
+    def prove_translate(self, layout, claims, ch, *, L_values=None, tables=None) -> list[Claim]:
+        """For each claim L~(ρ) = v state b_k = B~(ρ, k); one claim B~(ρ, τ) = Σ_k eq(τ, k)·b_k per claim."""
         _check_L_claims(layout, claims)
         if not claims:
-            return TranslateProof(()), []
+            return []
         B_np = self._B_np(layout, L_values, tables)
         binary = bool(((B_np == 0) | (B_np == 1)).all())
         cols = (B_np.reshape(-1, PLANES) != 0).T.copy() if binary else None
         B = None if binary else Fr.from_int64(B_np)
-        planes, out = [], []
+        out = []
         for c in claims:
             if binary:  # B~(ρ, k) = Σ_{i: bit k of L_i} eq(ρ, i): 16 subset sums of one eq table
                 eq = Fr.eq_table(list(c.point))
-                vals = tuple(Fr(eq.limbs[cols[k]], eq.backend).sum() for k in range(PLANES))
+                vals = [Fr(eq.limbs[cols[k]], eq.backend).sum() for k in range(PLANES)]
             else:
-                t = B
+                tab = B
                 for x in c.point:
-                    t = t.fold(x)
-                vals = tuple(t.to_ints())
-            planes.append(vals)
-            out.append(self._absorb_translate(layout, c, vals, transcript))
-        return TranslateProof(tuple(planes)), out
-
-    @staticmethod
-    def _absorb_translate(layout, c: Claim, vals, transcript) -> Claim:
-        transcript.absorb_frs("range/planes", list(vals))
-        tau = transcript.challenge_frs("range/tau", PLANE_LOG)
-        eq = _eq_small(tau)
-        value = sum(e * b for e, b in zip(eq, vals)) % R
-        return Claim("B", tuple(c.point) + tuple(tau), value)
-
-    def verify_translate(self, layout, claims, proof: TranslateProof, transcript) -> list[Claim]:
-        _check_L_claims(layout, claims)
-        if not isinstance(proof, TranslateProof) or len(proof.planes) != len(claims):
-            raise ProofFormatError(f"bits back-end: expected {len(claims)} plane vectors in the claim translation")
-        out = []
-        for c, vals in zip(claims, proof.planes):
-            if len(vals) != PLANES:
-                raise ProofFormatError(f"bits back-end: a plane vector needs {PLANES} values")
-            _check_fr(vals, "bits claim translation")
-            if sum(b << k for k, b in enumerate(vals)) % R != c.value:
-                raise VerificationError("range check (bits): the bit planes do not recompose the claimed L value")
-            out.append(self._absorb_translate(layout, c, vals, transcript))
+                    tab = tab.fold(x)
+                vals = tab.to_ints()
+            out.append(self._translate(layout, c, ch.values("range/planes", vals), ch))
         return out
 
-    def read_translate_proof(self, r, layout, n_claims: int) -> TranslateProof:
-        return TranslateProof.read(r, layout, n_claims)
+    @staticmethod
+    def _translate(layout, c: Claim, vals, ch) -> Claim:
+        recomposed = 0
+        for k, b in enumerate(vals):
+            recomposed = recomposed + (1 << k) * b
+        ch.zero(recomposed - c.value, "range check (bits): the bit planes do not recompose the claimed L value")
+        tau = ch.transcript.challenge_frs("range/tau", PLANE_LOG)
+        value = 0
+        for e, b in zip(_eq_small(tau), vals):
+            value = value + e * b
+        return Claim("B", tuple(c.point) + tuple(tau), value)
+
+    def verify_translate(self, layout, claims, ch) -> list[Claim]:
+        _check_L_claims(layout, claims)
+        return [self._translate(layout, c, ch.values("range/planes", PLANES), ch) for c in claims]
 
 
 RangeBackend = LookupBackend | BitsBackend
@@ -786,14 +677,11 @@ def make_range_backend(name: str = "lookup") -> RangeBackend:
 
 __all__ = [
     "BitsBackend",
-    "BitsProof",
     "LookupBackend",
-    "LookupProof",
     "MAX_BITS",
     "RangeLayout",
     "Segment",
     "TABLE_LOG",
-    "TranslateProof",
     "bit_tensor",
     "fraction_layers",
     "make_range_backend",

@@ -53,6 +53,13 @@ class ProverChannel:
     def zero(self, x, what: str) -> None:
         """State that ``x`` (a derived scalar) is zero. The honest prover's is; nothing to send in clear mode."""
 
+    def mul(self, x, y):
+        """The product of two stated (or derived) scalars; in zero-knowledge mode a proof of product is sent."""
+        return int(x) * int(y) % R
+
+    def nonzero(self, x, what: str) -> None:
+        """State that ``x`` is not zero (zero-knowledge mode: a proof that its inverse exists)."""
+
     # --- sumcheck -------------------------------------------------------------------------------------------
     def sumcheck(self, tables: Sequence[Fr], relation: sc.Relation, claim, *, n_public: int = 0,
                  eq_point: Sequence[int] | None = None) -> tuple[list[int], list]:
@@ -93,6 +100,13 @@ class VerifierChannel:
 
     def zero(self, x, what: str) -> None:
         if int(x) % R:
+            raise VerificationError(what)
+
+    def mul(self, x, y):
+        return int(x) * int(y) % R
+
+    def nonzero(self, x, what: str) -> None:
+        if int(x) % R == 0:
             raise VerificationError(what)
 
     def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),

@@ -758,9 +758,7 @@ def prove(
     reg = ClaimRegistry()
     virt = ClaimRegistry()
     say("range checks")
-    rproof, rclaims = backend.prove(pub.layout, w.L_values, t, tables=tables)
-    ch.obj(rproof, "SUMC")
-    reg.extend(rclaims)
+    reg.extend(backend.prove(pub.layout, w.L_values, ch, tables=tables))
     lap("range")
     say("layer relations")
     for l in range(1, pub.L + 1):
@@ -781,9 +779,7 @@ def prove(
 
     say("openings")
     l_claims = reg.pop("L")
-    tproof, tclaims = backend.prove_translate(pub.layout, l_claims, t, L_values=w.L_values, tables=tables)
-    ch.obj(tproof, "SUMC")
-    reg.extend(tclaims)
+    reg.extend(backend.prove_translate(pub.layout, l_claims, ch, L_values=w.L_values, tables=tables))
     for name in _committed_order(pub, backend):
         claims = reg.pop(name)
         if not claims:
@@ -831,8 +827,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes, *,
 
     reg = ClaimRegistry()
     virt = ClaimRegistry()
-    rproof = backend.read_proof(readers["SUMC"], pub.layout)
-    reg.extend(backend.verify(pub.layout, rproof, t))
+    reg.extend(backend.verify(pub.layout, ch))
     for l in range(1, pub.L + 1):
         _relations_verify(ch, pub, reg, l, virt)
     _input_ranges_verify(ch, pub, reg, virt)
@@ -850,8 +845,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes, *,
         raise VerificationError(f"internal: unreduced virtual claims {virt.names()}")
 
     l_claims = reg.pop("L")
-    tproof = backend.read_translate_proof(readers["SUMC"], pub.layout, len(l_claims))
-    reg.extend(backend.verify_translate(pub.layout, l_claims, tproof, t))
+    reg.extend(backend.verify_translate(pub.layout, l_claims, ch))
     for name in _committed_order(pub, backend):
         claims = reg.pop(name)
         if not claims:

@@ -20,7 +20,20 @@ from collections.abc import Sequence
 
 from ..commit import evaluation as ev
 from ..commit.pedersen import Commitment
-from ..commit.sigma import PScalar, VScalar, ZeroAccumulator, ZeroProof, commit_values, random_scalar
+from ..commit.sigma import (
+    NonzeroProof,
+    ProductProof,
+    PScalar,
+    VScalar,
+    ZeroAccumulator,
+    ZeroProof,
+    commit_values,
+    prove_nonzero,
+    prove_product,
+    random_scalar,
+    verify_nonzero,
+    verify_product,
+)
 from ..field import Fr
 from ..piop import sumcheck as sc
 from .channel import ProverChannel, PublicMle, VerifierChannel
@@ -62,6 +75,19 @@ class ZkProverChannel(ProverChannel):
         if isinstance(x, PScalar):
             self.acc.add(x, what)
 
+    def mul(self, x, y):
+        if not isinstance(x, PScalar) or not isinstance(y, PScalar):
+            return x * y  # a public factor: linear
+        z, proof = prove_product(self.params, x, y, self.transcript, rng=self.rng)
+        w = self.writers["SUMC"]
+        w.write_g1(z.commitment(self.params))
+        proof.write(w)
+        return z
+
+    def nonzero(self, x, what: str) -> None:
+        if isinstance(x, PScalar):
+            prove_nonzero(self.params, x, self.transcript, self.acc, rng=self.rng).write(self.writers["SUMC"])
+
     def sumcheck(self, tables: Sequence[Fr], relation: sc.Relation, claim, *, n_public: int = 0,
                  eq_point: Sequence[int] | None = None) -> tuple[list[int], list]:
         proof, res = sc.prove_zk(self.params, list(tables), relation, self.transcript, claim=_as_p(claim),
@@ -99,6 +125,20 @@ class ZkVerifierChannel(VerifierChannel):
             self.acc.add(x, what)
         else:
             super().zero(x, what)
+
+    def mul(self, x, y):
+        if not isinstance(x, VScalar) or not isinstance(y, VScalar):
+            return x * y
+        r = self.readers["SUMC"]
+        cz = r.read_g1(allow_identity=True)
+        proof = ProductProof.read(r)
+        return verify_product(self.params, x, y, cz, proof, self.transcript)
+
+    def nonzero(self, x, what: str) -> None:
+        if isinstance(x, VScalar):
+            verify_nonzero(self.params, x, NonzeroProof.read(self.readers["SUMC"]), self.transcript, self.acc)
+        else:
+            super().nonzero(x, what)
 
     def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),
                  eq_point: Sequence[int] | None = None, what: str = "sumcheck") -> tuple[list[int], list]:
