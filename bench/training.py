@@ -148,7 +148,13 @@ def _msm_baseline(n_entries: int) -> dict:
     return {"msm_2^16_s": round(dt, 4), "msm_extrapolated_s": round(dt * n_entries / k, 3)}
 
 
-def run_one(cfg: dict, range_backend: str, backend: str, zk: bool) -> dict:
+def _warm_up(range_backend: str, zk) -> None:
+    """A tiny proof first, so that numba's compilation (or loading its on-disk cache) is not timed."""
+    cfg = dict(name="warm-up", widths=[4, 3, 2], batch=2, steps=1, data="synthetic")
+    run_one(cfg, range_backend, None, zk, warm=False)
+
+
+def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, warm: bool = True) -> dict:
     from zkdl.api import _generators_needed, public_params
     from zkdl.commit.pedersen import Commitment
     from zkdl.field import set_default_backend
@@ -156,8 +162,12 @@ def run_one(cfg: dict, range_backend: str, backend: str, zk: bool) -> dict:
     from zkdl.protocol.statement import Statement
     from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
 
-    set_default_backend(backend)
+    if backend is not None:
+        set_default_backend(backend)
     fp = FixedPointParams()
+    if warm:
+        _warm_up(range_backend, zk)
+
     X, Y = _data(cfg, fp)
     q0 = quantize_model(init_model(cfg["widths"], seed=1), fp)
     sched = BatchSchedule(X.shape[0], cfg["batch"], None)
@@ -209,7 +219,8 @@ def run_one(cfg: dict, range_backend: str, backend: str, zk: bool) -> dict:
         "statement_commitment_rows": com_rows,
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }
-    out.update(_msm_baseline(layout.used))
+    if warm:
+        out.update(_msm_baseline(layout.used))
     return out
 
 
@@ -249,7 +260,8 @@ def main(argv=None) -> int:
                    "range_backend": rb, "backend": args.backend, **est, "load_before": _loadavg()}
             if est["est_peak_gb"] > mem_limit:
                 row["skipped"] = (f"estimated peak {est['est_peak_gb']} GB > limit {mem_limit:.1f} GB "
-                                  f"(L has 2^{est['layout_n']} entries); lower --paper-width / --paper-steps")
+                                  f"(L has 2^{est['layout_n']} entries); lower --digits-steps / --paper-width / "
+                                  "--paper-steps")
                 print(f"[skip] {cfg['name']} {rb}: {row['skipped']}", flush=True)
                 results.append(row)
                 continue
