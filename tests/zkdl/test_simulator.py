@@ -1,6 +1,7 @@
 """Honest-verifier zero knowledge of the training proof, shown with the simulator (``zkdl.protocol.simulator``).
 
-* The simulator takes only public inputs (parameters, statement, randomness) and its proof is accepted by the
+* The simulator takes only public inputs (parameters, statement, randomness) — it even works for a statement
+  with no witness at all, for both range-check back-ends — and its proof is accepted by the
   real verifier (``training.verify`` with its own ``ZkVerifierChannel``) under the challenges the simulator
   chose (interactive setting); it is rejected under plain Fiat–Shamir and under any other challenge in place
   of a programmed one, so the acceptance is not vacuous.
@@ -23,6 +24,7 @@ import pytest
 from scipy import stats
 
 from zkdl.commit.generators import PublicParams
+from zkdl.commit.pedersen import commit_int
 from zkdl.errors import VerificationError
 from zkdl.protocol import simulator, training
 from zkdl.protocol.simulator import Challenge, ChallengeMismatch, ProgrammableTranscript
@@ -127,6 +129,21 @@ def simulated(pp, instance):
 
 def test_simulator_takes_only_public_inputs():
     assert list(inspect.signature(simulator.simulate).parameters) == ["params", "statement", "rng"]
+
+
+@pytest.mark.parametrize("backend", ["lookup", "bits"])
+def test_simulator_needs_no_witness(pp, instance, backend):
+    """A statement whose commitments open to random tensors (no training run behind them, so no witness
+    exists): the simulator's proof is still accepted by the interactive verifier, and rejected under
+    Fiat–Shamir. Both range-check back-ends run through the channel."""
+    rng = np.random.default_rng(5)
+    coms = {name: commit_int(pp, rng.integers(-2**40, 2**40, n), rng=random.Random(3))[0]
+            for name, n in instance[0].expected_tables().items()}
+    st = dataclasses.replace(instance[0], commitments=coms, range_backend=backend)
+    proof, challenges = simulator.simulate(pp, st, random.Random(7))
+    simulator.verify_with_challenges(pp, st, proof, challenges)
+    with pytest.raises(VerificationError):
+        training.verify(pp, st, proof)
 
 
 def test_simulated_proof_verifies_with_its_challenges(pp, instance, simulated):
