@@ -438,9 +438,7 @@ def test_honest_proof_against_wrong_final_weight_statement(pp, honest):
 @pytest.fixture(scope="module")
 def bits_run(pp):
     X, Y = make_data((3, 3, 2), 5, 3)
-    # transparent: in zero-knowledge mode an honest bits proof is currently rejected (see test_training_proof.py)
-    r = prove_run(pp, statement0(pp, (3, 3, 2), 2, 2, 5, backend="bits"), train((3, 3, 2), 2, 2, X, Y), X, Y,
-                  zk=False)
+    r = prove_run(pp, statement0(pp, (3, 3, 2), 2, 2, 5, backend="bits"), train((3, 3, 2), 2, 2, X, Y), X, Y)
     training.verify(pp, r.st, r.proof)
     return r
 
