@@ -330,63 +330,70 @@ def _value_leaves(layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, bac
     return alpha - Fr.from_int64(tags, be).axpy(beta, Fr.from_int64(L, be))
 
 
-def _layer_prove(tables: list[Fr], lam: int, point: list[int], claim: int, transcript, unit: bool, *,
-                 own: bool = False):
-    """One layer sumcheck, Σ_x eq(point, x)·(X(x) + λ·Y(x)) = claim, exactly as ``sc.prove`` with
-    ``_gkr_relation(λ)`` (or ``_unit_relation(λ)``) would prove it (same messages, same transcript).
+class _FusedLayerEngine:
+    """Round engine for the GKR layer relations ``Σ_x eq(point, x)·(X(x) + λ·Y(x))`` with eq factored out; the
+    sumcheck engine (clear and zero-knowledge) runs its rounds through it and sends exactly the messages its
+    generic rounds would (a test checks the bytes).
 
-    The fast path factors eq: round i's polynomial is eq(u_<i, r_<i)·eq(u_i, t)·s(t) with s of degree 2,
-    s(t) = Σ_j E_i[j]·F(t, j), E_i = eq(u_>i) (halved each round by summing its halves, no multiplications);
-    the kernel returns s(0) and the t² coefficient, s(1) follows from the running claim. No eq table is folded
-    and the round costs ~10 (4 tables) or 5 (2 tables) multiplications per pair instead of 24. Tables are
-    folded in place (no allocation): ``own=True`` lets the fold overwrite the caller's arrays."""
-    rel = _unit_relation(lam) if unit else _gkr_relation(lam)
-    be = tables[0].backend
-    if not (FAST_LAYERS and hasattr(be, "gkr_sums") and hasattr(be, "fold_many_inplace")):
-        return sc.prove(tables, rel, transcript, eq_point=point, claim=claim)
-    k = len(point)
-    sc._start(transcript, k, rel, claim, point)
-    E = Fr.eq_table(list(point[1:]), backend=be).limbs
-    # the tables are folded in place: work on private copies unless they are ours already (``own``)
-    cur = [np.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
-    claim %= R
-    eqpre = 1
-    rounds: list[tuple[int, ...]] = []
-    rs: list[int] = []
-    for i in range(k):
+    Round i's polynomial is eq(u_<i, r_<i)·eq(u_i, t)·s(t) with s of degree 2, s(t) = Σ_j E_i[j]·F(t, j),
+    E_i = eq(u_>i) (halved each round by summing its halves, no multiplications); the kernel returns s(0) and
+    the t² coefficient, s(1) follows from the running claim. No eq table is folded and a round costs ~10
+    (4 tables) or 5 (2 tables) multiplications per pair instead of 24. Tables are folded in place: ``own=True``
+    lets the folds overwrite the caller's arrays."""
+
+    def __init__(self, tables: list[Fr], lam: int, point: list[int], claim: int, unit: bool, *, own: bool):
+        self.be = tables[0].backend
+        self.n = len(point)
+        self.d = 3
+        self.lam, self.point, self.unit = lam, list(point), unit
+        self.claim = int(claim) % R
+        self.E = Fr.eq_table(list(point[1:]), backend=self.be).limbs
+        # the tables are folded in place: work on private copies unless they are ours already (``own``)
+        self.cur = [np.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
+        self.eqpre = 1
+        self.i = 0
+        self._p = None
+
+    @staticmethod
+    def available(backend) -> bool:
+        return FAST_LAYERS and hasattr(backend, "gkr_sums") and hasattr(backend, "fold_many_inplace")
+
+    def message(self) -> list[int]:
+        be, cur, E, lam = self.be, self.cur, self.E, self.lam
         x0, y0, xi, yi = (mont_to_int(row) for row in be.gkr_sums(cur, E))
         s0 = (x0 + lam * y0) % R
         s2 = (xi + lam * yi) % R  # the t² coefficient of s
-        u = point[i]
+        u, eqpre = self.point[self.i], self.eqpre
         if u % R and eqpre:
-            s1 = (claim * pow(eqpre, -1, R) - (1 - u) * s0) * pow(u, -1, R) % R
+            s1 = (self.claim * pow(eqpre, -1, R) - (1 - u) * s0) * pow(u, -1, R) % R
         else:  # probability ~2^-250: sum the hi halves directly
             h = len(cur[0]) // 2
             hi = [Fr(c[h:], be) for c in cur]
             ev = Fr(E, be)
-            if unit:
+            if self.unit:
                 x1, y1 = (hi[0] + hi[1]).inner(ev), (hi[0] * hi[1]).inner(ev)
             else:
                 x1, y1 = (hi[0] * hi[3] + hi[1] * hi[2]).inner(ev), (hi[2] * hi[3]).inner(ev)
             s1 = (x1 + lam * y1) % R
         s_lin = (s1 - s0 - s2) % R
 
-        def p_at(t, _s0=s0, _s_lin=s_lin, _s2=s2, _u=u, _pre=eqpre):
-            return _pre * ((1 - _u) * (1 - t) + _u * t) % R * ((_s0 + _s_lin * t + _s2 * t * t) % R) % R
+        def p_at(t):
+            return eqpre * ((1 - u) * (1 - t) + u * t) % R * ((s0 + s_lin * t + s2 * t * t) % R) % R
 
-        msg = [p_at(t) for t in range(4)]
-        rounds.append(tuple(msg))
-        transcript.absorb_frs("sumcheck/round", msg)
-        r = transcript.challenge_fr("sumcheck/r")
-        rs.append(r)
-        claim = p_at(r)
-        eqpre = eqpre * ((1 - u) * (1 - r) + u * r) % R
-        cur = be.fold_many_inplace(cur, scalar_limbs(r))
-        if E.shape[0] > 1:
-            E = be.halve_sum_inplace(E)
-    finals = tuple(mont_to_int(c[0]) for c in cur)
-    transcript.absorb_frs("sumcheck/finals", list(finals))
-    return sc.SumcheckProof(tuple(rounds), finals), sc.SumcheckResult(tuple(rs), finals)
+        self._p = p_at
+        return [p_at(t) for t in range(4)]
+
+    def bind(self, r: int) -> None:
+        u = self.point[self.i]
+        self.claim = self._p(r)
+        self.eqpre = self.eqpre * ((1 - u) * (1 - r) + u * r) % R
+        self.cur = self.be.fold_many_inplace(self.cur, scalar_limbs(r))
+        if self.E.shape[0] > 1:
+            self.E = self.be.halve_sum_inplace(self.E)
+        self.i += 1
+
+    def finals(self) -> tuple[int, ...]:
+        return tuple(mont_to_int(c[0]) for c in self.cur)
 
 
 def _interp(lo, hi, g: int):
@@ -396,14 +403,14 @@ def _interp(lo, hi, g: int):
 
 
 def _layer(ch, halves, lam, point, claim, unit):
-    """One layer sumcheck through the channel. Clear mode uses the fused eq-factored prover (same bytes as the
-    engine); zero-knowledge mode uses the engine's ZK sumcheck."""
+    """One layer sumcheck through the channel, with the fused eq-factored round engine where the backend has
+    its kernels (the same messages as the generic rounds, in clear and zero-knowledge mode)."""
     rel = _unit_relation(lam) if unit else _gkr_relation(lam)
-    if ch.zk:
-        return ch.sumcheck(halves, rel, claim, eq_point=point)
-    proof, res = _layer_prove(halves, lam, point, int(claim) % R, ch.transcript, unit, own=True)
-    ch.obj(proof, "SUMC")
-    return list(res.point), list(res.values)
+    engine = None
+    if _FusedLayerEngine.available(halves[0].backend):
+        value = claim.value if hasattr(claim, "value") else claim
+        engine = _FusedLayerEngine(halves, lam, point, value, unit, own=True)
+    return ch.sumcheck(halves, rel, claim, eq_point=point, engine=engine)
 
 
 def _gkr_tree(ch, layer1, n_steps: int, unit_last: bool, *, layers=None, leaf_halves=None):

@@ -228,12 +228,15 @@ def prove(
     *,
     eq_point: Sequence[int] | None = None,
     claim: int | None = None,
+    engine=None,
 ) -> tuple[SumcheckProof, SumcheckResult]:
     """Prove the relation over ``tables`` (each of 2^n entries). ``claim`` defaults to the true sum.
 
     Returns the proof and the reduced claims (point and table evaluations), which the caller must discharge.
+    ``engine``: a specialised round engine for this relation (``message()``, ``bind(r)``, ``finals()``, ``n``,
+    ``d``) that must produce exactly the generic rounds' messages; default: the generic engine.
     """
-    eng = _RoundEngine(tables, relation, eq_point)
+    eng = engine if engine is not None else _RoundEngine(tables, relation, eq_point)
     n = eng.n
     if claim is None:
         claim = eng.true_claim()
@@ -491,6 +494,7 @@ def prove_zk(
     public: frozenset[int] | Sequence[int] = frozenset(),
     acc: ZeroAccumulator,
     rng: Any = None,
+    engine=None,
 ) -> tuple[ZkSumcheckProof, ZkSumcheckResult]:
     """Zero-knowledge sumcheck of ``Σ_x (eq(u,x)·) Σ_j c_j Π_{k∈term_j} f_k(x) = claim.value`` for the
     committed ``claim``. Tables in ``public`` are known to the verifier (their finals are not committed).
@@ -498,7 +502,7 @@ def prove_zk(
     it). Blindings from the OS CSPRNG unless ``rng`` (tests only)."""
     if not isinstance(claim, PScalar):
         raise TypeError("prove_zk needs the claim as a PScalar (value and blinding)")
-    eng = _RoundEngine(tables, relation, eq_point)
+    eng = engine if engine is not None else _RoundEngine(tables, relation, eq_point)
     pub = _check_public(public, relation)
     plan = _plan(relation, pub)
     _start_zk(transcript, eng.n, relation, eq_point, pub, claim.commitment(params))

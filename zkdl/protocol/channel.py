@@ -62,10 +62,12 @@ class ProverChannel:
 
     # --- sumcheck -------------------------------------------------------------------------------------------
     def sumcheck(self, tables: Sequence[Fr], relation: sc.Relation, claim, *, n_public: int = 0,
-                 eq_point: Sequence[int] | None = None) -> tuple[list[int], list]:
+                 eq_point: Sequence[int] | None = None, engine=None) -> tuple[list[int], list]:
         """Prove ``relation`` over ``tables`` (the first ``n_public`` are public) for the stated claim.
-        Returns the point and every table's value there (public ones as ints)."""
-        proof, res = sc.prove(list(tables), relation, self.transcript, eq_point=eq_point, claim=int(claim) % R)
+        Returns the point and every table's value there (public ones as ints). ``engine``: a specialised
+        round engine (see ``sumcheck.prove``)."""
+        proof, res = sc.prove(list(tables), relation, self.transcript, eq_point=eq_point, claim=int(claim) % R,
+                              engine=engine)
         proof.write(self.writers["SUMC"])
         return list(res.point), list(res.values)
 

@@ -89,9 +89,10 @@ class ZkProverChannel(ProverChannel):
             prove_nonzero(self.params, x, self.transcript, self.acc, rng=self.rng).write(self.writers["SUMC"])
 
     def sumcheck(self, tables: Sequence[Fr], relation: sc.Relation, claim, *, n_public: int = 0,
-                 eq_point: Sequence[int] | None = None) -> tuple[list[int], list]:
+                 eq_point: Sequence[int] | None = None, engine=None) -> tuple[list[int], list]:
         proof, res = sc.prove_zk(self.params, list(tables), relation, self.transcript, claim=_as_p(claim),
-                                 eq_point=eq_point, public=frozenset(range(n_public)), acc=self.acc, rng=self.rng)
+                                 eq_point=eq_point, public=frozenset(range(n_public)), acc=self.acc, rng=self.rng,
+                                 engine=engine)
         proof.write(self.writers["SUMC"])
         vals = [res.public_values[k] if k < n_public else res.finals[k] for k in range(relation.n_tables)]
         return list(res.point), vals
