@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("demo", help="digits end to end: train, prove, verify, summary")
-    _add_training_args(p, steps=4, batch=32, widths=None)
+    _add_training_args(p, steps=64, batch=64, widths=None)
     p.add_argument("--out", default="zkdl-demo", help="output directory (default zkdl-demo)")
     p.set_defaults(func=cmd_demo)
     return ap
