@@ -195,7 +195,15 @@ class Witness:
                 limbs[seg] = arr
         self.L_values = self.pub.layout.assemble(limbs)
 
+    def range_tensor(self) -> Fr:
+        """The range tensor L as field elements (its segments are the limbs of the limbed tensors)."""
+        if "__L__" not in self._fr:
+            self._fr["__L__"] = Fr.from_int64(self.L_values)
+        return self._fr["__L__"]
+
     def fr(self, name: str) -> Fr:
+        if name == "L":
+            return self.range_tensor()
         if name not in self._fr:
             self._fr[name] = Fr.from_int64(self.ints[name].reshape(-1))
         return self._fr[name]
@@ -222,8 +230,9 @@ def _limb_claims_prove(ch, pub: Public, w: Witness, reg: ClaimRegistry, name: st
     sp = pub.specs[name]
     lower = []
     if len(sp.limb_bits) > 1:
-        arrays = sp.limbs(w.ints[name], check=False)[:-1]
-        lower = ch.values(f"limbs/{name}", [Fr.from_int64(a).evaluate(list(point)) for a in arrays])
+        L = w.range_tensor()
+        segs = sp.segment_names()[:-1]
+        lower = ch.values(f"limbs/{name}", [L[pub.layout.slice(seg)].evaluate(list(point)) for seg in segs])
     _limbs_to_L(pub, reg, name, point, [*lower, _top_limb(sp, value, lower)])
 
 
