@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from dpstream.problems._shim import DPError
+        from dpstream.base import DPError
 
         try:
             return int(args.func(args))

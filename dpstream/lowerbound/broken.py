@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from dpstream.problems._shim import Privacy, discrete_laplace_tail
-from dpstream.problems.svt import MaxSumSVT, SVTParameters, _first_at_or_above
+from dpstream.accounting import Guarantee, zCDP
+from dpstream.problems._common import Privacy, resolve_privacy, target_rho
+from dpstream.problems.svt import MaxSumSVT, SVTParameters, _first_at_or_above, discrete_laplace_tail
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
 
 __all__ = [
@@ -45,7 +46,7 @@ class BrokenPerColumnTreeSumSelect(SumSelectTree):
 
 def _broken_svt_parameters(horizon: int, privacy: Privacy, beta: float) -> SVTParameters:
     """The broken author's calibration: one AboveThreshold's budget for the whole run, no query noise."""
-    eps0 = math.sqrt(2.0 * privacy.value) if privacy.kind == "zcdp" else privacy.value
+    eps0 = math.sqrt(2.0 * privacy.rho) if isinstance(privacy, zCDP) else privacy.epsilon
     eps1 = eps2 = eps0 / 2.0
     k = horizon  # "above" answers are not counted: unlimited rounds
     n_theta = discrete_laplace_tail(2.0 / eps1, beta / 2.0)  # a single threshold noise, reused
@@ -68,8 +69,6 @@ class BrokenReusedNoiseSVTMaxSum(MaxSumSVT):
 
     def __init__(self, *, horizon, dim=1, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
                  params=None):
-        from dpstream.problems._shim import resolve_privacy
-
         priv = resolve_privacy(privacy, rho=rho, epsilon=epsilon)
         params = params or _broken_svt_parameters(int(horizon), priv, beta)
         super().__init__(horizon=horizon, dim=dim, privacy=priv, beta=beta, seed=seed, params=params)
@@ -96,6 +95,11 @@ class BrokenReusedNoiseSVTMaxSum(MaxSumSVT):
 
     def error_bound(self, beta: float = 0.05) -> float:
         return self.params.bound  # what the broken author claims
+
+    def _guarantee(self) -> Guarantee:
+        """The broken author's (false) claim: the whole run is one ε₀-DP AboveThreshold round."""
+        return Guarantee(rho=target_rho(self.privacy), epsilon=self.params.eps0, seeded=self.seed is not None,
+                         notes=("BROKEN: " + self.bug,))
 
 
 BROKEN = {

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from dpstream.problems._shim import InvalidInput, InvalidParameter
+from dpstream.base import InvalidInput, InvalidParameter
 
 
 def _check_dataset(D: Any) -> np.ndarray:

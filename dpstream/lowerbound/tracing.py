@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from dpstream.problems._shim import InvalidParameter
+from dpstream.base import InvalidParameter
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:

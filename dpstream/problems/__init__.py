@@ -5,12 +5,12 @@
 - (C) :func:`make` with ``method="auto"``: the candidate with the smaller stated bound for (T, d, privacy).
 """
 
-from dpstream.problems._shim import (
+from dpstream.accounting import EpsDP, Guarantee, zCDP
+from dpstream.base import (
     DPError,
     HorizonExceeded,
     InvalidInput,
     InvalidParameter,
-    Privacy,
     StateError,
 )
 from dpstream.problems.combined import (
@@ -24,7 +24,7 @@ from dpstream.problems.svt import MaxSumSVT, SumSelectSVT, SVTParameters, svt_pa
 from dpstream.problems.tree import MaxSumTree, SumSelectTree, tree_levels
 
 __all__ = [
-    "DPError", "HorizonExceeded", "InvalidInput", "InvalidParameter", "Privacy", "StateError",
+    "DPError", "HorizonExceeded", "InvalidInput", "InvalidParameter", "StateError", "zCDP", "EpsDP", "Guarantee",
     "MaxSumSVT", "SumSelectSVT", "SVTParameters", "svt_parameters",
     "MaxSumTree", "SumSelectTree", "tree_levels",
     "MaxSumTrivial", "SumSelectTrivial", "candidate_bounds", "make", "from_state_dict",

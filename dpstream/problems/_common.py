@@ -7,15 +7,34 @@ from typing import Any
 
 import numpy as np
 
-from dpstream.problems._shim import (
-    HorizonExceeded,
-    InvalidInput,
-    InvalidParameter,
-    Mechanism,
-    Privacy,
-)
+from dpstream.accounting import EpsDP, Guarantee, as_privacy, zCDP
+from dpstream.base import HorizonExceeded, InvalidInput, InvalidParameter, Mechanism, check_positive
+
+Privacy = zCDP | EpsDP  # the core's privacy targets (dpstream.accounting)
 
 PROBLEMS = ("maxsum", "sumselect")
+
+
+def resolve_privacy(privacy: Any = None, *, rho: Any = None, epsilon: Any = None) -> zCDP | EpsDP:
+    """The core privacy target from ``privacy=zCDP(...)/EpsDP(...)`` (or its dict form), ``rho=`` or ``epsilon=``."""
+    given = [p is not None for p in (privacy, rho, epsilon)]
+    if sum(given) != 1:
+        raise InvalidParameter("give exactly one of privacy=zCDP(rho=...)/EpsDP(epsilon=...), rho= or epsilon=")
+    if privacy is not None:
+        return as_privacy(privacy)
+    if rho is not None:
+        return zCDP(check_positive("rho", rho))
+    return EpsDP(check_positive("epsilon", epsilon))
+
+
+def privacy_dict(privacy: zCDP | EpsDP) -> dict[str, float]:
+    """JSON form of a privacy target, accepted back by :func:`dpstream.accounting.as_privacy`."""
+    return {"rho": privacy.rho} if isinstance(privacy, zCDP) else {"epsilon": privacy.epsilon}
+
+
+def target_rho(privacy: zCDP | EpsDP) -> float:
+    """zCDP parameter implied by a target (ε-DP implies ε²/2-zCDP)."""
+    return privacy.rho if isinstance(privacy, zCDP) else privacy.epsilon**2 / 2.0
 
 
 def check_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -108,21 +127,15 @@ class ProblemMechanism(Mechanism):
         return out
 
     @property
-    def guarantee(self) -> dict[str, Any]:
-        g: dict[str, Any] = {
-            "mechanism": type(self).__name__,
-            "neighbours": "event-level (one record of {0,1}^d replaced)",
-            "adaptive": True,
-            "seeded": self.seed is not None,
-        }
-        if self.privacy.kind == "zcdp":
-            g["zcdp_rho"] = self.privacy.value
-        else:
-            g["pure_epsilon"] = self.privacy.value
-            g["zcdp_rho"] = self.privacy.rho
-        if self.seed is not None:
-            g["note"] = "seeded randomness: for tests and reproducible demos only, NOT private"
-        return g
+    def guarantee(self) -> Guarantee:
+        """The core :class:`~dpstream.accounting.Guarantee` (event level: one record of {0,1}^d replaced)."""
+        return self._guarantee()
+
+    def _guarantee(self) -> Guarantee:
+        """Default: the privacy target itself (subclasses report what their calibration actually achieves)."""
+        eps = self.privacy.epsilon if isinstance(self.privacy, EpsDP) else None
+        return Guarantee(rho=target_rho(self.privacy), epsilon=eps, seeded=self.seed is not None,
+                         notes=(f"{type(self).__name__}: event-level, one record of {{0,1}}^d replaced",))
 
     def error_bound(self, beta: float = 0.05) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from dpstream.problems._common import ProblemMechanism, check_beta
-from dpstream.problems._shim import InvalidParameter, StateError, resolve_privacy
+from dpstream.accounting import as_privacy
+from dpstream.base import InvalidParameter, StateError
+from dpstream.problems._common import ProblemMechanism, check_beta, privacy_dict, resolve_privacy
 from dpstream.problems.svt import MaxSumSVT, SumSelectSVT
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
 
@@ -34,13 +35,11 @@ class _Trivial(ProblemMechanism):
 
     def state_dict(self) -> dict[str, Any]:
         return {"type": type(self).__name__, "version": 1, "horizon": self.horizon, "dim": self.dim,
-                "privacy": self.privacy.as_dict(), "seed": self.seed, "t": self.t}
+                "privacy": privacy_dict(self.privacy), "seed": self.seed, "t": self.t}
 
     @classmethod
     def from_state_dict(cls, st):
-        from dpstream.problems._shim import Privacy
-
-        obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=Privacy(**st["privacy"]), seed=st["seed"])
+        obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=as_privacy(st["privacy"]), seed=st["seed"])
         obj.t = int(st["t"])
         return obj
 

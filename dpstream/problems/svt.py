@@ -31,17 +31,64 @@ from typing import Any
 
 import numpy as np
 
-from dpstream.problems._common import ProblemMechanism, check_beta, check_int
-from dpstream.problems._shim import (
-    DPError,
-    InvalidParameter,
-    LaplaceStream,
+from dpstream.accounting import Guarantee, as_privacy, zCDP
+from dpstream.base import DPError, InvalidParameter, StateError
+from dpstream.noise import DiscreteLaplace, make_entropy, make_rng
+from dpstream.problems._common import (
     Privacy,
-    StateError,
-    discrete_laplace_tail,
-    gumbel,
+    ProblemMechanism,
+    check_beta,
+    check_int,
+    privacy_dict,
     resolve_privacy,
 )
+
+
+def discrete_laplace_tail(scale: float, beta: float) -> float:
+    """x such that P(|X| > x) <= beta for X ~ discrete Laplace(scale).
+
+    P(|X| >= m) = 2 e^{-m/s} / (1 + e^{-1/s}) <= 2 e^{-m/s}, hence x = s ln(2/beta).
+    """
+    if not scale > 0:
+        raise InvalidParameter(f"discrete Laplace scale must be > 0, got {scale!r}")
+    return scale * math.log(2.0 / beta)
+
+
+class LaplaceStream:
+    """Discrete Laplace values consumed in order from fixed-size blocks of the core's exact sampler.
+
+    Drawing in fixed blocks makes the values independent of how the consumer batches its requests, so
+    ``update`` and ``update_many`` give identical outputs under a seed. Unused values of the current block are
+    part of the (secret) state and are never re-drawn.
+    """
+
+    def __init__(self, scale: float, rng: np.random.Generator, block: int):
+        self.scale, self.rng, self.block = scale, rng, block
+        self.buf = np.zeros(0, dtype=np.int64)
+        self.pos = 0
+        self._sampler = DiscreteLaplace(scale)
+
+    def take(self, m: int) -> np.ndarray:
+        out = np.empty(m, dtype=np.int64)
+        got = 0
+        while got < m:
+            if self.pos >= self.buf.size:
+                self.buf, self.pos = self._sampler.sample(self.rng, self.block).astype(np.int64), 0
+            k = min(m - got, self.buf.size - self.pos)
+            out[got:got + k] = self.buf[self.pos:self.pos + k]
+            self.pos += k
+            got += k
+        return out
+
+    def state(self, include_rng: bool) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state if include_rng else None,
+                "buf": self.buf[self.pos:].tolist() if include_rng else [], "pos": 0}
+
+    def load(self, st: dict[str, Any]) -> None:
+        if st["rng"] is not None:
+            self.rng.bit_generator.state = st["rng"]
+            self.buf, self.pos = np.asarray(st["buf"], dtype=np.int64), 0
+
 
 _SPLITS = tuple(np.round(np.linspace(0.2, 0.9, 15), 4))
 _CS = (1.5, 2.0, 2.5, 3.0, 4.0)
@@ -68,9 +115,9 @@ class SVTParameters:
 
 
 def _eps0(privacy: Privacy, k: int) -> float:
-    if privacy.kind == "zcdp":
-        return math.sqrt(2.0 * privacy.value / k)
-    return privacy.value / k
+    if isinstance(privacy, zCDP):
+        return math.sqrt(2.0 * privacy.rho / k)
+    return privacy.epsilon / k
 
 
 def _noise_bounds(problem: str, T: int, d: int, k: int, eps1: float, eps2: float, beta: float):
@@ -163,8 +210,8 @@ class _SVTBase(ProblemMechanism):
 
     # randomness: one generator per noise role, so outputs do not depend on how the stream is batched
     def _init_streams(self, seed):
-        ss = np.random.SeedSequence(seed)
-        rq, rt, rr, self._rg = (np.random.default_rng(s) for s in ss.spawn(4))
+        entropy = make_entropy(seed)  # OS randomness unless seeded (tests and demos only)
+        rq, rt, rr, self._rg = (make_rng(entropy, role) for role in range(4))
         p = self.params
         self._nq = LaplaceStream(4.0 * p.sensitivity / p.eps1, rq, 4096)  # query noise
         self._nt = LaplaceStream(2.0 * p.sensitivity / p.eps1, rt, 64)  # threshold noise
@@ -181,6 +228,17 @@ class _SVTBase(ProblemMechanism):
 
     def _streams(self):
         return (self._nq, self._nt, self._nr)
+
+    def _guarantee(self) -> Guarantee:
+        """k rounds, each ε₀-DP (AboveThreshold ε₁ + release ε₂): k·ε₀-DP and k·ε₀²/2-zCDP (= the target)."""
+        p = self.params
+        eps = p.k * p.eps0
+        rho = p.k * p.eps0**2 / 2.0  # = ρ for a zCDP target; ε²/(2k) <= ε²/2 for an ε-DP target
+        return Guarantee(rho=rho, epsilon=eps, seeded=self.seed is not None,
+                         notes=(f"{type(self).__name__}: sparse vector, {p.k} rounds of {p.eps0:.6g}-DP, "
+                                "event-level, one record of {0,1}^d replaced",
+                                "exponential mechanism via Gumbel-max with numpy's floating-point Gumbel"
+                                if self.problem == "sumselect" else "all noise exact discrete Laplace"))
 
     def error_bound(self, beta: float = 0.05) -> float:
         """w.p. >= 1-β, |y_t - q_t| <= bound for all t <= horizon (q = MaxSum, or the SumSelect gap)."""
@@ -202,7 +260,7 @@ class _SVTBase(ProblemMechanism):
             "version": 1,
             "horizon": self.horizon,
             "dim": self.dim,
-            "privacy": self.privacy.as_dict(),
+            "privacy": privacy_dict(self.privacy),
             "seed": self.seed,
             "params": self.params.as_dict(),
             "t": self.t,
@@ -221,7 +279,7 @@ class _SVTBase(ProblemMechanism):
         try:
             if st["type"] != cls.__name__:
                 raise StateError(f"state is for {st['type']}, not {cls.__name__}")
-            priv = Privacy(st["privacy"]["kind"], float(st["privacy"]["value"]))
+            priv = as_privacy(st["privacy"])
             params = SVTParameters(**st["params"])
             obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=priv, seed=st["seed"], params=params)
             obj.t = int(st["t"])
@@ -306,7 +364,7 @@ class SumSelectSVT(_SVTBase):
         self.selected = 0  # public initial choice: every column is 0 before the stream starts
 
     def _reselect(self, sums: np.ndarray) -> int:
-        return int(np.argmax(sums + gumbel(self._rg, 2.0 / self.params.eps2, self.dim)))
+        return int(np.argmax(sums + self._rg.gumbel(0.0, 2.0 / self.params.eps2, size=self.dim)))
 
     def _process(self, recs: np.ndarray) -> np.ndarray:
         S = self.sums + np.cumsum(recs, axis=0)

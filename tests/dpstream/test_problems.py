@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from dpstream import counters
 from dpstream import problems as P
+from dpstream.counters._core import laplace_sum_tail
+from dpstream.noise import DiscreteLaplace, make_rng
 from dpstream.problems.svt import _noise_bounds
-from dpstream.problems.tree import TreeColumnNoise, laplace_sum_tail, tree_levels
+from dpstream.problems.tree import tree_levels
 
 
 def _maxsum(X):
@@ -25,29 +28,33 @@ def _gap(X, sel):
 
 
 # ---------------------------------------------------------------------------------------------- exactness ---
-def test_tree_noise_matches_bruteforce_dyadic_decomposition():
-    """Prefix noise = sum over set bits h of t of the node (h, (t>>h)-1), nodes drawn once (brute force)."""
+@pytest.mark.parametrize("priv", [{"rho": 0.5}, {"epsilon": 1.0}])
+def test_tree_is_the_core_d_dimensional_counter_then_max(priv):
+    """(A) is max / argmax over the core's d-dimensional binary-tree counter, calibrated per record of {0,1}^d
+    (the counter's own dyadic decomposition and variances are tested in test_counters), batch-invariant."""
     T, d = 37, 3
-    gen = TreeColumnNoise(T, d, scale=1.0, gaussian=True, seed=11)
-    got = np.concatenate([gen.noise(0, 5), gen.noise(5, 1), gen.noise(6, T - 6)])
-    # rebuild the node table from the same per-level streams
-    ref = TreeColumnNoise(T, d, scale=1.0, gaussian=True, seed=11)
-    L = tree_levels(T)
-    nodes = [ref.rngs[h].normal(0.0, 1.0, size=(T >> h, d)) for h in range(L)]
-    want = np.zeros((T, d))
-    for t in range(1, T + 1):
-        for h in range(L):
-            if (t >> h) & 1:
-                want[t - 1] += nodes[h][(t >> h) - 1]
-    np.testing.assert_allclose(got, want)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, size=(T, d))
+    privacy = counters.zCDP(**priv) if "rho" in priv else counters.EpsDP(**priv)
+    ref = counters.make("binary-tree", horizon=T, privacy=privacy, dim=d, seed=11, granularity=1.0)
+    want = ref.update_many(X.astype(float))
+    m = P.MaxSumTree(horizon=T, dim=d, seed=11, **priv)
+    got = np.concatenate([m.update_many(X[:5]), [m.update(X[5])], m.update_many(X[6:])])
+    np.testing.assert_array_equal(got, want.max(axis=1))
+    s = P.SumSelectTree(horizon=T, dim=d, seed=11, **priv)
+    np.testing.assert_array_equal(s.update_many(X), want.argmax(axis=1))
+    assert m.guarantee == ref.guarantee and m.guarantee.seeded
+    assert m.error_bound(0.05) == ref.error_bound(0.05) and s.error_bound(0.05) == 2 * ref.error_bound(0.05)
+    assert np.all(want == np.round(want))  # exact integer noise by default (no floating-point sampler)
 
 
 def test_tree_nearly_noise_free_is_exact():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 2, size=(200, 4))
-    m = P.MaxSumTree(horizon=200, dim=4, rho=1e14, seed=1)
+    # exact discrete Gaussian with σ² ≈ 1e-5: every node noise is 0 w.p. 1 - e^{-5e4}
+    m = P.MaxSumTree(horizon=200, dim=4, rho=1e6, seed=1)
     np.testing.assert_allclose(m.update_many(X), _maxsum(X), atol=1e-3)
-    s = P.SumSelectTree(horizon=200, dim=4, rho=1e14, seed=1)
+    s = P.SumSelectTree(horizon=200, dim=4, rho=1e6, seed=1)
     assert np.all(_gap(X, s.update_many(X)) == 0)
 
 
@@ -79,14 +86,16 @@ def test_bruteforce_query_sensitivity_small_streams():
 
 # ------------------------------------------------------------------------------------- variance / scales ---
 def test_tree_per_step_variance_matches_popcount_closed_form():
-    """Column noise variance at t = popcount(t)·dL/(2ρ): chi-square, Bonferroni over t (α = 1e-6)."""
+    """Column noise variance at t = popcount(t)·σ², σ² = dL/(2ρ) rounded up (by <= 0.025%) to the exact
+    discrete Gaussian's rational σ²: chi-square, Bonferroni over t (α = 1e-6)."""
     T, d, rho = 16, 4000, 0.7
     m = P.MaxSumTree(horizon=T, dim=d, rho=rho, seed=5)
     noise = m.noisy_sums(np.zeros((T, d), dtype=np.int64))
     L = tree_levels(T)
     alpha = 1e-6 / T
     for t in range(1, T + 1):
-        var = bin(t).count("1") * d * L / (2 * rho)
+        var = bin(t).count("1") * m.node_scale**2
+        assert m.node_scale**2 == pytest.approx(d * L / (2 * rho), rel=3e-4)
         stat = (d - 1) * noise[t - 1].var(ddof=1) / var
         assert stats.chi2.ppf(alpha / 2, d - 1) < stat < stats.chi2.ppf(1 - alpha / 2, d - 1), t
 
@@ -97,16 +106,15 @@ def test_broken_calibration_flag_changes_scale_by_sqrt_d():
 
     good = P.MaxSumTree(horizon=64, dim=25, rho=0.5, seed=0)
     bad = PerColumn(horizon=64, dim=25, rho=0.5, seed=0)
-    assert good.node_scale == pytest.approx(5 * bad.node_scale)
+    assert good.node_scale == pytest.approx(5 * bad.node_scale, rel=3e-4)  # σ² rounded up to a rational
+    assert good.guarantee.rho <= 0.5 and bad.guarantee.rho == 0.5  # the broken one claims what it lacks
 
 
 def test_laplace_sum_tail_is_a_valid_bound():
-    rng = np.random.default_rng(3)
+    """The core's Chernoff bound used by the ε-DP tree error bound, against the core's exact sampler."""
     scale, k, beta = 3.0, 5, 0.01
-    x = laplace_sum_tail(scale, k, beta)
-    from dpstream.problems._shim import discrete_laplace
-
-    sums = discrete_laplace(rng, scale, size=(200_000, k)).sum(axis=1)
+    x = laplace_sum_tail([(1.0, scale, k)], beta, 1)
+    sums = DiscreteLaplace(scale).sample(make_rng(3), (200_000, k)).sum(axis=1)
     freq = np.mean(np.abs(sums) > x)
     assert freq <= beta  # a valid bound (Chernoff: actual tail well below β)
     assert np.mean(np.abs(sums) > x / 3) > beta  # ... and not vacuous
@@ -128,8 +136,7 @@ def test_exponential_mechanism_reselection_distribution():
 @pytest.mark.parametrize("priv", [{"rho": 0.5}, {"epsilon": 1.0}])
 def test_svt_calibration_is_self_consistent(problem, priv):
     T, d = 5000, 20
-    p = P.svt_parameters(problem, T, P.Privacy("zcdp" if "rho" in priv else "pure", next(iter(priv.values()))),
-                         0.05, d)
+    p = P.svt_parameters(problem, T, P.zCDP(**priv) if "rho" in priv else P.EpsDP(**priv), 0.05, d)
     nt, nq, nr = _noise_bounds(problem, T, d, p.k, p.eps1, p.eps2, 0.05)
     assert p.tau > nt + nq + nr  # every "above" needs a positive true increase
     assert p.k >= math.ceil(T / (p.tau - (nt + nq + nr)))  # k rounds suffice
@@ -233,15 +240,19 @@ def test_unseeded_restore_keeps_state_and_guarantee():
     assert st["rng"] is None  # OS randomness is never serialised
     r = P.from_state_dict(st)
     assert (r.t, r.value, r.rounds, r.threshold) == (m.t, m.value, m.rounds, m.threshold)
-    assert r.guarantee == m.guarantee and not r.guarantee["seeded"]
+    assert r.guarantee == m.guarantee and not r.guarantee.seeded
     assert len(r.update_many(np.ones((60, 2), dtype=int))) == 60
 
 
 def test_guarantee_reports_seeded_and_budget():
     g = P.MaxSumSVT(horizon=10, rho=0.3, seed=1).guarantee
-    assert g["zcdp_rho"] == 0.3 and g["seeded"] and "NOT private" in g["note"]
+    assert isinstance(g, P.Guarantee)
+    assert g.rho == pytest.approx(0.3) and g.seeded and "SEEDED" in str(g)
+    assert g.epsilon is not None and g.approx_dp(1e-6) <= g.epsilon
     g = P.MaxSumTree(horizon=10, dim=2, epsilon=2.0).guarantee
-    assert g["pure_epsilon"] == 2.0 and g["zcdp_rho"] == 2.0 and not g["seeded"]
+    assert isinstance(g, P.Guarantee)
+    assert g.epsilon == pytest.approx(2.0, rel=1e-6) and g.epsilon <= 2.0 and g.rho == g.epsilon**2 / 2
+    assert not g.seeded
 
 
 # ------------------------------------------------------------------------------------------ typed errors ---
