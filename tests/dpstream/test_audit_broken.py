@@ -20,7 +20,6 @@ from dpstream.lowerbound import BROKEN
 
 ALPHA = 1e-7
 EPS = 1.0  # every mechanism below claims pure 1-DP
-RUNS = 2500
 
 
 # per-column tree (MaxSum): T = 1, records in {0,1}^8, x = 0 vs x' = 1.  max(a + 1) = max(a) + 1, and the left tail
@@ -62,7 +61,7 @@ def _svt_release_offsets(a: np.ndarray, t: int) -> float:
 
 # name -> (broken class, correct class, x, x', score, runs)
 CASES = {
-    "broken-tree-per-column": (BROKEN["broken-tree-per-column"], P.MaxSumTree, X_TREE, XP_TREE, None, RUNS),
+    "broken-tree-per-column": (BROKEN["broken-tree-per-column"], P.MaxSumTree, X_TREE, XP_TREE, None, 6000),
     "broken-tree-per-column-sumselect": (
         BROKEN["broken-tree-per-column-sumselect"], P.SumSelectTree, X_SEL, XP_SEL, _selected_first, 6000,
     ),
