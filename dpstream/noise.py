@@ -431,6 +431,11 @@ class DiscreteGaussian:
         self.r, self.q = _rational_at_least(sigma2 / self.t, bits=12)
         self.sigma2 = Fraction(self.t * self.r, self.q)
         self._den = 2 * self.t * self.r * self.q
+        if self._den >= 1 << 56:
+            raise InvalidParameter(
+                f"discrete Gaussian variance {sigma2:.3g} is too small for the exact sampler (its Bernoulli "
+                f"denominators would exceed 2^56; the minimum is about 1e-9): ask for less privacy (smaller rho) "
+                f"only up to that point, or use no noise at all for noise-free checks")
 
     @property
     def sigma(self) -> float:

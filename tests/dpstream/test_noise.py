@@ -146,3 +146,14 @@ def test_shapes_and_method_choice():
     assert g.sample(make_rng(1), 0).shape == (0,)
     with pytest.raises(InvalidParameter):
         g.sample(make_rng(1), 3, method="float")
+
+
+def test_tiny_gaussian_variance_is_a_typed_error_not_an_overflow():
+    import pytest as _pytest
+
+    from dpstream.base import InvalidParameter
+    from dpstream.noise import DiscreteGaussian
+
+    with _pytest.raises(InvalidParameter, match="too small"):
+        DiscreteGaussian(5e-15)
+    DiscreteGaussian(1e-6)  # still fine
