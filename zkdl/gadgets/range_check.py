@@ -284,18 +284,6 @@ def _unit_relation(lam: int) -> sc.Relation:
     return sc.Relation(2, ((1, (0,)), (1, (1,)), (lam, (0, 1))), eq_weighted=True)
 
 
-_GKR_SHAPE = _gkr_relation(1)
-_UNIT_SHAPE = _unit_relation(1)
-
-
-def _lookup_shapes(layout: RangeLayout) -> list[tuple[int, sc.Relation]]:
-    """(variables, relation shape) of every layer sumcheck: the value tree's n − 1 layers (the last one over
-    the p = 1 leaves), then the table tree's 17 − 1."""
-    n = layout.n
-    out = [(k, _GKR_SHAPE) for k in range(1, n - 1)] + [(n - 1, _UNIT_SHAPE)]
-    return out + [(k, _GKR_SHAPE) for k in range(1, TABLE_LOG)]
-
-
 # tables: 0 B, 1 C = 1 − B − μ·mask;  eq · B · C = eq · (B − B² − μ·mask·B)
 _BITS_RELATION = sc.Relation.product(2, eq_weighted=True)
 
