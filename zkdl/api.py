@@ -135,6 +135,7 @@ def prove_training(
     progress: Callable[[str], None] | None = None,
     compare_float: bool = False,
     zero_knowledge: bool = True,
+    overwrite: bool = False,
 ) -> ProofBundle:
     """Train ``steps`` quantized SGD steps and prove them.
 
@@ -145,6 +146,8 @@ def prove_training(
     """
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
+    if out_dir is not None:
+        check_out_dir(out_dir, overwrite=overwrite)  # fail before the work, not after
     fp = FixedPointParams(frac_bits=frac_bits, lr_shift=lr_shift)
     ds = load_dataset(data, seed=seed)
     if model is not None:
@@ -221,14 +224,24 @@ def prove_training(
             raise VerificationError(f"the fresh proof did not verify: {res.reason}")
     summary["total_seconds"] = round(time.perf_counter() - t_start, 3)
     if out_dir is not None:
-        bundle.out_dir = write_bundle(bundle, out_dir)
+        bundle.out_dir = write_bundle(bundle, out_dir, overwrite=overwrite)
     return bundle
 
 
-def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike) -> Path:
+def check_out_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Refuse to replace an earlier run's outputs (its openings are the only way to use its commitments)."""
+    out = Path(out_dir)
+    existing = [p for p in (out / PROOF_FILE, out / STATEMENT_FILE, out / PRIVATE_DIR) if p.exists()]
+    if existing and not overwrite:
+        raise ZkdlError(f"{out} already holds a proof run ({', '.join(p.name for p in existing)}); choose another "
+                        "output directory or pass overwrite (--force) to replace it")
+    return out
+
+
+def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: bool = True) -> Path:
     """Write proof, statement and private artifacts; files are written to a temporary name and renamed, so
     an interrupted run never leaves a half-written proof next to a statement."""
-    out = Path(out_dir)
+    out = check_out_dir(out_dir, overwrite=overwrite)
     priv = out / PRIVATE_DIR
     priv.mkdir(parents=True, exist_ok=True)
 

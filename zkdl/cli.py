@@ -18,6 +18,7 @@ from .errors import ZkdlError
 log = logging.getLogger("zkdl")
 
 DEMO_WIDTHS = "64,32,10"
+DEMO_OUT = "zkdl-demo"
 
 
 def _widths(text: str) -> list[int]:
@@ -67,6 +68,7 @@ def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int, wi
     p.add_argument("--seed", type=int, default=0, help="initialisation and train/test split seed")
     p.add_argument("--no-bias", action="store_true", help="fresh model without biases")
     p.add_argument("--backend", choices=("auto", "cpu", "gpu"), default="cpu", help="compute backend")
+    p.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in --out")
     p.add_argument("--transparent", action="store_true",
                    help="debugging only: a proof that is NOT zero-knowledge (marked in the proof header)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -83,6 +85,7 @@ def _prove(args, *, compare_float: bool):
         schedule_seed=args.schedule_seed, bias=not args.no_bias, seed=args.seed, out_dir=args.out,
         verify_after=not getattr(args, "no_verify", False), progress=_progress(args.quiet),
         compare_float=compare_float, zero_knowledge=not args.transparent,
+        overwrite=args.force or getattr(args, "replace_default", False),
     )
 
 
@@ -141,6 +144,7 @@ def cmd_inspect(args) -> int:
 def cmd_demo(args) -> int:
     if args.widths is None and args.model is None:
         args.widths = _widths(DEMO_WIDTHS)
+    args.replace_default = args.out == DEMO_OUT  # rerunning the demo replaces its own default output
     bundle = _prove(args, compare_float=True)
     s = bundle.summary
     lines = [
@@ -190,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="digits end to end: train, prove, verify, summary")
     _add_training_args(p, steps=64, batch=64, widths=None)
-    p.add_argument("--out", default="zkdl-demo", help="output directory (default zkdl-demo)")
+    p.add_argument("--out", default=DEMO_OUT, help=f"output directory (default {DEMO_OUT}, replaced on rerun)")
     p.set_defaults(func=cmd_demo)
     return ap
 
