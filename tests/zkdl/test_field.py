@@ -169,3 +169,9 @@ def test_contract_is_partial_evaluation():
     u = [int(x) for x in rng.integers(0, 2**60, 6)]
     part = t.contract((4, 8, 2), Fr.eq_table(u[2:5]))
     assert part.evaluate(u[:2] + u[5:]) == t.evaluate(u)
+
+
+def test_scaled_eq_table():
+    u = [3, 5, 7]
+    assert Fr.eq_table(u, scale=11).to_ints() == [11 * v % R for v in Fr.eq_table(u).to_ints()]
+    assert Fr.eq_table([], scale=4).to_ints() == [4]

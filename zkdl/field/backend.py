@@ -96,8 +96,9 @@ class Backend(ABC):
         """[1, x, x², …, x^(n−1)]."""
 
     @abstractmethod
-    def eq_table(self, u: np.ndarray) -> Array:
-        """eq(u, ·) over 2^len(u) indices, u[0] bound to the most significant index bit. u: (n, 4) limbs."""
+    def eq_table(self, u: np.ndarray, scale: np.ndarray | None = None) -> Array:
+        """scale·eq(u, ·) over 2^len(u) indices, u[0] bound to the most significant index bit. u: (n, 4) limbs;
+        scale: (4,) Montgomery limbs, default one."""
 
     @abstractmethod
     def batch_inverse(self, a: Array) -> tuple[Array, int]:

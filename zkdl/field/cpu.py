@@ -119,12 +119,12 @@ class CpuBackend(Backend):
         K.vec_powers(_c(x), n, out)
         return out
 
-    def eq_table(self, u):
+    def eq_table(self, u, scale=None):
         # one array, in place: variables are prepended as the new high bit, from u[n−1] down to u[0]
         u = _c(u).reshape(-1, 4)
         n = u.shape[0]
         a = np.empty((1 << n, 4), dtype=np.uint64)
-        a[0] = (K.ONE0, K.ONE1, K.ONE2, K.ONE3)
+        a[0] = (K.ONE0, K.ONE1, K.ONE2, K.ONE3) if scale is None else scale
         k = 1
         for j in range(n - 1, -1, -1):
             (K.eq_step_hi_s if k < K.SERIAL_BELOW else K.eq_step_hi)(a, k, u[j])

@@ -116,11 +116,11 @@ class Fr:
         return cls(be.powers(scalar_limbs(x), n), be)
 
     @classmethod
-    def eq_table(cls, u: Sequence[int], backend=None) -> Fr:
-        """eq(u, ·): 2^len(u) entries, u[0] bound to the most significant index bit."""
+    def eq_table(cls, u: Sequence[int], backend=None, scale: int | None = None) -> Fr:
+        """eq(u, ·) (times ``scale`` if given): 2^len(u) entries, u[0] bound to the most significant index bit."""
         be = get_backend(backend)
         pts = np.stack([scalar_limbs(x) for x in u]) if len(u) else np.zeros((0, 4), dtype=np.uint64)
-        return cls(be.eq_table(pts), be)
+        return cls(be.eq_table(pts, None if scale is None else scalar_limbs(scale)), be)
 
     @classmethod
     def outer(cls, u: Fr, v: Fr) -> Fr:

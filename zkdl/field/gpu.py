@@ -243,11 +243,11 @@ class GpuBackend(Backend):
         self._launch("fr_powers_kernel", nthreads, self._scalar(x), out, np.int64(n), np.int64(_CHUNK))
         return out
 
-    def eq_table(self, u):
+    def eq_table(self, u, scale=None):
         u = np.ascontiguousarray(u, dtype=np.uint64).reshape(-1, 4)
         n = u.shape[0]
         table = self.cp.zeros((1 << n, 4), dtype=self.cp.uint64)
-        table[0] = self.cp.asarray(_ONE)
+        table[0] = self.cp.asarray(_ONE if scale is None else np.ascontiguousarray(scale, dtype=np.uint64))
         ud = self.cp.asarray(u)
         half = 1
         # u[n-1] first: each step makes the next variable the most significant one (see fr_ops.cuh)

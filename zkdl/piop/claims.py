@@ -108,7 +108,7 @@ def prove_reduction(table: Fr, claims: Sequence[Claim], ch) -> Claim:
     weights = Fr.zeros(1 << n, backend=table.backend)
     for a, c in zip(alphas, claims):
         lo, hi, suffix = _support(c.point)
-        part = Fr.eq_table(suffix, backend=table.backend).axpy(a, weights[lo:hi])
+        part = Fr.eq_table(suffix, backend=table.backend, scale=a) + weights[lo:hi]
         weights.limbs[lo:hi] = part.limbs
     point, vals = ch.sumcheck([weights, table], sc.Relation.product(2), _combined(alphas, claims), n_public=1)
     return Claim(claims[0].tensor, point, vals[1])

@@ -444,7 +444,7 @@ def _combine(alphas, claims):
 def _eq_combo_table(claims, alphas, size) -> Fr:
     acc = Fr.zeros(size)
     for a, c in zip(alphas, claims):
-        acc = Fr.eq_table(list(c.point)).axpy(a, acc)
+        acc = Fr.eq_table(list(c.point), scale=a) + acc
     return acc
 
 
