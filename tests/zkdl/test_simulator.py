@@ -22,15 +22,14 @@ import random
 import numpy as np
 import pytest
 from scipy import stats
+from training_instances import make_instance  # noqa: E402  (tests/zkdl is on sys.path)
 
 from zkdl.commit.generators import PublicParams
 from zkdl.commit.pedersen import commit_int
 from zkdl.errors import VerificationError
 from zkdl.protocol import simulator, training
 from zkdl.protocol.simulator import Challenge, ChallengeMismatch, ProgrammableTranscript
-from zkdl.protocol.statement import Statement
 from zkdl.protocol.zk_channel import ZkVerifierChannel
-from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
 from zkdl.serialize import Reader, parse_header
 
 N_PROOFS = 3  # real and simulated proofs each, for the distribution tests
@@ -45,19 +44,7 @@ def pp() -> PublicParams:
 @pytest.fixture(scope="module")
 def instance(pp):
     """A tiny training run, its statement (commitments only) and the prover's openings."""
-    widths, B, T, n = (4, 3, 2), 3, 2, 7
-    p = FixedPointParams()
-    rng = np.random.default_rng(0)
-    X = np.round(rng.uniform(0, 1, (n, widths[0])) * 2**p.frac_bits).astype(np.int64)
-    Y = (np.eye(widths[-1])[rng.integers(0, widths[-1], n)] * 2**p.frac_bits).astype(np.int64)
-    run = train_quantized(quantize_model(init_model(widths, seed=1), p), X, Y, p, BatchSchedule(n, B), T)
-    st0 = Statement(widths=widths, has_bias=[True] * (len(widths) - 1), params=p.to_dict(), batch_size=B,
-                    steps=T, n_rows=n, schedule_seed=None, range_backend="lookup",
-                    generators_digest=pp.digest.hex())
-    w = training.Witness(training.Public.of(st0), run, X, Y)
-    coms, opens = training.commit_statement_tensors(pp, w, rng=random.Random(1))
-    st = dataclasses.replace(st0, commitments=coms)
-    return st, run, X, Y, opens
+    return make_instance(pp, (4, 3, 2), 3, 2, 7, commit_rng=random.Random(1))
 
 
 class _Tap(Reader):

@@ -7,45 +7,20 @@ two, so every padding path (steps, batch, widths, dataset rows) is exercised. Th
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
+from training_instances import build_and_prove  # noqa: E402  (tests/zkdl is on sys.path)
 
 from zkdl.commit.generators import PublicParams
 from zkdl.protocol import training
 from zkdl.protocol.statement import Statement
-from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
-from zkdl.quant.model import FloatModel
 from zkdl.serialize import parse_header
 
 
 @pytest.fixture(scope="module")
 def pp() -> PublicParams:
     return PublicParams.ephemeral(4096)
-
-
-def build_and_prove(pp, widths, B, T, n, *, bias=True, seed=None, backend="lookup", data_seed=0, model_seed=1,
-                    zk=True):
-    """Train T quantized steps honestly, commit the statement tensors, prove. Returns (statement, proof, run)."""
-    p = FixedPointParams()
-    rng = np.random.default_rng(data_seed)
-    F = p.frac_bits
-    X = np.round(rng.uniform(0, 1, (n, widths[0])) * 2**F).astype(np.int64)
-    Y = (np.eye(widths[-1])[rng.integers(0, widths[-1], n)] * 2**F).astype(np.int64)
-    flags = [bias] * (len(widths) - 1) if isinstance(bias, bool) else list(bias)
-    fm = init_model(widths, seed=model_seed, bias=True)
-    fm = FloatModel(fm.weights, tuple(b if keep else None for b, keep in zip(fm.biases, flags)))
-    run = train_quantized(quantize_model(fm, p), X, Y, p, BatchSchedule(n, B, seed), T)
-    st0 = Statement(widths=widths, has_bias=flags, params=p.to_dict(), batch_size=B, steps=T, n_rows=n,
-                    schedule_seed=seed, range_backend=backend, generators_digest=pp.digest.hex())
-    w = training.Witness(training.Public.of(st0), run, X, Y)
-    coms, opens = training.commit_statement_tensors(pp, w)
-    st = dataclasses.replace(st0, commitments=coms)
-    proof, _times = training.prove(pp, st, run, X, Y, opens, zk=zk)
-    return st, proof, run
 
 
 CASES = [

@@ -3,17 +3,14 @@ docs/transcript.md (a new absorb or challenge must be documented, and reviewed, 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
+from training_instances import make_instance  # noqa: E402  (tests/zkdl is on sys.path)
 
 from zkdl.commit.generators import PublicParams
 from zkdl.protocol import training
-from zkdl.protocol.statement import Statement
-from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
 from zkdl.transcript import Transcript
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "transcript.md"
@@ -26,18 +23,8 @@ def _documented_labels() -> set[str]:
 
 @pytest.mark.parametrize("backend", ["lookup", "bits"])
 def test_every_absorb_and_challenge_is_documented(monkeypatch, backend):
-    p = FixedPointParams()
-    rng = np.random.default_rng(0)
-    widths, B, T, n = (3, 3, 2), 2, 2, 5
-    X = np.round(rng.uniform(0, 1, (n, 3)) * 2**16).astype(np.int64)
-    Y = (np.eye(2)[rng.integers(0, 2, n)] * 2**16).astype(np.int64)
-    run = train_quantized(quantize_model(init_model(widths, seed=1), p), X, Y, p, BatchSchedule(n, B), T)
     pp = PublicParams.ephemeral(2048)
-    st0 = Statement(widths=widths, has_bias=[True, True], params=p.to_dict(), batch_size=B, steps=T, n_rows=n,
-                    schedule_seed=None, range_backend=backend, generators_digest=pp.digest.hex())
-    w = training.Witness(training.Public.of(st0), run, X, Y)
-    coms, opens = training.commit_statement_tensors(pp, w)
-    st = dataclasses.replace(st0, commitments=coms)
+    st, run, X, Y, opens = make_instance(pp, (3, 3, 2), 2, 2, 5, backend=backend)
 
     transcripts: list[Transcript] = []
 

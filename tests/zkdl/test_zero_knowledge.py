@@ -9,35 +9,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
+from training_instances import build_and_prove  # noqa: E402  (tests/zkdl is on sys.path)
 
 from zkdl.commit import sigma
 from zkdl.commit.generators import PublicParams
 from zkdl.field import MODULUS as R
 from zkdl.protocol import training
 from zkdl.protocol.channel import ProverChannel
-from zkdl.protocol.statement import Statement
-from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
 from zkdl.serialize import parse_header
-
-
-def build_and_prove(pp, widths, B, T, n, *, zk=True):
-    p = FixedPointParams()
-    rng = np.random.default_rng(0)
-    X = np.round(rng.uniform(0, 1, (n, widths[0])) * 2**p.frac_bits).astype(np.int64)
-    Y = (np.eye(widths[-1])[rng.integers(0, widths[-1], n)] * 2**p.frac_bits).astype(np.int64)
-    run = train_quantized(quantize_model(init_model(widths, seed=1), p), X, Y, p, BatchSchedule(n, B), T)
-    st0 = Statement(widths=widths, has_bias=[True] * (len(widths) - 1), params=p.to_dict(), batch_size=B,
-                    steps=T, n_rows=n, schedule_seed=None, range_backend="lookup",
-                    generators_digest=pp.digest.hex())
-    w = training.Witness(training.Public.of(st0), run, X, Y)
-    coms, opens = training.commit_statement_tensors(pp, w)
-    st = dataclasses.replace(st0, commitments=coms)
-    proof, _ = training.prove(pp, st, run, X, Y, opens, zk=zk)
-    return st, proof, run
 
 
 @pytest.fixture(scope="module")
