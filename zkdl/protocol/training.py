@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..commit.generators import PublicParams
-from ..commit.pedersen import Commitment, Opening, commit_bits, commit_int
+from ..commit.pedersen import Commitment, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..field import MODULUS as R
 from ..field import Fr
@@ -758,7 +758,7 @@ def prove(
     tables = backend.committed_tables(pub.layout, w.L_values, strict=tamper is None)
     openings: dict[str, tuple[Commitment, Opening]] = {}
     for name, arr in tables.items():
-        com, op = (commit_bits if arr.dtype == bool else commit_int)(params, arr, rng=rng)
+        com, op = commit(params, arr, rng=rng)  # bool tables by subset sums, integers by short scalars
         ch.commitment(f"commit/{name}", com)
         openings[name] = (com, op)
         w.ints[name] = arr.astype(np.int64)
