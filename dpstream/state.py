@@ -253,19 +253,16 @@ def seal(mechanism: Any, key: bytes, kind: str) -> dict:
 def unseal(envelope: Any, key: bytes, kind: str, restore: Callable[[dict], Any], ledger: Ledger | None = None):
     """Verify and restore an envelope made by :func:`seal`; every failure is a :class:`StateError`."""
     key = check_key(key)
-    if not is_sealed(envelope):
-        raise StateError("not a sealed dpstream state (format != 'dpstream.sealed-state'); seal states with "
-                         "mechanism.state_dict(key=...)")
-    if set(envelope) != _ENVELOPE_KEYS:
-        raise StateError(f"sealed state has fields {sorted(envelope)}, expected {sorted(_ENVELOPE_KEYS)}")
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("mac"), str):
+        raise StateError("not a sealed dpstream state (no 'mac'); seal states with mechanism.save_state(key)")
     tag = envelope["mac"]
-    if not isinstance(tag, str):
-        raise StateError("sealed state: 'mac' must be a hex string")
     body = {k: v for k, v in envelope.items() if k != "mac"}
     if not hmac.compare_digest(mac(key, _DOMAIN, body), tag):
         raise StateError("sealed state failed authentication (HMAC-SHA256 mismatch): it was tampered with, or "
                          "the key is not the one it was sealed with")
     # authentic from here on; still check the envelope's own fields strictly
+    if not is_sealed(envelope) or set(envelope) != _ENVELOPE_KEYS:
+        raise StateError(f"sealed state has format {envelope.get('format')!r} and fields {sorted(envelope)}")
     if envelope["version"] != ENVELOPE_VERSION or type(envelope["version"]) is not int:
         raise StateError(f"sealed state version {envelope['version']!r} is not supported (expected 1)")
     if envelope["kind"] != kind:

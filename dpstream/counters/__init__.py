@@ -82,7 +82,38 @@ def _restore_raw(state: dict) -> LinearCounter | BlockCounter:
     cls = _REGISTRY.get(state.get("mechanism"))
     if cls is None:
         raise StateError(f"state names an unknown mechanism {state.get('mechanism')!r}; known: {names()}")
-    return cls.from_state_dict(state)
+    obj = cls.from_state_dict(state)
+    _check_carry_shape(obj, state.get("carry"))
+    return obj
+
+
+_CARRY_CHECK_BLOCKS = 256
+
+
+def _skeleton(v: Any) -> Any:
+    """The shape of a JSON value: containers, lengths and which entries are null, not the numbers."""
+    if isinstance(v, (list, tuple)):
+        return [_skeleton(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _skeleton(x) for k, x in sorted(v.items())}
+    return None if v is None else type(v) is not bool and isinstance(v, (int, float)) and "n"
+
+
+def _check_carry_shape(obj: LinearCounter, carry: Any) -> None:
+    """A restored carry must have the shape the noise process itself has at that position.
+
+    The reference is the same process under another key, run block by block to the state's block (the shape of
+    a carry depends on the position only); skipped past ``_CARRY_CHECK_BLOCKS`` blocks to bound the cost.  Its
+    values are not checked: only a sealed state authenticates them.
+    """
+    if obj._blk > _CARRY_CHECK_BLOCKS:
+        return
+    ref = type(obj)(obj.horizon, obj.privacy, dim=obj.dim, bounds=obj.bounds, clip=obj.clip, _entropy=1,
+                    **obj._process_kwargs)
+    while ref._blk < obj._blk:
+        ref._next_block()
+    if _skeleton(ref._carry_start) != _skeleton(carry):
+        raise StateError(f"state 'carry' does not have the shape of a {obj.name} carry at block {obj._blk}")
 
 
 def from_state_dict(state: dict, key: bytes | None = None, *, ledger: Any = None,
@@ -95,10 +126,10 @@ def from_state_dict(state: dict, key: bytes | None = None, *, ledger: Any = None
     * a raw ``state_dict()`` only with ``trusted=True`` (a dict that never left this program): validated the
       same way, but neither authenticated nor restore-once.
     """
-    if is_sealed(state):
-        if key is None:
-            raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
+    if key is not None:
         return unseal(state, key, "counter", _restore_raw, ledger)
+    if is_sealed(state):
+        raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
     if not trusted:
         raise StateError("refusing an unauthenticated counter state: seal it with counter.save_state(key) and "
                          "restore with from_state_dict(sealed, key=key), or pass trusted=True for a dict that "

@@ -110,10 +110,10 @@ def from_state_dict(state: dict[str, Any], key: bytes | None = None, *, ledger: 
                     trusted: bool = False) -> ProblemMechanism:
     """Restore a MaxSum / SumSelect mechanism: a sealed state (``m.save_state(key)``) with its key, or a raw
     ``state_dict()`` with ``trusted=True`` (see :func:`dpstream.counters.from_state_dict`)."""
-    if is_sealed(state):
-        if key is None:
-            raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
+    if key is not None:
         return unseal(state, key, "problem", _restore_raw, ledger)
+    if is_sealed(state):
+        raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
     if not trusted:
         raise StateError("refusing an unauthenticated problem state: seal it with m.save_state(key) and restore "
                          "with from_state_dict(sealed, key=key), or pass trusted=True for a dict that never left "
