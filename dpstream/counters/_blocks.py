@@ -56,6 +56,11 @@ class BlockCounter(Mechanism):
         return self.inner.error_bound(beta)
 
     @property
+    def pending(self) -> int:
+        """Items of the current, unreleased block."""
+        return self._npend
+
+    @property
     def releases(self) -> int:
         """Answers published so far."""
         return self.inner.t
