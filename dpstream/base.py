@@ -173,23 +173,33 @@ class Mechanism(ABC):
         in memory, a database commit for a durable mechanism: :func:`dpstream.counters.open`).  A mechanism
         built with ``release_every=k`` yields one answer per k items (the last one after the source ends).
         """
+        n = check_chunk("checkpoint_every", checkpoint_every)
+        return self._stream(iter(items), n)
+
+    def _stream(self, it: Any, n: int) -> Any:
         import itertools
 
-        n = check_chunk("checkpoint_every", checkpoint_every)
-        it = iter(items)
         while True:
             chunk = list(itertools.islice(it, n))
             if not chunk:
                 break
-            out = self._stream_batch(chunk)
-            self._checkpoint(out)
+            try:
+                out = self._stream_batch(chunk)
+                self._checkpoint(out)
+            except BaseException:
+                self._stream_failed()
+                raise
             yield from out.tolist()
             if len(chunk) < n:
                 break
-        tail = self._stream_end()
-        if len(tail):
-            self._checkpoint(tail)
-            yield from tail.tolist()
+        try:
+            tail = self._stream_end()
+            if len(tail):
+                self._checkpoint(tail)
+        except BaseException:
+            self._stream_failed()
+            raise
+        yield from tail.tolist()
 
     def _stream_batch(self, chunk: list) -> np.ndarray:
         """Answers to one chunk of a stream (a list of items)."""
@@ -206,6 +216,10 @@ class Mechanism(ABC):
     def _stream_end(self) -> np.ndarray:
         """Answers owed when the source ends (a partial block of a ``release_every`` mechanism)."""
         return np.zeros(0)
+
+    def _stream_failed(self) -> None:
+        """A chunk of a stream failed before its answers were yielded (in memory: nothing to undo)."""
+        return None
 
     def _checkpoint(self, answers: np.ndarray) -> None:
         """Persist the state reached so far with the answers about to be yielded (in memory: nothing to do)."""

@@ -85,8 +85,12 @@ def _plain(obj: Any, where: str) -> Any:
 
 def canonical_json(obj: Any) -> bytes:
     """One byte string per JSON value: sorted keys, no whitespace, ASCII, finite numbers only."""
-    return json.dumps(_plain(obj, "$"), sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
+    try:  # the C encoder when the value is plain JSON already (every commit of a durable store goes here)
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    except (TypeError, ValueError):  # numpy scalars, NaN, odd keys: the checked walk converts or names the field
+        text = json.dumps(_plain(obj, "$"), sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                          allow_nan=False)
+    return text.encode("ascii")
 
 
 def check_key(key: Any) -> bytes:

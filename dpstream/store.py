@@ -162,17 +162,15 @@ class Durable(Mechanism):
 
         A crash loses only the items of the chunk in flight, none of whose answers was yielded; reopen and read
         ``t`` to know where to resume the source.  ``finish=False`` keeps a partial block pending at the end.
+        A chunk that fails (a bad item, a failed commit) releases nothing: the store goes back to its last
+        commit and the error propagates.
         """
         self._check_open()
         self._finish_at_end = finish
-        try:
-            yield from Mechanism.stream(self, items, checkpoint_every)
-        except GeneratorExit:
-            raise
-        except BaseException:
-            if self._con is not None:
-                self._reload()
-            raise
+        return Mechanism.stream(self, items, checkpoint_every)
+
+    def _stream_failed(self) -> None:
+        self._reload()
 
     def _stream_batch(self, chunk: list) -> np.ndarray:
         return self._mech._stream_batch(chunk)
