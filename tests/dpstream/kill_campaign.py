@@ -94,8 +94,10 @@ def run(kills: int, *, horizon: int = 400, max_delay: float = 0.08, synchronous:
     """``kills`` SIGKILLs spread over several stores (a new one when a stream completes); returns the counts."""
     rng = random.Random(seed)
     _warm_up(workdir)
-    counts = {"kills": 0, "runs_completed": 0, "stores": 0, "releases_checked": 0, "lost": 0, "duplicated": 0,
-              "redrawn": 0, "overhang_violations": 0, "lock_left_behind": 0, "max_overhang": 0}
+    # releases_checked: answers compared after all kills together (a store's answers are re-checked after
+    # every later kill); releases_total: distinct releases made in all stores
+    counts = {"kills": 0, "runs_completed": 0, "stores": 0, "releases_total": 0, "releases_checked": 0, "lost": 0,
+              "duplicated": 0, "redrawn": 0, "overhang_violations": 0, "lock_left_behind": 0, "max_overhang": 0}
     store_no = 0
     path = log = ""
     seen: list = []
@@ -147,6 +149,7 @@ def run(kills: int, *, horizon: int = 400, max_delay: float = 0.08, synchronous:
             if over > (1 if mode == "update" else chunk):
                 counts["overhang_violations"] += 1
             counts["releases_checked"] += len(stored)
+            counts["releases_total"] += len(stored) - len(seen)
             seen = stored
             if s.t == s.horizon:
                 counts["runs_completed"] += 1
