@@ -87,7 +87,7 @@ def _restore_raw(state: dict) -> LinearCounter | BlockCounter:
     return obj
 
 
-_CARRY_CHECK_BLOCKS = 256
+_CARRY_CHECK_BLOCKS = 64
 
 
 def _skeleton(v: Any) -> Any:
