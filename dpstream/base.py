@@ -165,15 +165,22 @@ class Mechanism(ABC):
 
         return seal(self, key, self.state_kind)
 
-    def stream(self, items: Any, checkpoint_every: int = 1024) -> Any:
+    def stream(self, items: Any, checkpoint_every: int = 1024, release_every: int | None = None) -> Any:
         """A generator of the answers to ``items`` (any iterable: a list, a generator, a file reader).
 
         Items are pulled ``checkpoint_every`` at a time (backpressure: nothing is read ahead of that), fed as
         one batch to :meth:`update_many`, and the batch's answers are yielded after :meth:`_checkpoint` (a no-op
         in memory, a database commit for a durable mechanism: :func:`dpstream.counters.open`).  A mechanism
-        built with ``release_every=k`` yields one answer per k items (the last one after the source ends).
+        built with ``release_every=k`` yields one answer per k items (the last one after the source ends);
+        ``release_every`` here only checks that (the noise is calibrated to the releases when the mechanism is
+        created: ``counters.make(..., release_every=k)``).
         """
         n = check_chunk("checkpoint_every", checkpoint_every)
+        if release_every is not None and check_chunk("release_every", release_every) != self.release_every:
+            raise InvalidParameter(
+                f"this mechanism releases every {self.release_every} item(s); its noise is calibrated to that "
+                f"number of releases, so create it with release_every={release_every} "
+                f"(counters.make(..., release_every={release_every}) or counters.open(..., release_every=...))")
         return self._stream(iter(items), n)
 
     def _stream(self, it: Any, n: int) -> Any:

@@ -157,7 +157,8 @@ class Durable(Mechanism):
             self._commit(out)
         return out
 
-    def stream(self, items: Any, checkpoint_every: int = 1000, finish: bool = True) -> Any:
+    def stream(self, items: Any, checkpoint_every: int = 1000, release_every: int | None = None,
+               finish: bool = True) -> Any:
         """Answers to ``items``, committed every ``checkpoint_every`` items before they are yielded.
 
         A crash loses only the items of the chunk in flight, none of whose answers was yielded; reopen and read
@@ -167,7 +168,11 @@ class Durable(Mechanism):
         """
         self._check_open()
         self._finish_at_end = finish
-        return Mechanism.stream(self, items, checkpoint_every)
+        return Mechanism.stream(self, items, checkpoint_every, release_every)
+
+    def save_state(self, key: bytes) -> dict:
+        raise StateError("a durable store's state cannot be exported: a restored copy would fork the stream that "
+                         "the store's lock and generation keep single; move the database file instead")
 
     def _stream_failed(self) -> None:
         self._reload()

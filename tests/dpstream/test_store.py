@@ -74,6 +74,8 @@ def test_lock_same_process_and_other_process(tmp_path):
     s.update(1)
     with pytest.raises(store.StoreLocked):
         _open(p)
+    with pytest.raises(StateError, match="fork"):  # nor can its state be carried out of the store
+        s.save_state(KEY)
     code = textwrap.dedent(f"""
         import sys
         from dpstream import counters, store

@@ -72,6 +72,10 @@ def test_block_counter_validates_items_not_blocks():
     assert b.t == 0
     with pytest.raises(InvalidParameter):
         counters.make("binary-tree", horizon=100, privacy=zCDP(0.5), release_every=0)
+    # release_every is fixed at creation (the noise is calibrated to it); stream() only checks it
+    assert len(list(b.stream([1.0] * 20, release_every=10))) == 2
+    with pytest.raises(InvalidParameter, match="calibrated"):
+        counters.make("binary-tree", horizon=100, privacy=zCDP(0.5)).stream([1.0], release_every=10)
 
 
 def test_block_counter_is_calibrated_to_the_releases_made():
