@@ -357,6 +357,7 @@ def open_store(path: Any, kind: str, build: Any, *, key: bytes | None = None, sy
     if sync is None:
         raise InvalidParameter(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
     led = _Ledger(ledger) if ledger is not None else None
+    existed = os.path.exists(path)
     try:
         con = sqlite3.connect(path, timeout=0.0, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as e:
@@ -402,6 +403,10 @@ def open_store(path: Any, kind: str, build: Any, *, key: bytes | None = None, sy
         con.close()
         if led is not None:
             led.close()
+        if not existed:  # a store that failed to be created leaves no empty file behind
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.remove(path + suffix)
         raise
 
 

@@ -220,6 +220,7 @@ def test_reopen_with_other_parameters_is_refused(tmp_path):
     _new(p, horizon=100).close()  # the same parameters are fine
     with pytest.raises(InvalidParameter, match="does not exist"):
         _open(tmp_path / "missing.db")
+    assert not (tmp_path / "missing.db").exists()  # a failed creation leaves no empty store behind
     with pytest.raises(InvalidParameter, match="synchronous"):
         _new(tmp_path / "x.db", synchronous="off")
 
