@@ -7,7 +7,9 @@ every item.  Every mechanism exposes
 * ``update_many(xs) -> answers``     a batch (first axis = time), identical to calling ``update`` in a loop,
 * ``guarantee``                      the privacy guarantee as data (:class:`dpstream.accounting.Guarantee`),
 * ``error_bound(beta)``              a bound that holds for all steps at once with probability >= 1 - beta,
-* ``state_dict()`` / ``from_state_dict(state)``   JSON-able persistence.
+* ``state_dict()`` / ``from_state_dict(state)``   JSON-able persistence (raw, trusted: inside one program),
+* ``save_state(key)``                an authenticated, restore-once envelope of the state (:mod:`dpstream.state`),
+* ``stream(iterable)``               a generator of answers over any iterator of items (backpressure).
 
 Errors raised on bad input all derive from :class:`DPError`; each message says what to change.
 """
@@ -32,6 +34,7 @@ __all__ = [
     "check_positive",
     "check_horizon",
     "check_probability",
+    "check_chunk",
 ]
 
 
@@ -85,6 +88,13 @@ def check_probability(name: str, value: Any) -> float:
     return v
 
 
+def check_chunk(name: str, value: Any) -> int:
+    """Return an int >= 1 (a chunk or block size) or raise :class:`InvalidParameter`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise InvalidParameter(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
 def check_horizon(horizon: Any) -> int:
     """Return the horizon as an int >= 1 or raise :class:`InvalidParameter`."""
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
@@ -113,6 +123,10 @@ class Mechanism(ABC):
     horizon: int | None = None
     #: number of items consumed so far
     t: int = 0
+    #: which registry restores this mechanism's state ("counter": dpstream.counters, "problem": dpstream.problems)
+    state_kind: str = "mechanism"
+    #: a mechanism that publishes one answer per ``release_every`` items (1: after every item)
+    release_every: int = 1
 
     def update(self, x: Any) -> Any:
         """Consume one item and return the answer after it (a float for ``dim == 1``, else an array)."""
@@ -141,6 +155,82 @@ class Mechanism(ABC):
     @abstractmethod
     def from_state_dict(cls, state: dict) -> Mechanism:
         """Restore a mechanism saved by :meth:`state_dict`; it continues the same stream."""
+
+    def save_state(self, key: bytes) -> dict:
+        """The state sealed for storage outside this process: HMAC-SHA256 under ``key`` (>= 16 bytes) over a
+        canonical JSON encoding, with the stream's id, a generation number and a restore-once token.  Restore
+        it with ``dpstream.counters.from_state_dict(envelope, key=key)`` (or ``dpstream.problems``): a
+        tampered field, a second restore, or an older generation raises :class:`StateError`."""
+        from .state import seal  # the envelope module sits on this one (it only needs the errors above)
+
+        return seal(self, key, self.state_kind)
+
+    def stream(self, items: Any, checkpoint_every: int = 1024, release_every: int | None = None) -> Any:
+        """A generator of the answers to ``items`` (any iterable: a list, a generator, a file reader).
+
+        Items are pulled ``checkpoint_every`` at a time (backpressure: nothing is read ahead of that), fed as
+        one batch to :meth:`update_many`, and the batch's answers are yielded after :meth:`_checkpoint` (a no-op
+        in memory, a database commit for a durable mechanism: :func:`dpstream.counters.open`).  A mechanism
+        built with ``release_every=k`` yields one answer per k items (the last one after the source ends);
+        ``release_every`` here only checks that (the noise is calibrated to the releases when the mechanism is
+        created: ``counters.make(..., release_every=k)``).
+        """
+        n = check_chunk("checkpoint_every", checkpoint_every)
+        if release_every is not None and check_chunk("release_every", release_every) != self.release_every:
+            raise InvalidParameter(
+                f"this mechanism releases every {self.release_every} item(s); its noise is calibrated to that "
+                f"number of releases, so create it with release_every={release_every} "
+                f"(counters.make(..., release_every={release_every}) or counters.open(..., release_every=...))")
+        return self._stream(iter(items), n)
+
+    def _stream(self, it: Any, n: int) -> Any:
+        import itertools
+
+        while True:
+            chunk = list(itertools.islice(it, n))
+            if not chunk:
+                break
+            try:
+                out = self._stream_batch(chunk)
+                self._checkpoint(out)
+            except BaseException:
+                self._stream_failed()
+                raise
+            yield from out.tolist()
+            if len(chunk) < n:
+                break
+        try:
+            tail = self._stream_end()
+            if len(tail):
+                self._checkpoint(tail)
+        except BaseException:
+            self._stream_failed()
+            raise
+        yield from tail.tolist()
+
+    def _stream_batch(self, chunk: list) -> np.ndarray:
+        """Answers to one chunk of a stream (a list of items)."""
+        try:
+            arr = np.asarray(chunk)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.dtype.kind not in "iuf":
+            # strings, bools, ragged rows, objects: the per-item path says precisely which item is wrong
+            outs = [self.update(x) for x in chunk]
+            return np.asarray([y for y in outs if y is not None])
+        return np.asarray(self.update_many(arr))
+
+    def _stream_end(self) -> np.ndarray:
+        """Answers owed when the source ends (a partial block of a ``release_every`` mechanism)."""
+        return np.zeros(0)
+
+    def _stream_failed(self) -> None:
+        """A chunk of a stream failed before its answers were yielded (in memory: nothing to undo)."""
+        return None
+
+    def _checkpoint(self, answers: np.ndarray) -> None:
+        """Persist the state reached so far with the answers about to be yielded (in memory: nothing to do)."""
+        return None
 
     @property
     def remaining(self) -> int | None:

@@ -1,4 +1,5 @@
-"""`dpstream` command line: demos and cheap audits. Errors are one-line messages with an exit code."""
+"""`dpstream` command line: private counts of a stream, demos and cheap audits. Errors are one-line messages with
+an exit code: 2 bad usage or input (nothing more is released), 1 I/O failure, 3 an audit flagged a mechanism."""
 
 from __future__ import annotations
 
@@ -88,6 +89,107 @@ def _cmd_audit_tracing(args) -> int:
     return EXIT_FLAGGED if flagged else EXIT_OK
 
 
+def _cmd_count(args) -> int:
+    """Private running counts of a stream of numbers / JSON lines, one JSON line per release."""
+    from dpstream import counters
+    from dpstream.base import DPError, InvalidParameter
+    from dpstream.streams import chunks, read_items
+
+    key = None
+    if args.key_file is not None:
+        with open(args.key_file, "rb") as f:
+            key = f.read()
+    params: dict = {}
+    if args.rho is not None and args.epsilon is not None:
+        raise InvalidParameter("give one of --rho and --epsilon")
+    if args.rho is not None or args.epsilon is not None:
+        params["privacy"] = counters.zCDP(args.rho) if args.rho is not None else counters.EpsDP(args.epsilon)
+    for name in ("horizon", "dim", "seed"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    if args.bounds is not None:
+        params["bounds"] = (args.bounds[0], args.bounds[1])
+    if args.clip:
+        params["clip"] = True
+    if args.release_every != 1:
+        params["release_every"] = args.release_every
+    if args.state is not None:
+        import os
+
+        exists = os.path.exists(args.state) and os.path.getsize(args.state) > 0
+        if not exists and "privacy" not in params:
+            raise InvalidParameter(f"--state {args.state} does not exist yet: give --horizon and --rho (or "
+                                   f"--epsilon) to create it")
+        mech = counters.open(args.state, args.mechanism if not exists or params else None, key=key,
+                             synchronous=args.synchronous, **params)
+    else:
+        if "privacy" not in params or "horizon" not in params:
+            raise InvalidParameter("give --horizon and --rho (or --epsilon), or --state FILE to resume a counter")
+        mech = counters.make(args.mechanism, **params)
+    src = open(args.input, encoding="utf-8") if args.input not in (None, "-") else sys.stdin  # noqa: SIM115
+    out = sys.stdout
+    try:
+        for chunk in chunks(read_items(src, field=args.field), args.checkpoint_every):
+            lines = [n for n, _ in chunk]
+            items = [x for _, x in chunk]
+            try:
+                ys = mech.update_many(items)  # durable: one commit, before anything is printed
+            except DPError as e:
+                raise type(e)(f"lines {lines[0]}-{lines[-1]}: {e} (the counter holds t={mech.t} items: resume "
+                              f"the input after item {mech.t})") from None
+            _write_counts(out, _release_steps_after(mech, len(items), len(ys)), ys)
+        if not args.keep_partial:
+            fin = getattr(mech, "finish", None)
+            if fin is not None:
+                ys = fin()
+                _write_counts(out, [mech.t] * len(ys), ys)
+    finally:
+        if src is not sys.stdin:
+            src.close()
+        close = getattr(mech, "close", None)
+        if close is not None:
+            close()
+    return EXIT_OK
+
+
+def _release_steps_after(mech, n_items: int, n_out: int) -> list[int]:
+    """Item counts of the ``n_out`` answers just released by a batch of ``n_items`` (computed afterwards)."""
+    k = getattr(mech, "release_every", 1)
+    if k == 1:
+        return list(range(mech.t - n_out + 1, mech.t + 1))
+    inner = getattr(mech, "mechanism", mech)
+    last = mech.t - inner.pending  # the end of the last completed block
+    return [last - (n_out - 1 - j) * k for j in range(n_out)]
+
+
+def _write_counts(out, steps, ys) -> None:
+    import numpy as np
+
+    ys = np.asarray(ys)
+    if not len(ys):
+        return
+    vals = ys.tolist()
+    out.write("".join(json.dumps({"t": t, "count": v}) + "\n" for t, v in zip(steps, vals, strict=True)))
+    out.flush()
+
+
+def _bounds_pair(s: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+
+
+def _pos_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dpstream", description="Differential privacy under continual observation.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
@@ -103,6 +205,34 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--seed", type=_nonneg_int, default=0, help="seed (demos are reproducible, not private)")
     lb.add_argument("--quiet", action="store_true", help="no progress on stderr")
     lb.set_defaults(func=_cmd_demo_lower_bound)
+
+    cnt = sub.add_parser("count", help="private running counts of numbers / JSON lines (stdin or a file)",
+                         description="Reads one item per line (a number, a JSON number or list, or a JSON object "
+                                     "with --field) and writes one JSON line {\"t\": items so far, \"count\": "
+                                     "private running sum} per release.")
+    cnt.add_argument("input", nargs="?", default=None, help="input file (default: stdin, also '-')")
+    cnt.add_argument("--mechanism", default="binary-tree",
+                     choices=["binary-tree", "honaker", "smooth-binary", "square-root", "blt", "hybrid"])
+    cnt.add_argument("--horizon", type=_pos_int, help="stream length T the noise is calibrated for")
+    cnt.add_argument("--rho", type=_positive_float, help="zCDP budget (Gaussian noise)")
+    cnt.add_argument("--epsilon", type=_positive_float, help="pure DP budget (Laplace noise)")
+    cnt.add_argument("--dim", type=_pos_int, help="coordinates of one item (default 1)")
+    cnt.add_argument("--bounds", type=_bounds_pair, nargs=2, metavar=("LO", "HI"),
+                     help="range of every coordinate (default 0 1); the noise scales with HI-LO")
+    cnt.add_argument("--clip", action="store_true", help="clip items outside the bounds instead of failing")
+    cnt.add_argument("--release-every", type=_pos_int, default=1,
+                     help="publish the count after every k-th item only (noise for T/k releases)")
+    cnt.add_argument("--keep-partial", action="store_true",
+                     help="with --release-every: do not release the last partial block at the end of the input")
+    cnt.add_argument("--field", help="take the item from this field of a JSON object per line")
+    cnt.add_argument("--state", help="SQLite store: created if missing, resumed if present (crash-safe)")
+    cnt.add_argument("--key-file", help="file whose bytes (>= 16) authenticate the --state store (HMAC)")
+    cnt.add_argument("--synchronous", choices=["full", "normal"], default="full",
+                     help="full: fsync every commit (survives power loss); normal: survives kill -9 only")
+    cnt.add_argument("--checkpoint-every", type=_pos_int, default=1000,
+                     help="items per commit and per output flush (1 for live pipes)")
+    cnt.add_argument("--seed", type=_nonneg_int, default=None, help="reproducible noise (tests only: not private)")
+    cnt.set_defaults(func=_cmd_count)
 
     audit = sub.add_parser("audit", help="empirical privacy checks")
     asub = audit.add_subparsers(dest="audit", parser_class=_Parser)

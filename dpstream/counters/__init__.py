@@ -6,7 +6,8 @@
     ys = c.update_many(bits)     # a batch, identical to calling update in a loop
     c.guarantee                  # Guarantee(rho=..., ...); c.guarantee.approx_dp(1e-6) -> epsilon
     c.error_bound(beta=0.05)     # holds for all steps and coordinates at once with prob >= 0.95
-    state = c.state_dict()       # JSON-able (and secret); counters.from_state_dict(state) continues the stream
+    env = c.save_state(key)      # sealed: HMAC under key, restore-once; counters.from_state_dict(env, key=key)
+    d = counters.open("c.db", "binary-tree", horizon=2**20, privacy=counters.zCDP(rho=0.5))  # durable (SQLite)
 
 Mechanisms (``names()``): ``binary-tree``, ``honaker``, ``smooth-binary``, ``square-root``, ``blt``, ``hybrid``.
 """
@@ -16,7 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..accounting import EpsDP, Guarantee, zCDP
-from ..base import InvalidParameter, StateError
+from ..base import InvalidParameter, StateError, check_chunk
+from ..state import is_sealed, restore_checked, unseal
+from ._blocks import BLOCK_FORMAT, BlockCounter
 from ._core import LinearCounter, NoiseProcess, noiseless
 from ._factor import BLT, SquareRoot, fit_blt, sqrt_coefficients
 from ._trees import BinaryTree, Honaker, Hybrid, SmoothBinary
@@ -39,8 +42,9 @@ def make(
     seed: int | None = None,
     bounds: tuple[float, float] = (0.0, 1.0),
     clip: bool = False,
+    release_every: int = 1,
     **options: Any,
-) -> LinearCounter:
+) -> LinearCounter | BlockCounter:
     """Create a counter.
 
     * ``horizon``: the stream length T the counter is calibrated for (``None`` only for ``"hybrid"``);
@@ -50,8 +54,11 @@ def make(
     * ``seed``: None (OS randomness, the default) or an int for reproducible tests and demos (the guarantee then
       says ``seeded=True``);
     * options: ``granularity`` (tree counters: the lattice inputs are rounded to, a power of two),
-      ``buffers`` (blt), ``block`` (noise block length).
+      ``buffers`` (blt), ``block`` (noise block length);
+    * ``release_every``: publish only the running sum after every k-th item: a :class:`BlockCounter`, i.e. the
+      counter over ceil(T/k) block sums, with the noise of ceil(T/k) releases instead of T.
     """
+    k = check_chunk("release_every", release_every)
     try:
         cls = _REGISTRY[name]
     except (KeyError, TypeError):
@@ -60,21 +67,87 @@ def make(
         raise InvalidParameter("privacy is required: pass privacy=zCDP(rho=...) or privacy=EpsDP(epsilon=...)")
     if horizon is None and name != "hybrid":
         raise InvalidParameter(f"{name} needs horizon=T (the stream length); for an unknown T use 'hybrid'")
-    return cls(horizon, privacy, dim=dim, seed=seed, bounds=bounds, clip=clip, **options)
+    if k == 1:
+        return cls(horizon, privacy, dim=dim, seed=seed, bounds=bounds, clip=clip, **options)
+    inner = cls(BlockCounter.inner_horizon(horizon, k), privacy, dim=dim, seed=seed, bounds=bounds, clip=clip,
+                **options)
+    return BlockCounter(inner, k, horizon)
 
 
-def from_state_dict(state: dict) -> LinearCounter:
-    """Restore any counter saved with ``state_dict()``."""
+def _restore_raw(state: dict) -> LinearCounter | BlockCounter:
     if not isinstance(state, dict):
         raise StateError(f"a counter state is a dict, got {type(state).__name__}")
+    if state.get("format") == BLOCK_FORMAT:
+        return BlockCounter.from_state_dict(state)
     cls = _REGISTRY.get(state.get("mechanism"))
     if cls is None:
         raise StateError(f"state names an unknown mechanism {state.get('mechanism')!r}; known: {names()}")
-    return cls.from_state_dict(state)
+    obj = cls.from_state_dict(state)
+    _check_carry_shape(obj, state.get("carry"))
+    return obj
+
+
+_CARRY_CHECK_BLOCKS = 64
+
+
+def _skeleton(v: Any) -> Any:
+    """The shape of a JSON value: containers, lengths and which entries are null, not the numbers."""
+    if isinstance(v, (list, tuple)):
+        return [_skeleton(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _skeleton(x) for k, x in sorted(v.items())}
+    return None if v is None else type(v) is not bool and isinstance(v, (int, float)) and "n"
+
+
+def _check_carry_shape(obj: LinearCounter, carry: Any) -> None:
+    """A restored carry must have the shape the noise process itself has at that position.
+
+    The reference is the same process under another key, run block by block to the state's block (the shape of
+    a carry depends on the position only); skipped past ``_CARRY_CHECK_BLOCKS`` blocks to bound the cost.  Its
+    values are not checked: only a sealed state authenticates them.
+    """
+    if obj._blk > _CARRY_CHECK_BLOCKS:
+        return
+    ref = type(obj)(obj.horizon, obj.privacy, dim=obj.dim, bounds=obj.bounds, clip=obj.clip, _entropy=1,
+                    **obj._process_kwargs)
+    while ref._blk < obj._blk:
+        ref._next_block()
+    if _skeleton(ref._carry_start) != _skeleton(carry):
+        raise StateError(f"state 'carry' does not have the shape of a {obj.name} carry at block {obj._blk}")
+
+
+def from_state_dict(state: dict, key: bytes | None = None, *, ledger: Any = None,
+                    trusted: bool = False) -> LinearCounter | BlockCounter:
+    """Restore a counter.
+
+    * a sealed state (``counter.save_state(key)``) with the same ``key``: authenticated (HMAC-SHA256), every
+      field validated, restored at most once and never to an older generation (``ledger``: a
+      :class:`dpstream.state.Ledger`, default the process's); any failure is a :class:`StateError`;
+    * a raw ``state_dict()`` only with ``trusted=True`` (a dict that never left this program): validated the
+      same way, but neither authenticated nor restore-once.
+    """
+    if key is not None:
+        return unseal(state, key, "counter", _restore_raw, ledger)
+    if is_sealed(state):
+        raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
+    if not trusted:
+        raise StateError("refusing an unauthenticated counter state: seal it with counter.save_state(key) and "
+                         "restore with from_state_dict(sealed, key=key), or pass trusted=True for a dict that "
+                         "never left this program (restoring it twice replays its noise)")
+    return restore_checked(_restore_raw, state)
+
+
+def open(path: Any, mechanism: str | None = None, **kwargs: Any) -> Any:  # noqa: A001 (the module's verb)
+    """A durable counter kept in the SQLite database at ``path``: see :func:`dpstream.store.open_counter`."""
+    from ..store import open_counter  # the store layer sits above the counters
+
+    return open_counter(path, mechanism, **kwargs)
 
 
 __all__ = [
     "make",
+    "open",
+    "BlockCounter",
     "from_state_dict",
     "names",
     "zCDP",

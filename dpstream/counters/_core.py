@@ -179,6 +179,7 @@ class LinearCounter(Mechanism):
     """
 
     process_cls: type[NoiseProcess] = NoiseProcess
+    state_kind = "counter"
 
     def __init__(
         self,
@@ -401,7 +402,12 @@ class LinearCounter(Mechanism):
         return self._s + self._buf[i]
 
     def update_many(self, xs: Any) -> np.ndarray:
-        a = self._prepare(xs)
+        return self._update_prepared(self._prepare(xs))
+
+    def _update_prepared(self, a: np.ndarray) -> np.ndarray:
+        """update_many on items already through :meth:`_prepare` (validated, on the lattice).  Also the hook of
+        :class:`dpstream.counters.BlockCounter`, which feeds sums of k prepared items: one changed item moves
+        one such sum by no more than it moves the item, so the calibration to one item's bounds still holds."""
         n = a.shape[0]
         self._check_room(n)
         if n == 0:

@@ -19,6 +19,7 @@ from dpstream.problems.combined import (
     candidate_bounds,
     from_state_dict,
     make,
+    open,
 )
 from dpstream.problems.svt import MaxSumSVT, SumSelectSVT, SVTParameters, svt_parameters
 from dpstream.problems.tree import MaxSumTree, SumSelectTree, tree_levels
@@ -27,5 +28,5 @@ __all__ = [
     "DPError", "HorizonExceeded", "InvalidInput", "InvalidParameter", "StateError", "zCDP", "EpsDP", "Guarantee",
     "MaxSumSVT", "SumSelectSVT", "SVTParameters", "svt_parameters",
     "MaxSumTree", "SumSelectTree", "tree_levels",
-    "MaxSumTrivial", "SumSelectTrivial", "candidate_bounds", "make", "from_state_dict",
+    "MaxSumTrivial", "SumSelectTrivial", "candidate_bounds", "make", "from_state_dict", "open",
 ]

@@ -92,6 +92,7 @@ class ProblemMechanism(Mechanism):
     """
 
     kind: str = ""  # method name within the problem: "tree", "svt", "trivial"
+    state_kind = "problem"
     problem: str = "maxsum"
 
     @property

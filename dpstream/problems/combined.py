@@ -16,6 +16,7 @@ from dpstream.base import InvalidParameter, StateError
 from dpstream.problems._common import ProblemMechanism, check_beta, privacy_dict, resolve_privacy
 from dpstream.problems.svt import MaxSumSVT, SumSelectSVT
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
+from dpstream.state import is_sealed, restore_checked, unseal
 
 
 class _Trivial(ProblemMechanism):
@@ -96,11 +97,33 @@ def make(problem: str, method: str = "auto", *, horizon: int, dim: int, privacy=
                                        seed=seed, **kw)
 
 
-def from_state_dict(state: dict[str, Any]) -> ProblemMechanism:
-    """Restore any problem mechanism from its state_dict."""
+def _restore_raw(state: dict[str, Any]) -> ProblemMechanism:
     if not isinstance(state, dict) or "type" not in state:
         raise StateError("not a dpstream problem state dict (missing 'type')")
     for cls in _CLASSES.values():
         if cls.__name__ == state["type"]:
             return cls.from_state_dict(state)
     raise StateError(f"unknown mechanism type in state dict: {state['type']!r}")
+
+
+def from_state_dict(state: dict[str, Any], key: bytes | None = None, *, ledger: Any = None,
+                    trusted: bool = False) -> ProblemMechanism:
+    """Restore a MaxSum / SumSelect mechanism: a sealed state (``m.save_state(key)``) with its key, or a raw
+    ``state_dict()`` with ``trusted=True`` (see :func:`dpstream.counters.from_state_dict`)."""
+    if key is not None:
+        return unseal(state, key, "problem", _restore_raw, ledger)
+    if is_sealed(state):
+        raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
+    if not trusted:
+        raise StateError("refusing an unauthenticated problem state: seal it with m.save_state(key) and restore "
+                         "with from_state_dict(sealed, key=key), or pass trusted=True for a dict that never left "
+                         "this program (restoring it twice replays its noise)")
+    return restore_checked(_restore_raw, state)
+
+
+def open(path: Any, problem: str | None = None, method: str = "auto", **kwargs: Any) -> Any:  # noqa: A001
+    """A durable MaxSum / SumSelect mechanism kept in the SQLite database at ``path``
+    (:func:`dpstream.store.open_problem`)."""
+    from dpstream.store import open_problem  # the store layer sits above the problems
+
+    return open_problem(path, problem, method, **kwargs)

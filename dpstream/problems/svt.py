@@ -299,6 +299,9 @@ class _SVTBase(ProblemMechanism):
             raise StateError(f"malformed state dict: {e!r}") from None
         if obj.sums.shape != (obj.dim,) or not (0 <= obj.t <= obj.horizon) or obj.rounds > params.k:
             raise StateError("malformed state dict: inconsistent sums / t / rounds")
+        if not 0 <= obj.rounds <= obj.t or (obj.sums < 0).any() or (obj.sums > obj.t).any():
+            raise StateError("malformed state dict: rounds or column sums impossible after t records")
+        _check_params(params, obj)
         return obj
 
     def _extra_state(self) -> dict[str, Any]:
@@ -306,6 +309,20 @@ class _SVTBase(ProblemMechanism):
 
     def _load_extra_state(self, st: dict[str, Any]) -> None:
         pass
+
+
+def _check_params(p: SVTParameters, obj: _SVTBase) -> None:
+    """A restored calibration must describe this mechanism and spend no more than its privacy target."""
+    if (p.problem, p.horizon, p.dim) != (obj.problem, obj.horizon, obj.dim):
+        raise StateError(f"malformed state dict: SVT parameters are for ({p.problem}, T={p.horizon}, d={p.dim}), "
+                         f"the mechanism is ({obj.problem}, T={obj.horizon}, d={obj.dim})")
+    if p.sensitivity != (1 if obj.problem == "maxsum" else 2):
+        raise StateError(f"malformed state dict: SVT sensitivity {p.sensitivity} is wrong for {obj.problem}")
+    if not (p.k >= 1 and p.eps1 > 0 and p.eps2 > 0 and math.isclose(p.eps0, p.eps1 + p.eps2, rel_tol=1e-12)):
+        raise StateError("malformed state dict: SVT parameters need k >= 1 and eps0 = eps1 + eps2 > 0")
+    if not math.isclose(p.eps0, _eps0(obj.privacy, p.k), rel_tol=1e-12):
+        raise StateError(f"malformed state dict: SVT eps0={p.eps0} does not match the privacy target "
+                         f"{privacy_dict(obj.privacy)} over k={p.k} rounds (expected {_eps0(obj.privacy, p.k)})")
 
 
 class MaxSumSVT(_SVTBase):

@@ -101,7 +101,7 @@ class _TreeBase(ProblemMechanism):
                 raise StateError(f"unsupported state version {st['version']!r} (expected 2)")
             obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=as_privacy(st["privacy"]), seed=st["seed"],
                       sampler=st["sampler"])
-            counter = counters.from_state_dict(st["counter"])
+            counter = counters.from_state_dict(st["counter"], trusted=True)  # inside a checked restore
             if (counter.horizon, counter.dim, counter.privacy) != (obj.horizon, obj.dim, obj._counter_privacy()):
                 raise StateError("malformed state dict: the counter does not match the mechanism")
             obj._counter = counter

@@ -347,10 +347,10 @@ def test_restore_after_save_continues_identically(name, priv, dim):
     full = ref.update_many(xs)
     rng = np.random.default_rng(99)
     for cut in sorted({0, 16, 17, T, *rng.integers(1, T, size=4).tolist()}):
-        c = counters.from_state_dict(json.loads(json.dumps(state0)))
+        c = counters.from_state_dict(json.loads(json.dumps(state0)), trusted=True)
         first = [c.update(x) for x in xs[: cut % 7]] + list(c.update_many(xs[cut % 7 : cut]))
         state = json.loads(json.dumps(c.state_dict()))
-        r = counters.from_state_dict(state)
+        r = counters.from_state_dict(state, trusted=True)
         assert r.t == cut and r.guarantee == c.guarantee
         rest = r.update_many(xs[cut:])
         np.testing.assert_array_equal(np.concatenate([np.array(first).reshape(-1, *xs.shape[1:]), rest]), full)
@@ -363,26 +363,26 @@ def test_restored_counter_refuses_past_horizon_and_tampering():
     c = mk("binary-tree", zCDP(1.0), 20)
     c.update_many(bits(20))
     s = c.state_dict()
-    r = counters.from_state_dict(s)
+    r = counters.from_state_dict(s, trusted=True)
     with pytest.raises(HorizonExceeded, match="larger horizon"):
         r.update_many(bits(1))
     bad = dict(s, t=21)
     with pytest.raises(StateError):
-        counters.from_state_dict(bad)
+        counters.from_state_dict(bad, trusted=True)
     with pytest.raises(StateError):
-        counters.from_state_dict(dict(s, version=99))
+        counters.from_state_dict(dict(s, version=99), trusted=True)
     with pytest.raises(StateError):
-        counters.from_state_dict(dict(s, mechanism="nope"))
+        counters.from_state_dict(dict(s, mechanism="nope"), trusted=True)
     with pytest.raises(StateError):
         counters.BLT.from_state_dict(s)
     with pytest.raises(StateError):
-        counters.from_state_dict(dict(s, block=5))
+        counters.from_state_dict(dict(s, block=5), trusted=True)
     with pytest.raises(StateError):
-        counters.from_state_dict({k: v for k, v in s.items() if k != "entropy"})
+        counters.from_state_dict({k: v for k, v in s.items() if k != "entropy"}, trusted=True)
     with pytest.raises(StateError):
-        counters.from_state_dict(dict(s, sum=[float("nan")]))
+        counters.from_state_dict(dict(s, sum=[float("nan")]), trusted=True)
     with pytest.raises(StateError):
-        counters.from_state_dict("not a dict")
+        counters.from_state_dict("not a dict", trusted=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------

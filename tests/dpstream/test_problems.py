@@ -227,7 +227,7 @@ def test_restore_after_save_continues_identically(make):
         outs.append(m.update_many(X[prev:c]))
         prev = c
         if c < 300:
-            m = P.from_state_dict(json.loads(json.dumps(m.state_dict())))
+            m = P.from_state_dict(json.loads(json.dumps(m.state_dict())), trusted=True)
     np.testing.assert_array_equal(np.concatenate(outs), ref)
     with pytest.raises(P.HorizonExceeded):
         m.update(X[0])
@@ -238,7 +238,7 @@ def test_unseeded_restore_keeps_state_and_guarantee():
     m.update_many(np.ones((40, 2), dtype=int))
     st = m.state_dict()
     assert st["rng"] is None  # OS randomness is never serialised
-    r = P.from_state_dict(st)
+    r = P.from_state_dict(st, trusted=True)
     assert (r.t, r.value, r.rounds, r.threshold) == (m.t, m.value, m.rounds, m.threshold)
     assert r.guarantee == m.guarantee and not r.guarantee.seeded
     assert len(r.update_many(np.ones((60, 2), dtype=int))) == 60
@@ -287,9 +287,9 @@ def test_bad_parameters_and_inputs_raise_typed_errors():
     with pytest.raises(P.HorizonExceeded):
         m.update([1, 1, 1])
     with pytest.raises(P.StateError):
-        P.from_state_dict({"type": "Nope"})
+        P.from_state_dict({"type": "Nope"}, trusted=True)
     st = m.state_dict()
     st["t"] = 99
     with pytest.raises(P.StateError):
-        P.from_state_dict(st)
+        P.from_state_dict(st, trusted=True)
     assert issubclass(P.InvalidParameter, P.DPError)
