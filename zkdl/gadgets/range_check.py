@@ -27,6 +27,7 @@ from ..field import MODULUS as R
 from ..field import Fr, get_backend, mont_to_int
 from ..field.fr import scalar_limbs
 from ..piop import sumcheck as sc
+from ..piop.channel import ProverChannelProtocol, VerifierChannelProtocol
 from ..piop.claims import Claim
 
 #: Widest range one entry of ``L`` can be checked against (wider ranges are split into limbs by the caller).
@@ -434,7 +435,7 @@ def _gkr_tree(ch, layer1, n_steps: int, unit_last: bool, *, layers=None, leaf_ha
     return point, (p_claim, q_claim)
 
 
-def _roots_check(ch, layer1) -> None:
+def _roots_check(ch: VerifierChannelProtocol, layer1) -> None:
     """P_v/Q_v + P_t/Q_t = 0 with Q_v, Q_t ≠ 0, where P = p_lo·q_hi + p_hi·q_lo and Q = q_lo·q_hi."""
     roots = []
     for base in (0, 4):
@@ -463,7 +464,7 @@ class LookupBackend:
         return {"L": L, "m": multiplicities(layout, L)}
 
     # ---------------------------------------------------------------------------------------- prover
-    def prove(self, layout: RangeLayout, L_values, ch, *, tables=None) -> list[Claim]:
+    def prove(self, layout: RangeLayout, L_values, ch: ProverChannelProtocol, *, tables=None) -> list[Claim]:
         """Prove, through the prover channel ``ch``, that the committed L (with the committed m) is in range.
         ``tables``: what the caller committed (default: recomputed from ``L_values``). Returns the claims on L
         and m to discharge."""
@@ -506,7 +507,7 @@ class LookupBackend:
         return [Claim("L", tuple(rho_v), L_val), Claim("m", tuple(rho_t), -p_t)]
 
     # ---------------------------------------------------------------------------------------- verifier
-    def verify(self, layout: RangeLayout, ch) -> list[Claim]:
+    def verify(self, layout: RangeLayout, ch: VerifierChannelProtocol) -> list[Claim]:
         """Check the range proof read through the verifier channel; return the claims on L and m.
         Raises VerificationError / ProofFormatError."""
         n = layout.n
@@ -521,12 +522,12 @@ class LookupBackend:
         return self._leaves(ch, layout, alpha, beta, rho_v, q_v, rho_t, p_t, q_t)
 
     # ---------------------------------------------------------------------------------------- claims on L
-    def prove_translate(self, layout, claims, ch, *, L_values=None, tables=None) -> list[Claim]:
+    def prove_translate(self, layout, claims, ch: ProverChannelProtocol, *, L_values=None, tables=None) -> list[Claim]:
         """Claims on L stay claims on the committed L: nothing to prove."""
         _check_L_claims(layout, claims)
         return list(claims)
 
-    def verify_translate(self, layout, claims, ch) -> list[Claim]:
+    def verify_translate(self, layout, claims, ch: VerifierChannelProtocol) -> list[Claim]:
         _check_L_claims(layout, claims)
         return list(claims)
 
@@ -591,7 +592,7 @@ class BitsBackend:
             raise ValueError(f"B needs 2^{layout.n + PLANE_LOG} entries, got {B.size}")
         return B.astype(np.int64)
 
-    def prove(self, layout: RangeLayout, L_values, ch, *, tables=None) -> list[Claim]:
+    def prove(self, layout: RangeLayout, L_values, ch: ProverChannelProtocol, *, tables=None) -> list[Claim]:
         """Zero-check Σ eq(u, x)·B·(1 − B − μ·mask) = 0 over the committed B."""
         B_np = self._B_np(layout, L_values, tables)
         B = Fr.from_int64(B_np)
@@ -609,7 +610,7 @@ class BitsBackend:
                 "range check (bits): the stated evaluation of 1 − B − μ·mask is wrong")
         return [Claim("B", tuple(point), b_val)]
 
-    def verify(self, layout: RangeLayout, ch) -> list[Claim]:
+    def verify(self, layout: RangeLayout, ch: VerifierChannelProtocol) -> list[Claim]:
         t = ch.transcript
         _absorb_layout(t, layout, self.name)
         nv = layout.n + PLANE_LOG
@@ -619,7 +620,7 @@ class BitsBackend:
         return self._finish(ch, layout, mu, point, b_val, c_val)
 
     # ---------------------------------------------------------------------------------------- claims on L
-    def prove_translate(self, layout, claims, ch, *, L_values=None, tables=None) -> list[Claim]:
+    def prove_translate(self, layout, claims, ch: ProverChannelProtocol, *, L_values=None, tables=None) -> list[Claim]:
         """For each claim L~(ρ) = v state b_k = B~(ρ, k); one claim B~(ρ, τ) = Σ_k eq(τ, k)·b_k per claim."""
         _check_L_claims(layout, claims)
         if not claims:
@@ -653,7 +654,7 @@ class BitsBackend:
             value = value + e * b
         return Claim("B", tuple(c.point) + tuple(tau), value)
 
-    def verify_translate(self, layout, claims, ch) -> list[Claim]:
+    def verify_translate(self, layout, claims, ch: VerifierChannelProtocol) -> list[Claim]:
         _check_L_claims(layout, claims)
         return [self._translate(layout, c, ch.values("range/planes", PLANES), ch) for c in claims]
 
