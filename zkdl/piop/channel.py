@@ -74,6 +74,10 @@ class ProverChannelProtocol(Protocol):
         """Open a committed table at a claim's point."""
         ...
 
+    def finish(self) -> None:
+        """Prove what was left for the end (zero knowledge: all zero checks at once)."""
+        ...
+
 
 class VerifierChannelProtocol(Protocol):
     """The verifier's side: it reads what the prover sent and checks."""
@@ -120,4 +124,8 @@ class VerifierChannelProtocol(Protocol):
 
     def open(self, params: Any, com: Any, claim: Any, what: str = "opening") -> None:
         """Check an opening of a committed table against a claim."""
+        ...
+
+    def finish(self) -> None:
+        """Check what was left for the end (zero knowledge: the proof of all zero checks)."""
         ...

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..field import MODULUS as R
 from ..field import Fr
@@ -28,8 +29,8 @@ class Claim:
     """``tensor~(point) = value`` (point in MLE variable order: x_1 = most significant index bit)."""
 
     tensor: str
-    point: tuple[int, ...]
-    value: int
+    point: Sequence[int]  # stored as a tuple of ints in [0, r)
+    value: Any  # int in [0, r) in clear mode; a committed scalar in zero-knowledge mode
 
     def __post_init__(self):
         object.__setattr__(self, "point", tuple(int(x) % R for x in self.point))

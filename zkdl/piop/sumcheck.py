@@ -111,6 +111,12 @@ class SumcheckResult:
     values: tuple[int, ...]
 
 
+def _eq_point(eq_point: Sequence[int] | None) -> list[int]:
+    if eq_point is None:
+        raise ValueError("an eq-weighted relation needs an eq_point")
+    return list(eq_point)
+
+
 def eq_eval(u: Sequence[int], x: Sequence[int]) -> int:
     """eq(u, x) = Π (u_i x_i + (1 − u_i)(1 − x_i))."""
     if len(u) != len(x):
@@ -277,7 +283,7 @@ def verify(
         r = transcript.challenge_fr("sumcheck/r")
         point.append(r)
         cur = interpolate_at(list(msg), r)
-    eq_value = eq_eval(list(eq_point), point) if relation.eq_weighted else 1
+    eq_value = eq_eval(_eq_point(eq_point), point) if relation.eq_weighted else 1
     if relation.evaluate(proof.finals, eq_value) != cur:
         raise VerificationError("sumcheck final check failed: the stated table evaluations do not match")
     transcript.absorb_frs("sumcheck/finals", list(proof.finals))

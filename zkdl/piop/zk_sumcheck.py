@@ -26,7 +26,7 @@ from ..commit.sigma import (
 from ..errors import ProofFormatError
 from ..field import MODULUS as R
 from ..field import Fr
-from .sumcheck import Relation, _RoundEngine, eq_eval
+from .sumcheck import Relation, _eq_point, _RoundEngine, eq_eval
 
 # =========================================================================================================
 # zero-knowledge mode (Hyrax §4 style): every prover message is a Pedersen commitment
@@ -271,7 +271,7 @@ def prove_zk(
         vals[key] = z
         products.append((z.commitment(params), pr))
     pub_values = {k: finals[k] for k in sorted(pub)}
-    eq_value = eq_eval(list(eq_point), point) if relation.eq_weighted else 1
+    eq_value = eq_eval(_eq_point(eq_point), point) if relation.eq_weighted else 1
     total = _final_combination(plan, vals, pub_values, eq_value, linear_p)
     acc.add(total - cur, "sumcheck final check")
     proof = ZkSumcheckProof(tuple(rounds), tuple(f_pts), tuple(products))
@@ -341,7 +341,7 @@ def verify_zk(
         if not isinstance(v, int) or isinstance(v, bool):
             raise TypeError(f"public[{k}](point) must return an int, got {type(v).__name__}")
         pub_values[k] = v % R
-    eq_value = eq_eval(list(eq_point), point) if relation.eq_weighted else 1
+    eq_value = eq_eval(_eq_point(eq_point), point) if relation.eq_weighted else 1
     total = _final_combination(plan, vals, pub_values, eq_value, linear_v)
     acc.add(total - cur, "sumcheck final check")
     return ZkSumcheckResult(tuple(point), {k: vals[(k,)] for k in plan.secret}, pub_values)

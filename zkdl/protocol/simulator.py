@@ -111,6 +111,10 @@ class ProgrammableTranscript(Transcript):
     """
 
     __slots__ = ("_armed", "_drawn", "_replay", "_pos")
+    _armed: dict[str, deque[int]]
+    _drawn: list[Challenge]
+    _replay: tuple[Challenge, ...] | None
+    _pos: int
 
     @classmethod
     def from_transcript(cls, t: Transcript, *, replay: Sequence[Challenge] | None = None) -> ProgrammableTranscript:
@@ -278,7 +282,7 @@ class SimulatorChannel(ZkVerifierChannel):
         plan = zsc._plan(relation, frozenset(range(len(public))))
         rounds = tuple(tuple(self._points(relation.degree)) for _ in range(num_vars))
         finals = tuple(self._points(len(plan.secret)))
-        pts = {(k,): f for k, f in zip(plan.secret, finals)}
+        pts: dict[tuple[int, ...], Any] = {(k,): f for k, f in zip(plan.secret, finals)}
         products = []
         for key, left, right in plan.products:  # verified in this order by zsc.verify_zk
             (cz,) = self._points(1)

@@ -201,8 +201,7 @@ def prove(
         table = w.fr(name)
         claim = prove_reduction(table, claims, ch)
         ch.open(params, com, op, table, claim)
-    if zk:
-        ch.finish()
+    ch.finish()
     lap("openings")
     cw = ContainerWriter(PROTOCOL_ID, flags=0 if zk else FLAG_TRANSPARENT)
     for sec in SECTIONS:
@@ -258,7 +257,6 @@ def verify(params: PublicParams, statement: Statement, proof: bytes, *,
             raise VerificationError(f"claim on {name} at a point of the wrong length")
         claim = verify_reduction(claims, ch)
         ch.open(params, com, claim, what=f"opening of {name}")
-    if zk:
-        ch.finish()
+    ch.finish()
     cr.finish()
     return {"verify": time.perf_counter() - t0}

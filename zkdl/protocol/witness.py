@@ -93,8 +93,10 @@ class Witness:
                 self.ints[f"RDB{l}"] = layer_stack(l, "db_remainder", sh.bias(l))
                 # the step-masked bias [t < T]·b_t: padded steps add no bias (their batches are empty)
                 self.ints[f"b{l}"] = layer_stack(l, "b", sh.bias(l))
-                self.ints[f"b0.{l}"] = pad_to(run.initial.biases[l - 1], sh.bias(l)[1:])
-                self.ints[f"bT.{l}"] = pad_to(run.final.biases[l - 1], sh.bias(l)[1:])
+                b0, bT = run.initial.biases[l - 1], run.final.biases[l - 1]
+                assert b0 is not None and bT is not None, "a layer with a bias in the statement has one in the run"
+                self.ints[f"b0.{l}"] = pad_to(b0, sh.bias(l)[1:])
+                self.ints[f"bT.{l}"] = pad_to(bT, sh.bias(l)[1:])
             if l < pub.n_layers:
                 for name, attr in (
                     ("S", "S"),

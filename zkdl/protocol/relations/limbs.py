@@ -54,7 +54,10 @@ def verify_limb_claims(ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegis
 def _inputs(pub: Public) -> list[tuple[str, str, tuple[int, ...], bool]]:
     """(tensor, limbed name, shape, tensor is virtual) for every input of the relation."""
     sh = pub.sh
-    out = [("A0", "XS", sh.act(0), True), ("Ysched", "YS", sh.act(pub.n_layers), True)]
+    out: list[tuple[str, str, tuple[int, ...], bool]] = [
+        ("A0", "XS", sh.act(0), True),
+        ("Ysched", "YS", sh.act(pub.n_layers), True),
+    ]
     for l in range(1, pub.n_layers + 1):
         out.append((f"W0.{l}", f"IW{l}", sh.weight(l)[1:], False))
         if pub.st.has_bias[l - 1]:

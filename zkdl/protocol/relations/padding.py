@@ -23,7 +23,7 @@ from ..witness import Public, Witness
 def _padded_tensors(pub: Public) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
     """Statement tensors whose zero padding must be proven: (name, padded shape, true shape)."""
     sh, st = pub.sh, pub.st
-    out = [
+    out: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
         ("X", (sh.rows, sh.widths[0]), (sh.rows, st.widths[0])),
         ("Y", (sh.rows, sh.widths[-1]), (sh.rows, st.widths[-1])),
     ]
