@@ -387,16 +387,20 @@ def test_forged_root_with_wrong_multiplicities_rejected_later():
 
 
 @pytest.mark.parametrize("segs", [WIDTHS, BIG])
-def test_fused_layer_kernels_give_the_generic_proof(monkeypatch, segs):
-    """The CPU fast path of the layer sumchecks (eq-factored, fused kernels) sends exactly the bytes of the
-    generic sumcheck engine."""
-    import zkdl.gadgets.range_check as rc
+def test_fused_layer_kernels_give_the_generic_proof(segs):
+    """The CPU fast path of the layer sumchecks (eq-factored, fused kernels: the backend's optional
+    ``FusedKernels`` capability) sends exactly the bytes of the generic sumcheck engine."""
+    from zkdl.field.backend import set_default_backend
+    from zkdl.field.cpu import CpuBackend
 
     lay = RangeLayout(segs)
     L = _honest_L(lay, seed=3)
     be = make_range_backend("lookup")
     tables = be.committed_tables(lay, L)
     fast = _prove(be, lay, L, tables)[0]
-    monkeypatch.setattr(rc, "FAST_LAYERS", False)
-    slow = _prove(be, lay, L, tables)[0]
+    set_default_backend(CpuBackend(fused=False))
+    try:
+        slow = _prove(be, lay, L, tables)[0]
+    finally:
+        set_default_backend(None)
     assert fast == slow

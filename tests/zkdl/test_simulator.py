@@ -27,6 +27,7 @@ from training_instances import make_instance  # noqa: E402  (tests/zkdl is on sy
 from zkdl.commit.generators import PublicParams
 from zkdl.commit.pedersen import commit_int
 from zkdl.errors import VerificationError
+from zkdl.field import MODULUS
 from zkdl.protocol import simulator, training
 from zkdl.protocol.simulator import Challenge, ChallengeMismatch, ProgrammableTranscript
 from zkdl.protocol.zk_channel import ZkVerifierChannel
@@ -156,7 +157,7 @@ def test_programmed_challenges_are_needed(pp, instance, simulated):
     proof, challenges, _ = simulated[0]
     last = challenges[-1]
     assert last.label == "zero/e"
-    changed = (*challenges[:-1], Challenge(last.label, 1, ((last.values[0] + 1) % training.R,)))
+    changed = (*challenges[:-1], Challenge(last.label, 1, ((last.values[0] + 1) % MODULUS,)))
     with pytest.raises(VerificationError, match="zero checks failed"):
         simulator.verify_with_challenges(pp, st, proof, changed)
     with pytest.raises(ChallengeMismatch):

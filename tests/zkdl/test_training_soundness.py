@@ -110,50 +110,36 @@ def cheat(pp, base_data, tamper, *, run=None, zk=False) -> Run:
 # =========================================================================================================
 # the verifier-phase spy
 # =========================================================================================================
-_PHASES = ("_relations_verify", "_relu_verify", "_output_verify", "_schedule_verify", "_history_verify",
-           "_padding_verify")
-
-
 def rejection(pp, st, proof) -> tuple[Exception, str]:
-    """Verify, expecting a typed rejection. Returns (error, phase): the verifier function that raised, e.g.
-    ``relations(1)``, ``relu(1)``, ``schedule(X)``, ``history(W1)``; ``openings`` after all relations passed;
-    ``start`` before the first relation (statement and header checks, commitments, the range-check argument)."""
-    state = {"failed": None, "entered": False, "padding_done": False}
+    """Verify, expecting a typed rejection. Returns (error, phase): the stage instance whose verifier raised,
+    e.g. ``relations(1)``, ``relu(1)``, ``schedule(X)``, ``history(1)`` (``training.STAGES``, hooked through
+    ``Stage.verify``); ``openings`` after every stage passed; ``start`` before the first stage (statement and
+    header checks, commitments, the range-check argument)."""
+    state = {"failed": None, "entered": False, "all_done": False}
+    last = training.STAGES[-1].name
 
-    def wrap(name, f):
-        def g(*args, **kw):
-            short = name.strip("_").removesuffix("_verify")
-            if short == "relations":
-                label = f"relations({args[3]})"
-            elif short == "relu":
-                label = f"relu({args[4]})"
-            elif short == "schedule":
-                label = f"schedule({args[5]})"
-            elif short == "history":
-                label = f"history({args[5]}{args[4]})"
-            else:
-                label = short
+    def wrap(stage):
+        def verify(ch, pub, reg, virt, instance):
+            label = stage.name if instance is None else f"{stage.name}({instance})"
             state["entered"] = True
             try:
-                out = f(*args, **kw)
+                stage.verify(ch, pub, reg, virt, instance)
             except BaseException:
                 if state["failed"] is None:
                     state["failed"] = label
                 raise
-            if short == "padding":
-                state["padding_done"] = True
-            return out
+            if stage.name == last:
+                state["all_done"] = True
 
-        return g
+        return dataclasses.replace(stage, verify=verify)
 
     with pytest.MonkeyPatch.context() as mp:
-        for name in _PHASES:
-            mp.setattr(training, name, wrap(name, getattr(training, name)))
+        mp.setattr(training, "STAGES", tuple(wrap(s) for s in training.STAGES))
         with pytest.raises(TYPED) as ei:
             training.verify(pp, st, proof)
     if state["failed"] is not None:
         phase = state["failed"]
-    elif state["padding_done"]:
+    elif state["all_done"]:
         phase = "openings"
     else:
         assert not state["entered"]
@@ -175,7 +161,7 @@ def assert_relation_rejection(pp, r: Run, expected_phase: str):
 
 @contextmanager
 def cheating_limbs(overrides=None):
-    """The honest prover refuses to split an out-of-range value into limbs (``_limb_claims_prove`` calls
+    """The honest prover refuses to split an out-of-range value into limbs (``relations.limbs.prove_limb_claims`` calls
     ``LimbSpec.limbs`` with its range check on, raising ``ValueError``), so cheats that put an out-of-range value
     into a multi-limb tensor cannot be expressed by the tamper hook alone. A cheating prover simply splits
     anyway: this patches the prover-side split to skip the check (the verifier only uses ``recompose``), and
@@ -622,7 +608,7 @@ def test_cheat_step_order_swapped_same_batches(pp):
     honest_r = prove_run(pp, st0, run, X, Y)
     training.verify(pp, honest_r.st, honest_r.proof)
     r = prove_run(pp, st0, run, X, Y, lambda w: _swap_steps(w, 0, 2), zk=False)
-    assert_relation_rejection(pp, r, "history(W1)")
+    assert_relation_rejection(pp, r, "history(1)")
 
 
 @pytest.mark.parametrize("delta", [1, -1])
@@ -644,7 +630,7 @@ def test_cheat_wrong_final_weight(pp, base_data):
         w.ints["WT.1"][2, 1] += 1
         w.refresh(check=False)
 
-    assert_relation_rejection(pp, cheat(pp, base_data, tamper), "history(W1)")
+    assert_relation_rejection(pp, cheat(pp, base_data, tamper), "history(1)")
 
 
 def test_cheat_final_weight_justified_by_wrapped_remainder(pp, base_data):

@@ -15,6 +15,7 @@ from zkdl.errors import ProofFormatError, VerificationError
 from zkdl.field import MODULUS as R
 from zkdl.field import Fr
 from zkdl.piop import sumcheck as sc
+from zkdl.piop import zk_sumcheck as zsc
 from zkdl.serialize import Reader, Writer
 from zkdl.transcript import Transcript
 
@@ -46,9 +47,9 @@ class Run:
     tables: list
     u: list | None
     claim: PScalar
-    proof: sc.ZkSumcheckProof
+    proof: zsc.ZkSumcheckProof
     zero: object
-    res: sc.ZkSumcheckResult
+    res: zsc.ZkSumcheckResult
     transcript: Transcript
 
 
@@ -70,7 +71,7 @@ def _prove(pp, rel, public, n, seed=0, rng=None, claim=None):
     claim = claim or PScalar.fresh(_true_sum(rel, tables, u), rng)
     acc = ZeroAccumulator(pp, rng=rng)
     t = Transcript("test/zk-sumcheck")
-    proof, res = sc.prove_zk(pp, tables, rel, t, claim=claim, eq_point=u, public=frozenset(public), acc=acc, rng=rng)
+    proof, res = zsc.prove_zk(pp, tables, rel, t, claim=claim, eq_point=u, public=frozenset(public), acc=acc, rng=rng)
     zero = acc.prove(t)
     return Run(rel, tuple(public), n, tables, u, claim, proof, zero, res, t)
 
@@ -80,7 +81,7 @@ def _verify(pp, run: Run, proof=None, zero=None, claim_pt=None):
     t = Transcript("test/zk-sumcheck")
     claim = VScalar(claim_pt if claim_pt is not None else run.claim.commitment(pp))
     public = {k: (lambda pt, k=k: run.tables[k].evaluate(list(pt))) for k in run.public}
-    res = sc.verify_zk(pp, proof or run.proof, run.rel, run.n, claim, t, eq_point=run.u, public=public, acc=acc)
+    res = zsc.verify_zk(pp, proof or run.proof, run.rel, run.n, claim, t, eq_point=run.u, public=public, acc=acc)
     acc.verify(zero or run.zero, t)
     return res, t
 
@@ -125,17 +126,17 @@ def test_finals_chain_as_claims_into_a_second_sumcheck(pp):
     acc = ZeroAccumulator(pp, rng=rng)
     t = Transcript("chain")
     point = list(run.res.point)
-    proof2, res2 = sc.prove_zk(pp, [run.tables[0]], rel2, t, claim=f0, eq_point=point, acc=acc, rng=rng)
+    proof2, res2 = zsc.prove_zk(pp, [run.tables[0]], rel2, t, claim=f0, eq_point=point, acc=acc, rng=rng)
     zp = acc.prove(t)
     res_v, _ = _verify(pp, run)
     acc_v = ZeroAccumulator(pp)
     tv = Transcript("chain")
-    sc.verify_zk(pp, proof2, rel2, 3, res_v.finals[0], tv, eq_point=point, acc=acc_v)
+    zsc.verify_zk(pp, proof2, rel2, 3, res_v.finals[0], tv, eq_point=point, acc=acc_v)
     acc_v.verify(zp, tv)
     with pytest.raises(VerificationError):  # chained into the wrong final
         acc_v = ZeroAccumulator(pp)
         tv = Transcript("chain")
-        sc.verify_zk(pp, proof2, rel2, 3, res_v.finals[1], tv, eq_point=point, acc=acc_v)
+        zsc.verify_zk(pp, proof2, rel2, 3, res_v.finals[1], tv, eq_point=point, acc=acc_v)
         acc_v.verify(zp, tv)
 
 
@@ -210,7 +211,7 @@ def test_wrong_public_final_is_rejected(pp):
     run = _prove(pp, rel, public, 3, seed=3)
     acc = ZeroAccumulator(pp)
     t = Transcript("test/zk-sumcheck")
-    sc.verify_zk(pp, run.proof, rel, 3, VScalar(run.claim.commitment(pp)), t, eq_point=run.u,
+    zsc.verify_zk(pp, run.proof, rel, 3, VScalar(run.claim.commitment(pp)), t, eq_point=run.u,
                  public={2: lambda pt: (run.tables[2].evaluate(list(pt)) + 1) % R}, acc=acc)
     with pytest.raises(VerificationError):
         acc.verify(run.zero, t)
@@ -247,18 +248,18 @@ def test_serialization_roundtrip(pp, case):
     data = w.getvalue()
     assert len(data) == run.proof.n_bytes
     with Reader(data) as r:
-        back = sc.ZkSumcheckProof.read(r, 3, rel, public)
+        back = zsc.ZkSumcheckProof.read(r, 3, rel, public)
     assert back.points() == run.proof.points() and back.field_elements() == run.proof.field_elements()
     _verify(pp, run, proof=back)
     with pytest.raises(ProofFormatError):  # truncated
         with Reader(data[:-1]) as r:
-            sc.ZkSumcheckProof.read(r, 3, rel, public)
+            zsc.ZkSumcheckProof.read(r, 3, rel, public)
     with pytest.raises(ProofFormatError):  # read with another public shape: counts differ
         with Reader(data) as r:
-            sc.ZkSumcheckProof.read(r, 3, rel, () if public else (0,))
+            zsc.ZkSumcheckProof.read(r, 3, rel, () if public else (0,))
     with pytest.raises(ProofFormatError):  # a point off the curve / non-canonical
         with Reader(data[:8] + b"\xff" * 48 + data[56:]) as r:
-            sc.ZkSumcheckProof.read(r, 3, rel, public)
+            zsc.ZkSumcheckProof.read(r, 3, rel, public)
 
 
 # ------------------------------------------------------------------------------------------ zero knowledge
@@ -317,5 +318,5 @@ def test_lagrange_coefficients_interpolate():
     for n_points in (1, 2, 3, 4):
         for x in [0, n_points - 1, n_points, R - 1] + [rng.randrange(R) for _ in range(5)]:
             ev = [rng.randrange(R) for _ in range(n_points)]
-            got = sum(c * e for c, e in zip(sc.lagrange_coeffs(n_points, x), ev)) % R
+            got = sum(c * e for c, e in zip(zsc.lagrange_coeffs(n_points, x), ev)) % R
             assert got == sc.interpolate_at(ev, x)

@@ -43,8 +43,6 @@ two or more points one arkworks ``multiexp_unchecked``.
 from __future__ import annotations
 
 import secrets
-import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,27 +76,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------------------
 # group helpers
 # ---------------------------------------------------------------------------------------------------------
-_TABLES: weakref.WeakKeyDictionary[PublicParams, np.ndarray] = weakref.WeakKeyDictionary()
-_TABLES_LOCK = threading.Lock()
-
-
-def _gv_table(params: PublicParams) -> np.ndarray:
-    """Fixed-base table of ``g_v`` (``T[j][k] = k·256^j·g_v``), built once per parameter set (~8k additions)."""
-    with _TABLES_LOCK:
-        tab = _TABLES.get(params)
-        if tab is None:
-            tab = np.empty((32, 256), dtype=object)
-            base = params.g_v
-            for j in range(32):
-                row = [G1Point.identity(), base]
-                for _ in range(254):
-                    row.append(row[-1] + base)
-                tab[j, :] = row
-                base = row[-1] + base
-            _TABLES[params] = tab
-        return tab
-
-
 def _bytes_matrix(xs: Sequence[int]) -> np.ndarray:
     raw = b"".join((int(x) % R).to_bytes(32, "little") for x in xs)
     return np.frombuffer(raw, dtype=np.uint8).reshape(len(xs), 32).astype(np.intp)
@@ -111,7 +88,7 @@ def commit_values(params: PublicParams, values: Sequence[int], blinds: Sequence[
     if not values:
         return []
     cols = np.arange(32)[None, :]
-    pv = _gv_table(params)[cols, _bytes_matrix(values)]
+    pv = params.g_v_table()[cols, _bytes_matrix(values)]
     ph = params.h_table()[cols, _bytes_matrix(blinds)]
     picked = np.concatenate([pv, ph], axis=1).tolist()
     return [sum(row[1:], row[0]) for row in picked]

@@ -19,11 +19,38 @@ from ..errors import BackendUnavailable
 Array = Any  # an (N, 4) uint64 array of the backend's array module
 
 
+class FusedKernels(ABC):
+    """An optional capability: fused kernels for the range check's GKR layer sumchecks (eq factored out, several
+    tables folded in one pass). A backend that has them returns them from :meth:`Backend.fused`; callers then
+    take the fast path, otherwise the generic methods — the proof bytes are the same either way (tested)."""
+
+    @abstractmethod
+    def gkr_sums(self, tables: list[Array], e: Array) -> np.ndarray:
+        """(4, 4) limbs of Σ e·X(0), Σ e·Y(0), Σ e·X(∞), Σ e·Y(∞) for X = p_lo·q_hi + p_hi·q_lo, Y = q_lo·q_hi of
+        tables (p_lo, p_hi, q_lo, q_hi), or X = q_lo + q_hi of tables (q_lo, q_hi); tables of 2·len(e)."""
+
+    @abstractmethod
+    def fold_many_inplace(self, tables: list[Array], c: np.ndarray) -> list[Array]:
+        """Fold every table in place (their upper halves become scratch); returns the folded halves."""
+
+    @abstractmethod
+    def halve_sum_inplace(self, a: Array) -> Array:
+        """a[:h] += a[h:] in place; returns a[:h]."""
+
+    @abstractmethod
+    def leaves_from_small(self, x: Any, tag: Any, consts: np.ndarray) -> Array:
+        """consts[tag[i]] − x[i] for int64 values x and tags indexing the (k, 4) Montgomery rows consts."""
+
+
 class Backend(ABC):
     """Arithmetic on Montgomery-form Fr limb arrays."""
 
     name: str = "abstract"
     xp: Any = np  # the array module
+
+    def fused(self) -> FusedKernels | None:
+        """This backend's fused range-check kernels (an optional capability), or None."""
+        return None
 
     # --- memory -------------------------------------------------------------------------------------------
     @abstractmethod
@@ -125,7 +152,7 @@ class Backend(ABC):
 
 
 _BACKENDS: dict[str, Backend] = {}
-_default_name: str | None = None
+_default: str | Backend | None = None
 
 
 def get_backend(name: str | Backend | None = None) -> Backend:
@@ -134,10 +161,10 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     ``None`` means the default: ``set_default_backend``, else the ``ZKDL_BACKEND`` environment variable,
     else ``cpu``.
     """
+    if name is None:
+        name = _default or os.environ.get("ZKDL_BACKEND", "cpu")
     if isinstance(name, Backend):
         return name
-    if name is None:
-        name = _default_name or os.environ.get("ZKDL_BACKEND", "cpu")
     name = name.lower()
     if name == "auto":
         try:
@@ -160,8 +187,10 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     return _BACKENDS[name]
 
 
-def set_default_backend(name: str) -> None:
-    """Select the backend used where none is passed explicitly (``auto``, ``cpu`` or ``gpu``)."""
-    global _default_name
-    get_backend(name)  # fail now, not later
-    _default_name = name
+def set_default_backend(backend: str | Backend | None) -> None:
+    """Select the backend used where none is passed explicitly: a name (``auto``, ``cpu`` or ``gpu``), a
+    :class:`Backend` instance, or ``None`` for the environment's choice (``ZKDL_BACKEND``, else ``cpu``)."""
+    global _default
+    if backend is not None:
+        get_backend(backend)  # fail now, not later
+    _default = backend

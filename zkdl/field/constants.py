@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The BLS12-381 scalar field modulus r (255 bits).
-MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
-#: Bytes of one canonical field element (little-endian, standard form, value < r).
-FR_BYTES = 32
+from ..constants import FR_BYTES
+from ..constants import FR_MODULUS as MODULUS
+
+__all__ = ["FR_BYTES", "MODULUS", "MONT_INV", "MONT_R", "MONT_R2", "MODULUS_LIMBS", "int_to_limbs", "limbs_to_int"]
 #: Montgomery radix R = 2^256.
 MONT_R = (1 << 256) % MODULUS
 MONT_R2 = (1 << 512) % MODULUS

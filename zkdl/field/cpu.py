@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import cpu_kernels as K
-from .backend import Array, Backend
+from .backend import Array, Backend, FusedKernels
 
 
 def _c(a: np.ndarray) -> np.ndarray:
@@ -15,9 +15,18 @@ def _c(a: np.ndarray) -> np.ndarray:
 _SERIAL = {K.vec_add: K.vec_add_s, K.vec_sub: K.vec_sub_s, K.vec_mul: K.vec_mul_s}
 
 
-class CpuBackend(Backend):
+class CpuBackend(Backend, FusedKernels):
+    """numba kernels on numpy arrays; ``fused=False`` turns its fused range-check kernels off (the callers then
+    take the generic path, which must give the same proof bytes)."""
+
     name = "cpu"
     xp = np
+
+    def __init__(self, *, fused: bool = True):
+        self._fused = fused
+
+    def fused(self) -> FusedKernels | None:
+        return self if self._fused else None
 
     def asarray(self, host: np.ndarray) -> Array:
         return _c(host)
@@ -155,7 +164,7 @@ class CpuBackend(Backend):
         K.from_int64(x, out)
         return out
 
-    # --- CPU-only fused kernels (callers fall back to the generic methods when a backend lacks them) -------
+    # --- the fused kernels (FusedKernels) ---------------------------------------------------------------------
     def gkr_sums(self, tables, e):
         """Eq-factored GKR round pieces: (4, 4) limbs of Σ e·X(0), Σ e·Y(0), Σ e·X(∞), Σ e·Y(∞) with
         X = p_lo·q_hi + p_hi·q_lo, Y = q_lo·q_hi for tables (p_lo, p_hi, q_lo, q_hi), or X = q_lo + q_hi for

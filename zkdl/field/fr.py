@@ -19,7 +19,7 @@ from .constants import FR_BYTES, MODULUS, MONT_R, MONT_R2, int_to_limbs
 _R_LIMBS = int_to_limbs(MODULUS)
 
 
-def scalar_limbs(x: int) -> np.ndarray:
+def scalar_limbs(x: int | np.integer) -> np.ndarray:
     """Montgomery-form (4,) limbs of the field element x mod r."""
     return int_to_limbs((int(x) % MODULUS) * MONT_R % MODULUS)
 
@@ -42,7 +42,7 @@ class Fr:
     """
 
     __slots__ = ("limbs", "backend")
-    __hash__ = None  # mutable container semantics
+    __hash__ = None  # type: ignore[assignment]  # mutable container semantics
 
     def __init__(self, limbs, backend: Backend | str | None = None):
         self.backend = get_backend(backend)

@@ -17,7 +17,7 @@ Both back-ends draw their own challenges; the caller must absorb the commitments
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from ..field import MODULUS as R
 from ..field import Fr, get_backend, mont_to_int
 from ..field.fr import scalar_limbs
 from ..piop import sumcheck as sc
+from ..piop.channel import ProverChannelProtocol, VerifierChannelProtocol
 from ..piop.claims import Claim
 
 #: Widest range one entry of ``L`` can be checked against (wider ranges are split into limbs by the caller).
@@ -99,7 +100,7 @@ class RangeLayout:
     def __eq__(self, other) -> bool:
         return isinstance(other, RangeLayout) and self.segments == other.segments
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     def segment(self, name: str) -> Segment:
         try:
@@ -264,7 +265,9 @@ def fraction_layers(p: Fr, q: Fr) -> list[tuple[Fr, Fr]]:
     layers: list[tuple[Fr, Fr] | None] = [None] * (top + 1)
     layers[top] = (p, q)
     for k in range(top - 1, -1, -1):
-        pk, qk = layers[k + 1]
+        prev = layers[k + 1]
+        assert prev is not None
+        pk, qk = prev
         h = 1 << k
         p_lo, p_hi, q_lo, q_hi = pk[:h], pk[h:], qk[:h], qk[h:]
         layers[k] = (p_lo * q_hi + p_hi * q_lo, q_lo * q_hi)
@@ -303,18 +306,14 @@ def _check_L_claims(layout: RangeLayout, claims: Sequence[Claim]) -> None:
                              f"at {len(c.point)}")
 
 
-#: Use the fused CPU kernels for the layer sumchecks when the backend has them (tests switch it off to check
-#: that both paths give the same proof bytes).
-FAST_LAYERS = True
-
-
 def _value_leaves(layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, backend=None) -> Fr:
     """q_i = α − L_i − β·tag_i for all 2^n entries."""
     be = get_backend(backend)
     tags = layout.tags()
-    if FAST_LAYERS and hasattr(be, "leaves_from_small"):
+    fused = be.fused()
+    if fused is not None:
         consts = np.stack([scalar_limbs(alpha - beta * k) for k in range(MAX_BITS + 1)])
-        return Fr(be.leaves_from_small(L, tags, consts), be)
+        return Fr(fused.leaves_from_small(L, tags, consts), be)
     return alpha - Fr.from_int64(tags, be).axpy(beta, Fr.from_int64(L, be))
 
 
@@ -331,6 +330,10 @@ class _FusedLayerEngine:
 
     def __init__(self, tables: list[Fr], lam: int, point: list[int], claim: int, unit: bool, *, own: bool):
         self.be = tables[0].backend
+        kernels = self.be.fused()
+        if kernels is None:
+            raise ValueError("the fused layer engine needs a backend with fused kernels")
+        self.kernels = kernels
         self.n = len(point)
         self.d = 3
         self.lam, self.point, self.unit = lam, list(point), unit
@@ -340,15 +343,15 @@ class _FusedLayerEngine:
         self.cur = [np.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
         self.eqpre = 1
         self.i = 0
-        self._p = None
+        self._p: Callable[[int], int] | None = None
 
     @staticmethod
     def available(backend) -> bool:
-        return FAST_LAYERS and hasattr(backend, "gkr_sums") and hasattr(backend, "fold_many_inplace")
+        return backend.fused() is not None
 
     def message(self) -> list[int]:
         be, cur, E, lam = self.be, self.cur, self.E, self.lam
-        x0, y0, xi, yi = (mont_to_int(row) for row in be.gkr_sums(cur, E))
+        x0, y0, xi, yi = (mont_to_int(row) for row in self.kernels.gkr_sums(cur, E))
         s0 = (x0 + lam * y0) % R
         s2 = (xi + lam * yi) % R  # the t² coefficient of s
         u, eqpre = self.point[self.i], self.eqpre
@@ -373,11 +376,12 @@ class _FusedLayerEngine:
 
     def bind(self, r: int) -> None:
         u = self.point[self.i]
+        assert self._p is not None, "bind() before message()"
         self.claim = self._p(r)
         self.eqpre = self.eqpre * ((1 - u) * (1 - r) + u * r) % R
-        self.cur = self.be.fold_many_inplace(self.cur, scalar_limbs(r))
+        self.cur = self.kernels.fold_many_inplace(self.cur, scalar_limbs(r))
         if self.E.shape[0] > 1:
-            self.E = self.be.halve_sum_inplace(self.E)
+            self.E = self.kernels.halve_sum_inplace(self.E)
         self.i += 1
 
     def finals(self) -> tuple[int, ...]:
@@ -421,7 +425,9 @@ def _gkr_tree(ch, layer1, n_steps: int, unit_last: bool, *, layers=None, leaf_ha
             if unit:
                 halves = list(leaf_halves)
             else:
-                pk, qk = layers[k + 1]
+                prev = layers[k + 1]
+                assert prev is not None
+                pk, qk = prev
                 h = 1 << k
                 halves = [pk[:h], pk[h:], qk[:h], qk[h:]]
             pt, vals = _layer(ch, halves, lam, point, claim, unit)
@@ -434,7 +440,7 @@ def _gkr_tree(ch, layer1, n_steps: int, unit_last: bool, *, layers=None, leaf_ha
     return point, (p_claim, q_claim)
 
 
-def _roots_check(ch, layer1) -> None:
+def _roots_check(ch: ProverChannelProtocol | VerifierChannelProtocol, layer1) -> None:
     """P_v/Q_v + P_t/Q_t = 0 with Q_v, Q_t ≠ 0, where P = p_lo·q_hi + p_hi·q_lo and Q = q_lo·q_hi."""
     roots = []
     for base in (0, 4):
@@ -463,7 +469,7 @@ class LookupBackend:
         return {"L": L, "m": multiplicities(layout, L)}
 
     # ---------------------------------------------------------------------------------------- prover
-    def prove(self, layout: RangeLayout, L_values, ch, *, tables=None) -> list[Claim]:
+    def prove(self, layout: RangeLayout, L_values, ch: ProverChannelProtocol, *, tables=None) -> list[Claim]:
         """Prove, through the prover channel ``ch``, that the committed L (with the committed m) is in range.
         ``tables``: what the caller committed (default: recomputed from ``L_values``). Returns the claims on L
         and m to discharge."""
@@ -506,7 +512,7 @@ class LookupBackend:
         return [Claim("L", tuple(rho_v), L_val), Claim("m", tuple(rho_t), -p_t)]
 
     # ---------------------------------------------------------------------------------------- verifier
-    def verify(self, layout: RangeLayout, ch) -> list[Claim]:
+    def verify(self, layout: RangeLayout, ch: VerifierChannelProtocol) -> list[Claim]:
         """Check the range proof read through the verifier channel; return the claims on L and m.
         Raises VerificationError / ProofFormatError."""
         n = layout.n
@@ -521,12 +527,12 @@ class LookupBackend:
         return self._leaves(ch, layout, alpha, beta, rho_v, q_v, rho_t, p_t, q_t)
 
     # ---------------------------------------------------------------------------------------- claims on L
-    def prove_translate(self, layout, claims, ch, *, L_values=None, tables=None) -> list[Claim]:
+    def prove_translate(self, layout, claims, ch: ProverChannelProtocol, *, L_values=None, tables=None) -> list[Claim]:
         """Claims on L stay claims on the committed L: nothing to prove."""
         _check_L_claims(layout, claims)
         return list(claims)
 
-    def verify_translate(self, layout, claims, ch) -> list[Claim]:
+    def verify_translate(self, layout, claims, ch: VerifierChannelProtocol) -> list[Claim]:
         _check_L_claims(layout, claims)
         return list(claims)
 
@@ -591,7 +597,7 @@ class BitsBackend:
             raise ValueError(f"B needs 2^{layout.n + PLANE_LOG} entries, got {B.size}")
         return B.astype(np.int64)
 
-    def prove(self, layout: RangeLayout, L_values, ch, *, tables=None) -> list[Claim]:
+    def prove(self, layout: RangeLayout, L_values, ch: ProverChannelProtocol, *, tables=None) -> list[Claim]:
         """Zero-check Σ eq(u, x)·B·(1 − B − μ·mask) = 0 over the committed B."""
         B_np = self._B_np(layout, L_values, tables)
         B = Fr.from_int64(B_np)
@@ -609,7 +615,7 @@ class BitsBackend:
                 "range check (bits): the stated evaluation of 1 − B − μ·mask is wrong")
         return [Claim("B", tuple(point), b_val)]
 
-    def verify(self, layout: RangeLayout, ch) -> list[Claim]:
+    def verify(self, layout: RangeLayout, ch: VerifierChannelProtocol) -> list[Claim]:
         t = ch.transcript
         _absorb_layout(t, layout, self.name)
         nv = layout.n + PLANE_LOG
@@ -619,7 +625,7 @@ class BitsBackend:
         return self._finish(ch, layout, mu, point, b_val, c_val)
 
     # ---------------------------------------------------------------------------------------- claims on L
-    def prove_translate(self, layout, claims, ch, *, L_values=None, tables=None) -> list[Claim]:
+    def prove_translate(self, layout, claims, ch: ProverChannelProtocol, *, L_values=None, tables=None) -> list[Claim]:
         """For each claim L~(ρ) = v state b_k = B~(ρ, k); one claim B~(ρ, τ) = Σ_k eq(τ, k)·b_k per claim."""
         _check_L_claims(layout, claims)
         if not claims:
@@ -630,10 +636,11 @@ class BitsBackend:
         B = None if binary else Fr.from_int64(B_np)
         out = []
         for c in claims:
-            if binary:  # B~(ρ, k) = Σ_{i: bit k of L_i} eq(ρ, i): 16 subset sums of one eq table
+            if cols is not None:  # B~(ρ, k) = Σ_{i: bit k of L_i} eq(ρ, i): 16 subset sums of one eq table
                 eq = Fr.eq_table(list(c.point))
                 vals = [Fr(eq.limbs[cols[k]], eq.backend).sum() for k in range(PLANES)]
             else:
+                assert B is not None
                 tab = B
                 for x in c.point:
                     tab = tab.fold(x)
@@ -653,13 +660,13 @@ class BitsBackend:
             value = value + e * b
         return Claim("B", tuple(c.point) + tuple(tau), value)
 
-    def verify_translate(self, layout, claims, ch) -> list[Claim]:
+    def verify_translate(self, layout, claims, ch: VerifierChannelProtocol) -> list[Claim]:
         _check_L_claims(layout, claims)
         return [self._translate(layout, c, ch.values("range/planes", PLANES), ch) for c in claims]
 
 
 RangeBackend = LookupBackend | BitsBackend
-BACKENDS = {"lookup": LookupBackend, "bits": BitsBackend}
+BACKENDS: dict[str, type[LookupBackend] | type[BitsBackend]] = {"lookup": LookupBackend, "bits": BitsBackend}
 
 
 def make_range_backend(name: str = "lookup") -> RangeBackend:

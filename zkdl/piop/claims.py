@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..field import MODULUS as R
 from ..field import Fr
 from . import sumcheck as sc
+from .channel import ProverChannelProtocol, VerifierChannelProtocol
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,8 @@ class Claim:
     """``tensor~(point) = value`` (point in MLE variable order: x_1 = most significant index bit)."""
 
     tensor: str
-    point: tuple[int, ...]
-    value: int
+    point: Sequence[int]  # stored as a tuple of ints in [0, r)
+    value: Any  # int in [0, r) in clear mode; a committed scalar in zero-knowledge mode
 
     def __post_init__(self):
         object.__setattr__(self, "point", tuple(int(x) % R for x in self.point))
@@ -89,14 +91,28 @@ def _support(point: Sequence[int]) -> tuple[int, int, list[int]]:
     return idx * size, (idx + 1) * size, list(point[k:])
 
 
-def _combined(alphas, claims):
+def combine(alphas: Sequence[int], values: Sequence) -> object:
+    """``Σ_i α_i·v_i`` of stated values: ints in clear mode, commitments (homomorphically) in zero-knowledge mode."""
     acc = 0
-    for a, c in zip(alphas, claims):
-        acc = acc + a * c.value
+    for a, v in zip(alphas, values):
+        acc = acc + a * v
     return acc
 
 
-def prove_reduction(table: Fr, claims: Sequence[Claim], ch) -> Claim:
+def batch_coefficients(transcript, claims: Sequence[Claim], label: str) -> list[int]:
+    """Random coefficients that batch claims on *different* tables into one sumcheck (a relation's stage).
+
+    The claims' points are challenges and their values are stated or derived from stated values, all in the
+    transcript already; the count and the points are absorbed again under ``label``."""
+    if not claims:
+        return []
+    transcript.absorb_shape(f"{label}/count", (len(claims),))
+    for c in claims:
+        transcript.absorb_frs(f"{label}/point", list(c.point))
+    return transcript.challenge_frs(f"{label}/alpha", len(claims))
+
+
+def prove_reduction(table: Fr, claims: Sequence[Claim], ch: ProverChannelProtocol) -> Claim:
     """Reduce the claims on ``table`` to one claim, through the prover channel ``ch`` (its ``transcript`` and
     ``sumcheck``). A single claim is returned unchanged."""
     n = _check_points(claims)
@@ -110,11 +126,12 @@ def prove_reduction(table: Fr, claims: Sequence[Claim], ch) -> Claim:
         lo, hi, suffix = _support(c.point)
         part = Fr.eq_table(suffix, backend=table.backend, scale=a) + weights[lo:hi]
         weights.limbs[lo:hi] = part.limbs
-    point, vals = ch.sumcheck([weights, table], sc.Relation.product(2), _combined(alphas, claims), n_public=1)
+    claim = combine(alphas, [c.value for c in claims])
+    point, vals = ch.sumcheck([weights, table], sc.Relation.product(2), claim, n_public=1)
     return Claim(claims[0].tensor, point, vals[1])
 
 
-def verify_reduction(claims: Sequence[Claim], ch) -> Claim:
+def verify_reduction(claims: Sequence[Claim], ch: VerifierChannelProtocol) -> Claim:
     """Check a reduction through the verifier channel ``ch``; return the single claim it leaves."""
     n = _check_points(claims)
     if len(claims) == 1:
@@ -124,6 +141,7 @@ def verify_reduction(claims: Sequence[Claim], ch) -> Claim:
     def weights_mle(p):
         return sum(a * sc.eq_eval(c.point, p) for a, c in zip(alphas, claims)) % R
 
-    point, vals = ch.sumcheck(n, sc.Relation.product(2), _combined(alphas, claims), public=[weights_mle],
+    claim = combine(alphas, [c.value for c in claims])
+    point, vals = ch.sumcheck(n, sc.Relation.product(2), claim, public=[weights_mle],
                               what=f"claim reduction on {claims[0].tensor!r}")
     return Claim(claims[0].tensor, point, vals[1])

@@ -77,6 +77,9 @@ class ProverChannel:
         _, proof = ev.prove_eval(params, com, opening, table, list(claim.point), transcript=self.transcript)
         proof.write(self.writers["OPEN"])
 
+    def finish(self) -> None:
+        """Nothing is left to prove at the end in clear mode (every check was made where it arose)."""
+
 
 class VerifierChannel:
     """Clear-mode verifier channel."""
@@ -125,3 +128,6 @@ class VerifierChannel:
         proof = ev.EvalProof.read(self.readers["OPEN"], com.layout)
         value = ev.verify_eval(params, com, list(claim.point), proof, transcript=self.transcript)
         self.zero(value - claim.value, f"{what} does not match the claimed evaluation")
+
+    def finish(self) -> None:
+        """Nothing is left to check at the end in clear mode."""

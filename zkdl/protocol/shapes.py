@@ -28,6 +28,17 @@ def log2(n: int) -> int:
     return n.bit_length() - 1
 
 
+def split_point(point, *sizes: int) -> list[list[int]]:
+    """Split an MLE point into the variable blocks of the (power-of-two) axis ``sizes``, most significant first."""
+    out, i = [], 0
+    for s in sizes:
+        k = log2(s)
+        out.append(list(point[i : i + k]))
+        i += k
+    assert i == len(point)
+    return out
+
+
 def pad_to(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Zero-pad an integer array axis by axis to ``shape``."""
     arr = np.asarray(arr)

@@ -52,6 +52,7 @@ from ..field import MODULUS as R
 from ..field import Fr
 from ..gadgets.range_check import make_range_backend
 from ..piop import sumcheck as sc
+from ..piop import zk_sumcheck as zsc
 from ..serialize import ContainerWriter, Reader, Writer
 from ..transcript import Transcript
 from . import training
@@ -110,6 +111,10 @@ class ProgrammableTranscript(Transcript):
     """
 
     __slots__ = ("_armed", "_drawn", "_replay", "_pos")
+    _armed: dict[str, deque[int]]
+    _drawn: list[Challenge]
+    _replay: tuple[Challenge, ...] | None
+    _pos: int
 
     @classmethod
     def from_transcript(cls, t: Transcript, *, replay: Sequence[Challenge] | None = None) -> ProgrammableTranscript:
@@ -274,16 +279,16 @@ class SimulatorChannel(ZkVerifierChannel):
 
     def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),
                  eq_point: Sequence[int] | None = None, what: str = "sumcheck") -> tuple[list[int], list]:
-        plan = sc._plan(relation, frozenset(range(len(public))))
+        plan = zsc._plan(relation, frozenset(range(len(public))))
         rounds = tuple(tuple(self._points(relation.degree)) for _ in range(num_vars))
         finals = tuple(self._points(len(plan.secret)))
-        pts = {(k,): f for k, f in zip(plan.secret, finals)}
+        pts: dict[tuple[int, ...], Any] = {(k,): f for k, f in zip(plan.secret, finals)}
         products = []
-        for key, left, right in plan.products:  # verified in this order by sc.verify_zk
+        for key, left, right in plan.products:  # verified in this order by zsc.verify_zk
             (cz,) = self._points(1)
             products.append((cz, self._fake_product(pts[left], pts[right], cz)))
             pts[key] = cz
-        proof = sc.ZkSumcheckProof(rounds, finals, tuple(products))
+        proof = zsc.ZkSumcheckProof(rounds, finals, tuple(products))
         self._send("SUMC", proof.write)
         out = super().sumcheck(num_vars, relation, claim, public=public, eq_point=eq_point, what=what)
         self._check_consumed("SUMC", what)

@@ -36,6 +36,7 @@ from ..commit.sigma import (
 )
 from ..field import Fr
 from ..piop import sumcheck as sc
+from ..piop import zk_sumcheck as zsc
 from .channel import ProverChannel, PublicMle, VerifierChannel
 
 R = sc.R
@@ -90,7 +91,7 @@ class ZkProverChannel(ProverChannel):
 
     def sumcheck(self, tables: Sequence[Fr], relation: sc.Relation, claim, *, n_public: int = 0,
                  eq_point: Sequence[int] | None = None, engine=None) -> tuple[list[int], list]:
-        proof, res = sc.prove_zk(self.params, list(tables), relation, self.transcript, claim=_as_p(claim),
+        proof, res = zsc.prove_zk(self.params, list(tables), relation, self.transcript, claim=_as_p(claim),
                                  eq_point=eq_point, public=frozenset(range(n_public)), acc=self.acc, rng=self.rng,
                                  engine=engine)
         proof.write(self.writers["SUMC"])
@@ -144,8 +145,8 @@ class ZkVerifierChannel(VerifierChannel):
     def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),
                  eq_point: Sequence[int] | None = None, what: str = "sumcheck") -> tuple[list[int], list]:
         pub = frozenset(range(len(public)))
-        proof = sc.ZkSumcheckProof.read(self.readers["SUMC"], num_vars, relation, pub)
-        res = sc.verify_zk(self.params, proof, relation, num_vars, _as_v(claim), self.transcript,
+        proof = zsc.ZkSumcheckProof.read(self.readers["SUMC"], num_vars, relation, pub)
+        res = zsc.verify_zk(self.params, proof, relation, num_vars, _as_v(claim), self.transcript,
                            eq_point=eq_point, public=dict(enumerate(public)), acc=self.acc)
         vals = [res.public_values[k] if k in pub else res.finals[k] for k in range(relation.n_tables)]
         return list(res.point), vals

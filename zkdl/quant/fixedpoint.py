@@ -17,11 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from zkdl.constants import FR_MODULUS as FIELD_MODULUS  # the relations' field: the no-wrap bound
 from zkdl.errors import QuantizationConfigError, QuantizationOverflow
-
-#: The BLS12-381 scalar field modulus (``zkdl.field.MODULUS``; repeated here so that ``quant`` has no dependency
-#: on the field layer).
-FIELD_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 
 INT64_MAX = (1 << 63) - 1
 #: Largest bit count a declared magnitude may have: every declared range must lie inside ``[-2^62, 2^62]`` so

@@ -6,7 +6,7 @@
   0xc0 followed by 47 zero bytes (arkworks itself accepts garbage after the infinity flag, so the flags are
   checked here).
 
-This module is the bottom of the stack: it imports nothing from zkdl but the errors.
+This module is the bottom of the stack: it imports nothing from zkdl but the errors and the curve constants.
 """
 
 from __future__ import annotations
@@ -17,14 +17,9 @@ from typing import Any
 import numpy as np
 from py_arkworks_bls12381 import G1Point
 
+from zkdl.constants import FP_MODULUS, FR_BYTES, FR_MODULUS, G1_BYTES
 from zkdl.errors import FieldRangeError
 
-#: BLS12-381 scalar field modulus r (equal to ``zkdl.field.MODULUS``).
-FR_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
-#: BLS12-381 base field modulus p.
-FP_MODULUS = int("1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab", 16)
-FR_BYTES = 32
-G1_BYTES = 48
 #: The canonical compressed encoding of the identity (point at infinity).
 G1_IDENTITY_BYTES = b"\xc0" + bytes(47)
 

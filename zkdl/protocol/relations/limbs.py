@@ -1,0 +1,85 @@
+"""Range-checked tensors and their limbs in the range tensor L.
+
+A range-checked tensor ``x`` is stored in L as limbs of at most 16 bits: ``x = Σ_i 2^(16 i)·limb_i − offset``
+(``shapes.LimbSpec``). A claim ``x~(p) = v`` becomes claims ``limb_i~(p) = v_i`` on L's segments: the prover
+states every limb's value but the top one, which both sides derive from ``v`` and the lower limbs (so a claim
+costs one message fewer than it has limbs).
+
+The relation's *inputs* — the scheduled batches (``XS``, ``YS``) and the initial weights and biases (``IW``,
+``IB``) — are range-checked the same way: at a fresh point each input's value is stated once, as a claim on
+the input tensor (committed, or virtual and reduced later) and as a claim on its limbs.
+"""
+
+from __future__ import annotations
+
+from ...field import MODULUS as R
+from ...piop.channel import ProverChannelProtocol, VerifierChannelProtocol
+from ...piop.claims import Claim, ClaimRegistry
+from ..shapes import LimbSpec
+from ..witness import Public, Witness
+
+
+def limbs_to_range_tensor(pub: Public, reg: ClaimRegistry, name: str, point, limb_values) -> None:
+    for seg, v in zip(pub.specs[name].segment_names(), limb_values):
+        reg.add(Claim("L", pub.layout.point_for(seg, point), v))
+
+
+def top_limb(sp: LimbSpec, value, lower):
+    """value = Σ_i 2^(16i)·limb_i − offset  ⇒  the top limb, from the value and the lower limbs."""
+    k = len(sp.limb_bits) - 1
+    acc = value + sp.offset
+    for i, v in enumerate(lower):
+        acc = acc - (1 << (16 * i)) * v
+    return acc * pow(1 << (16 * k), -1, R)
+
+
+def prove_limb_claims(
+    ch: ProverChannelProtocol, pub: Public, w: Witness, reg: ClaimRegistry, name: str, point, value
+) -> None:
+    sp = pub.specs[name]
+    lower = []
+    if len(sp.limb_bits) > 1:
+        L = w.range_tensor()
+        segs = sp.segment_names()[:-1]
+        lower = ch.values(f"limbs/{name}", [L[pub.layout.slice(seg)].evaluate(list(point)) for seg in segs])
+    limbs_to_range_tensor(pub, reg, name, point, [*lower, top_limb(sp, value, lower)])
+
+
+def verify_limb_claims(ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegistry, name: str, point, value) -> None:
+    sp = pub.specs[name]
+    lower = ch.values(f"limbs/{name}", len(sp.limb_bits) - 1) if len(sp.limb_bits) > 1 else []
+    limbs_to_range_tensor(pub, reg, name, point, [*lower, top_limb(sp, value, lower)])
+
+
+def _inputs(pub: Public) -> list[tuple[str, str, tuple[int, ...], bool]]:
+    """(tensor, limbed name, shape, tensor is virtual) for every input of the relation."""
+    sh = pub.sh
+    out: list[tuple[str, str, tuple[int, ...], bool]] = [
+        ("A0", "XS", sh.act(0), True),
+        ("Ysched", "YS", sh.act(pub.n_layers), True),
+    ]
+    for l in range(1, pub.n_layers + 1):
+        out.append((f"W0.{l}", f"IW{l}", sh.weight(l)[1:], False))
+        if pub.st.has_bias[l - 1]:
+            out.append((f"b0.{l}", f"IB{l}", sh.bias(l)[1:], False))
+    return out
+
+
+def prove_input_ranges(
+    ch: ProverChannelProtocol, pub: Public, w: Witness, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
+) -> None:
+    for tensor, limbed, shape, is_virtual in _inputs(pub):
+        rho = ch.transcript.challenge_frs(f"inrange/{limbed}", pub.nv(shape))
+        (v,) = ch.values(f"inrange/{limbed}", [w.fr(tensor).evaluate(rho)])
+        (virt if is_virtual else reg).add(Claim(tensor, rho, v))
+        prove_limb_claims(ch, pub, w, reg, limbed, rho, v)
+
+
+def verify_input_ranges(
+    ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
+) -> None:
+    for tensor, limbed, shape, is_virtual in _inputs(pub):
+        rho = ch.transcript.challenge_frs(f"inrange/{limbed}", pub.nv(shape))
+        (v,) = ch.values(f"inrange/{limbed}", 1)
+        (virt if is_virtual else reg).add(Claim(tensor, rho, v))
+        verify_limb_claims(ch, pub, reg, limbed, rho, v)

@@ -1,0 +1,141 @@
+"""What prover and verifier derive from a statement (:class:`Public`) and the prover's tables (:class:`Witness`).
+
+``Public`` is the statement's padded shapes, the limb specifications of every range-checked tensor, the layout
+of the range tensor and the batch schedule's rows — everything both sides compute before the first message.
+``Witness`` holds the stacked, padded int64 tensors of a training run (all steps of a layer on a leading step
+axis, ``docs/protocol.md``), their field versions on demand, and the values of the range tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ZkdlError
+from ..field import Fr
+from ..gadgets.range_check import RangeLayout
+from ..quant.train import BatchSchedule, TrainingRun
+from .shapes import LimbSpec, Shapes, limb_specs, log2, pad_to, tensor_shape
+from .statement import Statement
+
+
+@dataclass
+class Public:
+    """Everything both sides derive from the statement."""
+
+    st: Statement
+    sh: Shapes
+    specs: dict[str, LimbSpec]
+    layout: RangeLayout
+    rows: np.ndarray  # (T, B) dataset row of each batch entry
+
+    @classmethod
+    def of(cls, st: Statement) -> Public:
+        sh = st.shapes
+        specs = limb_specs(st.params, st.num_layers, st.has_bias)
+        segs = []
+        for name, sp in specs.items():
+            log_size = sum(log2(s) for s in tensor_shape(name, sh))
+            for seg, bits in zip(sp.segment_names(), sp.limb_bits):
+                segs.append((seg, log_size, bits))
+        sched = BatchSchedule(st.n_rows, st.batch_size, st.schedule_seed)
+        rows = np.stack([sched.rows(t) for t in range(st.steps)]).astype(np.int64)
+        return cls(st, sh, specs, RangeLayout(segs), rows)
+
+    @property
+    def n_layers(self) -> int:
+        return self.st.num_layers
+
+    def nv(self, shape) -> int:
+        return self.sh.nvars(shape)
+
+
+class Witness:
+    """Stacked, padded int64 tensors of a training run and their field versions (built on demand)."""
+
+    def __init__(self, pub: Public, run: TrainingRun, X: np.ndarray, Y: np.ndarray):
+        self.pub = pub
+        sh, st = pub.sh, pub.st
+        T, Tp = st.steps, sh.steps
+        traces = run.traces
+        if len(traces) != T:
+            raise ZkdlError(f"the training run has {len(traces)} step traces, the statement says {T} steps")
+        self.ints: dict[str, np.ndarray] = {}
+        self.ints["X"] = pad_to(X, (sh.rows, sh.widths[0]))
+        self.ints["Y"] = pad_to(Y, (sh.rows, sh.widths[-1]))
+
+        def stack(get, shape):
+            out = np.zeros(shape, dtype=np.int64)
+            for t, tr in enumerate(traces):
+                v = get(tr)
+                out[t][tuple(slice(0, a) for a in v.shape)] = v
+            return out
+
+        def layer_stack(l, attr, shape):
+            return stack(lambda tr: getattr(tr.layers[l - 1], attr), shape)
+
+        self.ints["A0"] = stack(lambda tr: tr.X, sh.act(0))
+        self.ints["Ysched"] = stack(lambda tr: tr.Y, sh.act(pub.n_layers))
+        for l in range(1, pub.n_layers + 1):
+            for name, attr in (("Zp", "Z_rescaled"), ("RZ", "Z_remainder"), ("GZ", "G_Z")):
+                self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
+            self.ints[f"DW{l}"] = layer_stack(l, "dW", sh.weight(l))
+            self.ints[f"RDW{l}"] = layer_stack(l, "dW_remainder", sh.weight(l))
+            W = layer_stack(l, "W", sh.weight(l))
+            final_w = pad_to(run.final.weights[l - 1], sh.weight(l)[1:])
+            W[T:Tp] = final_w  # padded steps change nothing: W_t = W_T
+            self.ints[f"W{l}"] = W
+            self.ints[f"W0.{l}"] = pad_to(run.initial.weights[l - 1], sh.weight(l)[1:])
+            self.ints[f"WT.{l}"] = final_w
+            if st.has_bias[l - 1]:
+                self.ints[f"DB{l}"] = layer_stack(l, "db", sh.bias(l))
+                self.ints[f"RDB{l}"] = layer_stack(l, "db_remainder", sh.bias(l))
+                # the step-masked bias [t < T]·b_t: padded steps add no bias (their batches are empty)
+                self.ints[f"b{l}"] = layer_stack(l, "b", sh.bias(l))
+                b0, bT = run.initial.biases[l - 1], run.final.biases[l - 1]
+                assert b0 is not None and bT is not None, "a layer with a bias in the statement has one in the run"
+                self.ints[f"b0.{l}"] = pad_to(b0, sh.bias(l)[1:])
+                self.ints[f"bT.{l}"] = pad_to(bT, sh.bias(l)[1:])
+            if l < pub.n_layers:
+                for name, attr in (
+                    ("S", "S"),
+                    ("M", "relu_magnitude"),
+                    ("A", "A"),
+                    ("GA", "G_A_rescaled"),
+                    ("RGA", "G_A_remainder"),
+                ):
+                    self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
+        self.ints["O"] = self.ints[f"Zp{pub.n_layers}"]
+        self.ints["XS"] = self.ints["A0"]
+        self.ints["YS"] = self.ints["Ysched"]
+        for l in range(1, pub.n_layers + 1):
+            self.ints[f"IW{l}"] = self.ints[f"W0.{l}"]
+            if st.has_bias[l - 1]:
+                self.ints[f"IB{l}"] = self.ints[f"b0.{l}"]
+        self.refresh()
+
+    def refresh(self, *, check: bool = True) -> None:
+        """Recompute the field tables and the range tensor from ``ints`` (after a test changed them).
+
+        ``check=False`` skips the limb range check, so a cheating prover can put out-of-range limbs into the range
+        tensor."""
+        self._fr: dict[str, Fr] = {}
+        limbs = {}
+        for name, sp in self.pub.specs.items():
+            for seg, arr in zip(sp.segment_names(), sp.limbs(self.ints[name], check=check)):
+                limbs[seg] = arr
+        self.range_values = self.pub.layout.assemble(limbs)
+
+    def range_tensor(self) -> Fr:
+        """The range tensor L as field elements (its segments are the limbs of the limbed tensors)."""
+        if "__L__" not in self._fr:
+            self._fr["__L__"] = Fr.from_int64(self.range_values)
+        return self._fr["__L__"]
+
+    def fr(self, name: str) -> Fr:
+        if name == "L":
+            return self.range_tensor()
+        if name not in self._fr:
+            self._fr[name] = Fr.from_int64(self.ints[name].reshape(-1))
+        return self._fr[name]
