@@ -54,3 +54,8 @@ class ModelFormatError(ZkdlError, ValueError):
 class DatasetError(ZkdlError, ValueError):
     """A dataset cannot be used: missing ``X`` / ``y`` arrays, wrong shapes or dtypes, non-finite values, an
     unknown bundled dataset name, or a split that leaves no rows."""
+
+
+class ResourceError(ZkdlError):
+    """A run cannot be carried out on this machine: its outputs cannot be written (disk space) or its estimated
+    memory exceeds what is available. Raised before any work."""
