@@ -97,12 +97,6 @@ def test_verify_json_error_when_input_unusable(files):
     assert out == {"ok": False, "error_type": out["error_type"], "message": out["message"]}
 
 
-def test_verify_params_never_creates_a_file(files):
-    params = files / "missing-params.bin"
-    r = zkdl("verify", files / "x.zkdl", "--statement", files / "x.json", "--params", params)
-    assert r.returncode == 2 and not params.exists()
-
-
 @pytest.fixture(scope="module")
 def regression_run(files):
     out = files / "reg-run"
@@ -143,3 +137,22 @@ def test_provenance_in_output_and_summary(regression_run, files):
         assert rec["zkdl_version"]
     pre = json.loads((out / "private" / "preprocessing.json").read_text())
     assert pre["features"]["method"] == "standardize" and len(pre["targets"]["mean"]) == 1
+
+
+def test_verify_params_never_creates_a_file(regression_run, files):
+    out, _ = regression_run
+    params = files / "missing-params.bin"
+    r = zkdl("verify", out / "proof.zkdl", "--statement", out / "statement.json", "--params", params, "--json")
+    one_line_error(r, contains="zkdl setup")
+    assert json.loads(r.stdout)["error_type"] == "SetupError" and not params.exists()
+
+
+def test_setup_says_what_it_does_to_the_cache(files):
+    path = files / "gens.bin"
+    r = zkdl("setup", "--n", "4", "--path", path)
+    assert r.returncode == 0 and "creating the generator cache" in r.stderr and "created" in r.stdout
+    r = zkdl("setup", "--n", "2", "--path", path, "--json")
+    out = json.loads(r.stdout)
+    assert out["action"] == "unchanged" and out["generators"] >= 4 and "nothing to do" in r.stderr
+    r = zkdl("setup", "--n", "8", "--path", path, "--json")
+    assert json.loads(r.stdout)["action"] == "extended" and "extending" in r.stderr

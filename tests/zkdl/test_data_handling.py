@@ -172,3 +172,27 @@ def test_api_proves_a_torch_sequential_on_a_dataloader():
     assert s["verified"] and s["model_source"] == "in-memory Sequential" and s["task"] == "classification"
     assert bundle.statement.has_bias == (True, False) and s["data_source"] == "in-memory DataLoader"
     assert len(s["data_sha256"]) == 64
+
+
+def test_disk_and_memory_are_checked_before_training(tmp_path, monkeypatch):
+    import shutil
+
+    import zkdl
+    from zkdl import api
+    from zkdl.errors import ResourceError
+
+    rng = np.random.default_rng(7)
+    data = (rng.uniform(size=(20, 3)), rng.integers(0, 2, 20))
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before the resource check")
+
+    monkeypatch.setattr(api, "train_quantized", no_training)
+    monkeypatch.setattr(api, "_available_memory", lambda: 1 << 20)
+    with pytest.raises(ResourceError, match="GB of memory.*lower --steps or --batch"):
+        zkdl.prove_training(data=data, widths=[3, 4, 2], batch_size=8, steps=2, out_dir=tmp_path / "m")
+    monkeypatch.setattr(api, "_available_memory", lambda: 1 << 40)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(api.shutil, "disk_usage", lambda p: usage._replace(free=1000))
+    with pytest.raises(ResourceError, match="MB free"):
+        zkdl.prove_training(data=data, widths=[3, 4, 2], batch_size=8, steps=2, out_dir=tmp_path / "d")
