@@ -27,6 +27,7 @@ from .commit.generators import PublicParams, default_cache_path, load, setup
 from .commit.pedersen import Opening
 from .errors import (
     DatasetError,
+    MissingDependency,
     ModelFormatError,
     ProofFormatError,
     QuantizationOverflow,
@@ -291,6 +292,20 @@ def prove_training(
     Writes ``proof.zkdl``, ``statement.json``, ``summary.json`` and the private artifacts (final weights,
     commitment openings, preprocessing statistics) to ``out_dir`` if given; the output directory, free disk
     space and memory are checked before any work."""
+    try:
+        return _prove_training(**locals())
+    except ImportError as exc:
+        missing = MissingDependency.of(exc)
+        if missing is None:
+            raise
+        raise missing from None
+
+
+def _prove_training(
+    *, widths, model, data, steps, batch_size, frac_bits, lr, lr_shift, range_backend, schedule_seed, bias, seed,
+    task, target, standardize, allow_repeat, out_dir, verify_after, params_path, progress, on_step, compare_float,
+    zero_knowledge, overwrite, command_line, check_resources,
+) -> ProofBundle:
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
     steps = _int_arg("steps", steps, 1)

@@ -320,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except ZkdlError as exc:
         return fail(type(exc).__name__, str(exc), 2)
+    except ImportError as exc:
+        from .errors import MissingDependency
+
+        missing = MissingDependency.of(exc)
+        if missing is None:
+            raise
+        return fail("MissingDependency", str(missing), 2)
     except OSError as exc:
         return fail(type(exc).__name__, str(exc), 2)
     except MemoryError:

@@ -156,3 +156,46 @@ def test_setup_says_what_it_does_to_the_cache(files):
     assert out["action"] == "unchanged" and out["generators"] >= 4 and "nothing to do" in r.stderr
     r = zkdl("setup", "--n", "8", "--path", path, "--json")
     assert json.loads(r.stdout)["action"] == "extended" and "extending" in r.stderr
+
+
+OPTIONAL = ("torch", "sklearn", "scipy", "matplotlib")
+
+
+@pytest.fixture
+def blocked(tmp_path):
+    """A PYTHONPATH entry that shadows the optional packages: importing one records the attempt and fails, as
+    if it were not installed."""
+    root = tmp_path / "blocked"
+    log = tmp_path / "imports.log"
+    for name in OPTIONAL:
+        (root / name).mkdir(parents=True)
+        (root / name / "__init__.py").write_text(
+            f"import os\nopen(os.environ['BLOCKED_LOG'], 'a').write('{name}\\n')\n"
+            f"raise ModuleNotFoundError('blocked by the test', name='{name}')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(root), str(ROOT)]), "BLOCKED_LOG": str(log)}
+    log.write_text("")
+    return env, log
+
+
+def test_verify_needs_no_training_packages(regression_run, blocked):
+    out, _ = regression_run
+    env, log = blocked
+    # as if torch, scikit-learn, scipy and matplotlib were not installed: verify still works
+    r = zkdl("verify", out / "proof.zkdl", "--statement", out / "statement.json", env_extra=env)
+    assert r.returncode == 0 and r.stdout.startswith("VALID"), r.stderr
+    # the only attempt is numba's own optional probe of scipy (numba/__init__.py), which tolerates its absence
+    assert set(log.read_text().split()) <= {"scipy"}
+    # with everything installed, the verifier still imports none of them (numba imports scipy's top-level package
+    # when it is installed; nothing of zkdl's touches it)
+    code = ("import sys, zkdl, zkdl.cli, zkdl.api; v = zkdl.verify(sys.argv[1], sys.argv[2]); "
+            "print(v.valid, [m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", code, str(out / "proof.zkdl"), str(out / "statement.json")],
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.stdout.split() == ["True", "[]"], r.stderr
+
+
+def test_prove_without_the_train_extra_names_it(files, blocked):
+    env, _ = blocked
+    r = zkdl("prove", "--data", "digits", "--out", files / "never2", env_extra=env)
+    one_line_error(r, contains='pip install "zkdl[train]"')
