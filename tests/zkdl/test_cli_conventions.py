@@ -101,7 +101,7 @@ def test_verify_json_error_when_input_unusable(files):
 def regression_run(files):
     out = files / "reg-run"
     r = zkdl("prove", "--data", files / "reg.npz", "--task", "regression", "--standardize", "--widths", "3,4,1",
-             "--steps", "3", "--batch", "8", "--lr", "0.05", "--out", out, "--json", "--progress")
+             "--steps", "3", "--batch", "8", "--lr", "0.05", "--out", out, "--json", "--progress", "-v")
     assert r.returncode == 0, r.stderr
     return out, r
 
@@ -119,6 +119,8 @@ def test_progress_bar_on_request(regression_run):
     _, r = regression_run
     err = r.stderr.replace("\r", "\n")
     assert "%|" in err and "training step 3/3" in err and "openings" in err
+    # -v: the phases as log lines too, with the learning-rate mapping
+    assert "[zkdl]" in err and "committing the range tensor" in err and "learning rate 0.05 -> 0.0625" in err
 
 
 def test_provenance_in_output_and_summary(regression_run, files):
