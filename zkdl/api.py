@@ -342,8 +342,8 @@ def _prove_training(
         range_backend=range_backend,
         generators_digest="",
     )
-    if out_dir is not None and check_resources:
-        check_resources_for(st0, out_dir)
+    if check_resources:
+        summary_resources = check_resources_for(st0, out_dir)
     say(f"training {steps} quantized SGD steps (widths {list(fmodel.widths)}, batch {batch_size})")
     t0 = time.perf_counter()
     try:
@@ -388,6 +388,8 @@ def _prove_training(
         "proof_bytes": len(proof),
         "statement_commitment_bytes": sum(len(c.to_bytes()) for c in coms.values()),
     }
+    if check_resources:
+        summary["estimated_memory_bytes"] = summary_resources["memory_bytes"]
     labels_test = ds.labels_test
     Xt = quantize_inputs(ds.X_test, fp, ds.feature_names)
     if labels_test is not None:
@@ -448,16 +450,18 @@ def _available_memory() -> int | None:
     return None
 
 
-def check_resources_for(statement: Statement, out_dir: str | os.PathLike) -> dict[str, int]:
-    """Refuse a run whose outputs cannot be written or whose estimated memory exceeds what is available."""
+def check_resources_for(statement: Statement, out_dir: str | os.PathLike | None) -> dict[str, int]:
+    """Refuse a run whose outputs cannot be written (free disk space at ``out_dir``) or whose estimated memory
+    exceeds what is available. Returns the estimate."""
     est = estimate_resources(statement)
-    out = Path(out_dir)
-    while not out.exists() and out != out.parent:
-        out = out.parent
-    free = shutil.disk_usage(out).free
-    if free < est["disk_bytes"]:
-        raise ResourceError(f"{out} has {free / 1e6:.1f} MB free; the outputs need about "
-                            f"{est['disk_bytes'] / 1e6:.0f} MB; choose another --out")
+    if out_dir is not None:
+        out = Path(out_dir)
+        while not out.exists() and out != out.parent:
+            out = out.parent
+        free = shutil.disk_usage(out).free
+        if free < est["disk_bytes"]:
+            raise ResourceError(f"{out} has {free / 1e6:.1f} MB free; the outputs need about "
+                                f"{est['disk_bytes'] / 1e6:.0f} MB; choose another --out")
     avail = _available_memory()
     if avail is not None and est["memory_bytes"] > avail:
         raise ResourceError(f"proving needs about {est['memory_bytes'] / 1e9:.1f} GB of memory, "

@@ -191,6 +191,8 @@ def test_disk_and_memory_are_checked_before_training(tmp_path, monkeypatch):
     monkeypatch.setattr(api, "_available_memory", lambda: 1 << 20)
     with pytest.raises(ResourceError, match="GB of memory.*lower --steps or --batch"):
         zkdl.prove_training(data=data, widths=[3, 4, 2], batch_size=8, steps=2, out_dir=tmp_path / "m")
+    with pytest.raises(ResourceError, match="GB of memory"):  # also without an output directory
+        zkdl.prove_training(data=data, widths=[3, 4, 2], batch_size=8, steps=2)
     monkeypatch.setattr(api, "_available_memory", lambda: 1 << 40)
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(api.shutil, "disk_usage", lambda p: usage._replace(free=1000))
