@@ -198,3 +198,15 @@ def test_disk_and_memory_are_checked_before_training(tmp_path, monkeypatch):
     monkeypatch.setattr(api.shutil, "disk_usage", lambda p: usage._replace(free=1000))
     with pytest.raises(ResourceError, match="MB free"):
         zkdl.prove_training(data=data, widths=[3, 4, 2], batch_size=8, steps=2, out_dir=tmp_path / "d")
+
+
+def test_a_model_weight_out_of_range_is_named_in_user_units():
+    from zkdl.api import _quantize_user_model
+    from zkdl.quant.model import init_model
+
+    m = init_model([3, 4, 2], seed=0)
+    w2 = m.weights[1].copy()
+    w2[0, 1] = 20.0
+    bad = type(m)((m.weights[0], w2), m.biases)
+    with pytest.raises(QuantizationOverflow, match=r"layer 2 has a weight of 20, outside the range \[-16, 16\)"):
+        _quantize_user_model(bad, FixedPointParams())
