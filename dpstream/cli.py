@@ -1,21 +1,44 @@
 """`dpstream` command line: private counts of a stream, demos and cheap audits. Errors are one-line messages with
-an exit code: 2 bad usage or input (nothing more is released), 1 I/O failure, 3 an audit flagged a mechanism."""
+an exit code: 2 bad usage or input (nothing more is released), 1 I/O failure, 3 an audit flagged a mechanism.
+
+Conventions shared with ``zkdl``: ``--version``; on every command ``--json`` (results, and errors as
+``{"ok": false, "error_type": ..., "message": ...}``, on stdout), ``-v`` / ``--log-level`` and ``--quiet``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
+
+from dpstream import __version__
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_FLAGGED = 0, 2, 1, 3
 
 
+def _json_error(kind: str, message: str) -> None:
+    print(json.dumps({"ok": False, "error_type": kind, "message": message}))
+
+
 class _Parser(argparse.ArgumentParser):
+    json_requested = False  # set by main() when --json is on the command line
+
     def error(self, message):  # argparse prints usage and exits 2; keep that, without a traceback
         self.print_usage(sys.stderr)
         print(f"dpstream: error: {message}", file=sys.stderr)
+        if _Parser.json_requested:
+            _json_error("UsageError", message)
         raise SystemExit(EXIT_USAGE)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """Options every command takes (the same as zkdl's)."""
+    p.add_argument("--json", action="store_true", help="machine-readable output (and errors) on stdout")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr (-vv: debug)")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="log level (overrides -v)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def _positive_float(s: str) -> float:
@@ -53,6 +76,9 @@ def _cmd_demo_lower_bound(args) -> int:
 
     res = run_lower_bound_demo(args.out, quick=args.quick, rho=args.rho, seed=args.seed,
                                progress=_progress(args.quiet))
+    if args.json:
+        print(json.dumps({"ok": True, "out": str(args.out), **res}, default=str))
+        return EXIT_OK
     print(format_summary(res))
     print(f"written to {args.out}")
     return EXIT_OK
@@ -81,7 +107,7 @@ def _cmd_audit_tracing(args) -> int:
                          seed=0 if args.seed is None else args.seed, kind="bits" if sumselect else "counts",
                          progress=lambda i, k: _progress(args.quiet)(f"trial {i}/{k}"))
     flagged = res.auc - 3 * res.auc_se > 0.5
-    out = {"mechanism": cls.__name__, "claimed_rho": args.rho, "n": args.n, "d_prime": args.d,
+    out = {"ok": True, "mechanism": cls.__name__, "claimed_rho": args.rho, "n": args.n, "d_prime": args.d,
            "trials": args.trials, "auc": res.auc, "auc_se": res.auc_se, "flagged": bool(flagged)}
     print(json.dumps(out) if args.json else
           f"{cls.__name__}: tracing AUC {res.auc:.3f} ± {res.auc_se:.3f} -> "
@@ -192,6 +218,7 @@ def _pos_int(s: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dpstream", description="Differential privacy under continual observation.")
+    p.add_argument("--version", action="version", version=f"dpstream {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.required = True
 
@@ -203,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--quick", action="store_true", help="small sizes (seconds instead of about a minute)")
     lb.add_argument("--rho", type=_positive_float, default=0.5, help="zCDP budget of every mechanism")
     lb.add_argument("--seed", type=_nonneg_int, default=0, help="seed (demos are reproducible, not private)")
-    lb.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _common(lb)
     lb.set_defaults(func=_cmd_demo_lower_bound)
 
     cnt = sub.add_parser("count", help="private running counts of numbers / JSON lines (stdin or a file)",
@@ -232,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     cnt.add_argument("--checkpoint-every", type=_pos_int, default=1000,
                      help="items per commit and per output flush (1 for live pipes)")
     cnt.add_argument("--seed", type=_nonneg_int, default=None, help="reproducible noise (tests only: not private)")
+    _common(cnt)  # the output is JSON lines already; --json adds errors as JSON on stdout
     cnt.set_defaults(func=_cmd_count)
 
     audit = sub.add_parser("audit", help="empirical privacy checks")
@@ -246,35 +274,49 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--d", type=int, default=200, help="dataset columns d'")
     tr.add_argument("--trials", type=int, default=3)
     tr.add_argument("--seed", type=_nonneg_int, default=None)
-    tr.add_argument("--json", action="store_true")
-    tr.add_argument("--quiet", action="store_true")
+    _common(tr)
     tr.set_defaults(func=_cmd_audit_tracing)
     return p
 
 
+def _log_level(args) -> int:
+    if getattr(args, "log_level", None):
+        return getattr(logging, args.log_level.upper())
+    return {0: logging.WARNING, 1: logging.INFO}.get(getattr(args, "verbose", 0), logging.DEBUG)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _Parser.json_requested = "--json" in argv
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(level=_log_level(args), stream=sys.stderr, format="[dpstream] %(message)s", force=True)
+    as_json = getattr(args, "json", False)
+
+    def fail(kind: str, message: str, code: int) -> int:
+        print(f"dpstream: error: {message}", file=sys.stderr)
+        if as_json:
+            _json_error(kind, message)
+        return code
+
     try:
         from dpstream.base import DPError
 
         try:
             return int(args.func(args))
         except DPError as e:
-            print(f"dpstream: error: {e}", file=sys.stderr)
-            return EXIT_USAGE
+            return fail(type(e).__name__, str(e), EXIT_USAGE)
     except KeyboardInterrupt:
         print("dpstream: interrupted", file=sys.stderr)
+        if as_json:
+            _json_error("KeyboardInterrupt", "interrupted")
         return 130
     except OSError as e:
-        print(f"dpstream: error: {e.strerror or e} ({getattr(e, 'filename', '') or ''})", file=sys.stderr)
-        return EXIT_FAILED
+        return fail(type(e).__name__, f"{e.strerror or e} ({getattr(e, 'filename', '') or ''})", EXIT_FAILED)
     except MemoryError:
-        print("dpstream: error: out of memory; use smaller sizes (e.g. --quick)", file=sys.stderr)
-        return EXIT_FAILED
+        return fail("MemoryError", "out of memory; use smaller sizes (e.g. --quick)", EXIT_FAILED)
     except Exception as e:  # last resort: never a traceback, but say it is a bug
-        print(f"dpstream: internal error ({type(e).__name__}: {e}); please report it", file=sys.stderr)
-        return EXIT_FAILED
+        return fail("InternalError", f"internal error ({type(e).__name__}: {e}); please report it", EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The ``zkdl`` command line: setup | prove | verify | inspect | demo.
 
-Logs and progress go to stderr; machine-readable results go to stdout. Exit codes: 0 success (``verify``:
-valid), 1 invalid proof, 2 unusable input or usage error. Errors are one-line messages, never tracebacks.
+Logs and progress go to stderr; results go to stdout (text, or JSON with ``--json``). Exit codes: 0 success
+(``verify``: valid), 1 invalid proof, 2 unusable input or usage error, 130 interrupted. Errors are one-line
+messages on stderr, never tracebacks; with ``--json`` they are also ``{"ok": false, "error_type": ..., "message":
+...}`` on stdout.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
+from . import __version__
 from .errors import ZkdlError
 
 log = logging.getLogger("zkdl")
@@ -41,68 +43,166 @@ def _positive(text: str) -> int:
     return v
 
 
-def _progress(quiet: bool):
-    start = time.perf_counter()
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return v
 
-    def say(msg: str) -> None:
-        if not quiet:
-            print(f"[zkdl {time.perf_counter() - start:7.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    return say
+def _json_error(kind: str, message: str) -> None:
+    print(json.dumps({"ok": False, "error_type": kind, "message": message}))
 
 
-def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int, widths: str | None) -> None:
-    p.add_argument("--data", default="digits", help="bundled dataset (digits, iris, wine, breast_cancer) or an "
-                   ".npz file with X and y (default: digits)")
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors (exit 2), as JSON on stdout too when ``--json`` is on the command line."""
+
+    json_requested = False
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        if _Parser.json_requested:
+            _json_error("UsageError", message)
+        raise SystemExit(2)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """Options every command takes."""
+    p.add_argument("--json", action="store_true", help="machine-readable output (and errors) on stdout")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr (-vv: debug)")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="log level (overrides -v)")
+    p.add_argument("--quiet", action="store_true", help="no progress or log lines on stderr (errors still shown)")
+
+
+def _display(args):
+    from .progress import ProgressDisplay
+
+    bar = not args.quiet and (args.progress or sys.stderr.isatty())
+    return ProgressDisplay(bar=bar)
+
+
+def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int) -> None:
+    _common(p)
+    p.add_argument("--data", default="digits", help="bundled dataset (digits, iris, wine, breast_cancer), an .npz "
+                   "file with arrays X and y, or an .npy/.csv table with --target (default: digits)")
+    p.add_argument("--target", help="label column of an .npy/.csv table (a header name or a 0-based index)")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="classification (1-D class labels) or regression; auto infers it when unambiguous")
+    p.add_argument("--standardize", action="store_true", help="standardize features (and regression targets) with "
+                   "the training split's mean and standard deviation (stored in private/preprocessing.json)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--widths", type=_widths, default=_widths(widths) if widths else None,
+    g.add_argument("--widths", type=_widths, default=None,
                    help="layer widths of a fresh MLP, e.g. 64,32,10 (first = features, last = outputs)")
     g.add_argument("--model", help="a torch.nn.Sequential of Linear and ReLU saved with torch.save")
     p.add_argument("--steps", type=_positive, default=steps, help=f"SGD steps to train and prove (default {steps})")
     p.add_argument("--batch", type=_positive, default=batch, help=f"batch size (default {batch})")
+    p.add_argument("--allow-repeat", action="store_true", help="allow a batch larger than the training rows "
+                   "(rows then repeat within a batch)")
     p.add_argument("--frac-bits", type=int, default=16, help="fixed-point fractional bits F (default 16)")
-    p.add_argument("--lr-shift", type=int, default=8, help="learning-rate shift s, η = B·2^-s (default 8)")
+    lr = p.add_mutually_exclusive_group()
+    lr.add_argument("--lr", type=_positive_float, help="learning rate on the batch-mean loss; mapped to the nearest "
+                    "supported batch·2^-s (the value used is reported)")
+    lr.add_argument("--lr-shift", type=int, default=None, help="learning-rate shift s, η = batch·2^-s (default 8)")
     p.add_argument("--range", dest="range_backend", choices=("lookup", "bits"), default="lookup",
                    help="range-check back-end (default lookup)")
     p.add_argument("--schedule-seed", type=int, default=None, help="public seed of the batch order")
     p.add_argument("--seed", type=int, default=0, help="initialisation and train/test split seed")
-    p.add_argument("--no-bias", action="store_true", help="fresh model without biases")
+    p.add_argument("--no-bias", action="store_true", help="fresh model (--widths) without biases")
     p.add_argument("--backend", choices=("auto", "cpu", "gpu"), default="cpu", help="compute backend")
     p.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in --out")
     p.add_argument("--transparent", action="store_true",
                    help="debugging only: a proof that is NOT zero-knowledge (marked in the proof header)")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
 
 
 def _prove(args, *, compare_float: bool):
     from . import api
     from .field import set_default_backend
 
+    if args.no_bias and args.model is not None:
+        raise ZkdlError("--no-bias applies to a fresh model (--widths); the layers of --model keep their own biases")
     set_default_backend(args.backend)
-    return api.prove_training(
-        widths=args.widths, model=args.model, data=args.data, steps=args.steps, batch_size=args.batch,
-        frac_bits=args.frac_bits, lr_shift=args.lr_shift, range_backend=args.range_backend,
-        schedule_seed=args.schedule_seed, bias=not args.no_bias, seed=args.seed, out_dir=args.out,
-        verify_after=not getattr(args, "no_verify", False), progress=_progress(args.quiet),
-        compare_float=compare_float, zero_knowledge=not args.transparent,
-        overwrite=args.force or getattr(args, "replace_default", False),
-    )
+    display = _display(args)
+    try:
+        return api.prove_training(
+            widths=args.widths, model=args.model, data=args.data, steps=args.steps, batch_size=args.batch,
+            frac_bits=args.frac_bits, lr=args.lr, lr_shift=args.lr_shift, range_backend=args.range_backend,
+            schedule_seed=args.schedule_seed, bias=False if args.no_bias else None, seed=args.seed,
+            task=args.task, target=args.target, standardize=args.standardize, allow_repeat=args.allow_repeat,
+            out_dir=args.out, verify_after=not getattr(args, "no_verify", False), progress=display,
+            on_step=display.on_step, compare_float=compare_float, zero_knowledge=not args.transparent,
+            overwrite=args.force or getattr(args, "replace_default", False), command_line=["zkdl", *args.argv],
+        )
+    finally:
+        display.close()
+
+
+def _summary_lines(bundle, title: str) -> list[str]:
+    s = bundle.summary
+    lines = [title,
+             f"  model                {s['widths']}, batch {s['batch_size']}, {s['steps']} steps, "
+             f"learning rate {s['learning_rate']:g}"
+             + (f" (requested {s['learning_rate_requested']:g}; lr-shift {s['lr_shift']})"
+                if "learning_rate_requested" in s else f" (lr-shift {s['lr_shift']})")]
+    if s["task"] == "classification":
+        flt = f"float {s['float_accuracy_final']:.4f}   " if "float_accuracy_final" in s else ""
+        lines.append(f"  held-out accuracy    {flt}quantized {s['quantized_accuracy_final']:.4f}   "
+                     f"(before training {s['quantized_accuracy_initial']:.4f})")
+    else:
+        lines.append(f"  held-out MSE         {s['quantized_mse_final']:.6g}   "
+                     f"(before training {s['quantized_mse_initial']:.6g})")
+    lines.append(f"  prove                {s['prove_seconds']:.2f} s ({s['prove_seconds_per_step']:.2f} s/step), "
+                 f"{'zero-knowledge' if s['zero_knowledge'] else 'TRANSPARENT (not zero-knowledge)'}")
+    if "verified" in s:
+        verdict = "VALID" if s["verified"] else "INVALID"
+        lines.append(f"  verify               {s['verify_seconds']:.2f} s  -> {verdict}")
+    lines += [f"  proof                {s['proof_bytes']} bytes; statement commitments "
+              f"{s['statement_commitment_bytes']} bytes",
+              f"  statement digest     {s['statement_digest']}",
+              f"  written to           {bundle.out_dir}"]
+    return lines
 
 
 def cmd_setup(args) -> int:
-    from .commit.generators import default_cache_path, setup
+    from .commit.generators import default_cache_path, load, setup
 
-    say = _progress(args.quiet)
     path = Path(args.path) if args.path else default_cache_path()
-    say(f"deriving {args.n} generators by hash-to-curve into {path}")
+    if path.is_dir():
+        raise ZkdlError(f"--path {path} is a directory; give the cache file")
+    before = load(path).capacity if path.exists() else 0
+    shared = "the shared generator cache" if not args.path else "the generator cache"
+    if before >= args.n:
+        action = "unchanged"
+        msg = f"{shared} {path} already holds {before} generators (≥ {args.n}); nothing to do"
+    elif before:
+        action = "extended"
+        msg = f"extending {shared} {path} from {before} to {args.n} generators (same prefix; the file is rewritten)"
+    else:
+        action = "created"
+        msg = f"creating {shared} {path} with {args.n} generators (hash-to-curve, deterministic)"
+    if not args.quiet:
+        print(f"zkdl: {msg}", file=sys.stderr)
     pp = setup(args.n, path)
-    print(json.dumps({"path": str(path), "generators": pp.capacity, "digest": pp.digest.hex()}))
+    out = {"ok": True, "path": str(path), "generators": pp.capacity, "generators_before": before, "action": action,
+           "digest": pp.digest.hex(), "bytes": path.stat().st_size}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{path}: {pp.capacity} generators ({action}), {out['bytes']} bytes, digest {out['digest']}")
     return 0
 
 
 def cmd_prove(args) -> int:
     bundle = _prove(args, compare_float=False)
-    print(json.dumps({"out": str(bundle.out_dir), **bundle.summary}))
+    if args.json:
+        print(json.dumps({"ok": True, "out": str(bundle.out_dir), **bundle.summary}))
+    else:
+        print("\n".join(_summary_lines(bundle, f"zkdl prove: {bundle.summary['steps']} steps on "
+                                               f"{bundle.summary['data_name']}")))
     return 0
 
 
@@ -123,6 +223,8 @@ def cmd_inspect(args) -> int:
     from .errors import ProofFormatError
     from .serialize import describe
 
+    if Path(args.proof).is_dir():
+        raise ProofFormatError(f"{args.proof} is a directory; give the proof file (proof.zkdl)")
     try:
         data = Path(args.proof).read_bytes()
     except OSError as exc:
@@ -131,10 +233,12 @@ def cmd_inspect(args) -> int:
     names = {"HEAD": "statement digest", "COMM": "commitments", "SUMC": "sumcheck messages",
              "OPEN": "openings"}
     if args.json:
-        print(json.dumps(info, default=str))
+        print(json.dumps({"ok": True, **info}, default=str))
         return 0
+    mode = "zero-knowledge" if info.get("zero_knowledge") else "TRANSPARENT (not zero-knowledge; debugging only)"
     print(f"proof {args.proof}: {len(data)} bytes, format {info.get('format_version')}, "
           f"protocol {info.get('protocol_id')}")
+    print(f"  mode  {mode}")
     for sec in info.get("sections", []):
         tag, length = sec["tag"], sec["length"]
         print(f"  {tag}  {length:>10} bytes  {names.get(tag, '')}")
@@ -146,36 +250,26 @@ def cmd_demo(args) -> int:
         args.widths = _widths(DEMO_WIDTHS)
     args.replace_default = args.out == DEMO_OUT  # rerunning the demo replaces its own default output
     bundle = _prove(args, compare_float=True)
-    s = bundle.summary
-    lines = [
-        "zkdl demo: proof of quantized SGD training on " + args.data,
-        f"  model                {s['widths']}, batch {s['batch_size']}, {s['steps']} steps",
-        f"  held-out accuracy    float {s.get('float_accuracy_final', float('nan')):.4f}   "
-        f"quantized {s.get('quantized_accuracy_final', float('nan')):.4f}   "
-        f"(before training {s.get('quantized_accuracy_initial', float('nan')):.4f})",
-        f"  prove                {s['prove_seconds']:.2f} s ({s['prove_seconds_per_step']:.2f} s/step)",
-        f"  verify               {s['verify_seconds']:.2f} s  -> {'VALID' if s['verified'] else 'INVALID'}",
-        f"  proof                {s['proof_bytes']} bytes; statement commitments "
-        f"{s['statement_commitment_bytes']} bytes",
-        f"  written to           {bundle.out_dir}",
-    ]
-    print("\n".join(lines), file=sys.stderr)
-    print(json.dumps({"out": str(bundle.out_dir), **s}))
+    if args.json:
+        print(json.dumps({"ok": True, "out": str(bundle.out_dir), **bundle.summary}))
+    else:
+        print("\n".join(_summary_lines(bundle, "zkdl demo: proof of quantized SGD training on " + args.data)))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="zkdl", description="Zero-knowledge proofs of neural-network training.")
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = _Parser(prog="zkdl", description="Zero-knowledge proofs of neural-network training.")
+    ap.add_argument("--version", action="version", version=f"zkdl {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("setup", help="derive the public generators (hash-to-curve) and cache them")
     p.add_argument("--n", type=_positive, default=4096, help="number of generators (default 4096)")
-    p.add_argument("--path", help="cache file (default: $ZKDL_HOME or ~/.cache/zkdl)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--path", help="cache file (default: the shared cache, $ZKDL_HOME or ~/.cache/zkdl)")
+    _common(p)
     p.set_defaults(func=cmd_setup)
 
     p = sub.add_parser("prove", help="train T steps and write proof.zkdl, statement.json and private artifacts")
-    _add_training_args(p, steps=4, batch=32, widths=None)
+    _add_training_args(p, steps=4, batch=32)
     p.add_argument("--out", default="zkdl-out", help="output directory (default zkdl-out)")
     p.add_argument("--no-verify", action="store_true", help="do not re-verify the proof before exiting")
     p.set_defaults(func=cmd_prove)
@@ -183,36 +277,64 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="verify a proof against a statement (exit 0 valid, 1 invalid, 2 unusable)")
     p.add_argument("proof")
     p.add_argument("--statement", required=True, help="statement.json")
-    p.add_argument("--params", help="generator cache (default: $ZKDL_HOME or ~/.cache/zkdl)")
-    p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    p.add_argument("--params", help="generator cache file, never created (default: the shared cache, $ZKDL_HOME or "
+                   "~/.cache/zkdl)")
+    _common(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("inspect", help="sizes of a proof by section")
+    p = sub.add_parser("inspect", help="mode (zero-knowledge or transparent) and sizes of a proof by section")
     p.add_argument("proof")
-    p.add_argument("--json", action="store_true")
+    _common(p)
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("demo", help="digits end to end: train, prove, verify, summary")
-    _add_training_args(p, steps=64, batch=64, widths=None)
+    _add_training_args(p, steps=64, batch=64)
     p.add_argument("--out", default=DEMO_OUT, help=f"output directory (default {DEMO_OUT}, replaced on rerun)")
     p.set_defaults(func=cmd_demo)
     return ap
 
 
+def _log_level(args) -> int:
+    if args.log_level:
+        return getattr(logging, args.log_level.upper())
+    if args.quiet:
+        return logging.ERROR
+    return {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = build_parser()
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="[zkdl] %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _Parser.json_requested = "--json" in argv
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    logging.basicConfig(level=_log_level(args), stream=sys.stderr, format="[zkdl] %(message)s", force=True)
+    log.setLevel(_log_level(args))
+
+    def fail(kind: str, message: str, code: int) -> int:
+        print(f"zkdl: error: {kind}: {message}" if kind else f"zkdl: error: {message}", file=sys.stderr)
+        if args.json:
+            _json_error(kind or "Error", message)
+        return code
+
     try:
         return int(args.func(args))
     except ZkdlError as exc:
-        print(f"zkdl: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return fail(type(exc).__name__, str(exc), 2)
+    except ImportError as exc:
+        from .errors import MissingDependency
+
+        missing = MissingDependency.of(exc)
+        if missing is None:
+            raise
+        return fail("MissingDependency", str(missing), 2)
     except OSError as exc:
-        print(f"zkdl: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(type(exc).__name__, str(exc), 2)
+    except MemoryError:
+        return fail("MemoryError", "out of memory; lower --steps or --batch", 2)
     except KeyboardInterrupt:
         print("zkdl: interrupted", file=sys.stderr)
+        if args.json:
+            _json_error("KeyboardInterrupt", "interrupted")
         return 130
 
 

@@ -54,3 +54,27 @@ class ModelFormatError(ZkdlError, ValueError):
 class DatasetError(ZkdlError, ValueError):
     """A dataset cannot be used: missing ``X`` / ``y`` arrays, wrong shapes or dtypes, non-finite values, an
     unknown bundled dataset name, or a split that leaves no rows."""
+
+
+class ResourceError(ZkdlError):
+    """A run cannot be carried out on this machine: its outputs cannot be written (disk space) or its estimated
+    memory exceeds what is available. Raised before any work."""
+
+
+#: Optional packages and the extra that installs them (``pip install "zkdl[EXTRA]"``).
+OPTIONAL_PACKAGES = {"torch": "train", "sklearn": "train", "scipy": "train", "matplotlib": "plots", "cupy": "gpu"}
+
+
+class MissingDependency(ZkdlError, ImportError):
+    """An optional package is needed for what was asked (training needs ``zkdl[train]``); verifying needs none."""
+
+    @classmethod
+    def of(cls, exc: ImportError) -> MissingDependency | None:
+        """The typed error for an ``ImportError`` of an optional package, or ``None`` for anything else."""
+        top = (getattr(exc, "name", None) or "").split(".")[0]
+        extra = OPTIONAL_PACKAGES.get(top)
+        if extra is None:
+            return None
+        err = cls(f"{top} is not installed; this needs the [{extra}] extra: pip install \"zkdl[{extra}]\"")
+        err.name = top
+        return err

@@ -168,19 +168,23 @@ def test_npz_loading_and_validation(tmp_path):
         path = tmp_path / f"{name}.npz"
         np.savez(path, **arrays)
         with pytest.raises(DatasetError, match=match):
-            load_npz(path)
+            load_dataset(path)
 
     bad("noy", "lacks", X=np.zeros((3, 2)))
     bad("X1d", "2-D", X=np.zeros(3), y=np.zeros(3, dtype=int))
     bad("rows", "rows", X=np.zeros((3, 2)), y=np.zeros(4, dtype=int))
     bad("nan", "NaN", X=np.array([[np.nan, 1.0]]), y=np.zeros(1, dtype=int))
     bad("neg", "non-negative", X=np.zeros((2, 2)), y=np.array([0, -1]))
-    bad("frac", "integer class labels", X=np.zeros((2, 2)), y=np.array([0.5, 1.0]))
+    frac = tmp_path / "frac.npz"
+    np.savez(frac, X=np.zeros((4, 2)), y=np.array([0.5, 1.0, 0.0, 2.0]))
+    with pytest.raises(DatasetError, match="integer class labels"):
+        load_dataset(frac, task="classification")
     bad("str", "numeric", X=np.array([["a", "b"]]), y=np.zeros(1, dtype=int))
     obj = tmp_path / "obj.npz"
     np.savez(obj, X=np.array([[1, "a"]], dtype=object), y=np.zeros(1, dtype=int))
-    with pytest.raises(DatasetError, match="cannot read"):
+    with pytest.raises(DatasetError, match="Python objects") as e:
         load_npz(obj)
+    assert "allow_pickle" not in str(e.value)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"junk")
     with pytest.raises(DatasetError):

@@ -3,6 +3,8 @@ earlier run overwritten by accident."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -17,9 +19,13 @@ def run_dir(tmp_path_factory):
     rng = np.random.default_rng(0)
     np.savez(d / "data.npz", X=rng.uniform(0, 1, (20, 4)), y=rng.integers(0, 3, 20))
     out = d / "run"
-    rc = main(["prove", "--data", str(d / "data.npz"), "--widths", "4,3,3", "--steps", "2", "--batch", "5",
-               "--out", str(out), "--quiet"])
+    err, stdout = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(stdout):
+        rc = main(["prove", "--data", str(d / "data.npz"), "--widths", "4,3,3", "--steps", "2", "--batch", "5",
+                   "--out", str(out)])
     assert rc == 0
+    # stderr is not a terminal and --progress was not given: nothing there; a text summary on stdout
+    assert err.getvalue() == "" and "VALID" in stdout.getvalue() and "statement digest" in stdout.getvalue()
     return d, out
 
 
@@ -56,6 +62,8 @@ def test_inspect_lists_sections(run_dir, capsys):
     assert main(["inspect", str(out / "proof.zkdl"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert [s["tag"] for s in info["sections"]] == ["HEAD", "COMM", "SUMC", "OPEN"]
+    assert main(["inspect", str(out / "proof.zkdl")]) == 0
+    assert "mode  zero-knowledge" in capsys.readouterr().out
 
 
 def test_an_earlier_run_is_not_overwritten(run_dir, capsys):

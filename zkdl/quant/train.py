@@ -21,6 +21,7 @@ exactly: in float64 BLAS when the a-priori bound ``max|a|·max|b|·k`` is below 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -340,12 +341,14 @@ def train_quantized(
     steps: int,
     *,
     keep_traces: bool = True,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> TrainingRun:
     """Run ``steps`` quantized SGD steps from ``model`` on the dataset ``(X, Y)`` (int64, ``n × d_0`` and
     ``n × d_L``, scale 2^F); step t uses ``schedule.rows(t)``.
 
     Checks up front that the whole dataset and the initial weights are in their declared ranges and that no field
-    relation can wrap for this architecture, batch size and step count (:meth:`FixedPointParams.check_no_wrap`)."""
+    relation can wrap for this architecture, batch size and step count (:meth:`FixedPointParams.check_no_wrap`).
+    ``on_step(t + 1, steps)`` is called after each step (progress displays)."""
     if isinstance(steps, bool) or int(steps) < 0:
         raise QuantizationConfigError(f"steps must be ≥ 0, got {steps}")
     steps = int(steps)
@@ -366,6 +369,8 @@ def train_quantized(
         cur, tr = train_step(cur, X[rows], Y[rows], params, step=t, rows=rows)
         if keep_traces:
             traces.append(tr)
+        if on_step is not None:
+            on_step(t + 1, steps)
     return TrainingRun(params, schedule, steps, initial, cur, tuple(traces))
 
 
