@@ -134,7 +134,7 @@ class BlockCounter(Mechanism):
         if state.get("format") != BLOCK_FORMAT or state.get("version") != BLOCK_VERSION:
             raise StateError(f"not a block-counter state of version {BLOCK_VERSION}")
         inner_state = state["inner"]
-        inner_cls = _REGISTRY.get(inner_state.get("mechanism")) if isinstance(inner_state, dict) else None
+        inner_cls = _REGISTRY.get(str(inner_state.get("mechanism"))) if isinstance(inner_state, dict) else None
         if inner_cls is None:
             raise StateError("block-counter state: unknown inner counter")
         inner = inner_cls.from_state_dict(inner_state)

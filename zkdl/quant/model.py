@@ -81,7 +81,8 @@ class QuantizedModel:
         if self.widths != other.widths or self.has_bias != other.has_bias:
             return False
         return all(np.array_equal(a, b) for a, b in zip(self.weights, other.weights, strict=True)) and all(
-            a is None or np.array_equal(a, b) for a, b in zip(self.biases, other.biases, strict=True)
+            (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+            for a, b in zip(self.biases, other.biases, strict=True)
         )
 
 
@@ -180,7 +181,8 @@ def from_torch(seq: Any) -> FloatModel:
             )
     if not mods:
         raise ModelFormatError("the Sequential is empty")
-    weights, biases = [], []
+    weights: list[np.ndarray] = []
+    biases: list[np.ndarray | None] = []
     for i, (name, m) in enumerate(mods):
         want_linear = i % 2 == 0
         if want_linear and not isinstance(m, torch.nn.Linear):
@@ -189,7 +191,7 @@ def from_torch(seq: Any) -> FloatModel:
             )
         if not want_linear and not isinstance(m, torch.nn.ReLU):
             raise ModelFormatError(f"layer {name!r} ({type(m).__name__}): expected ReLU after every hidden Linear")
-        if want_linear:
+        if isinstance(m, torch.nn.Linear):
             w = m.weight.detach().to(torch.float64).cpu().numpy().T.copy()
             if weights and weights[-1].shape[1] != w.shape[0]:
                 raise ModelFormatError(
@@ -197,11 +199,13 @@ def from_torch(seq: Any) -> FloatModel:
                     f"{weights[-1].shape[1]}"
                 )
             weights.append(w)
-            biases.append(None if m.bias is None else m.bias.detach().to(torch.float64).cpu().numpy().copy())
+            bias: torch.Tensor | None = m.bias
+            biases.append(None if bias is None else bias.detach().to(torch.float64).cpu().numpy().copy())
     if not isinstance(mods[-1][1], torch.nn.Linear):
         raise ModelFormatError(f"the last layer {mods[-1][0]!r} must be Linear (the output layer has no ReLU)")
     for l, w in enumerate(weights, start=1):
-        if not np.all(np.isfinite(w)) or (biases[l - 1] is not None and not np.all(np.isfinite(biases[l - 1]))):
+        bias_l = biases[l - 1]
+        if not np.all(np.isfinite(w)) or (bias_l is not None and not np.all(np.isfinite(bias_l))):
             raise ModelFormatError(f"layer {l}: weights contain NaN or infinity")
     return FloatModel(tuple(weights), tuple(biases))
 
@@ -232,7 +236,7 @@ def load_torch_model(path: str | os.PathLike[str]) -> FloatModel:
             f"{path!r} contains objects other than a Sequential of Linear/ReLU ({', '.join(others)}); refusing to "
             f"unpickle them"
         )
-    classes = [torch.nn.Sequential, torch.nn.Linear, torch.nn.ReLU]
+    classes: list[Any] = [torch.nn.Sequential, torch.nn.Linear, torch.nn.ReLU]
     try:
         with torch.serialization.safe_globals(classes):
             obj = torch.load(path, weights_only=True, map_location="cpu")

@@ -306,20 +306,21 @@ def train_step(
     bwd[L - 1].update(G_A=None, G_A_rescaled=None, G_A_remainder=None)
 
     # update
-    new_w, new_b = [], []
+    new_w: list[np.ndarray] = []
+    new_b: list[np.ndarray | None] = []
     for l in range(1, L + 1):
         W, b = model.weights[l - 1], model.biases[l - 1]
-        dW = bwd[l - 1]["dW"]
-        assert dW is not None
-        Wn = W - dW  # |W|, |ΔW| ≤ 2^62: cannot leave int64
+        dW_l = bwd[l - 1]["dW"]
+        assert dW_l is not None
+        Wn = W - dW_l  # |W|, |ΔW| ≤ 2^62: cannot leave int64
         check_range(Wn, R["W"], tensor="W after update", layer=l, step=step)
         new_w.append(Wn)
         if b is None:
             new_b.append(None)
         else:
-            db = bwd[l - 1]["db"]
-            assert db is not None
-            bn = b - db
+            db_l = bwd[l - 1]["db"]
+            assert db_l is not None
+            bn = b - db_l
             check_range(bn, R["b"], tensor="b after update", layer=l, step=step)
             new_b.append(bn)
 
