@@ -6,7 +6,7 @@ parameters (count, pointer vs 64-bit vs 32-bit scalar, exactly as CuPy would pas
 kernel's host build from the harness library (the same kernel source compiled with ZK_EMULATE, see
 cuda/kernel_env.cuh) for every (block, thread) of the grid, thread 0 of each block last.
 
-This checks zkdl/field/gpu.py and zkdl/gpu_msm.py (argument order and types, launch geometry, buffer sizes and
+This checks zkdl/field/gpu.py and zkdl/commit/gpu_msm.py (argument order and types, launch geometry, buffer sizes and
 layouts, reductions of partials) on a machine without a GPU. It cannot find races or device-only codegen bugs.
 """
 
@@ -60,8 +60,8 @@ class _Kernel:
 
 class _Module:
     def __init__(self, lib, log, path=None, code=None, options=(), backend=None):
-        if path is None:
-            raise AssertionError("the emulator loads PTX built by nvcc (RawModule(path=...))")
+        if path is None or not str(path).endswith(".ptx"):
+            raise AssertionError(f"the emulator loads PTX built by nvcc (RawModule(path=...ptx)), got {path}")
         self.entries = _entries(Path(path).read_text())
         self.lib, self.log = lib, log
 
@@ -72,12 +72,12 @@ class _Module:
 
 
 def make_fake_cupy(harness_lib) -> types.ModuleType:
-    """A module object usable as ``cupy`` by zkdl/field/gpu.py and zkdl/gpu_msm.py. ``.launches`` logs launches."""
+    """A module usable as ``cupy`` by zkdl/field/gpu.py and zkdl/commit/gpu_msm.py; ``.launches`` logs launches."""
     harness_lib.zk_emu_set.argtypes = [ctypes.c_uint32] * 4
     harness_lib.zk_emu_set.restype = None
     mod = types.ModuleType("cupy")
     for name in ("asarray", "ascontiguousarray", "empty", "empty_like", "zeros", "concatenate", "argsort", "abs",
-                 "uint8", "uint32", "uint64", "int32", "int64", "ndarray"):
+                 "cumsum", "count_nonzero", "uint8", "uint16", "uint32", "uint64", "int32", "int64", "ndarray"):
         setattr(mod, name, getattr(np, name))
     mod.launches = []
     mod.asnumpy = lambda a: np.array(a, copy=True)
