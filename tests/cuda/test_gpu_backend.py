@@ -104,6 +104,25 @@ def env(request):
         gpu_mod._MODULES.update(saved_modules)
 
 
+def test_a_kernel_that_does_not_build_is_an_error_not_a_skip(harness, nvcc, tmp_path, monkeypatch):
+    """With CuPy and a device present (the emulated stand-in), a shipped kernel that nvcc rejects must surface as
+    an error naming nvcc: the `cuda` fixture only skips when cuda_device_present() says no device."""
+    import shutil
+
+    from cuda_emulation import make_fake_cupy
+
+    src = tmp_path / "cuda"
+    shutil.copytree(gpu_build.cuda_dir(), src, ignore=shutil.ignore_patterns("build"))
+    (src / "fr_kernels.cu").write_text((src / "fr_kernels.cu").read_text() + "\n#error deliberately broken\n")
+    monkeypatch.setenv("ZKDL_CUDA_DIR", str(src))
+    monkeypatch.setenv("ZKDL_CUDA_BUILD", str(tmp_path / "build"))
+    monkeypatch.setitem(sys.modules, "cupy", make_fake_cupy(harness.lib))
+    monkeypatch.setattr(gpu_mod, "_MODULES", {})
+    assert cuda_device_present() is None  # so the `cuda` fixture would not skip
+    with pytest.raises(BackendUnavailable, match="nvcc failed"):
+        gpu_mod.GpuBackend(arch="sm_90")
+
+
 def same(env, got, ref) -> bool:
     be, cp, _ = env
     host = cp.asnumpy(got) if not isinstance(got, np.ndarray) else got
