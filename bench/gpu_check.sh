@@ -104,7 +104,10 @@ PYEOF
     fi
     "$PY" -c "import numpy, numba, pytest, py_arkworks_bls12381, pyblst, py_ecc; print('imports ok')"
 }
-step setup 120 setup || { finish; exit 3; }
+export PY WHEELS
+export -f pipi setup
+step setup 120 bash -c setup
+grep -q "^setup	ok" "$RES/steps.tsv" || { finish; exit 3; }
 
 # numba compiles the CPU kernels once (about a minute on one core): start it now, next to the build
 ( "$PY" -c "from zkdl.field import get_backend; import numpy as np; b = get_backend('cpu'); \
