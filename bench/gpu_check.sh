@@ -68,7 +68,10 @@ data["steps"] = [{"step": s, "status": st, "seconds": int(sec)} for s, st, sec i
 data["total_seconds"] = total
 path.write_text(json.dumps(data, indent=2))
 PYEOF
-    say "=== done in $((SECONDS - START)) s: $([ $fail -eq 0 ] && echo ALL PASSED || echo SOME STEPS FAILED); results in $RES"
+    local verdict="ALL PASSED"
+    [ "$fail" -eq 1 ] && verdict="SOME STEPS FAILED"
+    [ "$fail" -eq 2 ] && verdict="NO USABLE GPU (setup and build only)"
+    say "=== done in $((SECONDS - START)) s: $verdict; results in $RES"
 }
 
 say "=== device"
@@ -139,9 +142,10 @@ PYEOF
     cat "$RES/.numba_warmup.log" >>"$LOG"
     rm -f "$RES/.numba_warmup.log"
     printf 'gpu\tnone\t0\n' >>"$RES/steps.tsv"
+    [ "$fail" -eq 0 ] && fail=2
     finish
-    say "no usable GPU: exit 2 after the install and build steps"
-    exit 2
+    say "no usable GPU: exit $fail after the install and build steps"
+    exit "$fail"
 fi
 
 B="$PY bench/gpu_bench.py --out $JSON"

@@ -178,21 +178,42 @@ def build_harness() -> Path:
     return _run_nvcc(nvcc, [*HARNESS_FLAGS, str(cuda_dir() / "host" / "harness.cu")], target)
 
 
+def prune(keep: set[Path]) -> list[Path]:
+    """Remove the cache folders of ``build_root()`` other than ``keep`` (builds of older sources or flags), so
+    that a carried ``cuda/build`` holds only what the current sources need."""
+    root = build_root()
+    gone = []
+    if root.is_dir():
+        for d in root.iterdir():
+            if d.is_dir() and d.name.split("-")[0] in ("ptx", "fatbin", "host") and d not in keep:
+                shutil.rmtree(d, ignore_errors=True)
+                gone.append(d)
+    return gone
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m zkdl.field.gpu_build", description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default=DEFAULT_ARCH, help="target GPU (default %(default)s)")
     ap.add_argument("--no-harness", action="store_true", help="skip the host harness library")
     ap.add_argument("--no-fatbin", action="store_true", help="PTX only (no ptxas run: fast, for the CPU tests)")
     args = ap.parse_args(argv)
+    keep: set[Path] = set()
     try:
         for stem, path in compile_all_ptx(args.arch).items():
+            keep.add(path.parent)
             print(f"ptx      {stem:<12} {path}")
         if not args.no_fatbin:
             for stem, path in compile_all_fatbins(args.arch).items():
+                keep.add(path.parent)
                 size = path.stat().st_size
                 print(f"fatbin   {stem:<12} {path} ({size} bytes; ptxas report: {path.with_suffix('.ptxas.txt')})")
         if not args.no_harness:
-            print(f"harness  {'':<12} {build_harness()}")
+            lib = build_harness()
+            keep.add(lib.parent)
+            print(f"harness  {'':<12} {lib}")
+        if not args.no_fatbin and not args.no_harness:
+            for d in prune(keep):
+                print(f"removed  {'':<12} {d} (stale)")
     except BackendUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
