@@ -214,7 +214,7 @@ def step_msm20(reps: int, log_n: int = 20) -> dict:
     from zkdl.commit.gpu_msm import GpuMsm
 
     n = 1 << log_n
-    nd = 1 << 14
+    nd = min(n, 1 << 14)
     rows, distinct = make_points(nd, n)
     msm = GpuMsm(rows)
     cp = msm._cp
@@ -236,11 +236,10 @@ def step_msm20(reps: int, log_n: int = 20) -> dict:
     return out
 
 
-def step_big(reps: int) -> dict:
+def step_big(reps: int, n: int = (1 << 27) + 3) -> dict:
     gpu = get_backend("gpu")
     cpu = get_backend("cpu")
     cp = gpu.cp
-    n = (1 << 27) + 3
     rng = np.random.default_rng(4)
     a_h = cpu.from_int64(rng.integers(-(2**62), 2**62, n))
     b_h = cpu.from_int64(rng.integers(-(2**62), 2**62, n))
@@ -253,12 +252,12 @@ def step_big(reps: int) -> dict:
         ok = bool(np.array_equal(sample, c(a_h[idx], b_h[idx])))
         out[name] = {"gpu_s": tg, "sample_identical": ok}
         del r
-        print(f"  2^27+3 {name:<4} gpu {tg * 1e3:9.3f} ms  sample identical={ok}", flush=True)
+        print(f"  n={n} {name:<4} gpu {tg * 1e3:9.3f} ms  sample identical={ok}", flush=True)
     tg, r = event_timed(cp, lambda: gpu.sum(a), reps)
     t = time.perf_counter()
     ref = cpu.sum(a_h)
     out["sum"] = {"gpu_s": tg, "cpu_s": time.perf_counter() - t, "identical": bool(np.array_equal(r, ref))}
-    print(f"  2^27+3 sum  gpu {tg * 1e3:9.3f} ms  identical={out['sum']['identical']}", flush=True)
+    print(f"  n={n} sum  gpu {tg * 1e3:9.3f} ms  identical={out['sum']['identical']}", flush=True)
     return out
 
 
@@ -268,7 +267,7 @@ def step_sweep(reps: int, lo: int = 16, hi: int = 22) -> dict:
     from zkdl.commit.gpu_msm import GpuMsm
     from zkdl.field.constants import MODULUS as R
 
-    nd = 1 << 14
+    nd = min(1 << 14, 1 << lo)
     rows, distinct = make_points(nd, 1 << hi)
     msm = GpuMsm(rows)
     cp = msm._cp

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import time
 import types
 from pathlib import Path
 
@@ -82,7 +83,17 @@ def make_fake_cupy(harness_lib) -> types.ModuleType:
     mod.launches = []
     mod.asnumpy = lambda a: np.array(a, copy=True)
     mod.RawModule = lambda **kw: _Module(harness_lib, mod.launches, **kw)
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None)
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None,
+                                    getDeviceProperties=lambda i: {"name": b"CPU emulation"})
     device = types.SimpleNamespace(compute_capability="90", synchronize=lambda: None)
-    mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: device)
+
+    class Event:  # host clock stand-in for cupy.cuda.Event (the emulated launches are synchronous)
+        def record(self):
+            self.t = time.perf_counter()
+
+        def synchronize(self):
+            pass
+
+    mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: device, Event=Event,
+                                     get_elapsed_time=lambda a, b: (b.t - a.t) * 1e3)
     return mod

@@ -94,9 +94,13 @@ def env(request):
 
     fake = make_fake_cupy(harness.lib)
     saved_modules = dict(gpu_mod._MODULES)
+    from zkdl.field import backend as backend_mod
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "cupy", fake)
         mp.setattr(gpu_build, "compile_fatbin", ptx_only)
+        # get_backend("gpu") inside the tests (bench steps) builds an emulated backend: forget it afterwards
+        mp.setattr(backend_mod, "_BACKENDS", dict(backend_mod._BACKENDS))
         gpu_mod._MODULES.clear()
         be = gpu_mod.GpuBackend(arch="sm_90")
         yield be, fake, "emulated"
@@ -365,6 +369,28 @@ def test_gpu_bench_script_runs(env):
     assert field["ops"] and all(v["identical"] for v in field["ops"].values())
     msm = bench.bench_msm(5, 1)
     assert all(v["matches_arkworks"] for k, v in msm.items() if k != "n") and len(msm) == 4
+
+
+def test_gpu_check_bench_steps_run(env):
+    """The measuring steps of bench/gpu_check.sh (bench/gpu_bench.py --step ...) at tiny sizes: every check in
+    them passes, so a device call is not lost to a bug in the Python around the kernels."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gpu_bench.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench_steps", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    load = bench.step_load()
+    assert load["fr_kernels"]["format"] in ("fatbin", "ptx", "nvrtc") and load["msm"]["seconds"] >= 0
+    m = bench.step_msm20(1, log_n=8)
+    assert m["uniform16"]["matches_arkworks"] and m["skewed16"]["matches_arkworks"]
+    big = bench.step_big(1, n=1027)
+    assert big["add"]["sample_identical"] and big["mul"]["sample_identical"] and big["sum"]["identical"]
+    sweep = bench.step_sweep(1, lo=5, hi=6)
+    assert len(sweep) == 6 and all(v["matches_arkworks"] for v in sweep.values())
+    assert all(bench.step_sanitize().values())
+    assert bench.card_name(env[1])
 
 
 # ------------------------------------------------------------------------------- commit() through the GPU MSM
