@@ -158,6 +158,8 @@ class GpuMsm:
             ok, op, k = self._chunk_step(sk, length, 0, "msm_chunk_affine_kernel", self.points, sk, sv)
             step = 1
             while k > distinct:  # odd steps shift the borders by chunk/2: two steps always merge (msm_core.cuh)
+                if step > 2 * length.bit_length() + 4:  # each pair of steps at least removes one entry per run
+                    raise RuntimeError(f"MSM bucket merge did not converge ({k} partial sums for {distinct} buckets)")
                 ok, op, k = self._chunk_step(ok, k, (step % 2) * (self.chunk // 2), "msm_chunk_jac_kernel", op, ok)
                 step += 1
             self._launch("msm_scatter_kernel", k, ok, op, np.int64(k), buckets)
