@@ -261,7 +261,8 @@ def step_big(reps: int, n: int = (1 << 27) + 3) -> dict:
     return out
 
 
-def step_sweep(reps: int, lo: int = 16, hi: int = 22) -> dict:
+def step_sweep(reps: int, lo: int = 16, hi: int = 22, save=None) -> dict:
+    """``save(partial results)`` is called after each size, so a step cut by its time cap keeps what it measured."""
     from py_arkworks_bls12381 import G1Point, Scalar
 
     from zkdl.commit.gpu_msm import GpuMsm
@@ -302,6 +303,8 @@ def step_sweep(reps: int, lo: int = 16, hi: int = 22) -> dict:
             print(f"  msm {kind:<8} 2^{log_n}  gpu {tg * 1e3:9.3f} ms  " + "  ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items() if k != "gpu_s"),
                 flush=True)
+        if save is not None:
+            save(out)
     return out
 
 
@@ -358,6 +361,16 @@ def main() -> int:
     except (BackendUnavailable, ImportError) as exc:
         print(f"GPU backend unavailable: {exc}", file=sys.stderr)
         return 2
+    path = Path(args.out)
+
+    def save(res) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.loads(path.read_text()) if path.is_file() else {}
+        data["device"] = card_name(cp)
+        data["host"] = platform.node()
+        data[args.step] = res
+        path.write_text(json.dumps(data, indent=2, default=str))
+
     if args.step == "load":
         res = step_load()
     elif args.step == "msm20":
@@ -365,18 +378,12 @@ def main() -> int:
     elif args.step == "big":
         res = step_big(args.reps)
     elif args.step == "sweep":
-        res = step_sweep(args.reps)
+        res = step_sweep(args.reps, save=save)
     elif args.step == "field":
         res = bench_field(gpu, args.log_n, args.reps)
     else:
         res = step_sanitize()
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(path.read_text()) if path.is_file() else {}
-    data["device"] = card_name(cp)
-    data["host"] = platform.node()
-    data[args.step] = res
-    path.write_text(json.dumps(data, indent=2, default=str))
+    save(res)
     flat = json.dumps(res, default=str)
     ok = not any(tok in flat for tok in ('"matches_arkworks": false', '"identical": false',
                                          '"sample_identical": false'))

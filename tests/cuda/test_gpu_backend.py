@@ -393,6 +393,23 @@ def test_gpu_check_bench_steps_run(env):
     assert bench.card_name(env[1])
 
 
+def test_gpu_bench_cli_writes_merged_json(env, tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gpu_bench.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench_cli", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "check.json"
+    for step in ("sanitize", "load"):
+        monkeypatch.setattr(sys, "argv", ["gpu_bench.py", "--step", step, "--out", str(out)])
+        assert bench.main() == 0
+    data = json.loads(out.read_text())
+    assert data["device"] and all(data["sanitize"].values()) and "msm" in data["load"]
+
+
 # ------------------------------------------------------------------------------- commit() through the GPU MSM
 
 @pytest.fixture
