@@ -10,8 +10,9 @@
 # scikit-learn there), installs only the carried wheels (pip --no-index), builds, and then runs the steps in the
 # order of their value, each under its own `timeout`, the whole under BUDGET seconds (default 450 < 8 min):
 #   load (first module load: fatbin, no JIT) -> GPU-only tests (incl. byte-identical proofs GPU vs CPU) ->
-#   compute-sanitizer memcheck + racecheck -> MSM 2^20 uniform + skewed -> 2^27+3 elements -> W-paper proof ->
-#   MSM sweep 2^16..2^22 (0/1, 16-bit, full vs arkworks) -> Fr kernels at 2^20 -> W-digits proof.
+#   compute-sanitizer memcheck + racecheck -> MSM 2^20 uniform + skewed -> 2^27+3 elements -> W-paper (width 256)
+#   -> MSM sweep 2^16..2^22 (0/1, 16-bit, full vs arkworks) -> Fr kernels at 2^20 -> W-digits -> W-paper at full
+#   width 1024 with whatever budget is left.
 # A step that would not fit in the remaining budget is skipped (recorded as such).
 #
 # Results (at most 8 files, as the device tool returns them) in $OUT (default bench/results/gpu-check):
@@ -169,15 +170,19 @@ else
 fi
 step msm20 90 $B --step msm20
 step big 90 $B --step big --reps 3
-step w-paper 150 "$PY" bench/training.py --backend gpu --only paper --ranges lookup --paper-steps 1 \
-    --out "$RES/training.json"
+# W-paper at width 256 first (likely to finish inside its cap); full width 1024 at the end with what is left
+step w-paper-256 120 "$PY" bench/training.py --backend gpu --only paper --ranges lookup --paper-steps 1 \
+    --paper-width 256 --out "$RES/training.json"
 step sweep 120 $B --step sweep --reps 3
 step field 60 $B --step field
 step w-digits 90 "$PY" bench/training.py --backend gpu --only digits --ranges lookup --out "$RES/training-digits.json"
-if [ -f "$RES/training-digits.json" ]; then  # one training file back: merge the digits run into training.json
-    "$PY" -c "import json,sys; a=json.load(open(sys.argv[1])) if __import__('os').path.exists(sys.argv[1]) else {}; \
-a['digits_run']=json.load(open(sys.argv[2])); json.dump(a, open(sys.argv[1],'w'), indent=2)" \
-        "$RES/training.json" "$RES/training-digits.json" && rm -f "$RES/training-digits.json"
-fi
+step w-paper-1024 300 "$PY" bench/training.py --backend gpu --only paper --ranges lookup --paper-steps 1 \
+    --paper-width 1024 --out "$RES/training-paper-full.json"
+for extra in digits paper-full; do  # one training file comes back: merge the other runs into training.json
+    [ -f "$RES/training-$extra.json" ] || continue
+    "$PY" -c "import json,os,sys; a=json.load(open(sys.argv[1])) if os.path.exists(sys.argv[1]) else {}; \
+a[sys.argv[3]]=json.load(open(sys.argv[2])); json.dump(a, open(sys.argv[1],'w'), indent=2)" \
+        "$RES/training.json" "$RES/training-$extra.json" "$extra" && rm -f "$RES/training-$extra.json"
+done
 finish
 exit $fail
