@@ -13,7 +13,8 @@
 #   compute-sanitizer memcheck + racecheck -> MSM 2^20 uniform + skewed -> 2^27+3 elements -> W-paper (width 256)
 #   -> MSM sweep 2^16..2^22 (0/1, 16-bit, full vs arkworks) -> Fr kernels at 2^20 -> W-digits -> W-paper at full
 #   width 1024 with whatever budget is left.
-# A step that would not fit in the remaining budget is skipped (recorded as such).
+# A step that would not fit in the remaining budget is skipped (recorded as such). ONLY=step,step,... runs just
+# those steps (after setup and build), e.g. ONLY=w-paper-1024 BUDGET=540 for a follow-up call.
 #
 # Results (at most 8 files, as the device tool returns them) in $OUT (default bench/results/gpu-check):
 #   gpu_check.json (every measurement, labelled with the card), steps.tsv (step, status, seconds),
@@ -41,6 +42,10 @@ say() { echo "$*" | tee -a "$LOG"; }
 step() {
     local name=$1 cap=$2
     shift 2
+    if [ -n "${ONLY:-}" ] && [ "$name" != setup ] && [ "$name" != build ] && [[ ",$ONLY," != *",$name,"* ]]; then
+        printf '%s\tnot-selected\t0\n' "$name" >>"$RES/steps.tsv"
+        return 0
+    fi
     local left=$((BUDGET - (SECONDS - START)))
     if [ "$left" -lt 15 ]; then
         say "=== $name: skipped (budget spent)"
@@ -170,14 +175,22 @@ else
 fi
 step msm20 90 $B --step msm20
 step big 90 $B --step big --reps 3
+# bench/training.py exits 0 even when a run fails (the error goes into its JSON): this turns that into a failure
+training() {  # training <out.json> <bench/training.py arguments>...
+    local out=$1
+    shift
+    "$PY" bench/training.py --backend gpu --ranges lookup --mem-gb 100 --out "$out" "$@" || return 1
+    "$PY" -c "import json,sys; r=json.load(open(sys.argv[1]))['results']; bad=[x for x in r if 'error' in x]; \
+print('\n'.join('training run failed: ' + x['error'] for x in bad)); sys.exit(1 if bad or not r else 0)" "$out"
+}
+export -f training
 # W-paper at width 256 first (likely to finish inside its cap); full width 1024 at the end with what is left
-step w-paper-256 120 "$PY" bench/training.py --backend gpu --only paper --ranges lookup --paper-steps 1 \
-    --paper-width 256 --out "$RES/training.json"
+step w-paper-256 120 bash -c 'training "$0" --only paper --paper-steps 1 --paper-width 256' "$RES/training.json"
 step sweep 120 $B --step sweep --reps 3
 step field 60 $B --step field
-step w-digits 90 "$PY" bench/training.py --backend gpu --only digits --ranges lookup --out "$RES/training-digits.json"
-step w-paper-1024 300 "$PY" bench/training.py --backend gpu --only paper --ranges lookup --paper-steps 1 \
-    --paper-width 1024 --out "$RES/training-paper-full.json"
+step w-digits 90 bash -c 'training "$0" --only digits' "$RES/training-digits.json"
+step w-paper-1024 300 bash -c 'training "$0" --only paper --paper-steps 1 --paper-width 1024' \
+    "$RES/training-paper-full.json"
 for extra in digits paper-full; do  # one training file comes back: merge the other runs into training.json
     [ -f "$RES/training-$extra.json" ] || continue
     "$PY" -c "import json,os,sys; a=json.load(open(sys.argv[1])) if os.path.exists(sys.argv[1]) else {}; \
