@@ -50,6 +50,15 @@ ZK_HD fr_t fr_from_int64(long long v) {
     return fr_neg(fr_to_mont(a));
 }
 
+// An element passed to a kernel by value as four 64-bit parameters (no host-to-device copy per call):
+// a kernel declares FR_PARAM(c) and reads FR_ARG(c).
+#define FR_PARAM(c) u64 c##0, u64 c##1, u64 c##2, u64 c##3
+#define FR_ARG(c) fr_make(c##0, c##1, c##2, c##3)
+ZK_HD fr_t fr_make(u64 a0, u64 a1, u64 a2, u64 a3) {
+    fr_t a = {{a0, a1, a2, a3}};
+    return a;
+}
+
 // Load / store row i of an (N,4) uint64 array.
 ZK_HD fr_t fr_load(const u64 *p, long long i) {
     fr_t a;

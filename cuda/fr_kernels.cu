@@ -35,32 +35,38 @@ ZK_KERNEL fr_neg_kernel(const u64 *a, u64 *out, long long n) {
     if (i < n) fr_store(out, i, fr_neg(fr_load(a, i)));
 }
 
-// out[i] = c * a[i]; c is one Montgomery element (4 limbs) in device memory.
-ZK_KERNEL fr_scalar_mul_kernel(const u64 *a, const u64 *c, u64 *out, long long n) {
+// out[i] = c * a[i]; c is one Montgomery element passed by value (FR_PARAM: four 64-bit parameters).
+ZK_KERNEL fr_scalar_mul_kernel(const u64 *a, FR_PARAM(c), u64 *out, long long n) {
     long long i = zk_tid();
-    if (i < n) fr_store(out, i, fr_mul(fr_load(c, 0), fr_load(a, i)));
+    if (i < n) fr_store(out, i, fr_mul(FR_ARG(c), fr_load(a, i)));
+}
+
+// out[i] = c for i < n
+ZK_KERNEL fr_fill_kernel(u64 *out, FR_PARAM(c), long long n) {
+    long long i = zk_tid();
+    if (i < n) fr_store(out, i, FR_ARG(c));
 }
 
 // out[i] = a[i] + c
-ZK_KERNEL fr_add_scalar_kernel(const u64 *a, const u64 *c, u64 *out, long long n) {
+ZK_KERNEL fr_add_scalar_kernel(const u64 *a, FR_PARAM(c), u64 *out, long long n) {
     long long i = zk_tid();
-    if (i < n) fr_store(out, i, fr_add(fr_load(a, i), fr_load(c, 0)));
+    if (i < n) fr_store(out, i, fr_add(fr_load(a, i), FR_ARG(c)));
 }
 
 // out[i] = a[i] + c * b[i]  (axpy)
-ZK_KERNEL fr_axpy_kernel(const u64 *a, const u64 *c, const u64 *b, u64 *out, long long n) {
+ZK_KERNEL fr_axpy_kernel(const u64 *a, FR_PARAM(c), const u64 *b, u64 *out, long long n) {
     long long i = zk_tid();
-    if (i < n) fr_store(out, i, fr_add(fr_load(a, i), fr_mul(fr_load(c, 0), fr_load(b, i))));
+    if (i < n) fr_store(out, i, fr_add(fr_load(a, i), fr_mul(FR_ARG(c), fr_load(b, i))));
 }
 
-ZK_KERNEL fr_fold_kernel(const u64 *t, const u64 *c, u64 *out, long long half) {
+ZK_KERNEL fr_fold_kernel(const u64 *t, FR_PARAM(c), u64 *out, long long half) {
     long long i = zk_tid();
-    if (i < half) fr_fold_at(i, t, fr_load(c, 0), out, half);
+    if (i < half) fr_fold_at(i, t, FR_ARG(c), out, half);
 }
 
-ZK_KERNEL fr_eq_step_kernel(u64 *T, const u64 *u, long long half) {
+ZK_KERNEL fr_eq_step_kernel(u64 *T, FR_PARAM(u), long long half) {
     long long i = zk_tid();
-    if (i < half) fr_eq_step_at(i, T, fr_load(u, 0), half);
+    if (i < half) fr_eq_step_at(i, T, FR_ARG(u), half);
 }
 
 ZK_KERNEL fr_to_mont_kernel(const u64 *a, u64 *out, long long n) {
@@ -78,24 +84,22 @@ ZK_KERNEL fr_from_int64_kernel(const long long *v, u64 *out, long long n) {
     if (i < n) fr_store(out, i, fr_from_int64(v[i]));
 }
 
-// Batch inversion: thread t inverts the chunk [t*chunk, min((t+1)*chunk, n)); zeros map to zero.
-ZK_KERNEL fr_batch_inv_kernel(const u64 *a, u64 *out, long long n, long long chunk) {
-    long long start = zk_tid() * chunk;
-    if (start >= n) return;
-    long long end = start + chunk < n ? start + chunk : n;
-    fr_batch_inv_chunk(start, end, a, out);
+// Batch inversion by `nthreads` threads: thread t inverts the rows t, t + nthreads, ... (coalesced); zeros map to
+// zero. The grid may have more threads than nthreads (they return).
+ZK_KERNEL fr_batch_inv_kernel(const u64 *a, u64 *out, long long n, long long nthreads) {
+    long long t = zk_tid();
+    if (t < nthreads) fr_batch_inv_strided(t, nthreads, n, a, out);
 }
 
-ZK_KERNEL fr_fold_pair_kernel(const u64 *a, const u64 *b, const u64 *c, u64 *out, long long n) {
+ZK_KERNEL fr_fold_pair_kernel(const u64 *a, const u64 *b, FR_PARAM(c), u64 *out, long long n) {
     long long i = zk_tid();
-    if (i < n) fr_fold_pair_at(i, a, b, fr_load(c, 0), out);
+    if (i < n) fr_fold_pair_at(i, a, b, FR_ARG(c), out);
 }
 
-// out[i] = x^i; thread t fills the chunk [t*chunk, min((t+1)*chunk, n)).
-ZK_KERNEL fr_powers_kernel(const u64 *x, u64 *out, long long n, long long chunk) {
-    long long start = zk_tid() * chunk;
-    if (start >= n) return;
-    fr_powers_chunk(start, start + chunk < n ? start + chunk : n, fr_load(x, 0), out);
+// out[i] = x^i by `nthreads` threads: thread t fills the rows t, t + nthreads, ... (coalesced).
+ZK_KERNEL fr_powers_kernel(FR_PARAM(x), u64 *out, long long n, long long nthreads) {
+    long long t = zk_tid();
+    if (t < nthreads) fr_powers_strided(t, nthreads, n, FR_ARG(x), out);
 }
 
 // bad[i] = 1 if the standard-form row a[i] is >= r

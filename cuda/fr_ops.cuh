@@ -27,18 +27,24 @@ ZK_HD void fr_eq_step_at(long long i, u64 *T, const fr_t &u, long long half) {
 ZK_HD void fr_roundsum_at(long long i, long long half, int k, const u64 *t0, const u64 *t1, const u64 *t2,
                           fr_t e[4]) {
     const u64 *tabs[3] = {t0, t1, t2};
-#pragma unroll
-    for (int t = 0; t < 4; t++) e[t] = fr_one();
+    // the first table initialises the products (k >= 1): no multiplications by one
     for (int j = 0; j < k; j++) {
         fr_t lo = fr_load(tabs[j], i);
         fr_t hi = fr_load(tabs[j], i + half);
         fr_t d = fr_sub(hi, lo);
         fr_t v2 = fr_add(hi, d);
         fr_t v3 = fr_add(v2, d);
-        e[0] = fr_mul(e[0], lo);
-        e[1] = fr_mul(e[1], hi);
-        e[2] = fr_mul(e[2], v2);
-        e[3] = fr_mul(e[3], v3);
+        if (j == 0) {
+            e[0] = lo;
+            e[1] = hi;
+            e[2] = v2;
+            e[3] = v3;
+        } else {
+            e[0] = fr_mul(e[0], lo);
+            e[1] = fr_mul(e[1], hi);
+            e[2] = fr_mul(e[2], v2);
+            e[3] = fr_mul(e[3], v3);
+        }
     }
 }
 
@@ -67,18 +73,22 @@ ZK_HD void fr_roundsum_thread(long long tid, long long nthreads, long long half,
     }
 }
 
-// Montgomery's batch inversion on the chunk [start, end): out[i] = a[i]^{-1}, and 0 for a[i] = 0.
-// One Fermat inversion per chunk. `out` must not alias `a`.
-ZK_HD void fr_batch_inv_chunk(long long start, long long end, const u64 *a, u64 *out) {
+// Montgomery's batch inversion on the strided set {t, t + T, t + 2T, ...} ∩ [0, n) of thread t of T:
+// out[i] = a[i]^{-1}, and 0 for a[i] = 0. One Fermat inversion per thread. Neighbouring threads touch
+// neighbouring rows at every step (coalesced). `out` must not alias `a`.
+ZK_HD void fr_batch_inv_strided(long long t, long long T, long long n, const u64 *a, u64 *out) {
+    if (t >= n) return;
     fr_t acc = fr_one();
-    for (long long i = start; i < end; i++) {
+    long long last = t;
+    for (long long i = t; i < n; i += T) {
+        last = i;
         fr_t x = fr_load(a, i);
         if (fr_is_zero(x)) continue;
-        fr_store(out, i, acc);  // product of the non-zero a[start..i-1]
+        fr_store(out, i, acc);  // product of the non-zero earlier entries of this thread
         acc = fr_mul(acc, x);
     }
-    fr_t inv = fr_inv(acc);  // (product of all non-zero entries)^{-1}
-    for (long long i = end - 1; i >= start; i--) {
+    fr_t inv = fr_inv(acc);  // (product of all non-zero entries of this thread)^{-1}
+    for (long long i = last; i >= t; i -= T) {
         fr_t x = fr_load(a, i);
         if (fr_is_zero(x)) {
             fr_store(out, i, fr_zero());
@@ -106,12 +116,14 @@ ZK_HD fr_t fr_pow_u64(const fr_t &x, u64 e) {
     return acc;
 }
 
-// out[i] = x^i on the chunk [start, end): one exponentiation, then repeated multiplication.
-ZK_HD void fr_powers_chunk(long long start, long long end, const fr_t &x, u64 *out) {
-    fr_t p = fr_pow_u64(x, (u64)start);
-    for (long long i = start; i < end; i++) {
+// out[i] = x^i for i = t, t + T, t + 2T, ... < n (thread t of T, coalesced): x^t, then steps of x^T.
+ZK_HD void fr_powers_strided(long long t, long long T, long long n, const fr_t &x, u64 *out) {
+    if (t >= n) return;
+    fr_t p = fr_pow_u64(x, (u64)t);
+    fr_t step = fr_pow_u64(x, (u64)T);
+    for (long long i = t; i < n; i += T) {
         fr_store(out, i, p);
-        p = fr_mul(p, x);
+        p = fr_mul(p, step);
     }
 }
 

@@ -1,15 +1,27 @@
 // Per-index bodies of the Pippenger MSM kernels in msm.cu, __host__ __device__ so that the host harness runs
-// the same code (a host-side bucket method with the same key layout, bucket sums, segment reduction and
+// the same code (a host-side bucket method with the same key layout, chunked bucket sums, segment reduction and
 // window combination).
 //
 // Layout. Scalars are split into W windows of c bits (digit d_w of window w). Every (point i, window w) pair
-// with d_w != 0 gets the key (w << c) | d_w and the value i (bit 31 set when the point is to be negated, for
-// signed small scalars); pairs with d_w = 0 get the key MSM_NO_KEY. The pairs are sorted by key (on the GPU
-// with cupy.argsort, on the host with std::sort), so that bucket b = (w << c) | d owns a contiguous run.
+// with d_w != 0 gets the key (w << c) | d_w (never 0) and the value i (bit 31 set when the point is to be
+// negated, for signed small scalars); pairs with d_w = 0 get the key MSM_NO_KEY = 0. The pairs are sorted by key
+// (on the GPU with cupy.argsort on the narrowest unsigned type that holds W << c, on the host with std::sort);
+// the MSM_NO_KEY pairs come first and are dropped, so that bucket b = (w << c) | d owns a contiguous run.
+//
+// Bucket sums with load balancing. A bucket's run can be long (quantized data: 30 % of the scalars are ±1, so
+// one bucket of 2^20 points holds ~315k of them), so no thread owns a bucket. Instead the sorted pairs are cut
+// into fixed chunks of `chunk` entries, one thread per chunk; each thread sums every run of equal keys inside
+// its chunk and writes one (key, partial sum) per run. Output slots come from an inclusive prefix sum `pos` of
+// run-start flags (msm_run_flag_at), so the output is again sorted by key, and a bucket cut by chunk borders
+// appears once per chunk it touches. The same chunk step is applied to the (key, Jacobian point) list until
+// every key appears once (a run of L pairs needs about log_chunk L steps); the survivors are scattered into the
+// bucket array. The depth per step is `chunk` point additions whatever the digit distribution. Odd steps shift
+// the chunk borders by off = chunk/2: a step merges nothing only when every run left has two entries that
+// straddle a border, and the shifted borders then merge all of them, so two steps always make progress.
 #pragma once
 #include "g1.cuh"
 
-#define MSM_NO_KEY 0xffffffffu
+#define MSM_NO_KEY 0u
 
 // c-bit digit of a 256-bit standard-form scalar (4 limbs) starting at bit `pos` (c <= 32).
 ZK_HD u32 msm_digit_limbs(const u64 *k, int pos, int c) {
@@ -41,32 +53,54 @@ ZK_HD void msm_keys_small_at(long long i, long long n, const long long *s, int c
     }
 }
 
-// First index j in the sorted keys[0..len) with keys[j] >= key.
-ZK_HD long long msm_lower_bound(const u32 *keys, long long len, u32 key) {
-    long long lo = 0, hi = len;
-    while (lo < hi) {
-        long long mid = (lo + hi) >> 1;
-        if (keys[mid] < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+// 1 where an output run starts: j is the first index of a chunk (chunk t = [t*chunk - off, (t+1)*chunk - off)),
+// or its key differs from the previous one.
+ZK_HD u32 msm_run_flag_at(long long j, const u32 *keys, long long chunk, long long off) {
+    return (j == 0 || (j + off) % chunk == 0 || keys[j] != keys[j - 1]) ? 1u : 0u;
 }
 
-// Sum of the points of bucket b (affine Montgomery points, sorted keys/values).
-ZK_HD g1_jac msm_bucket_at(u32 b, const u64 *points, const u32 *keys, const u32 *vals, long long len) {
-    long long lo = msm_lower_bound(keys, len, b);
-    long long hi = msm_lower_bound(keys, len, b + 1);
+// Chunk t of a sorted (key, point) list of length len: for each run of equal keys inside the chunk, the sum of
+// its points goes to out_pts[pos[j0] - 1] with its key in out_keys[pos[j0] - 1], j0 = the run's first index in
+// the chunk. `load(j)` returns the point of entry j (affine with sign for the first step, Jacobian after).
+template <class Load>
+ZK_HD void msm_chunk_sums_at(long long t, long long len, long long chunk, long long off, const u32 *keys,
+                             const long long *pos, u32 *out_keys, u64 *out_pts, Load load) {
+    long long start = t * chunk - off;
+    long long end = start + chunk < len ? start + chunk : len;
+    if (start < 0) start = 0;
+    if (start >= end) return;
+    long long j0 = start;
     g1_jac acc = g1_inf();
-    for (long long j = lo; j < hi; j++) {
+    for (long long j = start; j < end; j++) {
+        if (keys[j] != keys[j0]) {
+            out_keys[pos[j0] - 1] = keys[j0];
+            g1_jac_store(out_pts, pos[j0] - 1, acc);
+            acc = g1_inf();
+            j0 = j;
+        }
+        acc = load(acc, j);
+    }
+    out_keys[pos[j0] - 1] = keys[j0];
+    g1_jac_store(out_pts, pos[j0] - 1, acc);
+}
+
+// First step: entries are point indices into the affine Montgomery basis, bit 31 = negate.
+struct MsmAddAffine {
+    const u64 *points;
+    const u32 *vals;
+    ZK_HD g1_jac operator()(const g1_jac &acc, long long j) const {
         u32 v = vals[j];
         g1_aff p = g1_aff_load(points, (long long)(v & 0x7fffffffu));
         if (v >> 31) p = g1_aff_neg(p);
-        acc = g1_add_aff(acc, p);
+        return g1_add_aff(acc, p);
     }
-    return acc;
-}
+};
+
+// Later steps: entries are Jacobian partial sums (18 limbs each).
+struct MsmAddJac {
+    const u64 *pts;
+    ZK_HD g1_jac operator()(const g1_jac &acc, long long j) const { return g1_add(acc, g1_jac_load(pts, j)); }
+};
 
 // Segment s of window w: the buckets d in [lo, hi) with lo = 1 + s*seg_len, hi = min(lo + seg_len, 2^c).
 // Returns sum_{d in [lo,hi)} d * B_d, computed as the running-sum sum_d (d - lo + 1) B_d plus (lo - 1) * sum_d B_d.
@@ -102,9 +136,10 @@ ZK_HD g1_jac g1_sum_selected_thread(long long tid, long long nthreads, const u64
     return acc;
 }
 
-// Grid-stride sum of Jacobian points of one thread.
-ZK_HD g1_jac g1_sum_jac_thread(long long tid, long long nthreads, const u64 *pts, long long n) {
+// Sum of group g's share of thread `tid` of `nthreads` (grid-stride inside the group): the points
+// pts[g * per + i] for i = tid, tid + nthreads, ... < per.
+ZK_HD g1_jac g1_sum_group_thread(long long g, long long per, long long tid, long long nthreads, const u64 *pts) {
     g1_jac acc = g1_inf();
-    for (long long i = tid; i < n; i += nthreads) acc = g1_add(acc, g1_jac_load(pts, i));
+    for (long long i = tid; i < per; i += nthreads) acc = g1_add(acc, g1_jac_load(pts, g * per + i));
     return acc;
 }

@@ -23,7 +23,7 @@
 
 zk_emu_dim zk_emu_blockIdx, zk_emu_threadIdx, zk_emu_blockDim, zk_emu_gridDim;
 
-ZK_API int zk_abi_version() { return 2; }
+ZK_API int zk_abi_version() { return 3; }
 
 // Emulated launch: set the launch geometry and the current (block, thread) before calling a kernel function.
 // Run the threads of a block in decreasing thread order (thread 0 last), see kernel_env.cuh.
@@ -121,9 +121,8 @@ ZK_API void zk_fr_roundsum(const u64 *t0, const u64 *t1, const u64 *t2, int k, u
     for (int e = 0; e < 4; e++) fr_store(out, e, tot[e]);
 }
 
-ZK_API void zk_fr_batch_inv(const u64 *a, u64 *out, long long n, long long chunk) {
-    for (long long start = 0; start < n; start += chunk)
-        fr_batch_inv_chunk(start, start + chunk < n ? start + chunk : n, a, out);
+ZK_API void zk_fr_batch_inv(const u64 *a, u64 *out, long long n, long long nthreads) {
+    for (long long t = 0; t < nthreads; t++) fr_batch_inv_strided(t, nthreads, n, a, out);
 }
 
 ZK_API void zk_fr_fold_pair(const u64 *a, const u64 *b, const u64 *c, u64 *out, long long n) {
@@ -131,9 +130,8 @@ ZK_API void zk_fr_fold_pair(const u64 *a, const u64 *b, const u64 *c, u64 *out, 
     for (long long i = 0; i < n; i++) fr_fold_pair_at(i, a, b, cc, out);
 }
 
-ZK_API void zk_fr_powers(const u64 *x, u64 *out, long long n, long long chunk) {
-    for (long long start = 0; start < n; start += chunk)
-        fr_powers_chunk(start, start + chunk < n ? start + chunk : n, fr_load(x, 0), out);
+ZK_API void zk_fr_powers(const u64 *x, u64 *out, long long n, long long nthreads) {
+    for (long long t = 0; t < nthreads; t++) fr_powers_strided(t, nthreads, n, fr_load(x, 0), out);
 }
 
 ZK_API void zk_fr_to_int64(const u64 *a, long long *out, unsigned char *bad, long long n) {
@@ -199,22 +197,55 @@ ZK_API void zk_g1_aff_to_mont(const u64 *xy, u64 *out, long long n) {
     for (long long i = 0; i < n; i++) g1_aff_store(out, i, g1_aff_std_to_mont(g1_aff_load(xy, i)));
 }
 
-// Bucket method shared by the MSM entry points: keys/vals from the key kernels' bodies, sorted, bucket sums,
-// segment reduction, window combination. Writes the Jacobian Montgomery result (18 limbs) to out_jac.
-static void host_pippenger(const std::vector<u64> &pts, std::vector<u32> &keys, std::vector<u32> &vals, int c,
-                           int W, int seg_len, u64 *out_jac) {
+// One chunk step (the bodies of msm_run_flags_kernel + cumsum + msm_chunk_*_kernel): returns the new length.
+template <class Load>
+static long long host_chunk_step(const std::vector<u32> &keys, long long chunk, long long off, Load load,
+                                 std::vector<u32> &out_keys, std::vector<u64> &out_pts) {
     long long len = (long long)keys.size();
-    std::vector<long long> order(len);
-    for (long long j = 0; j < len; j++) order[j] = j;
+    std::vector<long long> pos(len);
+    long long run = 0;
+    for (long long j = 0; j < len; j++) pos[j] = (run += msm_run_flag_at(j, keys.data(), chunk, off));
+    out_keys.assign(run, 0);
+    out_pts.assign(18 * run, 0);
+    for (long long t = 0; t * chunk < len + off; t++)
+        msm_chunk_sums_at(t, len, chunk, off, keys.data(), pos.data(), out_keys.data(), out_pts.data(), load);
+    return run;
+}
+
+// Bucket method shared by the MSM entry points: keys/vals from the key kernels' bodies, sorted (key-0 pairs
+// dropped), chunked bucket sums, segment reduction, window combination. Writes the Jacobian Montgomery result
+// (18 limbs) to out_jac.
+static void host_pippenger(const std::vector<u64> &pts, std::vector<u32> &keys, std::vector<u32> &vals, int c,
+                           int W, int seg_len, long long chunk, u64 *out_jac) {
+    std::vector<long long> order;
+    for (long long j = 0; j < (long long)keys.size(); j++)
+        if (keys[j] != MSM_NO_KEY) order.push_back(j);
     std::stable_sort(order.begin(), order.end(), [&](long long x, long long y) { return keys[x] < keys[y]; });
+    long long len = (long long)order.size();
     std::vector<u32> sk(len), sv(len);
+    long long distinct = 0;
     for (long long j = 0; j < len; j++) {
         sk[j] = keys[order[j]];
         sv[j] = vals[order[j]];
+        distinct += (j == 0 || sk[j] != sk[j - 1]) ? 1 : 0;
     }
     long long nb = (long long)W << c;
-    std::vector<u64> buckets(18 * nb);
-    for (long long b = 0; b < nb; b++) g1_jac_store(buckets.data(), b, msm_bucket_at((u32)b, pts.data(), sk.data(), sv.data(), len));
+    std::vector<u64> buckets(18 * nb, 0);  // Z = 0: identity
+    if (chunk < 2) chunk = 2;  // a chunk of one entry merges nothing: the steps would never end
+    if (len > 0) {
+        std::vector<u32> ok;
+        std::vector<u64> op;
+        MsmAddAffine first = {pts.data(), sv.data()};
+        long long m = host_chunk_step(sk, chunk, 0, first, ok, op);
+        for (int step = 1; m > distinct; step++) {
+            std::vector<u32> k2 = ok;
+            std::vector<u64> p2 = op;
+            MsmAddJac next = {p2.data()};
+            m = host_chunk_step(k2, chunk, (step % 2) * (chunk / 2), next, ok, op);
+        }
+        for (long long j = 0; j < m; j++)
+            for (int k = 0; k < 18; k++) buckets[18 * (long long)ok[j] + k] = op[18 * j + k];
+    }
     int nseg = (int)(((1ll << c) - 1 + seg_len - 1) / seg_len);
     std::vector<u64> segs(18 * (long long)W * nseg);
     for (long long t = 0; t < (long long)W * nseg; t++)
@@ -229,20 +260,22 @@ static std::vector<u64> mont_points(const u64 *xy, long long n) {
 }
 
 // Full scalars: standard-form (n,4) limbs, W = ceil(256 / c) windows.
-ZK_API void zk_msm_full(const u64 *xy, const u64 *scal, long long n, int c, int seg_len, u64 *out_jac) {
+ZK_API void zk_msm_full(const u64 *xy, const u64 *scal, long long n, int c, int seg_len, long long chunk,
+                        u64 *out_jac) {
     std::vector<u64> pts = mont_points(xy, n);
     int W = (256 + c - 1) / c;
     std::vector<u32> keys(W * n), vals(W * n);
     for (long long i = 0; i < n; i++) msm_keys_full_at(i, n, scal, c, W, keys.data(), vals.data());
-    host_pippenger(pts, keys, vals, c, W, seg_len, out_jac);
+    host_pippenger(pts, keys, vals, c, W, seg_len, chunk, out_jac);
 }
 
 // Signed small scalars (int64, |s| < 2^(c W)).
-ZK_API void zk_msm_small(const u64 *xy, const long long *s, long long n, int c, int W, int seg_len, u64 *out_jac) {
+ZK_API void zk_msm_small(const u64 *xy, const long long *s, long long n, int c, int W, int seg_len,
+                         long long chunk, u64 *out_jac) {
     std::vector<u64> pts = mont_points(xy, n);
     std::vector<u32> keys(W * n), vals(W * n);
     for (long long i = 0; i < n; i++) msm_keys_small_at(i, n, s, c, W, keys.data(), vals.data());
-    host_pippenger(pts, keys, vals, c, W, seg_len, out_jac);
+    host_pippenger(pts, keys, vals, c, W, seg_len, chunk, out_jac);
 }
 
 // 0/1 scalars: per-thread subset sums, then the sum of the per-thread results (as g1_sum_jac_thread).
@@ -251,5 +284,5 @@ ZK_API void zk_msm_bits(const u64 *xy, const unsigned char *bits, long long n, l
     std::vector<u64> partial(18 * nthreads);
     for (long long t = 0; t < nthreads; t++)
         g1_jac_store(partial.data(), t, g1_sum_selected_thread(t, nthreads, pts.data(), bits, n));
-    g1_jac_store(out_jac, 0, g1_sum_jac_thread(0, 1, partial.data(), nthreads));
+    g1_jac_store(out_jac, 0, g1_sum_group_thread(0, nthreads, 0, 1, partial.data()));
 }

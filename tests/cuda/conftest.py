@@ -7,7 +7,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from zkdl import gpu_build
+from zkdl.field import gpu_build
 
 
 @pytest.fixture(scope="session")
@@ -59,14 +59,14 @@ class Harness:
             "zk_g1_op": ([i, vp, vp, vp, ll], None),
             "zk_g1_mul": ([vp, vp, vp, ll], None),
             "zk_g1_aff_to_mont": ([vp, vp, ll], None),
-            "zk_msm_full": ([vp, vp, ll, i, i, vp], None),
-            "zk_msm_small": ([vp, vp, ll, i, i, i, vp], None),
+            "zk_msm_full": ([vp, vp, ll, i, i, ll, vp], None),
+            "zk_msm_small": ([vp, vp, ll, i, i, i, ll, vp], None),
             "zk_msm_bits": ([vp, vp, ll, ll, vp], None),
         }
         for name, (args, res) in sig.items():
             f = getattr(self.lib, name)
             f.argtypes, f.restype = args, res
-        assert self.lib.zk_abi_version() == 2
+        assert self.lib.zk_abi_version() == 3
 
     @staticmethod
     def _u(a, cols=4) -> np.ndarray:
@@ -128,10 +128,10 @@ class Harness:
         self.lib.zk_fr_fold_pair(_p(a), _p(b), _p(c), _p(out), a.shape[0])
         return out
 
-    def powers(self, x, n, chunk):
+    def powers(self, x, n, nthreads):
         x = self._u(x)
         out = np.empty((n, 4), np.uint64)
-        self.lib.zk_fr_powers(_p(x), _p(out), n, chunk)
+        self.lib.zk_fr_powers(_p(x), _p(out), n, nthreads)
         return out
 
     def eq_table(self, u):
@@ -160,10 +160,10 @@ class Harness:
         self.lib.zk_fr_roundsum(_p(tabs[0]), _p(tabs[1]), _p(tabs[2]), k, _p(out), tabs[0].shape[0] // 2, nthreads)
         return out
 
-    def batch_inv(self, a, chunk):
+    def batch_inv(self, a, nthreads):
         a = self._u(a)
         out = np.empty_like(a)
-        self.lib.zk_fr_batch_inv(_p(a), _p(out), a.shape[0], chunk)
+        self.lib.zk_fr_batch_inv(_p(a), _p(out), a.shape[0], nthreads)
         return out
 
     # Fp / G1 ----------------------------------------------------------------------------------------------
@@ -191,17 +191,17 @@ class Harness:
         self.lib.zk_g1_aff_to_mont(_p(p), _p(out), p.shape[0])
         return out
 
-    def msm_full(self, pts, k_std, c, seg_len):
+    def msm_full(self, pts, k_std, c, seg_len, chunk=32):
         pts, k = self._u(pts, 12), self._u(k_std, 4)
         out = np.empty(18, np.uint64)
-        self.lib.zk_msm_full(_p(pts), _p(k), pts.shape[0], c, seg_len, _p(out))
+        self.lib.zk_msm_full(_p(pts), _p(k), pts.shape[0], c, seg_len, chunk, _p(out))
         return out
 
-    def msm_small(self, pts, s, c, W, seg_len):
+    def msm_small(self, pts, s, c, W, seg_len, chunk=32):
         pts = self._u(pts, 12)
         s = np.ascontiguousarray(s, dtype=np.int64)
         out = np.empty(18, np.uint64)
-        self.lib.zk_msm_small(_p(pts), _p(s), pts.shape[0], c, W, seg_len, _p(out))
+        self.lib.zk_msm_small(_p(pts), _p(s), pts.shape[0], c, W, seg_len, chunk, _p(out))
         return out
 
     def msm_bits(self, pts, bits, nthreads):

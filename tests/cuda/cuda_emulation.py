@@ -6,7 +6,7 @@ parameters (count, pointer vs 64-bit vs 32-bit scalar, exactly as CuPy would pas
 kernel's host build from the harness library (the same kernel source compiled with ZK_EMULATE, see
 cuda/kernel_env.cuh) for every (block, thread) of the grid, thread 0 of each block last.
 
-This checks zkdl/field/gpu.py and zkdl/gpu_msm.py (argument order and types, launch geometry, buffer sizes and
+This checks zkdl/field/gpu.py and zkdl/commit/gpu_msm.py (argument order and types, launch geometry, buffer sizes and
 layouts, reductions of partials) on a machine without a GPU. It cannot find races or device-only codegen bugs.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import time
 import types
 from pathlib import Path
 
@@ -60,8 +61,8 @@ class _Kernel:
 
 class _Module:
     def __init__(self, lib, log, path=None, code=None, options=(), backend=None):
-        if path is None:
-            raise AssertionError("the emulator loads PTX built by nvcc (RawModule(path=...))")
+        if path is None or not str(path).endswith(".ptx"):
+            raise AssertionError(f"the emulator loads PTX built by nvcc (RawModule(path=...ptx)), got {path}")
         self.entries = _entries(Path(path).read_text())
         self.lib, self.log = lib, log
 
@@ -72,17 +73,27 @@ class _Module:
 
 
 def make_fake_cupy(harness_lib) -> types.ModuleType:
-    """A module object usable as ``cupy`` by zkdl/field/gpu.py and zkdl/gpu_msm.py. ``.launches`` logs launches."""
+    """A module usable as ``cupy`` by zkdl/field/gpu.py and zkdl/commit/gpu_msm.py; ``.launches`` logs launches."""
     harness_lib.zk_emu_set.argtypes = [ctypes.c_uint32] * 4
     harness_lib.zk_emu_set.restype = None
     mod = types.ModuleType("cupy")
     for name in ("asarray", "ascontiguousarray", "empty", "empty_like", "zeros", "concatenate", "argsort", "abs",
-                 "uint8", "uint32", "uint64", "int32", "int64", "ndarray"):
+                 "cumsum", "count_nonzero", "uint8", "uint16", "uint32", "uint64", "int32", "int64", "ndarray"):
         setattr(mod, name, getattr(np, name))
     mod.launches = []
     mod.asnumpy = lambda a: np.array(a, copy=True)
     mod.RawModule = lambda **kw: _Module(harness_lib, mod.launches, **kw)
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None)
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None,
+                                    getDeviceProperties=lambda i: {"name": b"CPU emulation"})
     device = types.SimpleNamespace(compute_capability="90", synchronize=lambda: None)
-    mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: device)
+
+    class Event:  # host clock stand-in for cupy.cuda.Event (the emulated launches are synchronous)
+        def record(self):
+            self.t = time.perf_counter()
+
+        def synchronize(self):
+            pass
+
+    mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: device, Event=Event,
+                                     get_elapsed_time=lambda a, b: (b.t - a.t) * 1e3)
     return mod

@@ -424,17 +424,86 @@ def random_scalars(k: int, rng: Any = None) -> list[int]:
 # public commit functions
 # ---------------------------------------------------------------------------------------------------------
 def _finish(
-    params: PublicParams, prep: _Prepared, rng: Any, workers: int | None, blinds: Sequence[int] | None
+    params: PublicParams,
+    lay: Layout,
+    prepare: Any,
+    table: Any,
+    rng: Any,
+    workers: int | None,
+    blinds: Sequence[int] | None,
 ) -> tuple[Commitment, Opening]:
-    lay = prep.layout
+    """Draw the blinds, then commit the rows: on the GPU (``table()`` = (kind, padded rows)) when the GPU backend
+    is active and the rows are long, else on the CPU (``prepare()`` = the prepared table). Same points either way."""
     if blinds is None:
         bl = tuple(random_scalars(lay.rows, rng))
     else:
         bl = tuple(int(b) % MODULUS for b in blinds)
         if len(bl) != lay.rows:
             raise ValueError(f"{len(bl)} blinds given for {lay.rows} rows")
-    rows = _commit_prepared(params, prep, bl, workers)
+    if lay.cols >= GPU_MIN_COLS and _use_gpu_msm():
+        rows = _commit_rows_gpu(params, lay, *table(), bl)
+    else:
+        rows = _commit_prepared(params, prepare(), bl, workers)
     return Commitment(lay, tuple(rows)), Opening(lay, bl)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GPU rows (zkdl.commit.gpu_msm) when the GPU backend is the active one
+# ---------------------------------------------------------------------------------------------------------
+GPU_MIN_COLS = 1 << 12  # shorter rows stay on the CPU (launch and transfer latency beats the MSM there)
+_GPU_MSMS: dict[int, Any] = {}  # id(params) -> (params, GpuMsm over its first generators)
+_GPU_LOCK = threading.Lock()
+
+
+def _use_gpu_msm() -> bool:
+    """True when the default compute backend (``ZKDL_BACKEND`` / ``set_default_backend``) is the GPU one."""
+    from zkdl.field import get_backend
+
+    return get_backend().name == "gpu"
+
+
+def _gpu_msm(params: PublicParams, cols: int) -> Any:
+    from .gpu_msm import GpuMsm, points_to_limbs
+
+    with _GPU_LOCK:
+        held = _GPU_MSMS.get(id(params))
+        if held is None or held[0] is not params or held[1].n < cols:
+            held = (params, GpuMsm(points_to_limbs(params.gens(cols))))
+            _GPU_MSMS[id(params)] = held
+        return held[1]
+
+
+def _commit_rows_gpu(params: PublicParams, lay: Layout, kind: str, rows: np.ndarray, blinds: Sequence[int]):
+    """Row commitments with the GPU MSM: ``kind`` is ``bits`` (uint8), ``small`` (int64) or ``full`` ((…, 4)
+    standard-form limbs); ``rows`` has one row per table row, ``lay.cols`` entries each."""
+    if lay.cols > params.capacity:
+        raise SetupError(
+            f"a row of 2^{lay.log_cols} columns needs {lay.cols} generators; the parameters hold "
+            f"{params.capacity} (run `zkdl setup` with a larger n)"
+        )
+    engine = _gpu_msm(params, lay.cols)
+    run = {"bits": engine.msm_bits, "small": engine.msm_small, "full": engine.msm_full}[kind]
+    msms = [run(rows[r]) for r in range(lay.rows)]
+    return [m + b for m, b in zip(msms, _blind_points(params, blinds), strict=True)]
+
+
+def _table_int(values: np.ndarray, lay: Layout) -> tuple[str, np.ndarray]:
+    if values.dtype.kind == "u" and values.size and int(values.max()) >= 1 << 63:
+        return _table_std(np.stack([values.astype(np.uint64)] + [np.zeros_like(values, np.uint64)] * 3, 1), lay)
+    return "small", _pad(values.astype(np.int64), lay)
+
+
+def _table_std(std: np.ndarray, lay: Layout) -> tuple[str, np.ndarray]:
+    """Small signed entries as int64 (16-bit-class MSM), anything else as full 256-bit scalars."""
+    std = np.ascontiguousarray(std, dtype=np.uint64)
+    r0, r1, r2, r3 = (np.uint64(x) for x in _R_LIMBS)
+    half = np.uint64(1 << 63)
+    small_pos = (std[:, 1] == 0) & (std[:, 2] == 0) & (std[:, 3] == 0) & (std[:, 0] < half)
+    small_neg = (std[:, 3] == r3) & (std[:, 2] == r2) & (std[:, 1] == r1) & (std[:, 0] > r0 - half)
+    if (small_pos | small_neg).all():
+        mag = np.where(small_neg, r0 - std[:, 0], std[:, 0]).astype(np.int64)
+        return "small", _pad(np.where(small_neg, -mag, mag), lay)
+    return "full", _pad(std, lay)
 
 
 def commit_bits(
@@ -454,7 +523,10 @@ def commit_bits(
         if arr.size and (arr.min() < 0 or arr.max() > 1):
             raise ValueError("commit_bits: values must be 0 or 1")
     lay = Layout.for_length(arr.shape[0], log_cols)
-    return _finish(params, _prepare_bits(arr, lay), rng, workers, blinds)
+    return _finish(
+        params, lay, lambda: _prepare_bits(arr, lay), lambda: ("bits", _pad(arr.astype(np.uint8), lay)),
+        rng, workers, blinds,
+    )
 
 
 def commit_int(
@@ -471,7 +543,7 @@ def commit_int(
     if arr.dtype.kind not in "iub":
         raise TypeError(f"commit_int needs an integer numpy array, got {arr.dtype}")
     lay = Layout.for_length(arr.shape[0], log_cols)
-    return _finish(params, _prepare_int(arr, lay), rng, workers, blinds)
+    return _finish(params, lay, lambda: _prepare_int(arr, lay), lambda: _table_int(arr, lay), rng, workers, blinds)
 
 
 def commit_fr(
@@ -490,7 +562,7 @@ def commit_fr(
     else:
         std = _std_from_ints(list(values))
     lay = Layout.for_length(std.shape[0], log_cols)
-    return _finish(params, _prepare_std(std, lay), rng, workers, blinds)
+    return _finish(params, lay, lambda: _prepare_std(std, lay), lambda: _table_std(std, lay), rng, workers, blinds)
 
 
 def commit(

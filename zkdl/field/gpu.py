@@ -5,8 +5,9 @@ but on the device. Field arithmetic is exact and both backends keep every elemen
 bit-identical to the CPU backend's regardless of reduction order.
 
 CuPy is imported lazily (inside :func:`load_module` / :class:`GpuBackend`); without CuPy, a CUDA driver or a GPU,
-constructing the backend raises :class:`~zkdl.errors.BackendUnavailable`. The kernels are loaded from PTX built by
-``zkdl.gpu_build`` (nvcc, cached by source hash); without nvcc they are compiled from source with NVRTC.
+constructing the backend raises :class:`~zkdl.errors.BackendUnavailable`. The kernels are loaded from the fatbin
+(sm_XX machine code + PTX) or PTX built by ``zkdl.field.gpu_build`` (nvcc, cached by source hash); without either
+they are compiled from source with NVRTC.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from .constants import MONT_R, int_to_limbs
 _MODULES: dict[tuple[str, str], Any] = {}
 _BLOCK = 256  # threads per block of element-wise kernels
 _RED = 128  # ZK_RED_THREADS in fr_kernels.cu
-_MAX_RED_BLOCKS = 1024
-_CHUNK = 256  # elements per thread in batch inversion and powers
+_MAX_RED_BLOCKS = 8192  # reduction grids (132 SMs on an H100/H200: ≥ 16 blocks of 128 threads per SM at the cap)
+_CHUNK = 256  # about this many elements per thread in batch inversion and powers (strided: coalesced)
 
 
 def _import_cupy():
@@ -45,39 +46,47 @@ def _default_arch(cp) -> str:
     return f"sm_{cp.cuda.Device().compute_capability}"  # e.g. "90" on H100/H200
 
 
+#: How each loaded module was obtained: {(name, arch): {"format": "fatbin" | "ptx" | "nvrtc", "seconds": load time,
+#: "errors": [earlier formats' failures]}} (bench/gpu_check.sh reports the first module load time).
+LOAD_INFO: dict[tuple[str, str], dict[str, Any]] = {}
+_PROBES = {"fr_kernels": "fr_add_kernel", "msm": "msm_combine_kernel"}
+
+
 def load_module(name: str, arch: str | None = None) -> tuple[Any, Any]:
-    """(cupy, RawModule) for ``cuda/<name>.cu``: cached/nvcc-built PTX, else NVRTC from the source text."""
+    """(cupy, RawModule) for ``cuda/<name>.cu``: the nvcc fatbin (sm_XX machine code: no JIT), else its PTX
+    (JIT-compiled by the driver), else NVRTC from the source text; each one built now or found in cuda/build."""
+    import time
+
     cp = _import_cupy()
-    from .. import gpu_build
+    from . import gpu_build
 
     if arch is None:
         arch = _default_arch(cp)
     key = (name, arch)
-    if key not in _MODULES:
-        probe = {"fr_kernels": "fr_add_kernel", "msm": "msm_combine_kernel"}.get(name)
-        errors = []
-        mod = None
-        # 1. PTX from nvcc (built now, or cached / carried in cuda/build); 2. NVRTC from the source text
+    if key in _MODULES:
+        return cp, _MODULES[key]
+    probe = _PROBES.get(name)
+    errors: list[str] = []
+    src = gpu_build.cuda_dir() / f"{name}.cu"
+    loaders = (
+        ("fatbin", lambda: cp.RawModule(path=str(gpu_build.compile_fatbin(src, arch)))),
+        ("ptx", lambda: cp.RawModule(path=str(gpu_build.compile_ptx(src, arch)))),
+        ("nvrtc", lambda: cp.RawModule(code=src.read_text(), options=("-std=c++17", f"-I{gpu_build.cuda_dir()}"),
+                                       backend="nvrtc")),
+    )
+    for fmt, make in loaders:
+        t0 = time.perf_counter()
         try:
-            mod = cp.RawModule(path=str(gpu_build.compile_ptx(f"{name}.cu", arch)))
+            mod = make()
             if probe:
                 mod.get_function(probe)  # forces the load: an old driver rejects newer PTX here
-        except Exception as exc:
-            errors.append(f"PTX: {exc}")
-            mod = None
-        if mod is None:
-            try:
-                src = (gpu_build.cuda_dir() / f"{name}.cu").read_text()
-                mod = cp.RawModule(code=src, options=("-std=c++17", f"-I{gpu_build.cuda_dir()}"),
-                                   backend="nvrtc")
-                if probe:
-                    mod.get_function(probe)
-            except Exception as exc:
-                errors.append(f"NVRTC: {exc}")
-                msg = "; ".join(errors)
-                raise BackendUnavailable(f"cannot load the CUDA module {name!r} for {arch}: {msg}") from exc
+        except Exception as exc:  # nvcc missing or failing, driver too old, NVRTC missing
+            errors.append(f"{fmt}: {exc}")
+            continue
+        LOAD_INFO[key] = {"format": fmt, "seconds": time.perf_counter() - t0, "errors": errors}
         _MODULES[key] = mod
-    return cp, _MODULES[key]
+        return cp, mod
+    raise BackendUnavailable(f"cannot load the CUDA module {name!r} for {arch}: {'; '.join(errors)}")
 
 
 _ONE = int_to_limbs(MONT_R)
@@ -106,8 +115,11 @@ class GpuBackend(Backend):
     def _c(self, a: Any):
         return self.cp.ascontiguousarray(self.cp.asarray(a, dtype=self.cp.uint64))
 
-    def _scalar(self, s: np.ndarray):
-        return self.cp.asarray(np.ascontiguousarray(s, dtype=np.uint64).reshape(1, 4))
+    @staticmethod
+    def _scalar(s: np.ndarray) -> tuple[np.uint64, ...]:
+        """One element as four 64-bit kernel parameters (FR_PARAM in cuda/fr.cuh): no device copy per call."""
+        limbs = np.ascontiguousarray(s, dtype=np.uint64).reshape(4)
+        return tuple(np.uint64(x) for x in limbs)
 
     @staticmethod
     def _same(a, b) -> None:
@@ -147,13 +159,13 @@ class GpuBackend(Backend):
     def add_scalar(self, a, s):
         a = self._c(a)
         out = self.cp.empty_like(a)
-        self._launch("fr_add_scalar_kernel", a.shape[0], a, self._scalar(s), out, np.int64(a.shape[0]))
+        self._launch("fr_add_scalar_kernel", a.shape[0], a, *self._scalar(s), out, np.int64(a.shape[0]))
         return out
 
     def mul_scalar(self, a, s):
         a = self._c(a)
         out = self.cp.empty_like(a)
-        self._launch("fr_scalar_mul_kernel", a.shape[0], a, self._scalar(s), out, np.int64(a.shape[0]))
+        self._launch("fr_scalar_mul_kernel", a.shape[0], a, *self._scalar(s), out, np.int64(a.shape[0]))
         return out
 
     def axpy(self, s, x, y):
@@ -161,7 +173,7 @@ class GpuBackend(Backend):
         x, y = self._c(x), self._c(y)
         out = self.cp.empty_like(x)
         # fr_axpy_kernel computes a + c*b
-        self._launch("fr_axpy_kernel", x.shape[0], y, self._scalar(s), x, out, np.int64(x.shape[0]))
+        self._launch("fr_axpy_kernel", x.shape[0], y, *self._scalar(s), x, out, np.int64(x.shape[0]))
         return out
 
     def fold(self, t, c):
@@ -170,14 +182,14 @@ class GpuBackend(Backend):
             raise ValueError(f"fold needs an even length ≥ 2, got {n}")
         t = self._c(t)
         out = self.cp.empty((n // 2, 4), dtype=self.cp.uint64)
-        self._launch("fr_fold_kernel", n // 2, t, self._scalar(c), out, np.int64(n // 2))
+        self._launch("fr_fold_kernel", n // 2, t, *self._scalar(c), out, np.int64(n // 2))
         return out
 
     def fold_pair(self, a, b, c):
         self._same(a, b)
         a, b = self._c(a), self._c(b)
         out = self.cp.empty_like(a)
-        self._launch("fr_fold_pair_kernel", a.shape[0], a, b, self._scalar(c), out, np.int64(a.shape[0]))
+        self._launch("fr_fold_pair_kernel", a.shape[0], a, b, *self._scalar(c), out, np.int64(a.shape[0]))
         return out
 
     # --- reductions ---------------------------------------------------------------------------------------
@@ -186,15 +198,14 @@ class GpuBackend(Backend):
         return max(1, min(_MAX_RED_BLOCKS, (n + _RED - 1) // _RED))
 
     def _sum_dev(self, a, n: int):
-        """Sum of the first n rows of a as a (1, 4) device array (two block-reduction passes)."""
-        grid = self._red_grid(n)
-        part = self.cp.empty((grid, 4), dtype=self.cp.uint64)
-        self._k("fr_sum_kernel")((grid,), (_RED,), (a, part, np.int64(n)))
-        if grid == 1:
-            return part
-        out = self.cp.empty((1, 4), dtype=self.cp.uint64)
-        self._k("fr_sum_kernel")((1,), (_RED,), (part, out, np.int64(grid)))
-        return out
+        """Sum of the first n rows of a as a (1, 4) device array (block-reduction passes until one is left)."""
+        while True:
+            grid = self._red_grid(n)
+            part = self.cp.empty((grid, 4), dtype=self.cp.uint64)
+            self._k("fr_sum_kernel")((grid,), (_RED,), (a, part, np.int64(n)))
+            if grid == 1:
+                return part
+            a, n = part, grid
 
     def sum(self, a):
         a = self._c(a)
@@ -240,19 +251,18 @@ class GpuBackend(Backend):
     def powers(self, x, n):
         out = self.cp.empty((n, 4), dtype=self.cp.uint64)
         nthreads = (n + _CHUNK - 1) // _CHUNK
-        self._launch("fr_powers_kernel", nthreads, self._scalar(x), out, np.int64(n), np.int64(_CHUNK))
+        self._launch("fr_powers_kernel", nthreads, *self._scalar(x), out, np.int64(n), np.int64(nthreads))
         return out
 
     def eq_table(self, u, scale=None):
         u = np.ascontiguousarray(u, dtype=np.uint64).reshape(-1, 4)
         n = u.shape[0]
-        table = self.cp.zeros((1 << n, 4), dtype=self.cp.uint64)
-        table[0] = self.cp.asarray(_ONE if scale is None else np.ascontiguousarray(scale, dtype=np.uint64))
-        ud = self.cp.asarray(u)
+        table = self.cp.empty((1 << n, 4), dtype=self.cp.uint64)
+        self._launch("fr_fill_kernel", 1, table, *self._scalar(_ONE if scale is None else scale), np.int64(1))
         half = 1
         # u[n-1] first: each step makes the next variable the most significant one (see fr_ops.cuh)
         for j in range(n - 1, -1, -1):
-            self._launch("fr_eq_step_kernel", half, table, ud[j : j + 1], np.int64(half))
+            self._launch("fr_eq_step_kernel", half, table, *self._scalar(u[j]), np.int64(half))
             half *= 2
         return table
 
@@ -262,7 +272,7 @@ class GpuBackend(Backend):
         out = self.cp.empty_like(a)
         zeros = int((a == 0).all(axis=1).sum()) if n else 0
         nthreads = (n + _CHUNK - 1) // _CHUNK
-        self._launch("fr_batch_inv_kernel", nthreads, a, out, np.int64(n), np.int64(_CHUNK))
+        self._launch("fr_batch_inv_kernel", nthreads, a, out, np.int64(n), np.int64(nthreads))
         return out, zeros
 
     # --- conversions --------------------------------------------------------------------------------------

@@ -69,7 +69,19 @@ def window_bits(n: int, scalar_bits: int) -> int:
     return min(c, max(1, scalar_bits))
 
 
-SEG_LEN = 64  # buckets per reduction segment (msm_segment_kernel)
+CHUNK = 32  # sorted (key, point) pairs per thread in the load-balanced bucket sums (msm_core.cuh)
+SEG_THREADS = 16384  # aim for about this many segment threads (132 SMs × 124 threads)
+MAX_BLOCKS = 8192  # cap on reduction grids (passes repeat until one block per group is left)
+
+
+def segment_length(c: int, W: int) -> int:
+    """Buckets per reduction segment: short enough that W·2^c/seg_len threads fill the GPU, at least 4."""
+    return max(4, min(64, (W << c) // SEG_THREADS))
+
+
+def key_dtype_bits(c: int, W: int) -> int:
+    """Bits of the narrowest unsigned type holding every bucket key (< W·2^c): the sort looks at no more."""
+    return 16 if (W << c) <= 1 << 16 else 32
 
 
 class GpuMsm:
@@ -83,6 +95,7 @@ class GpuMsm:
 
         self._cp, self._mod = load_module("msm", arch)
         self.profile: dict[str, float] | None = None  # set to {} to record per-stage seconds (synchronizes)
+        self.chunk = CHUNK
         cp = self._cp
         rows = np.ascontiguousarray(points_xy, dtype=np.uint64).reshape(-1, 12)
         self.n = rows.shape[0]
@@ -104,6 +117,23 @@ class GpuMsm:
             self.profile[name] = self.profile.get(name, 0.0) + now - t0[0]
             t0[0] = now
 
+    def _chunk_step(self, keys: Any, length: int, off: int, kernel: str, *inputs: Any) -> tuple[Any, Any, int]:
+        """One load-balanced chunk step over `length` sorted keys, chunk borders shifted by `off`:
+        (out keys, out points, out length)."""
+        if self.chunk < 2:
+            raise ValueError(f"chunk must be at least 2 (a chunk of one entry merges nothing), got {self.chunk}")
+        cp = self._cp
+        ch, sh = np.int64(self.chunk), np.int64(off)
+        flags = cp.empty(length, dtype=cp.uint32)
+        self._launch("msm_run_flags_kernel", length, keys, np.int64(length), ch, sh, flags)
+        pos = cp.cumsum(flags, dtype=cp.int64)
+        m = int(pos[length - 1])
+        out_keys = cp.empty(m, dtype=cp.uint32)
+        out_pts = cp.empty((m, 18), dtype=cp.uint64)
+        nthreads = (length + off + self.chunk - 1) // self.chunk
+        self._launch(kernel, nthreads, *inputs, np.int64(length), ch, sh, pos, out_keys, out_pts)
+        return out_keys, out_pts, m
+
     def _pippenger(self, key_kernel: str, scal: Any, m: int, c: int, W: int):
         cp = self._cp
         t0 = [time.perf_counter()]
@@ -113,36 +143,51 @@ class GpuMsm:
         vals = cp.empty(W * m, dtype=cp.uint32)
         self._launch(key_kernel, m, scal, np.int64(m), np.int32(c), np.int32(W), keys, vals)
         self._stage("keys", t0)
-        order = cp.argsort(keys)
+        # sort on the key bits that occur (uint16 radix passes when W·2^c ≤ 2^16); key 0 = digit 0 comes first
+        sort_keys = keys.astype(cp.uint16) if key_dtype_bits(c, W) == 16 else keys
+        order = cp.argsort(sort_keys)
+        skip = W * m - int(cp.count_nonzero(keys))
+        order = order[skip:]
         sk, sv = keys[order], vals[order]
+        length = W * m - skip
         self._stage("sort", t0)
         nb = W << c
-        buckets = cp.empty((nb, 18), dtype=cp.uint64)
-        self._launch("msm_bucket_kernel", nb, self.points, sk, sv, np.int64(W * m), np.int64(nb), buckets)
+        buckets = cp.zeros((nb, 18), dtype=cp.uint64)  # Z = 0: the identity
+        if length:
+            distinct = 1 + int(cp.count_nonzero(sk[1:] != sk[:-1]))
+            ok, op, k = self._chunk_step(sk, length, 0, "msm_chunk_affine_kernel", self.points, sk, sv)
+            step = 1
+            while k > distinct:  # odd steps shift the borders by chunk/2: two steps always merge (msm_core.cuh)
+                if step > 2 * length.bit_length() + 4:  # each pair of steps at least removes one entry per run
+                    raise RuntimeError(f"MSM bucket merge did not converge ({k} partial sums for {distinct} buckets)")
+                ok, op, k = self._chunk_step(ok, k, (step % 2) * (self.chunk // 2), "msm_chunk_jac_kernel", op, ok)
+                step += 1
+            self._launch("msm_scatter_kernel", k, ok, op, np.int64(k), buckets)
         self._stage("buckets", t0)
-        nseg = ((1 << c) - 1 + SEG_LEN - 1) // SEG_LEN
+        seg_len = segment_length(c, W)
+        nseg = ((1 << c) - 1 + seg_len - 1) // seg_len
         segs = cp.empty((W * nseg, 18), dtype=cp.uint64)
         self._launch("msm_segment_kernel", W * nseg, buckets, np.int32(c), np.int32(W), np.int32(nseg),
-                     np.int32(SEG_LEN), segs)
+                     np.int32(seg_len), segs)
         self._stage("segments", t0)
-        # per window: tree-reduce its nseg segment sums, then Horner over the W window sums (one thread)
-        wins = cp.concatenate([self._reduce(segs[w * nseg : (w + 1) * nseg], nseg) for w in range(W)], axis=0)
+        wins = self._reduce_groups(segs, W, nseg)  # (W, 18): the window sums, all windows in each pass
         out = cp.empty((1, 18), dtype=cp.uint64)
         self._mod.get_function("msm_combine_kernel")((1,), (1,), (wins, np.int32(W), np.int32(1), np.int32(c), out))
         res = cp.asnumpy(out)[0]
         self._stage("windows+combine", t0)
         return res
 
-    def _reduce(self, pts: Any, m: int):
-        """Sum of m Jacobian points on the device -> (1, 18) device array (block tree reductions)."""
+    def _reduce_groups(self, pts: Any, groups: int, per: int):
+        """Sums of `groups` consecutive runs of `per` Jacobian points -> (groups, 18) device array."""
         cp = self._cp
         while True:
-            grid = max(1, min(1024, (m + self._RED - 1) // self._RED))
-            part = cp.empty((grid, 18), dtype=cp.uint64)
-            self._mod.get_function("g1_sum_jac_kernel")((grid,), (self._RED,), (pts, np.int64(m), part))
-            if grid == 1:
+            bpg = max(1, min(max(1, MAX_BLOCKS // groups), (per + self._RED - 1) // self._RED))
+            part = cp.empty((groups * bpg, 18), dtype=cp.uint64)
+            self._mod.get_function("g1_sum_groups_kernel")(
+                (groups * bpg,), (self._RED,), (pts, np.int64(per), np.int32(bpg), part))
+            if bpg == 1:
                 return part
-            pts, m = part, grid
+            pts, per = part, bpg
 
     def _check_len(self, m: int) -> None:
         if m > self.n:
@@ -184,10 +229,10 @@ class GpuMsm:
         b = cp.ascontiguousarray(cp.asarray(bits01, dtype=cp.uint8).reshape(-1))
         m = int(b.shape[0])
         self._check_len(m)
-        grid = max(1, min(1024, (m + self._RED - 1) // self._RED))
+        grid = max(1, min(MAX_BLOCKS, (m + self._RED - 1) // self._RED))
         part = cp.empty((grid, 18), dtype=cp.uint64)
         self._mod.get_function("g1_sum_selected_kernel")((grid,), (self._RED,), (self.points, b, np.int64(m), part))
-        return jac_mont_to_point(cp.asnumpy(self._reduce(part, grid))[0])
+        return jac_mont_to_point(cp.asnumpy(self._reduce_groups(part, 1, grid))[0])
 
 
 def gpu_msm_available() -> bool:

@@ -1,4 +1,5 @@
-"""Compile the CUDA sources in ``cuda/`` with nvcc: PTX for the GPU backend and the host test harness.
+"""Compile the CUDA sources in ``cuda/`` with nvcc: fatbins (sm_XX machine code + PTX) and PTX for the GPU
+backend, and the host test harness.
 
 Outputs go to ``cuda/build/<key>/`` (gitignored), where ``<key>`` hashes every ``.cu``/``.cuh`` source, the nvcc
 version, the target and the flags, so a changed source or toolkit recompiles and an unchanged one is reused
@@ -6,7 +7,13 @@ version, the target and the flags, so a changed source or toolkit recompiles and
 
 CI (no GPU needed)::
 
-    python -m zkdl.gpu_build --arch sm_90          # every cuda/*.cu -> PTX, and the host harness library
+    python -m zkdl.field.gpu_build --arch sm_90   # every cuda/*.cu -> fatbin + PTX, and the host harness library
+
+The fatbin holds sm_90 SASS (loaded as is on an H100/H200: no JIT at the first module load) and compute_90 PTX
+(JIT-compiled by the driver on newer GPUs); ptxas' register/spill report (``-Xptxas -v``) is kept next to it as
+``<stem>.<arch>.ptxas.txt``. The PTX alone is what the CPU emulation in tests/cuda reads (kernel list and
+parameter widths). The fatbin of msm.cu takes about a minute of ptxas on one core, so ``cuda/build`` is built
+once here and carried to a GPU machine (bench/gpu_check.sh).
 
 Nothing here imports CuPy or needs a GPU driver.
 """
@@ -28,6 +35,7 @@ from zkdl.errors import BackendUnavailable
 #: PTX target of the GPU backend (H100/H200 = sm_90; PTX is JIT-compiled by the driver for newer GPUs).
 DEFAULT_ARCH = "sm_90"
 PTX_FLAGS = ("-std=c++17", "-O3", "-lineinfo")
+FATBIN_FLAGS = ("-std=c++17", "-O3", "-lineinfo", "-Xptxas", "-v")
 HARNESS_FLAGS = ("-std=c++17", "-O2", "-shared", "-Xcompiler", "-fPIC")
 HARNESS_NAME = "libzkharness.so"
 
@@ -35,7 +43,7 @@ HARNESS_NAME = "libzkharness.so"
 def cuda_dir() -> Path:
     """The ``cuda/`` source directory (``$ZKDL_CUDA_DIR`` overrides the repository checkout next to zkdl/)."""
     env = os.environ.get("ZKDL_CUDA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "cuda"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "cuda"
 
 
 def build_root() -> Path:
@@ -94,7 +102,7 @@ def ptx_path(source: Path | str, arch: str = DEFAULT_ARCH) -> Path:
     return build_root() / f"ptx-{_key('ptx', arch, *PTX_FLAGS)}" / f"{Path(source).stem}.{arch}.ptx"
 
 
-def _run_nvcc(nvcc: str, args: list[str], target: Path) -> Path:
+def _run_nvcc(nvcc: str, args: list[str], target: Path, keep_output: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
     os.close(fd)
@@ -102,6 +110,8 @@ def _run_nvcc(nvcc: str, args: list[str], target: Path) -> Path:
         proc = subprocess.run([nvcc, *args, "-o", tmp], capture_output=True, text=True, cwd=cuda_dir())
         if proc.returncode != 0:
             raise RuntimeError(f"nvcc failed ({' '.join(args)}):\n{proc.stdout}\n{proc.stderr}")
+        if keep_output is not None:
+            keep_output.write_text(proc.stdout + proc.stderr)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -126,6 +136,39 @@ def compile_all_ptx(arch: str = DEFAULT_ARCH) -> dict[str, Path]:
     return {src.stem: compile_ptx(src, arch) for src in kernel_sources()}
 
 
+def fatbin_path(source: Path | str, arch: str = DEFAULT_ARCH) -> Path:
+    """Where the fatbin of ``source`` for ``arch`` is cached (same key rule as :func:`ptx_path`)."""
+    return build_root() / f"fatbin-{_key('fatbin', arch, *FATBIN_FLAGS)}" / f"{Path(source).stem}.{arch}.fatbin"
+
+
+def _gencode(arch: str) -> str:
+    if not arch.startswith("sm_"):
+        raise ValueError(f"arch must look like sm_90, got {arch!r}")
+    num = arch[3:]
+    return f"arch=compute_{num},code=[sm_{num},compute_{num}]"
+
+
+def compile_fatbin(source: Path | str, arch: str = DEFAULT_ARCH) -> Path:
+    """Compile one ``.cu`` file to a fatbin with ``arch`` machine code and PTX (cached); the ptxas report of
+    registers, stack and spills is written next to it as ``<stem>.<arch>.ptxas.txt``."""
+    source = Path(source)
+    if not source.is_absolute():
+        source = cuda_dir() / source
+    target = fatbin_path(source, arch)
+    if target.is_file():
+        return target
+    nvcc = _require_nvcc()
+    args = ["-fatbin", "-gencode", _gencode(arch), *FATBIN_FLAGS, str(source)]
+    report = target.with_suffix(".ptxas.txt")
+    out = _run_nvcc(nvcc, args, target, keep_output=report)
+    return out
+
+
+def compile_all_fatbins(arch: str = DEFAULT_ARCH) -> dict[str, Path]:
+    """Every ``cuda/*.cu`` to a fatbin; returns {stem: path}."""
+    return {src.stem: compile_fatbin(src, arch) for src in kernel_sources()}
+
+
 def build_harness() -> Path:
     """The host harness shared library (cuda/host/harness.cu compiled for the CPU by nvcc, cached)."""
     nvcc = _require_nvcc()
@@ -135,16 +178,42 @@ def build_harness() -> Path:
     return _run_nvcc(nvcc, [*HARNESS_FLAGS, str(cuda_dir() / "host" / "harness.cu")], target)
 
 
+def prune(keep: set[Path]) -> list[Path]:
+    """Remove the cache folders of ``build_root()`` other than ``keep`` (builds of older sources or flags), so
+    that a carried ``cuda/build`` holds only what the current sources need."""
+    root = build_root()
+    gone = []
+    if root.is_dir():
+        for d in root.iterdir():
+            if d.is_dir() and d.name.split("-")[0] in ("ptx", "fatbin", "host") and d not in keep:
+                shutil.rmtree(d, ignore_errors=True)
+                gone.append(d)
+    return gone
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m zkdl.gpu_build", description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", default=DEFAULT_ARCH, help="PTX target (default %(default)s)")
+    ap = argparse.ArgumentParser(prog="python -m zkdl.field.gpu_build", description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", default=DEFAULT_ARCH, help="target GPU (default %(default)s)")
     ap.add_argument("--no-harness", action="store_true", help="skip the host harness library")
+    ap.add_argument("--no-fatbin", action="store_true", help="PTX only (no ptxas run: fast, for the CPU tests)")
     args = ap.parse_args(argv)
+    keep: set[Path] = set()
     try:
         for stem, path in compile_all_ptx(args.arch).items():
+            keep.add(path.parent)
             print(f"ptx      {stem:<12} {path}")
+        if not args.no_fatbin:
+            for stem, path in compile_all_fatbins(args.arch).items():
+                keep.add(path.parent)
+                size = path.stat().st_size
+                print(f"fatbin   {stem:<12} {path} ({size} bytes; ptxas report: {path.with_suffix('.ptxas.txt')})")
         if not args.no_harness:
-            print(f"harness  {'':<12} {build_harness()}")
+            lib = build_harness()
+            keep.add(lib.parent)
+            print(f"harness  {'':<12} {lib}")
+        if not args.no_fatbin and not args.no_harness:
+            for d in prune(keep):
+                print(f"removed  {'':<12} {d} (stale)")
     except BackendUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
