@@ -256,8 +256,8 @@ class LatticeFactorProcess(NoiseProcess):
     def draws(self, entropy: int, j: int) -> tuple[np.ndarray, np.ndarray]:
         """Block j's lattice noise z (float64 holding integers) and encoder rounding uniforms."""
         n = self.block
-        if self.zero:  # noiseless test copy: no noise, round to nearest
-            return np.zeros((n, self.dim)), np.full((n, self.dim), 0.5)
+        if self.zero:  # noiseless test copy: no noise, the same randomized rounding
+            return np.zeros((n, self.dim)), make_rng(entropy, j, 1).random((n, self.dim))
         rng = make_rng(entropy, j)
         if self.sampler == "float":
             z = np.rint(rng.standard_normal((n, self.dim)) * math.sqrt(float(self.dist.sigma2)))
