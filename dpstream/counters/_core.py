@@ -422,7 +422,8 @@ class LinearCounter(Mechanism):
             self._check_room(1)
         if self.dim != 1:
             return self._update_vec(x)
-        x = self._check_scalar(x)
+        if type(x) is not float or not (self.bounds[0] <= x <= self.bounds[1]):
+            x = self._check_scalar(x)
         if self._g is not None:
             y = x * self._ginv
             k = math.floor(y)

@@ -145,6 +145,26 @@ def _lattice_factor_kernel(xq, zz, uu, coef, b0, gamma, lo, t0, enc, dec, out):
 
 
 @numba.njit(cache=True)
+def _lattice_factor_step(xq, z, u0, coef, b0, gamma, base, enc, dec):
+    """One step of :func:`_lattice_factor_kernel` for dim == 1 (the same operations in the same order, so the
+    answers are bit-identical); returns (answer, v)."""
+    m = coef.shape[1]
+    acc = 0.0
+    for i in range(m):
+        acc += coef[0, i] * enc[i, 0]
+    u = (xq - acc) / b0
+    for i in range(m):
+        enc[i, 0] = coef[1, i] * enc[i, 0] + u
+    v = math.floor(u / gamma + u0) + z
+    s = 0.0
+    for i in range(m):
+        y = coef[1, i] * dec[i, 0] + v
+        dec[i, 0] = y
+        s += coef[2, i] * y
+    return base + gamma * s, v
+
+
+@numba.njit(cache=True)
 def _encoder_impulse(coef, b0, T):
     """First column of the implemented strategy C: the float encoder run on the unit impulse."""
     m = coef.shape[1]
@@ -191,6 +211,7 @@ class LatticeFactorProcess(NoiseProcess):
         self.b0 = float(self.w.sum())
         # item lattice lo + q Z, q a power of two; items round to 0 .. item_max (in q units)
         self.q = 2.0 ** (math.floor(math.log2(self.width)) - ITEM_BITS)
+        self.inv_q = 1.0 / self.q
         self.item_max = math.ceil(self.width / self.q)
         if float(T) * self.item_max >= 2.0**52:
             raise InvalidParameter(f"horizon {T} is too long for the exact item lattice (T * 2^21 must be < 2^52)")
@@ -354,12 +375,14 @@ class FactorCounter(LinearCounter):
         self._dec = np.zeros((m, self.dim))
         self._zblk = np.zeros((0, self.dim))
         self._ublk = np.zeros((0, self.dim))
+        self._zl: list | None = None
+        self._ul: list | None = None
         self.last_lattice: np.ndarray | None = None  # v of the last batch (tests and audits)
 
     def _lattice_items(self, a: np.ndarray, t0: int) -> np.ndarray:
         """Items (n, dim) -> offsets from lo on the item lattice q Z (unbiased randomized rounding), exact."""
         p = self.process
-        y = (a - self.bounds[0]) * (1.0 / p.q)
+        y = (a - self.bounds[0]) * p.inv_q
         k = np.floor(y)
         if (k != y).any():
             k = np.floor(y + self._item_uniforms(t0, a.shape[0]))
@@ -369,6 +392,7 @@ class FactorCounter(LinearCounter):
     def _next_block(self) -> None:
         j = self._blk + 1
         self._zblk, self._ublk = self.process.draws(self._entropy, j)
+        self._zl = self._ul = None  # per-item path converts lazily
         self._blk = j
         self._bstart = j * self.process.block
         self._bn = min(self.process.block, self._hmax - self._bstart)
@@ -401,10 +425,30 @@ class FactorCounter(LinearCounter):
             self._check_room(1)
         if self.dim != 1:
             return self._update_vec(x)
-        x = self._check_scalar(x)
-        a = self._lattice_items(np.array([[x]]), self.t)
-        self._s = self._s + (self.bounds[0] + float(a[0, 0]))
-        return float(self._run(a)[0, 0])
+        if type(x) is not float or not (self.bounds[0] <= x <= self.bounds[1]):
+            x = self._check_scalar(x)
+        t = self.t
+        i = t - self._bstart
+        if i >= self._bn:
+            self._next_block()
+            i = t - self._bstart
+        if self._zl is None:
+            self._zl = self._zblk[:, 0].tolist()
+            self._ul = self._ublk[:, 0].tolist()
+        p = self.process
+        lo = self.bounds[0]
+        y = (x - lo) * p.inv_q
+        k = math.floor(y)
+        if k != y:  # off the item lattice: unbiased randomized rounding with this step's uniform
+            k = min(max(math.floor(y + float(self._item_uniforms(t, 1)[0, 0])), 0), p.item_max)
+        xq = k * p.q
+        ans, v = _lattice_factor_step(
+            xq, self._zl[i], self._ul[i], p.coef, p.b0, p.gamma, lo * float(t + 1), self._enc, self._dec
+        )
+        self._s = self._s + (lo + xq)
+        self.t = t + 1
+        self.last_lattice = None  # (set by batches only: an array per item would cost more than the step)
+        return ans
 
     def _update_vec(self, x):
         a = self._check_vector(x)
