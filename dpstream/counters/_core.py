@@ -169,6 +169,18 @@ def laplace_sum_tail(components: list[tuple[float, float, int]], beta: float, co
 # ------------------------------------------------------------------------------------------------------------------
 
 
+def _has_bool(xs: Any) -> bool:
+    """True if a (nested) list/tuple holds a bool (numpy would silently turn it into 0.0 / 1.0)."""
+    for v in xs:
+        if isinstance(v, (bool, np.bool_)):
+            return True
+        if isinstance(v, (list, tuple)) and _has_bool(v):
+            return True
+        if isinstance(v, np.ndarray) and v.dtype.kind == "b":
+            return True
+    return False
+
+
 def _real_array(name: str, xs: Any) -> np.ndarray:
     """xs as a float64 array, accepting only real numbers (ints, floats): strings, bools and complex numbers are
     an InvalidInput, not silently converted."""
@@ -178,6 +190,8 @@ def _real_array(name: str, xs: Any) -> np.ndarray:
         raw = np.asarray(xs)
     except (TypeError, ValueError):
         raise InvalidInput(f"{name}: stream items must be real numbers, got {type(xs).__name__}") from None
+    if raw.dtype.kind in "iuf" and isinstance(xs, (list, tuple)) and _has_bool(xs):
+        raise InvalidInput(f"{name}: stream items must be real numbers (int or float), got booleans")
     if raw.dtype.kind not in "iuf":
         if raw.dtype.kind == "O":
             try:
@@ -273,6 +287,11 @@ class LinearCounter(Mechanism):
             adaptive=f.get("adaptive", True),
             seeded=self.seeded,
             notes=tuple(f.get("notes", ())),
+            domain={"bounds": [self.bounds[0], self.bounds[1]], "dim": self.dim, "clip": self.clip},
+            relation=(
+                f"replace one item by any other item in [{self.bounds[0]:g}, {self.bounds[1]:g}]^{self.dim} "
+                f"(the whole record of {self.dim} coordinates may change)"
+            ),
         )
 
     def error_bound(self, beta: float = 0.05, upto: int | None = None) -> float:

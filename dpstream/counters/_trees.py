@@ -304,7 +304,25 @@ class SmoothBinaryProcess(BinaryTreeProcess):
         self.levels = ds
 
     def _nodes_per_item(self) -> int:
-        return self.depth // 2
+        """The largest number of *released* nodes that contain one item.  An item at leaf l lies in the left-child
+        nodes (h, l >> h) at the d_s/2 zero bits h of l, but near the top of the tree the right sibling of such a
+        node may lie beyond the last used label, so the node is never released: count exactly over the
+        horizon (at T = 256: 5 of d_s/2 = 6), rather than calibrating for nodes that never reach anyone."""
+        T = self.horizon
+        half = self.depth // 2
+        items = _gosper_run(int(self.leaf_labels(np.array([0]))[0]), T + 1)  # labels 0 .. T, increasing
+        last = int(items[-1])  # the largest label any answer uses (answer t uses label(t), t <= T)
+        items = items[:-1]  # item s sits at label(s - 1)
+        count = np.zeros(T, dtype=np.int64)
+        for h in range(self.depth):
+            k = items >> h
+            # node (h, k) (bit h of the label is 0) is released iff some used label has prefix k + 1 at height h;
+            # the smallest label with that prefix is ((k + 1) << h) | (2^(half - popcount(k + 1)) - 1)
+            pc = _popcount(k + 1)
+            ok = ((k & 1) == 0) & (pc <= half) & (pc + h >= half)
+            first = ((k + 1) << h) | ((np.int64(1) << np.clip(half - pc, 0, 62)) - 1)
+            count += ok & (first <= last)
+        return max(int(count.max()), 1)
 
     def init_carry(self):
         return [None] * self.depth

@@ -306,7 +306,19 @@ def test_closed_forms_reproduce_reference_anchors(T):
     s = counters.make("smooth-binary", horizon=T, privacy=zCDP(1.0))
     ds = 14 if T == 2**10 else 24
     assert s.process.depth == ds
-    np.testing.assert_allclose(s.variances([1, T // 3, T]), ds**2 / 8, rtol=5e-4)
+    # an item lies in at most ds/2 - 1 *released* nodes at these horizons (the top one is never released), and
+    # the noise is calibrated to that exact count: variance (ds/2) * (ds/2 - 1) / (2 rho) at every step
+    assert s.process._nodes_per_item() == ds // 2 - 1
+    np.testing.assert_allclose(s.variances([1, T // 3, T]), ds * (ds - 2) / 8, rtol=5e-4)
+
+
+@pytest.mark.parametrize("T", [3, 5, 20, 100, 256, 700])
+def test_smooth_binary_calibrates_to_the_released_nodes_exactly(T):
+    """The largest number of released nodes containing one item (a column sum of the dense C, whose rows are
+    the released nodes) is what the noise is calibrated for: no variance is spent on nodes nobody sees."""
+    s = counters.make("smooth-binary", horizon=T, privacy=zCDP(1.0))
+    _, C = s.process.strategy(T)
+    assert s.process._nodes_per_item() == int(C.sum(axis=0).max())
 
 
 def test_blt_is_close_to_the_square_root_factorization():
