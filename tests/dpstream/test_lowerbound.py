@@ -108,6 +108,7 @@ def test_tracing_exact_marginals_is_strong():
     assert r.auc > 0.9
 
 
+@pytest.mark.slow
 def test_tracing_separates_correct_from_broken_trees():
     # thresholds from the standard errors, not tuned to a seed: 8 trials give se ~ 0.022 per AUC; the broken tree's
     # AUC is ~0.69 and the correct one's ~0.49, so their difference is ~6 standard errors (seeds 11..15: 4.8 to
