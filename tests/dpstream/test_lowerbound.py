@@ -159,6 +159,31 @@ def test_demo_quick_writes_all_outputs(tmp_path):
             assert r["verdict"].startswith("caught") == r["broken"], r
     lines = (tmp_path / "error_vs_T.csv").read_text().splitlines()
     assert len(lines) == 1 + len(data["points"]["error_vs_T"])
+    for r in data["tracing"]:  # the verdict's s.e. is the larger of bootstrap-over-trials and Hanley-McNeil
+        assert r["auc_se"] == max(r["auc_se_hanley_mcneil"], r["auc_se_bootstrap_trials"])
+
+
+def test_bootstrap_auc_se_resamples_trials():
+    from dpstream.lowerbound.tracing import bootstrap_auc_se
+
+    rng = np.random.default_rng(0)
+    # trials whose scores are shifted as a block: the pooled scores look precise, the trials disagree
+    mem = [rng.normal(0.6 * (i % 2), 1.0, 500) for i in range(6)]
+    non = [rng.normal(0.0, 1.0, 500) for _ in range(6)]
+    se = bootstrap_auc_se(mem, non)
+    pooled = auc(np.concatenate(mem), np.concatenate(non))
+    hm = __import__("dpstream.lowerbound.tracing", fromlist=["x"]).auc_standard_error(pooled, 3000, 3000)
+    assert se > 1.5 * hm  # trial-to-trial variation that Hanley-McNeil does not see
+    assert math.isnan(bootstrap_auc_se(mem[:1], non[:1]))
+
+
+def test_lower_bound_curve_is_the_minimum_of_its_three_regimes():
+    from dpstream.lowerbound.demo import lower_bound_curve
+
+    eps = math.sqrt(2 * 0.5)
+    T = np.array([1.0, 8.0, 1e6, 1e30])
+    got = lower_bound_curve(T, 0.5, d=10**6)
+    np.testing.assert_allclose(got, [1.0, 2.0, 100.0, 1000.0 / eps])
 
 
 def test_broken_mechanisms_are_labelled():
