@@ -77,6 +77,8 @@ def _check_sampler(sampler: str) -> str:
 
 
 def fit_blt(horizon: int, buffers: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """(w, lam) of the BLT decoder fitted to the square-root coefficients (see :func:`_fit_blt`); cached per
+    (horizon, buffers), returned as fresh copies."""
     w, lam = _fit_blt(int(horizon), buffers)
     return w.copy(), lam.copy()
 
