@@ -79,6 +79,8 @@ def _check_sampler(sampler: str) -> str:
 def fit_blt(horizon: int, buffers: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """(w, lam) of the BLT decoder fitted to the square-root coefficients (see :func:`_fit_blt`); cached per
     (horizon, buffers), returned as fresh copies."""
+    if isinstance(buffers, bool) or not isinstance(buffers, int) or not 2 <= buffers <= 64:
+        raise InvalidParameter(f"buffers must be an int in [2, 64], got {buffers!r}")
     w, lam = _fit_blt(int(horizon), buffers)
     return w.copy(), lam.copy()
 
