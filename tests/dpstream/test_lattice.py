@@ -159,3 +159,34 @@ def test_residue_audit_flags_the_pre_fix_counter():
     for label in [f"decoded {g!r}" for g in proto.process.public_grids()]:  # the grid its noise really uses
         r = audit(make, x, xp, runs=1000, delta=1e-6, alpha=1e-3, score=scores[label], seed=5)
         assert r.flagged, (label, r)
+
+
+@pytest.mark.parametrize("name", ["square-root", "blt"])
+def test_encoder_float_error_is_within_its_bound(name):
+    """The float64 encoder recursion against the same recursion in 80-bit long double: the difference stays below
+    the forward error bound E used in the sensitivity (impulse: E_1; all items at the top of the range: E)."""
+    T = 4096
+    c = counters.make(name, horizon=T, privacy=zCDP(1.0), seed=0)
+    p = c.process
+    dl = p.coef[0].astype(np.longdouble)
+    lam = p.coef[1].astype(np.longdouble)
+    b0 = np.longdouble(p.b0)
+    for x, bound, ref64 in ((np.r_[1.0, np.zeros(T - 1)], p.enc_err_unit, p.c_hat),
+                            (np.full(T, p.q * p.item_max), p.enc_err, None)):
+        e = np.zeros(dl.shape[0], dtype=np.longdouble)
+        e64 = np.zeros(dl.shape[0])
+        hi = np.empty(T, dtype=np.longdouble)
+        lo = np.empty(T)
+        for t in range(T):
+            u = (np.longdouble(x[t]) - np.dot(dl, e)) / b0
+            e = lam * e + u
+            hi[t] = u
+            acc = 0.0
+            for i in range(e64.shape[0]):  # the kernel's operation order, in float64
+                acc += p.coef[0, i] * e64[i]
+            u64 = (x[t] - acc) / p.b0
+            e64 = p.coef[1] * e64 + u64
+            lo[t] = u64
+        if ref64 is not None:
+            np.testing.assert_array_equal(lo, ref64)  # the Python mirror is the compiled encoder, bit for bit
+        assert float(np.max(np.abs(lo - hi))) <= bound
