@@ -135,6 +135,9 @@ class Guarantee:
     * ``adaptive`` : the guarantee also holds when items are chosen adaptively from earlier answers;
     * ``seeded``   : the noise came from a user-supplied seed: reproducible, and therefore *not* private against
       anyone who knows the seed.  Use seeds for tests and demos only.
+    * ``domain``   : the input domain the guarantee is stated for (JSON-able), e.g. ``{"bounds": [0.0, 1.0],
+      "dim": 1}`` (every item a vector of ``dim`` reals in ``bounds``; None where the mechanism does not say);
+    * ``relation`` : the neighbouring relation in words ("replace one item by any item of the domain").
     """
 
     rho: float
@@ -144,6 +147,22 @@ class Guarantee:
     adaptive: bool = True
     seeded: bool = False
     notes: tuple[str, ...] = field(default=())
+    domain: dict | None = None
+    relation: str = "replace one item by any item of the domain"
+
+    def to_dp_event(self):
+        """The guarantee as a ``dp_accounting`` DpEvent (needs the optional ``dp-accounting`` package): the
+        GaussianDpEvent with noise multiplier 1/mu when mu-GDP is claimed, else a ZCDpEvent(rho) (a pure
+        epsilon-DP claim also exports as zCDP: a Laplace event would claim more than epsilon-DP does)."""
+        try:
+            from dp_accounting import dp_event
+        except ImportError:
+            raise InvalidParameter(
+                "exporting a guarantee needs the optional package dp-accounting (pip install dp-accounting)"
+            ) from None
+        if self.mu is not None:
+            return dp_event.GaussianDpEvent(noise_multiplier=1.0 / self.mu)
+        return dp_event.ZCDpEvent(rho=self.rho)
 
     def approx_dp(self, delta: float) -> float:
         """The epsilon of an (epsilon, delta)-DP guarantee implied by this one."""
@@ -164,6 +183,8 @@ class Guarantee:
     def from_dict(cls, d: dict) -> Guarantee:
         d = dict(d)
         d["notes"] = tuple(d.get("notes", ()))
+        if d.get("domain") is not None:
+            d["domain"] = dict(d["domain"])
         return cls(**d)
 
     def __str__(self) -> str:
@@ -192,6 +213,8 @@ def compose(*gs: Guarantee) -> Guarantee:
         neighbours=gs[0].neighbours if all(g.neighbours == gs[0].neighbours for g in gs) else "mixed",
         adaptive=all(g.adaptive for g in gs),
         seeded=any(g.seeded for g in gs),
+        domain=gs[0].domain if all(g.domain == gs[0].domain for g in gs) else None,
+        relation=gs[0].relation if all(g.relation == gs[0].relation for g in gs) else "mixed",
     )
 
 

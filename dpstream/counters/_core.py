@@ -36,7 +36,7 @@ from ..base import (
     check_horizon,
     check_probability,
 )
-from ..noise import make_entropy
+from ..noise import make_entropy, make_rng
 
 STATE_FORMAT = "dpstream.counter"
 STATE_VERSION = 1
@@ -169,6 +169,47 @@ def laplace_sum_tail(components: list[tuple[float, float, int]], beta: float, co
 # ------------------------------------------------------------------------------------------------------------------
 
 
+def _has_bool(xs: Any) -> bool:
+    """True if a (nested) list/tuple holds a bool (numpy would silently turn it into 0.0 / 1.0)."""
+    for v in xs:
+        if isinstance(v, (bool, np.bool_)):
+            return True
+        if isinstance(v, (list, tuple)) and _has_bool(v):
+            return True
+        if isinstance(v, np.ndarray) and v.dtype.kind == "b":
+            return True
+    return False
+
+
+def _real_array(name: str, xs: Any) -> np.ndarray:
+    """xs as a float64 array, accepting only real numbers (ints, floats): strings, bools and complex numbers are
+    an InvalidInput, not silently converted."""
+    if isinstance(xs, (str, bytes)):
+        raise InvalidInput(f"{name}: stream items must be real numbers, got the string {xs!r}")
+    try:
+        raw = np.asarray(xs)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name}: stream items must be real numbers, got {type(xs).__name__}") from None
+    if raw.dtype.kind in "iuf" and isinstance(xs, (list, tuple)) and _has_bool(xs):
+        raise InvalidInput(f"{name}: stream items must be real numbers (int or float), got booleans")
+    if raw.dtype.kind not in "iuf":
+        if raw.dtype.kind == "O":
+            try:
+                raw = np.asarray(raw.tolist(), dtype=np.float64) if all(
+                    type(v) in (int, float) or isinstance(v, (np.integer, np.floating))
+                    for v in raw.ravel().tolist()
+                ) else None
+            except (TypeError, ValueError):
+                raw = None
+            if raw is not None:
+                return raw
+        kind = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "strings"}.get(
+            raw.dtype.kind, f"values of type {raw.dtype}"
+        )
+        raise InvalidInput(f"{name}: stream items must be real numbers (int or float), got {kind}")
+    return raw.astype(np.float64, copy=False)
+
+
 class LinearCounter(Mechanism):
     """A continual counter: ``update(x)`` returns the private running sum after x.
 
@@ -226,10 +267,13 @@ class LinearCounter(Mechanism):
         q = self.process.quantum
         self._g = q
         if q is not None:
+            # unbiased randomized rounding to the lattice q Z: x -> q floor(x / q + U); the results stay in
+            # [floor(lo / q), ceil(hi / q)] (the process calibrates its noise to that range)
             self._ginv = 1.0 / q
-            self._qlo = math.ceil(lo / q)
-            self._qhi = math.floor(hi / q)
-            self._bounds_on_lattice = self._qlo * q == lo and self._qhi * q == hi
+            self._qlo = math.floor(lo / q)
+            self._qhi = math.ceil(hi / q)
+        self._ublk_j = -1
+        self._ublk_items: np.ndarray | None = None
 
     # -- guarantee / error ---------------------------------------------------------------------------------------
     @property
@@ -244,6 +288,11 @@ class LinearCounter(Mechanism):
             adaptive=f.get("adaptive", True),
             seeded=self.seeded,
             notes=tuple(f.get("notes", ())),
+            domain={"bounds": [self.bounds[0], self.bounds[1]], "dim": self.dim, "clip": self.clip},
+            relation=(
+                f"replace one item by any other item in [{self.bounds[0]:g}, {self.bounds[1]:g}]^{self.dim} "
+                f"(the whole record of {self.dim} coordinates may change)"
+            ),
         )
 
     def error_bound(self, beta: float = 0.05, upto: int | None = None) -> float:
@@ -268,6 +317,49 @@ class LinearCounter(Mechanism):
         return self.process.variances(np.asarray(ts, dtype=np.int64))
 
     # -- input validation ------------------------------------------------------------------------------------------
+    def _check_scalar(self, x: Any) -> float:
+        """One item for dim == 1: a real number (int, float, numpy real; not str, bool or complex) in bounds."""
+        if type(x) is not float:
+            if isinstance(x, (bool, np.bool_, str, bytes, complex, np.complexfloating)):
+                raise InvalidInput(
+                    f"{self.name}: a stream item must be a real number, got {type(x).__name__} {x!r}"
+                )
+            if isinstance(x, (int, np.integer, np.floating)):
+                x = float(x)
+            else:
+                a = _real_array(self.name, x)
+                if a.size != 1 or a.ndim > 1:
+                    raise DimensionMismatch(f"{self.name}: update expects one number for dim=1, got {x!r}")
+                x = float(a.reshape(-1)[0])
+        if not (self.bounds[0] <= x <= self.bounds[1]):
+            x = self._bad_scalar(x)
+        return x
+
+    def _check_vector(self, x: Any) -> np.ndarray:
+        a = _real_array(self.name, x)
+        if a.shape != (self.dim,):
+            raise DimensionMismatch(
+                f"{self.name}: update expects one item of shape ({self.dim},), got shape {a.shape}"
+            )
+        return a
+
+    def _item_uniforms(self, t0: int, n: int) -> np.ndarray:
+        """Uniforms in [0, 1) for the randomized rounding of the items at steps t0+1 .. t0+n (shape (n, dim)): a
+        function of the secret key and the step only, so every chunking and every restore rounds alike."""
+        blk = self.process.block
+        out = np.empty((n, self.dim))
+        done = 0
+        while done < n:
+            t = t0 + done
+            j, i = divmod(t, blk)
+            if j != self._ublk_j:
+                self._ublk_items = make_rng(self._entropy, j, 2).random((blk, self.dim))
+                self._ublk_j = j
+            take = min(n - done, blk - i)
+            out[done : done + take] = self._ublk_items[i : i + take]
+            done += take
+        return out
+
     def _bad_scalar(self, x: float) -> float:
         if x != x or math.isinf(x):
             raise InvalidInput(f"{self.name}: stream item {x!r} is not a finite number; drop or impute it first")
@@ -279,10 +371,7 @@ class LinearCounter(Mechanism):
         )
 
     def _prepare(self, xs: Any) -> np.ndarray:
-        try:
-            a = np.asarray(xs, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{self.name}: stream items must be numbers, got {type(xs).__name__}") from None
+        a = _real_array(self.name, xs)
         if self.dim == 1:
             if a.ndim == 2 and a.shape[1] == 1:
                 a = a[:, 0]
@@ -309,11 +398,13 @@ class LinearCounter(Mechanism):
             a = np.clip(a, lo, hi)
         if self._g is not None:
             q = a * self._ginv
-            np.rint(q, out=q)
-            if not self._bounds_on_lattice:
-                np.clip(q, self._qlo, self._qhi, out=q)
-            q *= self._g
-            a = q
+            k = np.floor(q)
+            if (k != q).any():  # off the lattice: unbiased randomized rounding with the step's uniforms
+                u = self._item_uniforms(self.t, q.shape[0])
+                k = np.floor(q + (u[:, 0] if q.ndim == 1 else u))
+                np.clip(k, self._qlo, self._qhi, out=k)
+            k *= self._g
+            a = k
         return a
 
     # -- noise blocks ----------------------------------------------------------------------------------------------
@@ -351,25 +442,14 @@ class LinearCounter(Mechanism):
             self._check_room(1)
         if self.dim != 1:
             return self._update_vec(x)
-        if type(x) is not float:
-            try:
-                x = float(x)
-            except (TypeError, ValueError):
-                if np.ndim(x) == 1 and np.size(x) == 1:
-                    x = float(np.asarray(x)[0])
-                else:
-                    raise DimensionMismatch(
-                        f"{self.name}: update expects one number for dim=1, got {x!r}"
-                    ) from None
-        if not (self.bounds[0] <= x <= self.bounds[1]):
-            x = self._bad_scalar(x)
+        if type(x) is not float or not (self.bounds[0] <= x <= self.bounds[1]):
+            x = self._check_scalar(x)
         if self._g is not None:
-            q = round(x * self._ginv)
-            if q < self._qlo:
-                q = self._qlo
-            elif q > self._qhi:
-                q = self._qhi
-            x = q * self._g
+            y = x * self._ginv
+            k = math.floor(y)
+            if k != y:  # off the lattice: unbiased randomized rounding with this step's uniform
+                k = min(max(math.floor(y + float(self._item_uniforms(t, 1)[0, 0])), self._qlo), self._qhi)
+            x = k * self._g
         i = t - self._bstart
         if i >= self._bn:
             self._next_block()
@@ -383,15 +463,7 @@ class LinearCounter(Mechanism):
         return s + buf[i]
 
     def _update_vec(self, x: Any) -> np.ndarray:
-        try:
-            a = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{self.name}: a stream item must be {self.dim} numbers, got {x!r}") from None
-        if a.shape != (self.dim,):
-            raise DimensionMismatch(
-                f"{self.name}: update expects one item of shape ({self.dim},), got shape {a.shape}"
-            )
-        a = self._prepare(a[None, :])[0]
+        a = self._prepare(self._check_vector(x)[None, :])[0]
         t = self.t
         i = t - self._bstart
         if i >= self._bn:

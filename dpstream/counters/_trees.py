@@ -79,10 +79,11 @@ class _LatticeTreeProcess(NoiseProcess):
     def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None, sampler="exact"):
         super().__init__(horizon, privacy, dim, bounds)
         self.sampler = _check_sampler(sampler, privacy)
-        self.dtype = np.float64 if self.sampler == "float" else np.int64
+        self.dtype = np.int64  # node noise is always on the lattice (the float sampler is rounded to it)
         self.quantum = _check_granularity(granularity, self.width)
         lo, hi = bounds
-        self.delta_lat = math.floor(hi / self.quantum) - math.ceil(lo / self.quantum)  # max change, lattice steps
+        # randomized rounding keeps every item in [floor(lo / q), ceil(hi / q)]: the max change in lattice steps
+        self.delta_lat = math.ceil(hi / self.quantum) - math.floor(lo / self.quantum)
         if block is None:
             block = 1 << max(8, (16384 // dim).bit_length() - 1)  # transient memory O(block * dim)
         if not isinstance(block, int) or block < 1 or block & (block - 1):
@@ -107,16 +108,36 @@ class _LatticeTreeProcess(NoiseProcess):
         self.node_var = self._var(self.dist) * self.quantum**2  # variance of one node's noise, input units^2
 
     def _var(self, dist) -> float:
-        return float(dist.sigma2) if self.sampler == "float" else dist.variance
+        # float sampler: a continuous Gaussian rounded to the lattice adds at most 1/12 (uniform rounding error)
+        return float(dist.sigma2) + 1.0 / 12.0 if self.sampler == "float" else dist.variance
 
     def params(self) -> dict:
         return {"granularity": self.quantum, "block": self.block, "sampler": self.sampler}
 
+    def public_grids(self) -> list[float]:
+        """Every lattice spacing the mechanism uses (public)."""
+        return [self.quantum]
+
+    def _with_rounding(self, beta, upto, gauss_lat=None, float_nodes=0.0, lap=None) -> float:
+        """Tail of |noise + item rounding| over all steps <= upto and coordinates.  The rounding error of the
+        running sum is a sum of t independent mean-zero terms, each in an interval of length q (sub-Gaussian
+        with proxy t q^2 / 4, Hoeffding), independent of the noise.  Gaussian: the proxies add.  Laplace: beta is
+        split between the two.  sampler='float': the lattice rounding of each node's noise (at most q/2 per
+        unit weight) is added deterministically."""
+        q = self.quantum
+        count = upto * self.dim
+        rp = upto * q * q / 4.0
+        if lap is None:
+            return gaussian_tail(gauss_lat * q * q + rp, beta, count) + (
+                float_nodes * q / 2.0 if self.sampler == "float" else 0.0
+            )
+        return laplace_sum_tail(lap, beta / 2.0, count) + gaussian_tail(rp, beta / 2.0, count)
+
     def _draw_from(self, dist, rng: np.random.Generator, count: int) -> np.ndarray:
         if self.zero or count == 0:
             return np.zeros((count, self.dim), dtype=self.dtype)
-        if self.sampler == "float":
-            return rng.standard_normal((count, self.dim)) * math.sqrt(float(dist.sigma2))
+        if self.sampler == "float":  # rounded to the lattice: no residue below one lattice step carries data
+            return np.rint(rng.standard_normal((count, self.dim)) * math.sqrt(float(dist.sigma2))).astype(np.int64)
         return dist.sample(rng, (count, self.dim))
 
     def _draw(self, rng: np.random.Generator, count: int) -> np.ndarray:
@@ -128,8 +149,9 @@ class _LatticeTreeProcess(NoiseProcess):
                 "rho": self._rho,
                 "mu": math.sqrt(2 * self._rho),
                 "notes": [
-                    "sampler='float': node noise from numpy's floating-point Gaussian sampler; the guarantee is "
-                    "the one of the idealised real-valued Gaussian mechanism (opt-in, for speed)",
+                    "sampler='float': node noise from numpy's floating-point Gaussian sampler rounded to the "
+                    f"lattice of spacing {self.quantum}; the guarantee assumes that sampler is an exact Gaussian "
+                    "(idealised; rounding is post-processing), opt-in for speed",
                     "adaptive: each node is released once with fresh noise",
                 ],
             }
@@ -238,10 +260,9 @@ class BinaryTreeProcess(_LatticeTreeProcess):
         m = upto.bit_length()
         kmax = m if upto == (1 << m) - 1 else m - 1  # largest popcount of t <= upto
         kmax = max(kmax, 1)
-        count = upto * self.dim
         if self._eps is None:
-            return gaussian_tail(kmax * self.proxy_lat * self.quantum**2, beta, count)
-        return laplace_sum_tail([(self.quantum, float(self.dist.scale), kmax)], beta, count)
+            return self._with_rounding(beta, upto, gauss_lat=kmax * self.proxy_lat, float_nodes=kmax)
+        return self._with_rounding(beta, upto, lap=[(self.quantum, float(self.dist.scale), kmax)])
 
     def strategy(self, T):
         # rows of C: released nodes (h, k even) inside [1, T]; B selects the nodes of each prefix
@@ -283,7 +304,25 @@ class SmoothBinaryProcess(BinaryTreeProcess):
         self.levels = ds
 
     def _nodes_per_item(self) -> int:
-        return self.depth // 2
+        """The largest number of *released* nodes that contain one item.  An item at leaf l lies in the left-child
+        nodes (h, l >> h) at the d_s/2 zero bits h of l, but near the top of the tree the right sibling of such a
+        node may lie beyond the last used label, so the node is never released: count exactly over the
+        horizon (at T = 256: 5 of d_s/2 = 6), rather than calibrating for nodes that never reach anyone."""
+        T = self.horizon
+        half = self.depth // 2
+        items = _gosper_run(int(self.leaf_labels(np.array([0]))[0]), T + 1)  # labels 0 .. T, increasing
+        last = int(items[-1])  # the largest label any answer uses (answer t uses label(t), t <= T)
+        items = items[:-1]  # item s sits at label(s - 1)
+        count = np.zeros(T, dtype=np.int64)
+        for h in range(self.depth):
+            k = items >> h
+            # node (h, k) (bit h of the label is 0) is released iff some used label has prefix k + 1 at height h;
+            # the smallest label with that prefix is ((k + 1) << h) | (2^(half - popcount(k + 1)) - 1)
+            pc = _popcount(k + 1)
+            ok = ((k & 1) == 0) & (pc <= half) & (pc + h >= half)
+            first = ((k + 1) << h) | ((np.int64(1) << np.clip(half - pc, 0, 62)) - 1)
+            count += ok & (first <= last)
+        return max(int(count.max()), 1)
 
     def init_carry(self):
         return [None] * self.depth
@@ -314,10 +353,9 @@ class SmoothBinaryProcess(BinaryTreeProcess):
 
     def tail_bound(self, beta, upto):
         k = self.depth // 2
-        count = upto * self.dim
         if self._eps is None:
-            return gaussian_tail(k * self.proxy_lat * self.quantum**2, beta, count)
-        return laplace_sum_tail([(self.quantum, float(self.dist.scale), k)], beta, count)
+            return self._with_rounding(beta, upto, gauss_lat=k * self.proxy_lat, float_nodes=k)
+        return self._with_rounding(beta, upto, lap=[(self.quantum, float(self.dist.scale), k)])
 
     def strategy(self, T):
         labels = self.leaf_labels(np.arange(0, T + 1))
@@ -424,16 +462,22 @@ class HonakerProcess(BinaryTreeProcess):
 
     def tail_bound(self, beta, upto):
         L = upto.bit_length()
-        count = upto * self.dim
         if self._eps is None:
-            return gaussian_tail(float(self.vfac[:L].sum()) * self.proxy_lat * self.quantum**2, beta, count)
+            a = 0.0  # total absolute weight of node noises in e(h): a_h = w_h + (1 - w_h) 2 a_(h-1)
+            tot = 0.0
+            for h in range(L):
+                a = self.w[h] + (1.0 - self.w[h]) * 2.0 * a
+                tot += a
+            return self._with_rounding(
+                beta, upto, gauss_lat=float(self.vfac[:L].sum()) * self.proxy_lat, float_nodes=tot
+            )
         comps = []
         for h in range(L):  # e(h) = sum over depth g below of 2^g nodes with weight w_{h-g} prod (1 - w)
             coef = 1.0
             for g in range(h + 1):
                 comps.append((self.quantum * coef * self.w[h - g], float(self.dist.scale), 2**g))
                 coef *= 1.0 - self.w[h - g]
-        return laplace_sum_tail(comps, beta, count)
+        return self._with_rounding(beta, upto, lap=comps)
 
     def strategy(self, T):
         rows, index = [], {}
@@ -594,17 +638,16 @@ class HybridProcess(_LatticeTreeProcess):
         return B, C
 
     def tail_bound(self, beta, upto):
-        count = upto * self.dim
         K = upto.bit_length()
         q = self.quantum
         # the worst step sums K log blocks and at most K - 1 tree nodes of segment K - 1
         if self._eps is None:
             v = K * self.proxies[1] + (K - 1) * self.proxies.get(max(K - 1, 1), 0.0)
-            return gaussian_tail(v * q * q, beta, count)
+            return self._with_rounding(beta, upto, gauss_lat=v, float_nodes=2 * K - 1)
         comps = [(q, float(self.dists[1].scale), K)]
         if K > 1:
             comps.append((q, float(self.dists[K - 1].scale), K - 1))
-        return laplace_sum_tail(comps, beta, count)
+        return self._with_rounding(beta, upto, lap=comps)
 
     def guarantee_fields(self):
         f = super().guarantee_fields()

@@ -12,6 +12,9 @@ import math
 import numpy as np
 
 from dpstream.accounting import Guarantee, zCDP
+from dpstream.counters import LinearCounter, NoiseProcess, fit_blt
+from dpstream.counters._factor import series_inverse
+from dpstream.noise import DiscreteGaussian, make_rng
 from dpstream.problems._common import Privacy, resolve_privacy, target_rho
 from dpstream.problems.svt import MaxSumSVT, SVTParameters, _first_at_or_above, discrete_laplace_tail
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
@@ -20,6 +23,7 @@ __all__ = [
     "BrokenPerColumnTreeMaxSum",
     "BrokenPerColumnTreeSumSelect",
     "BrokenReusedNoiseSVTMaxSum",
+    "BrokenGridBLT",
     "BROKEN",
 ]
 
@@ -100,6 +104,72 @@ class BrokenReusedNoiseSVTMaxSum(MaxSumSVT):
         """The broken author's (false) claim: the whole run is one ε₀-DP AboveThreshold round."""
         return Guarantee(rho=target_rho(self.privacy), epsilon=self.params.eps0, seeded=self.seed is not None,
                          notes=("BROKEN: " + self.bug,))
+
+
+class _BrokenGridBLTProcess(NoiseProcess):
+    """The BLT counter as it shipped before the lattice fix: answers S_t + (B z)_t with z a discrete Gaussian on the
+    grid sigma/4096 Z, while C x is not on that grid (answer 1 = x_1 + b_0 z_1 reveals x_1 modulo the grid)."""
+
+    name = "broken-grid-blt"
+    GRID = 4096
+
+    def __init__(self, horizon, privacy, dim, bounds, buffers=12):
+        super().__init__(horizon, privacy, dim, bounds)
+        self.w, self.lam = fit_blt(horizon, buffers)
+        k = np.arange(horizon, dtype=np.float64)
+        b = sum(w * np.exp(k * math.log(lam)) for w, lam in zip(self.w, self.lam, strict=True))
+        c = np.cumsum(series_inverse(b))
+        self.sens2 = float(np.dot(c, c)) * dim * self.width**2
+        sigma = math.sqrt(self.sens2 / (2.0 * privacy.rho))
+        self.dist = DiscreteGaussian(float(self.GRID) ** 2)
+        self.unit = sigma / self.GRID  # the public grid of the noise
+        self.sigma2 = float(self.dist.sigma2) * self.unit**2
+        self.block = 256
+
+    def params(self):
+        return {}
+
+    def public_grids(self):
+        return [self.unit]
+
+    def init_carry(self):
+        return [[0.0] * self.dim for _ in range(self.w.shape[0])]
+
+    def generate(self, entropy, j, carry):
+        n = min(self.block, self.horizon - j * self.block)
+        z = self.dist.sample(make_rng(entropy, j), (self.block, self.dim))[:n] * self.unit
+        y = np.array(carry, dtype=np.float64)
+        eta = np.empty((n, self.dim))
+        for t in range(n):
+            y = self.lam[:, None] * y + z[t]
+            eta[t] = self.w @ y
+        return eta, y.tolist()
+
+    def variances(self, ts):
+        return np.full(np.shape(ts), np.nan)
+
+    def strategy(self, T):
+        k = np.arange(T, dtype=np.float64)
+        b = sum(w * np.exp(k * math.log(lam)) for w, lam in zip(self.w, self.lam, strict=True))
+        B = np.where(np.greater_equal.outer(np.arange(T), np.arange(T)), b[np.abs(np.subtract.outer(
+            np.arange(T), np.arange(T)))], 0.0)
+        return B, np.linalg.solve(B, np.tril(np.ones((T, T))))
+
+    def tail_bound(self, beta, upto):
+        return float("nan")
+
+    def guarantee_fields(self):
+        return {"rho": self.sens2 / (2.0 * self.sigma2), "notes": ["BROKEN: " + BrokenGridBLT.bug]}
+
+
+class BrokenGridBLT(LinearCounter):
+    """BROKEN: the pre-fix BLT counter (noise on a public grid, data off it): every answer leaks the data's residue
+    modulo the grid; answer 1 gives x_1 away, and B^-1 applied to the answers gives every item."""
+
+    name = "broken-grid-blt"
+    broken = True
+    bug = "noise on the grid sigma/4096 Z but C x off it: residues of the answers reveal the stream"
+    process_cls = _BrokenGridBLTProcess
 
 
 BROKEN = {

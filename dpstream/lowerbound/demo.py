@@ -55,12 +55,14 @@ def _tracing_rows(rho: float, cfg: dict, seed: int, say: Callable[[str], None]) 
 
         res = tracing_attack(est, n=n, d=d, trials=trials, seed=seed,
                              kind="counts" if problem == "MaxSum" else "bits")
-        lo = res.auc - 3 * res.auc_se
+        se = max(res.auc_se, res.auc_se_bootstrap) if res.auc_se_bootstrap == res.auc_se_bootstrap else res.auc_se
+        lo = res.auc - 3 * se
         verdict = "caught (AUC > 0.5 at 3 s.e.)" if lo > 0.5 else "not distinguishable from 0.5"
         row = {"mechanism": cls.__name__, "problem": problem, "family": fam, "broken": broken,
                "claimed_rho": rho, "n": n, "d_prime": d, "trials": trials,
                "stream_length": (n + 2 * n * d) if problem == "MaxSum" else (n + n // 2 + 2 * n * d),
-               "auc": res.auc, "auc_se": res.auc_se,
+               "auc": res.auc, "auc_se": se, "auc_se_hanley_mcneil": res.auc_se,
+               "auc_se_bootstrap_trials": res.auc_se_bootstrap,
                "marginal_error": res.max_abs_error,
                "marginal_error_unit": "max |ĉ_j - c_j| (counts)" if problem == "MaxSum"
                else "fraction of wrong bits [c_j > n/2]",
@@ -77,20 +79,41 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         w.writerows(rows)
 
 
-def _plots(out: Path, rows_T, rows_d, summary, tracing) -> list[str]:
+LOWER_BOUND_D = 10**6  # the fixed large d at which the lower-bound curve is drawn
+
+
+def lower_bound_curve(T: np.ndarray, rho: float, d: int = LOWER_BOUND_D) -> np.ndarray:
+    """min{T^(1/3) / eps^(2/3), sqrt(d) / eps, T} with eps = sqrt(2 rho) (the Omega~ of the continual-release
+    lower bound for MaxSum, constants and log factors omitted)."""
+    eps = np.sqrt(2.0 * rho)
+    T = np.asarray(T, dtype=float)
+    return np.minimum(np.minimum(T ** (1 / 3) / eps ** (2 / 3), np.sqrt(d) / eps), T)
+
+
+def _colours(names) -> dict:
+    """One colour per series name, the same in every figure."""
+    cycle = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+             "tab:olive", "tab:cyan", "tab:gray"]
+    return {n: cycle[i % len(cycle)] for i, n in enumerate(sorted(set(names)))}
+
+
+def _plots(out: Path, rows_T, rows_d, summary, tracing, quick: bool = False) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     files = []
+    tag = " [quick mode: small sizes]" if quick else ""
+    colour = _colours([r["series"] for r in rows_T] + [r["series"] for r in rows_d]
+                      + list(summary["ratio_continual_over_batch"]))
     names = sorted({r["series"] for r in rows_T}, key=lambda s: (s != "svt", s != "batch", s))
     fig, ax = plt.subplots(figsize=(7, 5))
     for n in names:
         rs = sorted((r for r in rows_T if r["series"] == n), key=lambda r: r["T"])
         T = np.array([r["T"] for r in rs])
         y = np.array([r["median_error"] for r in rs])
-        line, = ax.loglog(T, y, "o-", label=f"{n} (slope {summary['slope_in_T'][n]:.2f})")
+        line, = ax.loglog(T, y, "o-", color=colour[n], label=f"{n} (slope {summary['slope_in_T'][n]:.2f})")
         if n != "batch":  # band: min..max over the runs
             ax.fill_between(T, [r["min_error"] for r in rs], [r["max_error"] for r in rs],
                             color=line.get_color(), alpha=0.15)
@@ -98,10 +121,14 @@ def _plots(out: Path, rows_T, rows_d, summary, tracing) -> list[str]:
     svt = sorted((r for r in rows_T if r["series"] == "svt"), key=lambda r: r["T"])
     T0, y0 = svt[-1]["T"], svt[-1]["median_error"]
     Tg = np.array([svt[0]["T"], T0], float)
-    ax.loglog(Tg, y0 * (Tg / T0) ** (1 / 3), "k--", lw=1, label="slope 1/3")
+    ax.loglog(Tg, y0 * (Tg / T0) ** (1 / 3), "k--", lw=1, label="slope 1/3 (through the last svt point)")
+    Tall = np.array(sorted({r["T"] for r in rows_T}), float)
+    ax.loglog(Tall, lower_bound_curve(Tall, rows_T[0]["rho"]), "k-.", lw=1.2,
+              label="lower bound min{T^1/3/ε^2/3, √d/ε, T}, d = 10^6 (no constants/logs)")
     ax.set_xlabel("stream length T")
     ax.set_ylabel("max_t |y_t − MaxSum_t|  (median over runs)")
-    ax.set_title(f"MaxSum error vs T, ρ = {rows_T[0]['rho']} (dotted: stated bounds, β = 0.05)")
+    ax.set_title(f"MaxSum error vs T, ρ = {rows_T[0]['rho']} (dotted: stated bounds, β = 0.05){tag}",
+                 fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -112,10 +139,10 @@ def _plots(out: Path, rows_T, rows_d, summary, tracing) -> list[str]:
     fig, ax = plt.subplots(figsize=(7, 5))
     for n, ratios in summary["ratio_continual_over_batch"].items():
         Ts = sorted(int(t) for t in ratios)
-        ax.loglog(Ts, [ratios[str(t)] for t in Ts], "o-", label=n)
+        ax.loglog(Ts, [ratios[str(t)] for t in Ts], "o-", color=colour[n], label=n)
     ax.set_xlabel("stream length T")
     ax.set_ylabel("continual error / batch error")
-    ax.set_title("The price of continual release (MaxSum)")
+    ax.set_title(f"Measured continual / batch error ratio (MaxSum, these mechanisms){tag}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -126,11 +153,11 @@ def _plots(out: Path, rows_T, rows_d, summary, tracing) -> list[str]:
     fig, ax = plt.subplots(figsize=(7, 5))
     for n in sorted({r["series"] for r in rows_d}):
         rs = sorted((r for r in rows_d if r["series"] == n), key=lambda r: r["d"])
-        ax.loglog([r["d"] for r in rs], [r["median_error"] for r in rs], "o-",
+        ax.loglog([r["d"] for r in rs], [r["median_error"] for r in rs], "o-", color=colour[n],
                   label=f"{n} (slope {summary['slope_in_d'][n]:.2f})")
     ax.set_xlabel("dimension d")
-    ax.set_ylabel("max_t |y_t − MaxSum_t|")
-    ax.set_title(f"MaxSum error vs d at T = {rows_d[0]['T']}")
+    ax.set_ylabel("max_t |y_t − MaxSum_t|  (median over runs)")
+    ax.set_title(f"MaxSum error vs d at T = {rows_d[0]['T']}{tag}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -144,8 +171,8 @@ def _plots(out: Path, rows_T, rows_d, summary, tracing) -> list[str]:
     ax.barh(labels, [r["auc"] for r in tracing], xerr=[3 * r["auc_se"] for r in tracing], color=colors)
     ax.axvline(0.5, color="k", lw=1)
     ax.set_xlim(0.3, 1.0)
-    ax.set_xlabel("tracing-attack AUC (bars: ±3 s.e.)")
-    ax.set_title("Membership attack on the reduction's marginal estimator")
+    ax.set_xlabel("tracing-attack AUC (bars: ±3 s.e., the larger of bootstrap-over-trials and Hanley–McNeil)")
+    ax.set_title(f"Tracing attack on marginals read out through the reduction{tag}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "tracing_auc.png", dpi=120)
     plt.close(fig)
@@ -171,7 +198,7 @@ def run_lower_bound_demo(out_dir, *, quick: bool = False, rho: float = 0.5, seed
     _write_csv(out / "error_vs_T.csv", rows_T)
     _write_csv(out / "error_vs_d.csv", rows_d)
     _write_csv(out / "tracing.csv", tracing)
-    files = _plots(out, rows_T, rows_d, summary, tracing)
+    files = _plots(out, rows_T, rows_d, summary, tracing, quick=quick)
     result = {
         "mode": "quick" if quick else "full", "rho": rho, "seed": seed,
         "note": "seeded run: a reproducible demo, not a private release",

@@ -43,13 +43,29 @@ def tracing_scores(est: np.ndarray, p: np.ndarray, rows: np.ndarray) -> np.ndarr
     return (rows - p) @ (a - p)
 
 
+def bootstrap_auc_se(mem: list[np.ndarray], non: list[np.ndarray], reps: int = 200, seed: int = 0) -> float:
+    """Standard error of the pooled AUC by resampling whole *trials* (datasets) with replacement: the scores of
+    one trial share its dataset and are not independent, which the Hanley-McNeil formula assumes.  NaN for a
+    single trial (nothing to resample)."""
+    k = len(mem)
+    if k < 2:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(reps):
+        idx = rng.integers(0, k, size=k)
+        vals.append(auc(np.concatenate([mem[i] for i in idx]), np.concatenate([non[i] for i in idx])))
+    return float(np.std(vals, ddof=1))
+
+
 @dataclass
 class TracingResult:
     auc: float
-    auc_se: float
+    auc_se: float  # Hanley-McNeil (scores treated as independent)
     member_scores: np.ndarray
     nonmember_scores: np.ndarray
     max_abs_error: float  # of the marginal estimates, in counts (MaxSum) or bit errors (SumSelect)
+    auc_se_bootstrap: float = float("nan")  # bootstrap over trials (NaN with one trial)
 
 
 def tracing_attack(estimator: Callable[[np.ndarray], np.ndarray], *, n: int, d: int, trials: int,
@@ -84,4 +100,5 @@ def tracing_attack(estimator: Callable[[np.ndarray], np.ndarray], *, n: int, d: 
             progress(i + 1, trials)
     mem_s, non_s = np.concatenate(mem), np.concatenate(non)
     a = auc(mem_s, non_s)
-    return TracingResult(a, auc_standard_error(a, mem_s.size, non_s.size), mem_s, non_s, worst)
+    return TracingResult(a, auc_standard_error(a, mem_s.size, non_s.size), mem_s, non_s, worst,
+                         bootstrap_auc_se(mem, non, seed=seed))
