@@ -61,22 +61,29 @@ def _z(entropy: int, stream: int, t: int, slot: int, dim: int, std: float) -> np
     return z
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _blt_step(z, w, lam, state, prev, out, increment):
-    """state_i <- lam_i state_i + z;  eta = sum_i w_i state_i;  out = eta - prev (increment) or eta; prev <- eta."""
+    """state_i <- lam_i state_i + z;  eta = sum_i w_i state_i;  out = eta - prev, prev <- prev + out (increment) or
+    out = eta (prefix).  Buffer-major loops (contiguous, SIMD); serial: numba's thread pool costs more than it saves
+    on a shared machine."""
     m, d = state.shape
-    for j in numba.prange(d):
-        zj = z[j]
-        acc = np.float32(0.0)
-        for i in range(m):
-            y = lam[i] * state[i, j] + zj
-            state[i, j] = y
-            acc += w[i] * y
-        if increment:
-            out[j] = acc - prev[j]
-            prev[j] = acc
-        else:
-            out[j] = acc
+    if increment:
+        for j in range(d):
+            out[j] = -prev[j]
+    else:
+        for j in range(d):
+            out[j] = 0.0
+    for i in range(m):
+        li = lam[i]
+        wi = w[i]
+        s = state[i]
+        for j in range(d):
+            y = li * s[j] + z[j]
+            s[j] = y
+            out[j] += wi * y
+    if increment:
+        for j in range(d):
+            prev[j] += out[j]
     return out
 
 
