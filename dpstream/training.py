@@ -31,6 +31,7 @@ amplification by sampling is used (none is claimed for the fixed order).
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -150,6 +151,17 @@ class DPFTRLNoise:
         self.std = self.noise_multiplier * self.clip_norm * adj * self.sensitivity
         self.t = 0
         self._gen: GradientNoise | None = None
+
+    def spawn(self, seed: int | None = None) -> DPFTRLNoise:
+        """A fresh plan with the same calibration and a new key (OS randomness unless ``seed``), at step 0; skips
+        re-fitting the factorization (repeated runs, audits)."""
+        new = copy.copy(self)
+        new.seeded = seed is not None
+        new._entropy = make_entropy(seed)
+        new.t = 0
+        new._gen = None
+        new.__dict__.pop("_perm", None)
+        return new
 
     # -- accounting --------------------------------------------------------------------------------------------
     def sensitivity2_upto(self, t: int) -> float:
