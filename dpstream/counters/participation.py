@@ -57,7 +57,7 @@ class Participation:
         k, b = self.max_participations, self.min_separation
         if k == 1:
             return "example-level, single participation (event level)"
-        return f"example-level (zero-out), up to {k} participations at least {b} steps apart"
+        return f"example-level, up to {k} participations at least {b} steps apart"
 
 
 def _check_toeplitz(c: np.ndarray) -> np.ndarray:
