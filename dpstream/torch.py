@@ -206,7 +206,11 @@ class DPFTRL:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise StateError(f"cannot restore DPFTRL state: {e}") from e
-        if plan.dim != self.plan.dim:
-            raise StateError(f"checkpoint is for {plan.dim} parameters, this optimizer has {self.plan.dim}")
+        for attr in ("dim", "mechanism", "steps_per_epoch", "epochs", "clip_norm", "neighbouring"):
+            if getattr(plan, attr) != getattr(self.plan, attr):
+                raise StateError(
+                    f"checkpoint has {attr}={getattr(plan, attr)!r}, this optimizer {getattr(self.plan, attr)!r}; "
+                    f"resume with the settings of the interrupted run"
+                )
         self.base.load_state_dict(state["base"])
         self.plan = plan

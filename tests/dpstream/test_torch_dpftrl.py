@@ -89,6 +89,10 @@ def test_typed_errors():
     other = DPFTRL(_model().parameters(), lr=0.1, noise_multiplier=1.0, epochs=1, batch_size=5, dataset_size=40)
     with pytest.raises(StateError):
         other.load_state_dict(opt.state_dict())
+    for change in (dict(mechanism="tree"), dict(epochs=2), dict(clip_norm=2.0)):
+        mismatched = DPFTRL(model.parameters(), **{**kw, **change})
+        with pytest.raises(StateError):
+            mismatched.load_state_dict(opt.state_dict())
 
 
 def test_import_dpstream_does_not_import_torch():
