@@ -146,7 +146,8 @@ class DPFTRLNoise:
         if mechanism == "blt":
             probe = BLTNoise(1, self.steps, buffers=buffers)
             self._c = probe.strategy_coefficients(self.steps)
-        self.sensitivity = math.sqrt(self.sensitivity2_upto(self.steps))  # Delta per unit clip, whole run
+        # Delta per unit clip, whole run; a 1e-9 relative margin covers rounding in the BLT series inversion
+        self.sensitivity = math.sqrt(self.sensitivity2_upto(self.steps) * (1.0 + 1e-9))
         adj = 2.0 if neighbouring == "replace-one" else 1.0
         self.std = self.noise_multiplier * self.clip_norm * adj * self.sensitivity
         self.t = 0
