@@ -158,11 +158,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=LR, help="learning rate of every method (default 0.1)")
     ap.add_argument("--noise-only", action="store_true",
                     help="re-measure only the noise throughput and update it in the existing JSON")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "dp_training.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
+    global LR
+    LR = a.lr
     if a.noise_only:
         res = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
         res["noise_throughput"] = noise_throughput([10**5, 10**6, 10**7])
