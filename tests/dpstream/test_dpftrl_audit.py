@@ -9,7 +9,7 @@ import pytest
 
 from dpstream.audit import audit, epsilon_lower_bound
 from dpstream.base import Mechanism
-from dpstream.counters.gradient_noise import TreeNoise
+from dpstream.counters.gradient_noise import TreeNoise, make_gradient_noise
 from dpstream.training import DPFTRLNoise, calibrate_noise_multiplier
 
 D = 2
@@ -59,10 +59,7 @@ def _plan(mech, seed, epochs=1, eps=8.0, steps=T):
 
 
 def _decoder(mech, n):
-    from dpstream.counters.gradient_noise import make_gradient_noise
-
-    if mech == "blt":
-        return make_gradient_noise("blt", 1, n).decoder(n)  # same fit as the plan (horizon n, 6 buffers)
+    """Dense decoder of the plan's generator over n steps (BLT: the same fit, horizon n and 6 buffers)."""
     return make_gradient_noise(mech, 1, n).decoder(n)
 
 
