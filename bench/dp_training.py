@@ -154,6 +154,7 @@ def noise_throughput(dims, min_seconds=1.0):
 
 
 def main() -> None:
+    global LR
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--epochs", type=int, default=15)
@@ -164,7 +165,6 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "dp_training.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
-    global LR
     LR = a.lr
     if a.noise_only:
         res = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
