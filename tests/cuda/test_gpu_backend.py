@@ -434,15 +434,17 @@ def gpu_commit(env, monkeypatch):
     return route, used
 
 
-def test_use_gpu_msm_follows_the_default_backend(env, monkeypatch):
+def test_use_gpu_msm_follows_the_default_backend(env):
     from zkdl.commit import pedersen
-    from zkdl.field import backend as backend_mod
+    from zkdl.field import set_default_backend
 
-    monkeypatch.setattr(backend_mod, "_default_name", "cpu")
-    assert not pedersen._use_gpu_msm()
-    monkeypatch.setitem(backend_mod._BACKENDS, "gpu", env[0])
-    monkeypatch.setattr(backend_mod, "_default_name", "gpu")
-    assert pedersen._use_gpu_msm()
+    try:
+        set_default_backend("cpu")
+        assert not pedersen._use_gpu_msm()
+        set_default_backend(env[0])  # the (emulated or real) GPU backend instance
+        assert pedersen._use_gpu_msm()
+    finally:
+        set_default_backend(None)
 
 
 def test_commitments_and_openings_on_the_gpu_msm_are_byte_identical(env, gpu_commit):
