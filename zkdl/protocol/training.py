@@ -176,12 +176,17 @@ class Witness:
                                    ("RGA", "G_A_remainder")):
                     self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
         self.ints["O"] = self.ints[f"Zp{pub.L}"]
-        self.ints["XS"] = self.ints["A0"]
-        self.ints["YS"] = self.ints["Ysched"]
+        self.ints["GO"] = self.ints[f"GZ{pub.L}"]
+        self.ints["XS"] = self.ints["X"]
+        self.ints["YS"] = self.ints["Y"]
         for l in range(1, pub.L + 1):
             self.ints[f"IW{l}"] = self.ints[f"W0.{l}"]
+            self.ints[f"SW{l}"] = self.ints[f"W{l}"]
+            self.ints[f"FW{l}"] = self.ints[f"WT.{l}"]
             if st.has_bias[l - 1]:
                 self.ints[f"IB{l}"] = self.ints[f"b0.{l}"]
+                self.ints[f"SB{l}"] = self.ints[f"b{l}"]
+                self.ints[f"FB{l}"] = self.ints[f"bT.{l}"]
         self.refresh()
 
     def refresh(self, *, check: bool = True) -> None:
@@ -391,16 +396,23 @@ def _relations_verify(ch, pub: Public, reg: ClaimRegistry, l: int, virt):
 
 
 # =========================================================================================================
-# range of the relation's inputs: scheduled batches, initial weights and biases equal their limbs in L
+# ranges the reference checks outside the step's intermediates: the whole dataset, initial, per-step and final
+# weights and biases equal their limbs in L
 # =========================================================================================================
 def _input_ranges(pub: Public) -> list[tuple[str, str, tuple[int, ...], bool]]:
-    """(tensor, limbed name, shape, tensor is virtual) for every input of the relation."""
+    """(tensor, limbed name, shape, tensor is virtual) for every tensor range-checked by equality with limbs:
+    the dataset ``X``, ``Y`` (all rows, as ``train_quantized`` checks), and per layer the initial, per-step
+    (``W_t`` for every padded step t; the step-masked ``[t < T]·b_t``) and final weights and biases."""
     sh = pub.sh
-    out = [("A0", "XS", sh.act(0), True), ("Ysched", "YS", sh.act(pub.L), True)]
+    out = [("X", "XS", (sh.rows, sh.widths[0]), False), ("Y", "YS", (sh.rows, sh.widths[-1]), False)]
     for l in range(1, pub.L + 1):
         out.append((f"W0.{l}", f"IW{l}", sh.weight(l)[1:], False))
+        out.append((f"W{l}", f"SW{l}", sh.weight(l), True))
+        out.append((f"WT.{l}", f"FW{l}", sh.weight(l)[1:], False))
         if pub.st.has_bias[l - 1]:
             out.append((f"b0.{l}", f"IB{l}", sh.bias(l)[1:], False))
+            out.append((f"b{l}", f"SB{l}", sh.bias(l), True))
+            out.append((f"bT.{l}", f"FB{l}", sh.bias(l)[1:], False))
     return out
 
 
@@ -490,13 +502,15 @@ def _relu_verify(ch, pub, reg, virt: ClaimRegistry, l: int):
 
 
 def _output_prove(ch, pub, w, reg, virt: ClaimRegistry):
-    """Z'_L = O; G_Z_L = O − Y_sched: claims on Z'_L and G_Z_L become claims on O and on Y_sched."""
+    """Z'_L = O; G_Z_L = O − Y_sched, range-checked as GO: claims on Z'_L and G_Z_L become claims on O, GO and
+    Y_sched."""
     L = pub.L
     for c in virt.pop(f"Zp{L}"):
         _limb_claims_prove(ch, pub, w, reg, "O", c.point, c.value)
     for c in virt.pop(f"GZ{L}"):
         (y,) = ch.values("output/label", [w.fr("Ysched").evaluate(list(c.point))])
         virt.add(Claim("Ysched", c.point, y))
+        _limb_claims_prove(ch, pub, w, reg, "GO", c.point, c.value)
         _limb_claims_prove(ch, pub, w, reg, "O", c.point, c.value + y)
 
 
@@ -507,6 +521,7 @@ def _output_verify(ch, pub, reg, virt: ClaimRegistry):
     for c in virt.pop(f"GZ{L}"):
         (y,) = ch.values("output/label", 1)
         virt.add(Claim("Ysched", c.point, y))
+        _limb_claims_verify(ch, pub, reg, "GO", c.point, c.value)
         _limb_claims_verify(ch, pub, reg, "O", c.point, c.value + y)
 
 
