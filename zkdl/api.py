@@ -21,7 +21,14 @@ import numpy as np
 
 from .commit.generators import PublicParams, default_cache_path, load, setup
 from .commit.pedersen import Opening
-from .errors import ProofFormatError, SetupError, StatementMismatch, VerificationError, ZkdlError
+from .errors import (
+    ProofFormatError,
+    SetupError,
+    StatementFormatError,
+    StatementMismatch,
+    VerificationError,
+    ZkdlError,
+)
 from .protocol import training
 from .protocol.statement import Statement
 from .quant import (
@@ -34,6 +41,7 @@ from .quant import (
     train_quantized,
 )
 from .quant.data import load_dataset, quantize_inputs, quantize_targets
+from .serialize import parse_header
 
 log = logging.getLogger("zkdl")
 
@@ -77,7 +85,11 @@ def _generators_needed(statement: Statement) -> int:
 # =========================================================================================================
 @dataclass
 class VerificationResult:
-    """Outcome of :func:`verify`. ``bool(result)`` is ``result.valid``."""
+    """Outcome of :func:`verify`. ``bool(result)`` is ``result.valid``.
+
+    Besides the verdict it says what was verified: the statement's architecture (``widths``, ``has_bias``),
+    ``steps``, ``batch_size``, ``n_rows``, the fixed-point ``params``, the ``range_backend``, whether the proof
+    is ``zero_knowledge`` (``None`` when its header could not be read) and the ``statement_digest``."""
 
     valid: bool
     reason: str | None = None
@@ -85,9 +97,21 @@ class VerificationResult:
     seconds: float = 0.0
     statement_digest: str = ""
     proof_bytes: int = 0
+    zero_knowledge: bool | None = None
+    widths: list[int] = field(default_factory=list)
+    has_bias: list[bool] = field(default_factory=list)
+    steps: int = 0
+    batch_size: int = 0
+    n_rows: int = 0
+    params: dict = field(default_factory=dict)
+    range_backend: str = ""
 
     def __bool__(self) -> bool:
         return self.valid
+
+    @property
+    def mode(self) -> str:
+        return {True: "zero-knowledge", False: "transparent", None: "unknown"}[self.zero_knowledge]
 
     def to_dict(self) -> dict:
         return {
@@ -97,7 +121,31 @@ class VerificationResult:
             "seconds": round(self.seconds, 4),
             "statement_digest": self.statement_digest,
             "proof_bytes": self.proof_bytes,
+            "mode": self.mode,
+            "zero_knowledge": self.zero_knowledge,
+            "widths": list(self.widths),
+            "has_bias": list(self.has_bias),
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "n_rows": self.n_rows,
+            "params": dict(self.params),
+            "range_backend": self.range_backend,
         }
+
+    def describe(self) -> str:
+        """The human-readable lines of ``zkdl verify``: what was (or was not) verified."""
+        p = self.params
+        head = (f"VALID  ({self.proof_bytes} bytes, verified in {self.seconds:.2f} s)" if self.valid
+                else f"INVALID  {self.error_type}: {self.reason}")
+        return "\n".join([
+            head,
+            f"  proof mode        {self.mode}",
+            f"  architecture      widths {self.widths}, bias {self.has_bias}",
+            f"  training          {self.steps} steps, batch {self.batch_size}, {self.n_rows} dataset rows",
+            "  fixed point       " + ", ".join(f"{k}={p[k]}" for k in sorted(p)),
+            f"  range back-end    {self.range_backend}",
+            f"  statement digest  {self.statement_digest}",
+        ])
 
 
 @dataclass
@@ -267,6 +315,8 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
 # verify
 # =========================================================================================================
 def load_statement(statement: Statement | str | os.PathLike | dict) -> Statement:
+    """A statement object, or one parsed strictly from a dict or a ``statement.json`` path
+    (:class:`StatementFormatError` when it does not follow the schema or cannot be read)."""
     if isinstance(statement, Statement):
         return statement
     if isinstance(statement, dict):
@@ -275,7 +325,7 @@ def load_statement(statement: Statement | str | os.PathLike | dict) -> Statement
     try:
         text = path.read_bytes()
     except OSError as exc:
-        raise ProofFormatError(f"cannot read statement {path}: {exc.strerror}") from exc
+        raise StatementFormatError(f"cannot read statement {path}: {exc.strerror}") from exc
     return Statement.from_json(text)
 
 
@@ -301,7 +351,14 @@ def verify(
     proof = bytes(proof)
     pp = params if params is not None else public_params(_generators_needed(st), params_path)
     t0 = time.perf_counter()
-    res = VerificationResult(valid=False, statement_digest=st.digest().hex(), proof_bytes=len(proof))
+    res = VerificationResult(valid=False, statement_digest=st.digest().hex(), proof_bytes=len(proof),
+                             widths=list(st.widths), has_bias=list(st.has_bias), steps=st.steps,
+                             batch_size=st.batch_size, n_rows=st.n_rows, params=dict(st.params),
+                             range_backend=st.range_backend)
+    try:
+        res.zero_knowledge = not parse_header(proof).transparent
+    except ProofFormatError:
+        res.zero_knowledge = None
     try:
         training.verify(pp, st, proof)
         res.valid = True

@@ -112,10 +112,8 @@ def cmd_verify(args) -> int:
     res = api.verify(args.proof, args.statement, params_path=args.params)
     if args.json:
         print(json.dumps(res.to_dict()))
-    elif res.valid:
-        print(f"VALID  ({res.proof_bytes} bytes, verified in {res.seconds:.2f} s)")
     else:
-        print(f"INVALID  {res.error_type}: {res.reason}")
+        print(res.describe())
     return 0 if res.valid else 1
 
 

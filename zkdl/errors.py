@@ -54,3 +54,9 @@ class ModelFormatError(ZkdlError, ValueError):
 class DatasetError(ZkdlError, ValueError):
     """A dataset cannot be used: missing ``X`` / ``y`` arrays, wrong shapes or dtypes, non-finite values, an
     unknown bundled dataset name, or a split that leaves no rows."""
+
+
+class StatementFormatError(ZkdlError, ValueError):
+    """A statement (``statement.json`` or its dict) does not follow the one schema: a missing or unknown key, a
+    duplicate key, a value of the wrong JSON type (a string where a boolean belongs, a float where an integer
+    belongs), or a value outside its domain. The statement is unusable input, not an invalid proof."""
