@@ -26,6 +26,7 @@ from .errors import (
     SetupError,
     StatementFormatError,
     StatementMismatch,
+    TransparentProofRefused,
     VerificationError,
     ZkdlError,
 )
@@ -265,7 +266,7 @@ def prove_training(
     bundle = ProofBundle(proof, statement, opens, list(run.final.weights), list(run.final.biases), summary)
     if verify_after:
         say("verifying")
-        res = verify(proof, statement, params=pp)
+        res = verify(proof, statement, params=pp, allow_transparent=not zero_knowledge)
         summary["verify_seconds"] = round(res.seconds, 4)
         summary["verified"] = res.valid
         if not res.valid:
@@ -335,13 +336,15 @@ def verify(
     *,
     params: PublicParams | None = None,
     params_path: str | os.PathLike | None = None,
+    allow_transparent: bool = False,
 ) -> VerificationResult:
     """Verify a training proof against a statement.
 
     Returns a :class:`VerificationResult`; an invalid proof (malformed, made for another statement, or failing
-    a check) gives ``valid=False`` with the reason and the error type. Unusable inputs raise: a proof or
-    statement file that cannot be read or parsed (``ProofFormatError``), missing public parameters
-    (``SetupError``)."""
+    a check) gives ``valid=False`` with the reason and the error type. A transparent (not zero-knowledge) proof
+    is refused (``TransparentProofRefused``, ``valid=False``) unless ``allow_transparent``. Unusable inputs
+    raise: a proof file that cannot be read (``ProofFormatError``), a statement that cannot be read or does not
+    follow the schema (``StatementFormatError``), missing or foreign public parameters (``SetupError``)."""
     st = load_statement(statement)
     if not isinstance(proof, (bytes, bytearray, memoryview)):
         try:
@@ -360,6 +363,9 @@ def verify(
     except ProofFormatError:
         res.zero_knowledge = None
     try:
+        if res.zero_knowledge is False and not allow_transparent:
+            raise TransparentProofRefused("the proof is transparent (not zero-knowledge: it reveals witness "
+                                          "values); refused unless allow_transparent / --allow-transparent")
         training.verify(pp, st, proof)
         res.valid = True
     except (ProofFormatError, StatementMismatch, VerificationError) as exc:

@@ -79,6 +79,10 @@ def _prove(args, *, compare_float: bool):
     from .field import set_default_backend
 
     set_default_backend(args.backend)
+    if args.transparent:
+        print("zkdl: WARNING: --transparent makes a proof that is NOT zero-knowledge: it reveals values of the "
+              "private witness (data, weights, gradients). Use it for debugging only; `zkdl verify` refuses it "
+              "unless given --allow-transparent.", file=sys.stderr, flush=True)
     return api.prove_training(
         widths=args.widths, model=args.model, data=args.data, steps=args.steps, batch_size=args.batch,
         frac_bits=args.frac_bits, lr_shift=args.lr_shift, range_backend=args.range_backend,
@@ -109,7 +113,7 @@ def cmd_prove(args) -> int:
 def cmd_verify(args) -> int:
     from . import api
 
-    res = api.verify(args.proof, args.statement, params_path=args.params)
+    res = api.verify(args.proof, args.statement, params_path=args.params, allow_transparent=args.allow_transparent)
     if args.json:
         print(json.dumps(res.to_dict()))
     else:
@@ -183,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--statement", required=True, help="statement.json")
     p.add_argument("--params", help="generator cache (default: $ZKDL_HOME or ~/.cache/zkdl)")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    p.add_argument("--allow-transparent", action="store_true",
+                   help="accept a transparent (not zero-knowledge, debugging) proof; refused by default")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("inspect", help="sizes of a proof by section")

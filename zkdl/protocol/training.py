@@ -32,7 +32,7 @@ from ..piop.claims import Claim, ClaimRegistry, prove_reduction, verify_reductio
 from ..quant.fixedpoint import FixedPointParams
 from ..quant.train import BatchSchedule, TrainingRun
 from ..serialize import ContainerReader, ContainerWriter
-from ..serialize.container import FLAG_TRANSPARENT
+from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
 from ..transcript import Transcript
 from .channel import SECTIONS, ProverChannel, VerifierChannel
 from .shapes import LimbSpec, Shapes, limb_specs, log2, pad_to, tensor_shape
@@ -718,8 +718,16 @@ def _check_parameters(st: Statement) -> None:
         raise StatementMismatch("the statement's fixed-point parameters are not in canonical form")
 
 
-def _new_transcript(st: Statement) -> Transcript:
+MODE_ZK = b"zero-knowledge"
+MODE_TRANSPARENT = b"transparent"
+
+
+def _new_transcript(st: Statement, *, zk: bool, format_version: int) -> Transcript:
+    """The transcript before any challenge: the container format version, the proof mode (so a proof made in one
+    mode never replays in the other, whatever the header flag says) and the statement."""
     t = Transcript(PROTOCOL_ID, version=1)
+    t.absorb_u64("container/format-version", format_version)
+    t.absorb_bytes("mode", MODE_ZK if zk else MODE_TRANSPARENT)
     t.absorb_bytes("statement", st.canonical_bytes())
     return t
 
@@ -764,7 +772,7 @@ def prove(
     if tamper is not None:
         tamper(w)
     backend = make_range_backend(statement.range_backend)
-    t = _new_transcript(statement)
+    t = _new_transcript(statement, zk=zk, format_version=FORMAT_VERSION)
     ch = ZkProverChannel(t, params, rng) if zk else ProverChannel(t)
     ch.writers["HEAD"].write_raw(statement.digest())
     lap("witness")
@@ -840,7 +848,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes, *,
         raise StatementMismatch("the proof was made for a different statement")
     pub = Public.of(statement)
     backend = make_range_backend(statement.range_backend)
-    t = _new_transcript(statement)
+    t = _new_transcript(statement, zk=zk, format_version=cr.format_version)
     ch = (channel_factory or ZkVerifierChannel)(t, readers, params) if zk else VerifierChannel(t, readers)
     coms: dict[str, Commitment] = dict(statement.commitments)
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
