@@ -71,14 +71,7 @@ def public_params(n_generators: int = 0, path: str | os.PathLike | None = None) 
 
 def _generators_needed(statement: Statement) -> int:
     """Column generators for the largest committed table (statement tensors and the range tables)."""
-    from .gadgets.range_check import make_range_backend
-
-    pub = training.Public.of(statement)
-    sizes = list(statement.expected_tables().values())
-    sizes += [1 << k for k in make_range_backend(statement.range_backend).committed_log_sizes(pub.layout).values()]
-    n = max(sizes)
-    log_n = (n - 1).bit_length()
-    return 1 << (log_n - log_n // 2)
+    return training.generators_needed(statement)
 
 
 # =========================================================================================================
@@ -352,7 +345,6 @@ def verify(
         except OSError as exc:
             raise ProofFormatError(f"cannot read proof {proof}: {exc.strerror}") from exc
     proof = bytes(proof)
-    pp = params if params is not None else public_params(_generators_needed(st), params_path)
     t0 = time.perf_counter()
     res = VerificationResult(valid=False, statement_digest=st.digest().hex(), proof_bytes=len(proof),
                              widths=list(st.widths), has_bias=list(st.has_bias), steps=st.steps,
@@ -362,6 +354,12 @@ def verify(
         res.zero_knowledge = not parse_header(proof).transparent
     except ProofFormatError:
         res.zero_knowledge = None
+    try:
+        needed = _generators_needed(st)  # StatementMismatch (invalid) beyond the canonical generator set
+    except StatementMismatch as exc:
+        res.reason, res.error_type = str(exc), type(exc).__name__
+        return res
+    pp = params if params is not None else public_params(needed, params_path)
     try:
         if res.zero_knowledge is False and not allow_transparent:
             raise TransparentProofRefused("the proof is transparent (not zero-knowledge: it reveals witness "

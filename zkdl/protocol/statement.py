@@ -26,7 +26,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ..commit.pedersen import Commitment
+from ..commit.pedersen import Commitment, Layout
 from ..errors import ProofFormatError, StatementFormatError, StatementMismatch
 from .shapes import Shapes, pow2
 
@@ -124,6 +124,9 @@ class Statement:
             lay = self.commitments[name].layout
             if lay.size != n or lay.n_entries != n:
                 raise StatementMismatch(f"commitment {name} covers {lay.n_entries} entries, expected {n}")
+            if lay != Layout.for_length(n):
+                raise StatementMismatch(f"commitment {name} is laid out as 2^{lay.log_rows} × 2^{lay.log_cols}; only "
+                                        "the canonical layout (columns 2^ceil(n/2)) is accepted")
 
     # --- encoding -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..commit.generators import PublicParams
-from ..commit.pedersen import Commitment, Opening, commit, commit_int
+from ..commit.generators import N_MAX, PublicParams
+from ..commit.pedersen import Commitment, Layout, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..field import MODULUS as R
 from ..field import Fr
@@ -58,15 +58,10 @@ class Public:
     @classmethod
     def of(cls, st: Statement) -> Public:
         sh = st.shapes
-        specs = limb_specs(st.params, st.num_layers, st.has_bias)
-        segs = []
-        for name, sp in specs.items():
-            log_size = sum(log2(s) for s in tensor_shape(name, sh))
-            for seg, bits in zip(sp.segment_names(), sp.limb_bits):
-                segs.append((seg, log_size, bits))
+        specs, layout = _range_layout(st)
         sched = BatchSchedule(st.n_rows, st.batch_size, st.schedule_seed)
         rows = np.stack([sched.rows(t) for t in range(st.steps)]).astype(np.int64)
-        return cls(st, sh, specs, RangeLayout(segs), rows)
+        return cls(st, sh, specs, layout, rows)
 
     @property
     def L(self) -> int:
@@ -74,6 +69,35 @@ class Public:
 
     def nv(self, shape) -> int:
         return self.sh.nvars(shape)
+
+
+def _range_layout(st: Statement) -> tuple[dict[str, LimbSpec], RangeLayout]:
+    sh = st.shapes
+    specs = limb_specs(st.params, st.num_layers, st.has_bias)
+    segs = []
+    for name, sp in specs.items():
+        log_size = sum(log2(s) for s in tensor_shape(name, sh))
+        for seg, bits in zip(sp.segment_names(), sp.limb_bits):
+            segs.append((seg, log_size, bits))
+    return specs, RangeLayout(segs)
+
+
+def committed_log_sizes(st: Statement) -> dict[str, int]:
+    """log2 of the (padded) size of every table committed for this statement: the statement tensors and the range
+    back-end's tables. Cheap (no batch schedule)."""
+    out = {name: (n - 1).bit_length() for name, n in st.expected_tables().items()}
+    out.update(make_range_backend(st.range_backend).committed_log_sizes(_range_layout(st)[1]))
+    return out
+
+
+def generators_needed(st: Statement) -> int:
+    """Vector generators the canonical layouts of this statement's commitments use (the widest row). Raises
+    ``StatementMismatch`` beyond the canonical set (``N_MAX``): no proof of such a statement can be checked."""
+    need = max(Layout.for_length(1 << k).cols for k in committed_log_sizes(st).values())
+    if need > N_MAX:
+        raise StatementMismatch(f"the statement needs rows of {need} generators, more than the {N_MAX} of the "
+                                "canonical generator set")
+    return need
 
 
 def _lt_vec(n: int, size: int) -> list[int]:
@@ -839,6 +863,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes, *,
     t0 = time.perf_counter()
     statement.check_commitments()
     _check_parameters(statement)
+    generators_needed(statement)
     if statement.generators_digest != params.digest.hex():
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
     cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS)
@@ -853,8 +878,9 @@ def verify(params: PublicParams, statement: Statement, proof: bytes, *,
     coms: dict[str, Commitment] = dict(statement.commitments)
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
         com = ch.commitment(f"commit/{name}")
-        if com.layout.size != 1 << log_size:
-            raise ProofFormatError(f"commitment to {name} has {com.layout.size} entries, expected {1 << log_size}")
+        if com.layout != Layout.for_length(1 << log_size):
+            raise ProofFormatError(f"commitment to {name} is laid out as {com.layout}; the statement permits only "
+                                   f"the canonical layout of 2^{log_size} entries, {Layout.for_length(1 << log_size)}")
         coms[name] = com
 
     reg = ClaimRegistry()
