@@ -379,10 +379,7 @@ def _forge_head(proof: bytes, digest: bytes) -> bytes:
 
 @pytest.mark.parametrize("mutate", [m[1] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS])
 def test_statement_field_changed(pp, honest, mutate):
-    try:
-        st = mutate(honest.st, pp)
-    except StatementMismatch:
-        return  # the changed statement cannot even be built (inconsistent fields): nothing to verify against
+    st = mutate(honest.st, pp)
     assert st.digest() != honest.st.digest()
     with pytest.raises(StatementMismatch):
         training.verify(pp, st, honest.proof)
@@ -781,7 +778,6 @@ def test_cheats_in_zero_knowledge_mode(pp, base_data, tamper):
     assert isinstance(err, VerificationError), err
 
 
-@pytest.mark.slow
 def test_cheat_wrapped_remainder_bits_backend(pp):
     """The wrapped-remainder cheat under the bit-decomposition back-end."""
     X, Y = make_data(WIDTHS, N, 0)

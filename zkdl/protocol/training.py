@@ -93,7 +93,12 @@ def committed_log_sizes(st: Statement) -> dict[str, int]:
 def generators_needed(st: Statement) -> int:
     """Vector generators the canonical layouts of this statement's commitments use (the widest row). Raises
     ``StatementMismatch`` beyond the canonical set (``N_MAX``): no proof of such a statement can be checked."""
-    need = max(Layout.for_length(1 << k).cols for k in committed_log_sizes(st).values())
+    _check_parameters(st)  # before any size is computed: absurd steps or widths are rejected here
+    try:
+        sizes = committed_log_sizes(st)
+    except ValueError as exc:  # a range-tensor segment beyond any representable size
+        raise StatementMismatch(f"the statement's tensors are too large: {exc}") from exc
+    need = max(Layout.for_length(1 << k).cols for k in sizes.values())
     if need > N_MAX:
         raise StatementMismatch(f"the statement needs rows of {need} generators, more than the {N_MAX} of the "
                                 "canonical generator set")
