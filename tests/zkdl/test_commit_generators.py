@@ -260,3 +260,33 @@ def test_setup_never_silently_replaces_a_corrupted_cache(multi_chunk):
     assert pp.capacity == ONE
     assert pp.gens(20) == G.PublicParams.ephemeral(20).gens(20)
     assert G.load(multi_chunk).file_digest == pp.file_digest
+
+
+def test_verify_refuses_a_foreign_params_file(multi_chunk, capsys):
+    """``zkdl verify --params`` with the tampered cache: a SetupError (exit 2) that says to re-derive, before any
+    proof is read."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from training_instances import make_instance
+
+    from zkdl import api
+    from zkdl.cli import main
+
+    data = bytearray(multi_chunk.read_bytes())
+    body_off, table_off = _layout(multi_chunk)
+    g0 = G.derive_point(G.KIND_VECTOR, 0)
+    data[body_off + 3 * 96 : body_off + 4 * 96] = (g0 + g0).to_xy_bytes_le()  # g_1 := 2·g_0
+    _rehash(data, body_off, table_off, 2)
+    multi_chunk.write_bytes(bytes(data))
+    st = make_instance(G.PublicParams.ephemeral(64), (3, 3, 2), 2, 1, 4)[0]
+    with pytest.raises(SetupError, match="zkdl setup"):
+        api.verify(b"not read", st, params_path=multi_chunk)
+    st_path = multi_chunk.parent / "st.json"
+    st_path.write_text(st.to_json())
+    (multi_chunk.parent / "p.zkdl").write_bytes(b"not read")
+    assert main(["verify", str(multi_chunk.parent / "p.zkdl"), "--statement", str(st_path),
+                 "--params", str(multi_chunk)]) == 2
+    err = capsys.readouterr().err
+    assert "SetupError" in err and "zkdl setup" in err
