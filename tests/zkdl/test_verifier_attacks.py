@@ -149,3 +149,30 @@ def test_claim_chosen_after_the_challenge_is_rejected():
     assert sc._start is real_start
     with pytest.raises(VerificationError, match=r"round 1: p\(0\) \+ p\(1\)"):  # its r_1 differs
         sc.verify(proof, rel, 4, claim, Transcript("test-claim"))
+
+
+# ------------------------------------------------------------------------------------------ ZK Hyrax opening
+def test_zk_opening_of_a_false_value_rejected_by_the_value_equation(pp, monkeypatch):
+    """A prover commits Y to v + 1 *before* the challenge (so the challenge binds the lie) and runs the rest of
+    the proof of dot product honestly: the folded-row equation still holds, only the value equation
+    c·Y + β = <z, a>·g_v + z_β·h rejects it."""
+    from zkdl.commit import evaluation as E
+    from zkdl.commit import pedersen as Pd
+
+    rng = np.random.default_rng(3)
+    table = Fr.from_int64(rng.integers(0, 1000, 64))
+    com, opening = Pd.commit(pp, table)
+    point = [int(x) for x in rng.integers(1, 1 << 60, 6)]
+    real_commit_value = E.commit_value
+    calls = {"n": 0}
+
+    def lying_commit_value(params, value, blind):
+        calls["n"] += 1
+        return real_commit_value(params, value + 1 if calls["n"] == 1 else value, blind)  # Y only, not β
+
+    monkeypatch.setattr(E, "commit_value", lying_commit_value)
+    v, r_y, proof = E.prove_eval_zk(pp, com, opening, table, point, Transcript("attack"))
+    monkeypatch.undo()
+    assert proof.value_commitment == Pd.commit_value(pp, v + 1, r_y)
+    with pytest.raises(VerificationError, match="proof-of-dot-product"):
+        E.verify_eval_zk(pp, com, point, proof, Transcript("attack"))
