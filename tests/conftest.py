@@ -1,7 +1,9 @@
 """Fixtures for every test: the generator cache lives in a temporary ZKDL_HOME (never the user's cache), and
-the default compute backend is reset after each test (a CLI test selecting ``--backend`` must not leak)."""
+the default compute backend is reset around each test (a CLI test selecting ``--backend`` must not leak)."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 
@@ -12,12 +14,16 @@ def _zkdl_home(tmp_path_factory):
     return tmp_path_factory.mktemp("zkdl-home")
 
 
+def _reset_default_backend() -> None:
+    backend = sys.modules.get("zkdl.field.backend")  # tests that never import zkdl do not pay for it
+    if backend is not None:
+        backend._default_name = None
+
+
 @pytest.fixture(autouse=True)
 def _isolated_zkdl(_zkdl_home, monkeypatch):
-    from zkdl.field import backend
-
     monkeypatch.setenv("ZKDL_HOME", str(_zkdl_home))
     monkeypatch.delenv("ZKDL_BACKEND", raising=False)
-    backend._default_name = None
+    _reset_default_backend()
     yield
-    backend._default_name = None
+    _reset_default_backend()
