@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from pathlib import Path
 
 import pytest
 from py_arkworks_bls12381 import G1Point
@@ -290,3 +291,10 @@ def test_verify_refuses_a_foreign_params_file(multi_chunk, capsys):
                  "--params", str(multi_chunk)]) == 2
     err = capsys.readouterr().err
     assert "SetupError" in err and "zkdl setup" in err
+
+
+def test_suite_uses_a_temporary_zkdl_home(tmp_path_factory):
+    """tests/conftest.py: every test's generator cache is under pytest's temporary directory, never the user's."""
+    home = G.default_cache_dir()
+    assert home == Path(os.environ["ZKDL_HOME"])
+    assert home.is_relative_to(tmp_path_factory.getbasetemp()) and home.name.startswith("zkdl-home")
