@@ -33,7 +33,9 @@ from .errors import (
     QuantizationOverflow,
     ResourceError,
     SetupError,
+    StatementFormatError,
     StatementMismatch,
+    TransparentProofRefused,
     VerificationError,
     ZkdlError,
 )
@@ -52,6 +54,7 @@ from .quant import (
     train_quantized,
 )
 from .quant.data import load_dataset, quantize_inputs, quantize_targets
+from .serialize import parse_header
 
 log = logging.getLogger("zkdl")
 
@@ -92,14 +95,7 @@ def public_params(
 
 def _generators_needed(statement: Statement) -> int:
     """Column generators for the largest committed table (statement tensors and the range tables)."""
-    from .gadgets.range_check import make_range_backend
-
-    pub = training.Public.of(statement)
-    sizes = list(statement.expected_tables().values())
-    sizes += [1 << k for k in make_range_backend(statement.range_backend).committed_log_sizes(pub.layout).values()]
-    n = max(sizes)
-    log_n = (n - 1).bit_length()
-    return 1 << (log_n - log_n // 2)
+    return training.generators_needed(statement)
 
 
 # =========================================================================================================
@@ -107,7 +103,11 @@ def _generators_needed(statement: Statement) -> int:
 # =========================================================================================================
 @dataclass
 class VerificationResult:
-    """Outcome of :func:`verify`. ``bool(result)`` is ``result.valid``."""
+    """Outcome of :func:`verify`. ``bool(result)`` is ``result.valid``.
+
+    Besides the verdict it says what was verified: the statement's architecture (``widths``, ``has_bias``),
+    ``steps``, ``batch_size``, ``n_rows``, the fixed-point ``params``, the ``range_backend``, whether the proof
+    is ``zero_knowledge`` (``None`` when its header could not be read) and the ``statement_digest``."""
 
     valid: bool
     reason: str | None = None
@@ -115,9 +115,21 @@ class VerificationResult:
     seconds: float = 0.0
     statement_digest: str = ""
     proof_bytes: int = 0
+    zero_knowledge: bool | None = None
+    widths: list[int] = field(default_factory=list)
+    has_bias: list[bool] = field(default_factory=list)
+    steps: int = 0
+    batch_size: int = 0
+    n_rows: int = 0
+    params: dict = field(default_factory=dict)
+    range_backend: str = ""
 
     def __bool__(self) -> bool:
         return self.valid
+
+    @property
+    def mode(self) -> str:
+        return {True: "zero-knowledge", False: "transparent", None: "unknown"}[self.zero_knowledge]
 
     def to_dict(self) -> dict:
         return {
@@ -127,7 +139,31 @@ class VerificationResult:
             "seconds": round(self.seconds, 4),
             "statement_digest": self.statement_digest,
             "proof_bytes": self.proof_bytes,
+            "mode": self.mode,
+            "zero_knowledge": self.zero_knowledge,
+            "widths": list(self.widths),
+            "has_bias": list(self.has_bias),
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "n_rows": self.n_rows,
+            "params": dict(self.params),
+            "range_backend": self.range_backend,
         }
+
+    def describe(self) -> str:
+        """The human-readable lines of ``zkdl verify``: what was (or was not) verified."""
+        p = self.params
+        head = (f"VALID  ({self.proof_bytes} bytes, verified in {self.seconds:.2f} s)" if self.valid
+                else f"INVALID  {self.error_type}: {self.reason}")
+        return "\n".join([
+            head,
+            f"  proof mode        {self.mode}",
+            f"  architecture      widths {self.widths}, bias {self.has_bias}",
+            f"  training          {self.steps} steps, batch {self.batch_size}, {self.n_rows} dataset rows",
+            "  fixed point       " + ", ".join(f"{k}={p[k]}" for k in sorted(p)),
+            f"  range back-end    {self.range_backend}",
+            f"  statement digest  {self.statement_digest}",
+        ])
 
 
 @dataclass
@@ -410,7 +446,7 @@ def _prove_training(
                          preprocessing=ds.preprocessing)
     if verify_after:
         say("verifying")
-        res = verify(proof, statement, params=pp)
+        res = verify(proof, statement, params=pp, allow_transparent=not zero_knowledge)
         summary["verify_seconds"] = round(res.seconds, 4)
         summary["verified"] = res.valid
         if not res.valid:
@@ -527,6 +563,8 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
 # verify
 # =========================================================================================================
 def load_statement(statement: Statement | str | os.PathLike | dict) -> Statement:
+    """A statement object, or one parsed strictly from a dict or a ``statement.json`` path
+    (:class:`StatementFormatError` when it does not follow the schema or cannot be read)."""
     if isinstance(statement, Statement):
         return statement
     if isinstance(statement, dict):
@@ -535,7 +573,7 @@ def load_statement(statement: Statement | str | os.PathLike | dict) -> Statement
     try:
         text = path.read_bytes()
     except OSError as exc:
-        raise ProofFormatError(f"cannot read statement {path}: {exc.strerror}") from exc
+        raise StatementFormatError(f"cannot read statement {path}: {exc.strerror}") from exc
     return Statement.from_json(text)
 
 
@@ -545,13 +583,15 @@ def verify(
     *,
     params: PublicParams | None = None,
     params_path: str | os.PathLike | None = None,
+    allow_transparent: bool = False,
 ) -> VerificationResult:
     """Verify a training proof against a statement.
 
     Returns a :class:`VerificationResult`; an invalid proof (malformed, made for another statement, or failing
-    a check) gives ``valid=False`` with the reason and the error type. Unusable inputs raise: a proof or
-    statement file that cannot be read or parsed (``ProofFormatError``), missing public parameters
-    (``SetupError``)."""
+    a check) gives ``valid=False`` with the reason and the error type. A transparent (not zero-knowledge) proof
+    is refused (``TransparentProofRefused``, ``valid=False``) unless ``allow_transparent``. Unusable inputs
+    raise: a proof file that cannot be read (``ProofFormatError``), a statement that cannot be read or does not
+    follow the schema (``StatementFormatError``), missing or foreign public parameters (``SetupError``)."""
     st = load_statement(statement)
     if not isinstance(proof, (bytes, bytearray, memoryview)):
         try:
@@ -559,10 +599,25 @@ def verify(
         except OSError as exc:
             raise ProofFormatError(f"cannot read proof {proof}: {exc.strerror}") from exc
     proof = bytes(proof)
-    pp = params if params is not None else public_params(_generators_needed(st), params_path)
     t0 = time.perf_counter()
-    res = VerificationResult(valid=False, statement_digest=st.digest().hex(), proof_bytes=len(proof))
+    res = VerificationResult(valid=False, statement_digest=st.digest().hex(), proof_bytes=len(proof),
+                             widths=list(st.widths), has_bias=list(st.has_bias), steps=st.steps,
+                             batch_size=st.batch_size, n_rows=st.n_rows, params=dict(st.params),
+                             range_backend=st.range_backend)
     try:
+        res.zero_knowledge = not parse_header(proof).transparent
+    except ProofFormatError:
+        res.zero_knowledge = None
+    try:
+        needed = _generators_needed(st)  # StatementMismatch (invalid) beyond the canonical generator set
+    except StatementMismatch as exc:
+        res.reason, res.error_type = str(exc), type(exc).__name__
+        return res
+    pp = params if params is not None else public_params(needed, params_path)
+    try:
+        if res.zero_knowledge is False and not allow_transparent:
+            raise TransparentProofRefused("the proof is transparent (not zero-knowledge: it reveals witness "
+                                          "values); refused unless allow_transparent / --allow-transparent")
         training.verify(pp, st, proof)
         res.valid = True
     except (ProofFormatError, StatementMismatch, VerificationError) as exc:

@@ -126,6 +126,10 @@ def _prove(args, *, compare_float: bool):
     if args.no_bias and args.model is not None:
         raise ZkdlError("--no-bias applies to a fresh model (--widths); the layers of --model keep their own biases")
     set_default_backend(args.backend)
+    if args.transparent:
+        print("zkdl: WARNING: --transparent makes a proof that is NOT zero-knowledge: it reveals values of the "
+              "private witness (data, weights, gradients). Use it for debugging only; `zkdl verify` refuses it "
+              "unless given --allow-transparent.", file=sys.stderr, flush=True)
     display = _display(args)
     try:
         return api.prove_training(
@@ -209,13 +213,11 @@ def cmd_prove(args) -> int:
 def cmd_verify(args) -> int:
     from . import api
 
-    res = api.verify(args.proof, args.statement, params_path=args.params)
+    res = api.verify(args.proof, args.statement, params_path=args.params, allow_transparent=args.allow_transparent)
     if args.json:
-        print(json.dumps(res.to_dict()))
-    elif res.valid:
-        print(f"VALID  ({res.proof_bytes} bytes, verified in {res.seconds:.2f} s)")
+        print(json.dumps({"ok": True, **res.to_dict()}))  # ok: the input was usable; "valid" is the verdict
     else:
-        print(f"INVALID  {res.error_type}: {res.reason}")
+        print(res.describe())
     return 0 if res.valid else 1
 
 
@@ -280,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", help="generator cache file, never created (default: the shared cache, $ZKDL_HOME or "
                    "~/.cache/zkdl)")
     _common(p)
+    p.add_argument("--allow-transparent", action="store_true",
+                   help="accept a transparent (not zero-knowledge, debugging) proof; refused by default")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("inspect", help="mode (zero-knowledge or transparent) and sizes of a proof by section")

@@ -78,3 +78,15 @@ class MissingDependency(ZkdlError, ImportError):
         err = cls(f"{top} is not installed; this needs the [{extra}] extra: pip install \"zkdl[{extra}]\"")
         err.name = top
         return err
+
+
+class StatementFormatError(ZkdlError, ValueError):
+    """A statement (``statement.json`` or its dict) does not follow the one schema: a missing or unknown key, a
+    duplicate key, a value of the wrong JSON type (a string where a boolean belongs, a float where an integer
+    belongs), or a value outside its domain. The statement is unusable input, not an invalid proof."""
+
+
+class TransparentProofRefused(VerificationError):
+    """A transparent (not zero-knowledge) proof was given to a verifier that did not opt in to accepting one
+    (``allow_transparent=True`` / ``zkdl verify --allow-transparent``). A transparent proof reveals witness
+    values; it exists for debugging."""

@@ -123,8 +123,13 @@ def test_relation_bounds_and_no_wrap():
     bounds = p.relation_bounds([64, 256, 256, 10], 64, 1000)
     assert all(b < FIELD_MODULUS for b in bounds.values())
     assert any("backward" in k for k in bounds) and any("MSE" in k for k in bounds)
-    # the forward bound of layer 1 is d_0·max|X|·(max|W_0| + T·max|ΔW|) + ... and grows with T and d_0
-    assert bounds["forward matmul Z = A·W + 2^F·b (layer 1)"] > 64 * (1 << 20) * (1 << 20) * 1000
+    # every W_t is range-checked: the forward bound of layer 1 is d_0·max|X|·max|W| + ..., independent of T;
+    # the update history's bound grows with T; G_Z = O − Y is range-checked (|G_Z| < 2^grad_bits)
+    fwd = "forward matmul Z = A·W + 2^F·b (layer 1)"
+    assert 64 * (1 << 20) * (1 << 20) < bounds[fwd] == p.relation_bounds([64, 256, 256, 10], 64, 1)[fwd]
+    upd = "weight update W_t = W_0 − Σ ΔW (layer 1)"
+    assert bounds[upd] == 2 * (1 << 20) + 1000 * (1 << 20)
+    assert bounds["MSE gradient G_Z = O − Y"] == (1 << p.grad_bits) + (1 << p.act_bits) + (1 << p.label_bits)
     p.check_no_wrap([64, 256, 256, 10], 64, 1000)
     with pytest.raises(QuantizationConfigError, match="wrap"):
         p.check_no_wrap([64, 10], 64, 1 << 240)

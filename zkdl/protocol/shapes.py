@@ -148,22 +148,30 @@ def limb_specs(params: dict, num_layers: int, has_bias) -> dict[str, LimbSpec]:
             specs.append(signed_spec(f"DB{l}", u))
             specs.append(remainder_spec(f"RDB{l}", s))
     specs.append(signed_spec("O", Q))
-    # the inputs of the relation: scheduled batches, initial weights and biases
+    specs.append(signed_spec("GO", g))  # the output gradient G_Z_L = O − Y_t
+    # what the reference checks besides the intermediates: the whole dataset, the weights and biases of every
+    # step (initial, per step, final)
     specs.append(signed_spec("XS", params["input_bits"]))
     specs.append(signed_spec("YS", params["label_bits"]))
     for l in range(1, L + 1):
         specs.append(signed_spec(f"IW{l}", params["weight_bits"]))
+        specs.append(signed_spec(f"SW{l}", params["weight_bits"]))
+        specs.append(signed_spec(f"FW{l}", params["weight_bits"]))
         if has_bias[l - 1]:
             specs.append(signed_spec(f"IB{l}", params["bias_bits"]))
+            specs.append(signed_spec(f"SB{l}", params["bias_bits"]))
+            specs.append(signed_spec(f"FB{l}", params["bias_bits"]))
     return {sp.name: sp for sp in specs}
 
 
 def tensor_shape(name: str, shapes: Shapes) -> tuple[int, ...]:
     """Padded shape of a range-checked tensor by name."""
-    if name in ("O", "YS"):
+    if name in ("O", "GO"):
         return shapes.act(shapes.num_layers)
     if name == "XS":
-        return shapes.act(0)
+        return (shapes.rows, shapes.widths[0])
+    if name == "YS":
+        return (shapes.rows, shapes.widths[-1])
     kind = name.rstrip("0123456789")
     l = int(name[len(kind):])
     if kind in ("RZ", "S", "M", "GA", "RGA"):
@@ -172,8 +180,12 @@ def tensor_shape(name: str, shapes: Shapes) -> tuple[int, ...]:
         return shapes.weight(l)
     if kind in ("DB", "RDB"):
         return shapes.bias(l)
-    if kind == "IW":
+    if kind in ("IW", "FW"):
         return shapes.weight(l)[1:]
-    if kind == "IB":
+    if kind in ("IB", "FB"):
         return shapes.bias(l)[1:]
+    if kind == "SW":
+        return shapes.weight(l)
+    if kind == "SB":
+        return shapes.bias(l)
     raise KeyError(name)

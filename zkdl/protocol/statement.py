@@ -3,6 +3,21 @@
 The statement is always an argument of ``verify``; it is never read back from the proof. Its canonical JSON
 encoding (sorted keys, no whitespace) is absorbed into the transcript before the first challenge, so a proof
 made for one statement fails for any other.
+
+Schema (``statement.json``, version 1). Parsing is strict: exactly these keys, exactly these JSON types, no
+duplicate keys; anything else raises :class:`~zkdl.errors.StatementFormatError`, so a reader of the file never
+sees a claim that nothing checked (an extra ``"claimed_test_accuracy"``, ``has_bias: ["false"]``, ``2.0``)::
+
+    version            integer 1
+    widths             array of ≥ 2 integers ≥ 1
+    has_bias           array of booleans, one per layer
+    params             object: exactly the integer fields of FixedPointParams (frac_bits, lr_shift, input_bits,
+                       label_bits, weight_bits, bias_bits, act_bits, grad_bits, update_bits)
+    batch_size, steps, n_rows   integers ≥ 1
+    schedule_seed      null or an integer in [0, 2^64)
+    range_backend      "lookup" or "bits"
+    generators_digest  64 lowercase hex digits
+    commitments        object: name → lowercase hex of the serialized commitment
 """
 
 from __future__ import annotations
@@ -11,12 +26,39 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ..commit.pedersen import Commitment
-from ..errors import ProofFormatError, StatementMismatch
+from ..commit.pedersen import Commitment, Layout
+from ..errors import ProofFormatError, StatementFormatError, StatementMismatch
 from .shapes import Shapes, pow2
 
 STATEMENT_VERSION = 1
 RANGE_BACKENDS = ("lookup", "bits")
+PARAM_KEYS = ("frac_bits", "lr_shift", "input_bits", "label_bits", "weight_bits", "bias_bits", "act_bits",
+              "grad_bits", "update_bits")
+STATEMENT_KEYS = ("version", "widths", "has_bias", "params", "batch_size", "steps", "n_rows", "schedule_seed",
+                  "range_backend", "generators_digest", "commitments")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _need(cond: bool, what: str) -> None:
+    if not cond:
+        raise StatementFormatError(f"malformed statement: {what}")
+
+
+def _reject_duplicates(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise StatementFormatError(f"malformed statement: duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _lower_hex(v) -> bool:
+    return isinstance(v, str) and len(v) % 2 == 0 and set(v) <= _HEX
 
 
 @dataclass(frozen=True)
@@ -82,6 +124,9 @@ class Statement:
             lay = self.commitments[name].layout
             if lay.size != n or lay.n_entries != n:
                 raise StatementMismatch(f"commitment {name} covers {lay.n_entries} entries, expected {n}")
+            if lay != Layout.for_length(n):
+                raise StatementMismatch(f"commitment {name} is laid out as 2^{lay.log_rows} × 2^{lay.log_cols}; only "
+                                        "the canonical layout (columns 2^ceil(n/2)) is accepted")
 
     # --- encoding -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -110,36 +155,56 @@ class Statement:
 
     @classmethod
     def from_dict(cls, d: dict) -> Statement:
+        """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`."""
+        _need(isinstance(d, dict), "the statement must be a JSON object")
+        keys = set(d)
+        _need(keys == set(STATEMENT_KEYS), f"keys must be exactly {sorted(STATEMENT_KEYS)}; missing "
+              f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - set(STATEMENT_KEYS)))}")
+        _need(_is_int(d["version"]), "version must be an integer")
+        if d["version"] != STATEMENT_VERSION:
+            raise StatementFormatError(f"unsupported statement version {d['version']!r}")
+        w = d["widths"]
+        _need(isinstance(w, list) and len(w) >= 2 and all(_is_int(x) and x >= 1 for x in w),
+              "widths must be an array of at least two integers ≥ 1")
+        hb = d["has_bias"]
+        _need(isinstance(hb, list) and all(isinstance(x, bool) for x in hb) and len(hb) == len(w) - 1,
+              "has_bias must be an array of booleans, one per layer")
+        p = d["params"]
+        _need(isinstance(p, dict) and set(p) == set(PARAM_KEYS) and all(_is_int(v) for v in p.values()),
+              f"params must be an object with exactly the integer fields {list(PARAM_KEYS)}")
+        for k in ("batch_size", "steps", "n_rows"):
+            _need(_is_int(d[k]) and d[k] >= 1, f"{k} must be an integer ≥ 1")
+        seed = d["schedule_seed"]
+        _need(seed is None or (_is_int(seed) and 0 <= seed < 1 << 64),
+              "schedule_seed must be null or an integer in [0, 2^64)")
+        _need(d["range_backend"] in RANGE_BACKENDS and isinstance(d["range_backend"], str),
+              f"range_backend must be one of {list(RANGE_BACKENDS)}")
+        gd = d["generators_digest"]
+        _need(_lower_hex(gd) and len(gd) == 64, "generators_digest must be 64 lowercase hex digits")
+        c = d["commitments"]
+        _need(isinstance(c, dict) and all(isinstance(k, str) and _lower_hex(v) and v for k, v in c.items()),
+              "commitments must be an object of name → lowercase hex")
         try:
-            if d.get("version") != STATEMENT_VERSION:
-                raise ProofFormatError(f"unsupported statement version {d.get('version')!r}")
-            coms = {k: Commitment.from_bytes(bytes.fromhex(v)) for k, v in d["commitments"].items()}
-            seed = d["schedule_seed"]
-            return cls(
-                widths=tuple(int(w) for w in d["widths"]),
-                has_bias=tuple(bool(b) for b in d["has_bias"]),
-                params={str(k): int(v) for k, v in d["params"].items()},
-                batch_size=int(d["batch_size"]),
-                steps=int(d["steps"]),
-                n_rows=int(d["n_rows"]),
-                schedule_seed=None if seed is None else int(seed),
-                range_backend=str(d["range_backend"]),
-                generators_digest=str(d["generators_digest"]),
-                commitments=coms,
-            )
-        except ProofFormatError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ProofFormatError(f"malformed statement: {type(exc).__name__}: {exc}") from exc
+            coms = {k: Commitment.from_bytes(bytes.fromhex(v)) for k, v in c.items()}
+        except ProofFormatError as exc:
+            raise StatementFormatError(f"malformed statement: a commitment does not decode: {exc}") from exc
+        try:
+            return cls(widths=tuple(w), has_bias=tuple(hb), params=dict(p), batch_size=d["batch_size"],
+                       steps=d["steps"], n_rows=d["n_rows"], schedule_seed=seed, range_backend=d["range_backend"],
+                       generators_digest=gd, commitments=coms)
+        except StatementMismatch as exc:
+            raise StatementFormatError(f"malformed statement: {exc}") from exc
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Statement:
+        """Parse ``statement.json`` (duplicate keys, NaN/Infinity and non-UTF-8 text are rejected)."""
+        def no_constants(name):
+            raise StatementFormatError(f"malformed statement: {name} is not JSON")
+
         try:
-            d = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ProofFormatError(f"statement is not valid JSON: {exc}") from exc
-        if not isinstance(d, dict):
-            raise ProofFormatError("statement JSON must be an object")
+            d = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=no_constants)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise StatementFormatError(f"statement is not valid JSON: {exc}") from exc
         return cls.from_dict(d)
 
 

@@ -25,25 +25,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..commit.generators import PublicParams
-from ..commit.pedersen import Commitment, Opening, commit, commit_int
+from ..commit.generators import N_MAX, PublicParams
+from ..commit.pedersen import Commitment, Layout, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..gadgets.range_check import make_range_backend
 from ..piop.claims import ClaimRegistry, prove_reduction, verify_reduction
 from ..quant.fixedpoint import FixedPointParams
 from ..quant.train import TrainingRun
 from ..serialize import ContainerReader, ContainerWriter
-from ..serialize.container import FLAG_TRANSPARENT
+from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
 from ..transcript import Transcript
 from .channel import SECTIONS, ProverChannel, VerifierChannel
 from .relations import history, limbs, matmul, padding, relu, schedule
 from .statement import Statement
-from .witness import Public, Witness
+from .witness import Public, Witness, range_layout
 from .zk_channel import ZkProverChannel, ZkVerifierChannel
 
 PROTOCOL_ID = "zkdl/train/v1"
 
-__all__ = ["PROTOCOL_ID", "STAGES", "Public", "Stage", "Witness", "commit_statement_tensors", "prove", "verify"]
+__all__ = [
+    "PROTOCOL_ID",
+    "STAGES",
+    "Public",
+    "Stage",
+    "Witness",
+    "commit_statement_tensors",
+    "committed_log_sizes",
+    "generators_needed",
+    "prove",
+    "verify",
+]
 
 
 # =========================================================================================================
@@ -117,8 +128,40 @@ def _check_parameters(st: Statement) -> None:
         raise StatementMismatch("the statement's fixed-point parameters are not in canonical form")
 
 
-def _new_transcript(st: Statement) -> Transcript:
+def committed_log_sizes(st: Statement) -> dict[str, int]:
+    """log2 of the (padded) size of every table committed for this statement: the statement tensors and the range
+    back-end's tables. Cheap (no batch schedule)."""
+    out = {name: (n - 1).bit_length() for name, n in st.expected_tables().items()}
+    out.update(make_range_backend(st.range_backend).committed_log_sizes(range_layout(st)[1]))
+    return out
+
+
+def generators_needed(st: Statement) -> int:
+    """Vector generators the canonical layouts of this statement's commitments use (the widest row). Raises
+    ``StatementMismatch`` beyond the canonical set (``N_MAX``): no proof of such a statement can be checked."""
+    _check_parameters(st)  # before any size is computed: absurd steps or widths are rejected here
+    try:
+        sizes = committed_log_sizes(st)
+    except ValueError as exc:  # a range-tensor segment beyond any representable size
+        raise StatementMismatch(f"the statement's tensors are too large: {exc}") from exc
+    need = max(Layout.for_length(1 << k).cols for k in sizes.values())
+    if need > N_MAX:
+        raise StatementMismatch(
+            f"the statement needs rows of {need} generators, more than the {N_MAX} of the canonical generator set"
+        )
+    return need
+
+
+MODE_ZK = b"zero-knowledge"
+MODE_TRANSPARENT = b"transparent"
+
+
+def _new_transcript(st: Statement, *, zk: bool, format_version: int) -> Transcript:
+    """The transcript before any challenge: the container format version, the proof mode (so a proof made in one
+    mode never replays in the other, whatever the header flag says) and the statement."""
     t = Transcript(PROTOCOL_ID, version=1)
+    t.absorb_u64("container/format-version", format_version)
+    t.absorb_bytes("mode", MODE_ZK if zk else MODE_TRANSPARENT)
     t.absorb_bytes("statement", st.canonical_bytes())
     return t
 
@@ -163,7 +206,7 @@ def prove(
     if tamper is not None:
         tamper(w)
     backend = make_range_backend(statement.range_backend)
-    t = _new_transcript(statement)
+    t = _new_transcript(statement, zk=zk, format_version=FORMAT_VERSION)
     ch = ZkProverChannel(t, params, rng) if zk else ProverChannel(t)
     ch.writers["HEAD"].write_raw(statement.digest())
     lap("witness")
@@ -219,6 +262,7 @@ def verify(params: PublicParams, statement: Statement, proof: bytes, *,
     t0 = time.perf_counter()
     statement.check_commitments()
     _check_parameters(statement)
+    generators_needed(statement)
     if statement.generators_digest != params.digest.hex():
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
     cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS)
@@ -228,13 +272,16 @@ def verify(params: PublicParams, statement: Statement, proof: bytes, *,
         raise StatementMismatch("the proof was made for a different statement")
     pub = Public.of(statement)
     backend = make_range_backend(statement.range_backend)
-    t = _new_transcript(statement)
+    t = _new_transcript(statement, zk=zk, format_version=cr.format_version)
     ch = (channel_factory or ZkVerifierChannel)(t, readers, params) if zk else VerifierChannel(t, readers)
     coms: dict[str, Commitment] = dict(statement.commitments)
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
         com = ch.commitment(f"commit/{name}")
-        if com.layout.size != 1 << log_size:
-            raise ProofFormatError(f"commitment to {name} has {com.layout.size} entries, expected {1 << log_size}")
+        if com.layout != Layout.for_length(1 << log_size):
+            raise ProofFormatError(
+                f"commitment to {name} is laid out as {com.layout}; the statement permits only the canonical layout "
+                f"of 2^{log_size} entries, {Layout.for_length(1 << log_size)}"
+            )
         coms[name] = com
 
     reg = ClaimRegistry()

@@ -32,16 +32,10 @@ class Public:
 
     @classmethod
     def of(cls, st: Statement) -> Public:
-        sh = st.shapes
-        specs = limb_specs(st.params, st.num_layers, st.has_bias)
-        segs = []
-        for name, sp in specs.items():
-            log_size = sum(log2(s) for s in tensor_shape(name, sh))
-            for seg, bits in zip(sp.segment_names(), sp.limb_bits):
-                segs.append((seg, log_size, bits))
+        specs, layout = range_layout(st)
         sched = BatchSchedule(st.n_rows, st.batch_size, st.schedule_seed)
         rows = np.stack([sched.rows(t) for t in range(st.steps)]).astype(np.int64)
-        return cls(st, sh, specs, RangeLayout(segs), rows)
+        return cls(st, st.shapes, specs, layout, rows)
 
     @property
     def n_layers(self) -> int:
@@ -49,6 +43,19 @@ class Public:
 
     def nv(self, shape) -> int:
         return self.sh.nvars(shape)
+
+
+def range_layout(st: Statement) -> tuple[dict[str, LimbSpec], RangeLayout]:
+    """The limb specification of every range-checked tensor and the layout of the range tensor (cheap: no
+    batch schedule)."""
+    sh = st.shapes
+    specs = limb_specs(st.params, st.num_layers, st.has_bias)
+    segs = []
+    for name, sp in specs.items():
+        log_size = sum(log2(s) for s in tensor_shape(name, sh))
+        for seg, bits in zip(sp.segment_names(), sp.limb_bits):
+            segs.append((seg, log_size, bits))
+    return specs, RangeLayout(segs)
 
 
 class Witness:
@@ -107,12 +114,17 @@ class Witness:
                 ):
                     self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
         self.ints["O"] = self.ints[f"Zp{pub.n_layers}"]
-        self.ints["XS"] = self.ints["A0"]
-        self.ints["YS"] = self.ints["Ysched"]
+        self.ints["GO"] = self.ints[f"GZ{pub.n_layers}"]
+        self.ints["XS"] = self.ints["X"]
+        self.ints["YS"] = self.ints["Y"]
         for l in range(1, pub.n_layers + 1):
             self.ints[f"IW{l}"] = self.ints[f"W0.{l}"]
+            self.ints[f"SW{l}"] = self.ints[f"W{l}"]
+            self.ints[f"FW{l}"] = self.ints[f"WT.{l}"]
             if st.has_bias[l - 1]:
                 self.ints[f"IB{l}"] = self.ints[f"b0.{l}"]
+                self.ints[f"SB{l}"] = self.ints[f"b{l}"]
+                self.ints[f"FB{l}"] = self.ints[f"bT.{l}"]
         self.refresh()
 
     def refresh(self, *, check: bool = True) -> None:

@@ -317,16 +317,17 @@ class FixedPointParams:
 
     def relation_bounds(self, widths: Sequence[int], batch_size: int, steps: int) -> dict[str, int]:
         """For each field relation of the protocol (section 3), an upper bound on ``|lhs| + |rhs|`` of its integer
-        reading when every committed tensor is inside its declared range. A relation that holds mod ``r`` holds over
-        the integers when this bound is ``< r``. Per-step weights are not committed: the bound uses what the verifier
-        knows, ``|W_t| ≤ |W_0| + t·max|ΔW|`` (likewise biases)."""
+        reading when every range-checked tensor is inside its declared range. A relation that holds mod ``r`` holds
+        over the integers when this bound is ``< r``. The proof range-checks the weights and biases of every step
+        (``W_t``, ``b_t``, ``t = 0..T``) and the output gradient ``G_Z = O − Y`` (``grad_bits``), exactly as the
+        reference does, so the bounds use the declared ranges of ``W``, ``b`` and ``G_Z`` directly."""
         widths = _check_widths(widths)
         if batch_size < 1 or steps < 0:
             raise QuantizationConfigError(f"batch_size must be ≥ 1 and steps ≥ 0, got {batch_size}, {steps}")
         R = self._ranges
         F, s = self.frac_bits, self.lr_shift
-        w_eff = R["W"].max_abs + steps * R["dW"].max_abs
-        b_eff = R["b"].max_abs + steps * R["db"].max_abs
+        w_eff = R["W"].max_abs
+        b_eff = R["b"].max_abs
         g = R["G_Z"].max_abs
         out: dict[str, int] = {}
         L = len(widths) - 1
@@ -342,13 +343,16 @@ class FixedPointParams:
             out[f"bias gradient Σ G_Z = 2^s·Δb + R (layer {l})"] = (
                 batch_size * g + (1 << s) * R["db"].max_abs + R["db_remainder"].max_abs
             )
-            out[f"weight update W_t = W_0 − Σ ΔW (layer {l})"] = R["W"].max_abs + 2 * steps * R["dW"].max_abs
+            out[f"weight update W_t = W_0 − Σ ΔW (layer {l})"] = 2 * R["W"].max_abs + steps * R["dW"].max_abs
+            out[f"bias update b_t = b_0 − Σ Δb (layer {l})"] = 2 * R["b"].max_abs + steps * R["db"].max_abs
             if l < L:
                 out[f"ReLU A = (1−S)⊙Z', M = (1−2S)⊙Z' − S (layer {l})"] = 3 * R["Z_rescaled"].max_abs + 2
                 out[f"backward matmul G_A = G_Z·Wᵀ = 2^F·G'_A + R (layer {l})"] = (
                     widths[l + 1] * g * w_eff + (1 << F) * R["G_A_rescaled"].max_abs + R["G_A_remainder"].max_abs
                 )
-        out["MSE gradient G_Z = O − Y"] = R["O"].max_abs + R["Y"].max_abs + R["G_Z"].max_abs
+        # G_Z_L = O − Y (range-checked like the reference: |G_Z_L| < 2^grad_bits, the bound the weight and bias
+        # gradients of layer L use)
+        out["MSE gradient G_Z = O − Y"] = R["G_Z"].max_abs + R["O"].max_abs + R["Y"].max_abs
         return out
 
     def check_no_wrap(self, widths: Sequence[int], batch_size: int, steps: int) -> None:

@@ -5,9 +5,10 @@ A range-checked tensor ``x`` is stored in L as limbs of at most 16 bits: ``x = �
 states every limb's value but the top one, which both sides derive from ``v`` and the lower limbs (so a claim
 costs one message fewer than it has limbs).
 
-The relation's *inputs* — the scheduled batches (``XS``, ``YS``) and the initial weights and biases (``IW``,
-``IB``) — are range-checked the same way: at a fresh point each input's value is stated once, as a claim on
-the input tensor (committed, or virtual and reduced later) and as a claim on its limbs.
+Every range the int64 reference checks outside a step's intermediates is range-checked the same way: the whole
+dataset (``XS``, ``YS`` on ``X``, ``Y``), and per layer the initial (``IW``, ``IB``), per-step (``SW``, ``SB``)
+and final (``FW``, ``FB``) weights and biases. At a fresh point each tensor's value is stated once, as a claim
+on the tensor (committed, or virtual and reduced later) and as a claim on its limbs.
 """
 
 from __future__ import annotations
@@ -52,16 +53,22 @@ def verify_limb_claims(ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegis
 
 
 def _inputs(pub: Public) -> list[tuple[str, str, tuple[int, ...], bool]]:
-    """(tensor, limbed name, shape, tensor is virtual) for every input of the relation."""
+    """(tensor, limbed name, shape, tensor is virtual) for every tensor range-checked by equality with limbs:
+    the dataset ``X``, ``Y`` (all rows, as ``train_quantized`` checks), and per layer the initial, per-step
+    (``W_t`` for every padded step t; the step-masked ``[t < T]·b_t``) and final weights and biases."""
     sh = pub.sh
     out: list[tuple[str, str, tuple[int, ...], bool]] = [
-        ("A0", "XS", sh.act(0), True),
-        ("Ysched", "YS", sh.act(pub.n_layers), True),
+        ("X", "XS", (sh.rows, sh.widths[0]), False),
+        ("Y", "YS", (sh.rows, sh.widths[-1]), False),
     ]
     for l in range(1, pub.n_layers + 1):
         out.append((f"W0.{l}", f"IW{l}", sh.weight(l)[1:], False))
+        out.append((f"W{l}", f"SW{l}", sh.weight(l), True))
+        out.append((f"WT.{l}", f"FW{l}", sh.weight(l)[1:], False))
         if pub.st.has_bias[l - 1]:
             out.append((f"b0.{l}", f"IB{l}", sh.bias(l)[1:], False))
+            out.append((f"b{l}", f"SB{l}", sh.bias(l), True))
+            out.append((f"bT.{l}", f"FB{l}", sh.bias(l)[1:], False))
     return out
 
 

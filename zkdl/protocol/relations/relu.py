@@ -9,7 +9,8 @@ input-gradient ``G'_A`` of the next layer's backward pass:
 sign). All claims on A, Z' and G_Z of the layer are batched with random coefficients into one sumcheck over
 the six tables ``E_A, E_Z, E_G, S, M, G'_A`` (the E's are public eq combinations of the claims' points).
 
-Output layer L: ``Z'_L = O`` (range-checked) and the MSE gradient ``G_Z_L = O − Y_sched``.
+Output layer L: ``Z'_L = O`` (range-checked) and the MSE gradient ``G_Z_L = O − Y_sched``, range-checked as
+``GO`` (the reference checks it).
 """
 
 from __future__ import annotations
@@ -69,13 +70,15 @@ def verify(ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegistry, virt: C
 def prove_output(
     ch: ProverChannelProtocol, pub: Public, w: Witness, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
 ) -> None:
-    """Z'_L = O; G_Z_L = O − Y_sched: claims on Z'_L and G_Z_L become claims on O and on Y_sched."""
+    """Z'_L = O; G_Z_L = O − Y_sched, range-checked as GO: claims on Z'_L and G_Z_L become claims on O, GO and
+    Y_sched."""
     L = pub.n_layers
     for c in virt.pop(f"Zp{L}"):
         prove_limb_claims(ch, pub, w, reg, "O", c.point, c.value)
     for c in virt.pop(f"GZ{L}"):
         (y,) = ch.values("output/label", [w.fr("Ysched").evaluate(list(c.point))])
         virt.add(Claim("Ysched", c.point, y))
+        prove_limb_claims(ch, pub, w, reg, "GO", c.point, c.value)
         prove_limb_claims(ch, pub, w, reg, "O", c.point, c.value + y)
 
 
@@ -88,4 +91,5 @@ def verify_output(
     for c in virt.pop(f"GZ{L}"):
         (y,) = ch.values("output/label", 1)
         virt.add(Claim("Ysched", c.point, y))
+        verify_limb_claims(ch, pub, reg, "GO", c.point, c.value)
         verify_limb_claims(ch, pub, reg, "O", c.point, c.value + y)
