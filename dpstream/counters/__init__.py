@@ -21,7 +21,7 @@ from ..base import InvalidParameter, StateError, check_chunk
 from ..state import is_sealed, restore_checked, unseal
 from ._blocks import BLOCK_FORMAT, BlockCounter
 from ._core import LinearCounter, NoiseProcess, noiseless
-from ._factor import BLT, SquareRoot, fit_blt, sqrt_coefficients
+from ._factor import BLT, FactorCounter, SquareRoot, fit_blt, sqrt_coefficients
 from ._trees import BinaryTree, Honaker, Hybrid, SmoothBinary
 
 _REGISTRY: dict[str, type[LinearCounter]] = {
@@ -69,6 +69,13 @@ def make(
         raise InvalidParameter(f"{name} needs horizon=T (the stream length); for an unknown T use 'hybrid'")
     if k == 1:
         return cls(horizon, privacy, dim=dim, seed=seed, bounds=bounds, clip=clip, **options)
+    if issubclass(cls, FactorCounter):
+        # the lattice factorization rounds and bounds its encoder for items within ``bounds``; block sums of k
+        # items are not such items (their float-error bound and item lattice would have to be redone)
+        raise InvalidParameter(
+            f"release_every > 1 is not supported for {name!r} yet; use a tree counter ('binary-tree', 'honaker', "
+            "'smooth-binary', 'hybrid') for releases every k items"
+        )
     inner = cls(BlockCounter.inner_horizon(horizon, k), privacy, dim=dim, seed=seed, bounds=bounds, clip=clip,
                 **options)
     return BlockCounter(inner, k, horizon)
@@ -112,7 +119,7 @@ def _check_carry_shape(obj: LinearCounter, carry: Any) -> None:
                     **obj._process_kwargs)
     while ref._blk < obj._blk:
         ref._next_block()
-    if _skeleton(ref._carry_start) != _skeleton(carry):
+    if _skeleton(ref.state_dict().get("carry")) != _skeleton(carry):  # the carry as this counter serializes it
         raise StateError(f"state 'carry' does not have the shape of a {obj.name} carry at block {obj._blk}")
 
 

@@ -31,7 +31,7 @@ def _problem(cls, **kw):
 
 
 COUNTERS = [(n, None, 1) for n in counters.names()] + [
-    ("binary-tree", EpsDP(1.0), 1), ("honaker", EpsDP(1.0), 1), ("binary-tree", None, 4), ("blt", None, 3)]
+    ("binary-tree", EpsDP(1.0), 1), ("honaker", EpsDP(1.0), 1), ("binary-tree", None, 4), ("honaker", None, 3)]
 COUNTER_IDS = [f"{n}-{'eps' if p else 'rho'}-every{k}" for n, p, k in COUNTERS]
 PROBLEMS = [problems.MaxSumTree, problems.SumSelectTree, problems.MaxSumSVT, problems.SumSelectSVT,
             problems.MaxSumTrivial, problems.SumSelectTrivial]
