@@ -73,9 +73,13 @@ def bench_stream_durable(T: int, every: int, sync: str, work: str, tag: str = ""
     dt = time.perf_counter() - t0
     assert n == T and s.releases == T
     s.close()
-    return {"items": T, "seconds": dt, "items_per_s": T / dt, "commits": T // every,
-            "db_bytes": os.path.getsize(path) + (os.path.getsize(path + "-wal") if os.path.exists(path + "-wal")
-                                                 else 0)}
+    return {
+        "items": T,
+        "seconds": dt,
+        "items_per_s": T / dt,
+        "commits": T // every,
+        "db_bytes": os.path.getsize(path) + (os.path.getsize(path + "-wal") if os.path.exists(path + "-wal") else 0),
+    }
 
 
 def bench_durable_update(n: int, sync: str, work: str) -> dict:
@@ -99,8 +103,12 @@ def main() -> None:
     T = 2**17 if args.quick else 2**20
     kills = args.kills if args.kills is not None else (100 if args.quick else 1000)
     every = 1000
-    res: dict = {"machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                             "cpus": os.cpu_count()}, "T": T, "checkpoint_every": every, "quick": args.quick}
+    res: dict = {
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()},
+        "T": T,
+        "checkpoint_every": every,
+        "quick": args.quick,
+    }
     with tempfile.TemporaryDirectory() as work:
         bench_update_many(2**12)  # warm the kernels (and the store's code paths)
         bench_stream_durable(2**12, every, "normal", work, tag="-warm")
@@ -114,7 +122,8 @@ def main() -> None:
             res[f"{k}_vs_update_many"] = res[k] / res["baseline_update_many_items_per_s"]
         for sync in ("normal", "full"):
             res[f"stream_durable_{sync}"]["vs_update_many"] = (
-                res[f"stream_durable_{sync}"]["items_per_s"] / res["baseline_update_many_items_per_s"])
+                res[f"stream_durable_{sync}"]["items_per_s"] / res["baseline_update_many_items_per_s"]
+            )
         print(json.dumps(res, indent=2), flush=True)
         import kill_campaign
 

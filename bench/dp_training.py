@@ -80,9 +80,19 @@ def run_nonprivate(seed, epochs, D):
 def run_dpftrl(mech, eps, seed, epochs, D):
     Xtr, ytr, Xte, yte = D
     model = mlp(seed)
-    opt = DPFTRL(model.parameters(), lr=LR, base="momentum", momentum=MOMENTUM, mechanism=mech,
-                 target_epsilon=eps, delta=DELTA, clip_norm=CLIP, epochs=epochs, batch_size=BATCH,
-                 dataset_size=Xtr.shape[0])
+    opt = DPFTRL(
+        model.parameters(),
+        lr=LR,
+        base="momentum",
+        momentum=MOMENTUM,
+        mechanism=mech,
+        target_epsilon=eps,
+        delta=DELTA,
+        clip_norm=CLIP,
+        epochs=epochs,
+        batch_size=BATCH,
+        dataset_size=Xtr.shape[0],
+    )
     loss = torch.nn.functional.cross_entropy
     noise_s = 0.0
     t0 = time.perf_counter()
@@ -91,16 +101,27 @@ def run_dpftrl(mech, eps, seed, epochs, D):
         opt.private_step(model, loss, Xtr[idx], ytr[idx])
     wall = time.perf_counter() - t0
     # noise share: time the generator alone for the same number of steps at the same d
-    plan = type(opt.plan)(mech, opt.plan.dim, steps_per_epoch=opt.plan.steps_per_epoch, epochs=epochs,
-                          clip_norm=CLIP, noise_multiplier=opt.noise_multiplier)
+    plan = type(opt.plan)(
+        mech,
+        opt.plan.dim,
+        steps_per_epoch=opt.plan.steps_per_epoch,
+        epochs=epochs,
+        clip_norm=CLIP,
+        noise_multiplier=opt.noise_multiplier,
+    )
     t1 = time.perf_counter()
     for _ in range(plan.steps):
         plan.noise()
     noise_s = time.perf_counter() - t1
     rep = opt.privacy_report()
-    return {"accuracy": accuracy(model, Xte, yte), "sec_per_epoch": wall / epochs,
-            "noise_share_of_step": noise_s / wall, "epsilon": rep["epsilon_spent"],
-            "noise_multiplier": opt.noise_multiplier, "noise_std": rep["noise_std"]}
+    return {
+        "accuracy": accuracy(model, Xte, yte),
+        "sec_per_epoch": wall / epochs,
+        "noise_share_of_step": noise_s / wall,
+        "epsilon": rep["epsilon_spent"],
+        "noise_multiplier": opt.noise_multiplier,
+        "noise_std": rep["noise_std"],
+    }
 
 
 def run_opacus(eps, seed, epochs, D):
@@ -109,12 +130,20 @@ def run_opacus(eps, seed, epochs, D):
     Xtr, ytr, Xte, yte = D
     model = mlp(seed)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(Xtr, ytr), batch_size=BATCH,
-                                         generator=torch.Generator().manual_seed(seed))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(Xtr, ytr), batch_size=BATCH, generator=torch.Generator().manual_seed(seed)
+    )
     engine = PrivacyEngine(accountant="rdp")
     model, opt, loader = engine.make_private_with_epsilon(
-        module=model, optimizer=opt, data_loader=loader, epochs=epochs, target_epsilon=eps, target_delta=DELTA,
-        max_grad_norm=CLIP, poisson_sampling=True)
+        module=model,
+        optimizer=opt,
+        data_loader=loader,
+        epochs=epochs,
+        target_epsilon=eps,
+        target_delta=DELTA,
+        max_grad_norm=CLIP,
+        poisson_sampling=True,
+    )
     t0 = time.perf_counter()
     for _ in range(epochs):
         for xb, yb in loader:
@@ -124,8 +153,12 @@ def run_opacus(eps, seed, epochs, D):
             torch.nn.functional.cross_entropy(model(xb), yb).backward()
             opt.step()
     wall = time.perf_counter() - t0
-    return {"accuracy": accuracy(model, Xte, yte), "sec_per_epoch": wall / epochs,
-            "epsilon": engine.get_epsilon(DELTA), "noise_multiplier": opt.noise_multiplier}
+    return {
+        "accuracy": accuracy(model, Xte, yte),
+        "sec_per_epoch": wall / epochs,
+        "epsilon": engine.get_epsilon(DELTA),
+        "noise_multiplier": opt.noise_multiplier,
+    }
 
 
 def noise_throughput(dims, min_seconds=1.0):
@@ -160,8 +193,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--lr", type=float, default=LR, help="learning rate of every method (default 0.1)")
-    ap.add_argument("--noise-only", action="store_true",
-                    help="re-measure only the noise throughput and update it in the existing JSON")
+    ap.add_argument(
+        "--noise-only",
+        action="store_true",
+        help="re-measure only the noise throughput and update it in the existing JSON",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "dp_training.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -184,12 +220,29 @@ def main() -> None:
         have_opacus = False
         print("opacus is not installed in this environment: DP-SGD rows are skipped", file=sys.stderr)
     D = data()
-    res = {"setup": {"train": int(D[0].shape[0]), "test": int(D[2].shape[0]), "batch": BATCH, "epochs": epochs,
-                     "clip": CLIP, "delta": DELTA, "lr": LR, "momentum": MOMENTUM, "seeds": seeds,
-                     "model": "MLP 64-256-256-10", "torch_threads": 1},
-           "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                       "torch": torch.__version__, "numpy": np.__version__},
-           "opacus": have_opacus, "runs": []}
+    res = {
+        "setup": {
+            "train": int(D[0].shape[0]),
+            "test": int(D[2].shape[0]),
+            "batch": BATCH,
+            "epochs": epochs,
+            "clip": CLIP,
+            "delta": DELTA,
+            "lr": LR,
+            "momentum": MOMENTUM,
+            "seeds": seeds,
+            "model": "MLP 64-256-256-10",
+            "torch_threads": 1,
+        },
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+        },
+        "opacus": have_opacus,
+        "runs": [],
+    }
     for seed in seeds:
         r = run_nonprivate(seed, epochs, D)
         res["runs"].append({"method": "non-private", "epsilon_target": None, "seed": seed, **r})

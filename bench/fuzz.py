@@ -43,10 +43,50 @@ if str(ROOT) not in sys.path:
 
 R = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 P = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
-U64_BOUNDS = [0, 1, 2, 31, 32, 33, 47, 48, 49, 255, 256, (1 << 31) - 1, 1 << 31, (1 << 32) - 1, 1 << 32,
-              (1 << 63) - 1, 1 << 63, (1 << 64) - 1]
-INT_BOUNDS = [0, 1, -1, 2, 3, 16, 17, 31, 32, 62, 63, 64, 255, 256, 1 << 31, 1 << 32, (1 << 63) - 1, 1 << 63,
-              (1 << 64) - 1, 1 << 64, -(1 << 63), 10**30]
+U64_BOUNDS = [
+    0,
+    1,
+    2,
+    31,
+    32,
+    33,
+    47,
+    48,
+    49,
+    255,
+    256,
+    (1 << 31) - 1,
+    1 << 31,
+    (1 << 32) - 1,
+    1 << 32,
+    (1 << 63) - 1,
+    1 << 63,
+    (1 << 64) - 1,
+]
+INT_BOUNDS = [
+    0,
+    1,
+    -1,
+    2,
+    3,
+    16,
+    17,
+    31,
+    32,
+    62,
+    63,
+    64,
+    255,
+    256,
+    1 << 31,
+    1 << 32,
+    (1 << 63) - 1,
+    1 << 63,
+    (1 << 64) - 1,
+    1 << 64,
+    -(1 << 63),
+    10**30,
+]
 
 
 # =========================================================================================================
@@ -120,8 +160,11 @@ class ProofMutator:
             while i + 8 <= len(payload):  # frs blocks: u64 count, then count canonical 32-byte elements
                 (c,) = struct.unpack_from("<Q", payload, i)
                 end = i + 8 + 32 * c
-                if 0 < c <= 4096 and end <= len(payload) and all(
-                        int.from_bytes(payload[j : j + 32], "little") < R for j in range(i + 8, end, 32)):
+                if (
+                    0 < c <= 4096
+                    and end <= len(payload)
+                    and all(int.from_bytes(payload[j : j + 32], "little") < R for j in range(i + 8, end, 32))
+                ):
                     self.frs += [start + j for j in range(i + 8, end, 32)]
                     i = end
                 else:
@@ -140,9 +183,20 @@ class ProofMutator:
             _non_subgroup_point(),
         ]
         self.bad_frs = [v.to_bytes(32, "little") for v in (R, R + 1, R - 1, (1 << 256) - 1, 0, 1, 1 << 255)]
-        self.kinds = ["bitflip", "byterun", "section_reorder", "section_duplicate", "section_remove",
-                      "section_length", "length_field", "truncate", "extend", "point_boundary", "fr_boundary",
-                      "header_field"]
+        self.kinds = [
+            "bitflip",
+            "byterun",
+            "section_reorder",
+            "section_duplicate",
+            "section_remove",
+            "section_length",
+            "length_field",
+            "truncate",
+            "extend",
+            "point_boundary",
+            "fr_boundary",
+            "header_field",
+        ]
 
     def mutate(self) -> tuple[str, bytes]:
         for _ in range(100):
@@ -210,8 +264,7 @@ class ProofMutator:
         return self.proof[: self.rng.randrange(len(self.proof))]
 
     def _extend(self):
-        extra = self.rng.choice([b"\x00", b"\xff", bytes(32), os.urandom(self.rng.randrange(1, 100)),
-                                 self.proof[-48:]])
+        extra = self.rng.choice([b"\x00", b"\xff", bytes(32), os.urandom(self.rng.randrange(1, 100)), self.proof[-48:]])
         return self.proof + extra
 
     def _point_boundary(self):
@@ -238,8 +291,9 @@ class ProofMutator:
         elif which == "version":
             struct.pack_into("<H", b, 8, self.rng.choice([0, 2, 3, 0xFFFF]))
         elif which == "flags":
-            struct.pack_into("<H", b, 10, self.rng.choice([1, 2, 3, 0x8000, 0xFFFF]) ^ struct.unpack_from("<H", b,
-                                                                                                        10)[0])
+            struct.pack_into(
+                "<H", b, 10, self.rng.choice([1, 2, 3, 0x8000, 0xFFFF]) ^ struct.unpack_from("<H", b, 10)[0]
+            )
         elif which == "protolen":
             b[12] = self.rng.choice([0, 1, b[12] - 1, b[12] + 1, 255])
         else:
@@ -273,8 +327,19 @@ class StatementMutator:
         self.text = statement_json
         self.d = json.loads(statement_json)
         self.rng = random.Random(seed)
-        self.kinds = ["drop_key", "add_key", "rename_key", "retype", "int_boundary", "param", "commitment",
-                      "duplicate_key", "text_flip", "text_truncate", "list_len"]
+        self.kinds = [
+            "drop_key",
+            "add_key",
+            "rename_key",
+            "retype",
+            "int_boundary",
+            "param",
+            "commitment",
+            "duplicate_key",
+            "text_flip",
+            "text_truncate",
+            "list_len",
+        ]
 
     def mutate(self) -> tuple[str, str]:
         from zkdl.protocol.statement import Statement
@@ -297,8 +362,28 @@ class StatementMutator:
         return json.loads(json.dumps(self.d))
 
     def _value(self):
-        return self.rng.choice([None, True, False, 0, 1, -1, 1.5, 2.0, "1", "", "true", [], [1], {}, {"a": 1},
-                                1 << 64, 10**30, float("1e300")])
+        return self.rng.choice(
+            [
+                None,
+                True,
+                False,
+                0,
+                1,
+                -1,
+                1.5,
+                2.0,
+                "1",
+                "",
+                "true",
+                [],
+                [1],
+                {},
+                {"a": 1},
+                1 << 64,
+                10**30,
+                float("1e300"),
+            ]
+        )
 
     def _key(self, d):
         return self.rng.choice(sorted(d))
@@ -346,8 +431,9 @@ class StatementMutator:
     def _param(self):
         d = self._copy()
         k = self._key(d["params"])
-        d["params"][k] = self.rng.choice(INT_BOUNDS + [d["params"][k] + 1, d["params"][k] - 1, float(d["params"][k]),
-                                                      str(d["params"][k])])
+        d["params"][k] = self.rng.choice(
+            INT_BOUNDS + [d["params"][k] + 1, d["params"][k] - 1, float(d["params"][k]), str(d["params"][k])]
+        )
         return json.dumps(d)
 
     def _commitment(self):
@@ -411,11 +497,15 @@ class Tally:
             self.crashed.append({"kind": kind, **(detail or {})})
 
     def to_dict(self):
-        return {"count": self.n, "accepted": self.errors["ACCEPTED"],
-                "crashed": sum(v for k, v in self.errors.items() if k.startswith("CRASH")),
-                "error_types": dict(self.errors.most_common()),
-                "by_mutation": {k: dict(v) for k, v in sorted(self.by_kind.items())},
-                "accepted_examples": self.accepted, "crash_examples": self.crashed}
+        return {
+            "count": self.n,
+            "accepted": self.errors["ACCEPTED"],
+            "crashed": sum(v for k, v in self.errors.items() if k.startswith("CRASH")),
+            "error_types": dict(self.errors.most_common()),
+            "by_mutation": {k: dict(v) for k, v in sorted(self.by_kind.items())},
+            "accepted_examples": self.accepted,
+            "crash_examples": self.crashed,
+        }
 
 
 def verify_outcome(verify, proof, statement, **kw) -> tuple[str, dict]:
@@ -454,9 +544,23 @@ def cli_outcome(main, proof_path, statement_path, params_path) -> tuple[str, dic
 
 def cli_subprocess_outcome(proof_path, statement_path, params_path) -> tuple[str, dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.run([sys.executable, "-m", "zkdl.cli", "verify", str(proof_path), "--statement",
-                        str(statement_path), "--params", str(params_path)], capture_output=True, text=True, env=env,
-                       timeout=600)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zkdl.cli",
+            "verify",
+            str(proof_path),
+            "--statement",
+            str(statement_path),
+            "--params",
+            str(params_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     if "Traceback" in p.stderr:
         return "CRASH:traceback", {"stderr": p.stderr[-1500:]}
     if p.returncode == 0:
@@ -466,8 +570,16 @@ def cli_subprocess_outcome(proof_path, statement_path, params_path) -> tuple[str
     return f"subprocess-exit-{p.returncode}", {}
 
 
-def campaign(n_proofs: int, n_statements: int, *, seed: int = 0, budget_s: float | None = None,
-             cli_every: int = 1, subprocess_every: int = 0, progress=None) -> dict:
+def campaign(
+    n_proofs: int,
+    n_statements: int,
+    *,
+    seed: int = 0,
+    budget_s: float | None = None,
+    cli_every: int = 1,
+    subprocess_every: int = 0,
+    progress=None,
+) -> dict:
     import zkdl
     from zkdl.cli import main
 
@@ -529,8 +641,11 @@ def campaign(n_proofs: int, n_statements: int, *, seed: int = 0, budget_s: float
         "proof_targets": {"points": len(pm.points), "field_elements": len(pm.frs)},
         "proofs": proofs.to_dict(),
         "statements": statements.to_dict(),
-        "seconds": {"proofs": round(t_proofs, 1), "statements": round(t_statements, 1),
-                    "total": round(time.perf_counter() - t_start, 1)},
+        "seconds": {
+            "proofs": round(t_proofs, 1),
+            "statements": round(t_statements, 1),
+            "total": round(time.perf_counter() - t_start, 1),
+        },
         "stopped_by_budget": stopped or (deadline is not None and time.perf_counter() > deadline),
     }
 
@@ -540,19 +655,34 @@ def main() -> None:
     ap.add_argument("--proofs", type=int, default=100_000)
     ap.add_argument("--statements", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--budget-s", type=float, default=None,
-                    help="stop after about this many seconds (80 %% proofs, then statements) and report the counts")
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="stop after about this many seconds (80 %% proofs, then statements) and report the counts",
+    )
     ap.add_argument("--subprocess-every", type=int, default=500, help="every k-th statement also as a subprocess")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "fuzz.json"))
     args = ap.parse_args()
-    res = campaign(args.proofs, args.statements, seed=args.seed, budget_s=args.budget_s,
-                   subprocess_every=args.subprocess_every, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    res = campaign(
+        args.proofs,
+        args.statements,
+        seed=args.seed,
+        budget_s=args.budget_s,
+        subprocess_every=args.subprocess_every,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps({k: res[k] for k in ("requested", "seconds", "stopped_by_budget")}))
-    print(json.dumps({"proofs": {k: res["proofs"][k] for k in ("count", "accepted", "crashed", "error_types")},
-                      "statements": {k: res["statements"][k] for k in ("count", "accepted", "crashed",
-                                                                        "error_types")}}))
+    print(
+        json.dumps(
+            {
+                "proofs": {k: res["proofs"][k] for k in ("count", "accepted", "crashed", "error_types")},
+                "statements": {k: res["statements"][k] for k in ("count", "accepted", "crashed", "error_types")},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

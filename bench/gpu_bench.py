@@ -76,7 +76,7 @@ def bench_field(gpu, log_n: int, reps: int) -> dict:
     a_h, b_h, c_h = (cpu.from_int64(rng.integers(-(2**62), 2**62, n)) for _ in range(3))
     a_h, b_h = cpu.mul(a_h, b_h), cpu.mul(b_h, c_h)  # full-width field elements
     s = a_h[7].copy()
-    u = a_h[: log_n].copy()
+    u = a_h[:log_n].copy()
     sync = cp.cuda.Device().synchronize
     t_up, a = timed(lambda: gpu.asarray(a_h), sync, reps)
     b, c = gpu.asarray(b_h), gpu.asarray(c_h)
@@ -165,8 +165,11 @@ def bench_msm(log_n: int, reps: int) -> dict:
         pr = ref()
         ta = time.perf_counter() - t
         out[name] = {"gpu_s": tg, "arkworks_s": ta, "matches_arkworks": pg == pr, "stages_s": prof}
-        print(f"  msm {name:<12} gpu {tg * 1e3:9.3f} ms   arkworks {ta * 1e3:9.1f} ms   match={pg == pr}   "
-              f"stages={ {k: round(v * 1e3, 3) for k, v in prof.items()} }", flush=True)
+        print(
+            f"  msm {name:<12} gpu {tg * 1e3:9.3f} ms   arkworks {ta * 1e3:9.1f} ms   match={pg == pr}   "
+            f"stages={ {k: round(v * 1e3, 3) for k, v in prof.items()} }",
+            flush=True,
+        )
     return out
 
 
@@ -228,10 +231,17 @@ def step_msm20(reps: int, log_n: int = 20) -> dict:
         prof, msm.profile = dict(msm.profile), None
         t = time.perf_counter()
         ref = _fold_check(distinct, nd, s)
-        out[name] = {"gpu_s": tg, "matches_arkworks": pg == ref, "arkworks_fold_s": time.perf_counter() - t,
-                     "stages_s": prof}
-        print(f"  msm 2^{log_n} {name:<10} gpu {tg * 1e3:9.3f} ms  match={pg == ref}  "
-              f"stages={ {k: round(v * 1e3, 3) for k, v in prof.items()} }", flush=True)
+        out[name] = {
+            "gpu_s": tg,
+            "matches_arkworks": pg == ref,
+            "arkworks_fold_s": time.perf_counter() - t,
+            "stages_s": prof,
+        }
+        print(
+            f"  msm 2^{log_n} {name:<10} gpu {tg * 1e3:9.3f} ms  match={pg == ref}  "
+            f"stages={ {k: round(v * 1e3, 3) for k, v in prof.items()} }",
+            flush=True,
+        )
     out["skewed_over_uniform"] = out["skewed16"]["gpu_s"] / out["uniform16"]["gpu_s"]
     return out
 
@@ -280,9 +290,11 @@ def step_sweep(reps: int, lo: int = 16, hi: int = 22, save=None) -> dict:
         bits = rng.integers(0, 2, n).astype(np.uint8)
         full = rng.integers(0, 2**63, (n, 4), dtype=np.int64).view(np.uint64)
         full[:, 3] &= np.uint64(0x0FFFFFFFFFFFFFFF)  # < 2^252 < r: canonical
-        for kind, dev, run in (("bits", cp.asarray(bits), msm.msm_bits),
-                               ("small16", cp.asarray(s16), lambda d: msm.msm_small(d, bits=16)),
-                               ("full", cp.asarray(full), msm.msm_full)):
+        for kind, dev, run in (
+            ("bits", cp.asarray(bits), msm.msm_bits),
+            ("small16", cp.asarray(s16), lambda d: msm.msm_small(d, bits=16)),
+            ("full", cp.asarray(full), msm.msm_full),
+        ):
             tg, pg = event_timed(cp, lambda dev=dev, run=run: run(dev), max(1, reps // 2))
             entry = {"gpu_s": tg}
             if kind != "full" or log_n <= 18:
@@ -300,9 +312,13 @@ def step_sweep(reps: int, lo: int = 16, hi: int = 22, save=None) -> dict:
                     ref = _fold_check(distinct, nd, s16 if kind == "small16" else bits)
                 entry["matches_arkworks"] = pg == ref
             out[f"{kind}_2^{log_n}"] = entry
-            print(f"  msm {kind:<8} 2^{log_n}  gpu {tg * 1e3:9.3f} ms  " + "  ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items() if k != "gpu_s"),
-                flush=True)
+            print(
+                f"  msm {kind:<8} 2^{log_n}  gpu {tg * 1e3:9.3f} ms  "
+                + "  ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items() if k != "gpu_s"
+                ),
+                flush=True,
+            )
         if save is not None:
             save(out)
     return out
@@ -324,13 +340,15 @@ def step_sanitize() -> dict:
         "axpy": np.array_equal(gpu.to_host(gpu.axpy(s, a, b)), cpu.axpy(s, a_h, b_h)),
         "sum": np.array_equal(gpu.sum(a), cpu.sum(a_h)),
         "inner": np.array_equal(gpu.inner(a, b), cpu.inner(a_h, b_h)),
-        "round_sums": np.array_equal(gpu.round_sums([a[:2048], b[:2048], a[1:2049]]),
-                                     cpu.round_sums([a_h[:2048], b_h[:2048], a_h[1:2049]])),
+        "round_sums": np.array_equal(
+            gpu.round_sums([a[:2048], b[:2048], a[1:2049]]), cpu.round_sums([a_h[:2048], b_h[:2048], a_h[1:2049]])
+        ),
         "eq_table": np.array_equal(gpu.to_host(gpu.eq_table(a_h[:11])), cpu.eq_table(a_h[:11])),
         "powers": np.array_equal(gpu.to_host(gpu.powers(s, n)), cpu.powers(s, n)),
         "batch_inverse": np.array_equal(gpu.to_host(gpu.batch_inverse(a)[0]), cpu.batch_inverse(a_h)[0]),
-        "contract": np.array_equal(gpu.to_host(gpu.contract(a[:3000], (10, 30, 10), b[:30])),
-                                   cpu.contract(a_h[:3000], (10, 30, 10), b_h[:30])),
+        "contract": np.array_equal(
+            gpu.to_host(gpu.contract(a[:3000], (10, 30, 10), b[:30])), cpu.contract(a_h[:3000], (10, 30, 10), b_h[:30])
+        ),
     }
     from zkdl.commit.gpu_msm import GpuMsm
 
@@ -385,8 +403,9 @@ def main() -> int:
         res = step_sanitize()
     save(res)
     flat = json.dumps(res, default=str)
-    ok = not any(tok in flat for tok in ('"matches_arkworks": false', '"identical": false',
-                                         '"sample_identical": false'))
+    ok = not any(
+        tok in flat for tok in ('"matches_arkworks": false', '"identical": false', '"sample_identical": false')
+    )
     if args.step == "sanitize":
         ok = all(res.values())
     print(f"{args.step}: wrote {path}; checks passed: {ok}", flush=True)

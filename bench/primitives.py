@@ -137,11 +137,18 @@ def bench_fr(logs: list[int], py: dict, rng: np.random.Generator, reps: int) -> 
         for name, fn in ops.items():
             t, _ = best_of(fn, reps if n <= 1 << 20 else max(2, reps // 2))
             ns = t / n * 1e9
-            row[name] = {"s": t, "ns_per_elem": ns, "python_ns_per_elem": py[name]["ns_per_elem"],
-                         "speedup_vs_python": py[name]["ns_per_elem"] / ns}
+            row[name] = {
+                "s": t,
+                "ns_per_elem": ns,
+                "python_ns_per_elem": py[name]["ns_per_elem"],
+                "speedup_vs_python": py[name]["ns_per_elem"] / ns,
+            }
         rows.append(row)
-        print(f"  2^{log_n:<3}" + "".join(
-            f"  {k} {row[k]['ns_per_elem']:7.2f} ns ({row[k]['speedup_vs_python']:6.1f}x)" for k in ops), flush=True)
+        print(
+            f"  2^{log_n:<3}"
+            + "".join(f"  {k} {row[k]['ns_per_elem']:7.2f} ns ({row[k]['speedup_vs_python']:6.1f}x)" for k in ops),
+            flush=True,
+        )
         del a, b
     return rows
 
@@ -200,8 +207,10 @@ def _commit_one_size(params, log_n: int, rng: np.random.Generator, reps: int, bu
     tab01 = np.array([zero, one], dtype=object)
     kinds = {
         "bits": (lambda: commit_bits(params, bits, rng=rng), lambda: tab01[bits.astype(np.intp)].tolist()),
-        "signed16": (lambda: commit_int(params, signed, rng=rng),
-                     lambda: _scalars_from_std_bytes(Fr.from_int64(signed).to_le_bytes())),
+        "signed16": (
+            lambda: commit_int(params, signed, rng=rng),
+            lambda: _scalars_from_std_bytes(Fr.from_int64(signed).to_le_bytes()),
+        ),
         "full": (lambda: commit_fr(params, full, rng=rng), lambda: _scalars_from_std_bytes(full.to_le_bytes())),
     }
     rows = []
@@ -218,10 +227,19 @@ def _commit_one_size(params, log_n: int, rng: np.random.Generator, reps: int, bu
         rho = sum(opening.blinds) % R
         blind = G1Point.multiexp_unchecked([params.h], [Scalar.from_le_bytes(rho.to_bytes(32, "little"))])
         consistent = (raw + blind) == acc
-        row = {"kind": kind, "log_n": log_n, "n": n, "layout": f"2^{lay.log_rows}x2^{lay.log_cols}",
-               "commit_s": t_c, "commit_points_per_s": n / t_c,
-               "raw_msm_s": t_raw, "raw_msm_points_per_s": n / t_raw, "raw_scalar_build_s": t_build,
-               "speedup_vs_raw_msm": t_raw / t_c, "consistent_with_raw_msm": bool(consistent)}
+        row = {
+            "kind": kind,
+            "log_n": log_n,
+            "n": n,
+            "layout": f"2^{lay.log_rows}x2^{lay.log_cols}",
+            "commit_s": t_c,
+            "commit_points_per_s": n / t_c,
+            "raw_msm_s": t_raw,
+            "raw_msm_points_per_s": n / t_raw,
+            "raw_scalar_build_s": t_build,
+            "speedup_vs_raw_msm": t_raw / t_c,
+            "consistent_with_raw_msm": bool(consistent),
+        }
         extra = ""
         if kind == "signed16":
             # informational: one raw MSM of the magnitudes |v| (not the same commitment: signs dropped)
@@ -231,8 +249,11 @@ def _commit_one_size(params, log_n: int, rng: np.random.Generator, reps: int, bu
             row["speedup_vs_raw_msm_abs"] = t_abs / t_c
             extra = f"   (raw MSM of |v|: {t_abs:.3f} s)"
         rows.append(row)
-        print(f"  {kind:<9} 2^{log_n:<3} commit {t_c:8.3f} s ({n / t_c:10.0f} pts/s)   raw MSM {t_raw:8.3f} s"
-              f" ({n / t_raw:10.0f} pts/s)   ratio {t_raw / t_c:5.2f}x   ok={consistent}{extra}", flush=True)
+        print(
+            f"  {kind:<9} 2^{log_n:<3} commit {t_c:8.3f} s ({n / t_c:10.0f} pts/s)   raw MSM {t_raw:8.3f} s"
+            f" ({n / t_raw:10.0f} pts/s)   ratio {t_raw / t_c:5.2f}x   ok={consistent}{extra}",
+            flush=True,
+        )
     return rows
 
 
@@ -279,12 +300,23 @@ def bench_sumcheck(log_n: int, py: dict, py_tables: tuple, rng: np.random.Genera
     sub = len(py_tables[0])
     t_py, _ = best_of(lambda: _py_sumcheck(*py_tables), 1)
     scaled = t_py * (n - 1) / (sub - 1)
-    out = {"log_n": log_n, "n": n, "prove_s": t_p, "verify_s": t_v,
-           "python_estimate_s": est, "speedup_vs_python_estimate": est / t_p,
-           "python_measured_sub_log_n": PY_SUB_LOG, "python_measured_sub_s": t_py,
-           "python_measured_scaled_s": scaled, "speedup_vs_python_measured_scaled": scaled / t_p}
-    print(f"  2^{log_n}: prove {t_p:.3f} s, verify {t_v * 1e3:.2f} ms; Python estimate {est:.1f} s "
-          f"({est / t_p:.0f}x), Python at 2^{PY_SUB_LOG} scaled {scaled:.1f} s ({scaled / t_p:.0f}x)", flush=True)
+    out = {
+        "log_n": log_n,
+        "n": n,
+        "prove_s": t_p,
+        "verify_s": t_v,
+        "python_estimate_s": est,
+        "speedup_vs_python_estimate": est / t_p,
+        "python_measured_sub_log_n": PY_SUB_LOG,
+        "python_measured_sub_s": t_py,
+        "python_measured_scaled_s": scaled,
+        "speedup_vs_python_measured_scaled": scaled / t_p,
+    }
+    print(
+        f"  2^{log_n}: prove {t_p:.3f} s, verify {t_v * 1e3:.2f} ms; Python estimate {est:.1f} s "
+        f"({est / t_p:.0f}x), Python at 2^{PY_SUB_LOG} scaled {scaled:.1f} s ({scaled / t_p:.0f}x)",
+        flush=True,
+    )
     return out
 
 
@@ -307,8 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         fr_logs, commit_logs, sc_log = list(range(16, args.max_log + 1)), [16, 18, 20], 20
         commit_reps, commit_budget = 3, 8.0
-    result: dict = {"benchmark": "zkdl primitives", "quick": args.quick, "machine": machine_info(),
-                    "targets": TARGETS}
+    result: dict = {"benchmark": "zkdl primitives", "quick": args.quick, "machine": machine_info(), "targets": TARGETS}
     print(f"machine: {result['machine']['cpu_count']} cpus, load average {result['machine']['load_average_start']}")
 
     print(f"Python-int baselines (2^{PY_SUB_LOG} elements):", flush=True)
@@ -322,8 +353,10 @@ def main(argv: list[str] | None = None) -> int:
 
     n_cols = Layout.for_length(1 << max(commit_logs)).cols
     params, pinfo = make_params(n_cols, args.params)
-    print(f"commitments (generators: {pinfo['n_cols']} from {pinfo['path']}, {pinfo['setup_or_load_s']:.2f} s):",
-          flush=True)
+    print(
+        f"commitments (generators: {pinfo['n_cols']} from {pinfo['path']}, {pinfo['setup_or_load_s']:.2f} s):",
+        flush=True,
+    )
     result["params"] = pinfo
     result["commit"] = bench_commit(params, commit_logs, rng, commit_reps, commit_budget)
 

@@ -81,13 +81,19 @@ def workloads(args) -> list[dict]:
         return out if args.only != "digits" else out[:1]
     out = []
     if args.only in (None, "digits"):
-        out.append(dict(name="W-digits", widths=[64, 256, 256, 10], batch=64, steps=args.digits_steps,
-                        data="digits"))
+        out.append(dict(name="W-digits", widths=[64, 256, 256, 10], batch=64, steps=args.digits_steps, data="digits"))
     if args.only in (None, "paper"):
         w = args.paper_width
         name = "W-paper" if (w, args.paper_in) == (1024, 3072) else f"W-paper(width {w}, in {args.paper_in})"
-        out.append(dict(name=name, widths=[args.paper_in] + [w] * args.paper_layers + [10], batch=64,
-                        steps=args.paper_steps, data="synthetic"))
+        out.append(
+            dict(
+                name=name,
+                widths=[args.paper_in] + [w] * args.paper_layers + [10],
+                batch=64,
+                steps=args.paper_steps,
+                data="synthetic",
+            )
+        )
     return out
 
 
@@ -108,9 +114,17 @@ def _data(cfg: dict, fp):
 def _statement0(cfg, fp, n_rows, has_bias, range_backend):
     from zkdl.protocol.statement import Statement
 
-    return Statement(widths=tuple(cfg["widths"]), has_bias=tuple(has_bias), params=fp.to_dict(),
-                     batch_size=cfg["batch"], steps=cfg["steps"], n_rows=n_rows, schedule_seed=None,
-                     range_backend=range_backend, generators_digest="")
+    return Statement(
+        widths=tuple(cfg["widths"]),
+        has_bias=tuple(has_bias),
+        params=fp.to_dict(),
+        batch_size=cfg["batch"],
+        steps=cfg["steps"],
+        n_rows=n_rows,
+        schedule_seed=None,
+        range_backend=range_backend,
+        generators_digest="",
+    )
 
 
 def estimate(cfg: dict, range_backend: str) -> dict:
@@ -124,8 +138,11 @@ def estimate(cfg: dict, range_backend: str) -> dict:
     st = _statement0(cfg, fp, n_rows, [True] * (len(cfg["widths"]) - 1), range_backend)
     lay = training.Public.of(st).layout
     nv = lay.n + (PLANE_LOG if range_backend == "bits" else 0)
-    return {"layout_n": lay.n, "range_entries_used": lay.used,
-            "est_peak_gb": round(MEM_FACTOR[range_backend] * FR_BYTES * 2**nv / 2**30, 2)}
+    return {
+        "layout_n": lay.n,
+        "range_entries_used": lay.used,
+        "est_peak_gb": round(MEM_FACTOR[range_backend] * FR_BYTES * 2**nv / 2**30, 2),
+    }
 
 
 # =========================================================================================================
@@ -202,9 +219,15 @@ def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, war
     com_serialized = sum(len(Commitment.to_bytes(c)) for c in coms.values())
     T = cfg["steps"]
     out = {
-        "workload": cfg["name"], "widths": cfg["widths"], "batch": cfg["batch"], "steps": T,
-        "range_backend": range_backend, "backend": backend, "zero_knowledge": kwargs.get("zk", "default"),
-        "layout_n": layout.n, "range_entries_used": layout.used,
+        "workload": cfg["name"],
+        "widths": cfg["widths"],
+        "batch": cfg["batch"],
+        "steps": T,
+        "range_backend": range_backend,
+        "backend": backend,
+        "zero_knowledge": kwargs.get("zk", "default"),
+        "layout_n": layout.n,
+        "range_entries_used": layout.used,
         "train_s": round(t_train, 3),
         "statement_commit_s": round(t_stcommit, 3),
         "prove_s": round(t_prove, 3),
@@ -256,33 +279,46 @@ def main(argv=None) -> int:
     for cfg in workloads(args):
         for rb in [r.strip() for r in args.ranges.split(",") if r.strip()]:
             est = estimate(cfg, rb)
-            row = {"workload": cfg["name"], "widths": cfg["widths"], "batch": cfg["batch"], "steps": cfg["steps"],
-                   "range_backend": rb, "backend": args.backend, **est, "load_before": _loadavg()}
+            row = {
+                "workload": cfg["name"],
+                "widths": cfg["widths"],
+                "batch": cfg["batch"],
+                "steps": cfg["steps"],
+                "range_backend": rb,
+                "backend": args.backend,
+                **est,
+                "load_before": _loadavg(),
+            }
             if est["est_peak_gb"] > mem_limit:
-                row["skipped"] = (f"estimated peak {est['est_peak_gb']} GB > limit {mem_limit:.1f} GB "
-                                  f"(L has 2^{est['layout_n']} entries); lower --digits-steps / --paper-width / "
-                                  "--paper-steps")
+                row["skipped"] = (
+                    f"estimated peak {est['est_peak_gb']} GB > limit {mem_limit:.1f} GB "
+                    f"(L has 2^{est['layout_n']} entries); lower --digits-steps / --paper-width / "
+                    "--paper-steps"
+                )
                 print(f"[skip] {cfg['name']} {rb}: {row['skipped']}", flush=True)
                 results.append(row)
                 continue
-            print(f"[run ] {cfg['name']} {rb} (L: 2^{est['layout_n']}, est. peak {est['est_peak_gb']} GB)",
-                  flush=True)
+            print(f"[run ] {cfg['name']} {rb} (L: 2^{est['layout_n']}, est. peak {est['est_peak_gb']} GB)", flush=True)
             job = {"cfg": cfg, "range": rb, "backend": args.backend, "zk": None if not args.no_zk else False}
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True,
-                                  text=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True
+            )
             line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
             if proc.returncode != 0 or line is None:
                 row["error"] = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
                 row["exit_code"] = proc.returncode
                 print(f"[fail] {cfg['name']} {rb}: {row['error']}", flush=True)
             else:
-                row.update(json.loads(line[len("RESULT "):]))
+                row.update(json.loads(line[len("RESULT ") :]))
                 row["wall_s"] = round(time.perf_counter() - t0, 1)
-                print(f"       prove {row['prove_s']} s ({row['prove_s_per_step']} s/step) "
-                      f"phases {row['prove_phases_s']}  verify {row['verify_s']} s "
-                      f"(verify/prove {row['verify_over_prove']:.4f})  proof {row['proof_bytes']} B  "
-                      f"peak {row['peak_rss_gb']} GB  train {row['train_s']} s", flush=True)
+                print(
+                    f"       prove {row['prove_s']} s ({row['prove_s_per_step']} s/step) "
+                    f"phases {row['prove_phases_s']}  verify {row['verify_s']} s "
+                    f"(verify/prove {row['verify_over_prove']:.4f})  proof {row['proof_bytes']} B  "
+                    f"peak {row['peak_rss_gb']} GB  train {row['train_s']} s",
+                    flush=True,
+                )
             row["load_after"] = _loadavg()
             results.append(row)
 
@@ -291,20 +327,28 @@ def main(argv=None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "args": {k: v for k, v in vars(args).items() if k != "child"},
         "mem_limit_gb": round(mem_limit, 1),
-        "targets": {"W-digits prove s/step": 1.0, "W-digits verify/prove": 0.01, "W-paper prove s/step": 30.0,
-                    "W-paper peak GB": 16.0},
+        "targets": {
+            "W-digits prove s/step": 1.0,
+            "W-digits verify/prove": 0.01,
+            "W-paper prove s/step": 30.0,
+            "W-paper peak GB": 16.0,
+        },
         "total_wall_s": round(time.perf_counter() - t_all, 1),
         "results": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {args.out}")
-    print(f"{'workload':28s} {'range':7s} {'prove s/step':>12s} {'verify s':>9s} {'v/p':>7s} {'proof KB':>9s} "
-          f"{'peak GB':>8s}")
+    print(
+        f"{'workload':28s} {'range':7s} {'prove s/step':>12s} {'verify s':>9s} {'v/p':>7s} {'proof KB':>9s} "
+        f"{'peak GB':>8s}"
+    )
     for r in results:
         if "prove_s" in r:
-            print(f"{r['workload']:28s} {r['range_backend']:7s} {r['prove_s_per_step']:12.3f} {r['verify_s']:9.3f} "
-                  f"{r['verify_over_prove']:7.4f} {r['proof_bytes'] / 1024:9.1f} {r['peak_rss_gb']:8.2f}")
+            print(
+                f"{r['workload']:28s} {r['range_backend']:7s} {r['prove_s_per_step']:12.3f} {r['verify_s']:9.3f} "
+                f"{r['verify_over_prove']:7.4f} {r['proof_bytes'] / 1024:9.1f} {r['peak_rss_gb']:8.2f}"
+            )
         else:
             print(f"{r['workload']:28s} {r['range_backend']:7s} {r.get('skipped') or r.get('error')}")
     return 0

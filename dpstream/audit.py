@@ -166,8 +166,11 @@ def lattice_parity_score(B: np.ndarray, grid: float, offset: float = 0.0) -> Cal
 
 
 def first_item_residue_attack(
-    make_mechanism: Callable[[int], Mechanism], candidates: tuple[float, float], grids: Sequence[float],
-    runs: int = 400, seed: int = 0,
+    make_mechanism: Callable[[int], Mechanism],
+    candidates: tuple[float, float],
+    grids: Sequence[float],
+    runs: int = 400,
+    seed: int = 0,
 ) -> dict[float, float]:
     """The lattice-leak attack: in each run x_1 is one of two ``candidates`` (chosen at random), the attacker sees
     answer 1 only and guesses the candidate whose residue modulo a public grid is closer (ties: a coin).  Returns

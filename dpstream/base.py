@@ -180,7 +180,8 @@ class Mechanism(ABC):
             raise InvalidParameter(
                 f"this mechanism releases every {self.release_every} item(s); its noise is calibrated to that "
                 f"number of releases, so create it with release_every={release_every} "
-                f"(counters.make(..., release_every={release_every}) or counters.open(..., release_every=...))")
+                f"(counters.make(..., release_every={release_every}) or counters.open(..., release_every=...))"
+            )
         return self._stream(iter(items), n)
 
     def _stream(self, it: Any, n: int) -> Any:

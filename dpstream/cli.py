@@ -74,8 +74,7 @@ def _progress(quiet: bool):
 def _cmd_demo_lower_bound(args) -> int:
     from dpstream.lowerbound.demo import format_summary, run_lower_bound_demo
 
-    res = run_lower_bound_demo(args.out, quick=args.quick, rho=args.rho, seed=args.seed,
-                               progress=_progress(args.quiet))
+    res = run_lower_bound_demo(args.out, quick=args.quick, rho=args.rho, seed=args.seed, progress=_progress(args.quiet))
     if args.json:
         print(json.dumps({"ok": True, "out": str(args.out), **res}, default=str))
         return EXIT_OK
@@ -91,8 +90,13 @@ def _cmd_audit_tracing(args) -> int:
     from dpstream.lowerbound.tracing import tracing_attack
     from dpstream.problems import MaxSumSVT, MaxSumTree, SumSelectSVT, SumSelectTree
 
-    known = {"maxsum-tree": MaxSumTree, "maxsum-svt": MaxSumSVT, "sumselect-tree": SumSelectTree,
-             "sumselect-svt": SumSelectSVT, **BROKEN}
+    known = {
+        "maxsum-tree": MaxSumTree,
+        "maxsum-svt": MaxSumSVT,
+        "sumselect-tree": SumSelectTree,
+        "sumselect-svt": SumSelectSVT,
+        **BROKEN,
+    }
     cls = known[args.mechanism]
     sumselect = cls.problem == "sumselect"
     counter = [0]
@@ -103,15 +107,33 @@ def _cmd_audit_tracing(args) -> int:
         mk = lambda T, d: cls(horizon=T, dim=d, rho=args.rho, seed=s)  # noqa: E731
         return (marginals_via_sumselect(D, mk) if sumselect else marginals_via_maxsum(D, mk)).counts
 
-    res = tracing_attack(est, n=args.n, d=args.d, trials=args.trials,
-                         seed=0 if args.seed is None else args.seed, kind="bits" if sumselect else "counts",
-                         progress=lambda i, k: _progress(args.quiet)(f"trial {i}/{k}"))
+    res = tracing_attack(
+        est,
+        n=args.n,
+        d=args.d,
+        trials=args.trials,
+        seed=0 if args.seed is None else args.seed,
+        kind="bits" if sumselect else "counts",
+        progress=lambda i, k: _progress(args.quiet)(f"trial {i}/{k}"),
+    )
     flagged = res.auc - 3 * res.auc_se > 0.5
-    out = {"ok": True, "mechanism": cls.__name__, "claimed_rho": args.rho, "n": args.n, "d_prime": args.d,
-           "trials": args.trials, "auc": res.auc, "auc_se": res.auc_se, "flagged": bool(flagged)}
-    print(json.dumps(out) if args.json else
-          f"{cls.__name__}: tracing AUC {res.auc:.3f} ± {res.auc_se:.3f} -> "
-          + ("FLAGGED: membership is detectable (AUC > 0.5 at 3 s.e.)" if flagged else "not flagged"))
+    out = {
+        "ok": True,
+        "mechanism": cls.__name__,
+        "claimed_rho": args.rho,
+        "n": args.n,
+        "d_prime": args.d,
+        "trials": args.trials,
+        "auc": res.auc,
+        "auc_se": res.auc_se,
+        "flagged": bool(flagged),
+    }
+    print(
+        json.dumps(out)
+        if args.json
+        else f"{cls.__name__}: tracing AUC {res.auc:.3f} ± {res.auc_se:.3f} -> "
+        + ("FLAGGED: membership is detectable (AUC > 0.5 at 3 s.e.)" if flagged else "not flagged")
+    )
     return EXIT_FLAGGED if flagged else EXIT_OK
 
 
@@ -144,10 +166,16 @@ def _cmd_count(args) -> int:
 
         exists = os.path.exists(args.state) and os.path.getsize(args.state) > 0
         if not exists and "privacy" not in params:
-            raise InvalidParameter(f"--state {args.state} does not exist yet: give --horizon and --rho (or "
-                                   f"--epsilon) to create it")
-        mech = counters.open(args.state, args.mechanism if not exists or params else None, key=key,
-                             synchronous=args.synchronous, **params)
+            raise InvalidParameter(
+                f"--state {args.state} does not exist yet: give --horizon and --rho (or --epsilon) to create it"
+            )
+        mech = counters.open(
+            args.state,
+            args.mechanism if not exists or params else None,
+            key=key,
+            synchronous=args.synchronous,
+            **params,
+        )
     else:
         if "privacy" not in params or "horizon" not in params:
             raise InvalidParameter("give --horizon and --rho (or --epsilon), or --state FILE to resume a counter")
@@ -161,8 +189,10 @@ def _cmd_count(args) -> int:
             try:
                 ys = mech.update_many(items)  # durable: one commit, before anything is printed
             except DPError as e:
-                raise type(e)(f"lines {lines[0]}-{lines[-1]}: {e} (the counter holds t={mech.t} items: resume "
-                              f"the input after item {mech.t})") from None
+                raise type(e)(
+                    f"lines {lines[0]}-{lines[-1]}: {e} (the counter holds t={mech.t} items: resume "
+                    f"the input after item {mech.t})"
+                ) from None
             _write_counts(out, _release_steps_after(mech, len(items), len(ys)), ys)
         if not args.keep_partial:
             fin = getattr(mech, "finish", None)
@@ -233,31 +263,57 @@ def build_parser() -> argparse.ArgumentParser:
     _common(lb)
     lb.set_defaults(func=_cmd_demo_lower_bound)
 
-    cnt = sub.add_parser("count", help="private running counts of numbers / JSON lines (stdin or a file)",
-                         description="Reads one item per line (a number, a JSON number or list, or a JSON object "
-                                     "with --field) and writes one JSON line {\"t\": items so far, \"count\": "
-                                     "private running sum} per release.")
+    cnt = sub.add_parser(
+        "count",
+        help="private running counts of numbers / JSON lines (stdin or a file)",
+        description="Reads one item per line (a number, a JSON number or list, or a JSON object "
+        'with --field) and writes one JSON line {"t": items so far, "count": '
+        "private running sum} per release.",
+    )
     cnt.add_argument("input", nargs="?", default=None, help="input file (default: stdin, also '-')")
-    cnt.add_argument("--mechanism", default="binary-tree",
-                     choices=["binary-tree", "honaker", "smooth-binary", "square-root", "blt", "hybrid"])
+    cnt.add_argument(
+        "--mechanism",
+        default="binary-tree",
+        choices=["binary-tree", "honaker", "smooth-binary", "square-root", "blt", "hybrid"],
+    )
     cnt.add_argument("--horizon", type=_pos_int, help="stream length T the noise is calibrated for")
     cnt.add_argument("--rho", type=_positive_float, help="zCDP budget (Gaussian noise)")
     cnt.add_argument("--epsilon", type=_positive_float, help="pure DP budget (Laplace noise)")
     cnt.add_argument("--dim", type=_pos_int, help="coordinates of one item (default 1)")
-    cnt.add_argument("--bounds", type=_bounds_pair, nargs=2, metavar=("LO", "HI"),
-                     help="range of every coordinate (default 0 1); the noise scales with HI-LO")
+    cnt.add_argument(
+        "--bounds",
+        type=_bounds_pair,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help="range of every coordinate (default 0 1); the noise scales with HI-LO",
+    )
     cnt.add_argument("--clip", action="store_true", help="clip items outside the bounds instead of failing")
-    cnt.add_argument("--release-every", type=_pos_int, default=1,
-                     help="publish the count after every k-th item only (noise for T/k releases)")
-    cnt.add_argument("--keep-partial", action="store_true",
-                     help="with --release-every: do not release the last partial block at the end of the input")
+    cnt.add_argument(
+        "--release-every",
+        type=_pos_int,
+        default=1,
+        help="publish the count after every k-th item only (noise for T/k releases)",
+    )
+    cnt.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="with --release-every: do not release the last partial block at the end of the input",
+    )
     cnt.add_argument("--field", help="take the item from this field of a JSON object per line")
     cnt.add_argument("--state", help="SQLite store: created if missing, resumed if present (crash-safe)")
     cnt.add_argument("--key-file", help="file whose bytes (>= 16) authenticate the --state store (HMAC)")
-    cnt.add_argument("--synchronous", choices=["full", "normal"], default="full",
-                     help="full: fsync every commit (survives power loss); normal: survives kill -9 only")
-    cnt.add_argument("--checkpoint-every", type=_pos_int, default=1000,
-                     help="items per commit and per output flush (1 for live pipes)")
+    cnt.add_argument(
+        "--synchronous",
+        choices=["full", "normal"],
+        default="full",
+        help="full: fsync every commit (survives power loss); normal: survives kill -9 only",
+    )
+    cnt.add_argument(
+        "--checkpoint-every",
+        type=_pos_int,
+        default=1000,
+        help="items per commit and per output flush (1 for live pipes)",
+    )
     cnt.add_argument("--seed", type=_nonneg_int, default=None, help="reproducible noise (tests only: not private)")
     _common(cnt)  # the output is JSON lines already; --json adds errors as JSON on stdout
     cnt.set_defaults(func=_cmd_count)
@@ -266,9 +322,18 @@ def build_parser() -> argparse.ArgumentParser:
     asub = audit.add_subparsers(dest="audit", parser_class=_Parser)
     asub.required = True
     tr = asub.add_parser("tracing", help="membership attack through the reduction; exit 3 if flagged")
-    tr.add_argument("mechanism", choices=["maxsum-tree", "maxsum-svt", "sumselect-tree", "sumselect-svt",
-                                          "broken-tree-per-column", "broken-svt-reused-noise",
-                                          "broken-tree-per-column-sumselect"])
+    tr.add_argument(
+        "mechanism",
+        choices=[
+            "maxsum-tree",
+            "maxsum-svt",
+            "sumselect-tree",
+            "sumselect-svt",
+            "broken-tree-per-column",
+            "broken-svt-reused-noise",
+            "broken-tree-per-column-sumselect",
+        ],
+    )
     tr.add_argument("--rho", type=_positive_float, default=0.5)
     tr.add_argument("--n", type=int, default=40, help="dataset rows")
     tr.add_argument("--d", type=int, default=200, help="dataset columns d'")

@@ -435,7 +435,8 @@ class DiscreteGaussian:
             raise InvalidParameter(
                 f"discrete Gaussian variance {sigma2:.3g} is too small for the exact sampler (its Bernoulli "
                 f"denominators would exceed 2^56; the minimum is about 1e-9): ask for less privacy (smaller rho) "
-                f"only up to that point, or use no noise at all for noise-free checks")
+                f"only up to that point, or use no noise at all for noise-free checks"
+            )
 
     @property
     def sigma(self) -> float:

@@ -88,8 +88,7 @@ def canonical_json(obj: Any) -> bytes:
     try:  # the C encoder when the value is plain JSON already (every commit of a durable store goes here)
         text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     except (TypeError, ValueError):  # numpy scalars, NaN, odd keys: the checked walk converts or names the field
-        text = json.dumps(_plain(obj, "$"), sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                          allow_nan=False)
+        text = json.dumps(_plain(obj, "$"), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return text.encode("ascii")
 
 
@@ -101,8 +100,9 @@ def check_key(key: Any) -> bytes:
         raise InvalidParameter(f"the state key must be bytes, got {type(key).__name__}")
     key = bytes(key)
     if len(key) < MIN_KEY_BYTES:
-        raise InvalidParameter(f"the state key must have at least {MIN_KEY_BYTES} bytes, got {len(key)}; "
-                               f"use secrets.token_bytes(32)")
+        raise InvalidParameter(
+            f"the state key must have at least {MIN_KEY_BYTES} bytes, got {len(key)}; use secrets.token_bytes(32)"
+        )
     return key
 
 
@@ -139,8 +139,10 @@ def restore_checked(restore: Callable[[dict], Any], state: Any) -> Any:
     except Exception as e:  # noqa: BLE001
         raise StateError(f"restored state does not serialize: {type(e).__name__}: {e}") from e
     if again != wanted:
-        raise StateError("state is inconsistent: restoring it does not give back the same state "
-                         f"(first difference at byte {_first_diff(wanted, again)}); it was edited or corrupted")
+        raise StateError(
+            "state is inconsistent: restoring it does not give back the same state "
+            f"(first difference at byte {_first_diff(wanted, again)}); it was edited or corrupted"
+        )
     return obj
 
 
@@ -208,11 +210,15 @@ class Ledger:
     @staticmethod
     def _check(used: bool, last: int | None, stream: str, generation: int) -> None:
         if used:
-            raise StateError("this state was already restored once; restoring it again would replay its noise "
-                             "on new data (take a new state_dict from the live mechanism instead)")
+            raise StateError(
+                "this state was already restored once; restoring it again would replay its noise "
+                "on new data (take a new state_dict from the live mechanism instead)"
+            )
         if last is not None and generation <= last:
-            raise StateError(f"stream {stream[:8]}: generation {generation} is not newer than the last restored "
-                             f"generation {last}; restoring it would rewind the stream and replay its noise")
+            raise StateError(
+                f"stream {stream[:8]}: generation {generation} is not newer than the last restored "
+                f"generation {last}; restoring it would rewind the stream and replay its noise"
+            )
 
 
 _PROCESS_LEDGER = Ledger()
@@ -261,8 +267,10 @@ def unseal(envelope: Any, key: bytes, kind: str, restore: Callable[[dict], Any],
     tag = envelope["mac"]
     body = {k: v for k, v in envelope.items() if k != "mac"}
     if not hmac.compare_digest(mac(key, _DOMAIN, body), tag):
-        raise StateError("sealed state failed authentication (HMAC-SHA256 mismatch): it was tampered with, or "
-                         "the key is not the one it was sealed with")
+        raise StateError(
+            "sealed state failed authentication (HMAC-SHA256 mismatch): it was tampered with, or "
+            "the key is not the one it was sealed with"
+        )
     # authentic from here on; still check the envelope's own fields strictly
     if not is_sealed(envelope) or set(envelope) != _ENVELOPE_KEYS:
         raise StateError(f"sealed state has format {envelope.get('format')!r} and fields {sorted(envelope)}")

@@ -76,8 +76,11 @@ class _Ledger(Ledger):
     def record(self, store_id: str, generation: int) -> None:
         """Raise the high-water mark of ``store_id`` to ``generation`` (never lowers it)."""
         try:
-            self._con.execute("INSERT INTO restored VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET "
-                              "generation = MAX(generation, excluded.generation)", (store_id, generation))
+            self._con.execute(
+                "INSERT INTO restored VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET "
+                "generation = MAX(generation, excluded.generation)",
+                (store_id, generation),
+            )
         except sqlite3.Error as e:
             raise StoreError(f"ledger {self.path}: {e}") from e
 
@@ -88,8 +91,18 @@ class _Ledger(Ledger):
 class Durable(Mechanism):
     """A mechanism whose every release is committed to SQLite before it is returned (see the module doc)."""
 
-    def __init__(self, con: sqlite3.Connection, path: str, kind: str, store_id: str, mech: Mechanism,
-                 key: bytes | None, generation: int, releases: int, ledger: _Ledger | None):
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        path: str,
+        kind: str,
+        store_id: str,
+        mech: Mechanism,
+        key: bytes | None,
+        generation: int,
+        releases: int,
+        ledger: _Ledger | None,
+    ):
         self._con, self.path, self.kind, self.store_id = con, path, kind, store_id
         self._mech, self._key, self.generation, self.releases = mech, key, generation, releases
         self._ledger = ledger
@@ -157,8 +170,9 @@ class Durable(Mechanism):
             self._commit(out)
         return out
 
-    def stream(self, items: Any, checkpoint_every: int = 1000, release_every: int | None = None,
-               finish: bool = True) -> Any:
+    def stream(
+        self, items: Any, checkpoint_every: int = 1000, release_every: int | None = None, finish: bool = True
+    ) -> Any:
         """Answers to ``items``, committed every ``checkpoint_every`` items before they are yielded.
 
         A crash loses only the items of the chunk in flight, none of whose answers was yielded; reopen and read
@@ -171,8 +185,10 @@ class Durable(Mechanism):
         return Mechanism.stream(self, items, checkpoint_every, release_every)
 
     def save_state(self, key: bytes) -> dict:
-        raise StateError("a durable store's state cannot be exported: a restored copy would fork the stream that "
-                         "the store's lock and generation keep single; move the database file instead")
+        raise StateError(
+            "a durable store's state cannot be exported: a restored copy would fork the stream that "
+            "the store's lock and generation keep single; move the database file instead"
+        )
 
     def _stream_failed(self) -> None:
         self._reload()
@@ -205,12 +221,14 @@ class Durable(Mechanism):
             return []
         rows = self._con.execute(
             "SELECT first, count, generation, dtype, shape, data, mac FROM releases "
-            "WHERE first <= ? AND first + count > ? ORDER BY first", (last, first)).fetchall()
+            "WHERE first <= ? AND first + count > ? ORDER BY first",
+            (last, first),
+        ).fetchall()
         out: list = []
         for row in rows:
             vals = self._decode_row(row)
             lo, hi = max(first, row[0]), min(last, row[0] + row[1] - 1)
-            out.extend(vals[lo - row[0]: hi - row[0] + 1])
+            out.extend(vals[lo - row[0] : hi - row[0] + 1])
         return out
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -242,8 +260,7 @@ class Durable(Mechanism):
         raise StateError("a durable mechanism is restored by opening its database, not from a state dict")
 
     def __repr__(self) -> str:
-        return (f"Durable({self.path!r}, {self._mech!r}, generation={self.generation}, "
-                f"releases={self.releases})")
+        return f"Durable({self.path!r}, {self._mech!r}, generation={self.generation}, releases={self.releases})"
 
     # -- internals -----------------------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -262,11 +279,15 @@ class Durable(Mechanism):
                 if n:
                     dtype, shape, data = _encode(answers)
                     row_mac = self._row_mac(first, n, gen, dtype, shape, data)
-                    con.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                (first, n, gen, dtype, shape, data, row_mac))
+                    con.execute(
+                        "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (first, n, gen, dtype, shape, data, row_mac),
+                    )
                 head_mac = self._head_mac(gen, self._mech.t, first - 1 + n, state)
-                con.execute("UPDATE head SET generation=?, t=?, releases=?, state=?, mac=? WHERE id=1",
-                            (gen, self._mech.t, first - 1 + n, state, head_mac))
+                con.execute(
+                    "UPDATE head SET generation=?, t=?, releases=?, state=?, mac=? WHERE id=1",
+                    (gen, self._mech.t, first - 1 + n, state, head_mac),
+                )
                 con.execute("COMMIT")
             except BaseException:
                 if con.in_transaction:
@@ -291,20 +312,25 @@ class Durable(Mechanism):
     def _head_mac(self, gen: int, t: int, releases: int, state: str) -> str | None:
         if self._key is None:
             return None
-        return mac(self._key, _HEAD_DOMAIN, [self.store_id, gen, t, releases, hashlib.sha256(
-            state.encode("ascii")).hexdigest()])
+        return mac(
+            self._key,
+            _HEAD_DOMAIN,
+            [self.store_id, gen, t, releases, hashlib.sha256(state.encode("ascii")).hexdigest()],
+        )
 
     def _row_mac(self, first: int, n: int, gen: int, dtype: str, shape: str, data: bytes) -> str | None:
         if self._key is None:
             return None
-        return mac(self._key, _ROW_DOMAIN, [self.store_id, first, n, gen, dtype, shape,
-                                            hashlib.sha256(data).hexdigest()])
+        return mac(
+            self._key, _ROW_DOMAIN, [self.store_id, first, n, gen, dtype, shape, hashlib.sha256(data).hexdigest()]
+        )
 
     def _decode_row(self, row) -> list:
         first, n, gen, dtype, shape, data, tag = row
         if self._key is not None and not _eq(self._row_mac(first, n, gen, dtype, shape, data), tag):
-            raise StateError(f"store {self.path}: the releases from {first} failed authentication (tampered, or "
-                             f"another key)")
+            raise StateError(
+                f"store {self.path}: the releases from {first} failed authentication (tampered, or another key)"
+            )
         try:
             dims = json.loads(shape)
             arr = np.frombuffer(data, dtype=np.dtype(dtype)).reshape([n, *dims])
@@ -333,8 +359,10 @@ def _verify_head(store: Durable, row) -> Mechanism:
         raise StateError(f"store {store.path} has no state row")
     gen, t, releases, state, tag = row
     if store._key is not None and not _eq(store._head_mac(int(gen), int(t), int(releases), state), tag):
-        raise StateError(f"store {store.path}: the state failed authentication (HMAC-SHA256): it was edited, "
-                         f"copied from another store, or the key is wrong")
+        raise StateError(
+            f"store {store.path}: the state failed authentication (HMAC-SHA256): it was edited, "
+            f"copied from another store, or the key is wrong"
+        )
     if store._key is None and tag is not None:
         raise StateError(f"store {store.path} was created with a key: pass key=... to open it")
     try:
@@ -347,8 +375,16 @@ def _verify_head(store: Durable, row) -> Mechanism:
     return mech
 
 
-def open_store(path: Any, kind: str, build: Any, *, key: bytes | None = None, synchronous: str = "full",
-               ledger: str | None = None, spec: dict | None = None) -> Durable:
+def open_store(
+    path: Any,
+    kind: str,
+    build: Any,
+    *,
+    key: bytes | None = None,
+    synchronous: str = "full",
+    ledger: str | None = None,
+    spec: dict | None = None,
+) -> Durable:
     """Open (or create with ``build()``) the store at ``path``; see :func:`open_counter`."""
     path = os.fspath(path)
     if key is not None:
@@ -368,8 +404,9 @@ def open_store(path: Any, kind: str, build: Any, *, key: bytes | None = None, sy
             con.execute("BEGIN EXCLUSIVE")  # the lock, held until close (EXCLUSIVE locking mode)
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
-                raise StoreLocked(f"store {path} is already open (another process, or this one, holds its lock); "
-                                  f"close it first") from None
+                raise StoreLocked(
+                    f"store {path} is already open (another process, or this one, holds its lock); close it first"
+                ) from None
             raise
         con.execute("COMMIT")
         if con.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
@@ -384,14 +421,25 @@ def open_store(path: Any, kind: str, build: Any, *, key: bytes | None = None, sy
         if led is not None:
             seen = led.seen(store.store_id)
             if seen is not None and store.generation < seen:
-                raise StateError(f"store {path} is at generation {store.generation} but the ledger {ledger} saw "
-                                 f"generation {seen}: this file is an older or forked copy (continuing it would "
-                                 f"release steps again with the noise already published)")
+                raise StateError(
+                    f"store {path} is at generation {store.generation} but the ledger {ledger} saw "
+                    f"generation {seen}: this file is an older or forked copy (continuing it would "
+                    f"release steps again with the noise already published)"
+                )
         # an open is a commit too: the generation moves, so a copy taken before this open is older
         store.generation += 1
-        con.execute("UPDATE head SET generation=?, mac=? WHERE id=1", (
-            store.generation, store._head_mac(store.generation, store._mech.t, store.releases,
-                                              con.execute("SELECT state FROM head WHERE id=1").fetchone()[0])))
+        con.execute(
+            "UPDATE head SET generation=?, mac=? WHERE id=1",
+            (
+                store.generation,
+                store._head_mac(
+                    store.generation,
+                    store._mech.t,
+                    store.releases,
+                    con.execute("SELECT state FROM head WHERE id=1").fetchone()[0],
+                ),
+            ),
+        )
         con.execute("COMMIT")
         store._ledger = led
         if led is not None:
@@ -412,18 +460,29 @@ def open_store(path: Any, kind: str, build: Any, *, key: bytes | None = None, sy
 
 def _create(con, path, kind, build, key, spec) -> Durable:
     if build is None:
-        raise InvalidParameter(f"store {path} does not exist yet: give the mechanism and its parameters "
-                               f"(e.g. horizon=..., privacy=...)")
+        raise InvalidParameter(
+            f"store {path} does not exist yet: give the mechanism and its parameters (e.g. horizon=..., privacy=...)"
+        )
     mech = build()
     store_id = secrets.token_hex(16)
     con.execute("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
-    con.execute("CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, "
-                "t INTEGER NOT NULL, releases INTEGER NOT NULL, state TEXT NOT NULL, mac TEXT)")
-    con.execute("CREATE TABLE releases (first INTEGER PRIMARY KEY, count INTEGER NOT NULL, "
-                "generation INTEGER NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL, "
-                "mac TEXT)")
-    meta = {"format": STORE_FORMAT, "version": str(STORE_VERSION), "kind": kind, "id": store_id,
-            "spec": canonical_json(spec or {}).decode("ascii"), "keyed": "1" if key is not None else "0"}
+    con.execute(
+        "CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, "
+        "t INTEGER NOT NULL, releases INTEGER NOT NULL, state TEXT NOT NULL, mac TEXT)"
+    )
+    con.execute(
+        "CREATE TABLE releases (first INTEGER PRIMARY KEY, count INTEGER NOT NULL, "
+        "generation INTEGER NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL, "
+        "mac TEXT)"
+    )
+    meta = {
+        "format": STORE_FORMAT,
+        "version": str(STORE_VERSION),
+        "kind": kind,
+        "id": store_id,
+        "spec": canonical_json(spec or {}).decode("ascii"),
+        "keyed": "1" if key is not None else "0",
+    }
     con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
     state = canonical_json(mech.state_dict()).decode("ascii")
     store = Durable(con, path, kind, store_id, mech, key, 0, 0, None)
@@ -444,22 +503,30 @@ def _reopen(con, path, kind, key, spec, tables) -> Durable:
     if meta.get("keyed") != "1" and key is not None:
         raise StateError(f"store {path} was created without a key; open it without key=")
     if spec and canonical_json(spec).decode("ascii") != meta.get("spec"):
-        raise InvalidParameter(f"store {path} exists with parameters {meta.get('spec')}; reopen it with no "
-                               f"mechanism parameters, or the same ones")
+        raise InvalidParameter(
+            f"store {path} exists with parameters {meta.get('spec')}; reopen it with no "
+            f"mechanism parameters, or the same ones"
+        )
     store = Durable(con, path, kind, meta.get("id", ""), None, key, 0, 0, None)
     row = con.execute("SELECT generation, t, releases, state, mac FROM head WHERE id=1").fetchone()
     store._mech = _verify_head(store, row)
     store.generation, store.releases = int(row[0]), int(row[2])
     # the releases are contiguous 1..releases, none from the future of the state
-    agg = con.execute("SELECT COALESCE(SUM(count), 0), COALESCE(MAX(first + count - 1), 0), "
-                      "COALESCE(MAX(generation), 0), COUNT(*) FROM releases").fetchone()
+    agg = con.execute(
+        "SELECT COALESCE(SUM(count), 0), COALESCE(MAX(first + count - 1), 0), "
+        "COALESCE(MAX(generation), 0), COUNT(*) FROM releases"
+    ).fetchone()
     if int(agg[0]) != store.releases or int(agg[1]) != store.releases or int(agg[2]) > store.generation:
-        raise StateError(f"store {path}: the releases table ({agg[0]} answers up to {agg[1]}, generation "
-                         f"{agg[2]}) does not match the state ({store.releases} answers, generation "
-                         f"{store.generation}): rows were added, removed or copied from another file")
+        raise StateError(
+            f"store {path}: the releases table ({agg[0]} answers up to {agg[1]}, generation "
+            f"{agg[2]}) does not match the state ({store.releases} answers, generation "
+            f"{store.generation}): rows were added, removed or copied from another file"
+        )
     if int(agg[3]):
-        gaps = con.execute("SELECT COUNT(*) FROM releases a WHERE a.first > 1 AND NOT EXISTS "
-                           "(SELECT 1 FROM releases b WHERE b.first + b.count = a.first)").fetchone()[0]
+        gaps = con.execute(
+            "SELECT COUNT(*) FROM releases a WHERE a.first > 1 AND NOT EXISTS "
+            "(SELECT 1 FROM releases b WHERE b.first + b.count = a.first)"
+        ).fetchone()[0]
         if gaps:
             raise StateError(f"store {path}: the released answers are not contiguous")
     return store
@@ -480,8 +547,15 @@ def _spec(**kw: Any) -> dict:
     return out
 
 
-def open_counter(path: Any, mechanism: str | None = None, *, key: bytes | None = None, synchronous: str = "full",
-                 ledger: str | None = None, **params: Any) -> Durable:
+def open_counter(
+    path: Any,
+    mechanism: str | None = None,
+    *,
+    key: bytes | None = None,
+    synchronous: str = "full",
+    ledger: str | None = None,
+    **params: Any,
+) -> Durable:
     """Open the durable counter at ``path``, creating it as ``counters.make(mechanism, **params)`` if missing.
 
     * ``key``: HMAC key (bytes, >= 16) that authenticates the state and every release row; required to reopen
@@ -506,8 +580,16 @@ def open_counter(path: Any, mechanism: str | None = None, *, key: bytes | None =
     return open_store(path, "counter", build, key=key, synchronous=synchronous, ledger=ledger, spec=spec)
 
 
-def open_problem(path: Any, problem: str | None = None, method: str = "auto", *, key: bytes | None = None,
-                 synchronous: str = "full", ledger: str | None = None, **params: Any) -> Durable:
+def open_problem(
+    path: Any,
+    problem: str | None = None,
+    method: str = "auto",
+    *,
+    key: bytes | None = None,
+    synchronous: str = "full",
+    ledger: str | None = None,
+    **params: Any,
+) -> Durable:
     """Open the durable MaxSum / SumSelect mechanism at ``path``, creating it as
     ``problems.make(problem, method, **params)`` if missing (options as :func:`open_counter`)."""
     from . import problems
@@ -520,4 +602,3 @@ def open_problem(path: Any, problem: str | None = None, method: str = "auto", *,
         return problems.make(problem, method, **params)
 
     return open_store(path, "problem", build, key=key, synchronous=synchronous, ledger=ledger, spec=spec)
-

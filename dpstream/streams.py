@@ -35,7 +35,7 @@ def parse_line(line: str, lineno: int, field: str | None = None) -> Any:
     if not s:
         return None
     where = f"line {lineno}"
-    if field is None and s[0] not in "[{\"tfn":
+    if field is None and s[0] not in '[{"tfn':
         try:
             v = float(s)
         except ValueError:

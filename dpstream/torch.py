@@ -186,11 +186,16 @@ class DPFTRL:
         gen = ps["generator"]
         if gen is not None:
             gen = dict(gen)
-            gen["vectors"] = {k: None if v is None else torch.from_numpy(np.asarray(v)) for k, v in
-                              gen["vectors"].items()}
+            gen["vectors"] = {
+                k: None if v is None else torch.from_numpy(np.asarray(v)) for k, v in gen["vectors"].items()
+            }
             ps["generator"] = gen
-        return {"base": self.base.state_dict(), "plan": ps, "batch_size": self.batch_size,
-                "dataset_size": self.dataset_size}
+        return {
+            "base": self.base.state_dict(),
+            "plan": ps,
+            "batch_size": self.batch_size,
+            "dataset_size": self.dataset_size,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         try:

@@ -16,8 +16,15 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-_API = ("prove_training", "verify", "VerificationResult", "ProofBundle", "public_params", "load_statement",
-        "write_bundle")
+_API = (
+    "prove_training",
+    "verify",
+    "VerificationResult",
+    "ProofBundle",
+    "public_params",
+    "load_statement",
+    "write_bundle",
+)
 
 
 def __getattr__(name):  # the API pulls in torch and numba: import it on first use
@@ -32,5 +39,4 @@ def __getattr__(name):  # the API pulls in torch and numba: import it on first u
     raise AttributeError(f"module 'zkdl' has no attribute {name!r}")
 
 
-__all__ = ["ProofFormatError", "SetupError", "Statement", "StatementMismatch", "VerificationError", "ZkdlError",
-           *_API]
+__all__ = ["ProofFormatError", "SetupError", "Statement", "StatementMismatch", "VerificationError", "ZkdlError", *_API]

@@ -87,8 +87,10 @@ def public_params(
             return pp
     if not create:
         have = "does not exist" if pp is None else f"holds {pp.capacity} generators"
-        raise SetupError(f"generator cache {target} {have}; {max(n_generators, 1)} are needed: run "
-                         f"`zkdl setup --n {max(n_generators, 1)} --path {target}` first")
+        raise SetupError(
+            f"generator cache {target} {have}; {max(n_generators, 1)} are needed: run "
+            f"`zkdl setup --n {max(n_generators, 1)} --path {target}` first"
+        )
     log.info("deriving %d generators into %s (once)", max(n_generators, 1), target)
     return setup(max(n_generators, 1), target)
 
@@ -153,17 +155,22 @@ class VerificationResult:
     def describe(self) -> str:
         """The human-readable lines of ``zkdl verify``: what was (or was not) verified."""
         p = self.params
-        head = (f"VALID  ({self.proof_bytes} bytes, verified in {self.seconds:.2f} s)" if self.valid
-                else f"INVALID  {self.error_type}: {self.reason}")
-        return "\n".join([
-            head,
-            f"  proof mode        {self.mode}",
-            f"  architecture      widths {self.widths}, bias {self.has_bias}",
-            f"  training          {self.steps} steps, batch {self.batch_size}, {self.n_rows} dataset rows",
-            "  fixed point       " + ", ".join(f"{k}={p[k]}" for k in sorted(p)),
-            f"  range back-end    {self.range_backend}",
-            f"  statement digest  {self.statement_digest}",
-        ])
+        head = (
+            f"VALID  ({self.proof_bytes} bytes, verified in {self.seconds:.2f} s)"
+            if self.valid
+            else f"INVALID  {self.error_type}: {self.reason}"
+        )
+        return "\n".join(
+            [
+                head,
+                f"  proof mode        {self.mode}",
+                f"  architecture      widths {self.widths}, bias {self.has_bias}",
+                f"  training          {self.steps} steps, batch {self.batch_size}, {self.n_rows} dataset rows",
+                "  fixed point       " + ", ".join(f"{k}={p[k]}" for k in sorted(p)),
+                f"  range back-end    {self.range_backend}",
+                f"  statement digest  {self.statement_digest}",
+            ]
+        )
 
 
 @dataclass
@@ -199,8 +206,10 @@ def _resolve_model(model, widths, bias, seed, ds) -> tuple[FloatModel, dict]:
     if model is not None and widths is not None:
         raise ZkdlError("give either model or widths, not both")
     if model is not None and bias is not None:
-        raise ZkdlError("bias (--no-bias) applies to a fresh model from widths; a given model keeps its own biases "
-                        "(build it with Linear(..., bias=False) instead)")
+        raise ZkdlError(
+            "bias (--no-bias) applies to a fresh model from widths; a given model keeps its own biases "
+            "(build it with Linear(..., bias=False) instead)"
+        )
     if model is None:
         if widths is not None and (isinstance(widths, str | bytes) or not isinstance(widths, Sequence)):
             raise ModelFormatError(f"widths must be a list of positive integers, got {type(widths).__name__}")
@@ -236,8 +245,10 @@ def _resolve_lr(lr, lr_shift, batch_size) -> tuple[int, dict]:
     s = int(round(math.log2(batch_size / float(lr))))
     if not 0 <= s <= 40:
         lo, hi = batch_size / float(1 << 40), float(batch_size)
-        raise ZkdlError(f"lr {lr:g} is outside what batch {batch_size} supports: [{lo:.3g}, {hi:g}] "
-                        "(η = batch·2^-s with s in 0..40)")
+        raise ZkdlError(
+            f"lr {lr:g} is outside what batch {batch_size} supports: [{lo:.3g}, {hi:g}] "
+            "(η = batch·2^-s with s in 0..40)"
+        )
     used = batch_size / float(1 << s)
     return s, {"lr_shift": s, "learning_rate": used, "learning_rate_requested": float(lr)}
 
@@ -252,15 +263,27 @@ def _explain_training_overflow(err: QuantizationOverflow, fp: FixedPointParams, 
         return err
     F = fp.frac_bits
     scale = float(1 << (2 * F)) if role in ("Z", "G_A", "G_W") else float(1 << F)
-    names = {"Z": "pre-activation", "Z_rescaled": "pre-activation", "A": "activation", "O": "output",
-             "G_Z": "gradient wrt the pre-activation", "G_A": "gradient wrt the activation",
-             "G_A_rescaled": "gradient wrt the activation", "G_W": "weight gradient", "G_b": "bias gradient",
-             "dW": "weight update", "db": "bias update", "W": "weight", "b": "bias"}
+    names = {
+        "Z": "pre-activation",
+        "Z_rescaled": "pre-activation",
+        "A": "activation",
+        "O": "output",
+        "G_Z": "gradient wrt the pre-activation",
+        "G_A": "gradient wrt the activation",
+        "G_A_rescaled": "gradient wrt the activation",
+        "G_W": "weight gradient",
+        "G_b": "bias gradient",
+        "dW": "weight update",
+        "db": "bias update",
+        "W": "weight",
+        "b": "bias",
+    }
     out = QuantizationOverflow(
         f"training diverged at step {getattr(err, 'step', '?')}: the {names.get(role, role)} ({tensor}) of layer "
         f"{getattr(err, 'layer', '?')} reached {value / scale:g}, outside its allowed range "
         f"[{rng.lo / scale:g}, {rng.hi / scale:g}); pass a smaller learning rate, e.g. --lr {lr / 4:g} "
-        f"(now {lr:g}; API: lr=...)")
+        f"(now {lr:g}; API: lr=...)"
+    )
     for k in ("tensor", "layer", "step", "index", "value", "range"):
         setattr(out, k, getattr(err, k, None))
     return out
@@ -280,7 +303,8 @@ def _quantize_user_model(fmodel: FloatModel, fp: FixedPointParams) -> QuantizedM
                     v = a.min() if a.min() < lo else a.max()
                     raise QuantizationOverflow(
                         f"the model's layer {l} has a {name} of {v:g}, outside the range [{lo:g}, {hi:g}) "
-                        f"that {fp.frac_bits} fractional bits allow; rescale the model's weights") from None
+                        f"that {fp.frac_bits} fractional bits allow; rescale the model's weights"
+                    ) from None
         raise
 
 
@@ -338,9 +362,33 @@ def prove_training(
 
 
 def _prove_training(
-    *, widths, model, data, steps, batch_size, frac_bits, lr, lr_shift, range_backend, schedule_seed, bias, seed,
-    task, target, standardize, allow_repeat, out_dir, verify_after, params_path, progress, on_step, compare_float,
-    zero_knowledge, overwrite, command_line, check_resources,
+    *,
+    widths,
+    model,
+    data,
+    steps,
+    batch_size,
+    frac_bits,
+    lr,
+    lr_shift,
+    range_backend,
+    schedule_seed,
+    bias,
+    seed,
+    task,
+    target,
+    standardize,
+    allow_repeat,
+    out_dir,
+    verify_after,
+    params_path,
+    progress,
+    on_step,
+    compare_float,
+    zero_knowledge,
+    overwrite,
+    command_line,
+    check_resources,
 ) -> ProofBundle:
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
@@ -354,15 +402,21 @@ def _prove_training(
     ds = load_dataset(data, seed=seed, task=task, target=target, standardize=standardize)
     fmodel, model_info = _resolve_model(model, widths, bias, seed, ds)
     if fmodel.widths[0] != ds.n_features or fmodel.widths[-1] != ds.n_outputs:
-        raise ModelFormatError(f"model widths {list(fmodel.widths)} do not fit the data: {ds.n_features} features, "
-                               f"{ds.n_outputs} outputs ({ds.task})")
+        raise ModelFormatError(
+            f"model widths {list(fmodel.widths)} do not fit the data: {ds.n_features} features, "
+            f"{ds.n_outputs} outputs ({ds.task})"
+        )
     n_train = ds.X_train.shape[0]
     if batch_size > n_train and not allow_repeat:
-        raise DatasetError(f"batch {batch_size} is larger than the {n_train} training rows, so rows would repeat "
-                           f"within a batch; lower --batch or pass --allow-repeat (API: allow_repeat=True)")
+        raise DatasetError(
+            f"batch {batch_size} is larger than the {n_train} training rows, so rows would repeat "
+            f"within a batch; lower --batch or pass --allow-repeat (API: allow_repeat=True)"
+        )
     if "learning_rate_requested" in lr_info:
-        say(f"learning rate {lr_info['learning_rate_requested']:g} -> {lr_info['learning_rate']:g} "
-            f"(batch {batch_size} * 2^-{lr_shift})")
+        say(
+            f"learning rate {lr_info['learning_rate_requested']:g} -> {lr_info['learning_rate']:g} "
+            f"(batch {batch_size} * 2^-{lr_shift})"
+        )
     X = quantize_inputs(ds.X_train, fp, ds.feature_names)
     Y = quantize_targets(ds.Y_train, fp)
     q0 = _quantize_user_model(fmodel, fp)
@@ -442,8 +496,15 @@ def _prove_training(
         for when, m in (("initial", q0), ("final", run.final)):
             pred = ds.targets_to_user_units(predict_int(m, Xt, fp) / float(fp.scale))
             summary[f"quantized_mse_{when}"] = float(np.mean((pred - truth) ** 2))
-    bundle = ProofBundle(proof, statement, opens, list(run.final.weights), list(run.final.biases), summary,
-                         preprocessing=ds.preprocessing)
+    bundle = ProofBundle(
+        proof,
+        statement,
+        opens,
+        list(run.final.weights),
+        list(run.final.biases),
+        summary,
+        preprocessing=ds.preprocessing,
+    )
     if verify_after:
         say("verifying")
         res = verify(proof, statement, params=pp, allow_transparent=not zero_knowledge)
@@ -496,12 +557,16 @@ def check_resources_for(statement: Statement, out_dir: str | os.PathLike | None)
             out = out.parent
         free = shutil.disk_usage(out).free
         if free < est["disk_bytes"]:
-            raise ResourceError(f"{out} has {free / 1e6:.1f} MB free; the outputs need about "
-                                f"{est['disk_bytes'] / 1e6:.0f} MB; choose another --out")
+            raise ResourceError(
+                f"{out} has {free / 1e6:.1f} MB free; the outputs need about "
+                f"{est['disk_bytes'] / 1e6:.0f} MB; choose another --out"
+            )
     avail = _available_memory()
     if avail is not None and est["memory_bytes"] > avail:
-        raise ResourceError(f"proving needs about {est['memory_bytes'] / 1e9:.1f} GB of memory, "
-                            f"{avail / 1e9:.1f} GB are available; lower --steps or --batch")
+        raise ResourceError(
+            f"proving needs about {est['memory_bytes'] / 1e9:.1f} GB of memory, "
+            f"{avail / 1e9:.1f} GB are available; lower --steps or --batch"
+        )
     return est
 
 
@@ -513,8 +578,10 @@ def check_out_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> Pat
         raise ZkdlError(f"--out {out} is a file, not a directory")
     existing = [p for p in (out / PROOF_FILE, out / STATEMENT_FILE, out / PRIVATE_DIR) if p.exists()]
     if existing and not overwrite:
-        raise ZkdlError(f"{out} already holds a proof run ({', '.join(p.name for p in existing)}); choose another "
-                        "output directory or pass overwrite (--force) to replace it")
+        raise ZkdlError(
+            f"{out} already holds a proof run ({', '.join(p.name for p in existing)}); choose another "
+            "output directory or pass overwrite (--force) to replace it"
+        )
     anc = out
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
@@ -600,10 +667,18 @@ def verify(
             raise ProofFormatError(f"cannot read proof {proof}: {exc.strerror}") from exc
     proof = bytes(proof)
     t0 = time.perf_counter()
-    res = VerificationResult(valid=False, statement_digest=st.digest().hex(), proof_bytes=len(proof),
-                             widths=list(st.widths), has_bias=list(st.has_bias), steps=st.steps,
-                             batch_size=st.batch_size, n_rows=st.n_rows, params=dict(st.params),
-                             range_backend=st.range_backend)
+    res = VerificationResult(
+        valid=False,
+        statement_digest=st.digest().hex(),
+        proof_bytes=len(proof),
+        widths=list(st.widths),
+        has_bias=list(st.has_bias),
+        steps=st.steps,
+        batch_size=st.batch_size,
+        n_rows=st.n_rows,
+        params=dict(st.params),
+        range_backend=st.range_backend,
+    )
     try:
         res.zero_knowledge = not parse_header(proof).transparent
     except ProofFormatError:
@@ -616,8 +691,10 @@ def verify(
     pp = params if params is not None else public_params(needed, params_path)
     try:
         if res.zero_knowledge is False and not allow_transparent:
-            raise TransparentProofRefused("the proof is transparent (not zero-knowledge: it reveals witness "
-                                          "values); refused unless allow_transparent / --allow-transparent")
+            raise TransparentProofRefused(
+                "the proof is transparent (not zero-knowledge: it reveals witness "
+                "values); refused unless allow_transparent / --allow-transparent"
+            )
         training.verify(pp, st, proof)
         res.valid = True
     except (ProofFormatError, StatementMismatch, VerificationError) as exc:
@@ -632,4 +709,3 @@ def verify(
         res.error_type = "ProofFormatError"
     res.seconds = time.perf_counter() - t0
     return res
-

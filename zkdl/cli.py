@@ -87,35 +87,66 @@ def _display(args):
 
 def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int) -> None:
     _common(p)
-    p.add_argument("--data", default="digits", help="bundled dataset (digits, iris, wine, breast_cancer), an .npz "
-                   "file with arrays X and y, or an .npy/.csv table with --target (default: digits)")
+    p.add_argument(
+        "--data",
+        default="digits",
+        help="bundled dataset (digits, iris, wine, breast_cancer), an .npz "
+        "file with arrays X and y, or an .npy/.csv table with --target (default: digits)",
+    )
     p.add_argument("--target", help="label column of an .npy/.csv table (a header name or a 0-based index)")
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
-                   help="classification (1-D class labels) or regression; auto infers it when unambiguous")
-    p.add_argument("--standardize", action="store_true", help="standardize features (and regression targets) with "
-                   "the training split's mean and standard deviation (stored in private/preprocessing.json)")
+    p.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="classification (1-D class labels) or regression; auto infers it when unambiguous",
+    )
+    p.add_argument(
+        "--standardize",
+        action="store_true",
+        help="standardize features (and regression targets) with "
+        "the training split's mean and standard deviation (stored in private/preprocessing.json)",
+    )
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--widths", type=_widths, default=None,
-                   help="layer widths of a fresh MLP, e.g. 64,32,10 (first = features, last = outputs)")
+    g.add_argument(
+        "--widths",
+        type=_widths,
+        default=None,
+        help="layer widths of a fresh MLP, e.g. 64,32,10 (first = features, last = outputs)",
+    )
     g.add_argument("--model", help="a torch.nn.Sequential of Linear and ReLU saved with torch.save")
     p.add_argument("--steps", type=_positive, default=steps, help=f"SGD steps to train and prove (default {steps})")
     p.add_argument("--batch", type=_positive, default=batch, help=f"batch size (default {batch})")
-    p.add_argument("--allow-repeat", action="store_true", help="allow a batch larger than the training rows "
-                   "(rows then repeat within a batch)")
+    p.add_argument(
+        "--allow-repeat",
+        action="store_true",
+        help="allow a batch larger than the training rows (rows then repeat within a batch)",
+    )
     p.add_argument("--frac-bits", type=int, default=16, help="fixed-point fractional bits F (default 16)")
     lr = p.add_mutually_exclusive_group()
-    lr.add_argument("--lr", type=_positive_float, help="learning rate on the batch-mean loss; mapped to the nearest "
-                    "supported batch·2^-s (the value used is reported)")
+    lr.add_argument(
+        "--lr",
+        type=_positive_float,
+        help="learning rate on the batch-mean loss; mapped to the nearest "
+        "supported batch·2^-s (the value used is reported)",
+    )
     lr.add_argument("--lr-shift", type=int, default=None, help="learning-rate shift s, η = batch·2^-s (default 8)")
-    p.add_argument("--range", dest="range_backend", choices=("lookup", "bits"), default="lookup",
-                   help="range-check back-end (default lookup)")
+    p.add_argument(
+        "--range",
+        dest="range_backend",
+        choices=("lookup", "bits"),
+        default="lookup",
+        help="range-check back-end (default lookup)",
+    )
     p.add_argument("--schedule-seed", type=int, default=None, help="public seed of the batch order")
     p.add_argument("--seed", type=int, default=0, help="initialisation and train/test split seed")
     p.add_argument("--no-bias", action="store_true", help="fresh model (--widths) without biases")
     p.add_argument("--backend", choices=("auto", "cpu", "gpu"), default="cpu", help="compute backend")
     p.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in --out")
-    p.add_argument("--transparent", action="store_true",
-                   help="debugging only: a proof that is NOT zero-knowledge (marked in the proof header)")
+    p.add_argument(
+        "--transparent",
+        action="store_true",
+        help="debugging only: a proof that is NOT zero-knowledge (marked in the proof header)",
+    )
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
 
 
@@ -127,19 +158,40 @@ def _prove(args, *, compare_float: bool):
         raise ZkdlError("--no-bias applies to a fresh model (--widths); the layers of --model keep their own biases")
     set_default_backend(args.backend)
     if args.transparent:
-        print("zkdl: WARNING: --transparent makes a proof that is NOT zero-knowledge: it reveals values of the "
-              "private witness (data, weights, gradients). Use it for debugging only; `zkdl verify` refuses it "
-              "unless given --allow-transparent.", file=sys.stderr, flush=True)
+        print(
+            "zkdl: WARNING: --transparent makes a proof that is NOT zero-knowledge: it reveals values of the "
+            "private witness (data, weights, gradients). Use it for debugging only; `zkdl verify` refuses it "
+            "unless given --allow-transparent.",
+            file=sys.stderr,
+            flush=True,
+        )
     display = _display(args)
     try:
         return api.prove_training(
-            widths=args.widths, model=args.model, data=args.data, steps=args.steps, batch_size=args.batch,
-            frac_bits=args.frac_bits, lr=args.lr, lr_shift=args.lr_shift, range_backend=args.range_backend,
-            schedule_seed=args.schedule_seed, bias=False if args.no_bias else None, seed=args.seed,
-            task=args.task, target=args.target, standardize=args.standardize, allow_repeat=args.allow_repeat,
-            out_dir=args.out, verify_after=not getattr(args, "no_verify", False), progress=display,
-            on_step=display.on_step, compare_float=compare_float, zero_knowledge=not args.transparent,
-            overwrite=args.force or getattr(args, "replace_default", False), command_line=["zkdl", *args.argv],
+            widths=args.widths,
+            model=args.model,
+            data=args.data,
+            steps=args.steps,
+            batch_size=args.batch,
+            frac_bits=args.frac_bits,
+            lr=args.lr,
+            lr_shift=args.lr_shift,
+            range_backend=args.range_backend,
+            schedule_seed=args.schedule_seed,
+            bias=False if args.no_bias else None,
+            seed=args.seed,
+            task=args.task,
+            target=args.target,
+            standardize=args.standardize,
+            allow_repeat=args.allow_repeat,
+            out_dir=args.out,
+            verify_after=not getattr(args, "no_verify", False),
+            progress=display,
+            on_step=display.on_step,
+            compare_float=compare_float,
+            zero_knowledge=not args.transparent,
+            overwrite=args.force or getattr(args, "replace_default", False),
+            command_line=["zkdl", *args.argv],
         )
     finally:
         display.close()
@@ -147,27 +199,40 @@ def _prove(args, *, compare_float: bool):
 
 def _summary_lines(bundle, title: str) -> list[str]:
     s = bundle.summary
-    lines = [title,
-             f"  model                {s['widths']}, batch {s['batch_size']}, {s['steps']} steps, "
-             f"learning rate {s['learning_rate']:g}"
-             + (f" (requested {s['learning_rate_requested']:g}; lr-shift {s['lr_shift']})"
-                if "learning_rate_requested" in s else f" (lr-shift {s['lr_shift']})")]
+    lines = [
+        title,
+        f"  model                {s['widths']}, batch {s['batch_size']}, {s['steps']} steps, "
+        f"learning rate {s['learning_rate']:g}"
+        + (
+            f" (requested {s['learning_rate_requested']:g}; lr-shift {s['lr_shift']})"
+            if "learning_rate_requested" in s
+            else f" (lr-shift {s['lr_shift']})"
+        ),
+    ]
     if s["task"] == "classification":
         flt = f"float {s['float_accuracy_final']:.4f}   " if "float_accuracy_final" in s else ""
-        lines.append(f"  held-out accuracy    {flt}quantized {s['quantized_accuracy_final']:.4f}   "
-                     f"(before training {s['quantized_accuracy_initial']:.4f})")
+        lines.append(
+            f"  held-out accuracy    {flt}quantized {s['quantized_accuracy_final']:.4f}   "
+            f"(before training {s['quantized_accuracy_initial']:.4f})"
+        )
     else:
-        lines.append(f"  held-out MSE         {s['quantized_mse_final']:.6g}   "
-                     f"(before training {s['quantized_mse_initial']:.6g})")
-    lines.append(f"  prove                {s['prove_seconds']:.2f} s ({s['prove_seconds_per_step']:.2f} s/step), "
-                 f"{'zero-knowledge' if s['zero_knowledge'] else 'TRANSPARENT (not zero-knowledge)'}")
+        lines.append(
+            f"  held-out MSE         {s['quantized_mse_final']:.6g}   "
+            f"(before training {s['quantized_mse_initial']:.6g})"
+        )
+    lines.append(
+        f"  prove                {s['prove_seconds']:.2f} s ({s['prove_seconds_per_step']:.2f} s/step), "
+        f"{'zero-knowledge' if s['zero_knowledge'] else 'TRANSPARENT (not zero-knowledge)'}"
+    )
     if "verified" in s:
         verdict = "VALID" if s["verified"] else "INVALID"
         lines.append(f"  verify               {s['verify_seconds']:.2f} s  -> {verdict}")
-    lines += [f"  proof                {s['proof_bytes']} bytes; statement commitments "
-              f"{s['statement_commitment_bytes']} bytes",
-              f"  statement digest     {s['statement_digest']}",
-              f"  written to           {bundle.out_dir}"]
+    lines += [
+        f"  proof                {s['proof_bytes']} bytes; statement commitments "
+        f"{s['statement_commitment_bytes']} bytes",
+        f"  statement digest     {s['statement_digest']}",
+        f"  written to           {bundle.out_dir}",
+    ]
     return lines
 
 
@@ -191,8 +256,15 @@ def cmd_setup(args) -> int:
     if not args.quiet:
         print(f"zkdl: {msg}", file=sys.stderr)
     pp = setup(args.n, path)
-    out = {"ok": True, "path": str(path), "generators": pp.capacity, "generators_before": before, "action": action,
-           "digest": pp.digest.hex(), "bytes": path.stat().st_size}
+    out = {
+        "ok": True,
+        "path": str(path),
+        "generators": pp.capacity,
+        "generators_before": before,
+        "action": action,
+        "digest": pp.digest.hex(),
+        "bytes": path.stat().st_size,
+    }
     if args.json:
         print(json.dumps(out))
     else:
@@ -205,8 +277,11 @@ def cmd_prove(args) -> int:
     if args.json:
         print(json.dumps({"ok": True, "out": str(bundle.out_dir), **bundle.summary}))
     else:
-        print("\n".join(_summary_lines(bundle, f"zkdl prove: {bundle.summary['steps']} steps on "
-                                               f"{bundle.summary['data_name']}")))
+        print(
+            "\n".join(
+                _summary_lines(bundle, f"zkdl prove: {bundle.summary['steps']} steps on {bundle.summary['data_name']}")
+            )
+        )
     return 0
 
 
@@ -232,14 +307,15 @@ def cmd_inspect(args) -> int:
     except OSError as exc:
         raise ProofFormatError(f"cannot read proof {args.proof}: {exc.strerror}") from exc
     info = describe(data)
-    names = {"HEAD": "statement digest", "COMM": "commitments", "SUMC": "sumcheck messages",
-             "OPEN": "openings"}
+    names = {"HEAD": "statement digest", "COMM": "commitments", "SUMC": "sumcheck messages", "OPEN": "openings"}
     if args.json:
         print(json.dumps({"ok": True, **info}, default=str))
         return 0
     mode = "zero-knowledge" if info.get("zero_knowledge") else "TRANSPARENT (not zero-knowledge; debugging only)"
-    print(f"proof {args.proof}: {len(data)} bytes, format {info.get('format_version')}, "
-          f"protocol {info.get('protocol_id')}")
+    print(
+        f"proof {args.proof}: {len(data)} bytes, format {info.get('format_version')}, "
+        f"protocol {info.get('protocol_id')}"
+    )
     print(f"  mode  {mode}")
     for sec in info.get("sections", []):
         tag, length = sec["tag"], sec["length"]
@@ -279,11 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="verify a proof against a statement (exit 0 valid, 1 invalid, 2 unusable)")
     p.add_argument("proof")
     p.add_argument("--statement", required=True, help="statement.json")
-    p.add_argument("--params", help="generator cache file, never created (default: the shared cache, $ZKDL_HOME or "
-                   "~/.cache/zkdl)")
+    p.add_argument(
+        "--params", help="generator cache file, never created (default: the shared cache, $ZKDL_HOME or ~/.cache/zkdl)"
+    )
     _common(p)
-    p.add_argument("--allow-transparent", action="store_true",
-                   help="accept a transparent (not zero-knowledge, debugging) proof; refused by default")
+    p.add_argument(
+        "--allow-transparent",
+        action="store_true",
+        help="accept a transparent (not zero-knowledge, debugging) proof; refused by default",
+    )
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("inspect", help="mode (zero-knowledge or transparent) and sizes of a proof by section")

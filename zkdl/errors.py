@@ -75,7 +75,7 @@ class MissingDependency(ZkdlError, ImportError):
         extra = OPTIONAL_PACKAGES.get(top)
         if extra is None:
             return None
-        err = cls(f"{top} is not installed; this needs the [{extra}] extra: pip install \"zkdl[{extra}]\"")
+        err = cls(f'{top} is not installed; this needs the [{extra}] extra: pip install "zkdl[{extra}]"')
         err.name = top
         return err
 

@@ -40,8 +40,14 @@ class ProgressDisplay:
         if bar:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=100, file=sys.stderr, unit="%", dynamic_ncols=True, leave=True,
-                             bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+            self._bar = tqdm(
+                total=100,
+                file=sys.stderr,
+                unit="%",
+                dynamic_ncols=True,
+                leave=True,
+                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+            )
 
     def __call__(self, msg: str) -> None:
         share = next((s for name, s in PHASES if msg.startswith(name)), None)

@@ -103,9 +103,7 @@ class Transcript:
         self._version = version
         self._absorbed = False
         self._log: list[TranscriptEvent] | None = [] if debug else None
-        self._h.update(
-            bytes([KIND_INIT]) + _label_bytes(TRANSCRIPT_DOMAIN) + proto + version.to_bytes(2, "little")
-        )
+        self._h.update(bytes([KIND_INIT]) + _label_bytes(TRANSCRIPT_DOMAIN) + proto + version.to_bytes(2, "little"))
         self._note(KIND_INIT, self._protocol, version, 0)
 
     # ------------------------------------------------------------------------------------------ helpers
@@ -139,9 +137,7 @@ class Transcript:
             self._h.update(payload)
         self._absorbed = True
         if self._log is not None:
-            self._note(
-                kind, lab[1:].decode("utf-8", "backslashreplace"), 1 if count is None else count, len(payload)
-            )
+            self._note(kind, lab[1:].decode("utf-8", "backslashreplace"), 1 if count is None else count, len(payload))
 
     def state_digest(self) -> bytes:
         """64-byte BLAKE2b digest of everything recorded so far (does not change the state)."""
@@ -218,9 +214,7 @@ class Transcript:
         blake = hashlib.blake2b
         pack = _U64.pack
         r = FR_MODULUS
-        return [
-            int.from_bytes(blake(seed + pack(i), digest_size=64).digest(), "little") % r for i in range(n)
-        ]
+        return [int.from_bytes(blake(seed + pack(i), digest_size=64).digest(), "little") % r for i in range(n)]
 
     def challenge_fr(self, label: str | bytes) -> int:
         """One field challenge (the same as ``challenge_frs(label, 1)[0]``)."""

@@ -76,8 +76,9 @@ def make(
             f"release_every > 1 is not supported for {name!r} yet; use a tree counter ('binary-tree', 'honaker', "
             "'smooth-binary', 'hybrid') for releases every k items"
         )
-    inner = cls(BlockCounter.inner_horizon(horizon, k), privacy, dim=dim, seed=seed, bounds=bounds, clip=clip,
-                **options)
+    inner = cls(
+        BlockCounter.inner_horizon(horizon, k), privacy, dim=dim, seed=seed, bounds=bounds, clip=clip, **options
+    )
     return BlockCounter(inner, k, horizon)
 
 
@@ -115,16 +116,18 @@ def _check_carry_shape(obj: LinearCounter, carry: Any) -> None:
     """
     if obj._blk > _CARRY_CHECK_BLOCKS:
         return
-    ref = type(obj)(obj.horizon, obj.privacy, dim=obj.dim, bounds=obj.bounds, clip=obj.clip, _entropy=1,
-                    **obj._process_kwargs)
+    ref = type(obj)(
+        obj.horizon, obj.privacy, dim=obj.dim, bounds=obj.bounds, clip=obj.clip, _entropy=1, **obj._process_kwargs
+    )
     while ref._blk < obj._blk:
         ref._next_block()
     if _skeleton(ref.state_dict().get("carry")) != _skeleton(carry):  # the carry as this counter serializes it
         raise StateError(f"state 'carry' does not have the shape of a {obj.name} carry at block {obj._blk}")
 
 
-def from_state_dict(state: dict, key: bytes | None = None, *, ledger: Any = None,
-                    trusted: bool = False) -> LinearCounter | BlockCounter:
+def from_state_dict(
+    state: dict, key: bytes | None = None, *, ledger: Any = None, trusted: bool = False
+) -> LinearCounter | BlockCounter:
     """Restore a counter.
 
     * a sealed state (``counter.save_state(key)``) with the same ``key``: authenticated (HMAC-SHA256), every
@@ -138,9 +141,11 @@ def from_state_dict(state: dict, key: bytes | None = None, *, ledger: Any = None
     if is_sealed(state):
         raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
     if not trusted:
-        raise StateError("refusing an unauthenticated counter state: seal it with counter.save_state(key) and "
-                         "restore with from_state_dict(sealed, key=key), or pass trusted=True for a dict that "
-                         "never left this program (restoring it twice replays its noise)")
+        raise StateError(
+            "refusing an unauthenticated counter state: seal it with counter.save_state(key) and "
+            "restore with from_state_dict(sealed, key=key), or pass trusted=True for a dict that "
+            "never left this program (restoring it twice replays its noise)"
+        )
     return restore_checked(_restore_raw, state)
 
 

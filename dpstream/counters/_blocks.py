@@ -148,8 +148,7 @@ class BlockCounter(Mechanism):
         if inner.horizon != cls.inner_horizon(horizon, k):
             raise StateError(f"block-counter state: inner horizon {inner.horizon} is not ceil({horizon}/{k})")
         if not (npend < k and npend <= t and (horizon is None or t <= horizon) and inner.t <= t):
-            raise StateError(f"block-counter state is inconsistent: t={t}, npending={npend}, k={k}, "
-                             f"releases={inner.t}")
+            raise StateError(f"block-counter state is inconsistent: t={t}, npending={npend}, k={k}, releases={inner.t}")
         if npend == 0 and any(state["pending"]):
             raise StateError("block-counter state: a non-zero partial sum with no pending items")
         pend = np.asarray(state["pending"], dtype=np.float64)

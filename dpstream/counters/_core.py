@@ -195,10 +195,14 @@ def _real_array(name: str, xs: Any) -> np.ndarray:
     if raw.dtype.kind not in "iuf":
         if raw.dtype.kind == "O":
             try:
-                raw = np.asarray(raw.tolist(), dtype=np.float64) if all(
-                    type(v) in (int, float) or isinstance(v, (np.integer, np.floating))
-                    for v in raw.ravel().tolist()
-                ) else None
+                raw = (
+                    np.asarray(raw.tolist(), dtype=np.float64)
+                    if all(
+                        type(v) in (int, float) or isinstance(v, (np.integer, np.floating))
+                        for v in raw.ravel().tolist()
+                    )
+                    else None
+                )
             except (TypeError, ValueError):
                 raw = None
             if raw is not None:
@@ -321,9 +325,7 @@ class LinearCounter(Mechanism):
         """One item for dim == 1: a real number (int, float, numpy real; not str, bool or complex) in bounds."""
         if type(x) is not float:
             if isinstance(x, (bool, np.bool_, str, bytes, complex, np.complexfloating)):
-                raise InvalidInput(
-                    f"{self.name}: a stream item must be a real number, got {type(x).__name__} {x!r}"
-                )
+                raise InvalidInput(f"{self.name}: a stream item must be a real number, got {type(x).__name__} {x!r}")
             if isinstance(x, (int, np.integer, np.floating)):
                 x = float(x)
             else:
@@ -338,9 +340,7 @@ class LinearCounter(Mechanism):
     def _check_vector(self, x: Any) -> np.ndarray:
         a = _real_array(self.name, x)
         if a.shape != (self.dim,):
-            raise DimensionMismatch(
-                f"{self.name}: update expects one item of shape ({self.dim},), got shape {a.shape}"
-            )
+            raise DimensionMismatch(f"{self.name}: update expects one item of shape ({self.dim},), got shape {a.shape}")
         return a
 
     def _item_uniforms(self, t0: int, n: int) -> np.ndarray:

@@ -415,8 +415,17 @@ class FactorCounter(LinearCounter):
             take = min(n - done, self._bn - i)
             zz = self._zblk[i : i + take].copy()
             _lattice_factor_kernel(
-                xq[done : done + take], zz, self._ublk[i : i + take], p.coef, p.b0, p.gamma, self.bounds[0],
-                self.t, self._enc, self._dec, out[done : done + take],
+                xq[done : done + take],
+                zz,
+                self._ublk[i : i + take],
+                p.coef,
+                p.b0,
+                p.gamma,
+                self.bounds[0],
+                self.t,
+                self._enc,
+                self._dec,
+                out[done : done + take],
             )
             vs[done : done + take] = zz
             self.t += take
@@ -487,8 +496,10 @@ class FactorCounter(LinearCounter):
             dec = np.asarray(carry["dec"], dtype=np.float64)
         except (KeyError, TypeError, ValueError) as e:
             raise StateError(f"cannot restore counter state: bad 'carry' ({e})") from e
-        if enc.shape != obj._enc.shape or dec.shape != obj._dec.shape or not (
-            np.isfinite(enc).all() and np.isfinite(dec).all()
+        if (
+            enc.shape != obj._enc.shape
+            or dec.shape != obj._dec.shape
+            or not (np.isfinite(enc).all() and np.isfinite(dec).all())
         ):
             raise StateError(f"state 'carry' must hold encoder/decoder buffers of shape {obj._enc.shape}")
         obj._enc = enc.copy()

@@ -109,8 +109,9 @@ class GradientNoise:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 1 <= int(dim) <= MAX_DIM:
             raise InvalidParameter(f"dim must be an int in [1, {MAX_DIM}] (number of model coordinates), got {dim!r}")
         if output not in ("increment", "prefix"):
-            raise InvalidParameter(f"output must be 'increment' (noise per step) or 'prefix' (noise of the running "
-                                   f"sum), got {output!r}")
+            raise InvalidParameter(
+                f"output must be 'increment' (noise per step) or 'prefix' (noise of the running sum), got {output!r}"
+            )
         if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or stream < 0:
             raise InvalidParameter(f"stream must be an int >= 0, got {stream!r}")
         self.dim = int(dim)
@@ -221,8 +222,7 @@ class BLTNoise(GradientNoise):
 
     name = "blt"
 
-    def __init__(self, dim, horizon, std=1.0, output="increment", seed=None, stream=0, buffers: int = 6,
-                 _entropy=None):
+    def __init__(self, dim, horizon, std=1.0, output="increment", seed=None, stream=0, buffers: int = 6, _entropy=None):
         super().__init__(dim, horizon, std, output, seed, stream, _entropy)
         self.buffers = buffers
         w, lam = fit_blt(self.horizon, buffers)

@@ -95,8 +95,9 @@ def toeplitz_sensitivity2(c: np.ndarray, n: int, participation: Participation) -
     return total
 
 
-def fixed_order_sensitivity2(gram: Callable[[np.ndarray, np.ndarray], np.ndarray], n: int,
-                             participation: Participation) -> float:
+def fixed_order_sensitivity2(
+    gram: Callable[[np.ndarray, np.ndarray], np.ndarray], n: int, participation: Participation
+) -> float:
     """max over slots i < b of sum_(j, j') G(i + j b, i + j' b), steps < n (fixed epoch order; G >= 0)."""
     b = participation.min_separation
     k = participation.max_participations

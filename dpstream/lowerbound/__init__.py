@@ -19,8 +19,21 @@ from dpstream.lowerbound.reduction import (
 from dpstream.lowerbound.tracing import auc, tracing_attack
 
 __all__ = [
-    "BROKEN", "BrokenPerColumnTreeMaxSum", "BrokenPerColumnTreeSumSelect", "BrokenReusedNoiseSVTMaxSum",
-    "run_lower_bound_demo", "format_summary", "error_vs_T", "error_vs_d", "fit_slope", "summarize",
-    "embed_maxsum", "embed_sumselect", "marginals_via_maxsum", "marginals_via_sumselect",
-    "maxsum_true_values", "auc", "tracing_attack",
+    "BROKEN",
+    "BrokenPerColumnTreeMaxSum",
+    "BrokenPerColumnTreeSumSelect",
+    "BrokenReusedNoiseSVTMaxSum",
+    "run_lower_bound_demo",
+    "format_summary",
+    "error_vs_T",
+    "error_vs_d",
+    "fit_slope",
+    "summarize",
+    "embed_maxsum",
+    "embed_sumselect",
+    "marginals_via_maxsum",
+    "marginals_via_sumselect",
+    "maxsum_true_values",
+    "auc",
+    "tracing_attack",
 ]

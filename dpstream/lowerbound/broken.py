@@ -71,8 +71,7 @@ class BrokenReusedNoiseSVTMaxSum(MaxSumSVT):
     broken = True
     bug = "threshold noise drawn once and reused, no query noise, rounds not counted"
 
-    def __init__(self, *, horizon, dim=1, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
-                 params=None):
+    def __init__(self, *, horizon, dim=1, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None, params=None):
         priv = resolve_privacy(privacy, rho=rho, epsilon=epsilon)
         params = params or _broken_svt_parameters(int(horizon), priv, beta)
         super().__init__(horizon=horizon, dim=dim, privacy=priv, beta=beta, seed=seed, params=params)
@@ -102,8 +101,12 @@ class BrokenReusedNoiseSVTMaxSum(MaxSumSVT):
 
     def _guarantee(self) -> Guarantee:
         """The broken author's (false) claim: the whole run is one ε₀-DP AboveThreshold round."""
-        return Guarantee(rho=target_rho(self.privacy), epsilon=self.params.eps0, seeded=self.seed is not None,
-                         notes=("BROKEN: " + self.bug,))
+        return Guarantee(
+            rho=target_rho(self.privacy),
+            epsilon=self.params.eps0,
+            seeded=self.seed is not None,
+            notes=("BROKEN: " + self.bug,),
+        )
 
 
 class _BrokenGridBLTProcess(NoiseProcess):
@@ -151,8 +154,11 @@ class _BrokenGridBLTProcess(NoiseProcess):
     def strategy(self, T):
         k = np.arange(T, dtype=np.float64)
         b = sum(w * np.exp(k * math.log(lam)) for w, lam in zip(self.w, self.lam, strict=True))
-        B = np.where(np.greater_equal.outer(np.arange(T), np.arange(T)), b[np.abs(np.subtract.outer(
-            np.arange(T), np.arange(T)))], 0.0)
+        B = np.where(
+            np.greater_equal.outer(np.arange(T), np.arange(T)),
+            b[np.abs(np.subtract.outer(np.arange(T), np.arange(T)))],
+            0.0,
+        )
         return B, np.linalg.solve(B, np.tril(np.ones((T, T))))
 
     def tail_bound(self, beta, upto):

@@ -22,12 +22,26 @@ from dpstream.problems import MaxSumSVT, MaxSumTree, SumSelectTree
 
 CONFIGS = {
     # Ts, tree dims, reps | d-sweep T, dims | tracing: (n, d', trials) for tree / svt / sumselect families
-    "full": dict(Ts=[2**k for k in range(8, 17, 2)], dims=[1, 16, 256], reps=3,
-                 T_d=2**12, d_sweep=[1, 4, 16, 64, 256, 1024],
-                 tree=(40, 400, 8), svt=(300, 6000, 3), sumselect=(40, 400, 6)),
-    "quick": dict(Ts=[2**k for k in range(8, 13, 2)], dims=[1, 16], reps=2,
-                  T_d=2**10, d_sweep=[1, 8, 64],
-                  tree=(40, 200, 3), svt=(150, 3000, 2), sumselect=(40, 200, 3)),
+    "full": dict(
+        Ts=[2**k for k in range(8, 17, 2)],
+        dims=[1, 16, 256],
+        reps=3,
+        T_d=2**12,
+        d_sweep=[1, 4, 16, 64, 256, 1024],
+        tree=(40, 400, 8),
+        svt=(300, 6000, 3),
+        sumselect=(40, 400, 6),
+    ),
+    "quick": dict(
+        Ts=[2**k for k in range(8, 13, 2)],
+        dims=[1, 16],
+        reps=2,
+        T_d=2**10,
+        d_sweep=[1, 8, 64],
+        tree=(40, 200, 3),
+        svt=(150, 3000, 2),
+        sumselect=(40, 200, 3),
+    ),
 }
 
 
@@ -53,20 +67,31 @@ def _tracing_rows(rho: float, cfg: dict, seed: int, say: Callable[[str], None]) 
                 return marginals_via_maxsum(D, mk).counts
             return marginals_via_sumselect(D, mk).counts
 
-        res = tracing_attack(est, n=n, d=d, trials=trials, seed=seed,
-                             kind="counts" if problem == "MaxSum" else "bits")
+        res = tracing_attack(est, n=n, d=d, trials=trials, seed=seed, kind="counts" if problem == "MaxSum" else "bits")
         se = max(res.auc_se, res.auc_se_bootstrap) if res.auc_se_bootstrap == res.auc_se_bootstrap else res.auc_se
         lo = res.auc - 3 * se
         verdict = "caught (AUC > 0.5 at 3 s.e.)" if lo > 0.5 else "not distinguishable from 0.5"
-        row = {"mechanism": cls.__name__, "problem": problem, "family": fam, "broken": broken,
-               "claimed_rho": rho, "n": n, "d_prime": d, "trials": trials,
-               "stream_length": (n + 2 * n * d) if problem == "MaxSum" else (n + n // 2 + 2 * n * d),
-               "auc": res.auc, "auc_se": se, "auc_se_hanley_mcneil": res.auc_se,
-               "auc_se_bootstrap_trials": res.auc_se_bootstrap,
-               "marginal_error": res.max_abs_error,
-               "marginal_error_unit": "max |ĉ_j - c_j| (counts)" if problem == "MaxSum"
-               else "fraction of wrong bits [c_j > n/2]",
-               "verdict": verdict, "seconds": round(time.perf_counter() - t0, 2)}
+        row = {
+            "mechanism": cls.__name__,
+            "problem": problem,
+            "family": fam,
+            "broken": broken,
+            "claimed_rho": rho,
+            "n": n,
+            "d_prime": d,
+            "trials": trials,
+            "stream_length": (n + 2 * n * d) if problem == "MaxSum" else (n + n // 2 + 2 * n * d),
+            "auc": res.auc,
+            "auc_se": se,
+            "auc_se_hanley_mcneil": res.auc_se,
+            "auc_se_bootstrap_trials": res.auc_se_bootstrap,
+            "marginal_error": res.max_abs_error,
+            "marginal_error_unit": "max |ĉ_j - c_j| (counts)"
+            if problem == "MaxSum"
+            else "fraction of wrong bits [c_j > n/2]",
+            "verdict": verdict,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
         rows.append(row)
         say(f"tracing {cls.__name__}: AUC {res.auc:.3f} ± {res.auc_se:.3f} -> {verdict}")
     return rows
@@ -92,8 +117,18 @@ def lower_bound_curve(T: np.ndarray, rho: float, d: int = LOWER_BOUND_D) -> np.n
 
 def _colours(names) -> dict:
     """One colour per series name, the same in every figure."""
-    cycle = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
-             "tab:olive", "tab:cyan", "tab:gray"]
+    cycle = [
+        "tab:blue",
+        "tab:orange",
+        "tab:green",
+        "tab:red",
+        "tab:purple",
+        "tab:brown",
+        "tab:pink",
+        "tab:olive",
+        "tab:cyan",
+        "tab:gray",
+    ]
     return {n: cycle[i % len(cycle)] for i, n in enumerate(sorted(set(names)))}
 
 
@@ -105,30 +140,36 @@ def _plots(out: Path, rows_T, rows_d, summary, tracing, quick: bool = False) -> 
 
     files = []
     tag = " [quick mode: small sizes]" if quick else ""
-    colour = _colours([r["series"] for r in rows_T] + [r["series"] for r in rows_d]
-                      + list(summary["ratio_continual_over_batch"]))
+    colour = _colours(
+        [r["series"] for r in rows_T] + [r["series"] for r in rows_d] + list(summary["ratio_continual_over_batch"])
+    )
     names = sorted({r["series"] for r in rows_T}, key=lambda s: (s != "svt", s != "batch", s))
     fig, ax = plt.subplots(figsize=(7, 5))
     for n in names:
         rs = sorted((r for r in rows_T if r["series"] == n), key=lambda r: r["T"])
         T = np.array([r["T"] for r in rs])
         y = np.array([r["median_error"] for r in rs])
-        line, = ax.loglog(T, y, "o-", color=colour[n], label=f"{n} (slope {summary['slope_in_T'][n]:.2f})")
+        (line,) = ax.loglog(T, y, "o-", color=colour[n], label=f"{n} (slope {summary['slope_in_T'][n]:.2f})")
         if n != "batch":  # band: min..max over the runs
-            ax.fill_between(T, [r["min_error"] for r in rs], [r["max_error"] for r in rs],
-                            color=line.get_color(), alpha=0.15)
+            ax.fill_between(
+                T, [r["min_error"] for r in rs], [r["max_error"] for r in rs], color=line.get_color(), alpha=0.15
+            )
             ax.loglog(T, [r["bound"] for r in rs], ":", color=line.get_color())
     svt = sorted((r for r in rows_T if r["series"] == "svt"), key=lambda r: r["T"])
     T0, y0 = svt[-1]["T"], svt[-1]["median_error"]
     Tg = np.array([svt[0]["T"], T0], float)
     ax.loglog(Tg, y0 * (Tg / T0) ** (1 / 3), "k--", lw=1, label="slope 1/3 (through the last svt point)")
     Tall = np.array(sorted({r["T"] for r in rows_T}), float)
-    ax.loglog(Tall, lower_bound_curve(Tall, rows_T[0]["rho"]), "k-.", lw=1.2,
-              label="lower bound min{T^1/3/ε^2/3, √d/ε, T}, d = 10^6 (no constants/logs)")
+    ax.loglog(
+        Tall,
+        lower_bound_curve(Tall, rows_T[0]["rho"]),
+        "k-.",
+        lw=1.2,
+        label="lower bound min{T^1/3/ε^2/3, √d/ε, T}, d = 10^6 (no constants/logs)",
+    )
     ax.set_xlabel("stream length T")
     ax.set_ylabel("max_t |y_t − MaxSum_t|  (median over runs)")
-    ax.set_title(f"MaxSum error vs T, ρ = {rows_T[0]['rho']} (dotted: stated bounds, β = 0.05){tag}",
-                 fontsize=9)
+    ax.set_title(f"MaxSum error vs T, ρ = {rows_T[0]['rho']} (dotted: stated bounds, β = 0.05){tag}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -153,8 +194,13 @@ def _plots(out: Path, rows_T, rows_d, summary, tracing, quick: bool = False) -> 
     fig, ax = plt.subplots(figsize=(7, 5))
     for n in sorted({r["series"] for r in rows_d}):
         rs = sorted((r for r in rows_d if r["series"] == n), key=lambda r: r["d"])
-        ax.loglog([r["d"] for r in rs], [r["median_error"] for r in rs], "o-", color=colour[n],
-                  label=f"{n} (slope {summary['slope_in_d'][n]:.2f})")
+        ax.loglog(
+            [r["d"] for r in rs],
+            [r["median_error"] for r in rs],
+            "o-",
+            color=colour[n],
+            label=f"{n} (slope {summary['slope_in_d'][n]:.2f})",
+        )
     ax.set_xlabel("dimension d")
     ax.set_ylabel("max_t |y_t − MaxSum_t|  (median over runs)")
     ax.set_title(f"MaxSum error vs d at T = {rows_d[0]['T']}{tag}", fontsize=9)
@@ -180,8 +226,9 @@ def _plots(out: Path, rows_T, rows_d, summary, tracing, quick: bool = False) -> 
     return files
 
 
-def run_lower_bound_demo(out_dir, *, quick: bool = False, rho: float = 0.5, seed: int = 0,
-                         progress: Callable[[str], None] | None = None) -> dict:
+def run_lower_bound_demo(
+    out_dir, *, quick: bool = False, rho: float = 0.5, seed: int = 0, progress: Callable[[str], None] | None = None
+) -> dict:
     """Run every experiment, write PNG/CSV/JSON into ``out_dir`` and return the summary dictionary."""
     say = progress or (lambda s: None)
     cfg = CONFIGS["quick" if quick else "full"]
@@ -200,7 +247,9 @@ def run_lower_bound_demo(out_dir, *, quick: bool = False, rho: float = 0.5, seed
     _write_csv(out / "tracing.csv", tracing)
     files = _plots(out, rows_T, rows_d, summary, tracing, quick=quick)
     result = {
-        "mode": "quick" if quick else "full", "rho": rho, "seed": seed,
+        "mode": "quick" if quick else "full",
+        "rho": rho,
+        "seed": seed,
         "note": "seeded run: a reproducible demo, not a private release",
         **summary,
         "tracing": tracing,
@@ -213,15 +262,20 @@ def run_lower_bound_demo(out_dir, *, quick: bool = False, rho: float = 0.5, seed
 
 
 def format_summary(res: dict) -> str:
-    lines = [f"dpstream lower-bound demo ({res['mode']}, rho={res['rho']}, {res['seconds']} s)",
-             "fitted log-log slope of error in T:"]
+    lines = [
+        f"dpstream lower-bound demo ({res['mode']}, rho={res['rho']}, {res['seconds']} s)",
+        "fitted log-log slope of error in T:",
+    ]
     for n, s in res["slope_in_T"].items():
         lines.append(f"  {n:12s} {s:+.3f}")
-    lines.append("fitted slope in d (tree ~ 1/2, svt ~ 0): " + ", ".join(
-        f"{n} {s:+.3f}" for n, s in res["slope_in_d"].items()))
+    lines.append(
+        "fitted slope in d (tree ~ 1/2, svt ~ 0): " + ", ".join(f"{n} {s:+.3f}" for n, s in res["slope_in_d"].items())
+    )
     Tmax = max(int(t) for t in res["ratio_continual_over_batch"]["svt"])
-    lines.append(f"continual/batch error ratio at T={Tmax}: " + ", ".join(
-        f"{n} {r[str(Tmax)]:.0f}" for n, r in res["ratio_continual_over_batch"].items()))
+    lines.append(
+        f"continual/batch error ratio at T={Tmax}: "
+        + ", ".join(f"{n} {r[str(Tmax)]:.0f}" for n, r in res["ratio_continual_over_batch"].items())
+    )
     lines.append("tracing attack on the reduction (AUC ± s.e.):")
     for r in res["tracing"]:
         tag = "BROKEN " if r["broken"] else "correct"

@@ -28,8 +28,9 @@ def _median_max_error(make, T: int, d: int, reps: int, seed: int) -> tuple[np.nd
         if hasattr(m, "_process_queries"):  # q_t = t: feed MaxSum directly (identical outputs, O(T))
             y = m._process_queries(np.arange(1, T + 1, dtype=np.int64))
         else:
-            y = np.concatenate([m.update_many(np.ones((b, d), dtype=np.int64))
-                                for b in _batches(T, max(1, 2**22 // d))])
+            y = np.concatenate(
+                [m.update_many(np.ones((b, d), dtype=np.int64)) for b in _batches(T, max(1, 2**22 // d))]
+            )
         errs.append(np.abs(y - truth).max())
         bound = m.error_bound(0.05)
     return np.array(errs), bound
@@ -46,41 +47,84 @@ def fit_slope(xs, ys) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-def error_vs_T(Ts, tree_dims, *, rho: float, reps: int, seed: int, beta: float = 0.05,
-               progress: Callable[[str], None] | None = None) -> list[dict]:
+def error_vs_T(
+    Ts,
+    tree_dims,
+    *,
+    rho: float,
+    reps: int,
+    seed: int,
+    beta: float = 0.05,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
     """One row per (series, T): measured errors and the stated bound at β."""
     rows = []
     series = [("svt", 1, lambda T, d, s: MaxSumSVT(horizon=T, dim=d, rho=rho, beta=beta, seed=s))]
-    series += [(f"tree_d{d}", d, lambda T, d, s: MaxSumTree(horizon=T, dim=d, rho=rho, seed=s, sampler="float"))
-               for d in tree_dims]
+    series += [
+        (f"tree_d{d}", d, lambda T, d, s: MaxSumTree(horizon=T, dim=d, rho=rho, seed=s, sampler="float"))
+        for d in tree_dims
+    ]
     for name, d, make in series:
         for T in Ts:
             errs, bound = _median_max_error(make, int(T), d, reps, seed)
-            rows.append({"series": name, "T": int(T), "d": d, "rho": rho, "reps": reps,
-                         "median_error": float(np.median(errs)), "min_error": float(errs.min()),
-                         "max_error": float(errs.max()), "bound": float(bound)})
+            rows.append(
+                {
+                    "series": name,
+                    "T": int(T),
+                    "d": d,
+                    "rho": rho,
+                    "reps": reps,
+                    "median_error": float(np.median(errs)),
+                    "min_error": float(errs.min()),
+                    "max_error": float(errs.max()),
+                    "bound": float(bound),
+                }
+            )
             if progress:
                 progress(f"{name} T={T}: median max-error {np.median(errs):.1f} (bound {bound:.1f})")
     rng = np.random.default_rng(seed)
     sigma = 1.0 / math.sqrt(2.0 * rho)
     for T in Ts:  # batch: Gaussian on the final answer (TODO(core): discrete Gaussian sampler)
         errs = np.abs(rng.normal(0.0, sigma, size=2001))
-        rows.append({"series": "batch", "T": int(T), "d": 1, "rho": rho, "reps": errs.size,
-                     "median_error": float(np.median(errs)), "min_error": float(errs.min()),
-                     "max_error": float(errs.max()), "bound": float(sigma * math.sqrt(2 * math.log(2 / beta)))})
+        rows.append(
+            {
+                "series": "batch",
+                "T": int(T),
+                "d": 1,
+                "rho": rho,
+                "reps": errs.size,
+                "median_error": float(np.median(errs)),
+                "min_error": float(errs.min()),
+                "max_error": float(errs.max()),
+                "bound": float(sigma * math.sqrt(2 * math.log(2 / beta))),
+            }
+        )
     return rows
 
 
-def error_vs_d(T: int, dims, *, rho: float, reps: int, seed: int,
-               progress: Callable[[str], None] | None = None) -> list[dict]:
+def error_vs_d(
+    T: int, dims, *, rho: float, reps: int, seed: int, progress: Callable[[str], None] | None = None
+) -> list[dict]:
     rows = []
-    for name, make in (("tree", lambda T, d, s: MaxSumTree(horizon=T, dim=d, rho=rho, seed=s, sampler="float")),
-                       ("svt", lambda T, d, s: MaxSumSVT(horizon=T, dim=d, rho=rho, seed=s))):
+    for name, make in (
+        ("tree", lambda T, d, s: MaxSumTree(horizon=T, dim=d, rho=rho, seed=s, sampler="float")),
+        ("svt", lambda T, d, s: MaxSumSVT(horizon=T, dim=d, rho=rho, seed=s)),
+    ):
         for d in dims:
             errs, bound = _median_max_error(make, T, int(d), reps, seed)
-            rows.append({"series": name, "T": T, "d": int(d), "rho": rho, "reps": reps,
-                         "median_error": float(np.median(errs)), "min_error": float(errs.min()),
-                         "max_error": float(errs.max()), "bound": float(bound)})
+            rows.append(
+                {
+                    "series": name,
+                    "T": T,
+                    "d": int(d),
+                    "rho": rho,
+                    "reps": reps,
+                    "median_error": float(np.median(errs)),
+                    "min_error": float(errs.min()),
+                    "max_error": float(errs.max()),
+                    "bound": float(bound),
+                }
+            )
             if progress:
                 progress(f"{name} d={d} T={T}: median max-error {np.median(errs):.1f}")
     return rows

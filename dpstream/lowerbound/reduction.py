@@ -79,8 +79,9 @@ def embed_sumselect(D: Any) -> np.ndarray:
     n, d = D.shape
     pre = np.zeros((n // 2, d + 1), dtype=np.int64)
     pre[:, d] = 1
-    return np.concatenate([np.hstack([D, np.zeros((n, 1), np.int64)]), pre]
-                          + [sumselect_phase_block(n, d, j) for j in range(d)])
+    return np.concatenate(
+        [np.hstack([D, np.zeros((n, 1), np.int64)]), pre] + [sumselect_phase_block(n, d, j) for j in range(d)]
+    )
 
 
 def maxsum_true_values(D: Any) -> np.ndarray:
@@ -106,8 +107,13 @@ class MarginalEstimate:
     stream_length: int
 
 
-def marginals_via_maxsum(D: Any, make_mechanism: Callable[[int, int], Any], *, fast: bool = True,
-                         progress: Callable[[int, int], None] | None = None) -> MarginalEstimate:
+def marginals_via_maxsum(
+    D: Any,
+    make_mechanism: Callable[[int, int], Any],
+    *,
+    fast: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> MarginalEstimate:
     """Batch 1-way-marginal estimator built from a continual MaxSum mechanism.
 
     ``make_mechanism(horizon, dim)`` returns a fresh mechanism. When ``fast`` and the mechanism depends on
@@ -135,8 +141,9 @@ def marginals_via_maxsum(D: Any, make_mechanism: Callable[[int, int], Any], *, f
     return MarginalEstimate(np.asarray(counts, dtype=np.float64), np.asarray(reads), T)
 
 
-def marginals_via_sumselect(D: Any, make_mechanism: Callable[[int, int], Any],
-                            progress: Callable[[int, int], None] | None = None) -> MarginalEstimate:
+def marginals_via_sumselect(
+    D: Any, make_mechanism: Callable[[int, int], Any], progress: Callable[[int, int], None] | None = None
+) -> MarginalEstimate:
     """Batch "is c_j above n/2" estimator built from a continual SumSelect mechanism (dim = d'+1)."""
     D = _check_dataset(D)
     n, d = D.shape

@@ -68,9 +68,16 @@ class TracingResult:
     auc_se_bootstrap: float = float("nan")  # bootstrap over trials (NaN with one trial)
 
 
-def tracing_attack(estimator: Callable[[np.ndarray], np.ndarray], *, n: int, d: int, trials: int,
-                   seed: int, kind: str = "counts",
-                   progress: Callable[[int, int], None] | None = None) -> TracingResult:
+def tracing_attack(
+    estimator: Callable[[np.ndarray], np.ndarray],
+    *,
+    n: int,
+    d: int,
+    trials: int,
+    seed: int,
+    kind: str = "counts",
+    progress: Callable[[int, int], None] | None = None,
+) -> TracingResult:
     """Run ``trials`` independent datasets through ``estimator`` and pool the membership scores.
 
     ``estimator(D)`` returns estimated counts (kind="counts", â = ĉ/n) or bits b_j ≈ [c_j > n/2]
@@ -100,5 +107,6 @@ def tracing_attack(estimator: Callable[[np.ndarray], np.ndarray], *, n: int, d: 
             progress(i + 1, trials)
     mem_s, non_s = np.concatenate(mem), np.concatenate(non)
     a = auc(mem_s, non_s)
-    return TracingResult(a, auc_standard_error(a, mem_s.size, non_s.size), mem_s, non_s, worst,
-                         bootstrap_auc_se(mem, non, seed=seed))
+    return TracingResult(
+        a, auc_standard_error(a, mem_s.size, non_s.size), mem_s, non_s, worst, bootstrap_auc_se(mem, non, seed=seed)
+    )

@@ -61,9 +61,7 @@ def as_records(xs: Any, dim: int) -> np.ndarray:
     if arr.ndim == 1 and dim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != dim:
-        raise InvalidInput(
-            f"expected records of dimension {dim} (an array of shape (m, {dim})), got shape {arr.shape}"
-        )
+        raise InvalidInput(f"expected records of dimension {dim} (an array of shape (m, {dim})), got shape {arr.shape}")
     if arr.dtype == bool:
         return arr.astype(np.int64)
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
@@ -135,8 +133,12 @@ class ProblemMechanism(Mechanism):
     def _guarantee(self) -> Guarantee:
         """Default: the privacy target itself (subclasses report what their calibration actually achieves)."""
         eps = self.privacy.epsilon if isinstance(self.privacy, EpsDP) else None
-        return Guarantee(rho=target_rho(self.privacy), epsilon=eps, seeded=self.seed is not None,
-                         notes=(f"{type(self).__name__}: event-level, one record of {{0,1}}^d replaced",))
+        return Guarantee(
+            rho=target_rho(self.privacy),
+            epsilon=eps,
+            seeded=self.seed is not None,
+            notes=(f"{type(self).__name__}: event-level, one record of {{0,1}}^d replaced",),
+        )
 
     def error_bound(self, beta: float = 0.05) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -23,8 +23,9 @@ class _Trivial(ProblemMechanism):
     kind = "trivial"
 
     def __init__(self, *, horizon, dim, privacy=None, rho=None, epsilon=None, seed=None, **_):
-        super().__init__(horizon=horizon, dim=dim, privacy=resolve_privacy(privacy, rho=rho, epsilon=epsilon),
-                         seed=seed)
+        super().__init__(
+            horizon=horizon, dim=dim, privacy=resolve_privacy(privacy, rho=rho, epsilon=epsilon), seed=seed
+        )
 
     def _process(self, recs):
         ts = np.arange(self.t + 1, self.t + recs.shape[0] + 1)
@@ -35,8 +36,15 @@ class _Trivial(ProblemMechanism):
         return self.horizon / 2.0 if self.problem == "maxsum" else float(self.horizon)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"type": type(self).__name__, "version": 1, "horizon": self.horizon, "dim": self.dim,
-                "privacy": privacy_dict(self.privacy), "seed": self.seed, "t": self.t}
+        return {
+            "type": type(self).__name__,
+            "version": 1,
+            "horizon": self.horizon,
+            "dim": self.dim,
+            "privacy": privacy_dict(self.privacy),
+            "seed": self.seed,
+            "t": self.t,
+        }
 
     @classmethod
     def from_state_dict(cls, st):
@@ -67,8 +75,9 @@ _CLASSES = {
 }
 
 
-def candidate_bounds(problem: str, *, horizon: int, dim: int, privacy=None, rho=None, epsilon=None,
-                     beta: float = 0.05) -> dict[str, float]:
+def candidate_bounds(
+    problem: str, *, horizon: int, dim: int, privacy=None, rho=None, epsilon=None, beta: float = 0.05
+) -> dict[str, float]:
     """Stated error bound of each candidate for these public parameters (no randomness used)."""
     if problem not in ("maxsum", "sumselect"):
         raise InvalidParameter(f"problem must be 'maxsum' or 'sumselect', got {problem!r}")
@@ -81,20 +90,32 @@ def candidate_bounds(problem: str, *, horizon: int, dim: int, privacy=None, rho=
     return out
 
 
-def make(problem: str, method: str = "auto", *, horizon: int, dim: int, privacy=None, rho=None,
-         epsilon=None, beta: float = 0.05, seed: int | None = None) -> ProblemMechanism:
+def make(
+    problem: str,
+    method: str = "auto",
+    *,
+    horizon: int,
+    dim: int,
+    privacy=None,
+    rho=None,
+    epsilon=None,
+    beta: float = 0.05,
+    seed: int | None = None,
+) -> ProblemMechanism:
     """Build a MaxSum / SumSelect mechanism. method: "tree" (A), "svt" (B), "trivial", or "auto" (C)."""
     if problem not in ("maxsum", "sumselect"):
         raise InvalidParameter(f"problem must be 'maxsum' or 'sumselect', got {problem!r}")
     if method == "auto":
-        bounds = candidate_bounds(problem, horizon=horizon, dim=dim, privacy=privacy, rho=rho,
-                                  epsilon=epsilon, beta=beta)
+        bounds = candidate_bounds(
+            problem, horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, beta=beta
+        )
         method = min(bounds, key=bounds.get)
     if (problem, method) not in _CLASSES:
         raise InvalidParameter(f"method must be one of 'auto', 'tree', 'svt', 'trivial'; got {method!r}")
     kw = {"beta": beta} if method == "svt" else {}
-    return _CLASSES[(problem, method)](horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon,
-                                       seed=seed, **kw)
+    return _CLASSES[(problem, method)](
+        horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, seed=seed, **kw
+    )
 
 
 def _restore_raw(state: dict[str, Any]) -> ProblemMechanism:
@@ -106,8 +127,9 @@ def _restore_raw(state: dict[str, Any]) -> ProblemMechanism:
     raise StateError(f"unknown mechanism type in state dict: {state['type']!r}")
 
 
-def from_state_dict(state: dict[str, Any], key: bytes | None = None, *, ledger: Any = None,
-                    trusted: bool = False) -> ProblemMechanism:
+def from_state_dict(
+    state: dict[str, Any], key: bytes | None = None, *, ledger: Any = None, trusted: bool = False
+) -> ProblemMechanism:
     """Restore a MaxSum / SumSelect mechanism: a sealed state (``m.save_state(key)``) with its key, or a raw
     ``state_dict()`` with ``trusted=True`` (see :func:`dpstream.counters.from_state_dict`)."""
     if key is not None:
@@ -115,9 +137,11 @@ def from_state_dict(state: dict[str, Any], key: bytes | None = None, *, ledger: 
     if is_sealed(state):
         raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
     if not trusted:
-        raise StateError("refusing an unauthenticated problem state: seal it with m.save_state(key) and restore "
-                         "with from_state_dict(sealed, key=key), or pass trusted=True for a dict that never left "
-                         "this program (restoring it twice replays its noise)")
+        raise StateError(
+            "refusing an unauthenticated problem state: seal it with m.save_state(key) and restore "
+            "with from_state_dict(sealed, key=key), or pass trusted=True for a dict that never left "
+            "this program (restoring it twice replays its noise)"
+        )
     return restore_checked(_restore_raw, state)
 
 

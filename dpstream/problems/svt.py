@@ -75,14 +75,17 @@ class LaplaceStream:
             if self.pos >= self.buf.size:
                 self.buf, self.pos = self._sampler.sample(self.rng, self.block).astype(np.int64), 0
             k = min(m - got, self.buf.size - self.pos)
-            out[got:got + k] = self.buf[self.pos:self.pos + k]
+            out[got : got + k] = self.buf[self.pos : self.pos + k]
             self.pos += k
             got += k
         return out
 
     def state(self, include_rng: bool) -> dict[str, Any]:
-        return {"rng": self.rng.bit_generator.state if include_rng else None,
-                "buf": self.buf[self.pos:].tolist() if include_rng else [], "pos": 0}
+        return {
+            "rng": self.rng.bit_generator.state if include_rng else None,
+            "buf": self.buf[self.pos :].tolist() if include_rng else [],
+            "pos": 0,
+        }
 
     def load(self, st: dict[str, Any]) -> None:
         if st["rng"] is not None:
@@ -162,9 +165,7 @@ def _calibrate(problem: str, T: int, d: int, privacy: Privacy, beta: float, f: f
     return bound, SVTParameters(problem, T, d, tau, k, e0, e1, e2, sens, beta, float(bound))
 
 
-def svt_parameters(
-    problem: str, horizon: int, privacy: Privacy, beta: float = 0.05, dim: int = 1
-) -> SVTParameters:
+def svt_parameters(problem: str, horizon: int, privacy: Privacy, beta: float = 0.05, dim: int = 1) -> SVTParameters:
     """Numerically optimised SVT calibration (split ε₁:ε₂ and τ/N) for the given problem and budget."""
     if problem not in ("maxsum", "sumselect"):
         raise InvalidParameter(f"problem must be 'maxsum' or 'sumselect', got {problem!r}")
@@ -198,8 +199,18 @@ def _first_at_or_above(values: np.ndarray, start: int, level: int) -> int:
 class _SVTBase(ProblemMechanism):
     kind = "svt"
 
-    def __init__(self, *, horizon, dim, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
-                 params: SVTParameters | None = None):
+    def __init__(
+        self,
+        *,
+        horizon,
+        dim,
+        privacy=None,
+        rho=None,
+        epsilon=None,
+        beta=0.05,
+        seed=None,
+        params: SVTParameters | None = None,
+    ):
         priv = resolve_privacy(privacy, rho=rho, epsilon=epsilon)
         super().__init__(horizon=horizon, dim=dim, privacy=priv, seed=seed)
         self.params = params or svt_parameters(self.problem, self.horizon, priv, beta, self.dim)
@@ -234,11 +245,18 @@ class _SVTBase(ProblemMechanism):
         p = self.params
         eps = p.k * p.eps0
         rho = p.k * p.eps0**2 / 2.0  # = ρ for a zCDP target; ε²/(2k) <= ε²/2 for an ε-DP target
-        return Guarantee(rho=rho, epsilon=eps, seeded=self.seed is not None,
-                         notes=(f"{type(self).__name__}: sparse vector, {p.k} rounds of {p.eps0:.6g}-DP, "
-                                "event-level, one record of {0,1}^d replaced",
-                                "exponential mechanism via Gumbel-max with numpy's floating-point Gumbel"
-                                if self.problem == "sumselect" else "all noise exact discrete Laplace"))
+        return Guarantee(
+            rho=rho,
+            epsilon=eps,
+            seeded=self.seed is not None,
+            notes=(
+                f"{type(self).__name__}: sparse vector, {p.k} rounds of {p.eps0:.6g}-DP, "
+                "event-level, one record of {0,1}^d replaced",
+                "exponential mechanism via Gumbel-max with numpy's floating-point Gumbel"
+                if self.problem == "sumselect"
+                else "all noise exact discrete Laplace",
+            ),
+        )
 
     def error_bound(self, beta: float = 0.05) -> float:
         """w.p. >= 1-β, |y_t - q_t| <= bound for all t <= horizon (q = MaxSum, or the SumSelect gap)."""
@@ -314,15 +332,19 @@ class _SVTBase(ProblemMechanism):
 def _check_params(p: SVTParameters, obj: _SVTBase) -> None:
     """A restored calibration must describe this mechanism and spend no more than its privacy target."""
     if (p.problem, p.horizon, p.dim) != (obj.problem, obj.horizon, obj.dim):
-        raise StateError(f"malformed state dict: SVT parameters are for ({p.problem}, T={p.horizon}, d={p.dim}), "
-                         f"the mechanism is ({obj.problem}, T={obj.horizon}, d={obj.dim})")
+        raise StateError(
+            f"malformed state dict: SVT parameters are for ({p.problem}, T={p.horizon}, d={p.dim}), "
+            f"the mechanism is ({obj.problem}, T={obj.horizon}, d={obj.dim})"
+        )
     if p.sensitivity != (1 if obj.problem == "maxsum" else 2):
         raise StateError(f"malformed state dict: SVT sensitivity {p.sensitivity} is wrong for {obj.problem}")
     if not (p.k >= 1 and p.eps1 > 0 and p.eps2 > 0 and math.isclose(p.eps0, p.eps1 + p.eps2, rel_tol=1e-12)):
         raise StateError("malformed state dict: SVT parameters need k >= 1 and eps0 = eps1 + eps2 > 0")
     if not math.isclose(p.eps0, _eps0(obj.privacy, p.k), rel_tol=1e-12):
-        raise StateError(f"malformed state dict: SVT eps0={p.eps0} does not match the privacy target "
-                         f"{privacy_dict(obj.privacy)} over k={p.k} rounds (expected {_eps0(obj.privacy, p.k)})")
+        raise StateError(
+            f"malformed state dict: SVT eps0={p.eps0} does not match the privacy target "
+            f"{privacy_dict(obj.privacy)} over k={p.k} rounds (expected {_eps0(obj.privacy, p.k)})"
+        )
 
 
 class MaxSumSVT(_SVTBase):
@@ -330,10 +352,10 @@ class MaxSumSVT(_SVTBase):
 
     problem = "maxsum"
 
-    def __init__(self, *, horizon, dim=1, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
-                 params=None):
-        super().__init__(horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, beta=beta,
-                         seed=seed, params=params)
+    def __init__(self, *, horizon, dim=1, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None, params=None):
+        super().__init__(
+            horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, beta=beta, seed=seed, params=params
+        )
         self.value = 0  # last released value (integer)
 
     def _process(self, recs: np.ndarray) -> np.ndarray:
@@ -374,10 +396,10 @@ class SumSelectSVT(_SVTBase):
 
     problem = "sumselect"
 
-    def __init__(self, *, horizon, dim, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None,
-                 params=None):
-        super().__init__(horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, beta=beta,
-                         seed=seed, params=params)
+    def __init__(self, *, horizon, dim, privacy=None, rho=None, epsilon=None, beta=0.05, seed=None, params=None):
+        super().__init__(
+            horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, beta=beta, seed=seed, params=params
+        )
         self.selected = 0  # public initial choice: every column is 0 before the stream starts
 
     def _reselect(self, sums: np.ndarray) -> int:

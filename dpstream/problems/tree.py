@@ -46,8 +46,15 @@ class _TreeBase(ProblemMechanism):
         priv = resolve_privacy(privacy, rho=rho, epsilon=epsilon)
         super().__init__(horizon=horizon, dim=dim, privacy=priv, seed=seed)
         self.sampler = sampler
-        self._counter = counters.make("binary-tree", horizon=self.horizon, privacy=self._counter_privacy(),
-                                      dim=self.dim, seed=seed, granularity=1.0, sampler=sampler)
+        self._counter = counters.make(
+            "binary-tree",
+            horizon=self.horizon,
+            privacy=self._counter_privacy(),
+            dim=self.dim,
+            seed=seed,
+            granularity=1.0,
+            sampler=sampler,
+        )
         self.levels = tree_levels(self.horizon)
 
     def _counter_privacy(self) -> Privacy:
@@ -99,8 +106,13 @@ class _TreeBase(ProblemMechanism):
                 raise StateError(f"state is for {st['type']}, not {cls.__name__}")
             if st["version"] != 2:
                 raise StateError(f"unsupported state version {st['version']!r} (expected 2)")
-            obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=as_privacy(st["privacy"]), seed=st["seed"],
-                      sampler=st["sampler"])
+            obj = cls(
+                horizon=st["horizon"],
+                dim=st["dim"],
+                privacy=as_privacy(st["privacy"]),
+                seed=st["seed"],
+                sampler=st["sampler"],
+            )
             counter = counters.from_state_dict(st["counter"], trusted=True)  # inside a checked restore
             if (counter.horizon, counter.dim, counter.privacy) != (obj.horizon, obj.dim, obj._counter_privacy()):
                 raise StateError("malformed state dict: the counter does not match the mechanism")

@@ -77,14 +77,34 @@ def make_fake_cupy(harness_lib) -> types.ModuleType:
     harness_lib.zk_emu_set.argtypes = [ctypes.c_uint32] * 4
     harness_lib.zk_emu_set.restype = None
     mod = types.ModuleType("cupy")
-    for name in ("asarray", "ascontiguousarray", "empty", "empty_like", "zeros", "concatenate", "argsort", "abs",
-                 "cumsum", "count_nonzero", "uint8", "uint16", "uint32", "uint64", "int32", "int64", "ndarray"):
+    for name in (
+        "asarray",
+        "ascontiguousarray",
+        "empty",
+        "empty_like",
+        "zeros",
+        "concatenate",
+        "argsort",
+        "abs",
+        "cumsum",
+        "count_nonzero",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "int32",
+        "int64",
+        "ndarray",
+    ):
         setattr(mod, name, getattr(np, name))
     mod.launches = []
     mod.asnumpy = lambda a: np.array(a, copy=True)
     mod.RawModule = lambda **kw: _Module(harness_lib, mod.launches, **kw)
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None,
-                                    getDeviceProperties=lambda i: {"name": b"CPU emulation"})
+    runtime = types.SimpleNamespace(
+        getDeviceCount=lambda: 1,
+        deviceSynchronize=lambda: None,
+        getDeviceProperties=lambda i: {"name": b"CPU emulation"},
+    )
     device = types.SimpleNamespace(compute_capability="90", synchronize=lambda: None)
 
     class Event:  # host clock stand-in for cupy.cuda.Event (the emulated launches are synchronous)
@@ -94,6 +114,7 @@ def make_fake_cupy(harness_lib) -> types.ModuleType:
         def synchronize(self):
             pass
 
-    mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: device, Event=Event,
-                                     get_elapsed_time=lambda a, b: (b.t - a.t) * 1e3)
+    mod.cuda = types.SimpleNamespace(
+        runtime=runtime, Device=lambda: device, Event=Event, get_elapsed_time=lambda a, b: (b.t - a.t) * 1e3
+    )
     return mod

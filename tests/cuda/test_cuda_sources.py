@@ -41,8 +41,11 @@ def rand_ints(n: int, mod: int = R_MOD) -> list[int]:
 
 
 def limbs(vals: list[int], nl: int = 4) -> np.ndarray:
-    return np.frombuffer(b"".join(v.to_bytes(8 * nl, "little") for v in vals), dtype="<u8").astype(
-        np.uint64).reshape(-1, nl)
+    return (
+        np.frombuffer(b"".join(v.to_bytes(8 * nl, "little") for v in vals), dtype="<u8")
+        .astype(np.uint64)
+        .reshape(-1, nl)
+    )
 
 
 def ints(a: np.ndarray) -> list[int]:
@@ -60,9 +63,28 @@ def unmont(a: np.ndarray) -> list[int]:
 
 
 # edge values of Fr: 0, 1, 2, r-1, r-2, (r-1)/2, limb boundaries, R mod r, and the largest values below 2^255
-EDGE = sorted({0, 1, 2, R_MOD - 1, R_MOD - 2, (R_MOD - 1) // 2, (R_MOD + 1) // 2, 2**64 - 1, 2**64, 2**128 - 1,
-               2**128, 2**192 - 1, 2**192, RM % R_MOD, R_MOD - (RM % R_MOD), 2**254, 2**254 + 1,
-               R_MOD - 2**64})
+EDGE = sorted(
+    {
+        0,
+        1,
+        2,
+        R_MOD - 1,
+        R_MOD - 2,
+        (R_MOD - 1) // 2,
+        (R_MOD + 1) // 2,
+        2**64 - 1,
+        2**64,
+        2**128 - 1,
+        2**128,
+        2**192 - 1,
+        2**192,
+        RM % R_MOD,
+        R_MOD - (RM % R_MOD),
+        2**254,
+        2**254 + 1,
+        R_MOD - 2**64,
+    }
+)
 
 
 def pairs(n_rand: int = 200) -> tuple[list[int], list[int]]:
@@ -72,6 +94,7 @@ def pairs(n_rand: int = 200) -> tuple[list[int], list[int]]:
 
 
 # ---------------------------------------------------------------------------------------------------- PTX
+
 
 def test_every_cu_compiles_to_ptx_for_sm90(ptx_files):
     sources = gpu_build.kernel_sources()
@@ -96,6 +119,7 @@ def test_build_is_cached_by_source_hash(ptx_files):
 
 
 # ---------------------------------------------------------------------------------------------------- Fr
+
 
 @pytest.mark.parametrize("op,fn", [(0, lambda a, b: a + b), (1, lambda a, b: a - b), (2, lambda a, b: a * b)])
 def test_fr_binops_match_python_ints_and_cpu_backend(harness, op, fn):
@@ -130,8 +154,11 @@ def test_fr_canonical_and_equality(harness):
 
 
 def test_fr_int64_conversions(harness):
-    vals = np.array([0, 1, -1, 2, -2, 2**31, -(2**31), 2**63 - 1, -(2**63), -(2**63) + 1]
-                    + RNG.integers(-(2**63), 2**63 - 1, size=100).tolist(), dtype=np.int64)
+    vals = np.array(
+        [0, 1, -1, 2, -2, 2**31, -(2**31), 2**63 - 1, -(2**63), -(2**63) + 1]
+        + RNG.integers(-(2**63), 2**63 - 1, size=100).tolist(),
+        dtype=np.int64,
+    )
     out = harness.from_int64(vals)
     assert unmont(out) == [int(v) % R_MOD for v in vals]
     assert np.array_equal(out, get_backend("cpu").from_int64(vals))
@@ -155,7 +182,8 @@ def test_fr_scalar_mul_fold_fold_pair(harness):
         assert unmont(folded) == [(t[i] + c * (t[i + n] - t[i])) % R_MOD for i in range(n)]
         assert np.array_equal(folded, get_backend("cpu").fold(mont(t), cl[0]))
         assert unmont(harness.fold_pair(mont(t[:n]), mont(b), cl)) == [
-            (t[i] + c * (b[i] - t[i])) % R_MOD for i in range(n)]
+            (t[i] + c * (b[i] - t[i])) % R_MOD for i in range(n)
+        ]
 
 
 def test_fr_powers(harness):
@@ -184,17 +212,17 @@ def test_fr_eq_table_big_endian(harness, n):
     assert np.array_equal(table, get_backend("cpu").eq_table(mont(u)))
     if n:  # <t, eq(u)> is the MLE evaluation
         t = rand_ints(1 << n)
-        assert unmont(harness.inner(mont(t), table, 3))[0] == sum(
-            a * b for a, b in zip(t, eq_ref(u), strict=True)) % R_MOD
+        assert (
+            unmont(harness.inner(mont(t), table, 3))[0] == sum(a * b for a, b in zip(t, eq_ref(u), strict=True)) % R_MOD
+        )
 
 
 @pytest.mark.parametrize("nthreads", [1, 7, 128, 1000])
 def test_fr_sum_and_inner_reductions(harness, nthreads):
     a, b = rand_ints(300), rand_ints(300)
-    a[:len(EDGE)] = EDGE
+    a[: len(EDGE)] = EDGE
     assert unmont(harness.sum(mont(a), nthreads)) == [sum(a) % R_MOD]
-    assert unmont(harness.inner(mont(a), mont(b), nthreads)) == [
-        sum(x * y for x, y in zip(a, b, strict=True)) % R_MOD]
+    assert unmont(harness.inner(mont(a), mont(b), nthreads)) == [sum(x * y for x, y in zip(a, b, strict=True)) % R_MOD]
     assert unmont(harness.sum(np.zeros((0, 4), np.uint64), nthreads)) == [0]
 
 
@@ -231,6 +259,7 @@ def test_fr_batch_inverse(harness, nthreads):
 
 # ---------------------------------------------------------------------------------------------------- Fp
 
+
 def test_fp_arithmetic(harness):
     P_MOD = gpu_msm().FP_MODULUS
     edge = [0, 1, 2, P_MOD - 1, P_MOD - 2, (P_MOD - 1) // 2, 2**64 - 1, 2**320, 2**380, (1 << 384) % P_MOD]
@@ -244,6 +273,7 @@ def test_fp_arithmetic(harness):
 
 
 # ---------------------------------------------------------------------------------------------------- G1
+
 
 def rand_points(n: int) -> list:
     G1Point, Scalar = ark()

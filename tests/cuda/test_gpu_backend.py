@@ -26,8 +26,11 @@ CPU = get_backend("cpu")
 
 
 def limbs(vals) -> np.ndarray:
-    return np.frombuffer(b"".join(int(v).to_bytes(32, "little") for v in vals), dtype="<u8").astype(
-        np.uint64).reshape(-1, 4)
+    return (
+        np.frombuffer(b"".join(int(v).to_bytes(32, "little") for v in vals), dtype="<u8")
+        .astype(np.uint64)
+        .reshape(-1, 4)
+    )
 
 
 def rand_ints(n: int) -> list[int]:
@@ -236,8 +239,12 @@ def test_batch_inverse_and_conversions_match_cpu(env):
     ok = std[: len(EDGE)]
     assert same(env, be.to_mont(be.asarray(ok)), CPU.to_mont(ok))
     assert same(env, be.from_mont(be.asarray(a)), CPU.from_mont(a))
-    v = np.concatenate([np.array([0, 1, -1, 2**63 - 1, -(2**63)], np.int64),
-                        RNG.integers(-(2**63), 2**63 - 1, size=300, dtype=np.int64)])
+    v = np.concatenate(
+        [
+            np.array([0, 1, -1, 2**63 - 1, -(2**63)], np.int64),
+            RNG.integers(-(2**63), 2**63 - 1, size=300, dtype=np.int64),
+        ]
+    )
     m = be.from_int64(v)
     assert same(env, m, CPU.from_int64(v))
     back, bad = be.to_int64(m)
@@ -270,6 +277,7 @@ def test_fr_vectors_and_sumcheck_proofs_are_byte_identical(env):
 
 
 # ------------------------------------------------------------------------------------------------------- MSM
+
 
 @pytest.fixture(scope="module")
 def msm_env(env):
@@ -411,6 +419,7 @@ def test_gpu_bench_cli_writes_merged_json(env, tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------- commit() through the GPU MSM
+
 
 @pytest.fixture
 def gpu_commit(env, monkeypatch):

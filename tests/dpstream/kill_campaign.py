@@ -33,8 +33,9 @@ def item(t: int, dim: int = 1):
 
 def create(path: str, kind: str, horizon: int, synchronous: str) -> None:
     if kind == "counter":
-        s = counters.open(path, "binary-tree", horizon=horizon, privacy=counters.zCDP(rho=0.5), key=KEY,
-                          synchronous=synchronous)
+        s = counters.open(
+            path, "binary-tree", horizon=horizon, privacy=counters.zCDP(rho=0.5), key=KEY, synchronous=synchronous
+        )
     else:  # sparse vector, OS randomness: a re-computed step would draw different noise
         s = problems.open(path, "maxsum", "svt", horizon=horizon, dim=3, rho=2.0, key=KEY, synchronous=synchronous)
     s.close()
@@ -89,15 +90,34 @@ def _warm_up(workdir: str) -> None:
         s.close()
 
 
-def run(kills: int, *, horizon: int = 400, max_delay: float = 0.08, synchronous: str = "full", chunk: int = 8,
-        workdir: str, seed: int = 0) -> dict:
+def run(
+    kills: int,
+    *,
+    horizon: int = 400,
+    max_delay: float = 0.08,
+    synchronous: str = "full",
+    chunk: int = 8,
+    workdir: str,
+    seed: int = 0,
+) -> dict:
     """``kills`` SIGKILLs spread over several stores (a new one when a stream completes); returns the counts."""
     rng = random.Random(seed)
     _warm_up(workdir)
     # releases_checked: answers compared after all kills together (a store's answers are re-checked after
     # every later kill); releases_total: distinct releases made in all stores
-    counts = {"kills": 0, "runs_completed": 0, "stores": 0, "releases_total": 0, "releases_checked": 0, "lost": 0,
-              "duplicated": 0, "redrawn": 0, "overhang_violations": 0, "lock_left_behind": 0, "max_overhang": 0}
+    counts = {
+        "kills": 0,
+        "runs_completed": 0,
+        "stores": 0,
+        "releases_total": 0,
+        "releases_checked": 0,
+        "lost": 0,
+        "duplicated": 0,
+        "redrawn": 0,
+        "overhang_violations": 0,
+        "lock_left_behind": 0,
+        "max_overhang": 0,
+    }
     store_no = 0
     path = log = ""
     seen: list = []

@@ -63,10 +63,21 @@ def _svt_release_offsets(a: np.ndarray, t: int) -> float:
 CASES = {
     "broken-tree-per-column": (BROKEN["broken-tree-per-column"], P.MaxSumTree, X_TREE, XP_TREE, None, 6000),
     "broken-tree-per-column-sumselect": (
-        BROKEN["broken-tree-per-column-sumselect"], P.SumSelectTree, X_SEL, XP_SEL, _selected_first, 6000,
+        BROKEN["broken-tree-per-column-sumselect"],
+        P.SumSelectTree,
+        X_SEL,
+        XP_SEL,
+        _selected_first,
+        6000,
     ),
-    "broken-svt-reused-noise": (BROKEN["broken-svt-reused-noise"], P.MaxSumSVT, X_SVT, XP_SVT,
-                                _svt_release_offsets, 1500),
+    "broken-svt-reused-noise": (
+        BROKEN["broken-svt-reused-noise"],
+        P.MaxSumSVT,
+        X_SVT,
+        XP_SVT,
+        _svt_release_offsets,
+        1500,
+    ),
 }
 
 

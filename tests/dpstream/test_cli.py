@@ -20,11 +20,19 @@ def test_demo_lower_bound_quick(tmp_path, capsys):
     assert (tmp_path / "o" / "error_vs_T.png").exists() and (tmp_path / "o" / "summary.json").exists()
 
 
-@pytest.mark.parametrize("argv", [
-    [], ["demo"], ["demo", "lower-bound"], ["demo", "lower-bound", "--out", "x", "--rho", "-1"],
-    ["demo", "lower-bound", "--out", "x", "--rho", "abc"], ["demo", "nope"], ["audit", "tracing", "nope"],
-    ["demo", "lower-bound", "--out", "x", "--seed", "-3"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["demo"],
+        ["demo", "lower-bound"],
+        ["demo", "lower-bound", "--out", "x", "--rho", "-1"],
+        ["demo", "lower-bound", "--out", "x", "--rho", "abc"],
+        ["demo", "nope"],
+        ["audit", "tracing", "nope"],
+        ["demo", "lower-bound", "--out", "x", "--seed", "-3"],
+    ],
+)
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)

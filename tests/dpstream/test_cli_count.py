@@ -29,9 +29,27 @@ def _write(tmp_path, name, rows) -> str:
 
 def test_count_from_stdin_subprocess_matches_the_library(tmp_path):
     text = "\n".join(str(b) for b in BITS[:30]) + "\n\n"
-    r = subprocess.run([sys.executable, "-m", "dpstream.cli", "count", "--horizon", "60", "--rho", "0.5",
-                        "--seed", "9", "--checkpoint-every", "7"], input=text, capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dpstream.cli",
+            "count",
+            "--horizon",
+            "60",
+            "--rho",
+            "0.5",
+            "--seed",
+            "9",
+            "--checkpoint-every",
+            "7",
+        ],
+        input=text,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     rows = _lines(r.stdout)
     want = counters.make("binary-tree", horizon=60, privacy=counters.zCDP(0.5), seed=9).update_many(BITS[:30])
@@ -45,8 +63,27 @@ def test_state_resumes_where_it_stopped(tmp_path, capsys):
     db = str(tmp_path / "c.db")
     first = _write(tmp_path, "a.txt", BITS[:25])
     second = _write(tmp_path, "b.txt", [json.dumps({"v": b}) for b in BITS[25:]])
-    assert main(["count", first, "--horizon", "60", "--rho", "0.5", "--seed", "3", "--state", db,
-                 "--key-file", str(key), "--checkpoint-every", "10"]) == 0
+    assert (
+        main(
+            [
+                "count",
+                first,
+                "--horizon",
+                "60",
+                "--rho",
+                "0.5",
+                "--seed",
+                "3",
+                "--state",
+                db,
+                "--key-file",
+                str(key),
+                "--checkpoint-every",
+                "10",
+            ]
+        )
+        == 0
+    )
     assert main(["count", second, "--state", db, "--key-file", str(key), "--field", "v"]) == 0
     rows = _lines(capsys.readouterr().out)
     want = counters.make("binary-tree", horizon=60, privacy=counters.zCDP(0.5), seed=3).update_many(BITS)
@@ -67,15 +104,18 @@ def test_release_every_prints_only_block_ends(tmp_path, capsys):
     np.testing.assert_array_equal([r["count"] for r in rows], want)
 
 
-@pytest.mark.parametrize("rows,args,code,msg", [
-    (["1", "abc"], ["--horizon", "10", "--rho", "1"], 2, "line 2: 'abc' is neither a number nor JSON"),
-    (["1", "true"], ["--horizon", "10", "--rho", "1"], 2, "line 2: expected a number"),
-    (['{"x": 1}'], ["--horizon", "10", "--rho", "1", "--field", "v"], 2, "no field 'v'"),
-    (["1", "2"], ["--horizon", "10", "--rho", "1"], 2, "outside bounds"),
-    (["1"] * 3, ["--horizon", "2", "--rho", "1"], 2, "larger horizon"),
-    (["1"], ["--rho", "1"], 2, "give --horizon"),
-    (["1"], ["--horizon", "10", "--rho", "1", "--epsilon", "1"], 2, "one of --rho and --epsilon"),
-])
+@pytest.mark.parametrize(
+    "rows,args,code,msg",
+    [
+        (["1", "abc"], ["--horizon", "10", "--rho", "1"], 2, "line 2: 'abc' is neither a number nor JSON"),
+        (["1", "true"], ["--horizon", "10", "--rho", "1"], 2, "line 2: expected a number"),
+        (['{"x": 1}'], ["--horizon", "10", "--rho", "1", "--field", "v"], 2, "no field 'v'"),
+        (["1", "2"], ["--horizon", "10", "--rho", "1"], 2, "outside bounds"),
+        (["1"] * 3, ["--horizon", "2", "--rho", "1"], 2, "larger horizon"),
+        (["1"], ["--rho", "1"], 2, "give --horizon"),
+        (["1"], ["--horizon", "10", "--rho", "1", "--epsilon", "1"], 2, "one of --rho and --epsilon"),
+    ],
+)
 def test_typed_one_line_errors(tmp_path, capsys, rows, args, code, msg):
     f = _write(tmp_path, "in.txt", rows)
     assert main(["count", f, *args]) == code

@@ -53,8 +53,15 @@ _TEMPLATES = {}
 def _plan(mech, seed, epochs=1, eps=8.0, steps=T):
     key = (mech, epochs, eps, steps)
     if key not in _TEMPLATES:
-        _TEMPLATES[key] = DPFTRLNoise(mech, D, steps_per_epoch=steps // epochs, epochs=epochs, clip_norm=1.0,
-                                      noise_multiplier=NM[eps], delta=DELTA)
+        _TEMPLATES[key] = DPFTRLNoise(
+            mech,
+            D,
+            steps_per_epoch=steps // epochs,
+            epochs=epochs,
+            clip_norm=1.0,
+            noise_multiplier=NM[eps],
+            delta=DELTA,
+        )
     return _TEMPLATES[key].spawn(seed)
 
 
@@ -105,8 +112,9 @@ def _streams(t_star=0):
     return x, xp, u
 
 
-@pytest.mark.parametrize("mech", ["tree", pytest.param("honaker", marks=pytest.mark.slow),
-                                  pytest.param("blt", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "mech", ["tree", pytest.param("honaker", marks=pytest.mark.slow), pytest.param("blt", marks=pytest.mark.slow)]
+)
 def test_event_level_plans_pass_sum_lr_and_residue_audits(mech):
     x, xp, u = _streams()
     probe = _plan(mech, 0, eps=8.0)
@@ -118,8 +126,9 @@ def test_event_level_plans_pass_sum_lr_and_residue_audits(mech):
     }
     lbs = {}
     for name, sc in scores.items():
-        r = audit(lambda s: NoisyGradients(_plan(mech, s, eps=8.0)), x, xp, runs=1000, delta=DELTA, alpha=ALPHA,
-                  score=sc)
+        r = audit(
+            lambda s: NoisyGradients(_plan(mech, s, eps=8.0)), x, xp, runs=1000, delta=DELTA, alpha=ALPHA, score=sc
+        )
         assert r.claimed_epsilon == pytest.approx(claimed)
         assert not r.flagged, (name, r)
         lbs[name] = r.epsilon_lb
@@ -186,9 +195,17 @@ def test_residue_score_flags_grid_valued_noise():
         return p
 
     q = _plan("tree", 0, eps=1.0).std / 4096
-    bad = audit(lambda s: NoisyGradients(grid_plan(s)), x, xp, runs=1000, delta=DELTA, alpha=ALPHA,
-                score=residue_score(q))
+    bad = audit(
+        lambda s: NoisyGradients(grid_plan(s)), x, xp, runs=1000, delta=DELTA, alpha=ALPHA, score=residue_score(q)
+    )
     assert bad.flagged and bad.epsilon_lb > 3 * bad.claimed_epsilon
-    good = audit(lambda s: NoisyGradients(_plan("tree", s, eps=1.0)), x, xp, runs=1000, delta=DELTA, alpha=ALPHA,
-                 score=residue_score(q))
+    good = audit(
+        lambda s: NoisyGradients(_plan("tree", s, eps=1.0)),
+        x,
+        xp,
+        runs=1000,
+        delta=DELTA,
+        alpha=ALPHA,
+        score=residue_score(q),
+    )
     assert not good.flagged

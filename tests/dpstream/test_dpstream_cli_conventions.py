@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def dpstream(*args):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "dpstream.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dpstream.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_version():

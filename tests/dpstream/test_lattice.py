@@ -38,8 +38,15 @@ def _factory(name, sampler="exact", rho=0.5, horizon=T, bounds=(0.0, 1.0)):
     if name == "broken":
         proto = BrokenGridBLT(horizon, zCDP(rho), bounds=bounds, seed=0)
     else:
-        proto = counters.make(name, horizon=None if name == "hybrid" else horizon, privacy=zCDP(rho), seed=0,
-                              sampler=sampler, bounds=bounds, block=64)
+        proto = counters.make(
+            name,
+            horizon=None if name == "hybrid" else horizon,
+            privacy=zCDP(rho),
+            seed=0,
+            sampler=sampler,
+            bounds=bounds,
+            block=64,
+        )
 
     def make(seed):
         c = copy.deepcopy(proto)
@@ -116,8 +123,7 @@ def test_answers_are_a_function_of_the_lattice_vector_alone(name, sampler):
 @pytest.mark.parametrize("name", ["binary-tree", "smooth-binary", "hybrid"])
 def test_tree_answers_are_exact_lattice_multiples(name):
     """Tree answers are sums of released integer node values times the lattice step, exactly."""
-    c = counters.make(name, horizon=None if name == "hybrid" else 300, privacy=zCDP(1.0), seed=4,
-                      bounds=(0.0, 1e6))
+    c = counters.make(name, horizon=None if name == "hybrid" else 300, privacy=zCDP(1.0), seed=4, bounds=(0.0, 1e6))
     ans = c.update_many(np.random.default_rng(1).uniform(0, 1e6, 300))
     k = ans / c.process.quantum
     assert np.array_equal(k, np.rint(k))
@@ -171,8 +177,10 @@ def test_encoder_float_error_is_within_its_bound(name):
     dl = p.coef[0].astype(np.longdouble)
     lam = p.coef[1].astype(np.longdouble)
     b0 = np.longdouble(p.b0)
-    for x, bound, ref64 in ((np.r_[1.0, np.zeros(T - 1)], p.enc_err_unit, p.c_hat),
-                            (np.full(T, p.q * p.item_max), p.enc_err, None)):
+    for x, bound, ref64 in (
+        (np.r_[1.0, np.zeros(T - 1)], p.enc_err_unit, p.c_hat),
+        (np.full(T, p.q * p.item_max), p.enc_err, None),
+    ):
         e = np.zeros(dl.shape[0], dtype=np.longdouble)
         e64 = np.zeros(dl.shape[0])
         hi = np.empty(T, dtype=np.longdouble)

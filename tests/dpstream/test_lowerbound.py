@@ -152,8 +152,12 @@ def test_demo_quick_writes_all_outputs(tmp_path):
     for f in res["files"]:
         assert (tmp_path / f).stat().st_size > 0, f
     data = json.loads((tmp_path / "summary.json").read_text())
-    assert {r["mechanism"] for r in data["tracing"]} >= {"MaxSumTree", "BrokenPerColumnTreeMaxSum",
-                                                         "MaxSumSVT", "BrokenReusedNoiseSVTMaxSum"}
+    assert {r["mechanism"] for r in data["tracing"]} >= {
+        "MaxSumTree",
+        "BrokenPerColumnTreeMaxSum",
+        "MaxSumSVT",
+        "BrokenReusedNoiseSVTMaxSum",
+    }
     for r in data["tracing"]:
         if r["problem"] == "MaxSum":
             assert r["verdict"].startswith("caught") == r["broken"], r

@@ -71,8 +71,9 @@ def test_counter_noise_is_at_least_what_the_guarantee_needs(name, sampler):
     equal rows s^2 >= Delta^2 / (2 rho).  Measure s^2 from the noise at step 1: Var(answer_1 - x_1) = s^2 b_(1,r)^2
     summed over the rows r that step 1 reads."""
     T, R = 16, 20_000
-    c = counters.make(name, horizon=None if name == "hybrid" else T, privacy=zCDP(0.5), dim=R, seed=7,
-                      sampler=sampler, block=16)
+    c = counters.make(
+        name, horizon=None if name == "hybrid" else T, privacy=zCDP(0.5), dim=R, seed=7, sampler=sampler, block=16
+    )
     g = c.guarantee
     B, C = c.process.strategy(T)
     eta1 = c.update_many(np.zeros((T, R)))[0]  # zero data: the answer is the noise
@@ -128,8 +129,16 @@ def test_audit_false_flag_rate_at_moderate_alpha():
     alpha, trials = 0.2, 60
     flags = 0
     for s in range(trials):
-        r = audit(lambda seed: RR(seed), [1.0], [0.0], runs=400, delta=0.0, alpha=alpha,
-                  score=lambda a, t: float(a[t]), seed=s)
+        r = audit(
+            lambda seed: RR(seed),
+            [1.0],
+            [0.0],
+            runs=400,
+            delta=0.0,
+            alpha=alpha,
+            score=lambda a, t: float(a[t]),
+            seed=s,
+        )
         flags += r.flagged
     # at most alpha in expectation; the binomial limit at 1e-6
     assert flags <= stats.binom.isf(1e-6, trials, alpha), flags

@@ -256,10 +256,18 @@ def test_guarantee_reports_seeded_and_budget():
 
 
 # ------------------------------------------------------------------------------------------ typed errors ---
-@pytest.mark.parametrize("kwargs", [
-    {"rho": 0}, {"rho": -1}, {"rho": float("nan")}, {"epsilon": float("inf")}, {},
-    {"rho": 1, "epsilon": 1}, {"rho": "a"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rho": 0},
+        {"rho": -1},
+        {"rho": float("nan")},
+        {"epsilon": float("inf")},
+        {},
+        {"rho": 1, "epsilon": 1},
+        {"rho": "a"},
+    ],
+)
 def test_bad_privacy_raises_typed_error(kwargs):
     with pytest.raises(P.InvalidParameter):
         P.make("maxsum", horizon=10, dim=2, **kwargs)

@@ -31,10 +31,20 @@ def _problem(cls, **kw):
 
 
 COUNTERS = [(n, None, 1) for n in counters.names()] + [
-    ("binary-tree", EpsDP(1.0), 1), ("honaker", EpsDP(1.0), 1), ("binary-tree", None, 4), ("honaker", None, 3)]
+    ("binary-tree", EpsDP(1.0), 1),
+    ("honaker", EpsDP(1.0), 1),
+    ("binary-tree", None, 4),
+    ("honaker", None, 3),
+]
 COUNTER_IDS = [f"{n}-{'eps' if p else 'rho'}-every{k}" for n, p, k in COUNTERS]
-PROBLEMS = [problems.MaxSumTree, problems.SumSelectTree, problems.MaxSumSVT, problems.SumSelectSVT,
-            problems.MaxSumTrivial, problems.SumSelectTrivial]
+PROBLEMS = [
+    problems.MaxSumTree,
+    problems.SumSelectTree,
+    problems.MaxSumSVT,
+    problems.SumSelectSVT,
+    problems.MaxSumTrivial,
+    problems.SumSelectTrivial,
+]
 
 
 def _mechanism_list():
@@ -194,8 +204,13 @@ def test_raw_svt_state_with_changed_epsilon_is_refused():
     """The issue: a changed SVT eps left .privacy at 0.5 while .guarantee said 5000-zCDP."""
     m = _problem(problems.MaxSumSVT)
     s = json.loads(json.dumps(m.state_dict()))
-    for field, value in (("eps1", s["params"]["eps1"] * 100), ("eps0", s["params"]["eps0"] * 100),
-                         ("k", s["params"]["k"] * 10), ("sensitivity", 2), ("horizon", T * 2)):
+    for field, value in (
+        ("eps1", s["params"]["eps1"] * 100),
+        ("eps0", s["params"]["eps0"] * 100),
+        ("k", s["params"]["k"] * 10),
+        ("sensitivity", 2),
+        ("horizon", T * 2),
+    ):
         bad = json.loads(json.dumps(s))
         bad["params"][field] = value
         if field in ("eps1",):
@@ -223,8 +238,12 @@ def test_svt_rounds_reset_in_a_sealed_state_is_refused():
 def test_block_counter_state_validation():
     c = _counter("binary-tree", release_every=4)
     s = json.loads(json.dumps(c.state_dict()))
-    for edit in (lambda d: d.__setitem__("npending", 7), lambda d: d.__setitem__("release_every", 5),
-                 lambda d: d.__setitem__("t", 2), lambda d: d.__setitem__("pending", [float("nan")])):
+    for edit in (
+        lambda d: d.__setitem__("npending", 7),
+        lambda d: d.__setitem__("release_every", 5),
+        lambda d: d.__setitem__("t", 2),
+        lambda d: d.__setitem__("pending", [float("nan")]),
+    ):
         bad = json.loads(json.dumps(s))
         edit(bad)
         with pytest.raises(StateError):

@@ -88,8 +88,9 @@ def test_lock_same_process_and_other_process(tmp_path):
             sys.stdin.readline()
     """)
     env = dict(os.environ, PYTHONPATH=ROOT)
-    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout.readline().strip() == "locked"  # another process, while this one holds it
         s.close()
@@ -243,8 +244,7 @@ def test_stream_commits_each_chunk_before_yielding_it(tmp_path):
     gen.close()
     s.close()
     s = _open(p)
-    ref = counters.make("binary-tree", horizon=1000, privacy=zCDP(0.5), seed=3).update_many(
-        np.arange(1000) % 2)
+    ref = counters.make("binary-tree", horizon=1000, privacy=zCDP(0.5), seed=3).update_many(np.arange(1000) % 2)
     np.testing.assert_array_equal(s.answers(), ref[:200])
     rest = list(s.stream((t % 2 for t in range(200, 1000)), checkpoint_every=64))
     np.testing.assert_array_equal(rest, ref[200:])

@@ -66,8 +66,9 @@ def test_block_counter_answers_are_the_block_end_sums(name, dim):
     assert [y is None for y in out] == [True] * 9 + [False] + [True] * 5
     rest = b.update_many(xs[15:])
     tail = b.finish()
-    got = np.concatenate([np.asarray(out[9]).reshape(1, -1), np.asarray(rest).reshape(-1, dim),
-                          np.asarray(tail).reshape(-1, dim)])
+    got = np.concatenate(
+        [np.asarray(out[9]).reshape(1, -1), np.asarray(rest).reshape(-1, dim), np.asarray(tail).reshape(-1, dim)]
+    )
     S = np.cumsum(xs.reshape(T, dim), axis=0)
     np.testing.assert_array_equal(got, S[[*range(k - 1, T, k), T - 1]])
     assert b.t == T and b.releases == 11 and len(b.finish()) == 0
@@ -113,10 +114,16 @@ def test_parse_line_and_read_items():
     assert parse_line("1\n", 1) == 1.0 and parse_line(" 0.25 ", 2) == 0.25 and parse_line("  \n", 3) is None
     assert parse_line("[1, 0, 1]", 1) == [1.0, 0.0, 1.0]
     assert parse_line('{"v": 0.5, "u": "x"}', 1, field="v") == 0.5
-    for bad, field, msg in (("abc", None, "neither"), ('"1"', None, "expected a number"), ("true", None, "number"),
-                            ("nan", None, "neither"), ("-inf", None, "finite"),
-                            ('{"u": 1}', "v", "no field"), ("1", "v", "JSON object"),
-                            ("[1, true]", None, "number")):
+    for bad, field, msg in (
+        ("abc", None, "neither"),
+        ('"1"', None, "expected a number"),
+        ("true", None, "number"),
+        ("nan", None, "neither"),
+        ("-inf", None, "finite"),
+        ('{"u": 1}', "v", "no field"),
+        ("1", "v", "JSON object"),
+        ("[1, true]", None, "number"),
+    ):
         with pytest.raises(InvalidInput, match=msg):
             parse_line(bad, 7, field)
     assert list(read_items(["1", "", "0"])) == [(1, 1.0), (3, 0.0)]

@@ -51,8 +51,18 @@ def test_clipped_grad_sum_equals_a_per_example_loop():
 def test_step_adds_the_plans_noise_and_reports_epsilon(mech):
     model = _model()
     x, y = _data()
-    opt = DPFTRL(model.parameters(), lr=0.1, mechanism=mech, target_epsilon=4.0, delta=1e-5, clip_norm=1.0,
-                 epochs=2, batch_size=10, dataset_size=40, seed=3)
+    opt = DPFTRL(
+        model.parameters(),
+        lr=0.1,
+        mechanism=mech,
+        target_epsilon=4.0,
+        delta=1e-5,
+        clip_norm=1.0,
+        epochs=2,
+        batch_size=10,
+        dataset_size=40,
+        seed=3,
+    )
     assert opt.steps == 8 and opt.privacy_report()["epsilon_spent"] == 0.0
     before = [p.detach().clone() for p in model.parameters()]
     idx = opt.batch_indices()
@@ -97,8 +107,13 @@ def test_typed_errors():
 
 def test_import_dpstream_does_not_import_torch():
     code = "import sys, dpstream, dpstream.training, dpstream.counters.gradient_noise; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -161,8 +176,7 @@ def _run_killed_then_resumed(tmp_path, mech, resume_mode):
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert child.returncode == -signal.SIGKILL
-    subprocess.run([sys.executable, str(script), str(tmp_path), resume_mode, "-1"], env=env, check=True,
-                   timeout=120)
+    subprocess.run([sys.executable, str(script), str(tmp_path), resume_mode, "-1"], env=env, check=True, timeout=120)
     return _releases(log)
 
 

@@ -79,8 +79,9 @@ def test_blt_sensitivity_is_toeplitz_under_k_b_participation():
 def test_std_is_noise_multiplier_times_clip_times_sensitivity():
     p = DPFTRLNoise("tree", 1000, steps_per_epoch=8, epochs=2, clip_norm=0.5, noise_multiplier=1.3, seed=1)
     assert p.std == pytest.approx(1.3 * 0.5 * math.sqrt(2 * 4))
-    q = DPFTRLNoise("tree", 1000, steps_per_epoch=8, epochs=2, clip_norm=0.5, noise_multiplier=1.3,
-                    neighbouring="replace-one")
+    q = DPFTRLNoise(
+        "tree", 1000, steps_per_epoch=8, epochs=2, clip_norm=0.5, noise_multiplier=1.3, neighbouring="replace-one"
+    )
     assert q.std == pytest.approx(2 * p.std)
     w = np.stack([p.noise() for _ in range(16)])
     # first step of each epoch: one fresh leaf of variance std^2 (restarted tree)

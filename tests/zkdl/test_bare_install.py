@@ -29,7 +29,19 @@ def test_bare_install_verifies_and_has_no_torch(tmp_path):
     for pkg in ("torch", "scikit-learn", "scipy", "matplotlib"):
         assert f"\n{pkg} " not in listed, f"{pkg} was installed by the bare install"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    r = subprocess.run([str(venv / "bin" / "zkdl"), "verify", str(tmp_path / "run" / "proof.zkdl"), "--statement",
-                        str(tmp_path / "run" / "statement.json"), "--json"], capture_output=True, text=True,
-                       env=env, cwd=tmp_path, timeout=900)
+    r = subprocess.run(
+        [
+            str(venv / "bin" / "zkdl"),
+            "verify",
+            str(tmp_path / "run" / "proof.zkdl"),
+            "--statement",
+            str(tmp_path / "run" / "statement.json"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert r.returncode == 0 and '"valid": true' in r.stdout, r.stderr[-2000:]

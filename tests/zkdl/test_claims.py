@@ -74,9 +74,11 @@ def test_claims_on_segments_of_a_larger_table():
     # points whose leading coordinates are Boolean address a block of the table (a segment)
     rng = np.random.default_rng(4)
     t = Fr.random(1 << 7, rng=rng)
-    pts = [[0, 1] + [int(x) for x in rng.integers(0, 2**60, 5)],
-           [1, 1, 0] + [int(x) for x in rng.integers(0, 2**60, 4)],
-           [int(x) for x in rng.integers(0, 2**60, 7)]]
+    pts = [
+        [0, 1] + [int(x) for x in rng.integers(0, 2**60, 5)],
+        [1, 1, 0] + [int(x) for x in rng.integers(0, 2**60, 4)],
+        [int(x) for x in rng.integers(0, 2**60, 7)],
+    ]
     claims = [Claim("T", p, t.evaluate(p)) for p in pts]
     out, data = _prove(t, claims, "seg")
     res = _verify(data, claims, "seg")

@@ -20,8 +20,14 @@ def zkdl(*args, cwd=None, env_extra=None, timeout=300):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.setdefault("ZKDL_HOME", os.environ.get("ZKDL_HOME", str(Path.home() / ".cache" / "zkdl")))
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "zkdl.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "zkdl.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def one_line_error(r, code=2, contains=""):
@@ -63,17 +69,20 @@ def test_npy_without_target_is_one_line_and_json_on_stdout(files):
     assert out["ok"] is False and out["error_type"] == "DatasetError" and "--target" in out["message"]
 
 
-@pytest.mark.parametrize("args,contains", [
-    (["--data", "{d}/text.npz"], "not a numpy .npz archive"),
-    (["--data", "{d}"], "is a directory"),
-    (["--data", "{d}/reg.npz"], "ambiguous"),
-    (["--data", "{d}/reg.npz", "--model", "{d}", "--task", "regression"], "is a directory"),
-    (["--data", "{d}/reg.npz", "--model", "{d}/m.pt", "--no-bias"], "--no-bias applies to a fresh model"),
-    (["--data", "{d}/reg.npz", "--task", "regression", "--widths", "3,4,1"], "pass --standardize"),
-    (["--data", "{d}/reg.npz", "--task", "regression", "--standardize", "--batch", "64"], "--allow-repeat"),
-    (["--data", "{d}/reg.npz", "--out", "{d}/afile/sub"], "is a file"),
-    (["--data", "{d}/reg.npz", "--out", "{d}/afile"], "is a file, not a directory"),
-])
+@pytest.mark.parametrize(
+    "args,contains",
+    [
+        (["--data", "{d}/text.npz"], "not a numpy .npz archive"),
+        (["--data", "{d}"], "is a directory"),
+        (["--data", "{d}/reg.npz"], "ambiguous"),
+        (["--data", "{d}/reg.npz", "--model", "{d}", "--task", "regression"], "is a directory"),
+        (["--data", "{d}/reg.npz", "--model", "{d}/m.pt", "--no-bias"], "--no-bias applies to a fresh model"),
+        (["--data", "{d}/reg.npz", "--task", "regression", "--widths", "3,4,1"], "pass --standardize"),
+        (["--data", "{d}/reg.npz", "--task", "regression", "--standardize", "--batch", "64"], "--allow-repeat"),
+        (["--data", "{d}/reg.npz", "--out", "{d}/afile/sub"], "is a file"),
+        (["--data", "{d}/reg.npz", "--out", "{d}/afile"], "is a file, not a directory"),
+    ],
+)
 def test_bad_inputs_are_refused_in_one_line(files, args, contains):
     args = [a.format(d=files) for a in args]
     if "--out" not in args:
@@ -100,8 +109,27 @@ def test_verify_json_error_when_input_unusable(files):
 @pytest.fixture(scope="module")
 def regression_run(files):
     out = files / "reg-run"
-    r = zkdl("prove", "--data", files / "reg.npz", "--task", "regression", "--standardize", "--widths", "3,4,1",
-             "--steps", "3", "--batch", "8", "--lr", "0.05", "--out", out, "--json", "--progress", "-v")
+    r = zkdl(
+        "prove",
+        "--data",
+        files / "reg.npz",
+        "--task",
+        "regression",
+        "--standardize",
+        "--widths",
+        "3,4,1",
+        "--steps",
+        "3",
+        "--batch",
+        "8",
+        "--lr",
+        "0.05",
+        "--out",
+        out,
+        "--json",
+        "--progress",
+        "-v",
+    )
     assert r.returncode == 0, r.stderr
     return out, r
 
@@ -174,7 +202,8 @@ def blocked(tmp_path):
         (root / name).mkdir(parents=True)
         (root / name / "__init__.py").write_text(
             f"import os\nopen(os.environ['BLOCKED_LOG'], 'a').write('{name}\\n')\n"
-            f"raise ModuleNotFoundError('blocked by the test', name='{name}')\n")
+            f"raise ModuleNotFoundError('blocked by the test', name='{name}')\n"
+        )
     env = {"PYTHONPATH": os.pathsep.join([str(root), str(ROOT)]), "BLOCKED_LOG": str(log)}
     log.write_text("")
     return env, log
@@ -190,11 +219,17 @@ def test_verify_needs_no_training_packages(regression_run, blocked):
     assert set(log.read_text().split()) <= {"scipy"}
     # with everything installed, the verifier still imports none of them (numba imports scipy's top-level package
     # when it is installed; nothing of zkdl's touches it)
-    code = ("import sys, zkdl, zkdl.cli, zkdl.api; v = zkdl.verify(sys.argv[1], sys.argv[2]); "
-            "print(v.valid, [m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules])")
-    r = subprocess.run([sys.executable, "-c", code, str(out / "proof.zkdl"), str(out / "statement.json")],
-                       capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, zkdl, zkdl.cli, zkdl.api; v = zkdl.verify(sys.argv[1], sys.argv[2]); "
+        "print(v.valid, [m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules])"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(out / "proof.zkdl"), str(out / "statement.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert r.stdout.split() == ["True", "[]"], r.stderr
 
 

@@ -287,8 +287,10 @@ def test_verify_refuses_a_foreign_params_file(multi_chunk, capsys):
     st_path = multi_chunk.parent / "st.json"
     st_path.write_text(st.to_json())
     (multi_chunk.parent / "p.zkdl").write_bytes(b"not read")
-    assert main(["verify", str(multi_chunk.parent / "p.zkdl"), "--statement", str(st_path),
-                 "--params", str(multi_chunk)]) == 2
+    assert (
+        main(["verify", str(multi_chunk.parent / "p.zkdl"), "--statement", str(st_path), "--params", str(multi_chunk)])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "SetupError" in err and "zkdl setup" in err
 

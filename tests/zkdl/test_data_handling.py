@@ -166,8 +166,7 @@ def test_api_proves_a_torch_sequential_on_a_dataloader():
     y = torch.as_tensor(rng.integers(0, 2, 24))
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2, bias=False))
-    bundle = zkdl.prove_training(model=net, data=DataLoader(TensorDataset(X, y), batch_size=7), steps=1,
-                                 batch_size=4)
+    bundle = zkdl.prove_training(model=net, data=DataLoader(TensorDataset(X, y), batch_size=7), steps=1, batch_size=4)
     s = bundle.summary
     assert s["verified"] and s["model_source"] == "in-memory Sequential" and s["task"] == "classification"
     assert bundle.statement.has_bias == (True, False) and s["data_source"] == "in-memory DataLoader"

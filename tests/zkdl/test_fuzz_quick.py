@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("zkdl_bench_fuzz", Path(__file__).resolve().parents[2] / "bench" /
-                                               "fuzz.py")
+_spec = importlib.util.spec_from_file_location(
+    "zkdl_bench_fuzz", Path(__file__).resolve().parents[2] / "bench" / "fuzz.py"
+)
 fuzz = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fuzz)
 

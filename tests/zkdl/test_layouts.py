@@ -45,8 +45,10 @@ def test_proof_with_wide_rows_is_invalid_not_a_setup_error(wide_pp, instance, tm
     assert not res.valid and res.error_type == "ProofFormatError" and "canonical layout" in res.reason
     (tmp_path / "proof.zkdl").write_bytes(proof)
     (tmp_path / "st.json").write_text(st.to_json())
-    assert main(["verify", str(tmp_path / "proof.zkdl"), "--statement", str(tmp_path / "st.json"),
-                 "--params", str(cache)]) == 1
+    assert (
+        main(["verify", str(tmp_path / "proof.zkdl"), "--statement", str(tmp_path / "st.json"), "--params", str(cache)])
+        == 1
+    )
     assert "canonical layout" in capsys.readouterr().out
 
 

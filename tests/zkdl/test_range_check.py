@@ -200,8 +200,10 @@ def test_honest_accept_and_true_claims(name, segs):
     be = make_range_backend(name)
     tables = be.committed_tables(lay, L)  # strict: honest values pass
     assert set(tables) == set(be.committed_log_sizes(lay))
-    assert all(np.asarray(t).size == 1 << s for (n, t), s in
-               zip(sorted(tables.items()), [be.committed_log_sizes(lay)[n] for n in sorted(tables)]))
+    assert all(
+        np.asarray(t).size == 1 << s
+        for (n, t), s in zip(sorted(tables.items()), [be.committed_log_sizes(lay)[n] for n in sorted(tables)])
+    )
     (vclaims, vtclaims), (pclaims, ptclaims) = _roundtrip(name, lay, L, tables)
     assert vclaims == pclaims and vtclaims == ptclaims
     names = {"lookup": ["L", "m"], "bits": ["B"]}[name]

@@ -60,8 +60,16 @@ def test_pscalar_and_vscalar_operations_agree(pp):
     X, Y = VScalar(x.commitment(pp)), VScalar(y.commitment(pp))
     c = rng.randrange(R)
     cases = [
-        (x + y, X + Y), (x - y, X - Y), (-x, -X), (x * c, X * c), (c * x, c * X), (x + 5, X + 5),
-        (5 + x, 5 + X), (x - 7, X - 7), (7 - x, 7 - X), (3 * x - 2 * y + 11, 3 * X - 2 * Y + 11),
+        (x + y, X + Y),
+        (x - y, X - Y),
+        (-x, -X),
+        (x * c, X * c),
+        (c * x, c * X),
+        (x + 5, X + 5),
+        (5 + x, 5 + X),
+        (x - 7, X - 7),
+        (7 - x, 7 - X),
+        (3 * x - 2 * y + 11, 3 * X - 2 * Y + 11),
         (linear_p([(4, x), (R - 1, y)]) + 1, linear_v([(4, X), (R - 1, Y)]) + 1),
     ]
     for p, v in cases:

@@ -125,8 +125,10 @@ def test_simulator_needs_no_witness(pp, instance, backend):
     exists): the simulator's proof is still accepted by the interactive verifier, and rejected under
     Fiat–Shamir. Both range-check back-ends run through the channel."""
     rng = np.random.default_rng(5)
-    coms = {name: commit_int(pp, rng.integers(-2**40, 2**40, n), rng=random.Random(3))[0]
-            for name, n in instance[0].expected_tables().items()}
+    coms = {
+        name: commit_int(pp, rng.integers(-(2**40), 2**40, n), rng=random.Random(3))[0]
+        for name, n in instance[0].expected_tables().items()
+    }
     st = dataclasses.replace(instance[0], commitments=coms, range_backend=backend)
     proof, challenges = simulator.simulate(pp, st, random.Random(7))
     simulator.verify_with_challenges(pp, st, proof, challenges)
@@ -179,8 +181,9 @@ def test_real_proof_verifies_with_recorded_challenges(pp, instance, real, simula
 def test_simulated_proofs_have_the_real_shape(real, simulated):
     for (rp, rs), (sp, _, ss) in zip(real, simulated):
         assert len(sp) == len(rp)
-        assert [(s.tag, s.length) for s in parse_header(sp).sections] == \
-            [(s.tag, s.length) for s in parse_header(rp).sections]
+        assert [(s.tag, s.length) for s in parse_header(sp).sections] == [
+            (s.tag, s.length) for s in parse_header(rp).sections
+        ]
         assert len(ss["fr"]) == len(rs["fr"]) and len(ss["g1"]) == len(rs["g1"])
     assert not set(real[0][1]["fr"]) & set(simulated[0][2]["fr"])
 

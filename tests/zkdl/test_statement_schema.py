@@ -30,6 +30,7 @@ def _set(path, value):
         for k in path[:-1]:
             obj = obj[k]
         obj[path[-1]] = value
+
     return f
 
 

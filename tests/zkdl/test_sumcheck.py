@@ -72,8 +72,14 @@ def honest():
 
 def _verify(honest, proof=None, claim=None, u=None, rel=None):
     rel0, u0, proof0, claim0 = honest
-    return sc.verify(proof or proof0, rel or rel0, 4, claim0 if claim is None else claim,
-                     Transcript("test/sumcheck"), eq_point=u0 if u is None else u)
+    return sc.verify(
+        proof or proof0,
+        rel or rel0,
+        4,
+        claim0 if claim is None else claim,
+        Transcript("test/sumcheck"),
+        eq_point=u0 if u is None else u,
+    )
 
 
 def test_rejects_wrong_claimed_sum(honest):

@@ -58,9 +58,17 @@ def make_data(widths, n, data_seed):
 
 
 def statement0(pp, widths, b, t, n, *, backend="lookup", seed=None, bias=True):
-    return Statement(widths=widths, has_bias=[bias] * (len(widths) - 1), params=P.to_dict(), batch_size=b,
-                     steps=t, n_rows=n, schedule_seed=seed, range_backend=backend,
-                     generators_digest=pp.digest.hex())
+    return Statement(
+        widths=widths,
+        has_bias=[bias] * (len(widths) - 1),
+        params=P.to_dict(),
+        batch_size=b,
+        steps=t,
+        n_rows=n,
+        schedule_seed=seed,
+        range_backend=backend,
+        generators_digest=pp.digest.hex(),
+    )
 
 
 def train(widths, b, t, X, Y, *, model_seed=1, seed=None):
@@ -323,12 +331,22 @@ def _statement_mutations():
         ("widths-d1-1", lambda s, pp: R(s, widths=(5, 2, 2))),  # padded 3→4 vs 2→2: commitments no longer fit
         ("widths-extra-layer", lambda s, pp: R(s, widths=(5, 3, 2, 2), has_bias=(True, True, True))),
         ("has_bias-1-off", lambda s, pp: R(s, has_bias=(False, True))),
-        ("has_bias-1-off-commitments-dropped", lambda s, pp: R(
-            s, has_bias=(False, True),
-            commitments={k: v for k, v in s.commitments.items() if k not in ("b0.1", "bT.1")})),
-        ("has_bias-2-off-commitments-dropped", lambda s, pp: R(
-            s, has_bias=(True, False),
-            commitments={k: v for k, v in s.commitments.items() if k not in ("b0.2", "bT.2")})),
+        (
+            "has_bias-1-off-commitments-dropped",
+            lambda s, pp: R(
+                s,
+                has_bias=(False, True),
+                commitments={k: v for k, v in s.commitments.items() if k not in ("b0.1", "bT.1")},
+            ),
+        ),
+        (
+            "has_bias-2-off-commitments-dropped",
+            lambda s, pp: R(
+                s,
+                has_bias=(True, False),
+                commitments={k: v for k, v in s.commitments.items() if k not in ("b0.2", "bT.2")},
+            ),
+        ),
         ("batch_size+1", lambda s, pp: R(s, batch_size=B + 1)),
         ("batch_size-1", lambda s, pp: R(s, batch_size=B - 1)),
         ("steps+1", lambda s, pp: R(s, steps=T + 1)),
@@ -342,15 +360,26 @@ def _statement_mutations():
     ]
     for key in P.to_dict():
         for d in (1, -1):
-            muts.append((f"params-{key}{d:+d}", lambda s, pp, key=key, d=d: R(
-                s, params={**s.params, key: s.params[key] + d})))
+            muts.append(
+                (f"params-{key}{d:+d}", lambda s, pp, key=key, d=d: R(s, params={**s.params, key: s.params[key] + d}))
+            )
     names = ["X", "Y", "W0.1", "WT.1", "b0.1", "bT.1", "W0.2", "WT.2", "b0.2", "bT.2"]
     for i, name in enumerate(names):
-        muts.append((f"commitment-{name}-other", lambda s, pp, name=name, i=i: R(
-            s, commitments={**s.commitments, name: _fresh_commitment(pp, s.commitments[name], i)})))
+        muts.append(
+            (
+                f"commitment-{name}-other",
+                lambda s, pp, name=name, i=i: R(
+                    s, commitments={**s.commitments, name: _fresh_commitment(pp, s.commitments[name], i)}
+                ),
+            )
+        )
     for a, b in (("W0.1", "WT.1"), ("b0.1", "bT.1"), ("W0.2", "WT.2"), ("b0.2", "bT.2")):
-        muts.append((f"commitment-swap-{a}-{b}", lambda s, pp, a=a, b=b: R(
-            s, commitments={**s.commitments, a: s.commitments[b], b: s.commitments[a]})))
+        muts.append(
+            (
+                f"commitment-swap-{a}-{b}",
+                lambda s, pp, a=a, b=b: R(s, commitments={**s.commitments, a: s.commitments[b], b: s.commitments[a]}),
+            )
+        )
     return muts
 
 
@@ -494,6 +523,7 @@ def test_cheat_rounding_remainder_out_of_range(pp, base_data):
     """Round the other way: Z' − 1 with R + 2^F, so 2^F·Z' + R still equals Z exactly. At a negative Z' (S = 1,
     A = 0, G_Z = 0) the only other change is M = −Z' − 1 → +1, so every relation holds; only R's range check
     ([−2^(F−1), 2^(F−1))) can reject."""
+
     def tamper(w):
         ix = _entry(w, lambda z: z < -1)
         w.ints["Zp1"][ix] -= 1
@@ -651,6 +681,7 @@ def test_cheat_final_weight_justified_by_wrapped_remainder(pp, base_data):
 def test_cheat_limb_wrapped_around_r(pp, base_data):
     """M1 (two 16-bit limbs) written as (l0 − 2^16, l1 + 1): the same integer, so every relation (and the limb
     recomposition) holds, but the low limb's field value is r − (2^16 − l0). Only the range check rejects."""
+
     def split(limbs):
         lo, hi = limbs
         lo[0] -= 1 << 16  # first entry of the layer-1 magnitudes (a real entry: t = b = j = 0)
@@ -752,9 +783,11 @@ def _zk_final_weight(w):
     w.refresh(check=False)
 
 
-@pytest.mark.parametrize("tamper", [_zk_gradient, _zk_wrapped_remainder, _zk_sign, _zk_final_weight,
-                                    lambda w: _swap_steps(w, 0, 1)],
-                         ids=["gradient", "wrapped-remainder", "sign-bit", "final-weight", "step-swap"])
+@pytest.mark.parametrize(
+    "tamper",
+    [_zk_gradient, _zk_wrapped_remainder, _zk_sign, _zk_final_weight, lambda w: _swap_steps(w, 0, 1)],
+    ids=["gradient", "wrapped-remainder", "sign-bit", "final-weight", "step-swap"],
+)
 def test_cheats_in_zero_knowledge_mode(pp, base_data, tamper):
     """Representative cheats in the default (zero-knowledge) mode: rejected with VerificationError."""
     with cheating_limbs(), cheating_zero_checks():
@@ -800,6 +833,7 @@ def reference_without_checks(skip):
         def check(x, rng, *, tensor, layer=None, step=None):
             if not skip(tensor, step):
                 orig(x, rng, tensor=tensor, layer=layer, step=step)
+
         return check
 
     with pytest.MonkeyPatch.context() as mp:
@@ -813,8 +847,9 @@ def _weights_leave_range(X, Y):
     start inside their declared range and leave it after an update; every other value stays in range."""
     p2 = FixedPointParams(lr_shift=3, weight_bits=15)
     m = quantize_model(init_model(WIDTHS, seed=2), p2)
-    with reference_without_checks(lambda tensor, step: tensor == "W after update" or
-                                  (tensor == "W" and step not in (None, 0))):
+    with reference_without_checks(
+        lambda tensor, step: tensor == "W after update" or (tensor == "W" and step not in (None, 0))
+    ):
         run = train_quantized(m, X, Y, p2, BatchSchedule(N, B, None), T)
     lim = 1 << p2.weight_bits
     assert max(int(np.abs(w).max()) for w in run.initial.weights) < lim

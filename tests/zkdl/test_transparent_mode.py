@@ -25,8 +25,23 @@ def clear_run(tmp_path_factory):
 def test_prove_transparent_warns_and_verify_refuses_without_opt_in(clear_run, capsys):
     d = clear_run
     out = d / "run"
-    rc = main(["prove", "--data", str(d / "data.npz"), "--widths", "3,2,2", "--steps", "1", "--batch", "4",
-               "--out", str(out), "--quiet", "--transparent"])
+    rc = main(
+        [
+            "prove",
+            "--data",
+            str(d / "data.npz"),
+            "--widths",
+            "3,2,2",
+            "--steps",
+            "1",
+            "--batch",
+            "4",
+            "--out",
+            str(out),
+            "--quiet",
+            "--transparent",
+        ]
+    )
     assert rc == 0
     assert "NOT zero-knowledge" in capsys.readouterr().err
     proof, st = out / "proof.zkdl", out / "statement.json"
@@ -46,8 +61,24 @@ def test_prove_transparent_warns_and_verify_refuses_without_opt_in(clear_run, ca
 
 def test_prove_transparent_warning_text(clear_run, capsys):
     d = clear_run
-    rc = main(["prove", "--data", str(d / "data.npz"), "--widths", "3,2,2", "--steps", "1", "--batch", "4",
-               "--out", str(d / "run2"), "--quiet", "--transparent", "--no-verify"])
+    rc = main(
+        [
+            "prove",
+            "--data",
+            str(d / "data.npz"),
+            "--widths",
+            "3,2,2",
+            "--steps",
+            "1",
+            "--batch",
+            "4",
+            "--out",
+            str(d / "run2"),
+            "--quiet",
+            "--transparent",
+            "--no-verify",
+        ]
+    )
     assert rc == 0
     err = capsys.readouterr().err
     assert "WARNING" in err and "NOT zero-knowledge" in err and "--allow-transparent" in err
@@ -56,8 +87,17 @@ def test_prove_transparent_warning_text(clear_run, capsys):
 def test_mode_and_format_version_are_absorbed_before_any_challenge():
     from zkdl.protocol.statement import Statement
 
-    st = Statement(widths=(2, 2), has_bias=(True,), params={}, batch_size=1, steps=1, n_rows=1, schedule_seed=None,
-                   range_backend="lookup", generators_digest="00" * 32)
+    st = Statement(
+        widths=(2, 2),
+        has_bias=(True,),
+        params={},
+        batch_size=1,
+        steps=1,
+        n_rows=1,
+        schedule_seed=None,
+        range_backend="lookup",
+        generators_digest="00" * 32,
+    )
     zk = training._new_transcript(st, zk=True, format_version=FORMAT_VERSION)
     clear = training._new_transcript(st, zk=False, format_version=FORMAT_VERSION)
     other_version = training._new_transcript(st, zk=True, format_version=FORMAT_VERSION + 1)

@@ -139,8 +139,7 @@ def test_claim_chosen_after_the_challenge_is_rejected():
     real_start = sc._start
 
     def start_without_claim(transcript, num_vars, relation, claim, eq_point):
-        transcript.absorb_shape("sumcheck/shape", (num_vars, relation.degree, relation.n_tables,
-                                                   len(relation.terms)))
+        transcript.absorb_shape("sumcheck/shape", (num_vars, relation.degree, relation.n_tables, len(relation.terms)))
         transcript.absorb_frs("sumcheck/coefficients", [c for c, _ in relation.terms])
 
     with pytest.MonkeyPatch.context() as mp:

@@ -70,8 +70,24 @@ def _witness_values(run) -> set[int]:
         for arr in (tr.X, tr.Y):
             vals.update(int(v) % R for v in np.asarray(arr).reshape(-1))
         for lay in tr.layers:
-            for name in ("W", "b", "Z", "Z_rescaled", "Z_remainder", "S", "A", "G_A", "G_A_rescaled",
-                         "G_A_remainder", "G_Z", "G_W", "dW", "dW_remainder", "db", "db_remainder"):
+            for name in (
+                "W",
+                "b",
+                "Z",
+                "Z_rescaled",
+                "Z_remainder",
+                "S",
+                "A",
+                "G_A",
+                "G_A_rescaled",
+                "G_A_remainder",
+                "G_Z",
+                "G_W",
+                "dW",
+                "dW_remainder",
+                "db",
+                "db_remainder",
+            ):
                 arr = getattr(lay, name)
                 if arr is not None:
                     vals.update(int(v) % R for v in np.asarray(arr).reshape(-1))

@@ -211,8 +211,17 @@ def test_wrong_public_final_is_rejected(pp):
     run = _prove(pp, rel, public, 3, seed=3)
     acc = ZeroAccumulator(pp)
     t = Transcript("test/zk-sumcheck")
-    zsc.verify_zk(pp, run.proof, rel, 3, VScalar(run.claim.commitment(pp)), t, eq_point=run.u,
-                 public={2: lambda pt: (run.tables[2].evaluate(list(pt)) + 1) % R}, acc=acc)
+    zsc.verify_zk(
+        pp,
+        run.proof,
+        rel,
+        3,
+        VScalar(run.claim.commitment(pp)),
+        t,
+        eq_point=run.u,
+        public={2: lambda pt: (run.tables[2].evaluate(list(pt)) + 1) % R},
+        acc=acc,
+    )
     with pytest.raises(VerificationError):
         acc.verify(run.zero, t)
 

@@ -21,8 +21,21 @@ def run_dir(tmp_path_factory):
     out = d / "run"
     err, stdout = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(stdout):
-        rc = main(["prove", "--data", str(d / "data.npz"), "--widths", "4,3,3", "--steps", "2", "--batch", "5",
-                   "--out", str(out)])
+        rc = main(
+            [
+                "prove",
+                "--data",
+                str(d / "data.npz"),
+                "--widths",
+                "4,3,3",
+                "--steps",
+                "2",
+                "--batch",
+                "5",
+                "--out",
+                str(out),
+            ]
+        )
     assert rc == 0
     # stderr is not a terminal and --progress was not given: nothing there; a text summary on stdout
     assert err.getvalue() == "" and "VALID" in stdout.getvalue() and "statement digest" in stdout.getvalue()
@@ -69,8 +82,20 @@ def test_inspect_lists_sections(run_dir, capsys):
 def test_an_earlier_run_is_not_overwritten(run_dir, capsys):
     d, out = run_dir
     before = (out / "proof.zkdl").read_bytes()
-    args = ["prove", "--data", str(d / "data.npz"), "--widths", "4,3,3", "--steps", "2", "--batch", "5",
-            "--out", str(out), "--quiet"]
+    args = [
+        "prove",
+        "--data",
+        str(d / "data.npz"),
+        "--widths",
+        "4,3,3",
+        "--steps",
+        "2",
+        "--batch",
+        "5",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(args) == 2
     assert "already holds a proof run" in capsys.readouterr().err
     assert (out / "proof.zkdl").read_bytes() == before

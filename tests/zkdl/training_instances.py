@@ -16,8 +16,9 @@ from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_mod
 from zkdl.quant.model import FloatModel
 
 
-def make_instance(pp, widths, B, T, n, *, bias=True, seed=None, backend="lookup", data_seed=0, model_seed=1,
-                  commit_rng=None):
+def make_instance(
+    pp, widths, B, T, n, *, bias=True, seed=None, backend="lookup", data_seed=0, model_seed=1, commit_rng=None
+):
     """Train T quantized steps honestly on random data and commit the statement tensors.
 
     ``bias``: one flag for every layer, or a sequence of flags. Returns (statement, run, X, Y, openings)."""
@@ -30,8 +31,17 @@ def make_instance(pp, widths, B, T, n, *, bias=True, seed=None, backend="lookup"
     fm = init_model(widths, seed=model_seed, bias=True)
     fm = FloatModel(fm.weights, tuple(b if keep else None for b, keep in zip(fm.biases, flags)))
     run = train_quantized(quantize_model(fm, p), X, Y, p, BatchSchedule(n, B, seed), T)
-    st0 = Statement(widths=widths, has_bias=flags, params=p.to_dict(), batch_size=B, steps=T, n_rows=n,
-                    schedule_seed=seed, range_backend=backend, generators_digest=pp.digest.hex())
+    st0 = Statement(
+        widths=widths,
+        has_bias=flags,
+        params=p.to_dict(),
+        batch_size=B,
+        steps=T,
+        n_rows=n,
+        schedule_seed=seed,
+        range_backend=backend,
+        generators_digest=pp.digest.hex(),
+    )
     w = training.Witness(training.Public.of(st0), run, X, Y)
     coms, opens = training.commit_statement_tensors(pp, w, rng=commit_rng)
     return dataclasses.replace(st0, commitments=coms), run, X, Y, opens

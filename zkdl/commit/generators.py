@@ -84,25 +84,28 @@ REDERIVE = "re-derive it with `zkdl setup` (or pass no --params to use the defau
 
 #: SHA-256 of the point bytes of chunk k of the canonical stream h, g_v, g_0, …, g_{N_MAX−1}, computed when the
 #: set was derived (``_derive_chunk``); the test suite re-derives every one.
-PINNED_CHUNK_HASHES: tuple[bytes, ...] = tuple(bytes.fromhex(h) for h in (
-    "ba0ed57c0f3ea894f51347e8f5d9eb53557e041d1c87ab3c5d924b898362a3c6",
-    "5f4a94320a7433ef3b34b23722dd726b65c73a1e05fe8d7a104198f1f7e722c8",
-    "b2b91cb85f549ef5a39a2da27f7bbae61e226a90f439f8dfc5da2e245dd68bcd",
-    "eacfbaf935a09d957c3d902094bac86a7942373d3b1fb74acfc759ddd861d158",
-    "0cca8301a6b8b06211a89d56b792ddb53188446ce3dd222637fef26ebbfad861",
-    "6457f84c350e8374a22e906fbdd8c25c92a9c364ed92ae257e8f4113dbeef163",
-    "8bc1ce0d1ca5928114a632ce7a188dc47a83c4bff76409594b5f99228ceaeb92",
-    "1b3fd2303f3b0dbb4ddc8fe6b7662043f18e5f35f0dd1ca85eac5d2fa80f5a4d",
-    "300903fd0fcc95f04c9b9ac3e796fdefa7e6346508d1a2ba700cec08d8905b33",
-    "d4eb215e288555ad4493c9970db2dad3a22a3e73f909959216a134944b6085f4",
-    "fff60cc2c517bfb1f5b9747558029a59dc6434cdd6ba310b26f9562888ffe3ee",
-    "d98c251c81b5da6957c7258b58ad188f570db87393e1a7c28f0ef4690c4444ec",
-    "2990984833dc90afdcc818555fabc95446ebeca648a51e7b6426aa15f823dce5",
-    "616b63099ef13d7a300799fc4a8994ff2eee4bed5f32ccf1e45896ab1e9e842e",
-    "19a718fe1c745fae1096505efcd71de804023caa8f903febea78861361a85304",
-    "5efda254e45fec6482c77f200e8db9025843a65f4f12df6411e79aca8b9ae265",
-    "4669395731be39953806c075f128ff1daccf317c504052e590ba74e99a99f460",
-))
+PINNED_CHUNK_HASHES: tuple[bytes, ...] = tuple(
+    bytes.fromhex(h)
+    for h in (
+        "ba0ed57c0f3ea894f51347e8f5d9eb53557e041d1c87ab3c5d924b898362a3c6",
+        "5f4a94320a7433ef3b34b23722dd726b65c73a1e05fe8d7a104198f1f7e722c8",
+        "b2b91cb85f549ef5a39a2da27f7bbae61e226a90f439f8dfc5da2e245dd68bcd",
+        "eacfbaf935a09d957c3d902094bac86a7942373d3b1fb74acfc759ddd861d158",
+        "0cca8301a6b8b06211a89d56b792ddb53188446ce3dd222637fef26ebbfad861",
+        "6457f84c350e8374a22e906fbdd8c25c92a9c364ed92ae257e8f4113dbeef163",
+        "8bc1ce0d1ca5928114a632ce7a188dc47a83c4bff76409594b5f99228ceaeb92",
+        "1b3fd2303f3b0dbb4ddc8fe6b7662043f18e5f35f0dd1ca85eac5d2fa80f5a4d",
+        "300903fd0fcc95f04c9b9ac3e796fdefa7e6346508d1a2ba700cec08d8905b33",
+        "d4eb215e288555ad4493c9970db2dad3a22a3e73f909959216a134944b6085f4",
+        "fff60cc2c517bfb1f5b9747558029a59dc6434cdd6ba310b26f9562888ffe3ee",
+        "d98c251c81b5da6957c7258b58ad188f570db87393e1a7c28f0ef4690c4444ec",
+        "2990984833dc90afdcc818555fabc95446ebeca648a51e7b6426aa15f823dce5",
+        "616b63099ef13d7a300799fc4a8994ff2eee4bed5f32ccf1e45896ab1e9e842e",
+        "19a718fe1c745fae1096505efcd71de804023caa8f903febea78861361a85304",
+        "5efda254e45fec6482c77f200e8db9025843a65f4f12df6411e79aca8b9ae265",
+        "4669395731be39953806c075f128ff1daccf317c504052e590ba74e99a99f460",
+    )
+)
 
 KIND_VECTOR = b"g"
 KIND_BLINDING = b"h"
@@ -233,8 +236,10 @@ def setup(n_max: int, path: str | os.PathLike | None = None, *, overwrite: bool 
         chunk = _derive_chunk(k)
         hashes.append(hashlib.sha256(chunk).digest())
         if hashes[-1] != PINNED_CHUNK_HASHES[k]:
-            raise SetupError(f"derived generator chunk {k} does not match its pinned hash: this installation's "
-                             "hash-to-curve (blst) does not reproduce the canonical generators")
+            raise SetupError(
+                f"derived generator chunk {k} does not match its pinned hash: this installation's "
+                "hash-to-curve (blst) does not reproduce the canonical generators"
+            )
         body += chunk
     header = _pack_header(LABEL, DST, count, hashes)
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -300,9 +305,11 @@ def load(path: str | os.PathLike | None = None) -> PublicParams:
     table = [header[off + 32 * k : off + 32 * (k + 1)] for k in range(n_chunks)]
     for k, hsh in enumerate(table):
         if hsh != PINNED_CHUNK_HASHES[k]:
-            raise SetupError(f"generator cache {target}: chunk {k} is not the canonical zkdl generator set (its hash "
-                             f"differs from the pinned one); the file was built by another rule or tampered with; "
-                             f"{REDERIVE}")
+            raise SetupError(
+                f"generator cache {target}: chunk {k} is not the canonical zkdl generator set (its hash "
+                f"differs from the pinned one); the file was built by another rule or tampered with; "
+                f"{REDERIVE}"
+            )
     return PublicParams(target, count, header[-32:], hdr_len)
 
 
@@ -371,8 +378,10 @@ class PublicParams:
                     buf = f.read((hi - lo) * XY_BYTES)
                     ok = len(buf) == (hi - lo) * XY_BYTES
                     if not ok or hashlib.sha256(buf).digest() != PINNED_CHUNK_HASHES[k]:
-                        raise SetupError(f"generator cache {self.path}: chunk {k} corrupted (its points differ "
-                                         f"from the pinned canonical generators); {REDERIVE}")
+                        raise SetupError(
+                            f"generator cache {self.path}: chunk {k} corrupted (its points differ "
+                            f"from the pinned canonical generators); {REDERIVE}"
+                        )
                     new.extend(_points_from_xy(buf))
             self._stream.extend(new)
             self._obj = self._neg_obj = None

@@ -167,8 +167,9 @@ class GpuMsm:
         seg_len = segment_length(c, W)
         nseg = ((1 << c) - 1 + seg_len - 1) // seg_len
         segs = cp.empty((W * nseg, 18), dtype=cp.uint64)
-        self._launch("msm_segment_kernel", W * nseg, buckets, np.int32(c), np.int32(W), np.int32(nseg),
-                     np.int32(seg_len), segs)
+        self._launch(
+            "msm_segment_kernel", W * nseg, buckets, np.int32(c), np.int32(W), np.int32(nseg), np.int32(seg_len), segs
+        )
         self._stage("segments", t0)
         wins = self._reduce_groups(segs, W, nseg)  # (W, 18): the window sums, all windows in each pass
         out = cp.empty((1, 18), dtype=cp.uint64)
@@ -184,7 +185,8 @@ class GpuMsm:
             bpg = max(1, min(max(1, MAX_BLOCKS // groups), (per + self._RED - 1) // self._RED))
             part = cp.empty((groups * bpg, 18), dtype=cp.uint64)
             self._mod.get_function("g1_sum_groups_kernel")(
-                (groups * bpg,), (self._RED,), (pts, np.int64(per), np.int32(bpg), part))
+                (groups * bpg,), (self._RED,), (pts, np.int64(per), np.int32(bpg), part)
+            )
             if bpg == 1:
                 return part
             pts, per = part, bpg

@@ -524,8 +524,13 @@ def commit_bits(
             raise ValueError("commit_bits: values must be 0 or 1")
     lay = Layout.for_length(arr.shape[0], log_cols)
     return _finish(
-        params, lay, lambda: _prepare_bits(arr, lay), lambda: ("bits", _pad(arr.astype(np.uint8), lay)),
-        rng, workers, blinds,
+        params,
+        lay,
+        lambda: _prepare_bits(arr, lay),
+        lambda: ("bits", _pad(arr.astype(np.uint8), lay)),
+        rng,
+        workers,
+        blinds,
     )
 
 

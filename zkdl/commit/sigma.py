@@ -489,7 +489,11 @@ def prove_product(
 
 
 def verify_product(
-    params: PublicParams, cx: G1Point | VScalar, cy: G1Point | VScalar, cz: G1Point | VScalar, proof: ProductProof,
+    params: PublicParams,
+    cx: G1Point | VScalar,
+    cy: G1Point | VScalar,
+    cz: G1Point | VScalar,
+    proof: ProductProof,
     transcript,
 ) -> VScalar:
     """Check that ``cz`` commits to the product of the values in ``cx`` and ``cy``; returns ``VScalar(cz)``.

@@ -47,6 +47,7 @@ _CHUNK = 4096  # elements per parallel chunk in reductions and scans
 # LLVM intrinsics
 # ---------------------------------------------------------------------------------------------------------
 
+
 @intrinsic
 def _mac(typingctx, a, b, c, d):
     """(hi, lo) of a*b + c + d (never overflows 128 bits)."""
@@ -113,6 +114,7 @@ def _mullo(typingctx, a, b):
 # ---------------------------------------------------------------------------------------------------------
 # scalar (4-limb) arithmetic, inlined by LLVM into the vector kernels
 # ---------------------------------------------------------------------------------------------------------
+
 
 @njit(cache=True)
 def _reduce_once(t0, t1, t2, t3):
@@ -206,25 +208,29 @@ def fr_inv(a0, a1, a2, a3):
 # element-wise vector kernels
 # ---------------------------------------------------------------------------------------------------------
 
+
 @njit(parallel=True, cache=True)
 def vec_add(a, b, out):
     for i in prange(a.shape[0]):
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_add(
-            a[i, 0], a[i, 1], a[i, 2], a[i, 3], b[i, 0], b[i, 1], b[i, 2], b[i, 3])
+            a[i, 0], a[i, 1], a[i, 2], a[i, 3], b[i, 0], b[i, 1], b[i, 2], b[i, 3]
+        )
 
 
 @njit(parallel=True, cache=True)
 def vec_sub(a, b, out):
     for i in prange(a.shape[0]):
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_sub(
-            a[i, 0], a[i, 1], a[i, 2], a[i, 3], b[i, 0], b[i, 1], b[i, 2], b[i, 3])
+            a[i, 0], a[i, 1], a[i, 2], a[i, 3], b[i, 0], b[i, 1], b[i, 2], b[i, 3]
+        )
 
 
 @njit(parallel=True, cache=True)
 def vec_mul(a, b, out):
     for i in prange(a.shape[0]):
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_mul(
-            a[i, 0], a[i, 1], a[i, 2], a[i, 3], b[i, 0], b[i, 1], b[i, 2], b[i, 3])
+            a[i, 0], a[i, 1], a[i, 2], a[i, 3], b[i, 0], b[i, 1], b[i, 2], b[i, 3]
+        )
 
 
 @njit(parallel=True, cache=True)
@@ -282,6 +288,7 @@ def vec_fold_pair(a, b, c, out):
 # ---------------------------------------------------------------------------------------------------------
 # reductions
 # ---------------------------------------------------------------------------------------------------------
+
 
 @njit(parallel=True, cache=True)
 def vec_sum(a):
@@ -366,19 +373,18 @@ def vec_batch_inverse(a, out):
 # conversions
 # ---------------------------------------------------------------------------------------------------------
 
+
 @njit(parallel=True, cache=True)
 def to_mont(a, out):
     """Standard-form limbs (< r) to Montgomery form."""
     for i in prange(a.shape[0]):
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_mul(
-            a[i, 0], a[i, 1], a[i, 2], a[i, 3], R2_0, R2_1, R2_2, R2_3)
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_mul(a[i, 0], a[i, 1], a[i, 2], a[i, 3], R2_0, R2_1, R2_2, R2_3)
 
 
 @njit(parallel=True, cache=True)
 def from_mont(a, out):
     for i in prange(a.shape[0]):
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_mul(
-            a[i, 0], a[i, 1], a[i, 2], a[i, 3], U1, U0, U0, U0)
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_mul(a[i, 0], a[i, 1], a[i, 2], a[i, 3], U1, U0, U0, U0)
 
 
 @njit(parallel=True, cache=True)
@@ -434,6 +440,7 @@ def to_int64(a, out):
 # multilinear helpers
 # ---------------------------------------------------------------------------------------------------------
 
+
 @njit(parallel=True, cache=True)
 def eq_step(src, k, u, dst):
     """dst[2i+1] = src[i]·u, dst[2i] = src[i] − dst[2i+1] for i < k (one more variable, as the low bit)."""
@@ -459,6 +466,7 @@ def eq_step_hi(a, k, u):
 # ---------------------------------------------------------------------------------------------------------
 # sumcheck round sums: Σ_i Π_k f_k(t, i) at t = 0..d, where f_k(t, i) = f_k[i] + t·(f_k[i+h] − f_k[i])
 # ---------------------------------------------------------------------------------------------------------
+
 
 @njit(parallel=True, cache=True)
 def round_sums_1(f):
@@ -550,7 +558,8 @@ def round_sums_3(f, g, q):
                 m0, m1, m2, m3 = fr_mul(x0, x1, x2, x3, y0, y1, y2, y3)
                 m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, z0, z1, z2, z3)
                 acc[t, 0], acc[t, 1], acc[t, 2], acc[t, 3] = fr_add(
-                    acc[t, 0], acc[t, 1], acc[t, 2], acc[t, 3], m0, m1, m2, m3)
+                    acc[t, 0], acc[t, 1], acc[t, 2], acc[t, 3], m0, m1, m2, m3
+                )
         part[k] = acc
     return part
 
@@ -562,14 +571,15 @@ def reduce_parts(part):
     for k in range(part.shape[0]):
         for t in range(part.shape[1]):
             out[t, 0], out[t, 1], out[t, 2], out[t, 3] = fr_add(
-                out[t, 0], out[t, 1], out[t, 2], out[t, 3], part[k, t, 0], part[k, t, 1], part[k, t, 2],
-                part[k, t, 3])
+                out[t, 0], out[t, 1], out[t, 2], out[t, 3], part[k, t, 0], part[k, t, 1], part[k, t, 2], part[k, t, 3]
+            )
     return out
 
 
 # ---------------------------------------------------------------------------------------------------------
 # tensor contraction: out[p, r] = Σ_q a[p, q, r]·v[q] (partial evaluation of a middle block of variables)
 # ---------------------------------------------------------------------------------------------------------
+
 
 @njit(parallel=True, cache=True)
 def contract_mid(a, P, Q, Rr, v, out):
@@ -591,6 +601,7 @@ def contract_mid(a, P, Q, Rr, v, out):
 # The round polynomial of Σ_x eq(u, x)·F(x) factors as eq(u_<i, r_<i)·eq(u_i, t)·s(t) with
 # s(t) = Σ_j E[j]·F(t, j), E = eq(u_>i): the kernels return the pieces of s at t = 0 and its leading (t²)
 # coefficient, for F = X + λ·Y.
+
 
 @njit(parallel=True, cache=True)
 def gkr_sums4(a, b, c, d, e):
@@ -693,7 +704,8 @@ def halve_sum_inplace(a):
     h = a.shape[0] // 2
     for i in prange(h):
         a[i, 0], a[i, 1], a[i, 2], a[i, 3] = fr_add(
-            a[i, 0], a[i, 1], a[i, 2], a[i, 3], a[i + h, 0], a[i + h, 1], a[i + h, 2], a[i + h, 3])
+            a[i, 0], a[i, 1], a[i, 2], a[i, 3], a[i + h, 0], a[i + h, 1], a[i + h, 2], a[i + h, 3]
+        )
 
 
 @njit(parallel=True, cache=True)
@@ -708,7 +720,8 @@ def leaves_from_small(x, tag, consts, out):
             m0, m1, m2, m3 = fr_neg(m0, m1, m2, m3)
         t = tag[i]
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_sub(
-            consts[t, 0], consts[t, 1], consts[t, 2], consts[t, 3], m0, m1, m2, m3)
+            consts[t, 0], consts[t, 1], consts[t, 2], consts[t, 3], m0, m1, m2, m3
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -71,8 +71,12 @@ def load_module(name: str, arch: str | None = None) -> tuple[Any, Any]:
     loaders = (
         ("fatbin", lambda: cp.RawModule(path=str(gpu_build.compile_fatbin(src, arch)))),
         ("ptx", lambda: cp.RawModule(path=str(gpu_build.compile_ptx(src, arch)))),
-        ("nvrtc", lambda: cp.RawModule(code=src.read_text(), options=("-std=c++17", f"-I{gpu_build.cuda_dir()}"),
-                                       backend="nvrtc")),
+        (
+            "nvrtc",
+            lambda: cp.RawModule(
+                code=src.read_text(), options=("-std=c++17", f"-I{gpu_build.cuda_dir()}"), backend="nvrtc"
+            ),
+        ),
     )
     for fmt, make in loaders:
         t0 = time.perf_counter()

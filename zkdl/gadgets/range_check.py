@@ -302,8 +302,9 @@ def _absorb_layout(transcript, layout: RangeLayout, backend: str) -> None:
 def _check_L_claims(layout: RangeLayout, claims: Sequence[Claim]) -> None:
     for c in claims:
         if c.tensor != "L" or len(c.point) != layout.n:
-            raise ValueError(f"expected claims on 'L' at points of {layout.n} variables, got {c.tensor!r} "
-                             f"at {len(c.point)}")
+            raise ValueError(
+                f"expected claims on 'L' at points of {layout.n} variables, got {c.tensor!r} at {len(c.point)}"
+            )
 
 
 def _value_leaves(layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, backend=None) -> Fr:
@@ -449,8 +450,10 @@ def _roots_check(ch: ProverChannelProtocol | VerifierChannelProtocol, layer1) ->
     (P_v, Q_v), (P_t, Q_t) = roots
     ch.nonzero(Q_v, "range check: zero denominator at the value tree's root")
     ch.nonzero(Q_t, "range check: zero denominator at the table tree's root")
-    ch.zero(ch.mul(P_v, Q_t) + ch.mul(P_t, Q_v),
-            "range check: the fractional sum is not zero (a value is out of range or the multiplicities are wrong)")
+    ch.zero(
+        ch.mul(P_v, Q_t) + ch.mul(P_t, Q_v),
+        "range check: the fractional sum is not zero (a value is out of range or the multiplicities are wrong)",
+    )
 
 
 class LookupBackend:
@@ -495,8 +498,10 @@ class LookupBackend:
         vq_lo, vq_hi = q_val[:h], q_val[h:]
         val_layers = fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi)  # layers 0 .. n − 1
         tab_layers = fraction_layers(p_tab, q_tab)  # layers 0 .. 17
-        layer1 = ch.values("range/layer1", [x for lay in (val_layers, tab_layers)
-                                            for x in (lay[1][0][0], lay[1][0][1], lay[1][1][0], lay[1][1][1])])
+        layer1 = ch.values(
+            "range/layer1",
+            [x for lay in (val_layers, tab_layers) for x in (lay[1][0][0], lay[1][0][1], lay[1][1][0], lay[1][1][1])],
+        )
         _roots_check(ch, layer1)
         rho_v, (_, q_v) = _gkr_tree(ch, layer1[:4], n - 1, True, layers=val_layers, leaf_halves=(vq_lo, vq_hi))
         del val_layers, vq_lo, vq_hi
@@ -611,8 +616,10 @@ class BitsBackend:
 
     @staticmethod
     def _finish(ch, layout, mu, point, b_val, c_val) -> list[Claim]:
-        ch.zero(c_val - (1 - b_val - mu * mask_mle(layout, point)),
-                "range check (bits): the stated evaluation of 1 − B − μ·mask is wrong")
+        ch.zero(
+            c_val - (1 - b_val - mu * mask_mle(layout, point)),
+            "range check (bits): the stated evaluation of 1 − B − μ·mask is wrong",
+        )
         return [Claim("B", tuple(point), b_val)]
 
     def verify(self, layout: RangeLayout, ch: VerifierChannelProtocol) -> list[Claim]:

@@ -142,6 +142,7 @@ def verify_reduction(claims: Sequence[Claim], ch: VerifierChannelProtocol) -> Cl
         return sum(a * sc.eq_eval(c.point, p) for a, c in zip(alphas, claims)) % R
 
     claim = combine(alphas, [c.value for c in claims])
-    point, vals = ch.sumcheck(n, sc.Relation.product(2), claim, public=[weights_mle],
-                              what=f"claim reduction on {claims[0].tensor!r}")
+    point, vals = ch.sumcheck(
+        n, sc.Relation.product(2), claim, public=[weights_mle], what=f"claim reduction on {claims[0].tensor!r}"
+    )
     return Claim(claims[0].tensor, point, vals[1])

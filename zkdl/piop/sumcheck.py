@@ -59,8 +59,9 @@ class Relation:
             if not ix or any(not 0 <= k < self.n_tables for k in ix):
                 raise ValueError(f"term indices {ix} out of range for {self.n_tables} tables")
             if len(ix) + self.eq_weighted > MAX_DEGREE:
-                raise ValueError(f"a term of {len(ix)} tables{' times eq' if self.eq_weighted else ''} "
-                                 f"exceeds degree {MAX_DEGREE}")
+                raise ValueError(
+                    f"a term of {len(ix)} tables{' times eq' if self.eq_weighted else ''} exceeds degree {MAX_DEGREE}"
+                )
 
     @property
     def degree(self) -> int:

@@ -61,13 +61,22 @@ class ProverChannel:
         """State that ``x`` is not zero (zero-knowledge mode: a proof that its inverse exists)."""
 
     # --- sumcheck -------------------------------------------------------------------------------------------
-    def sumcheck(self, tables: Sequence[Fr], relation: sc.Relation, claim, *, n_public: int = 0,
-                 eq_point: Sequence[int] | None = None, engine=None) -> tuple[list[int], list]:
+    def sumcheck(
+        self,
+        tables: Sequence[Fr],
+        relation: sc.Relation,
+        claim,
+        *,
+        n_public: int = 0,
+        eq_point: Sequence[int] | None = None,
+        engine=None,
+    ) -> tuple[list[int], list]:
         """Prove ``relation`` over ``tables`` (the first ``n_public`` are public) for the stated claim.
         Returns the point and every table's value there (public ones as ints). ``engine``: a specialised
         round engine (see ``sumcheck.prove``)."""
-        proof, res = sc.prove(list(tables), relation, self.transcript, eq_point=eq_point, claim=int(claim) % R,
-                              engine=engine)
+        proof, res = sc.prove(
+            list(tables), relation, self.transcript, eq_point=eq_point, claim=int(claim) % R, engine=engine
+        )
         proof.write(self.writers["SUMC"])
         return list(res.point), list(res.values)
 
@@ -114,8 +123,16 @@ class VerifierChannel:
         if int(x) % R == 0:
             raise VerificationError(what)
 
-    def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),
-                 eq_point: Sequence[int] | None = None, what: str = "sumcheck") -> tuple[list[int], list]:
+    def sumcheck(
+        self,
+        num_vars: int,
+        relation: sc.Relation,
+        claim,
+        *,
+        public: Sequence[PublicMle] = (),
+        eq_point: Sequence[int] | None = None,
+        what: str = "sumcheck",
+    ) -> tuple[list[int], list]:
         """Check a sumcheck; the first ``len(public)`` tables are public and their MLEs are recomputed here."""
         proof = sc.SumcheckProof.read(self.readers["SUMC"], num_vars, relation)
         res = sc.verify(proof, relation, num_vars, int(claim) % R, self.transcript, eq_point=eq_point)

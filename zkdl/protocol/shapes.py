@@ -173,7 +173,7 @@ def tensor_shape(name: str, shapes: Shapes) -> tuple[int, ...]:
     if name == "YS":
         return (shapes.rows, shapes.widths[-1])
     kind = name.rstrip("0123456789")
-    l = int(name[len(kind):])
+    l = int(name[len(kind) :])
     if kind in ("RZ", "S", "M", "GA", "RGA"):
         return shapes.act(l)
     if kind in ("DW", "RDW"):

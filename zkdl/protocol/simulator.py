@@ -154,8 +154,10 @@ class ProgrammableTranscript(Transcript):
                 raise ChallengeMismatch(f"the verifier draws challenge {key!r} beyond the recorded schedule")
             rec = self._replay[self._pos]
             if rec.label != key or rec.count != n:
-                raise ChallengeMismatch(f"challenge {self._pos}: the verifier draws {key!r} × {n}, the record "
-                                        f"holds {rec.label!r} × {rec.count}")
+                raise ChallengeMismatch(
+                    f"challenge {self._pos}: the verifier draws {key!r} × {n}, the record "
+                    f"holds {rec.label!r} × {rec.count}"
+                )
             self._pos += 1
             values = list(rec.values)
         elif self._armed.get(key):
@@ -193,8 +195,9 @@ class SimulatorChannel(ZkVerifierChannel):
     fails with ``ProofFormatError``: a new message kind is never silently skipped.
     """
 
-    def __init__(self, transcript: ProgrammableTranscript, params: PublicParams, commit_sizes: dict[str, int],
-                 rng: Any = None) -> None:
+    def __init__(
+        self, transcript: ProgrammableTranscript, params: PublicParams, commit_sizes: dict[str, int], rng: Any = None
+    ) -> None:
         super().__init__(transcript, {s: Reader(b"", name=f"simulated {s}") for s in SECTIONS}, params)
         self.transcript: ProgrammableTranscript = transcript
         self.acc = _SimAccumulator(params)
@@ -277,8 +280,16 @@ class SimulatorChannel(ZkVerifierChannel):
         super().nonzero(x, what)
         self._check_consumed("SUMC", what)
 
-    def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),
-                 eq_point: Sequence[int] | None = None, what: str = "sumcheck") -> tuple[list[int], list]:
+    def sumcheck(
+        self,
+        num_vars: int,
+        relation: sc.Relation,
+        claim,
+        *,
+        public: Sequence[PublicMle] = (),
+        eq_point: Sequence[int] | None = None,
+        what: str = "sumcheck",
+    ) -> tuple[list[int], list]:
         plan = zsc._plan(relation, frozenset(range(len(public))))
         rounds = tuple(tuple(self._points(relation.degree)) for _ in range(num_vars))
         finals = tuple(self._points(len(plan.secret)))
@@ -375,8 +386,9 @@ def replay_channel(challenges: Sequence[Challenge], channels: list | None = None
     return factory
 
 
-def verify_with_challenges(params: PublicParams, statement: Statement, proof: bytes,
-                           challenges: Sequence[Challenge]) -> dict[str, float]:
+def verify_with_challenges(
+    params: PublicParams, statement: Statement, proof: bytes, challenges: Sequence[Challenge]
+) -> dict[str, float]:
     """The interactive verifier with the given coins: :func:`training.verify` (its checks, its channel) whose
     challenges are ``challenges`` in order; every recorded challenge must be drawn. Raises like
     :func:`training.verify`, and :class:`ChallengeMismatch` if the schedule differs."""

@@ -32,10 +32,30 @@ from .shapes import Shapes, pow2
 
 STATEMENT_VERSION = 1
 RANGE_BACKENDS = ("lookup", "bits")
-PARAM_KEYS = ("frac_bits", "lr_shift", "input_bits", "label_bits", "weight_bits", "bias_bits", "act_bits",
-              "grad_bits", "update_bits")
-STATEMENT_KEYS = ("version", "widths", "has_bias", "params", "batch_size", "steps", "n_rows", "schedule_seed",
-                  "range_backend", "generators_digest", "commitments")
+PARAM_KEYS = (
+    "frac_bits",
+    "lr_shift",
+    "input_bits",
+    "label_bits",
+    "weight_bits",
+    "bias_bits",
+    "act_bits",
+    "grad_bits",
+    "update_bits",
+)
+STATEMENT_KEYS = (
+    "version",
+    "widths",
+    "has_bias",
+    "params",
+    "batch_size",
+    "steps",
+    "n_rows",
+    "schedule_seed",
+    "range_backend",
+    "generators_digest",
+    "commitments",
+)
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -118,15 +138,18 @@ class Statement:
         if set(expected) != set(self.commitments):
             missing = sorted(set(expected) - set(self.commitments))
             extra = sorted(set(self.commitments) - set(expected))
-            raise StatementMismatch(f"statement commitments do not match the architecture: missing {missing}, "
-                                    f"unexpected {extra}")
+            raise StatementMismatch(
+                f"statement commitments do not match the architecture: missing {missing}, unexpected {extra}"
+            )
         for name, n in expected.items():
             lay = self.commitments[name].layout
             if lay.size != n or lay.n_entries != n:
                 raise StatementMismatch(f"commitment {name} covers {lay.n_entries} entries, expected {n}")
             if lay != Layout.for_length(n):
-                raise StatementMismatch(f"commitment {name} is laid out as 2^{lay.log_rows} × 2^{lay.log_cols}; only "
-                                        "the canonical layout (columns 2^ceil(n/2)) is accepted")
+                raise StatementMismatch(
+                    f"commitment {name} is laid out as 2^{lay.log_rows} × 2^{lay.log_cols}; only "
+                    "the canonical layout (columns 2^ceil(n/2)) is accepted"
+                )
 
     # --- encoding -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -158,46 +181,71 @@ class Statement:
         """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`."""
         _need(isinstance(d, dict), "the statement must be a JSON object")
         keys = set(d)
-        _need(keys == set(STATEMENT_KEYS), f"keys must be exactly {sorted(STATEMENT_KEYS)}; missing "
-              f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - set(STATEMENT_KEYS)))}")
+        _need(
+            keys == set(STATEMENT_KEYS),
+            f"keys must be exactly {sorted(STATEMENT_KEYS)}; missing "
+            f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - set(STATEMENT_KEYS)))}",
+        )
         _need(_is_int(d["version"]), "version must be an integer")
         if d["version"] != STATEMENT_VERSION:
             raise StatementFormatError(f"unsupported statement version {d['version']!r}")
         w = d["widths"]
-        _need(isinstance(w, list) and len(w) >= 2 and all(_is_int(x) and x >= 1 for x in w),
-              "widths must be an array of at least two integers ≥ 1")
+        _need(
+            isinstance(w, list) and len(w) >= 2 and all(_is_int(x) and x >= 1 for x in w),
+            "widths must be an array of at least two integers ≥ 1",
+        )
         hb = d["has_bias"]
-        _need(isinstance(hb, list) and all(isinstance(x, bool) for x in hb) and len(hb) == len(w) - 1,
-              "has_bias must be an array of booleans, one per layer")
+        _need(
+            isinstance(hb, list) and all(isinstance(x, bool) for x in hb) and len(hb) == len(w) - 1,
+            "has_bias must be an array of booleans, one per layer",
+        )
         p = d["params"]
-        _need(isinstance(p, dict) and set(p) == set(PARAM_KEYS) and all(_is_int(v) for v in p.values()),
-              f"params must be an object with exactly the integer fields {list(PARAM_KEYS)}")
+        _need(
+            isinstance(p, dict) and set(p) == set(PARAM_KEYS) and all(_is_int(v) for v in p.values()),
+            f"params must be an object with exactly the integer fields {list(PARAM_KEYS)}",
+        )
         for k in ("batch_size", "steps", "n_rows"):
             _need(_is_int(d[k]) and d[k] >= 1, f"{k} must be an integer ≥ 1")
         seed = d["schedule_seed"]
-        _need(seed is None or (_is_int(seed) and 0 <= seed < 1 << 64),
-              "schedule_seed must be null or an integer in [0, 2^64)")
-        _need(d["range_backend"] in RANGE_BACKENDS and isinstance(d["range_backend"], str),
-              f"range_backend must be one of {list(RANGE_BACKENDS)}")
+        _need(
+            seed is None or (_is_int(seed) and 0 <= seed < 1 << 64),
+            "schedule_seed must be null or an integer in [0, 2^64)",
+        )
+        _need(
+            d["range_backend"] in RANGE_BACKENDS and isinstance(d["range_backend"], str),
+            f"range_backend must be one of {list(RANGE_BACKENDS)}",
+        )
         gd = d["generators_digest"]
         _need(_lower_hex(gd) and len(gd) == 64, "generators_digest must be 64 lowercase hex digits")
         c = d["commitments"]
-        _need(isinstance(c, dict) and all(isinstance(k, str) and _lower_hex(v) and v for k, v in c.items()),
-              "commitments must be an object of name → lowercase hex")
+        _need(
+            isinstance(c, dict) and all(isinstance(k, str) and _lower_hex(v) and v for k, v in c.items()),
+            "commitments must be an object of name → lowercase hex",
+        )
         try:
             coms = {k: Commitment.from_bytes(bytes.fromhex(v)) for k, v in c.items()}
         except ProofFormatError as exc:
             raise StatementFormatError(f"malformed statement: a commitment does not decode: {exc}") from exc
         try:
-            return cls(widths=tuple(w), has_bias=tuple(hb), params=dict(p), batch_size=d["batch_size"],
-                       steps=d["steps"], n_rows=d["n_rows"], schedule_seed=seed, range_backend=d["range_backend"],
-                       generators_digest=gd, commitments=coms)
+            return cls(
+                widths=tuple(w),
+                has_bias=tuple(hb),
+                params=dict(p),
+                batch_size=d["batch_size"],
+                steps=d["steps"],
+                n_rows=d["n_rows"],
+                schedule_seed=seed,
+                range_backend=d["range_backend"],
+                generators_digest=gd,
+                commitments=coms,
+            )
         except StatementMismatch as exc:
             raise StatementFormatError(f"malformed statement: {exc}") from exc
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Statement:
         """Parse ``statement.json`` (duplicate keys, NaN/Infinity and non-UTF-8 text are rejected)."""
+
         def no_constants(name):
             raise StatementFormatError(f"malformed statement: {name} is not JSON")
 

@@ -252,8 +252,9 @@ def prove(
     return cw.to_bytes(), times
 
 
-def verify(params: PublicParams, statement: Statement, proof: bytes, *,
-           channel_factory: Callable | None = None) -> dict[str, float]:
+def verify(
+    params: PublicParams, statement: Statement, proof: bytes, *, channel_factory: Callable | None = None
+) -> dict[str, float]:
     """Verify a training proof against a statement. Raises ``ProofFormatError`` (malformed proof),
     ``StatementMismatch`` (made for another statement) or ``VerificationError`` (a failed check).
 

@@ -89,19 +89,37 @@ class ZkProverChannel(ProverChannel):
         if isinstance(x, PScalar):
             prove_nonzero(self.params, x, self.transcript, self.acc, rng=self.rng).write(self.writers["SUMC"])
 
-    def sumcheck(self, tables: Sequence[Fr], relation: sc.Relation, claim, *, n_public: int = 0,
-                 eq_point: Sequence[int] | None = None, engine=None) -> tuple[list[int], list]:
-        proof, res = zsc.prove_zk(self.params, list(tables), relation, self.transcript, claim=_as_p(claim),
-                                 eq_point=eq_point, public=frozenset(range(n_public)), acc=self.acc, rng=self.rng,
-                                 engine=engine)
+    def sumcheck(
+        self,
+        tables: Sequence[Fr],
+        relation: sc.Relation,
+        claim,
+        *,
+        n_public: int = 0,
+        eq_point: Sequence[int] | None = None,
+        engine=None,
+    ) -> tuple[list[int], list]:
+        proof, res = zsc.prove_zk(
+            self.params,
+            list(tables),
+            relation,
+            self.transcript,
+            claim=_as_p(claim),
+            eq_point=eq_point,
+            public=frozenset(range(n_public)),
+            acc=self.acc,
+            rng=self.rng,
+            engine=engine,
+        )
         proof.write(self.writers["SUMC"])
         vals = [res.public_values[k] if k < n_public else res.finals[k] for k in range(relation.n_tables)]
         return list(res.point), vals
 
     def open(self, params, com: Commitment, opening, table: Fr, claim) -> None:
         value = _as_p(claim.value)
-        _, _, proof = ev.prove_eval_zk(params, com, opening, table, list(claim.point), self.transcript,
-                                       value_blind=value.blind, rng=self.rng)
+        _, _, proof = ev.prove_eval_zk(
+            params, com, opening, table, list(claim.point), self.transcript, value_blind=value.blind, rng=self.rng
+        )
         proof.write(self.writers["OPEN"])
 
     def finish(self) -> None:
@@ -142,19 +160,42 @@ class ZkVerifierChannel(VerifierChannel):
         else:
             super().nonzero(x, what)
 
-    def sumcheck(self, num_vars: int, relation: sc.Relation, claim, *, public: Sequence[PublicMle] = (),
-                 eq_point: Sequence[int] | None = None, what: str = "sumcheck") -> tuple[list[int], list]:
+    def sumcheck(
+        self,
+        num_vars: int,
+        relation: sc.Relation,
+        claim,
+        *,
+        public: Sequence[PublicMle] = (),
+        eq_point: Sequence[int] | None = None,
+        what: str = "sumcheck",
+    ) -> tuple[list[int], list]:
         pub = frozenset(range(len(public)))
         proof = zsc.ZkSumcheckProof.read(self.readers["SUMC"], num_vars, relation, pub)
-        res = zsc.verify_zk(self.params, proof, relation, num_vars, _as_v(claim), self.transcript,
-                           eq_point=eq_point, public=dict(enumerate(public)), acc=self.acc)
+        res = zsc.verify_zk(
+            self.params,
+            proof,
+            relation,
+            num_vars,
+            _as_v(claim),
+            self.transcript,
+            eq_point=eq_point,
+            public=dict(enumerate(public)),
+            acc=self.acc,
+        )
         vals = [res.public_values[k] if k in pub else res.finals[k] for k in range(relation.n_tables)]
         return list(res.point), vals
 
     def open(self, params, com: Commitment, claim, what: str = "opening") -> None:
         proof = ev.ZkEvalProof.read(self.readers["OPEN"], com.layout)
-        ev.verify_eval_zk(params, com, list(claim.point), proof, self.transcript,
-                          value_commitment=_as_v(claim.value).commitment(params))
+        ev.verify_eval_zk(
+            params,
+            com,
+            list(claim.point),
+            proof,
+            self.transcript,
+            value_commitment=_as_v(claim.value).commitment(params),
+        )
 
     def finish(self) -> None:
         self.acc.verify(ZeroProof.read(self.readers["OPEN"]), self.transcript)

@@ -113,8 +113,9 @@ def _np_load(path: str, kind: str):
         return np.load(path, allow_pickle=False)
     except ValueError as e:
         if "pickle" in str(e).lower():
-            raise DatasetError(f"{path!r}: the {kind} holds Python objects (dtype object), which are not loaded; save "
-                               "numeric arrays") from None
+            raise DatasetError(
+                f"{path!r}: the {kind} holds Python objects (dtype object), which are not loaded; save numeric arrays"
+            ) from None
         raise DatasetError(f"cannot read {path!r} as {kind}: {e}") from None
     except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise DatasetError(f"cannot read {path!r} as {kind}: {e}") from None
@@ -136,8 +137,9 @@ def load_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
             return z["X"], z["y"]
         except ValueError as e:
             if "pickle" in str(e).lower():
-                raise DatasetError(f"{path!r}: X or y holds Python objects (dtype object), which are not loaded; "
-                                   "save numeric arrays") from None
+                raise DatasetError(
+                    f"{path!r}: X or y holds Python objects (dtype object), which are not loaded; save numeric arrays"
+                ) from None
             raise DatasetError(f"cannot read {path!r}: {e}") from None
         except (OSError, EOFError, zipfile.BadZipFile) as e:
             raise DatasetError(f"cannot read {path!r}: {e}") from None
@@ -173,8 +175,10 @@ def load_npy(path: str, target: str | int | None) -> tuple[np.ndarray, np.ndarra
         raise DatasetError(f"{path!r} is not a numpy .npy file (no .npy header)")
     M = _np_load(path, "a .npy array")
     if M.ndim != 2 or M.shape[1] < 2:
-        raise DatasetError(f"{path!r}: a .npy file must hold one 2-D table (features and a label column), got shape "
-                           f"{M.shape}; for separate arrays use np.savez(path, X=X, y=y)")
+        raise DatasetError(
+            f"{path!r}: a .npy file must hold one 2-D table (features and a label column), got shape "
+            f"{M.shape}; for separate arrays use np.savez(path, X=X, y=y)"
+        )
     X, y = _split_target(M, _target_index(target, None, M.shape[1], path))
     return X, y
 
@@ -195,8 +199,9 @@ def load_csv(path: str, target: str | int | None) -> tuple[np.ndarray, np.ndarra
     except ValueError:
         header = cells
     try:
-        M = np.loadtxt(path, delimiter=",", skiprows=1 if header else 0, ndmin=2, dtype=np.float64,
-                       encoding="utf-8-sig")
+        M = np.loadtxt(
+            path, delimiter=",", skiprows=1 if header else 0, ndmin=2, dtype=np.float64, encoding="utf-8-sig"
+        )
     except ValueError as e:
         raise DatasetError(f"{path!r}: every value below the header must be a number ({e})") from None
     if M.shape[0] == 0:
@@ -227,8 +232,10 @@ def _from_torch_dataset(obj: Any) -> tuple[np.ndarray, np.ndarray]:
     items = iter(obj) if is_loader else (obj[i] for i in range(len(obj)))
     for item in items:
         if not isinstance(item, tuple | list) or len(item) != 2:
-            raise DatasetError(f"data: each item of the {'DataLoader' if is_loader else 'Dataset'} must be a pair "
-                               f"(x, y), got {type(item).__name__}")
+            raise DatasetError(
+                f"data: each item of the {'DataLoader' if is_loader else 'Dataset'} must be a pair "
+                f"(x, y), got {type(item).__name__}"
+            )
         xs.append(_to_numpy(item[0], "x"))
         ys.append(_to_numpy(item[1], "y"))
     if not xs:
@@ -245,9 +252,11 @@ def _looks_like_torch_data(obj: Any) -> bool:
     )
 
 
-DATA_ACCEPTS = ("a bundled dataset name (" + ", ".join(BUNDLED) + "), a path to an .npz/.npy/.csv file, a pair "
-                "(X, y) of arrays or tensors, a dict {'X': ..., 'y': ...}, or a torch Dataset/DataLoader of "
-                "(x, y) pairs")
+DATA_ACCEPTS = (
+    "a bundled dataset name (" + ", ".join(BUNDLED) + "), a path to an .npz/.npy/.csv file, a pair "
+    "(X, y) of arrays or tensors, a dict {'X': ..., 'y': ...}, or a torch Dataset/DataLoader of "
+    "(x, y) pairs"
+)
 
 
 def read_data(source: Any, *, target: str | int | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -319,18 +328,22 @@ def infer_task(y: np.ndarray, where: str = "y") -> str:
     if y.dtype == np.bool_:
         return "classification"
     n_distinct = np.unique(y).size
-    hint = ("pass --task classification or --task regression (API: task=...)")
+    hint = "pass --task classification or --task regression (API: task=...)"
     if np.issubdtype(y.dtype, np.integer):
         if n_distinct <= MAX_INFERRED_CLASSES:
             return "classification"
-        raise DatasetError(f"{where}: integer y with {n_distinct} distinct values is ambiguous (class labels or a "
-                           f"count target?); {hint}")
+        raise DatasetError(
+            f"{where}: integer y with {n_distinct} distinct values is ambiguous (class labels or a "
+            f"count target?); {hint}"
+        )
     if not np.all(y == np.round(y)):
         return "regression"
     if n_distinct <= MAX_INFERRED_FLOAT_CLASSES:
         return "classification"
-    raise DatasetError(f"{where}: float y with {n_distinct} distinct whole values is ambiguous (class labels or a "
-                       f"regression target?); {hint}")
+    raise DatasetError(
+        f"{where}: float y with {n_distinct} distinct whole values is ambiguous (class labels or a "
+        f"regression target?); {hint}"
+    )
 
 
 def validate(X: np.ndarray, y: np.ndarray, where: str, task: str = "auto") -> tuple[np.ndarray, np.ndarray, str]:
@@ -449,8 +462,9 @@ def load_dataset(
     names = info["feature_names"]
     if classification:
         assert n_classes is not None
-        return Dataset(name, X_tr, one_hot(y_tr, n_classes), y_tr, X_te, one_hot(y_te, n_classes), y_te, n_classes,
-                       names, pre, src)
+        return Dataset(
+            name, X_tr, one_hot(y_tr, n_classes), y_tr, X_te, one_hot(y_te, n_classes), y_te, n_classes, names, pre, src
+        )
     return Dataset(name, X_tr, y_tr, None, X_te, y_te, None, None, names, pre, src)
 
 
@@ -467,7 +481,8 @@ def _range_overflow(A: np.ndarray, params: FixedPointParams, role: str, what: st
     label = f"{what} {col}" + (f" ({names[col]!r})" if names is not None and col < len(names) else "")
     err = QuantizationOverflow(
         f"{label} has value {A[row, col]:g} (row {row}), outside the range [{lo:g}, {hi:g}) that {role} allows "
-        f"with {params.frac_bits} fractional bits; {fix}")
+        f"with {params.frac_bits} fractional bits; {fix}"
+    )
     err.tensor, err.layer, err.step, err.index = role, None, None, (row, col)  # type: ignore[attr-defined]
     raise err
 
@@ -475,13 +490,25 @@ def _range_overflow(A: np.ndarray, params: FixedPointParams, role: str, what: st
 def quantize_inputs(X: np.ndarray, params: FixedPointParams, feature_names=None) -> np.ndarray:
     """Features at scale 2^F (int64), range-checked against the declared input range; an out-of-range feature is
     named with its value in the user's units and the flag that fixes it."""
-    _range_overflow(np.asarray(X, dtype=np.float64), params, "X", "feature", feature_names,
-                    "pass --standardize (API: standardize=True)")
+    _range_overflow(
+        np.asarray(X, dtype=np.float64),
+        params,
+        "X",
+        "feature",
+        feature_names,
+        "pass --standardize (API: standardize=True)",
+    )
     return quantize(X, params.frac_bits, rng=params.range_of("X"), tensor="X")
 
 
 def quantize_targets(Y: np.ndarray, params: FixedPointParams) -> np.ndarray:
     """Targets (one-hot labels) at scale 2^F (int64), range-checked against the declared label range."""
-    _range_overflow(np.asarray(Y, dtype=np.float64), params, "Y", "target column", None,
-                    "pass --standardize (API: standardize=True), which also standardizes regression targets")
+    _range_overflow(
+        np.asarray(Y, dtype=np.float64),
+        params,
+        "Y",
+        "target column",
+        None,
+        "pass --standardize (API: standardize=True), which also standardizes regression targets",
+    )
     return quantize(Y, params.frac_bits, rng=params.range_of("Y"), tensor="Y")
