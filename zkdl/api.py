@@ -629,6 +629,59 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
 # =========================================================================================================
 # verify
 # =========================================================================================================
+def use_backend(name: str) -> None:
+    """Select the compute backend for everything that follows: ``cpu``, ``gpu`` or ``auto``."""
+    from .field import set_default_backend
+
+    set_default_backend(name)
+
+
+def setup_generators(
+    n: int, path: str | os.PathLike | None = None, *, progress: Callable[[str], None] | None = None
+) -> dict:
+    """Derive the public generators by hash-to-curve into a cache file (default: the shared cache) so that it holds
+    at least ``n``; says through ``progress`` what it is about to do to the file before doing it. Returns what
+    was done: path, generators (after), generators_before, action (created / extended / unchanged), digest,
+    bytes."""
+    target = Path(path) if path is not None else default_cache_path()
+    if target.is_dir():
+        raise ZkdlError(f"--path {target} is a directory; give the cache file")
+    before = load(target).capacity if target.exists() else 0
+    shared = "the shared generator cache" if path is None else "the generator cache"
+    if before >= n:
+        action, msg = "unchanged", f"{shared} {target} already holds {before} generators (≥ {n}); nothing to do"
+    elif before:
+        action = "extended"
+        msg = f"extending {shared} {target} from {before} to {n} generators (same prefix; the file is rewritten)"
+    else:
+        action, msg = "created", f"creating {shared} {target} with {n} generators (hash-to-curve, deterministic)"
+    if progress is not None:
+        progress(msg)
+    pp = setup(n, target)
+    return {
+        "path": str(target),
+        "generators": pp.capacity,
+        "generators_before": before,
+        "action": action,
+        "digest": pp.digest.hex(),
+        "bytes": target.stat().st_size,
+    }
+
+
+def inspect_proof(path: str | os.PathLike) -> dict:
+    """What a proof file holds without verifying it: size, format version, protocol, mode, sections."""
+    from .serialize import describe
+
+    p = Path(path)
+    if p.is_dir():
+        raise ProofFormatError(f"{path} is a directory; give the proof file (proof.zkdl)")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ProofFormatError(f"cannot read proof {path}: {exc.strerror}") from exc
+    return {"bytes": len(data), **describe(data)}
+
+
 def load_statement(statement: Statement | str | os.PathLike | dict) -> Statement:
     """A statement object, or one parsed strictly from a dict or a ``statement.json`` path
     (:class:`StatementFormatError` when it does not follow the schema or cannot be read)."""

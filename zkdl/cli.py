@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 
 from . import __version__
 from .errors import ZkdlError
@@ -152,11 +151,10 @@ def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int) ->
 
 def _prove(args, *, compare_float: bool):
     from . import api
-    from .field import set_default_backend
 
     if args.no_bias and args.model is not None:
         raise ZkdlError("--no-bias applies to a fresh model (--widths); the layers of --model keep their own biases")
-    set_default_backend(args.backend)
+    api.use_backend(args.backend)
     if args.transparent:
         print(
             "zkdl: WARNING: --transparent makes a proof that is NOT zero-knowledge: it reveals values of the "
@@ -237,38 +235,17 @@ def _summary_lines(bundle, title: str) -> list[str]:
 
 
 def cmd_setup(args) -> int:
-    from .commit.generators import default_cache_path, load, setup
+    from . import api
 
-    path = Path(args.path) if args.path else default_cache_path()
-    if path.is_dir():
-        raise ZkdlError(f"--path {path} is a directory; give the cache file")
-    before = load(path).capacity if path.exists() else 0
-    shared = "the shared generator cache" if not args.path else "the generator cache"
-    if before >= args.n:
-        action = "unchanged"
-        msg = f"{shared} {path} already holds {before} generators (≥ {args.n}); nothing to do"
-    elif before:
-        action = "extended"
-        msg = f"extending {shared} {path} from {before} to {args.n} generators (same prefix; the file is rewritten)"
-    else:
-        action = "created"
-        msg = f"creating {shared} {path} with {args.n} generators (hash-to-curve, deterministic)"
-    if not args.quiet:
-        print(f"zkdl: {msg}", file=sys.stderr)
-    pp = setup(args.n, path)
-    out = {
-        "ok": True,
-        "path": str(path),
-        "generators": pp.capacity,
-        "generators_before": before,
-        "action": action,
-        "digest": pp.digest.hex(),
-        "bytes": path.stat().st_size,
-    }
+    say = None if args.quiet else (lambda msg: print(f"zkdl: {msg}", file=sys.stderr))
+    out = api.setup_generators(args.n, args.path, progress=say)
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps({"ok": True, **out}))
     else:
-        print(f"{path}: {pp.capacity} generators ({action}), {out['bytes']} bytes, digest {out['digest']}")
+        print(
+            f"{out['path']}: {out['generators']} generators ({out['action']}), {out['bytes']} bytes, "
+            f"digest {out['digest']}"
+        )
     return 0
 
 
@@ -297,23 +274,16 @@ def cmd_verify(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from .errors import ProofFormatError
-    from .serialize import describe
+    from . import api
 
-    if Path(args.proof).is_dir():
-        raise ProofFormatError(f"{args.proof} is a directory; give the proof file (proof.zkdl)")
-    try:
-        data = Path(args.proof).read_bytes()
-    except OSError as exc:
-        raise ProofFormatError(f"cannot read proof {args.proof}: {exc.strerror}") from exc
-    info = describe(data)
+    info = api.inspect_proof(args.proof)
     names = {"HEAD": "statement digest", "COMM": "commitments", "SUMC": "sumcheck messages", "OPEN": "openings"}
     if args.json:
         print(json.dumps({"ok": True, **info}, default=str))
         return 0
     mode = "zero-knowledge" if info.get("zero_knowledge") else "TRANSPARENT (not zero-knowledge; debugging only)"
     print(
-        f"proof {args.proof}: {len(data)} bytes, format {info.get('format_version')}, "
+        f"proof {args.proof}: {info['bytes']} bytes, format {info.get('format_version')}, "
         f"protocol {info.get('protocol_id')}"
     )
     print(f"  mode  {mode}")
