@@ -43,6 +43,14 @@ class zCDP:  # noqa: N801  (the name of the notion)
     def __post_init__(self):
         object.__setattr__(self, "rho", check_positive("rho", self.rho))
 
+    def to_dict(self) -> dict[str, float]:
+        """JSON form, accepted back by :func:`as_privacy`."""
+        return {"rho": self.rho}
+
+    def implied_rho(self) -> float:
+        """The zCDP parameter this target implies."""
+        return self.rho
+
 
 @dataclass(frozen=True)
 class EpsDP:
@@ -52,6 +60,14 @@ class EpsDP:
 
     def __post_init__(self):
         object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon))
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON form, accepted back by :func:`as_privacy`."""
+        return {"epsilon": self.epsilon}
+
+    def implied_rho(self) -> float:
+        """The zCDP parameter this target implies (ε-DP implies ε²/2-zCDP)."""
+        return self.epsilon**2 / 2.0
 
 
 def as_privacy(privacy) -> zCDP | EpsDP:

@@ -88,6 +88,24 @@ def check_probability(name: str, value: Any) -> float:
     return v
 
 
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidParameter(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise InvalidParameter(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_beta(beta: Any) -> float:
+    try:
+        b = float(beta)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"beta must be a probability in (0, 1), got {beta!r}") from None
+    if not (0.0 < b < 1.0):
+        raise InvalidParameter(f"beta must be a probability in (0, 1), got {beta!r}; e.g. beta=0.05")
+    return b
+
+
 def check_chunk(name: str, value: Any) -> int:
     """Return an int >= 1 (a chunk or block size) or raise :class:`InvalidParameter`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:

@@ -39,7 +39,7 @@ import numpy as np
 from scipy import optimize
 
 from .accounting import Guarantee, gaussian_epsilon
-from .base import InvalidInput, InvalidParameter, StateError, check_positive, check_probability
+from .base import InvalidInput, InvalidParameter, StateError, check_int, check_positive, check_probability
 from .counters.gradient_noise import MECHANISMS, BLTNoise, GradientNoise, make_gradient_noise
 from .counters.participation import Participation, toeplitz_sensitivity2
 from .noise import make_entropy, make_rng
@@ -97,12 +97,6 @@ def clip_and_sum(per_example: Any, clip_norm: float) -> np.ndarray:
     return (scale @ g).astype(np.float32)
 
 
-def _check_int(name: str, v: Any, lo: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < lo:
-        raise InvalidParameter(f"{name} must be an int >= {lo}, got {v!r}")
-    return int(v)
-
-
 class DPFTRLNoise:
     """The noise plan of one private training run: calibration, per-step noise, batch order, accounting, state."""
 
@@ -127,9 +121,9 @@ class DPFTRLNoise:
         if neighbouring not in ("zero-out", "replace-one"):
             raise InvalidParameter(f"neighbouring must be 'zero-out' or 'replace-one', got {neighbouring!r}")
         self.mechanism = mechanism
-        self.dim = _check_int("dim", dim)
-        self.steps_per_epoch = _check_int("steps_per_epoch", steps_per_epoch)
-        self.epochs = _check_int("epochs", epochs)
+        self.dim = check_int("dim", dim)
+        self.steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch)
+        self.epochs = check_int("epochs", epochs)
         self.steps = self.steps_per_epoch * self.epochs
         self.clip_norm = check_positive("clip_norm", clip_norm)
         self.delta = check_probability("delta", delta)
@@ -222,8 +216,8 @@ class DPFTRLNoise:
     # -- batches -------------------------------------------------------------------------------------------------
     def batch_indices(self, t: int, dataset_size: int, batch_size: int) -> np.ndarray:
         """Example indices of step t (0-based): slot t mod b of one secret permutation, the same every epoch."""
-        n = _check_int("dataset_size", dataset_size)
-        bs = _check_int("batch_size", batch_size)
+        n = check_int("dataset_size", dataset_size)
+        bs = check_int("batch_size", batch_size)
         if n // bs != self.steps_per_epoch:
             raise InvalidParameter(
                 f"dataset_size // batch_size = {n // bs} but the plan has steps_per_epoch={self.steps_per_epoch}"

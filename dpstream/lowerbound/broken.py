@@ -15,7 +15,7 @@ from dpstream.accounting import Guarantee, zCDP
 from dpstream.counters import LinearCounter, NoiseProcess, fit_blt
 from dpstream.counters._factor import series_inverse
 from dpstream.noise import DiscreteGaussian, make_rng
-from dpstream.problems._common import Privacy, resolve_privacy, target_rho
+from dpstream.problems._common import Privacy, resolve_privacy
 from dpstream.problems.svt import MaxSumSVT, SVTParameters, _first_at_or_above, discrete_laplace_tail
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
 
@@ -102,7 +102,7 @@ class BrokenReusedNoiseSVTMaxSum(MaxSumSVT):
     def _guarantee(self) -> Guarantee:
         """The broken author's (false) claim: the whole run is one ε₀-DP AboveThreshold round."""
         return Guarantee(
-            rho=target_rho(self.privacy),
+            rho=self.privacy.implied_rho(),
             epsilon=self.params.eps0,
             seeded=self.seed is not None,
             notes=("BROKEN: " + self.bug,),

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from dpstream.accounting import EpsDP, Guarantee, as_privacy, zCDP
-from dpstream.base import HorizonExceeded, InvalidInput, InvalidParameter, Mechanism, check_positive
+from dpstream.base import HorizonExceeded, InvalidInput, InvalidParameter, Mechanism, check_int, check_positive
 
 Privacy = zCDP | EpsDP  # the core's privacy targets (dpstream.accounting)
 
@@ -25,34 +25,6 @@ def resolve_privacy(privacy: Any = None, *, rho: Any = None, epsilon: Any = None
     if rho is not None:
         return zCDP(check_positive("rho", rho))
     return EpsDP(check_positive("epsilon", epsilon))
-
-
-def privacy_dict(privacy: zCDP | EpsDP) -> dict[str, float]:
-    """JSON form of a privacy target, accepted back by :func:`dpstream.accounting.as_privacy`."""
-    return {"rho": privacy.rho} if isinstance(privacy, zCDP) else {"epsilon": privacy.epsilon}
-
-
-def target_rho(privacy: zCDP | EpsDP) -> float:
-    """zCDP parameter implied by a target (ε-DP implies ε²/2-zCDP)."""
-    return privacy.rho if isinstance(privacy, zCDP) else privacy.epsilon**2 / 2.0
-
-
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidParameter(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise InvalidParameter(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_beta(beta: Any) -> float:
-    try:
-        b = float(beta)
-    except (TypeError, ValueError):
-        raise InvalidParameter(f"beta must be a probability in (0, 1), got {beta!r}") from None
-    if not (0.0 < b < 1.0):
-        raise InvalidParameter(f"beta must be a probability in (0, 1), got {beta!r}; e.g. beta=0.05")
-    return b
 
 
 def as_records(xs: Any, dim: int) -> np.ndarray:
@@ -134,7 +106,7 @@ class ProblemMechanism(Mechanism):
         """Default: the privacy target itself (subclasses report what their calibration actually achieves)."""
         eps = self.privacy.epsilon if isinstance(self.privacy, EpsDP) else None
         return Guarantee(
-            rho=target_rho(self.privacy),
+            rho=self.privacy.implied_rho(),
             epsilon=eps,
             seeded=self.seed is not None,
             notes=(f"{type(self).__name__}: event-level, one record of {{0,1}}^d replaced",),

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from dpstream.accounting import as_privacy
-from dpstream.base import InvalidParameter, StateError
-from dpstream.problems._common import ProblemMechanism, check_beta, privacy_dict, resolve_privacy
+from dpstream.base import InvalidParameter, StateError, check_beta
+from dpstream.problems._common import ProblemMechanism, resolve_privacy
 from dpstream.problems.svt import MaxSumSVT, SumSelectSVT
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
 from dpstream.state import is_sealed, restore_checked, unseal
@@ -41,7 +41,7 @@ class _Trivial(ProblemMechanism):
             "version": 1,
             "horizon": self.horizon,
             "dim": self.dim,
-            "privacy": privacy_dict(self.privacy),
+            "privacy": self.privacy.to_dict(),
             "seed": self.seed,
             "t": self.t,
         }

@@ -32,16 +32,9 @@ from typing import Any
 import numpy as np
 
 from dpstream.accounting import Guarantee, as_privacy, zCDP
-from dpstream.base import DPError, InvalidParameter, StateError
+from dpstream.base import DPError, InvalidParameter, StateError, check_beta, check_int
 from dpstream.noise import DiscreteLaplace, make_entropy, make_rng
-from dpstream.problems._common import (
-    Privacy,
-    ProblemMechanism,
-    check_beta,
-    check_int,
-    privacy_dict,
-    resolve_privacy,
-)
+from dpstream.problems._common import Privacy, ProblemMechanism, resolve_privacy
 
 
 def discrete_laplace_tail(scale: float, beta: float) -> float:
@@ -278,7 +271,7 @@ class _SVTBase(ProblemMechanism):
             "version": 1,
             "horizon": self.horizon,
             "dim": self.dim,
-            "privacy": privacy_dict(self.privacy),
+            "privacy": self.privacy.to_dict(),
             "seed": self.seed,
             "params": self.params.as_dict(),
             "t": self.t,
@@ -343,7 +336,7 @@ def _check_params(p: SVTParameters, obj: _SVTBase) -> None:
     if not math.isclose(p.eps0, _eps0(obj.privacy, p.k), rel_tol=1e-12):
         raise StateError(
             f"malformed state dict: SVT eps0={p.eps0} does not match the privacy target "
-            f"{privacy_dict(obj.privacy)} over k={p.k} rounds (expected {_eps0(obj.privacy, p.k)})"
+            f"{obj.privacy.to_dict()} over k={p.k} rounds (expected {_eps0(obj.privacy, p.k)})"
         )
 
 

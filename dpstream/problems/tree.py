@@ -22,14 +22,8 @@ import numpy as np
 
 from dpstream import counters
 from dpstream.accounting import EpsDP, Guarantee, as_privacy, zCDP
-from dpstream.base import DPError, StateError
-from dpstream.problems._common import (
-    Privacy,
-    ProblemMechanism,
-    check_beta,
-    privacy_dict,
-    resolve_privacy,
-)
+from dpstream.base import DPError, StateError, check_beta
+from dpstream.problems._common import Privacy, ProblemMechanism, resolve_privacy
 
 
 def tree_levels(horizon: int) -> int:
@@ -92,7 +86,7 @@ class _TreeBase(ProblemMechanism):
             "version": 2,
             "horizon": self.horizon,
             "dim": self.dim,
-            "privacy": privacy_dict(self.privacy),
+            "privacy": self.privacy.to_dict(),
             "seed": self.seed,
             "sampler": self.sampler,
             "t": self.t,
