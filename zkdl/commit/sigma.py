@@ -45,7 +45,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from py_arkworks_bls12381 import G1Point
@@ -381,7 +381,8 @@ class ZeroAccumulator:
             raise TypeError("prove() needs prover values (PScalar)")
         self._closed = True
         gam = self._gammas(transcript)
-        rho = sum(g * x.blind for g, x in zip(gam, self._items)) % R
+        items = cast(list[PScalar], self._items)  # add() keeps the kinds uniform and the kind is not VScalar
+        rho = sum(g * x.blind for g, x in zip(gam, items)) % R
         k = random_scalar(self._rng)
         w_pt, a_pt = commit_values(self.params, [0, 0], [rho, k])
         transcript.absorb_g1("zero/W", w_pt)
