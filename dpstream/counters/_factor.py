@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Self
+from typing import Any, Self
 
 import numba
 import numpy as np
@@ -373,7 +373,7 @@ class FactorCounter(LinearCounter):
     process_cls: type[LatticeFactorProcess] = LatticeFactorProcess
     process: LatticeFactorProcess
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         p = self.process
         m = p.coef.shape[1]

@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -358,7 +358,7 @@ def _commit_prepared(
             sc = None if prep.scal is None else prep.scal[r, c0 : c0 + step][sel].tolist()
             yield (r, pts, sc)
 
-    def tasks():
+    def tasks() -> Iterator[tuple[list[Any], int]]:
         cur: list[Any] = []
         size = 0
         for r in range(lay.rows):
