@@ -113,8 +113,8 @@ def check_range(
         f"{tensor}{loc} left its declared range {rng}: value {value} at index {index} "
         f"(entries span [{lo}, {hi}]); lower the learning rate, rescale the data or widen the declared ranges"
     )
-    err.tensor, err.layer, err.step = tensor, layer, step  # type: ignore[attr-defined]
-    err.index, err.value, err.range = index, value, rng  # type: ignore[attr-defined]
+    err.tensor, err.layer, err.step = tensor, layer, step
+    err.index, err.value, err.range = index, value, rng
     raise err
 
 
