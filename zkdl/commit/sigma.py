@@ -400,7 +400,8 @@ class ZeroAccumulator:
         _check_fr(proof.s, "zero proof response")
         self._closed = True
         gam = self._gammas(transcript)
-        w = _sum_v(list(zip(gam, self._items))) if self._items else VScalar()  # type: ignore[arg-type]
+        items = cast(list[VScalar], self._items)  # add() keeps the kinds uniform and the kind is not PScalar
+        w = _sum_v(list(zip(gam, items))) if items else VScalar()
         w_pt = w.commitment(self.params)
         transcript.absorb_g1("zero/W", w_pt)
         transcript.absorb_g1("zero/A", proof.a)
@@ -435,8 +436,8 @@ class ProductProof:
     @classmethod
     def read(cls, r: Reader) -> ProductProof:
         pts = [r.read_g1(allow_identity=True) for _ in range(3)]
-        z = tuple(r.read_fr() for _ in range(5))
-        return cls(pts[0], pts[1], pts[2], z)  # type: ignore[arg-type]
+        z = (r.read_fr(), r.read_fr(), r.read_fr(), r.read_fr(), r.read_fr())  # read in this order
+        return cls(pts[0], pts[1], pts[2], z)
 
     def field_elements(self) -> tuple[int, ...]:
         return tuple(self.z)
