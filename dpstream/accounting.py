@@ -220,8 +220,10 @@ def compose(*gs: Guarantee) -> Guarantee:
     if not gs:
         raise InvalidParameter("compose() needs at least one guarantee")
     rho = sum(g.rho for g in gs)
-    eps = sum(g.epsilon for g in gs) if all(g.epsilon is not None for g in gs) else None
-    mu = math.sqrt(sum(g.mu**2 for g in gs)) if all(g.mu is not None for g in gs) else None
+    epsilons = [g.epsilon for g in gs if g.epsilon is not None]
+    mus = [g.mu for g in gs if g.mu is not None]
+    eps = sum(epsilons) if len(epsilons) == len(gs) else None
+    mu = math.sqrt(sum(m**2 for m in mus)) if len(mus) == len(gs) else None
     return Guarantee(
         rho=rho,
         epsilon=eps,

@@ -77,7 +77,7 @@ def epsilon_lower_bound(
     if sx.size < 20 or sp.size < 20:
         raise InvalidParameter("need at least 20 runs on each stream")
     hx, hp = sx.size // 2, sp.size // 2
-    best = (0.0, {})
+    best: tuple[float, dict] = (0.0, {})
     for sign in (1.0, -1.0):  # both directions, alpha split between them
         a_sel, a_ev = sign * sx[:hx], sign * sx[hx:]
         b_sel, b_ev = sign * sp[:hp], sign * sp[hp:]
@@ -234,7 +234,7 @@ def audit(
 
 def adaptive_audit(
     make_mechanism: Callable[[int], Mechanism],
-    adversary: Callable[[list, int], object],
+    adversary: Callable[[list, int], float],
     horizon: int,
     t_star: int,
     pair: tuple,

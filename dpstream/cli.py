@@ -89,8 +89,9 @@ def _cmd_audit_tracing(args) -> int:
     from dpstream.lowerbound.reduction import marginals_via_maxsum, marginals_via_sumselect
     from dpstream.lowerbound.tracing import tracing_attack
     from dpstream.problems import MaxSumSVT, MaxSumTree, SumSelectSVT, SumSelectTree
+    from dpstream.problems._common import ProblemMechanism
 
-    known = {
+    known: dict[str, type[ProblemMechanism]] = {
         "maxsum-tree": MaxSumTree,
         "maxsum-svt": MaxSumSVT,
         "sumselect-tree": SumSelectTree,

@@ -29,6 +29,7 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,12 +54,14 @@ class StoreLocked(StoreError):
     """The store is already open (in another process, or in this one)."""
 
 
-def _restorer(kind: str):
+def _restorer(kind: str) -> Callable[[dict[str, Any]], Mechanism]:
     if kind == "counter":
-        from .counters import _restore_raw
-    else:
-        from .problems.combined import _restore_raw
-    return _restore_raw
+        from .counters import _restore_raw as restore_counter
+
+        return restore_counter
+    from .problems.combined import _restore_raw as restore_problem
+
+    return restore_problem
 
 
 class _Ledger(Ledger):
@@ -103,7 +106,8 @@ class Durable(Mechanism):
         releases: int,
         ledger: _Ledger | None,
     ):
-        self._con, self.path, self.kind, self.store_id = con, path, kind, store_id
+        self._con: sqlite3.Connection | None = con
+        self.path, self.kind, self.store_id = path, kind, store_id
         self._mech, self._key, self.generation, self.releases = mech, key, generation, releases
         self._ledger = ledger
         self.state_kind = kind
@@ -215,11 +219,11 @@ class Durable(Mechanism):
 
     def answers(self, first: int = 1, last: int | None = None) -> list:
         """Released answers first..last (1-based, inclusive), as committed."""
-        self._check_open()
+        con = self._check_open()
         last = self.releases if last is None else min(last, self.releases)
         if first < 1 or last < first:
             return []
-        rows = self._con.execute(
+        rows = con.execute(
             "SELECT first, count, generation, dtype, shape, data, mac FROM releases "
             "WHERE first <= ? AND first + count > ? ORDER BY first",
             (last, first),
@@ -263,9 +267,11 @@ class Durable(Mechanism):
         return f"Durable({self.path!r}, {self._mech!r}, generation={self.generation}, releases={self.releases})"
 
     # -- internals -----------------------------------------------------------------------------------------
-    def _check_open(self) -> None:
+    def _check_open(self) -> sqlite3.Connection:
+        """The open connection; StoreError once the store is closed."""
         if self._con is None:
             raise StoreError(f"store {self.path} is closed")
+        return self._con
 
     def _commit(self, answers: np.ndarray) -> None:
         gen = self.generation + 1
@@ -273,7 +279,7 @@ class Durable(Mechanism):
         first = self.releases + 1
         try:
             state = canonical_json(self._mech.state_dict()).decode("ascii")
-            con = self._con
+            con = self._check_open()  # (every caller has checked it already)
             con.execute("BEGIN IMMEDIATE")
             try:
                 if n:
@@ -306,17 +312,11 @@ class Durable(Mechanism):
         if self._con is None:
             return
         row = self._con.execute("SELECT generation, t, releases, state, mac FROM head WHERE id=1").fetchone()
-        self._mech = _verify_head(self, row)
+        self._mech = _verify_head(self.path, self.kind, self._key, self.store_id, row)
         self.generation, self.releases = int(row[0]), int(row[2])
 
     def _head_mac(self, gen: int, t: int, releases: int, state: str) -> str | None:
-        if self._key is None:
-            return None
-        return mac(
-            self._key,
-            _HEAD_DOMAIN,
-            [self.store_id, gen, t, releases, hashlib.sha256(state.encode("ascii")).hexdigest()],
-        )
+        return _head_tag(self._key, self.store_id, gen, t, releases, state)
 
     def _row_mac(self, first: int, n: int, gen: int, dtype: str, shape: str, data: bytes) -> str | None:
         if self._key is None:
@@ -354,24 +354,31 @@ def _encode(answers: np.ndarray) -> tuple[str, str, bytes]:
     return a.dtype.str, json.dumps(list(a.shape[1:])), a.tobytes()
 
 
-def _verify_head(store: Durable, row) -> Mechanism:
+def _head_tag(key: bytes | None, store_id: str, gen: int, t: int, releases: int, state: str) -> str | None:
+    """The head row's MAC (None for an unkeyed store)."""
+    if key is None:
+        return None
+    return mac(key, _HEAD_DOMAIN, [store_id, gen, t, releases, hashlib.sha256(state.encode("ascii")).hexdigest()])
+
+
+def _verify_head(path: str, kind: str, key: bytes | None, store_id: str, row) -> Mechanism:
     if row is None:
-        raise StateError(f"store {store.path} has no state row")
+        raise StateError(f"store {path} has no state row")
     gen, t, releases, state, tag = row
-    if store._key is not None and not _eq(store._head_mac(int(gen), int(t), int(releases), state), tag):
+    if key is not None and not _eq(_head_tag(key, store_id, int(gen), int(t), int(releases), state), tag):
         raise StateError(
-            f"store {store.path}: the state failed authentication (HMAC-SHA256): it was edited, "
+            f"store {path}: the state failed authentication (HMAC-SHA256): it was edited, "
             f"copied from another store, or the key is wrong"
         )
-    if store._key is None and tag is not None:
-        raise StateError(f"store {store.path} was created with a key: pass key=... to open it")
+    if key is None and tag is not None:
+        raise StateError(f"store {path} was created with a key: pass key=... to open it")
     try:
         payload = json.loads(state)
     except ValueError as e:
-        raise StateError(f"store {store.path}: the state row is not JSON ({e})") from e
-    mech = restore_checked(_restorer(store.kind), payload)
+        raise StateError(f"store {path}: the state row is not JSON ({e})") from e
+    mech = restore_checked(_restorer(kind), payload)
     if mech.t != t:
-        raise StateError(f"store {store.path}: state row says t={t}, its state t={mech.t}")
+        raise StateError(f"store {path}: state row says t={t}, its state t={mech.t}")
     return mech
 
 
@@ -507,9 +514,9 @@ def _reopen(con, path, kind, key, spec, tables) -> Durable:
             f"store {path} exists with parameters {meta.get('spec')}; reopen it with no "
             f"mechanism parameters, or the same ones"
         )
-    store = Durable(con, path, kind, meta.get("id", ""), None, key, 0, 0, None)
+    store_id = meta.get("id", "")
     row = con.execute("SELECT generation, t, releases, state, mac FROM head WHERE id=1").fetchone()
-    store._mech = _verify_head(store, row)
+    store = Durable(con, path, kind, store_id, _verify_head(path, kind, key, store_id, row), key, 0, 0, None)
     store.generation, store.releases = int(row[0]), int(row[2])
     # the releases are contiguous 1..releases, none from the future of the state
     agg = con.execute(

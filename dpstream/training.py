@@ -132,6 +132,7 @@ class DPFTRLNoise:
         if (noise_multiplier is None) == (target_epsilon is None):
             raise InvalidParameter("pass exactly one of noise_multiplier=... or target_epsilon=... (at delta)")
         if noise_multiplier is None:
+            assert target_epsilon is not None  # exactly one of the two is given (checked just above)
             noise_multiplier = calibrate_noise_multiplier(target_epsilon, self.delta)
         self.noise_multiplier = check_positive("noise_multiplier", noise_multiplier)
         self.participation = Participation(self.epochs, self.steps_per_epoch)

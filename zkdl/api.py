@@ -616,7 +616,7 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
     arrays = {f"W{l + 1}": w for l, w in enumerate(bundle.final_weights)}
     arrays.update({f"b{l + 1}": b for l, b in enumerate(bundle.final_biases) if b is not None})
     tmp = priv / "final_model.tmp.npz"
-    np.savez(tmp, **arrays)
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy stub: **kwds is typed against allow_pickle: bool
     os.replace(tmp, priv / "final_model.npz")
     openings = {k: [hex(b) for b in op.blinds] for k, op in bundle.openings.items()}
     atomic(priv / "openings.json", json.dumps(openings, indent=1).encode())
@@ -714,10 +714,11 @@ def verify(
     follow the schema (``StatementFormatError``), missing or foreign public parameters (``SetupError``)."""
     st = load_statement(statement)
     if not isinstance(proof, (bytes, bytearray, memoryview)):
+        proof_source = proof
         try:
-            proof = Path(proof).read_bytes()
+            proof = Path(proof_source).read_bytes()
         except OSError as exc:
-            raise ProofFormatError(f"cannot read proof {proof}: {exc.strerror}") from exc
+            raise ProofFormatError(f"cannot read proof {proof_source}: {exc.strerror}") from exc
     proof = bytes(proof)
     t0 = time.perf_counter()
     res = VerificationResult(

@@ -34,7 +34,17 @@ class FieldRangeError(ZkdlError, ValueError):
 
 
 class QuantizationOverflow(ZkdlError, ArithmeticError):
-    """A quantized training value left its declared integer range. The message names the tensor and layer."""
+    """A quantized training value left its declared integer range. The message names the tensor and layer.
+
+    Where it is raised, the error also carries ``tensor`` (the role), ``layer`` and ``step`` (``None`` where they do
+    not apply) and, where known, ``index``, ``value`` and ``range`` (the declared ``IntRange``)."""
+
+    tensor: str
+    layer: int | None
+    step: int | None
+    index: tuple[int, ...]
+    value: int
+    range: object
 
 
 class BackendUnavailable(ZkdlError, RuntimeError):

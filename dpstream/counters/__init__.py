@@ -87,9 +87,10 @@ def _restore_raw(state: dict) -> LinearCounter | BlockCounter:
         raise StateError(f"a counter state is a dict, got {type(state).__name__}")
     if state.get("format") == BLOCK_FORMAT:
         return BlockCounter.from_state_dict(state)
-    cls = _REGISTRY.get(state.get("mechanism"))
+    mechanism = state.get("mechanism")
+    cls = _REGISTRY.get(mechanism) if isinstance(mechanism, str) else None
     if cls is None:
-        raise StateError(f"state names an unknown mechanism {state.get('mechanism')!r}; known: {names()}")
+        raise StateError(f"state names an unknown mechanism {mechanism!r}; known: {names()}")
     obj = cls.from_state_dict(state)
     _check_carry_shape(obj, state.get("carry"))
     return obj

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+from typing import Any, Self
 
 import numba
 import numpy as np
@@ -194,8 +194,9 @@ def _real_array(name: str, xs: Any) -> np.ndarray:
         raise InvalidInput(f"{name}: stream items must be real numbers (int or float), got booleans")
     if raw.dtype.kind not in "iuf":
         if raw.dtype.kind == "O":
+            converted: np.ndarray | None
             try:
-                raw = (
+                converted = (
                     np.asarray(raw.tolist(), dtype=np.float64)
                     if all(
                         type(v) in (int, float) or isinstance(v, (np.integer, np.floating))
@@ -204,9 +205,9 @@ def _real_array(name: str, xs: Any) -> np.ndarray:
                     else None
                 )
             except (TypeError, ValueError):
-                raw = None
-            if raw is not None:
-                return raw
+                converted = None
+            if converted is not None:
+                return converted
         kind = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "strings"}.get(
             raw.dtype.kind, f"values of type {raw.dtype}"
         )
@@ -352,7 +353,7 @@ class LinearCounter(Mechanism):
         while done < n:
             t = t0 + done
             j, i = divmod(t, blk)
-            if j != self._ublk_j:
+            if j != self._ublk_j or self._ublk_items is None:
                 self._ublk_items = make_rng(self._entropy, j, 2).random((blk, self.dim))
                 self._ublk_j = j
             take = min(n - done, blk - i)
@@ -524,7 +525,7 @@ class LinearCounter(Mechanism):
         }
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> LinearCounter:
+    def from_state_dict(cls, state: dict) -> Self:
         try:
             if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
                 raise StateError(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any, Self
 
 import numba
 import numpy as np
@@ -369,9 +370,10 @@ class FactorCounter(LinearCounter):
     """A counter driven step by step by a :class:`LatticeFactorProcess` (answers depend on the data through the
     lattice vector v = round(C x) + z only)."""
 
-    process_cls = LatticeFactorProcess
+    process_cls: type[LatticeFactorProcess] = LatticeFactorProcess
+    process: LatticeFactorProcess
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         p = self.process
         m = p.coef.shape[1]
@@ -488,7 +490,7 @@ class FactorCounter(LinearCounter):
         return st
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> FactorCounter:
+    def from_state_dict(cls, state: dict) -> Self:
         obj = super().from_state_dict(state)
         try:
             carry = state["carry"]

@@ -72,6 +72,10 @@ def _popcount(a: np.ndarray) -> np.ndarray:
 class _LatticeTreeProcess(NoiseProcess):
     """Common part: lattice, node noise calibration, block size, draws."""
 
+    quantum: float  # always a lattice (set in __init__)
+    _eps: float | None  # None for zCDP
+    proxy_lat: float | None  # None for epsilon-DP
+
     def _nodes_per_item(self) -> int:
         """Number of released nodes a single item can change (the L1 / squared-L2 multiplicity)."""
         raise NotImplementedError
@@ -102,8 +106,9 @@ class _LatticeTreeProcess(NoiseProcess):
         else:
             sens1 = self.dim * m * self.delta_lat
             self.dist = DiscreteLaplace(sens1 / self.privacy.epsilon)
-            self._eps = sens1 / float(self.dist.scale)
-            self._rho = self._eps**2 / 2.0
+            eps = sens1 / float(self.dist.scale)
+            self._eps = eps
+            self._rho = eps**2 / 2.0
             self.proxy_lat = None
         self.node_var = self._var(self.dist) * self.quantum**2  # variance of one node's noise, input units^2
 
@@ -309,6 +314,7 @@ class SmoothBinaryProcess(BinaryTreeProcess):
         node may lie beyond the last used label, so the node is never released: count exactly over the
         horizon (at T = 256: 5 of d_s/2 = 6), rather than calibrating for nodes that never reach anyone."""
         T = self.horizon
+        assert T is not None  # __init__ rejects horizon=None
         half = self.depth // 2
         items = _gosper_run(int(self.leaf_labels(np.array([0]))[0]), T + 1)  # labels 0 .. T, increasing
         last = int(items[-1])  # the largest label any answer uses (answer t uses label(t), t <= T)
@@ -527,22 +533,26 @@ class HybridProcess(_LatticeTreeProcess):
 
     def _setup(self) -> None:
         # distributions: index 0 = log-mechanism blocks (1 node per item), k >= 1 = tree over segment k (k levels)
-        self.dists = {}
-        self.proxies = {}
+        self.dists: dict[int, DiscreteGaussian | DiscreteLaplace] = {}
+        self.proxies: dict[int, float] = {}
+        losses: list[float] = []  # privacy loss of one item on the tree over segment m, per m
         for m in range(1, self.MAXK + 1):
+            dist: DiscreteGaussian | DiscreteLaplace
             if isinstance(self._half, zCDP):
                 dist = DiscreteGaussian(self.dim * m * self.delta_lat**2 / (2.0 * self._half.rho))
                 self.proxies[m] = float(dist.sigma2)
+                losses.append(self.dim * m * self.delta_lat**2 / (2.0 * float(dist.sigma2)))
             else:
                 dist = DiscreteLaplace(self.dim * m * self.delta_lat / self._half.epsilon)
+                losses.append(self.dim * m * self.delta_lat / float(dist.scale))
             self.dists[m] = dist
+        worst = max(losses)
         if isinstance(self._half, zCDP):
-            worst = max(self.dim * m * self.delta_lat**2 / (2.0 * float(self.dists[m].sigma2)) for m in self.dists)
             self._rho, self._eps = 2 * worst, None
         else:
-            worst = max(self.dim * m * self.delta_lat / float(self.dists[m].scale) for m in self.dists)
-            self._eps = 2 * worst
-            self._rho = self._eps**2 / 2
+            eps = 2 * worst
+            self._eps = eps
+            self._rho = eps**2 / 2
         self.dist = self.dists[1]
         self.node_var = self._var(self.dist) * self.quantum**2
 

@@ -259,7 +259,7 @@ class BLTNoise(GradientNoise):
         prev = self._prev if self._prev is not None else out
         return _blt_step(z, self.w, self.lam, self._state, prev, out, self.output == "increment")
 
-    def _vectors(self):
+    def _vectors(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self._state is not None:
             for i in range(self._state.shape[0]):
@@ -294,7 +294,16 @@ class TreeNoise(GradientNoise):
     name = "tree"
     honaker = False
 
-    def __init__(self, dim, horizon, std=1.0, output="increment", seed=None, stream=0, _entropy=None):
+    def __init__(
+        self,
+        dim: int,
+        horizon: int,
+        std: float = 1.0,
+        output: str = "increment",
+        seed: int | None = None,
+        stream: int = 0,
+        _entropy: int | None = None,
+    ) -> None:
         super().__init__(dim, horizon, std, output, seed, stream, _entropy)
         self.levels = self.horizon.bit_length()
         self._node: list[np.ndarray | None] = [None] * self.levels  # value in use at each set bit of t

@@ -15,7 +15,7 @@ from dpstream.accounting import Guarantee, zCDP
 from dpstream.counters import LinearCounter, NoiseProcess, fit_blt
 from dpstream.counters._factor import series_inverse
 from dpstream.noise import DiscreteGaussian, make_rng
-from dpstream.problems._common import Privacy, resolve_privacy
+from dpstream.problems._common import Privacy, ProblemMechanism, resolve_privacy
 from dpstream.problems.svt import MaxSumSVT, SVTParameters, _first_at_or_above, discrete_laplace_tail
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
 
@@ -178,7 +178,7 @@ class BrokenGridBLT(LinearCounter):
     process_cls = _BrokenGridBLTProcess
 
 
-BROKEN = {
+BROKEN: dict[str, type[ProblemMechanism]] = {
     "broken-tree-per-column": BrokenPerColumnTreeMaxSum,
     "broken-svt-reused-noise": BrokenReusedNoiseSVTMaxSum,
     "broken-tree-per-column-sumselect": BrokenPerColumnTreeSumSelect,

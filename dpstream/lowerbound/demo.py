@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -20,9 +21,21 @@ from dpstream.lowerbound.reduction import marginals_via_maxsum, marginals_via_su
 from dpstream.lowerbound.tracing import tracing_attack
 from dpstream.problems import MaxSumSVT, MaxSumTree, SumSelectTree
 
-CONFIGS = {
+
+class _DemoConfig(TypedDict):
+    Ts: list[int]
+    dims: list[int]
+    reps: int
+    T_d: int
+    d_sweep: list[int]
+    tree: tuple[int, int, int]
+    svt: tuple[int, int, int]
+    sumselect: tuple[int, int, int]
+
+
+CONFIGS: dict[str, _DemoConfig] = {
     # Ts, tree dims, reps | d-sweep T, dims | tracing: (n, d', trials) for tree / svt / sumselect families
-    "full": dict(
+    "full": _DemoConfig(
         Ts=[2**k for k in range(8, 17, 2)],
         dims=[1, 16, 256],
         reps=3,
@@ -32,7 +45,7 @@ CONFIGS = {
         svt=(300, 6000, 3),
         sumselect=(40, 400, 6),
     ),
-    "quick": dict(
+    "quick": _DemoConfig(
         Ts=[2**k for k in range(8, 13, 2)],
         dims=[1, 16],
         reps=2,
@@ -45,7 +58,7 @@ CONFIGS = {
 }
 
 
-def _tracing_rows(rho: float, cfg: dict, seed: int, say: Callable[[str], None]) -> list[dict]:
+def _tracing_rows(rho: float, cfg: _DemoConfig, seed: int, say: Callable[[str], None]) -> list[dict]:
     fams = [
         ("tree", "MaxSum", False, MaxSumTree, cfg["tree"]),
         ("tree", "MaxSum", True, BrokenPerColumnTreeMaxSum, cfg["tree"]),

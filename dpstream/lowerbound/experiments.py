@@ -59,6 +59,7 @@ def error_vs_T(
 ) -> list[dict]:
     """One row per (series, T): measured errors and the stated bound at β."""
     rows = []
+    series: list[tuple[str, int, Callable[[int, int, int], MaxSumSVT | MaxSumTree]]]
     series = [("svt", 1, lambda T, d, s: MaxSumSVT(horizon=T, dim=d, rho=rho, beta=beta, seed=s))]
     series += [
         (f"tree_d{d}", d, lambda T, d, s: MaxSumTree(horizon=T, dim=d, rho=rho, seed=s, sampler="float"))

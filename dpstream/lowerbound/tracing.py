@@ -106,7 +106,12 @@ def tracing_attack(
         if progress is not None:
             progress(i + 1, trials)
     mem_s, non_s = np.concatenate(mem), np.concatenate(non)
-    a = auc(mem_s, non_s)
+    auc_value = auc(mem_s, non_s)
     return TracingResult(
-        a, auc_standard_error(a, mem_s.size, non_s.size), mem_s, non_s, worst, bootstrap_auc_se(mem, non, seed=seed)
+        auc_value,
+        auc_standard_error(auc_value, mem_s.size, non_s.size),
+        mem_s,
+        non_s,
+        worst,
+        bootstrap_auc_se(mem, non, seed=seed),
     )

@@ -64,10 +64,12 @@ class ProblemMechanism(Mechanism):
     kind: str = ""  # method name within the problem: "tree", "svt", "trivial"
     state_kind = "problem"
     problem: str = "maxsum"
+    horizon: int  # always bounded (checked in __init__)
 
-    @property
-    def name(self) -> str:  # registry name, stored as state_dict()["type"]
-        return type(self).__name__
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__  # registry name, stored as state_dict()["type"]: the class's own name
 
     def __init__(self, *, horizon: int, dim: int, privacy: Privacy, seed: int | None) -> None:
         self.horizon = check_int("horizon", horizon)

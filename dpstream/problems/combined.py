@@ -65,7 +65,16 @@ class SumSelectTrivial(_Trivial):
     problem = "sumselect"
 
 
-_CLASSES = {
+#: the concrete classes (their constructors take rho / epsilon / beta, unlike the abstract base's)
+_ProblemClass = (
+    type[MaxSumTree]
+    | type[MaxSumSVT]
+    | type[MaxSumTrivial]
+    | type[SumSelectTree]
+    | type[SumSelectSVT]
+    | type[SumSelectTrivial]
+)
+_CLASSES: dict[tuple[str, str], _ProblemClass] = {
     ("maxsum", "tree"): MaxSumTree,
     ("maxsum", "svt"): MaxSumSVT,
     ("maxsum", "trivial"): MaxSumTrivial,
@@ -109,7 +118,7 @@ def make(
         bounds = candidate_bounds(
             problem, horizon=horizon, dim=dim, privacy=privacy, rho=rho, epsilon=epsilon, beta=beta
         )
-        method = min(bounds, key=bounds.get)
+        method = min(bounds, key=bounds.__getitem__)
     if (problem, method) not in _CLASSES:
         raise InvalidParameter(f"method must be one of 'auto', 'tree', 'svt', 'trivial'; got {method!r}")
     kw = {"beta": beta} if method == "svt" else {}

@@ -171,6 +171,7 @@ def svt_parameters(problem: str, horizon: int, privacy: Privacy, beta: float = 0
             b, p = _calibrate(problem, T, d, privacy, beta, float(f), c)
             if best is None or b < best[0]:
                 best = (b, p)
+    assert best is not None  # _SPLITS and _CS are non-empty constants
     return best[1]
 
 

@@ -108,7 +108,10 @@ class _TreeBase(ProblemMechanism):
                 sampler=st["sampler"],
             )
             counter = counters.from_state_dict(st["counter"], trusted=True)  # inside a checked restore
-            if (counter.horizon, counter.dim, counter.privacy) != (obj.horizon, obj.dim, obj._counter_privacy()):
+            mismatch = not isinstance(counter, counters.LinearCounter) or (  # a BlockCounter has no .privacy
+                (counter.horizon, counter.dim, counter.privacy) != (obj.horizon, obj.dim, obj._counter_privacy())
+            )
+            if mismatch:
                 raise StateError("malformed state dict: the counter does not match the mechanism")
             obj._counter = counter
             obj.t = int(st["t"])

@@ -452,6 +452,16 @@ def test_bad_stream_items_raise_typed_errors_and_consume_nothing(name, priv):
         clipped.update(float("nan"))
 
 
+def test_object_array_with_non_numbers_is_invalid_input_not_attribute_error():
+    # regression: a mixed object array (numbers and None / arbitrary objects) used to fall through to an
+    # AttributeError on the failed conversion's None instead of the typed InvalidInput
+    c = mk("honaker", zCDP(1.0), 10)
+    for bad in ([1.0, None], np.array([1.0, object()], dtype=object)):
+        with pytest.raises(InvalidInput, match="real numbers"):
+            c.update_many(bad)
+    assert c.t == 0
+
+
 def test_vector_counter_checks_dimension():
     c = mk("honaker", zCDP(1.0), 10, dim=4)
     with pytest.raises(DimensionMismatch, match="shape"):

@@ -301,3 +301,13 @@ def test_bad_parameters_and_inputs_raise_typed_errors():
     with pytest.raises(P.StateError):
         P.from_state_dict(st, trusted=True)
     assert issubclass(P.InvalidParameter, P.DPError)
+
+
+def test_tree_state_with_a_block_counter_inside_is_a_state_error():
+    # regression: a (tampered) tree state whose inner counter is a release_every BlockCounter used to escape as an
+    # AttributeError (BlockCounter has no .privacy) instead of the typed StateError
+    m = P.MaxSumTree(horizon=16, dim=1, rho=1.0, seed=1)
+    st = m.state_dict()
+    st["counter"] = counters.make("binary-tree", 16, P.zCDP(1.0), release_every=4, seed=1).state_dict()
+    with pytest.raises(P.StateError, match="counter does not match"):
+        P.from_state_dict(st, trusted=True)

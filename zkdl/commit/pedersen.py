@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -346,6 +346,7 @@ def _commit_prepared(
     def row_items(r: int):
         nzr = prep.nz[r]
         if prep.neg is not None:
+            assert negg is not None  # built above whenever prep.neg is set
             pts_row = np.where(prep.neg[r], negg, pos)
         else:
             pts_row = pos
@@ -357,7 +358,7 @@ def _commit_prepared(
             sc = None if prep.scal is None else prep.scal[r, c0 : c0 + step][sel].tolist()
             yield (r, pts, sc)
 
-    def tasks():
+    def tasks() -> Iterator[tuple[list[Any], int]]:
         cur: list[Any] = []
         size = 0
         for r in range(lay.rows):
@@ -426,8 +427,8 @@ def random_scalars(k: int, rng: Any = None) -> list[int]:
 def _finish(
     params: PublicParams,
     lay: Layout,
-    prepare: Any,
-    table: Any,
+    prepare: Callable[[], _Prepared],
+    table: Callable[[], tuple[str, np.ndarray]],
     rng: Any,
     workers: int | None,
     blinds: Sequence[int] | None,
@@ -441,7 +442,8 @@ def _finish(
         if len(bl) != lay.rows:
             raise ValueError(f"{len(bl)} blinds given for {lay.rows} rows")
     if lay.cols >= GPU_MIN_COLS and _use_gpu_msm():
-        rows = _commit_rows_gpu(params, lay, *table(), bl)
+        kind, padded = table()
+        rows = _commit_rows_gpu(params, lay, kind, padded, bl)
     else:
         rows = _commit_prepared(params, prepare(), bl, workers)
     return Commitment(lay, tuple(rows)), Opening(lay, bl)

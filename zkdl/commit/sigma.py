@@ -45,7 +45,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from py_arkworks_bls12381 import G1Point
@@ -381,7 +381,8 @@ class ZeroAccumulator:
             raise TypeError("prove() needs prover values (PScalar)")
         self._closed = True
         gam = self._gammas(transcript)
-        rho = sum(g * x.blind for g, x in zip(gam, self._items)) % R
+        items = cast(list[PScalar], self._items)  # add() keeps the kinds uniform and the kind is not VScalar
+        rho = sum(g * x.blind for g, x in zip(gam, items)) % R
         k = random_scalar(self._rng)
         w_pt, a_pt = commit_values(self.params, [0, 0], [rho, k])
         transcript.absorb_g1("zero/W", w_pt)
@@ -399,7 +400,8 @@ class ZeroAccumulator:
         _check_fr(proof.s, "zero proof response")
         self._closed = True
         gam = self._gammas(transcript)
-        w = _sum_v(list(zip(gam, self._items))) if self._items else VScalar()  # type: ignore[arg-type]
+        items = cast(list[VScalar], self._items)  # add() keeps the kinds uniform and the kind is not PScalar
+        w = _sum_v(list(zip(gam, items))) if items else VScalar()
         w_pt = w.commitment(self.params)
         transcript.absorb_g1("zero/W", w_pt)
         transcript.absorb_g1("zero/A", proof.a)
@@ -434,8 +436,8 @@ class ProductProof:
     @classmethod
     def read(cls, r: Reader) -> ProductProof:
         pts = [r.read_g1(allow_identity=True) for _ in range(3)]
-        z = tuple(r.read_fr() for _ in range(5))
-        return cls(pts[0], pts[1], pts[2], z)  # type: ignore[arg-type]
+        z = (r.read_fr(), r.read_fr(), r.read_fr(), r.read_fr(), r.read_fr())  # read in this order
+        return cls(pts[0], pts[1], pts[2], z)
 
     def field_elements(self) -> tuple[int, ...]:
         return tuple(self.z)

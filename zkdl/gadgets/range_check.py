@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -271,7 +272,7 @@ def fraction_layers(p: Fr, q: Fr) -> list[tuple[Fr, Fr]]:
         h = 1 << k
         p_lo, p_hi, q_lo, q_hi = pk[:h], pk[h:], qk[:h], qk[h:]
         layers[k] = (p_lo * q_hi + p_hi * q_lo, q_lo * q_hi)
-    return layers  # type: ignore[return-value]
+    return cast(list[tuple[Fr, Fr]], layers)  # every entry was filled (top, then k = top-1 .. 0)
 
 
 # =============================================================================================== proofs

@@ -230,12 +230,12 @@ class SimulatorChannel(ZkVerifierChannel):
         """Σ-simulator of the proof of product for the points ``cx, cy, cz``; arms its challenge."""
         p = self.params
         c = self._rand()
-        z = tuple(self._rand() for _ in range(5))
+        z = (self._rand(), self._rand(), self._rand(), self._rand(), self._rand())  # drawn in this order
         alpha = lincomb([p.g_v, p.h, cx], [z[0], z[1], -c])
         beta = lincomb([p.g_v, p.h, cy], [z[2], z[3], -c])
         delta = lincomb([cy, p.h, cz], [z[0], z[4], -c])
         self.transcript.arm(PRODUCT_CHALLENGE, c)
-        return ProductProof(alpha, beta, delta, z)  # type: ignore[arg-type]
+        return ProductProof(alpha, beta, delta, z)
 
     # --- messages -----------------------------------------------------------------------------------------
     def values(self, label: str, count: int, section: str = "SUMC") -> list:

@@ -483,7 +483,7 @@ def _range_overflow(A: np.ndarray, params: FixedPointParams, role: str, what: st
         f"{label} has value {A[row, col]:g} (row {row}), outside the range [{lo:g}, {hi:g}) that {role} allows "
         f"with {params.frac_bits} fractional bits; {fix}"
     )
-    err.tensor, err.layer, err.step, err.index = role, None, None, (row, col)  # type: ignore[attr-defined]
+    err.tensor, err.layer, err.step, err.index = role, None, None, (row, col)
     raise err
 
 

@@ -113,8 +113,8 @@ def check_range(
         f"{tensor}{loc} left its declared range {rng}: value {value} at index {index} "
         f"(entries span [{lo}, {hi}]); lower the learning rate, rescale the data or widen the declared ranges"
     )
-    err.tensor, err.layer, err.step = tensor, layer, step  # type: ignore[attr-defined]
-    err.index, err.value, err.range = index, value, rng  # type: ignore[attr-defined]
+    err.tensor, err.layer, err.step = tensor, layer, step
+    err.index, err.value, err.range = index, value, rng
     raise err
 
 
@@ -179,7 +179,7 @@ def dequantize(q: np.ndarray | int, frac_bits: int) -> np.ndarray:
     return np.asarray(q, dtype=np.float64) / float(1 << frac_bits)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class FixedPointParams:
     """Public fixed-point parameters of a training run.
 
@@ -188,69 +188,88 @@ class FixedPointParams:
       ``W ← W − 2^-s·Σ_batch ∇`` with ``∇`` the per-sample gradient of ``½‖O − Y‖²``. In float terms this is SGD
       on the batch-mean loss with learning rate ``η = B·2^-s`` (``1/B`` folded into the shift).
     - ``*_bits``: declared magnitudes, in bits of the integer representation (so ``F + 4`` means ``|x| < 16.0``).
-      ``None`` picks the default derived from ``F`` (see ``docs/quantization.md``):
+      ``None`` (the constructor's default) picks the default derived from ``F`` (see ``docs/quantization.md``):
       inputs, labels, weights and biases ``F + 4``; ``act_bits`` (``Q``, the bound on ``Z'``, activations and the
       output) ``min(2F, 62 − F)``; ``grad_bits`` (``G_Z``, ``G'_A``) ``Q``; ``update_bits`` (``ΔW``, ``Δb``)
-      ``weight_bits``.
+      ``weight_bits``. After construction every field is a plain ``int``.
     """
 
-    frac_bits: int = 16
-    lr_shift: int = 8
-    input_bits: int | None = None
-    label_bits: int | None = None
-    weight_bits: int | None = None
-    bias_bits: int | None = None
-    act_bits: int | None = None
-    grad_bits: int | None = None
-    update_bits: int | None = None
+    frac_bits: int
+    lr_shift: int
+    input_bits: int
+    label_bits: int
+    weight_bits: int
+    bias_bits: int
+    act_bits: int
+    grad_bits: int
+    update_bits: int
     _ranges: dict[str, IntRange] = field(init=False, repr=False, compare=False, hash=False)
 
-    def __post_init__(self) -> None:
-        for name in ("frac_bits", "lr_shift", *(n for n in self._BIT_FIELDS)):
-            v = getattr(self, name)
+    def __init__(
+        self,
+        frac_bits: int = 16,
+        lr_shift: int = 8,
+        input_bits: int | None = None,
+        label_bits: int | None = None,
+        weight_bits: int | None = None,
+        bias_bits: int | None = None,
+        act_bits: int | None = None,
+        grad_bits: int | None = None,
+        update_bits: int | None = None,
+    ) -> None:
+        given: dict[str, int | None] = {
+            "frac_bits": frac_bits,
+            "lr_shift": lr_shift,
+            "input_bits": input_bits,
+            "label_bits": label_bits,
+            "weight_bits": weight_bits,
+            "bias_bits": bias_bits,
+            "act_bits": act_bits,
+            "grad_bits": grad_bits,
+            "update_bits": update_bits,
+        }
+        for name, v in given.items():
             if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer)):
                 raise QuantizationConfigError(f"{name} must be an integer, got {v!r}")
-        F, s = int(self.frac_bits), int(self.lr_shift)
+        F, s = int(frac_bits), int(lr_shift)
         if not 1 <= F <= 30:
             raise QuantizationConfigError(f"frac_bits must be in [1, 30], got {F}")
         if not 0 <= s <= 40:
             raise QuantizationConfigError(f"lr_shift must be in [0, 40], got {s}")
+        bits: dict[str, int] = {}
+        for name, d in (
+            ("input_bits", F + 4),
+            ("label_bits", F + 4),
+            ("weight_bits", F + 4),
+            ("bias_bits", F + 4),
+            ("act_bits", min(2 * F, MAX_DECLARED_BITS - F)),
+        ):
+            v = given[name]
+            bits[name] = d if v is None else int(v)
+        bits["grad_bits"] = bits["act_bits"] if grad_bits is None else int(grad_bits)
+        bits["update_bits"] = bits["weight_bits"] if update_bits is None else int(update_bits)
+        for name in self._BIT_FIELDS:
+            if bits[name] < 1:
+                raise QuantizationConfigError(f"{name} must be at least 1, got {bits[name]}")
+        # every declared range (and the implied ranges of the raw matmul outputs) must fit inside ±2^62
+        implied = {
+            "Z (F + act_bits)": F + bits["act_bits"],
+            "G_A (F + grad_bits)": F + bits["grad_bits"],
+            "G_W (F + lr_shift + update_bits)": F + s + bits["update_bits"],
+            "G_b (lr_shift + update_bits)": s + bits["update_bits"],
+            "2^F·b (F + bias_bits)": F + bits["bias_bits"],
+            **{n: bits[n] for n in self._BIT_FIELDS},
+        }
+        for name, b in implied.items():
+            if b > MAX_DECLARED_BITS:
+                raise QuantizationConfigError(
+                    f"declared range of {name} has {b} bits; at most {MAX_DECLARED_BITS} fit the int64 reference"
+                )
         set_ = object.__setattr__
         set_(self, "frac_bits", F)
         set_(self, "lr_shift", s)
-        defaults = {
-            "input_bits": F + 4,
-            "label_bits": F + 4,
-            "weight_bits": F + 4,
-            "bias_bits": F + 4,
-            "act_bits": min(2 * F, MAX_DECLARED_BITS - F),
-        }
-        for name, d in defaults.items():
-            if getattr(self, name) is None:
-                set_(self, name, d)
-        if self.grad_bits is None:
-            set_(self, "grad_bits", self.act_bits)
-        if self.update_bits is None:
-            set_(self, "update_bits", self.weight_bits)
         for name in self._BIT_FIELDS:
-            v = int(getattr(self, name))
-            set_(self, name, v)
-            if v < 1:
-                raise QuantizationConfigError(f"{name} must be at least 1, got {v}")
-        # every declared range (and the implied ranges of the raw matmul outputs) must fit inside ±2^62
-        implied = {
-            "Z (F + act_bits)": F + self.act_bits,
-            "G_A (F + grad_bits)": F + self.grad_bits,
-            "G_W (F + lr_shift + update_bits)": F + s + self.update_bits,
-            "G_b (lr_shift + update_bits)": s + self.update_bits,
-            "2^F·b (F + bias_bits)": F + self.bias_bits,
-            **{n: getattr(self, n) for n in self._BIT_FIELDS},
-        }
-        for name, bits in implied.items():
-            if bits > MAX_DECLARED_BITS:
-                raise QuantizationConfigError(
-                    f"declared range of {name} has {bits} bits; at most {MAX_DECLARED_BITS} fit the int64 reference"
-                )
+            set_(self, name, bits[name])
         set_(self, "_ranges", self._build_ranges())
 
     _BIT_FIELDS = (

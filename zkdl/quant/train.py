@@ -104,7 +104,7 @@ def _from_object(r: np.ndarray, tensor: str, layer: int | None, step: int | None
 
 def _raise(tensor: str, layer: int | None, step: int | None, what: str) -> None:
     err = QuantizationOverflow(f"{tensor} (layer {layer}, step {step}) {what}")
-    err.tensor, err.layer, err.step = tensor, layer, step  # type: ignore[attr-defined]
+    err.tensor, err.layer, err.step = tensor, layer, step
     raise err
 
 
