@@ -101,6 +101,7 @@ def test_correct_gaussian_counters_pass_the_audit(name):
     assert res.claimed_epsilon == pytest.approx(claimed)
 
 
+@pytest.mark.slow
 def test_per_column_tree_is_flagged():
     """Gaussian tree calibrated per column with d = 64: its true mu is 8x the claimed one.  The change sits at
     step 1 of T = 4, whose released nodes [1], [1,2], [1,4] are read off the answers at steps 1, 2 and 4."""

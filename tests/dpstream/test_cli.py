@@ -11,6 +11,7 @@ import pytest
 from dpstream.cli import main
 
 
+@pytest.mark.slow
 def test_demo_lower_bound_quick(tmp_path, capsys):
     rc = main(["demo", "lower-bound", "--out", str(tmp_path / "o"), "--quick", "--seed", "1"])
     out, err = capsys.readouterr()
@@ -55,6 +56,7 @@ def test_unwritable_output_is_a_clear_error(tmp_path, capsys):
     assert rc == 1 and "error" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_audit_tracing_flags_broken_and_passes_correct(capsys):
     rc_bad = main(["audit", "tracing", "broken-tree-per-column", "--seed", "2", "--json", "--quiet"])
     bad = json.loads(capsys.readouterr().out)

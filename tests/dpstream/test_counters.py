@@ -296,7 +296,7 @@ ANCHORS = {
 }
 
 
-@pytest.mark.parametrize("T", [2**10, 2**20])
+@pytest.mark.parametrize("T", [2**10, pytest.param(2**20, marks=pytest.mark.slow)])
 def test_closed_forms_reproduce_reference_anchors(T):
     for name, (vmax, vmean) in ANCHORS[T].items():
         c = counters.make(name, horizon=T, privacy=zCDP(1.0))

@@ -102,6 +102,7 @@ def _trace(cls, n, d, trials, seed, rho=0.5):
     return tracing_attack(est, n=n, d=d, trials=trials, seed=seed)
 
 
+@pytest.mark.slow
 def test_tracing_exact_marginals_is_strong():
     """Sanity of the attack itself: exact marginals (ρ huge) are traced with AUC close to 1."""
     r = _trace(P.MaxSumTree, 20, 300, 2, seed=4, rho=1e6)
@@ -147,6 +148,7 @@ def test_error_vs_T_slopes():
     assert fit_slope([1, 10, 100], [3, 30, 300]) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_demo_quick_writes_all_outputs(tmp_path):
     res = run_lower_bound_demo(tmp_path, quick=True, seed=0)
     for f in res["files"]:

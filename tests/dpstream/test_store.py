@@ -266,6 +266,7 @@ def test_durable_release_every_k(tmp_path):
     s.close()
 
 
+@pytest.mark.slow
 def test_kill_campaign_modest(tmp_path):
     counts = kill_campaign.run(30, horizon=12, max_delay=0.12, workdir=str(tmp_path), synchronous="full", seed=1)
     # both kinds (the binary tree, and the sparse vector with OS randomness) and both modes (update, stream)

@@ -193,7 +193,9 @@ def test_fraction_layers_root_is_the_sum():
 
 
 @pytest.mark.parametrize("name", ["lookup", "bits"])
-@pytest.mark.parametrize("segs", [TINY, WIDTHS, BIG], ids=["tiny", "widths", "n18"])
+@pytest.mark.parametrize(
+    "segs", [TINY, WIDTHS, pytest.param(BIG, marks=pytest.mark.slow)], ids=["tiny", "widths", "n18"]
+)
 def test_honest_accept_and_true_claims(name, segs):
     lay = RangeLayout(segs)
     L = _honest_L(lay, seed=len(segs))

@@ -48,6 +48,7 @@ def test_honest_proof_verifies(pp, widths, B, T, n, kw):
     assert all(s.length > 0 for s in hdr.sections)
 
 
+@pytest.mark.slow
 def test_bits_backend_transparent_and_statement_json_roundtrip(pp):
     """The bit-decomposition back-end (slower; one case), and a statement that went through statement.json."""
     st, proof, _ = build_and_prove(pp, (3, 3, 2), 3, 2, 5, backend="bits", seed=7, zk=False)
@@ -74,6 +75,7 @@ def test_bits_backend_zero_knowledge(pp):
     bias_bits=hst.integers(0, 7),
     seed=hst.one_of(hst.none(), hst.integers(0, 2**64 - 1)),
 )
+@pytest.mark.slow
 def test_random_small_architectures(pp, widths, B, T, n, bias_bits, seed):
     flags = tuple(bool(bias_bits >> i & 1) for i in range(len(widths) - 1))
     st, proof, _ = build_and_prove(pp, tuple(widths), B, T, n, bias=flags, seed=seed)
