@@ -117,7 +117,7 @@ def _statement0(cfg, fp, n_rows, has_bias, range_backend):
     return Statement(
         widths=tuple(cfg["widths"]),
         has_bias=tuple(has_bias),
-        params=fp.to_dict(),
+        params=fp,
         batch_size=cfg["batch"],
         steps=cfg["steps"],
         n_rows=n_rows,

@@ -424,7 +424,7 @@ def _prove_training(
     st0 = Statement(
         widths=fmodel.widths,
         has_bias=tuple(b is not None for b in q0.biases),
-        params=fp.to_dict(),
+        params=fp,
         batch_size=batch_size,
         steps=steps,
         n_rows=X.shape[0],
@@ -730,7 +730,7 @@ def verify(
         steps=st.steps,
         batch_size=st.batch_size,
         n_rows=st.n_rows,
-        params=dict(st.params),
+        params=st.params.to_dict(),
         range_backend=st.range_backend,
     )
     try:

@@ -13,6 +13,7 @@ from zkdl import api
 from zkdl.cli import main
 from zkdl.errors import StatementFormatError
 from zkdl.protocol.statement import PARAM_KEYS, STATEMENT_KEYS, Statement
+from zkdl.quant.fixedpoint import FixedPointParams
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,9 @@ MUTATIONS = {
     "commitment bytes": lambda d: d["commitments"].update(X="00"),
     "widths not a list": _set(["widths"], "4,3,3"),
     "not an object": lambda d: None,
+    # the fixed-point parameters are parsed once, at load, into a typed FixedPointParams
+    "frac_bits out of range": _set(["params", "frac_bits"], 31),
+    "negative weight bits": _set(["params", "weight_bits"], -3),
 }
 
 
@@ -105,7 +109,8 @@ def test_honest_statement_parses_and_round_trips(run):
     out, bundle = run
     st = Statement.from_json((out / "statement.json").read_text())
     assert st == bundle.statement and st.to_dict()["has_bias"] == [True, True]
-    assert set(st.to_dict()) == set(STATEMENT_KEYS) and set(st.params) == set(PARAM_KEYS)
+    assert set(st.to_dict()) == set(STATEMENT_KEYS) and set(st.params.to_dict()) == set(PARAM_KEYS)
+    assert isinstance(st.params, FixedPointParams) and st.params.frac_bits == bundle.statement.params.frac_bits
 
 
 def test_verify_says_what_was_verified(run, capsys):
@@ -115,7 +120,7 @@ def test_verify_says_what_was_verified(run, capsys):
     assert res["valid"] is True and res["mode"] == "zero-knowledge" and res["zero_knowledge"] is True
     assert res["widths"] == [4, 3, 3] and res["steps"] == 2 and res["batch_size"] == 5
     assert res["n_rows"] == bundle.statement.n_rows == 16
-    assert res["params"] == bundle.statement.params and res["range_backend"] == "lookup"
+    assert res["params"] == bundle.statement.params.to_dict() and res["range_backend"] == "lookup"
     assert res["statement_digest"] == bundle.statement.digest().hex()
     assert main(["verify", str(out / "proof.zkdl"), "--statement", str(out / "statement.json")]) == 0
     text = capsys.readouterr().out

@@ -27,7 +27,8 @@ import json
 from dataclasses import dataclass, field
 
 from ..commit.pedersen import Commitment, Layout
-from ..errors import ProofFormatError, StatementFormatError, StatementMismatch
+from ..errors import ProofFormatError, StatementFormatError, StatementMismatch, ZkdlError
+from ..quant.fixedpoint import FixedPointParams
 from .shapes import Shapes, pow2
 
 STATEMENT_VERSION = 1
@@ -92,7 +93,7 @@ class Statement:
 
     widths: tuple[int, ...]
     has_bias: tuple[bool, ...]
-    params: dict
+    params: FixedPointParams
     batch_size: int
     steps: int
     n_rows: int
@@ -103,6 +104,7 @@ class Statement:
     version: int = STATEMENT_VERSION
 
     def __post_init__(self):
+        object.__setattr__(self, "params", _fixed_point_params(self.params))
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
         object.__setattr__(self, "has_bias", tuple(bool(b) for b in self.has_bias))
         if len(self.widths) < 2 or any(w < 1 for w in self.widths):
@@ -157,7 +159,7 @@ class Statement:
             "version": self.version,
             "widths": list(self.widths),
             "has_bias": list(self.has_bias),
-            "params": {k: int(v) for k, v in sorted(self.params.items())},
+            "params": self.params.to_dict(),
             "batch_size": self.batch_size,
             "steps": self.steps,
             "n_rows": self.n_rows,
@@ -230,7 +232,7 @@ class Statement:
             return cls(
                 widths=tuple(w),
                 has_bias=tuple(hb),
-                params=dict(p),
+                params=_fixed_point_params(dict(p)),
                 batch_size=d["batch_size"],
                 steps=d["steps"],
                 n_rows=d["n_rows"],
@@ -254,6 +256,22 @@ class Statement:
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise StatementFormatError(f"statement is not valid JSON: {exc}") from exc
         return cls.from_dict(d)
+
+
+def _fixed_point_params(p: FixedPointParams | dict) -> FixedPointParams:
+    """The statement's fixed-point parameters, parsed once: a :class:`FixedPointParams`, or a mapping of its fields
+    (a complete mapping must already be in canonical form, i.e. be what ``to_dict`` writes)."""
+    if isinstance(p, FixedPointParams):
+        return p
+    if not isinstance(p, dict):
+        raise StatementMismatch(f"params must be FixedPointParams or a mapping of its fields, got {type(p).__name__}")
+    try:
+        fp = FixedPointParams(**p)
+    except (ZkdlError, TypeError) as exc:
+        raise StatementMismatch(f"unusable fixed-point parameters in the statement: {exc}") from exc
+    if set(p) == set(PARAM_KEYS) and fp.to_dict() != {k: int(v) for k, v in p.items()}:
+        raise StatementMismatch("the statement's fixed-point parameters are not in canonical form")
+    return fp
 
 
 def padded_rows(statement: Statement) -> int:

@@ -30,7 +30,6 @@ from ..commit.pedersen import Commitment, Layout, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..gadgets.range_check import make_range_backend
 from ..piop.claims import ClaimRegistry, prove_reduction, verify_reduction
-from ..quant.fixedpoint import FixedPointParams
 from ..quant.train import TrainingRun
 from ..serialize import ContainerReader, ContainerWriter
 from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
@@ -117,15 +116,13 @@ def _committed_order(pub: Public, backend) -> list[str]:
 
 
 def _check_parameters(st: Statement) -> None:
-    """The statement's fixed-point parameters must be valid and must not allow any relation to wrap mod r
-    (``soundness.md`` §2): otherwise a verified proof would not imply the integer training step."""
+    """The statement's fixed-point parameters (parsed and validated when the statement was built) must not allow
+    any relation to wrap mod r (``soundness.md`` §2): otherwise a verified proof would not imply the integer
+    training step."""
     try:
-        fp = FixedPointParams(**st.params)
-        fp.check_no_wrap(st.widths, st.batch_size, st.steps)
-    except (ZkdlError, TypeError) as exc:
+        st.params.check_no_wrap(st.widths, st.batch_size, st.steps)
+    except ZkdlError as exc:
         raise StatementMismatch(f"unusable fixed-point parameters in the statement: {exc}") from exc
-    if fp.to_dict() != {k: int(v) for k, v in st.params.items()}:
-        raise StatementMismatch("the statement's fixed-point parameters are not in canonical form")
 
 
 def committed_log_sizes(st: Statement) -> dict[str, int]:

@@ -49,7 +49,7 @@ def range_layout(st: Statement) -> tuple[dict[str, LimbSpec], RangeLayout]:
     """The limb specification of every range-checked tensor and the layout of the range tensor (cheap: no
     batch schedule)."""
     sh = st.shapes
-    specs = limb_specs(st.params, st.num_layers, st.has_bias)
+    specs = limb_specs(st.params.to_dict(), st.num_layers, st.has_bias)
     segs = []
     for name, sp in specs.items():
         log_size = sum(log2(s) for s in tensor_shape(name, sh))

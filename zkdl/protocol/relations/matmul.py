@@ -45,7 +45,7 @@ def _stepwise_verify(ch: VerifierChannelProtocol, u_t, n_tables: int, K: int, cl
 
 def prove(ch: ProverChannelProtocol, pub: Public, w: Witness, reg: ClaimRegistry, virt: ClaimRegistry, l: int) -> None:
     st, sh = pub.st, pub.sh
-    F, s = st.params["frac_bits"], st.params["lr_shift"]
+    F, s = st.params.frac_bits, st.params.lr_shift
     Tp, Bp, Din, Dout = sh.steps, sh.batch, sh.widths[l - 1], sh.widths[l]
     t = ch.transcript
     a_name = "A0" if l == 1 else f"A{l - 1}"
@@ -115,7 +115,7 @@ def prove(ch: ProverChannelProtocol, pub: Public, w: Witness, reg: ClaimRegistry
 
 def verify(ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegistry, virt: ClaimRegistry, l: int) -> None:
     st, sh = pub.st, pub.sh
-    F, s = st.params["frac_bits"], st.params["lr_shift"]
+    F, s = st.params.frac_bits, st.params.lr_shift
     Tp, Bp, Din, Dout = sh.steps, sh.batch, sh.widths[l - 1], sh.widths[l]
     t = ch.transcript
     a_name = "A0" if l == 1 else f"A{l - 1}"
