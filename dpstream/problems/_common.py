@@ -75,7 +75,7 @@ class ProblemMechanism(Mechanism):
         self.horizon = check_int("horizon", horizon)
         self.dim = check_int("dim", dim)
         self.privacy = privacy
-        self.seed = seed
+        self.seed = None if seed is None else check_int("seed (None for OS randomness, or an int)", seed, minimum=0)
         self.t = 0
 
     # -- the streaming interface ----------------------------------------------------------------------------
@@ -106,10 +106,9 @@ class ProblemMechanism(Mechanism):
 
     def _guarantee(self) -> Guarantee:
         """Default: the privacy target itself (subclasses report what their calibration actually achieves)."""
-        eps = self.privacy.epsilon if isinstance(self.privacy, EpsDP) else None
         return Guarantee(
             rho=self.privacy.implied_rho(),
-            epsilon=eps,
+            epsilon=self.privacy.pure_epsilon,
             seeded=self.seed is not None,
             notes=(f"{type(self).__name__}: event-level, one record of {{0,1}}^d replaced",),
         )
