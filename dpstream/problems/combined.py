@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from dpstream.accounting import as_privacy
-from dpstream.base import InvalidParameter, StateError, check_probability, pack_state, state_mechanism, unpack_state
+from dpstream.base import InvalidParameter, StateError, check_probability, state_mechanism
 from dpstream.problems._common import ProblemMechanism, resolve_privacy
 from dpstream.problems.svt import MaxSumSVT, SumSelectSVT
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
@@ -36,21 +36,11 @@ class _Trivial(ProblemMechanism):
         return self.horizon / 2.0 if self.problem == "maxsum" else float(self.horizon)
 
     def state_dict(self) -> dict[str, Any]:
-        return pack_state(
-            self.name,
-            self.state_version,
-            {
-                "horizon": self.horizon,
-                "dim": self.dim,
-                "privacy": self.privacy.to_dict(),
-                "seed": self.seed,
-                "t": self.t,
-            },
-        )
+        return self._pack_state()
 
     @classmethod
     def from_state_dict(cls, state):
-        st = unpack_state(state, cls.name, cls.state_version, ("horizon", "dim", "privacy", "seed", "t"))
+        st = cls._unpack_state(state)
         obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=as_privacy(st["privacy"]), seed=st["seed"])
         obj.t = int(st["t"])
         return obj

@@ -38,8 +38,6 @@ from dpstream.base import (
     StateError,
     check_int,
     check_probability,
-    pack_state,
-    unpack_state,
 )
 from dpstream.noise import DiscreteLaplace, make_entropy, make_rng
 from dpstream.problems._common import Privacy, ProblemMechanism, resolve_privacy
@@ -276,12 +274,7 @@ class _SVTBase(ProblemMechanism):
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state. It contains secret noise (the current noisy threshold): keep it private."""
         st = {
-            "horizon": self.horizon,
-            "dim": self.dim,
-            "privacy": self.privacy.to_dict(),
-            "seed": self.seed,
             "params": self.params.as_dict(),
-            "t": self.t,
             "sums": self.sums.tolist(),
             "rounds": self.rounds,
             "threshold": self.threshold,
@@ -290,14 +283,14 @@ class _SVTBase(ProblemMechanism):
         if self.seed is not None:
             st["rng"] = [s.state(True) for s in self._streams()] + [self._rg.bit_generator.state]
         st.update(self._extra_state())
-        return pack_state(self.name, self.state_version, st)
+        return self._pack_state(**st)
 
-    _STATE_FIELDS = ("horizon", "dim", "privacy", "seed", "params", "t", "sums", "rounds", "threshold", "rng")
+    _STATE_FIELDS = ("params", "sums", "rounds", "threshold", "rng")
     _EXTRA_FIELDS: tuple[str, ...] = ()
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]):
-        st = unpack_state(state, cls.name, cls.state_version, cls._STATE_FIELDS + cls._EXTRA_FIELDS)
+        st = cls._unpack_state(state, cls._STATE_FIELDS + cls._EXTRA_FIELDS)
         try:
             priv = as_privacy(st["privacy"])
             params = SVTParameters(**st["params"])

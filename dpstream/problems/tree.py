@@ -22,7 +22,7 @@ import numpy as np
 
 from dpstream import counters
 from dpstream.accounting import Guarantee, as_privacy
-from dpstream.base import DPError, StateError, check_probability, pack_state, unpack_state
+from dpstream.base import DPError, StateError, check_probability
 from dpstream.problems._common import Privacy, ProblemMechanism, resolve_privacy
 
 
@@ -80,25 +80,11 @@ class _TreeBase(ProblemMechanism):
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state. It contains the counter's secret noise key: keep it private."""
-        return pack_state(
-            self.name,
-            self.state_version,
-            {
-                "horizon": self.horizon,
-                "dim": self.dim,
-                "privacy": self.privacy.to_dict(),
-                "seed": self.seed,
-                "sampler": self.sampler,
-                "t": self.t,
-                "counter": self._counter.state_dict(),
-            },
-        )
-
-    _STATE_FIELDS = ("horizon", "dim", "privacy", "seed", "sampler", "t", "counter")
+        return self._pack_state(sampler=self.sampler, counter=self._counter.state_dict())
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]):
-        st = unpack_state(state, cls.name, cls.state_version, cls._STATE_FIELDS)
+        st = cls._unpack_state(state, ("sampler", "counter"))
         try:
             obj = cls(
                 horizon=st["horizon"],
