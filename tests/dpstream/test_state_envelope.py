@@ -320,39 +320,37 @@ def test_version_1_problem_store_is_read_and_upgraded_at_open(tmp_path):
     assert (st["format"], st["mechanism"], st["version"]) == (STATE_FORMAT, "MaxSumTree", 2)
 
 
+def _legacy_copy(tmp_path, name: str, sql: str = "", *args) -> Path:
+    """A copy of a version-1 store fixture, with ``sql`` run on it."""
+    path = tmp_path / name
+    shutil.copy(DATA / name, path)
+    if sql:
+        con = sqlite3.connect(path)
+        con.execute(sql, args)
+        con.commit()
+        con.close()
+    return path
+
+
 def test_version_2_store_with_an_old_layout_is_refused(tmp_path):
     """Only a version-1 store may hold the old layout: relabelling one as version 2 does not smuggle it in."""
-    path = tmp_path / "p.db"
-    shutil.copy(DATA / "legacy_store_problem_v1.db", path)
-    con = sqlite3.connect(path)
-    con.execute("UPDATE meta SET v='2' WHERE k='version'")
-    con.commit()
-    con.close()
+    path = _legacy_copy(tmp_path, "legacy_store_problem_v1.db", "UPDATE meta SET v='2' WHERE k='version'")
     with pytest.raises(StateError, match="format is None"):
         problems.open(path)
 
 
 def test_tampered_version_1_store_is_refused(tmp_path):
-    path = tmp_path / "c.db"
-    shutil.copy(DATA / "legacy_store_counter_v1.db", path)
-    con = sqlite3.connect(path)
+    path = _legacy_copy(tmp_path, "legacy_store_counter_v1.db")
     st = _head_state(path)
     st["t"] = 9
-    con.execute("UPDATE head SET state=?", (canonical_json(st).decode("ascii"),))
-    con.commit()
-    con.close()
+    path = _legacy_copy(tmp_path, "legacy_store_counter_v1.db", "UPDATE head SET state=?", canonical_json(st).decode())
     with pytest.raises(StateError, match="failed authentication"):
         counters.open(path, key=KEY)
     assert _meta(path)["version"] == "1"  # a refused open rewrites nothing
 
 
 def test_unknown_store_version_is_refused(tmp_path):
-    path = tmp_path / "c.db"
-    shutil.copy(DATA / "legacy_store_counter_v1.db", path)
-    con = sqlite3.connect(path)
-    con.execute("UPDATE meta SET v='3' WHERE k='version'")
-    con.commit()
-    con.close()
+    path = _legacy_copy(tmp_path, "legacy_store_counter_v1.db", "UPDATE meta SET v='3' WHERE k='version'")
     from dpstream.store import StoreError
 
     with pytest.raises(StoreError, match="version '3'; this dpstream reads versions 1 and 2"):
