@@ -77,6 +77,5 @@ for mech in ("blt", "tree"):
     exp[f"dpftrl_{mech}_plan"] = plain(plan.state_dict())
     exp[f"dpftrl_{mech}_next"] = [plan.noise().tolist() for _ in range(2)]
 with open(os.path.join(out, "legacy_states_v1.json"), "w") as f:
-    json.dump(exp, f, indent=1, sort_keys=True)
-    f.write("\n")
+    f.write("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(exp[k], sort_keys=True)}" for k in sorted(exp)) + "\n}\n")
 print("ok")
