@@ -51,6 +51,15 @@ class zCDP:  # noqa: N801  (the name of the notion)
         """The zCDP parameter this target implies."""
         return self.rho
 
+    def scaled(self, factor: float) -> zCDP:
+        """The target with ``factor`` times the budget (``scaled(0.5)`` twice composes back to this one)."""
+        return zCDP(self.rho * factor)
+
+    @property
+    def pure_epsilon(self) -> float | None:
+        """The epsilon of a pure-DP target (None: zCDP promises no pure epsilon)."""
+        return None
+
 
 @dataclass(frozen=True)
 class EpsDP:
@@ -68,6 +77,15 @@ class EpsDP:
     def implied_rho(self) -> float:
         """The zCDP parameter this target implies (ε-DP implies ε²/2-zCDP)."""
         return self.epsilon**2 / 2.0
+
+    def scaled(self, factor: float) -> EpsDP:
+        """The target with ``factor`` times the budget (``scaled(0.5)`` twice composes back to this one)."""
+        return EpsDP(self.epsilon * factor)
+
+    @property
+    def pure_epsilon(self) -> float | None:
+        """The epsilon of a pure-DP target."""
+        return self.epsilon
 
 
 def as_privacy(privacy) -> zCDP | EpsDP:

@@ -7,7 +7,8 @@ every item.  Every mechanism exposes
 * ``update_many(xs) -> answers``     a batch (first axis = time), identical to calling ``update`` in a loop,
 * ``guarantee``                      the privacy guarantee as data (:class:`dpstream.accounting.Guarantee`),
 * ``error_bound(beta)``              a bound that holds for all steps at once with probability >= 1 - beta,
-* ``state_dict()`` / ``from_state_dict(state)``   JSON-able persistence (raw, trusted: inside one program),
+* ``state_dict()`` / ``from_state_dict(state)``   JSON-able persistence (raw, trusted: inside one program), in
+                                     the one envelope of :func:`pack_state` (format, version, mechanism),
 * ``save_state(key)``                an authenticated, restore-once envelope of the state (:mod:`dpstream.state`),
 * ``stream(iterable)``               a generator of answers over any iterator of items (backpressure).
 
@@ -34,7 +35,11 @@ __all__ = [
     "check_positive",
     "check_horizon",
     "check_probability",
-    "check_chunk",
+    "STATE_FORMAT",
+    "pack_state",
+    "unpack_state",
+    "state_mechanism",
+    "upgrade_legacy_state",
 ]
 
 
@@ -88,41 +93,123 @@ def check_probability(name: str, value: Any) -> float:
     return v
 
 
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``int(value)`` or raise :class:`InvalidParameter` unless it is an integer (not a bool) in
+    ``[minimum, maximum]`` (no upper limit when ``maximum`` is None)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InvalidParameter(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise InvalidParameter(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_beta(beta: Any) -> float:
-    try:
-        b = float(beta)
-    except (TypeError, ValueError):
-        raise InvalidParameter(f"beta must be a probability in (0, 1), got {beta!r}") from None
-    if not (0.0 < b < 1.0):
-        raise InvalidParameter(f"beta must be a probability in (0, 1), got {beta!r}; e.g. beta=0.05")
-    return b
-
-
-def check_chunk(name: str, value: Any) -> int:
-    """Return an int >= 1 (a chunk or block size) or raise :class:`InvalidParameter`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
-        raise InvalidParameter(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
+    v = int(value)
+    if v < minimum or (maximum is not None and v > maximum):
+        wanted = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise InvalidParameter(f"{name} must be an integer {wanted}, got {value!r}")
+    return v
 
 
 def check_horizon(horizon: Any) -> int:
-    """Return the horizon as an int >= 1 or raise :class:`InvalidParameter`."""
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
-        raise InvalidParameter(f"horizon must be an int >= 1 (the stream length T), got {horizon!r}")
-    h = int(horizon)
-    if h < 1:
-        raise InvalidParameter(f"horizon must be >= 1 (the stream length T), got {h}")
-    if h > 2**40:
-        raise InvalidParameter(f"horizon {h} is larger than the supported 2**40; split the stream")
-    return h
+    """Return the horizon (the stream length T) as an int in [1, 2**40] or raise :class:`InvalidParameter`."""
+    if isinstance(horizon, (int, np.integer)) and not isinstance(horizon, bool) and horizon > 2**40:
+        raise InvalidParameter(f"horizon {horizon} is larger than the supported 2**40; split the stream")
+    return check_int("horizon (the stream length T)", horizon)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the one state envelope
+# ------------------------------------------------------------------------------------------------------------------
+
+#: the ``format`` of every state dict in dpstream (counters, problems, noise generators, DP-FTRL plans)
+STATE_FORMAT = "dpstream-state"
+_HEADER = ("format", "version", "mechanism")
+
+
+def pack_state(mechanism: str, version: int, fields: dict[str, Any]) -> dict[str, Any]:
+    """The envelope every ``state_dict()`` returns: ``{"format": "dpstream-state", "version": version,
+    "mechanism": mechanism, **fields}``.  ``version`` numbers the layout of this mechanism's fields."""
+    return {"format": STATE_FORMAT, "version": version, "mechanism": mechanism, **fields}
+
+
+def state_mechanism(state: Any, what: str = "dpstream") -> str:
+    """The ``mechanism`` named by an envelope (to pick the class that restores it), or :class:`StateError`
+    when ``state`` is not an envelope at all."""
+    if not isinstance(state, dict):
+        raise StateError(f"a {what} state is a dict, got {type(state).__name__}")
+    if state.get("format") != STATE_FORMAT:
+        raise StateError(
+            f"not a {what} state: format is {state.get('format')!r}, expected {STATE_FORMAT!r} "
+            "(take states from state_dict() or save_state(key))"
+        )
+    mechanism = state.get("mechanism")
+    if not isinstance(mechanism, str):
+        raise StateError(f"{what} state: field 'mechanism' must be a string, got {mechanism!r}")
+    return mechanism
+
+
+def unpack_state(state: Any, mechanism: str, version: int, fields: Any) -> dict[str, Any]:
+    """The fields of an envelope made by :func:`pack_state`, after checking its header and its field names.
+
+    :class:`StateError` (naming what is wrong) for: not a dict or not a dpstream state, another mechanism, a
+    version other than ``version`` (also a bool or a string), a missing field, an unknown extra field.  The
+    values themselves are the caller's to check (each ``from_state_dict``)."""
+    got = state_mechanism(state, f"{mechanism!r}")
+    if got != mechanism:
+        raise StateError(f"state is for mechanism {got!r}, not {mechanism!r}")
+    v = state.get("version")
+    if type(v) is not int or v != version:
+        raise StateError(
+            f"{mechanism!r} state has version {v!r}; this dpstream reads version {version} of that mechanism"
+        )
+    wanted = set(fields)
+    missing = sorted(wanted - set(state))
+    if missing:
+        raise StateError(f"{mechanism!r} state lacks the field(s) {missing}")
+    extra = sorted(set(state) - wanted - set(_HEADER))
+    if extra:
+        raise StateError(f"{mechanism!r} state has unknown field(s) {extra}")
+    return {k: state[k] for k in fields}
+
+
+#: state layouts written before the envelope (dpstream 0.1.0): their ``format`` -> the envelope's mechanism prefix
+_LEGACY_FORMATS = {
+    "dpstream.counter": "",
+    "dpstream.block-counter": "block-counter",
+    "dpstream.gradient_noise": "gradient-noise/",
+    "dpstream.dpftrl": "dpftrl-noise",
+}
+
+
+def upgrade_legacy_state(state: Any) -> Any:
+    """A state in the layout of dpstream 0.1.0 (persisted in sealed states, SQLite stores and checkpoints)
+    rewritten into the envelope; anything else is returned unchanged (the loaders then judge it).
+
+    The fields keep their names and meaning; only the header changes: the counters' ``dpstream.counter``,
+    the block counter's ``dpstream.block-counter`` (its inner counter upgraded too), the gradient-noise and
+    DP-FTRL plan formats (the plan's generator too), and the problems' ``{"type": ClassName, "version": v}``
+    (a tree mechanism's counter too).
+    """
+    if not isinstance(state, dict) or state.get("format") == STATE_FORMAT:
+        return state
+    fmt = state.get("format")
+    if fmt is None and isinstance(state.get("type"), str):  # a MaxSum / SumSelect state
+        rest = {k: v for k, v in state.items() if k not in ("type", "version")}
+        if "counter" in rest:  # the tree mechanisms hold a counter state
+            rest["counter"] = upgrade_legacy_state(rest["counter"])
+        return {"format": STATE_FORMAT, "version": state.get("version"), "mechanism": state["type"], **rest}
+    if not isinstance(fmt, str) or fmt not in _LEGACY_FORMATS:
+        return state
+    out = dict(state)
+    out["format"] = STATE_FORMAT
+    prefix = _LEGACY_FORMATS[fmt]
+    if fmt == "dpstream.counter":
+        pass
+    elif fmt == "dpstream.block-counter":
+        out["mechanism"] = prefix
+        out["inner"] = upgrade_legacy_state(out.get("inner"))
+    elif fmt == "dpstream.gradient_noise":
+        out["mechanism"] = f"{prefix}{state.get('mechanism')}"
+    else:  # the DP-FTRL plan: its noise mechanism was stored as 'mechanism'
+        out["mechanism"] = prefix
+        out["noise"] = state.get("mechanism")
+        out["generator"] = upgrade_legacy_state(out.get("generator"))
+    return {k: out[k] for k in (*_HEADER, *(k for k in out if k not in _HEADER))}
 
 
 class Mechanism(ABC):
@@ -135,6 +222,8 @@ class Mechanism(ABC):
 
     #: registry name, e.g. ``"binary-tree"``; stored in ``state_dict()['mechanism']``
     name: str = "mechanism"
+    #: layout version of this mechanism's state fields (``state_dict()['version']``, see :func:`pack_state`)
+    state_version: int = 1
     #: dimension of one stream item (1 = scalar stream)
     dim: int = 1
     #: number of items the mechanism is calibrated for (``None`` = unbounded horizon)
@@ -193,8 +282,8 @@ class Mechanism(ABC):
         ``release_every`` here only checks that (the noise is calibrated to the releases when the mechanism is
         created: ``counters.make(..., release_every=k)``).
         """
-        n = check_chunk("checkpoint_every", checkpoint_every)
-        if release_every is not None and check_chunk("release_every", release_every) != self.release_every:
+        n = check_int("checkpoint_every", checkpoint_every)
+        if release_every is not None and check_int("release_every", release_every) != self.release_every:
             raise InvalidParameter(
                 f"this mechanism releases every {self.release_every} item(s); its noise is calibrated to that "
                 f"number of releases, so create it with release_every={release_every} "

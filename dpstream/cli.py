@@ -42,23 +42,31 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _positive_float(s: str) -> float:
+    """An argparse type: a finite number > 0 (:func:`dpstream.base.check_positive`)."""
+    from dpstream.base import InvalidParameter, check_positive
+
     try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {s!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {s!r}")
-    return v
+        return check_positive("the value", s)
+    except InvalidParameter:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {s!r}") from None
 
 
-def _nonneg_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
-    return v
+def _int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (:func:`dpstream.base.check_int`)."""
+
+    def parse(s: str) -> int:
+        from dpstream.base import InvalidParameter, check_int
+
+        try:
+            return check_int("the value", int(s), minimum)
+        except (ValueError, InvalidParameter):
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {s!r}") from None
+
+    return parse
+
+
+_nonneg_int = _int_at_least(0)
+_pos_int = _int_at_least(1)
 
 
 def _progress(quiet: bool):
@@ -235,16 +243,6 @@ def _bounds_pair(s: str) -> float:
         return float(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-
-
-def _pos_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ from fractions import Fraction
 import numba
 import numpy as np
 
-from .base import InvalidParameter, check_positive
+from .base import InvalidParameter, check_int, check_positive
 
 __all__ = [
     "make_entropy",
@@ -44,9 +44,7 @@ def make_entropy(seed: int | None = None) -> int:
     """A 128-bit key from the OS when ``seed`` is None, else the (non-negative int) seed itself."""
     if seed is None:
         return secrets.randbits(128)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
-        raise InvalidParameter(f"seed must be None (OS randomness) or a non-negative int, got {seed!r}")
-    return int(seed)
+    return check_int("seed (None for OS randomness, or an int)", seed, minimum=0)
 
 
 def make_rng(entropy: int | None = None, *spawn_key: int) -> np.random.Generator:

@@ -33,10 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from .base import InvalidParameter, StateError
+from .base import InvalidParameter, StateError, upgrade_legacy_state
 
 ENVELOPE_FORMAT = "dpstream.sealed-state"
-ENVELOPE_VERSION = 1
+#: 2: the sealed ``state`` is the one envelope of :func:`dpstream.base.pack_state`; 1 (dpstream 0.1.0): the
+#: mechanism's earlier layout, still read (upgraded by :func:`dpstream.base.upgrade_legacy_state` after the tag
+#: is checked)
+ENVELOPE_VERSION = 2
+_READ_VERSIONS = (1, 2)
 _ENVELOPE_KEYS = frozenset({"format", "version", "kind", "stream", "generation", "token", "state", "mac"})
 _DOMAIN = b"dpstream.sealed-state/v1\x00"
 MIN_KEY_BYTES = 16
@@ -49,6 +53,7 @@ __all__ = [
     "seal",
     "unseal",
     "restore_checked",
+    "restore_state",
     "is_sealed",
     "Ledger",
     "process_ledger",
@@ -116,8 +121,12 @@ def mac(key: bytes, domain: bytes, body: Any) -> str:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def restore_checked(restore: Callable[[dict], Any], state: Any) -> Any:
+def restore_checked(restore: Callable[[dict], Any], state: Any, *, legacy: bool = False) -> Any:
     """``restore(state)`` with every failure raised as :class:`StateError`, and the round-trip check.
+
+    ``legacy=True`` (a container written by dpstream 0.1.0: a version-1 sealed state or store) first rewrites a
+    state of that version's layout into the envelope (:func:`dpstream.base.upgrade_legacy_state`); the round
+    trip is then checked against the upgraded state.
 
     The restored mechanism must serialize back to exactly the canonical form of ``state``: a field that was
     coerced (``"t": "5"``), ignored (an unknown extra key), or re-derived differently (a carry that does not fit
@@ -125,6 +134,8 @@ def restore_checked(restore: Callable[[dict], Any], state: Any) -> Any:
     """
     if not isinstance(state, dict):
         raise StateError(f"a mechanism state is a dict, got {type(state).__name__}")
+    if legacy:
+        state = upgrade_legacy_state(state)
     wanted = canonical_json(state)
     try:
         obj = restore(state)
@@ -274,8 +285,10 @@ def unseal(envelope: Any, key: bytes, kind: str, restore: Callable[[dict], Any],
     # authentic from here on; still check the envelope's own fields strictly
     if not is_sealed(envelope) or set(envelope) != _ENVELOPE_KEYS:
         raise StateError(f"sealed state has format {envelope.get('format')!r} and fields {sorted(envelope)}")
-    if envelope["version"] != ENVELOPE_VERSION or type(envelope["version"]) is not int:
-        raise StateError(f"sealed state version {envelope['version']!r} is not supported (expected 1)")
+    if type(envelope["version"]) is not int or envelope["version"] not in _READ_VERSIONS:
+        raise StateError(
+            f"sealed state version {envelope['version']!r} is not supported (this dpstream reads {_READ_VERSIONS})"
+        )
     if envelope["kind"] != kind:
         raise StateError(f"sealed state is a {envelope['kind']!r} state, not a {kind!r} state")
     stream, generation, token = envelope["stream"], envelope["generation"], envelope["token"]
@@ -283,7 +296,32 @@ def unseal(envelope: Any, key: bytes, kind: str, restore: Callable[[dict], Any],
         raise StateError("sealed state: stream id and token must be 32 hex digits")
     if type(generation) is not int or generation < 1:
         raise StateError(f"sealed state: generation must be an int >= 1, got {generation!r}")
-    obj = restore_checked(restore, envelope["state"])
+    obj = restore_checked(restore, envelope["state"], legacy=envelope["version"] == 1)
     (process_ledger() if ledger is None else ledger).consume(stream, generation, token)
     obj._lineage = (stream, generation)
     return obj
+
+
+def restore_state(
+    state: Any,
+    kind: str,
+    restore: Callable[[dict], Any],
+    key: bytes | None = None,
+    *,
+    ledger: Ledger | None = None,
+    trusted: bool = False,
+) -> Any:
+    """The one way a ``kind`` ("counter" / "problem") state comes back: a sealed state with its ``key``
+    (:func:`unseal`), or a raw ``state_dict()`` only with ``trusted=True`` (:func:`restore_checked`: validated,
+    neither authenticated nor restore-once)."""
+    if key is not None:
+        return unseal(state, key, kind, restore, ledger)
+    if is_sealed(state):
+        raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
+    if not trusted:
+        raise StateError(
+            f"refusing an unauthenticated {kind} state: seal it with save_state(key) and restore with "
+            "from_state_dict(sealed, key=key), or pass trusted=True for a dict that never left this program "
+            "(restoring it twice replays its noise)"
+        )
+    return restore_checked(restore, state)

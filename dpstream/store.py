@@ -34,11 +34,15 @@ from typing import Any
 
 import numpy as np
 
+from .accounting import EpsDP, zCDP
 from .base import DPError, InvalidParameter, Mechanism, StateError
 from .state import Ledger, canonical_json, check_key, mac, restore_checked
 
 STORE_FORMAT = "dpstream.store"
-STORE_VERSION = 1
+#: 2: the head row's state is the one envelope of :func:`dpstream.base.pack_state`; a version-1 store (dpstream
+#: 0.1.0, the mechanisms' earlier state layouts) is still opened, and rewritten to version 2 by that open
+STORE_VERSION = 2
+_LEGACY_STORE_VERSION = 1
 _HEAD_DOMAIN = b"dpstream.store.head/v1\x00"
 _ROW_DOMAIN = b"dpstream.store.releases/v1\x00"
 _SYNC = {"full": "FULL", "normal": "NORMAL"}
@@ -361,7 +365,7 @@ def _head_tag(key: bytes | None, store_id: str, gen: int, t: int, releases: int,
     return mac(key, _HEAD_DOMAIN, [store_id, gen, t, releases, hashlib.sha256(state.encode("ascii")).hexdigest()])
 
 
-def _verify_head(path: str, kind: str, key: bytes | None, store_id: str, row) -> Mechanism:
+def _verify_head(path: str, kind: str, key: bytes | None, store_id: str, row, legacy: bool = False) -> Mechanism:
     if row is None:
         raise StateError(f"store {path} has no state row")
     gen, t, releases, state, tag = row
@@ -376,7 +380,7 @@ def _verify_head(path: str, kind: str, key: bytes | None, store_id: str, row) ->
         payload = json.loads(state)
     except ValueError as e:
         raise StateError(f"store {path}: the state row is not JSON ({e})") from e
-    mech = restore_checked(_restorer(kind), payload)
+    mech = restore_checked(_restorer(kind), payload, legacy=legacy)
     if mech.t != t:
         raise StateError(f"store {path}: state row says t={t}, its state t={mech.t}")
     return mech
@@ -501,8 +505,14 @@ def _reopen(con, path, kind, key, spec, tables) -> Durable:
     if not {"meta", "head", "releases"} <= tables:
         raise StoreError(f"{path} is an SQLite database but not a dpstream store (tables {sorted(tables)})")
     meta = dict(con.execute("SELECT k, v FROM meta").fetchall())
-    if meta.get("format") != STORE_FORMAT or meta.get("version") != str(STORE_VERSION):
-        raise StoreError(f"{path} is not a dpstream store of version {STORE_VERSION}")
+    if meta.get("format") != STORE_FORMAT:
+        raise StoreError(f"{path} is not a dpstream store (meta format {meta.get('format')!r})")
+    legacy = meta.get("version") == str(_LEGACY_STORE_VERSION)
+    if meta.get("version") != str(STORE_VERSION) and not legacy:
+        raise StoreError(
+            f"{path} is a dpstream store of version {meta.get('version')!r}; this dpstream reads versions "
+            f"{_LEGACY_STORE_VERSION} and {STORE_VERSION}"
+        )
     if meta.get("kind") != kind:
         raise StateError(f"store {path} holds a {meta.get('kind')!r} mechanism, not a {kind!r}")
     if meta.get("keyed") == "1" and key is None:
@@ -516,8 +526,14 @@ def _reopen(con, path, kind, key, spec, tables) -> Durable:
         )
     store_id = meta.get("id", "")
     row = con.execute("SELECT generation, t, releases, state, mac FROM head WHERE id=1").fetchone()
-    store = Durable(con, path, kind, store_id, _verify_head(path, kind, key, store_id, row), key, 0, 0, None)
+    store = Durable(
+        con, path, kind, store_id, _verify_head(path, kind, key, store_id, row, legacy=legacy), key, 0, 0, None
+    )
     store.generation, store.releases = int(row[0]), int(row[2])
+    if legacy:  # rewrite the state in the envelope, in this open's transaction (open_store re-tags the head row)
+        state = canonical_json(store._mech.state_dict()).decode("ascii")
+        con.execute("UPDATE head SET state=? WHERE id=1", (state,))
+        con.execute("UPDATE meta SET v=? WHERE k='version'", (str(STORE_VERSION),))
     # the releases are contiguous 1..releases, none from the future of the state
     agg = con.execute(
         "SELECT COALESCE(SUM(count), 0), COALESCE(MAX(first + count - 1), 0), "
@@ -544,10 +560,8 @@ def _spec(**kw: Any) -> dict:
     for k, v in kw.items():
         if v is None:
             continue
-        if hasattr(v, "rho"):
-            v = {"rho": v.rho}
-        elif hasattr(v, "epsilon"):
-            v = {"epsilon": v.epsilon}
+        if isinstance(v, (zCDP, EpsDP)):
+            v = v.to_dict()
         elif isinstance(v, tuple):
             v = list(v)
         out[k] = v

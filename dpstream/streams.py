@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .base import InvalidInput, check_chunk
+from .base import InvalidInput, check_int
 
 __all__ = ["parse_line", "read_items", "chunks"]
 
@@ -70,7 +70,7 @@ def read_items(lines: Iterable[str], field: str | None = None, start: int = 1) -
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list]:
     """Lists of at most ``size`` consecutive items; nothing is read before the consumer asks (backpressure)."""
-    n = check_chunk("chunk size", size)
+    n = check_int("chunk size", size)
     it = iter(items)
     while True:
         chunk = list(itertools.islice(it, n))

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, vmap
 
-from .base import InvalidInput, InvalidParameter, StateError
+from .base import InvalidInput, InvalidParameter, StateError, check_int
 from .training import DPFTRLNoise
 
 __all__ = ["DPFTRL", "clipped_grad_sum"]
@@ -91,12 +91,8 @@ class DPFTRL:
         self.params = [p for p in params]
         if not self.params:
             raise InvalidParameter("DPFTRL needs at least one parameter")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidParameter(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if isinstance(dataset_size, bool) or not isinstance(dataset_size, int) or dataset_size < batch_size:
-            raise InvalidParameter(f"dataset_size must be an int >= batch_size={batch_size}, got {dataset_size!r}")
-        self.batch_size = batch_size
-        self.dataset_size = dataset_size
+        self.batch_size = check_int("batch_size", batch_size)
+        self.dataset_size = check_int("dataset_size", dataset_size, minimum=self.batch_size)
         if isinstance(base, str):
             if base not in _BASES:
                 raise InvalidParameter(f"base must be one of {sorted(_BASES)} or a torch.optim.Optimizer class")

@@ -39,7 +39,17 @@ import numpy as np
 from scipy import optimize
 
 from .accounting import Guarantee, gaussian_epsilon
-from .base import InvalidInput, InvalidParameter, StateError, check_int, check_positive, check_probability
+from .base import (
+    InvalidInput,
+    InvalidParameter,
+    StateError,
+    check_int,
+    check_positive,
+    check_probability,
+    pack_state,
+    unpack_state,
+    upgrade_legacy_state,
+)
 from .counters.gradient_noise import MECHANISMS, BLTNoise, GradientNoise, make_gradient_noise
 from .counters.participation import Participation, toeplitz_sensitivity2
 from .noise import make_entropy, make_rng
@@ -52,7 +62,8 @@ __all__ = [
     "FLOAT_NOTE",
 ]
 
-STATE_FORMAT = "dpstream.dpftrl"
+#: the envelope's ``mechanism`` of a plan (its noise mechanism is the field ``noise``)
+STATE_MECHANISM = "dpftrl-noise"
 STATE_VERSION = 1
 _ORDER_STREAM = 2**31  # spawn key of the batch-order permutation (noise streams use small integers)
 
@@ -264,31 +275,50 @@ class DPFTRLNoise:
     # -- persistence ---------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Parameters, the key (secret), t and the generator's held vectors.  Restore it once."""
-        return {
-            "format": STATE_FORMAT,
-            "version": STATE_VERSION,
-            "mechanism": self.mechanism,
-            "dim": self.dim,
-            "steps_per_epoch": self.steps_per_epoch,
-            "epochs": self.epochs,
-            "clip_norm": self.clip_norm,
-            "noise_multiplier": self.noise_multiplier,
-            "delta": self.delta,
-            "neighbouring": self.neighbouring,
-            "buffers": self.buffers,
-            "seeded": self.seeded,
-            "entropy": format(self._entropy, "x"),
-            "t": self.t,
-            "generator": None if self._gen is None else self._gen.state_dict(),
-        }
+        return pack_state(
+            STATE_MECHANISM,
+            STATE_VERSION,
+            {
+                "noise": self.mechanism,
+                "dim": self.dim,
+                "steps_per_epoch": self.steps_per_epoch,
+                "epochs": self.epochs,
+                "clip_norm": self.clip_norm,
+                "noise_multiplier": self.noise_multiplier,
+                "delta": self.delta,
+                "neighbouring": self.neighbouring,
+                "buffers": self.buffers,
+                "seeded": self.seeded,
+                "entropy": format(self._entropy, "x"),
+                "t": self.t,
+                "generator": None if self._gen is None else self._gen.state_dict(),
+            },
+        )
+
+    _STATE_FIELDS = (
+        "noise",
+        "dim",
+        "steps_per_epoch",
+        "epochs",
+        "clip_norm",
+        "noise_multiplier",
+        "delta",
+        "neighbouring",
+        "buffers",
+        "seeded",
+        "entropy",
+        "t",
+        "generator",
+    )
 
     @classmethod
     def from_state_dict(cls, state: dict) -> DPFTRLNoise:
+        """Restore a plan saved by :meth:`state_dict` (also one in the layout of dpstream 0.1.0, as a torch
+        checkpoint of that version holds it)."""
+        state = unpack_state(upgrade_legacy_state(state), STATE_MECHANISM, STATE_VERSION, cls._STATE_FIELDS)
         try:
-            if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
-                raise StateError(f"not a DP-FTRL noise state of version {STATE_VERSION}")
             obj = cls(
-                state["mechanism"],
+                state["noise"],
                 int(state["dim"]),
                 steps_per_epoch=int(state["steps_per_epoch"]),
                 epochs=int(state["epochs"]),
@@ -299,7 +329,9 @@ class DPFTRLNoise:
                 buffers=int(state["buffers"]),
                 _entropy=int(state["entropy"], 16),
             )
-            obj.seeded = bool(state["seeded"])
+            if type(state["seeded"]) is not bool:
+                raise StateError(f"state 'seeded' must be true or false, got {state['seeded']!r}")
+            obj.seeded = state["seeded"]
             t = int(state["t"])
             if not 0 <= t <= obj.steps:
                 raise StateError(f"state t={t} outside [0, {obj.steps}]")

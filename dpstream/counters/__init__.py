@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..accounting import EpsDP, Guarantee, zCDP
-from ..base import InvalidParameter, StateError, check_chunk
-from ..state import is_sealed, restore_checked, unseal
-from ._blocks import BLOCK_FORMAT, BlockCounter
+from ..base import InvalidParameter, StateError, check_int, state_mechanism
+from ..state import restore_state
+from ._blocks import BLOCK_MECHANISM, BlockCounter
 from ._core import LinearCounter, NoiseProcess, noiseless
 from ._factor import BLT, FactorCounter, SquareRoot, fit_blt, sqrt_coefficients
 from ._trees import BinaryTree, Honaker, Hybrid, SmoothBinary
@@ -58,7 +58,7 @@ def make(
     * ``release_every``: publish only the running sum after every k-th item: a :class:`BlockCounter`, i.e. the
       counter over ceil(T/k) block sums, with the noise of ceil(T/k) releases instead of T.
     """
-    k = check_chunk("release_every", release_every)
+    k = check_int("release_every", release_every)
     try:
         cls = _REGISTRY[name]
     except (KeyError, TypeError):
@@ -83,14 +83,12 @@ def make(
 
 
 def _restore_raw(state: dict) -> LinearCounter | BlockCounter:
-    if not isinstance(state, dict):
-        raise StateError(f"a counter state is a dict, got {type(state).__name__}")
-    if state.get("format") == BLOCK_FORMAT:
+    mechanism = state_mechanism(state, "counter")
+    if mechanism == BLOCK_MECHANISM:
         return BlockCounter.from_state_dict(state)
-    mechanism = state.get("mechanism")
-    cls = _REGISTRY.get(mechanism) if isinstance(mechanism, str) else None
+    cls = _REGISTRY.get(mechanism)
     if cls is None:
-        raise StateError(f"state names an unknown mechanism {mechanism!r}; known: {names()}")
+        raise StateError(f"state is for mechanism {mechanism!r}, which is not a counter; counters: {names()}")
     obj = cls.from_state_dict(state)
     _check_carry_shape(obj, state.get("carry"))
     return obj
@@ -137,17 +135,7 @@ def from_state_dict(
     * a raw ``state_dict()`` only with ``trusted=True`` (a dict that never left this program): validated the
       same way, but neither authenticated nor restore-once.
     """
-    if key is not None:
-        return unseal(state, key, "counter", _restore_raw, ledger)
-    if is_sealed(state):
-        raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
-    if not trusted:
-        raise StateError(
-            "refusing an unauthenticated counter state: seal it with counter.save_state(key) and "
-            "restore with from_state_dict(sealed, key=key), or pass trusted=True for a dict that "
-            "never left this program (restoring it twice replays its noise)"
-        )
-    return restore_checked(_restore_raw, state)
+    return restore_state(state, "counter", _restore_raw, key, ledger=ledger, trusted=trusted)
 
 
 def open(path: Any, mechanism: str | None = None, **kwargs: Any) -> Any:  # noqa: A001 (the module's verb)

@@ -15,11 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from ..base import DimensionMismatch, HorizonExceeded, Mechanism, StateError, check_chunk
+from ..base import (
+    DimensionMismatch,
+    HorizonExceeded,
+    Mechanism,
+    StateError,
+    check_int,
+    pack_state,
+    state_mechanism,
+    unpack_state,
+)
 from ._core import LinearCounter
 
-BLOCK_FORMAT = "dpstream.block-counter"
-BLOCK_VERSION = 1
+#: the envelope's ``mechanism`` of a block counter (its own ``name`` says which counter is inside)
+BLOCK_MECHANISM = "block-counter"
 
 
 class BlockCounter(Mechanism):
@@ -32,7 +41,7 @@ class BlockCounter(Mechanism):
     state_kind = "counter"
 
     def __init__(self, inner: LinearCounter, release_every: int, horizon: int | None):
-        k = check_chunk("release_every", release_every)
+        k = check_int("release_every", release_every)
         self.inner = inner
         self.release_every = k
         self.horizon = horizon
@@ -116,29 +125,32 @@ class BlockCounter(Mechanism):
     # -- persistence -----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """JSON-able and secret (the inner counter's noise key and the partial block's raw sum)."""
-        return {
-            "format": BLOCK_FORMAT,
-            "version": BLOCK_VERSION,
-            "release_every": self.release_every,
-            "horizon": self.horizon,
-            "t": self.t,
-            "pending": self._pending.tolist(),
-            "npending": self._npend,
-            "inner": self.inner.state_dict(),
-        }
+        return pack_state(
+            BLOCK_MECHANISM,
+            self.state_version,
+            {
+                "release_every": self.release_every,
+                "horizon": self.horizon,
+                "t": self.t,
+                "pending": self._pending.tolist(),
+                "npending": self._npend,
+                "inner": self.inner.state_dict(),
+            },
+        )
+
+    _STATE_FIELDS = ("release_every", "horizon", "t", "pending", "npending", "inner")
 
     @classmethod
     def from_state_dict(cls, state: dict) -> BlockCounter:
         from . import _REGISTRY  # the inner counter's class by its registry name
 
-        if state.get("format") != BLOCK_FORMAT or state.get("version") != BLOCK_VERSION:
-            raise StateError(f"not a block-counter state of version {BLOCK_VERSION}")
-        inner_state = state["inner"]
-        inner_cls = _REGISTRY.get(str(inner_state.get("mechanism"))) if isinstance(inner_state, dict) else None
+        st = unpack_state(state, BLOCK_MECHANISM, cls.state_version, cls._STATE_FIELDS)
+        inner_name = state_mechanism(st["inner"], "block counter's inner counter")
+        inner_cls = _REGISTRY.get(inner_name)
         if inner_cls is None:
-            raise StateError("block-counter state: unknown inner counter")
-        inner = inner_cls.from_state_dict(inner_state)
-        k, horizon, t, npend = state["release_every"], state["horizon"], state["t"], state["npending"]
+            raise StateError(f"block-counter state: unknown inner counter {inner_name!r}")
+        inner = inner_cls.from_state_dict(st["inner"])
+        k, horizon, t, npend = st["release_every"], st["horizon"], st["t"], st["npending"]
         for name, v in (("release_every", k), ("t", t), ("npending", npend)):
             if type(v) is not int or v < 0:
                 raise StateError(f"block-counter state: {name} must be a non-negative int, got {v!r}")
@@ -149,9 +161,9 @@ class BlockCounter(Mechanism):
             raise StateError(f"block-counter state: inner horizon {inner.horizon} is not ceil({horizon}/{k})")
         if not (npend < k and npend <= t and (horizon is None or t <= horizon) and inner.t <= t):
             raise StateError(f"block-counter state is inconsistent: t={t}, npending={npend}, k={k}, releases={inner.t}")
-        if npend == 0 and any(state["pending"]):
+        if npend == 0 and any(st["pending"]):
             raise StateError("block-counter state: a non-zero partial sum with no pending items")
-        pend = np.asarray(state["pending"], dtype=np.float64)
+        pend = np.asarray(st["pending"], dtype=np.float64)
         if pend.shape != (inner.dim,) or not np.isfinite(pend).all():
             raise StateError(f"block-counter state: pending must be {inner.dim} finite numbers")
         obj.t, obj._pending, obj._npend = t, pend, npend

@@ -18,6 +18,7 @@ noisy tree nodes still in use, the BLT buffers, ...).  This gives, for free:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 from typing import Any, Self
@@ -34,12 +35,13 @@ from ..base import (
     Mechanism,
     StateError,
     check_horizon,
+    check_int,
     check_probability,
+    pack_state,
+    unpack_state,
 )
 from ..noise import make_entropy, make_rng
 
-STATE_FORMAT = "dpstream.counter"
-STATE_VERSION = 1
 MAX_UNBOUNDED = 2**40
 _FIXED_ARGS = ("self", "horizon", "privacy", "dim", "bounds")
 
@@ -68,7 +70,7 @@ def rowcumsum(first: np.ndarray, a: np.ndarray) -> np.ndarray:
 class NoiseProcess:
     """A data-independent noise process eta_1..eta_T (per coordinate), generated block by block.
 
-    Subclasses set ``name``, ``block`` and implement :meth:`generate`, :meth:`variances`, :meth:`guarantee_fields`
+    Subclasses set ``name``, ``block`` and implement :meth:`generate`, :meth:`variances`, :meth:`guarantee`
     and :meth:`tail_bound`.  ``zero`` (tests only) makes every noise draw zero.
     """
 
@@ -102,7 +104,9 @@ class NoiseProcess:
         """Exact Var(eta_t) per coordinate for the 1-based steps ``ts`` (closed form)."""
         raise NotImplementedError
 
-    def guarantee_fields(self) -> dict:
+    def guarantee(self) -> Guarantee:
+        """What the noise promises (rho, epsilon / mu where they hold, adaptivity, notes); the counter adds the
+        seeding, the input domain and the neighbouring relation."""
         raise NotImplementedError
 
     def tail_bound(self, beta: float, upto: int) -> float:
@@ -240,9 +244,7 @@ class LinearCounter(Mechanism):
     ):
         self.horizon = None if horizon is None else check_horizon(horizon)
         self.privacy = as_privacy(privacy)
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) < 1:
-            raise InvalidParameter(f"dim must be an int >= 1 (the length of one stream item), got {dim!r}")
-        self.dim = int(dim)
+        self.dim = check_int("dim (the length of one stream item)", dim)
         try:
             lo, hi = (float(bounds[0]), float(bounds[1]))
         except (TypeError, ValueError, IndexError):
@@ -285,14 +287,9 @@ class LinearCounter(Mechanism):
     def guarantee(self) -> Guarantee:
         if self.process.zero:
             raise DPError("this is a noiseless test copy: it has no privacy guarantee")
-        f = self.process.guarantee_fields()
-        return Guarantee(
-            rho=f["rho"],
-            epsilon=f.get("epsilon"),
-            mu=f.get("mu"),
-            adaptive=f.get("adaptive", True),
+        return dataclasses.replace(
+            self.process.guarantee(),
             seeded=self.seeded,
-            notes=tuple(f.get("notes", ())),
             domain={"bounds": [self.bounds[0], self.bounds[1]], "dim": self.dim, "clip": self.clip},
             relation=(
                 f"replace one item by any other item in [{self.bounds[0]:g}, {self.bounds[1]:g}]^{self.dim} "
@@ -503,39 +500,35 @@ class LinearCounter(Mechanism):
         (two live copies fed different data would reveal the difference of their sums)."""
         if self.process.zero:
             raise DPError("a noiseless test copy cannot be saved")
-        priv = {"rho": self.privacy.rho} if isinstance(self.privacy, zCDP) else {"epsilon": self.privacy.epsilon}
-        return {
-            "format": STATE_FORMAT,
-            "version": STATE_VERSION,
-            "mechanism": self.name,
-            "params": {
-                "horizon": self.horizon,
-                "privacy": priv,
-                "dim": self.dim,
-                "bounds": list(self.bounds),
-                "clip": self.clip,
-                **self._process_kwargs,
+        return pack_state(
+            self.name,
+            self.state_version,
+            {
+                "params": {
+                    "horizon": self.horizon,
+                    "privacy": self.privacy.to_dict(),
+                    "dim": self.dim,
+                    "bounds": list(self.bounds),
+                    "clip": self.clip,
+                    **self._process_kwargs,
+                },
+                "seeded": self.seeded,
+                "entropy": format(self._entropy, "x"),
+                "t": self.t,
+                "sum": [self._s] if self.dim == 1 else self._s.tolist(),
+                "block": self._blk,
+                "carry": self._carry_start,
             },
-            "seeded": self.seeded,
-            "entropy": format(self._entropy, "x"),
-            "t": self.t,
-            "sum": [self._s] if self.dim == 1 else self._s.tolist(),
-            "block": self._blk,
-            "carry": self._carry_start,
-        }
+        )
+
+    _STATE_FIELDS = ("params", "seeded", "entropy", "t", "sum", "block", "carry")
 
     @classmethod
     def from_state_dict(cls, state: dict) -> Self:
+        st = unpack_state(state, cls.name, cls.state_version, cls._STATE_FIELDS)
         try:
-            if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
-                raise StateError(
-                    f"not a dpstream counter state of version {STATE_VERSION}: "
-                    f"format={state.get('format')!r}, version={state.get('version')!r}"
-                )
-            if state.get("mechanism") != cls.name:
-                raise StateError(f"state is for {state.get('mechanism')!r}, not {cls.name!r}")
-            p = dict(state["params"])
-            entropy = int(state["entropy"], 16)
+            p = dict(st["params"])
+            entropy = int(st["entropy"], 16)
             obj = cls(
                 p.pop("horizon"),
                 as_privacy(p.pop("privacy")),
@@ -545,14 +538,14 @@ class LinearCounter(Mechanism):
                 _entropy=entropy,
                 **p,
             )
-            obj.seeded = bool(state["seeded"])
-            t = int(state["t"])
-            blk = int(state["block"])
-            s = np.asarray(state["sum"], dtype=np.float64)
+            obj.seeded = bool(st["seeded"])
+            t = int(st["t"])
+            blk = int(st["block"])
+            s = np.asarray(st["sum"], dtype=np.float64)
         except StateError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, DPError) as e:
-            raise StateError(f"cannot restore counter state: {e}") from e
+            raise StateError(f"cannot restore {cls.name!r} state: {e}") from e
         if s.shape != (obj.dim,) or not np.isfinite(s).all():
             raise StateError(f"state 'sum' must be {obj.dim} finite numbers")
         if t < 0 or (obj.horizon is not None and t > obj.horizon):
@@ -565,7 +558,7 @@ class LinearCounter(Mechanism):
         if blk >= 0:
             # regenerate the current block from the carry saved at its start: the same values, not new noise
             obj._blk = blk - 1
-            obj._carry_end = state["carry"]
+            obj._carry_end = st["carry"]
             obj._next_block()
         return obj
 

@@ -34,8 +34,8 @@ import numpy as np
 from scipy import signal
 from scipy.optimize import nnls
 
-from ..accounting import zCDP
-from ..base import InvalidParameter, StateError
+from ..accounting import Guarantee, zCDP
+from ..base import InvalidParameter, StateError, check_int
 from ..noise import DiscreteGaussian, make_rng
 from ._core import LinearCounter, NoiseProcess, gaussian_tail
 
@@ -80,9 +80,7 @@ def _check_sampler(sampler: str) -> str:
 def fit_blt(horizon: int, buffers: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """(w, lam) of the BLT decoder fitted to the square-root coefficients (see :func:`_fit_blt`); cached per
     (horizon, buffers), returned as fresh copies."""
-    if isinstance(buffers, bool) or not isinstance(buffers, int) or not 2 <= buffers <= 64:
-        raise InvalidParameter(f"buffers must be an int in [2, 64], got {buffers!r}")
-    w, lam = _fit_blt(int(horizon), buffers)
+    w, lam = _fit_blt(int(horizon), check_int("buffers", buffers, minimum=2, maximum=64))
     return w.copy(), lam.copy()
 
 
@@ -96,8 +94,7 @@ def _fit_blt(horizon: int, buffers: int = 12) -> tuple[np.ndarray, np.ndarray]:
     log-spaced grid lam_i = exp(-e^(u_i)) covering time scales 1 .. horizon and solve a non-negative least
     squares problem for the weights on the relative error at log-spaced k.
     """
-    if isinstance(buffers, bool) or not isinstance(buffers, int) or not 2 <= buffers <= 64:
-        raise InvalidParameter(f"buffers must be an int in [2, 64], got {buffers!r}")
+    buffers = check_int("buffers", buffers, minimum=2, maximum=64)
     T = max(int(horizon), 2)
     ks = np.unique(np.round(np.logspace(0, math.log10(T - 1) if T > 2 else 0.5, 600)).astype(np.int64))
     ks = np.concatenate(([0], ks[ks < T]))
@@ -323,27 +320,26 @@ class LatticeFactorProcess(NoiseProcess):
         slack = bsum * self.enc_err * 1.01 + 1e-9 * (abs(self.bounds[0]) + self.width) * upto
         return gaussian_tail(v, beta, upto * self.dim) + slack
 
-    def guarantee_fields(self):
+    def guarantee(self) -> Guarantee:
         sampler = (
             "z is an exact discrete Gaussian on the lattice gamma Z"
             if self.sampler == "exact"
             else "sampler='float': z is numpy's floating-point Gaussian rounded to the lattice gamma Z; the "
             "guarantee assumes that sampler is an exact Gaussian (idealised)"
         )
-        f = {
-            "rho": self._rho,
-            "notes": [
+        return Guarantee(
+            rho=self._rho,
+            # rounding is post-processing of the (idealised) Gaussian mechanism: mu-GDP with the float sampler
+            mu=math.sqrt(2 * self._rho) if self.sampler == "float" else None,
+            notes=(
                 f"lattice linear mechanism (B C = A): items rounded to the lattice of spacing {self.q} and C x to "
                 f"gamma = {self.gamma:.3g} by unbiased randomized rounding; answers are computed from the lattice "
                 f"vector C x + z alone; sensitivity includes the rounding (+{self.inflation:.2e} relative)",
                 sampler,
                 "adaptive: each lattice coordinate depends on the items so far and fresh noise; the per-step "
                 "privacy losses sum to at most rho on every path (Renyi filter, Feldman-Zrnic 2021)",
-            ],
-        }
-        if self.sampler == "float":
-            f["mu"] = math.sqrt(2 * self._rho)  # rounding is post-processing of the (idealised) Gaussian mechanism
-        return f
+            ),
+        )
 
     def strategy(self, T):
         B = toeplitz_lower(self.b_coefficients(T))

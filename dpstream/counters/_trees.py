@@ -14,13 +14,14 @@ most L = floor(log2 T) + 1 released nodes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 import numba
 import numpy as np
 
-from ..accounting import EpsDP, zCDP
+from ..accounting import Guarantee, zCDP
 from ..base import InvalidParameter
 from ..noise import DiscreteGaussian, DiscreteLaplace, make_rng
 from ._core import LinearCounter, NoiseProcess, gaussian_tail, laplace_sum_tail, rowcumsum
@@ -148,29 +149,29 @@ class _LatticeTreeProcess(NoiseProcess):
     def _draw(self, rng: np.random.Generator, count: int) -> np.ndarray:
         return self._draw_from(self.dist, rng, count)
 
-    def guarantee_fields(self) -> dict:
+    def guarantee(self) -> Guarantee:
         if self.sampler == "float":
-            return {
-                "rho": self._rho,
-                "mu": math.sqrt(2 * self._rho),
-                "notes": [
+            return Guarantee(
+                rho=self._rho,
+                mu=math.sqrt(2 * self._rho),
+                notes=(
                     "sampler='float': node noise from numpy's floating-point Gaussian sampler rounded to the "
                     f"lattice of spacing {self.quantum}; the guarantee assumes that sampler is an exact Gaussian "
                     "(idealised; rounding is post-processing), opt-in for speed",
                     "adaptive: each node is released once with fresh noise",
-                ],
-            }
+                ),
+            )
         kind = "discrete Gaussian" if self._eps is None else "discrete Laplace"
-        return {
-            "rho": self._rho,
-            "epsilon": self._eps,
-            "notes": [
+        return Guarantee(
+            rho=self._rho,
+            epsilon=self._eps,
+            notes=(
                 f"{kind} noise on every released tree node, exact on the lattice of spacing {self.quantum} "
                 f"(inputs are rounded to it)",
                 "adaptive: each node is released once with fresh noise; an item chosen from earlier answers "
                 "changes at most the same nodes",
-            ],
-        }
+            ),
+        )
 
 
 def _tree_eta(labels, prev_label: int, nlevels: int, carry: list, draw, dim: int, dtype=np.int64) -> np.ndarray:
@@ -523,7 +524,7 @@ class HybridProcess(_LatticeTreeProcess):
     MAXK = 40
 
     def __init__(self, horizon, privacy, dim, bounds, granularity=None, block=None, sampler="exact"):
-        half = zCDP(privacy.rho / 2) if isinstance(privacy, zCDP) else EpsDP(privacy.epsilon / 2)
+        half = privacy.scaled(0.5)
         self._half = half
         super().__init__(horizon, half, dim, bounds, granularity, block, sampler)
         self.privacy = privacy
@@ -659,10 +660,9 @@ class HybridProcess(_LatticeTreeProcess):
             comps.append((q, float(self.dists[K - 1].scale), K - 1))
         return self._with_rounding(beta, upto, lap=comps)
 
-    def guarantee_fields(self):
-        f = super().guarantee_fields()
-        f["notes"] = f["notes"] + ["unknown horizon: valid for every stream length up to 2**40"]
-        return f
+    def guarantee(self) -> Guarantee:
+        g = super().guarantee()
+        return dataclasses.replace(g, notes=(*g.notes, "unknown horizon: valid for every stream length up to 2**40"))
 
 
 class BinaryTree(LinearCounter):

@@ -40,15 +40,24 @@ import numba
 import numpy as np
 
 from ..accounting import zCDP
-from ..base import InvalidParameter, StateError, check_horizon, check_positive
+from ..base import (
+    InvalidParameter,
+    StateError,
+    check_horizon,
+    check_int,
+    check_positive,
+    pack_state,
+    state_mechanism,
+    unpack_state,
+)
 from ..noise import make_entropy
 from ._factor import fit_blt, series_inverse
 from ._trees import BinaryTreeProcess, HonakerProcess
 
 __all__ = ["GradientNoise", "BLTNoise", "TreeNoise", "HonakerNoise", "make_gradient_noise", "MECHANISMS"]
 
-STATE_FORMAT = "dpstream.gradient_noise"
-STATE_VERSION = 1
+#: the envelope's ``mechanism`` of a generator is this prefix + its name ("gradient-noise/blt", ...)
+STATE_PREFIX = "gradient-noise/"
 MAX_DIM = 10**8
 
 
@@ -95,6 +104,8 @@ class GradientNoise:
     independent noise streams drawn from one key (e.g. restarted trees)."""
 
     name = "gradient-noise"
+    #: layout version of the state fields (the envelope's ``version``)
+    state_version = 1
 
     def __init__(
         self,
@@ -106,19 +117,15 @@ class GradientNoise:
         stream: int = 0,
         _entropy: int | None = None,
     ):
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 1 <= int(dim) <= MAX_DIM:
-            raise InvalidParameter(f"dim must be an int in [1, {MAX_DIM}] (number of model coordinates), got {dim!r}")
         if output not in ("increment", "prefix"):
             raise InvalidParameter(
                 f"output must be 'increment' (noise per step) or 'prefix' (noise of the running sum), got {output!r}"
             )
-        if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or stream < 0:
-            raise InvalidParameter(f"stream must be an int >= 0, got {stream!r}")
-        self.dim = int(dim)
+        self.dim = check_int("dim (number of model coordinates)", dim, maximum=MAX_DIM)
+        self.stream = check_int("stream", stream, minimum=0)
         self.horizon = check_horizon(horizon)
         self.std = check_positive("std", std)
         self.output = output
-        self.stream = int(stream)
         self.seeded = seed is not None
         self._entropy = make_entropy(seed) if _entropy is None else int(_entropy)
         self.t = 0
@@ -163,46 +170,52 @@ class GradientNoise:
         """State to continue the stream: parameters, the key (secret: store it like the data), t and the held
         d-vectors (numpy float32 arrays).  Restore it *once* (two live copies would release the same noise on
         different data)."""
-        return {
-            "format": STATE_FORMAT,
-            "version": STATE_VERSION,
-            "mechanism": self.name,
-            "dim": self.dim,
-            "horizon": self.horizon,
-            "std": self.std,
-            "output": self.output,
-            "stream": self.stream,
-            "params": self.params(),
-            "seeded": self.seeded,
-            "entropy": format(self._entropy, "x"),
-            "t": self.t,
-            "vectors": {k: None if v is None else v.copy() for k, v in self._vectors().items()},
-        }
+        return pack_state(
+            STATE_PREFIX + self.name,
+            self.state_version,
+            {
+                "dim": self.dim,
+                "horizon": self.horizon,
+                "std": self.std,
+                "output": self.output,
+                "stream": self.stream,
+                "params": self.params(),
+                "seeded": self.seeded,
+                "entropy": format(self._entropy, "x"),
+                "t": self.t,
+                "vectors": {k: None if v is None else v.copy() for k, v in self._vectors().items()},
+            },
+        )
+
+    _STATE_FIELDS = ("dim", "horizon", "std", "output", "stream", "params", "seeded", "entropy", "t", "vectors")
 
     @staticmethod
     def from_state_dict(state: dict) -> GradientNoise:
+        mechanism = state_mechanism(state, "gradient-noise")
+        cls = MECHANISMS.get(mechanism[len(STATE_PREFIX) :]) if mechanism.startswith(STATE_PREFIX) else None
+        if cls is None:
+            known = sorted(STATE_PREFIX + n for n in MECHANISMS)
+            raise StateError(f"state is for mechanism {mechanism!r}, not a gradient-noise generator ({known})")
+        st = unpack_state(state, mechanism, cls.state_version, cls._STATE_FIELDS)
         try:
-            if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
-                raise StateError(f"not a gradient-noise state of version {STATE_VERSION}")
-            cls = MECHANISMS.get(state["mechanism"])
-            if cls is None:
-                raise StateError(f"unknown gradient-noise mechanism {state['mechanism']!r}")
             obj = cls(
-                int(state["dim"]),
-                int(state["horizon"]),
-                std=float(state["std"]),
-                output=state["output"],
-                stream=int(state["stream"]),
-                _entropy=int(state["entropy"], 16),
-                **state["params"],
+                int(st["dim"]),
+                int(st["horizon"]),
+                std=float(st["std"]),
+                output=st["output"],
+                stream=int(st["stream"]),
+                _entropy=int(st["entropy"], 16),
+                **st["params"],
             )
-            obj.seeded = bool(state["seeded"])
-            t = int(state["t"])
+            if type(st["seeded"]) is not bool:
+                raise StateError(f"state 'seeded' must be true or false, got {st['seeded']!r}")
+            obj.seeded = st["seeded"]
+            t = int(st["t"])
             if not 0 <= t <= obj.horizon:
                 raise StateError(f"state t={t} outside [0, {obj.horizon}]")
             obj.t = t
             vecs = {}
-            for k, v in dict(state["vectors"]).items():
+            for k, v in dict(st["vectors"]).items():
                 if v is not None:
                     v = np.asarray(v, dtype=np.float32)
                     if v.shape[-1] != obj.dim or not np.isfinite(v).all():
@@ -212,7 +225,7 @@ class GradientNoise:
         except StateError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, InvalidParameter) as e:
-            raise StateError(f"cannot restore gradient-noise state: {e}") from e
+            raise StateError(f"cannot restore {mechanism!r} state: {e}") from e
         return obj
 
 

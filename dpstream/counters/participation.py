@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import InvalidParameter
+from ..base import InvalidParameter, check_int
 
 __all__ = ["Participation", "toeplitz_sensitivity2", "fixed_order_sensitivity2", "tree_gram"]
 
@@ -45,9 +45,7 @@ class Participation:
 
     def __post_init__(self):
         for name in ("max_participations", "min_separation"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise InvalidParameter(f"{name} must be an int >= 1, got {v!r}")
+            check_int(name, getattr(self, name))
 
     def slots(self, n: int) -> int:
         """Participations that fit in n steps: min(k, ceil(n / b))."""
@@ -75,8 +73,7 @@ def _check_toeplitz(c: np.ndarray) -> np.ndarray:
 
 def toeplitz_sensitivity2(c: np.ndarray, n: int, participation: Participation) -> float:
     """Exact max_pi ||C 1_pi||^2 over b-min-separated patterns of at most k steps in [0, n), C = toeplitz(c[:n])."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InvalidParameter(f"n must be an int >= 1, got {n!r}")
+    check_int("n", n)
     c = _check_toeplitz(c)
     if c.size < n:
         raise InvalidParameter(f"need at least n={n} coefficients, got {c.size}")
@@ -101,8 +98,7 @@ def fixed_order_sensitivity2(
     """max over slots i < b of sum_(j, j') G(i + j b, i + j' b), steps < n (fixed epoch order; G >= 0)."""
     b = participation.min_separation
     k = participation.max_participations
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InvalidParameter(f"n must be an int >= 1, got {n!r}")
+    check_int("n", n)
     slots = np.arange(min(b, n))
     steps = slots[:, None] + b * np.arange(k)[None, :]  # (slots, k), some beyond n
     valid = steps < n

@@ -164,8 +164,8 @@ class _BrokenGridBLTProcess(NoiseProcess):
     def tail_bound(self, beta, upto):
         return float("nan")
 
-    def guarantee_fields(self):
-        return {"rho": self.sens2 / (2.0 * self.sigma2), "notes": ["BROKEN: " + BrokenGridBLT.bug]}
+    def guarantee(self) -> Guarantee:
+        return Guarantee(rho=self.sens2 / (2.0 * self.sigma2), notes=("BROKEN: " + BrokenGridBLT.bug,))
 
 
 class BrokenGridBLT(LinearCounter):

@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 
 from dpstream.accounting import EpsDP, Guarantee, as_privacy, zCDP
-from dpstream.base import HorizonExceeded, InvalidInput, InvalidParameter, Mechanism, check_int, check_positive
+from dpstream.base import (
+    HorizonExceeded,
+    InvalidInput,
+    InvalidParameter,
+    Mechanism,
+    check_int,
+    check_positive,
+    pack_state,
+    unpack_state,
+)
 
 Privacy = zCDP | EpsDP  # the core's privacy targets (dpstream.accounting)
 
@@ -75,7 +84,7 @@ class ProblemMechanism(Mechanism):
         self.horizon = check_int("horizon", horizon)
         self.dim = check_int("dim", dim)
         self.privacy = privacy
-        self.seed = seed
+        self.seed = None if seed is None else check_int("seed (None for OS randomness, or an int)", seed, minimum=0)
         self.t = 0
 
     # -- the streaming interface ----------------------------------------------------------------------------
@@ -106,13 +115,25 @@ class ProblemMechanism(Mechanism):
 
     def _guarantee(self) -> Guarantee:
         """Default: the privacy target itself (subclasses report what their calibration actually achieves)."""
-        eps = self.privacy.epsilon if isinstance(self.privacy, EpsDP) else None
         return Guarantee(
             rho=self.privacy.implied_rho(),
-            epsilon=eps,
+            epsilon=self.privacy.pure_epsilon,
             seeded=self.seed is not None,
             notes=(f"{type(self).__name__}: event-level, one record of {{0,1}}^d replaced",),
         )
+
+    # -- persistence: every problem's state is the envelope of these fields and its own -----------------------
+    _COMMON_FIELDS = ("horizon", "dim", "privacy", "seed", "t")
+
+    def _pack_state(self, **fields: Any) -> dict[str, Any]:
+        """This mechanism's state envelope: the fields every problem has, then ``fields``."""
+        common = {"horizon": self.horizon, "dim": self.dim, "privacy": self.privacy.to_dict(), "seed": self.seed}
+        return pack_state(self.name, self.state_version, {**common, "t": self.t, **fields})
+
+    @classmethod
+    def _unpack_state(cls, state: Any, fields: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The fields of a state envelope of this mechanism (:func:`dpstream.base.unpack_state`)."""
+        return unpack_state(state, cls.name, cls.state_version, cls._COMMON_FIELDS + fields)
 
     def error_bound(self, beta: float = 0.05) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from dpstream.accounting import as_privacy
-from dpstream.base import InvalidParameter, StateError, check_beta
+from dpstream.base import InvalidParameter, StateError, check_probability, state_mechanism
 from dpstream.problems._common import ProblemMechanism, resolve_privacy
 from dpstream.problems.svt import MaxSumSVT, SumSelectSVT
 from dpstream.problems.tree import MaxSumTree, SumSelectTree
-from dpstream.state import is_sealed, restore_checked, unseal
+from dpstream.state import restore_state
 
 
 class _Trivial(ProblemMechanism):
@@ -32,22 +32,15 @@ class _Trivial(ProblemMechanism):
         return ts / 2.0 if self.problem == "maxsum" else np.zeros(recs.shape[0], dtype=np.int64)
 
     def error_bound(self, beta: float = 0.05) -> float:
-        check_beta(beta)
+        check_probability("beta", beta)
         return self.horizon / 2.0 if self.problem == "maxsum" else float(self.horizon)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "type": type(self).__name__,
-            "version": 1,
-            "horizon": self.horizon,
-            "dim": self.dim,
-            "privacy": self.privacy.to_dict(),
-            "seed": self.seed,
-            "t": self.t,
-        }
+        return self._pack_state()
 
     @classmethod
-    def from_state_dict(cls, st):
+    def from_state_dict(cls, state):
+        st = cls._unpack_state(state)
         obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=as_privacy(st["privacy"]), seed=st["seed"])
         obj.t = int(st["t"])
         return obj
@@ -128,12 +121,12 @@ def make(
 
 
 def _restore_raw(state: dict[str, Any]) -> ProblemMechanism:
-    if not isinstance(state, dict) or "type" not in state:
-        raise StateError("not a dpstream problem state dict (missing 'type')")
+    mechanism = state_mechanism(state, "MaxSum / SumSelect")
     for cls in _CLASSES.values():
-        if cls.__name__ == state["type"]:
+        if cls.name == mechanism:
             return cls.from_state_dict(state)
-    raise StateError(f"unknown mechanism type in state dict: {state['type']!r}")
+    known = sorted(cls.name for cls in _CLASSES.values())
+    raise StateError(f"state is for mechanism {mechanism!r}, which is not a MaxSum / SumSelect one ({known})")
 
 
 def from_state_dict(
@@ -141,17 +134,7 @@ def from_state_dict(
 ) -> ProblemMechanism:
     """Restore a MaxSum / SumSelect mechanism: a sealed state (``m.save_state(key)``) with its key, or a raw
     ``state_dict()`` with ``trusted=True`` (see :func:`dpstream.counters.from_state_dict`)."""
-    if key is not None:
-        return unseal(state, key, "problem", _restore_raw, ledger)
-    if is_sealed(state):
-        raise StateError("this state is sealed: pass the key it was sealed with, from_state_dict(s, key=...)")
-    if not trusted:
-        raise StateError(
-            "refusing an unauthenticated problem state: seal it with m.save_state(key) and restore "
-            "with from_state_dict(sealed, key=key), or pass trusted=True for a dict that never left "
-            "this program (restoring it twice replays its noise)"
-        )
-    return restore_checked(_restore_raw, state)
+    return restore_state(state, "problem", _restore_raw, key, ledger=ledger, trusted=trusted)
 
 
 def open(path: Any, problem: str | None = None, method: str = "auto", **kwargs: Any) -> Any:  # noqa: A001

@@ -32,7 +32,13 @@ from typing import Any
 import numpy as np
 
 from dpstream.accounting import Guarantee, as_privacy, zCDP
-from dpstream.base import DPError, InvalidParameter, StateError, check_beta, check_int
+from dpstream.base import (
+    DPError,
+    InvalidParameter,
+    StateError,
+    check_int,
+    check_probability,
+)
 from dpstream.noise import DiscreteLaplace, make_entropy, make_rng
 from dpstream.problems._common import Privacy, ProblemMechanism, resolve_privacy
 
@@ -164,7 +170,7 @@ def svt_parameters(problem: str, horizon: int, privacy: Privacy, beta: float = 0
         raise InvalidParameter(f"problem must be 'maxsum' or 'sumselect', got {problem!r}")
     T = check_int("horizon", horizon)
     d = check_int("dim", dim)
-    beta = check_beta(beta)
+    beta = check_probability("beta", beta)
     best = None
     for f in _SPLITS:
         for c in _CS:
@@ -254,7 +260,7 @@ class _SVTBase(ProblemMechanism):
 
     def error_bound(self, beta: float = 0.05) -> float:
         """w.p. >= 1-β, |y_t - q_t| <= bound for all t <= horizon (q = MaxSum, or the SumSelect gap)."""
-        beta = check_beta(beta)
+        beta = check_probability("beta", beta)
         if beta == self.params.beta:
             return self.params.bound
         p = self.params
@@ -268,14 +274,7 @@ class _SVTBase(ProblemMechanism):
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state. It contains secret noise (the current noisy threshold): keep it private."""
         st = {
-            "type": type(self).__name__,
-            "version": 1,
-            "horizon": self.horizon,
-            "dim": self.dim,
-            "privacy": self.privacy.to_dict(),
-            "seed": self.seed,
             "params": self.params.as_dict(),
-            "t": self.t,
             "sums": self.sums.tolist(),
             "rounds": self.rounds,
             "threshold": self.threshold,
@@ -284,13 +283,15 @@ class _SVTBase(ProblemMechanism):
         if self.seed is not None:
             st["rng"] = [s.state(True) for s in self._streams()] + [self._rg.bit_generator.state]
         st.update(self._extra_state())
-        return st
+        return self._pack_state(**st)
+
+    _STATE_FIELDS = ("params", "sums", "rounds", "threshold", "rng")
+    _EXTRA_FIELDS: tuple[str, ...] = ()
 
     @classmethod
-    def from_state_dict(cls, st: dict[str, Any]):
+    def from_state_dict(cls, state: dict[str, Any]):
+        st = cls._unpack_state(state, cls._STATE_FIELDS + cls._EXTRA_FIELDS)
         try:
-            if st["type"] != cls.__name__:
-                raise StateError(f"state is for {st['type']}, not {cls.__name__}")
             priv = as_privacy(st["privacy"])
             params = SVTParameters(**st["params"])
             obj = cls(horizon=st["horizon"], dim=st["dim"], privacy=priv, seed=st["seed"], params=params)
@@ -378,6 +379,8 @@ class MaxSumSVT(_SVTBase):
             pos = i + 1
         return out
 
+    _EXTRA_FIELDS = ("value",)
+
     def _extra_state(self):
         return {"value": self.value}
 
@@ -422,6 +425,8 @@ class SumSelectSVT(_SVTBase):
             self.threshold = self.params.tau + self._draw_threshold()
             pos = i + 1
         return out
+
+    _EXTRA_FIELDS = ("selected",)
 
     def _extra_state(self):
         return {"selected": self.selected}

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from dpstream import counters
-from dpstream.accounting import EpsDP, Guarantee, as_privacy, zCDP
-from dpstream.base import DPError, StateError, check_beta
+from dpstream.accounting import Guarantee, as_privacy
+from dpstream.base import DPError, StateError, check_probability
 from dpstream.problems._common import Privacy, ProblemMechanism, resolve_privacy
 
 
@@ -33,6 +33,7 @@ def tree_levels(horizon: int) -> int:
 
 class _TreeBase(ProblemMechanism):
     kind = "tree"
+    state_version = 2  # (1: before the counter moved into the core's d-dimensional binary tree)
     # records are calibrated as elements of {0,1}^d; only the deliberately broken subclasses change this
     _per_column_calibration = False
 
@@ -57,9 +58,7 @@ class _TreeBase(ProblemMechanism):
             return self.privacy
         # BROKEN (negative control): the counter is calibrated as if a record changed one column, i.e. with the
         # noise of a d times larger ρ (ε), while the mechanism still claims the target
-        if isinstance(self.privacy, zCDP):
-            return zCDP(self.privacy.rho * self.dim)
-        return EpsDP(self.privacy.epsilon * self.dim)
+        return self.privacy.scaled(self.dim)
 
     @property
     def node_scale(self) -> float:
@@ -77,29 +76,16 @@ class _TreeBase(ProblemMechanism):
 
     def column_error_bound(self, beta: float = 0.05) -> float:
         """w.p. >= 1-β: |Ŝ_t[j] - S_t[j]| <= this, for all t <= horizon and all j."""
-        return self._counter.error_bound(check_beta(beta))
+        return self._counter.error_bound(check_probability("beta", beta))
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state. It contains the counter's secret noise key: keep it private."""
-        return {
-            "type": type(self).__name__,
-            "version": 2,
-            "horizon": self.horizon,
-            "dim": self.dim,
-            "privacy": self.privacy.to_dict(),
-            "seed": self.seed,
-            "sampler": self.sampler,
-            "t": self.t,
-            "counter": self._counter.state_dict(),
-        }
+        return self._pack_state(sampler=self.sampler, counter=self._counter.state_dict())
 
     @classmethod
-    def from_state_dict(cls, st: dict[str, Any]):
+    def from_state_dict(cls, state: dict[str, Any]):
+        st = cls._unpack_state(state, ("sampler", "counter"))
         try:
-            if st["type"] != cls.__name__:
-                raise StateError(f"state is for {st['type']}, not {cls.__name__}")
-            if st["version"] != 2:
-                raise StateError(f"unsupported state version {st['version']!r} (expected 2)")
             obj = cls(
                 horizon=st["horizon"],
                 dim=st["dim"],
