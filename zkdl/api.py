@@ -1002,10 +1002,10 @@ def _prove_eval(kind, run, X_float, labels, origin, *, out_dir, params_path, zer
     )
     if kind == "evaluation":
         correct = int((np.argmax(O, axis=1) == labels).sum())
-        est = EvalStatement(kind=kind, labels_sha256=array_sha256(labels), correct=correct, **common)  # type: ignore[arg-type]
+        est = EvalStatement(kind=kind, labels_sha256=array_sha256(labels), correct=correct, **common)
         pub = EvalPublic.of(st, est, X, labels=labels)
     else:
-        est = EvalStatement(kind=kind, outputs_sha256=array_sha256(O), **common)  # type: ignore[arg-type]
+        est = EvalStatement(kind=kind, outputs_sha256=array_sha256(O), **common)
         pub = EvalPublic.of(st, est, X, outputs=O)
     from .protocol.evaluation import eval_generators_needed
 

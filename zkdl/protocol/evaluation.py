@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -41,15 +42,16 @@ PROTOCOL_ID = "zkdl/eval/v1"
 __all__ = ["INFERENCE_STAGES", "PROTOCOL_ID", "STAGES", "EvalPublic", "EvalWitness", "prove", "verify"]
 
 
-def _once(pub: EvalPublic) -> list[None]:
+# (Stage's instances are typed for the training Public; these take an EvalPublic)
+def _once(pub: Any) -> list[None]:
     return [None]
 
 
-def _layers_backwards(pub: EvalPublic) -> list[int]:
+def _layers_backwards(pub: Any) -> list[int]:
     return list(range(pub.n_layers, 0, -1))
 
 
-def _hidden_layers_backwards(pub: EvalPublic) -> list[int]:
+def _hidden_layers_backwards(pub: Any) -> list[int]:
     return list(range(pub.n_layers - 1, 0, -1))
 
 
@@ -199,7 +201,10 @@ def verify(
         com = coms[name]
         if any(len(c.point) != com.layout.num_vars for c in claims):
             raise VerificationError(f"claim on {name} at a point of the wrong length")
-        ch.open(params, com, verify_reduction(claims, ch), what=f"opening of {name}")
+        try:
+            ch.open(params, com, verify_reduction(claims, ch), what=f"opening of {name}")
+        except VerificationError as exc:
+            raise VerificationError(f"opening of {name}: {exc}") from None
     ch.finish()
     cr.finish()
     return {"verify": time.perf_counter() - t0}

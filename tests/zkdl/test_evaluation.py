@@ -1,0 +1,382 @@
+"""Proven evaluation (test accuracy) and proven inference with the committed final weights of a training run.
+
+Honest proofs verify and report the reference's count; cheats are rejected by the check that catches them (the
+stage spy hooks ``evaluation.STAGES`` like the training soundness tests hook ``training.STAGES``): a count off by
+one row, a proof made with other weights, a tampered argmax, tampered outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from training_instances import make_instance
+
+from zkdl import api
+from zkdl.cli import main
+from zkdl.errors import ProofFormatError, StatementFormatError, StatementMismatch, VerificationError
+from zkdl.protocol import evaluation
+from zkdl.protocol import shapes as shapes_mod
+from zkdl.protocol.eval_witness import EvalPublic, argmax_tables
+from zkdl.protocol.evaluation_statement import EvalStatement, array_sha256
+from zkdl.quant import FixedPointParams, QuantizedModel, predict_int
+
+TYPED = (VerificationError, ProofFormatError, StatementMismatch)
+P = FixedPointParams()
+WIDTHS, N_TEST = (5, 6, 3), 7
+
+
+@pytest.fixture(scope="module")
+def pp():
+    return api.public_params(1 << 8)
+
+
+@pytest.fixture(scope="module")
+def trained(pp):
+    st, run, _X, _Y, opens = make_instance(pp, WIDTHS, 3, 2, 11)
+    rng = np.random.default_rng(5)
+    Xt = np.round(rng.uniform(0, 1, (N_TEST, WIDTHS[0])) * 2**P.frac_bits).astype(np.int64)
+    labels = rng.integers(0, WIDTHS[-1], N_TEST).astype(np.int64)
+    wopen = {k: v for k, v in opens.items() if k.startswith(("WT.", "bT."))}
+    return st, run, Xt, labels, wopen
+
+
+def eval_public(st, Xt, labels, correct) -> EvalPublic:
+    est = EvalStatement(
+        kind="evaluation",
+        training_statement=st.digest().hex(),
+        n_rows=len(labels),
+        inputs_sha256=array_sha256(Xt),
+        labels_sha256=array_sha256(labels),
+        correct=correct,
+        range_backend=st.range_backend,
+        generators_digest=st.generators_digest,
+    )
+    return EvalPublic.of(st, est, Xt, labels=labels)
+
+
+def infer_public(st, Xt, outputs) -> EvalPublic:
+    est = EvalStatement(
+        kind="inference",
+        training_statement=st.digest().hex(),
+        n_rows=Xt.shape[0],
+        inputs_sha256=array_sha256(Xt),
+        outputs_sha256=array_sha256(outputs),
+        range_backend=st.range_backend,
+        generators_digest=st.generators_digest,
+    )
+    return EvalPublic.of(st, est, Xt, outputs=outputs)
+
+
+def true_count(run, Xt, labels) -> int:
+    return int((np.argmax(predict_int(run.final, Xt, P), axis=1) == labels).sum())
+
+
+def rejection(pp, pub, proof) -> tuple[Exception, str]:
+    """Verify expecting a typed rejection; returns (error, the stage whose verifier raised | 'openings' | 'start')."""
+    state = {"failed": None, "entered": False, "all_done": False}
+    last = evaluation.STAGES[-1].name
+
+    def wrap(stage):
+        def verify(ch, pub_, reg, virt, instance):
+            label = stage.name if instance is None else f"{stage.name}({instance})"
+            state["entered"] = True
+            try:
+                stage.verify(ch, pub_, reg, virt, instance)
+            except BaseException:
+                if state["failed"] is None:
+                    state["failed"] = label
+                raise
+            if stage.name == last:
+                state["all_done"] = True
+
+        return dataclasses.replace(stage, verify=verify)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(evaluation, "STAGES", tuple(wrap(s) for s in evaluation.STAGES))
+        mp.setattr(evaluation, "INFERENCE_STAGES", tuple(wrap(s) for s in evaluation.INFERENCE_STAGES))
+        with pytest.raises(TYPED) as ei:
+            evaluation.verify(pp, pub, proof)
+    if state["failed"] is not None:
+        return ei.value, state["failed"]
+    return ei.value, "openings" if state["all_done"] else "start"
+
+
+@contextmanager
+def cheating_limbs():
+    """The honest prover refuses to split an out-of-range value into limbs; a cheater splits anyway."""
+    orig = shapes_mod.LimbSpec.limbs
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shapes_mod.LimbSpec, "limbs", lambda self, values, check=True: orig(self, values, check=False))
+        yield
+
+
+@contextmanager
+def cheating_zero_checks():
+    """The zero-knowledge prover refuses a false zero check (a wiring guard); a cheater skips the guard."""
+    from zkdl.commit import sigma
+
+    def add(self, item, what=""):
+        self._kind = type(item)
+        self._items.append(item)
+        self._what.append(what)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sigma.ZeroAccumulator, "add", add)
+        yield
+
+
+# ---------------------------------------------------------------------------------------------- honest proofs
+@pytest.mark.parametrize("zk", [True, False])
+def test_honest_evaluation_verifies_with_the_reference_count(pp, trained, zk):
+    st, run, Xt, labels, wopen = trained
+    correct = true_count(run, Xt, labels)
+    pub = eval_public(st, Xt, labels, correct)
+    proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=zk)
+    evaluation.verify(pp, pub, proof)
+
+
+@pytest.mark.slow  # several zero-knowledge proofs (or a training run): > 10 s on 2 shared cores
+def test_honest_inference_verifies(pp, trained):
+    st, run, Xt, _labels, wopen = trained
+    O = predict_int(run.final, Xt, P)
+    pub = infer_public(st, Xt, O)
+    proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen)
+    evaluation.verify(pp, pub, proof)
+
+
+def test_argmax_ties_go_to_the_first_maximal_class():
+    O = np.array([[3, 7, 7, 0], [5, 5, 5, 9], [0, 0, 0, 0]], dtype=np.int64)
+    Pm, D = argmax_tables(O, 3)  # column 3 is padding
+    assert Pm.argmax(axis=1).tolist() == [1, 0, 0] == np.argmax(O[:, :3], axis=1).tolist()
+    assert (D >= 0).all() and (D[:, 3] == 0).all()
+    assert D[0].tolist() == [4 - 1, 0, 0, 0]  # j < argmax: strictly smaller, so D = m − O − 1
+
+
+# ---------------------------------------------------------------------------------------------- attacks
+@pytest.mark.parametrize("delta", [+1, -1])
+def test_count_off_by_one_row_is_rejected_by_the_argmax_check(pp, trained, delta):
+    st, run, Xt, labels, wopen = trained
+    correct = true_count(run, Xt, labels) + delta
+    if not 0 <= correct <= N_TEST:
+        pytest.skip("the base run's count is at the boundary")
+    pub = eval_public(st, Xt, labels, correct)
+    proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=False)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == "argmax", (phase, err)
+
+
+@pytest.mark.slow  # several zero-knowledge proofs (or a training run): > 10 s on 2 shared cores
+def test_count_off_by_one_row_is_rejected_in_zero_knowledge_mode(pp, trained):
+    st, run, Xt, labels, wopen = trained
+    correct = true_count(run, Xt, labels)
+    wrong = correct + 1 if correct < N_TEST else correct - 1
+    pub = eval_public(st, Xt, labels, wrong)
+    with cheating_zero_checks():
+        proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen)
+    with pytest.raises(VerificationError):
+        evaluation.verify(pp, pub, proof)
+    # the honest proof, presented with a count one row off, was made for another statement
+    honest_pub = eval_public(st, Xt, labels, correct)
+    honest, _ = evaluation.prove(pp, honest_pub, run.final.weights, run.final.biases, wopen)
+    with pytest.raises(StatementMismatch):
+        evaluation.verify(pp, pub, honest)
+
+
+@pytest.mark.slow  # several zero-knowledge proofs (or a training run): > 10 s on 2 shared cores
+def test_proof_with_other_weights_is_rejected_at_the_weight_openings(pp, trained):
+    """The initial weights of the run, with the count they really give, against the final weight commitments."""
+    st, run, Xt, labels, wopen = trained
+    other = run.initial
+    correct = int((np.argmax(predict_int(other, Xt, P), axis=1) == labels).sum())
+    pub = eval_public(st, Xt, labels, correct)
+    proof, _ = evaluation.prove(pp, pub, other.weights, other.biases, wopen, zk=False)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == "openings" and "opening of WT" in str(err), (phase, err)
+    proof_zk, _ = evaluation.prove(pp, pub, other.weights, other.biases, wopen)
+    err, phase = rejection(pp, pub, proof_zk)
+    assert isinstance(err, VerificationError) and phase == "openings", (phase, err)
+
+
+def _other_class(w, row):
+    P_ = w.ints["P"]
+    c = int(P_[row].argmax())
+    new = (c + 1) % WIDTHS[-1]
+    P_[row] = 0
+    P_[row, new] = 1
+    return c, new
+
+
+def test_tampered_argmax_with_consistent_differences_fails_the_range_check(pp, trained):
+    """Claim another class for row 0 and recompute D for it: some difference is negative (the class is not the
+    first maximal output), so D leaves its range."""
+    st, run, Xt, labels, wopen = trained
+    O = predict_int(run.final, Xt, P)
+    pred = np.argmax(O, axis=1)
+    new = (int(pred[0]) + 1) % WIDTHS[-1]
+    pred_cheat = pred.copy()
+    pred_cheat[0] = new
+    pub = eval_public(st, Xt, labels, int((pred_cheat == labels).sum()))
+
+    def tamper(w):
+        _other_class(w, 0)
+        Om = w.ints["O"]
+        cls = w.ints["P"].argmax(axis=1)
+        m = Om[np.arange(Om.shape[0]), cls]
+        j = np.arange(Om.shape[1])[None, :]
+        w.ints["D"] = (j < WIDTHS[-1]) * (m[:, None] - Om - (j < cls[:, None]))
+        assert w.ints["D"].min() < 0
+        w.refresh(check=False)
+
+    with cheating_limbs():
+        proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=False, tamper=tamper)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == "start" and "range check" in str(err), (phase, err)
+
+
+def test_tampered_argmax_with_honest_differences_fails_the_argmax_check(pp, trained):
+    st, run, Xt, labels, wopen = trained
+    O = predict_int(run.final, Xt, P)
+    pred = np.argmax(O, axis=1)
+    pred[0] = (pred[0] + 1) % WIDTHS[-1]
+    pub = eval_public(st, Xt, labels, int((pred == labels).sum()))
+
+    def tamper(w):
+        _other_class(w, 0)
+        w.refresh()
+
+    proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=False, tamper=tamper)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == "argmax", (phase, err)
+
+
+@pytest.mark.slow  # several zero-knowledge proofs (or a training run): > 10 s on 2 shared cores
+def test_tampered_inference_outputs_are_rejected(pp, trained):
+    st, run, Xt, _labels, wopen = trained
+    O = predict_int(run.final, Xt, P)
+    forged = O.copy()
+    forged[0, 0] += 1
+    pub = infer_public(st, Xt, forged)
+    proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=False)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == f"forward({len(WIDTHS) - 1})", (phase, err)
+    honest, _ = evaluation.prove(pp, infer_public(st, Xt, O), run.final.weights, run.final.biases, wopen)
+    with pytest.raises(StatementMismatch):  # the forged outputs do not hash to the statement's
+        EvalPublic.of(st, infer_public(st, Xt, O).est, Xt, outputs=forged)
+    with pytest.raises(StatementMismatch):  # a proof made for the honest outputs does not prove the forged ones
+        evaluation.verify(pp, pub, honest)
+
+
+def test_bound_to_its_training_statement(pp, trained):
+    st, run, Xt, labels, wopen = trained
+    pub = eval_public(st, Xt, labels, true_count(run, Xt, labels))
+    other_st, *_ = make_instance(pp, WIDTHS, 3, 2, 11, data_seed=9)
+    with pytest.raises(StatementMismatch, match="bound to training statement"):
+        EvalPublic.of(other_st, pub.est, Xt, labels=labels)
+
+
+# ---------------------------------------------------------------------------------------------- the schema
+def _est_dict(trained):
+    st, run, Xt, labels, _ = trained
+    return eval_public(st, Xt, labels, true_count(run, Xt, labels)).est.to_dict()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d.update(claimed_f1=0.9),
+        lambda d: d.pop("correct"),
+        lambda d: d.update(correct=True),
+        lambda d: d.update(correct=2.0),
+        lambda d: d.update(correct=d["n_rows"] + 1),
+        lambda d: d.update(kind="training"),
+        lambda d: d.update(outputs_sha256=d["inputs_sha256"]),
+        lambda d: d.update(training_statement="AB" * 32),
+    ],
+)
+def test_evaluation_statement_is_parsed_strictly(trained, edit):
+    d = _est_dict(trained)
+    EvalStatement.from_dict(dict(d))
+    edit(d)
+    with pytest.raises(StatementFormatError):
+        EvalStatement.from_json(json.dumps(d))
+
+
+def test_duplicate_keys_are_rejected(trained):
+    text = json.dumps(_est_dict(trained))
+    with pytest.raises(StatementFormatError, match="duplicate"):
+        EvalStatement.from_json(text[:-1] + ', "correct": 0}')
+
+
+# ---------------------------------------------------------------------------------------------- api and cli
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("iris") / "run"
+    api.prove_training(widths=[4, 8, 3], data="iris", steps=2, batch_size=8, out_dir=out, verify_after=False)
+    return out
+
+
+@pytest.mark.slow  # several zero-knowledge proofs (or a training run): > 10 s on 2 shared cores
+def test_cli_evaluate_and_verify(iris_run, tmp_path, capsys):
+    ev = tmp_path / "eval"
+    assert main(["evaluate", str(iris_run), "--out", str(ev), "--quiet"]) == 0
+    summary = json.loads((iris_run / "summary.json").read_text())
+    out = capsys.readouterr().out
+    assert "held-out split" in out
+    assert main(["verify", str(ev), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["valid"] and res["kind"] == "evaluation" and res["n_rows"] == 30
+    assert res["accuracy"] == pytest.approx(summary["quantized_accuracy_final"], abs=1e-4)
+    assert res["training_statement_digest"] == summary["statement_digest"]
+    # the trusted training statement given explicitly
+    assert main(["verify", str(ev), "--statement", str(iris_run / "statement.json")]) == 0
+    assert "verified accuracy" in capsys.readouterr().out
+
+    # a claimed accuracy one row off: exit 1, naming why
+    bad = tmp_path / "bad"
+    shutil.copytree(ev, bad)
+    d = json.loads((bad / "evaluation.json").read_text())
+    d["correct"] = d["correct"] + 1 if d["correct"] < d["n_rows"] else d["correct"] - 1
+    (bad / "evaluation.json").write_text(json.dumps(d))
+    assert main(["verify", str(bad), "--json"]) == 1
+    res = json.loads(capsys.readouterr().out)
+    assert not res["valid"] and res["error_type"] == "StatementMismatch"
+
+    # verified against another training statement: exit 1
+    other = tmp_path / "other_statement.json"
+    st = json.loads((iris_run / "statement.json").read_text())
+    st["steps"] += 1
+    other.write_text(json.dumps(st))
+    assert main(["verify", str(ev), "--statement", str(other)]) == 1
+    assert "bound to training statement" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # several zero-knowledge proofs (or a training run): > 10 s on 2 shared cores
+def test_api_infer_and_verify(iris_run, tmp_path):
+    X = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]])
+    np.save(tmp_path / "x.npy", X)
+    bundle = api.infer(iris_run, str(tmp_path / "x.npy"), out_dir=tmp_path / "inf")
+    res = api.verify_inference(tmp_path / "inf")
+    assert res.valid and res.predictions is not None
+    assert res.predictions.tolist() == bundle.predictions.tolist()
+    assert main(["verify", str(tmp_path / "inf")]) == 0
+    with pytest.raises(StatementFormatError, match="not an evaluation"):
+        api.verify_evaluation(tmp_path / "inf")
+    # a forged output in the directory: the statement's hash no longer matches
+    O = np.load(tmp_path / "inf" / "outputs.npy")
+    O[0, 0] += 1
+    np.save(tmp_path / "inf" / "outputs.npy", O)
+    res = api.verify_inference(tmp_path / "inf")
+    assert not res.valid and res.error_type == "StatementMismatch"
+
+
+@pytest.mark.slow  # several zero-knowledge proofs (or a training run): > 10 s on 2 shared cores
+def test_quantized_model_of_the_run_matches_its_summary(iris_run):
+    """The evaluation's reference count comes from private/final_model.npz (the committed final model)."""
+    z = np.load(iris_run / "private" / "final_model.npz")
+    m = QuantizedModel((z["W1"], z["W2"]), (z["b1"], z["b2"]))
+    assert m.widths == (4, 8, 3)
