@@ -187,6 +187,8 @@ class ProofBundle:
     summary: dict = field(default_factory=dict)
     out_dir: Path | None = None
     preprocessing: dict = field(default_factory=dict)
+    #: the held-out split committed in the statement (``test_split=True``): quantized ``X`` and ``labels``
+    test_split: dict = field(default_factory=dict)
 
 
 # =========================================================================================================
@@ -338,6 +340,7 @@ def prove_training(
     overwrite: bool = False,
     command_line: Sequence[str] | None = None,
     check_resources: bool = True,
+    test_split: bool = False,
 ) -> ProofBundle:
     """Train ``steps`` quantized SGD steps and prove them.
 
@@ -391,6 +394,7 @@ def _prove_training(
     overwrite,
     command_line,
     check_resources,
+    test_split,
 ) -> ProofBundle:
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
@@ -446,6 +450,18 @@ def _prove_training(
 
     pp = public_params(_generators_needed(st0), params_path, create=True)
     st0 = Statement(**{**st0.__dict__, "generators_digest": pp.digest.hex()})
+    split_opens: dict[str, Opening] = {}
+    split_arrays: dict[str, np.ndarray] = {}
+    if test_split:
+        # the held-out split goes into the statement, which the transcript absorbs before any step is proven
+        if ds.labels_test is None:
+            raise DatasetError("--test-split commits a classification test split: the data needs class labels")
+        from .protocol.eval_witness import commit_test_split
+
+        split_arrays = {"X": quantize_inputs(ds.X_test, fp, ds.feature_names), "labels": ds.labels_test}
+        ts, opened = commit_test_split(pp, st0.widths, split_arrays["X"], split_arrays["labels"])
+        split_opens = {f"test_split.{k}": v for k, v in opened.items()}
+        st0 = Statement(**{**st0.__dict__, "test_split": ts})
     say("committing the data, labels and weights")
     t0 = time.perf_counter()
     witness = training.Witness(training.Public.of(st0), run, X, Y)
@@ -480,6 +496,8 @@ def _prove_training(
         "proof_bytes": len(proof),
         "statement_commitment_bytes": sum(len(c.to_bytes()) for c in coms.values()),
     }
+    if test_split:
+        summary["test_split_rows"] = int(split_arrays["X"].shape[0])
     if check_resources:
         summary["estimated_memory_bytes"] = summary_resources["memory_bytes"]
     labels_test = ds.labels_test
@@ -506,7 +524,9 @@ def _prove_training(
         list(run.final.biases),
         summary,
         preprocessing=ds.preprocessing,
+        test_split=split_arrays,
     )
+    bundle.openings.update(split_opens)
     if verify_after:
         say("verifying")
         res = verify(proof, statement, params=pp, allow_transparent=not zero_knowledge)
@@ -622,6 +642,10 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
     os.replace(tmp, priv / "final_model.npz")
     openings = {k: [hex(b) for b in op.blinds] for k, op in bundle.openings.items()}
     atomic(priv / "openings.json", json.dumps(openings, indent=1).encode())
+    if bundle.test_split:
+        tmp = priv / "test_split.tmp.npz"
+        np.savez(tmp, X=bundle.test_split["X"], labels=bundle.test_split["labels"])
+        os.replace(tmp, priv / TEST_SPLIT_FILE)
     if bundle.preprocessing:
         atomic(priv / "preprocessing.json", (json.dumps(bundle.preprocessing) + "\n").encode())
     atomic(out / "summary.json", (json.dumps(bundle.summary, indent=2) + "\n").encode())
@@ -771,6 +795,8 @@ def verify(
 # evaluation and inference with the committed final model of a training run
 # =========================================================================================================
 EVAL_STATEMENT_FILE = "evaluation.json"
+TEST_SPLIT_FILE = "test_split.npz"
+TEST_SPLIT_OPENING = "test_split_opening.json"
 TRAINING_STATEMENT_COPY = "training_statement.json"
 EVAL_ARRAYS = {"inputs": "inputs.npy", "labels": "labels.npy", "outputs": "outputs.npy"}
 
@@ -788,6 +814,7 @@ class EvaluationBundle:
     outputs: np.ndarray | None = None
     summary: dict = field(default_factory=dict)
     out_dir: Path | None = None
+    split_blinds: dict | None = None  # evaluation on the committed test split: the openings it reveals
 
     @property
     def accuracy(self) -> float | None:
@@ -907,7 +934,18 @@ def _load_training_run(run: str | os.PathLike):
     pre = {}
     if (d / PRIVATE_DIR / "preprocessing.json").exists():
         pre = json.loads((d / PRIVATE_DIR / "preprocessing.json").read_bytes())
-    return st, weights, biases, openings, summary, pre
+    split = None
+    if st.test_split is not None and (d / PRIVATE_DIR / TEST_SPLIT_FILE).exists():
+        try:
+            with np.load(d / PRIVATE_DIR / TEST_SPLIT_FILE, allow_pickle=False) as z:
+                split = {
+                    "X": np.asarray(z["X"], dtype=np.int64),
+                    "labels": np.asarray(z["labels"], dtype=np.int64),
+                    "blinds": {k: [int(h, 16) for h in blinds[f"test_split.{k}"]] for k in ("X", "Y")},
+                }
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise ModelFormatError(f"cannot read the committed test split of {run}: {exc!r}") from None
+    return st, weights, biases, openings, summary, pre, split
 
 
 def _preprocess_features(X: np.ndarray, pre: dict) -> np.ndarray:
@@ -923,17 +961,28 @@ def _preprocess_features(X: np.ndarray, pre: dict) -> np.ndarray:
     return X
 
 
-def _test_set(data, st: Statement, summary: dict, pre: dict) -> tuple[np.ndarray, np.ndarray, str]:
-    """Float test features (preprocessed as in training) and class labels, and where they came from. The training
-    data itself (same source and contents) gives its held-out split (same seed); anything else is used whole."""
+def _test_set(data, st: Statement, summary: dict, pre: dict, split: dict | None):
+    """Quantized test features and class labels, where they came from, the evaluation statement's ``test_data``
+    and (for the committed split) its openings. Default: the held-out split committed in the training statement
+    (``--test-split``), else the training data's held-out split (same source, same seed). Any other source is
+    used whole, preprocessed like the training features."""
     from .quant.data import read_data, validate
 
+    fp = FixedPointParams(**st.params)
+    if summary.get("task", "classification") != "classification":
+        raise DatasetError("proven evaluation counts correct classes: the run must be a classification run")
+    if data is None and split is not None:
+        return (
+            split["X"],
+            split["labels"],
+            "the held-out split committed in the training statement before training",
+            "training-split",
+            split["blinds"],
+        )
     if data is None:
         data = summary.get("data_name")
         if data is None:
             raise DatasetError("the run has no summary.json naming its data; pass --data")
-    if summary.get("task", "classification") != "classification":
-        raise DatasetError("proven evaluation counts correct classes: the run must be a classification run")
     X, y, info = read_data(data)
     if info.get("data_sha256") and info.get("data_sha256") == summary.get("data_sha256"):
         ds = load_dataset(
@@ -943,13 +992,14 @@ def _test_set(data, st: Statement, summary: dict, pre: dict) -> tuple[np.ndarray
             standardize=bool(summary.get("standardize", False)),
         )
         assert ds.labels_test is not None
-        return (
-            ds.X_test,
-            ds.labels_test,
-            f"the held-out split of the training data {info['name']} (seed {summary.get('seed', 0)})",
+        origin = (
+            f"the held-out split of the training data {info['name']} (seed {summary.get('seed', 0)}), "
+            "chosen at evaluation time (not committed before training)"
         )
-    X, y, task = validate(X, y, info["name"], "classification")
-    return _preprocess_features(X, pre), np.asarray(y, dtype=np.int64), f"{info['name']} (all {X.shape[0]} rows)"
+        return quantize_inputs(ds.X_test, fp, ds.feature_names), ds.labels_test, origin, "public", None
+    X, y, _task = validate(X, y, info["name"], "classification")
+    origin = f"{info['name']} (all {X.shape[0]} rows), chosen at evaluation time (not committed before training)"
+    return quantize_inputs(_preprocess_features(X, pre), fp), np.asarray(y, dtype=np.int64), origin, "public", None
 
 
 def _write_eval_dir(bundle: EvaluationBundle, out_dir, overwrite: bool) -> Path:
@@ -973,21 +1023,37 @@ def _write_eval_dir(bundle: EvaluationBundle, out_dir, overwrite: bool) -> Path:
             np.save(buf, np.ascontiguousarray(arr, dtype=np.int64), allow_pickle=False)
             atomic(EVAL_ARRAYS[key], buf.getvalue())
     atomic(TRAINING_STATEMENT_COPY, bundle.training_statement.to_json().encode())
+    if bundle.split_blinds is not None:
+        opened = {k: [hex(b) for b in v] for k, v in bundle.split_blinds.items()}
+        atomic(TEST_SPLIT_OPENING, json.dumps(opened).encode())
     atomic(PROOF_FILE, bundle.proof)
     atomic("summary.json", (json.dumps(bundle.summary, indent=2) + "\n").encode())
     atomic(EVAL_STATEMENT_FILE, bundle.statement.to_json().encode())  # last: its presence marks a complete dir
     return out
 
 
-def _prove_eval(kind, run, X_float, labels, origin, *, out_dir, params_path, zero_knowledge, overwrite, verify_after):
+def _prove_eval(
+    kind,
+    run,
+    X,
+    labels,
+    origin,
+    *,
+    out_dir,
+    params_path,
+    zero_knowledge,
+    overwrite,
+    verify_after,
+    test_data="public",
+    split_blinds=None,
+):
     from .protocol import evaluation
     from .protocol.eval_witness import EvalPublic
     from .protocol.evaluation_statement import array_sha256
 
     t0 = time.perf_counter()
-    st, weights, biases, openings, summary, pre = run
+    st, weights, biases, openings, summary, pre, _split = run
     fp = FixedPointParams(**st.params)
-    X = quantize_inputs(X_float, fp)
     n, d0 = X.shape
     if d0 != st.widths[0]:
         raise DatasetError(f"the inputs have {d0} features, the model {st.widths[0]}")
@@ -999,11 +1065,12 @@ def _prove_eval(kind, run, X_float, labels, origin, *, out_dir, params_path, zer
         inputs_sha256=array_sha256(X),
         range_backend=st.range_backend,
         generators_digest=st.generators_digest,
+        test_data=test_data,
     )
     if kind == "evaluation":
         correct = int((np.argmax(O, axis=1) == labels).sum())
         est = EvalStatement(kind=kind, labels_sha256=array_sha256(labels), correct=correct, **common)
-        pub = EvalPublic.of(st, est, X, labels=labels)
+        pub = EvalPublic.of(st, est, X, labels=labels, split_blinds=split_blinds)
     else:
         est = EvalStatement(kind=kind, outputs_sha256=array_sha256(O), **common)
         pub = EvalPublic.of(st, est, X, outputs=O)
@@ -1031,9 +1098,11 @@ def _prove_eval(kind, run, X_float, labels, origin, *, out_dir, params_path, zer
         evaluation.verify(pp, pub, proof)
         info["verify_seconds"] = round(time.perf_counter() - tv, 3)
     info["total_seconds"] = round(time.perf_counter() - t0, 3)
+    info["test_data_committed_before_training"] = test_data == "training-split"
     bundle = EvaluationBundle(
         proof, est, st, X, labels if kind == "evaluation" else None, O if kind == "inference" else None, info
     )
+    bundle.split_blinds = split_blinds
     if out_dir is not None:
         bundle.out_dir = _write_eval_dir(bundle, out_dir, overwrite)
     return bundle
@@ -1055,8 +1124,8 @@ def evaluate(
     preprocessed like the training features. The count of rows whose predicted class (the first maximal output)
     equals the label is the proof's public output; the test set is public (its hash is in the statement)."""
     loaded = _load_training_run(run)
-    st, _, _, _, summary, pre = loaded
-    X, labels, origin = _test_set(data, st, summary, pre)
+    st, _, _, _, summary, pre, split = loaded
+    X, labels, origin, test_data, split_blinds = _test_set(data, st, summary, pre, split)
     if labels.size and (labels.min() < 0 or labels.max() >= st.widths[-1]):
         raise DatasetError(f"the labels must be classes in [0, {st.widths[-1]})")
     return _prove_eval(
@@ -1065,6 +1134,8 @@ def evaluate(
         X,
         labels,
         origin,
+        test_data=test_data,
+        split_blinds=split_blinds,
         out_dir=out_dir,
         params_path=params_path,
         zero_knowledge=zero_knowledge,
@@ -1098,10 +1169,11 @@ def infer(
         X = X[None, :]
     if X.ndim != 2 or X.shape[0] < 1 or not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
         raise DatasetError(f"inputs must be a finite numeric (n, d) array, got {X.dtype} {X.shape}")
+    fp = FixedPointParams(**loaded[0].params)
     return _prove_eval(
         "inference",
         loaded,
-        _preprocess_features(X, pre),
+        quantize_inputs(_preprocess_features(X, pre), fp),
         None,
         "public inputs",
         out_dir=out_dir,
@@ -1145,6 +1217,13 @@ def _verify_eval(kind, path, training_statement, params_path, allow_transparent)
     X = _load_int_array(d / EVAL_ARRAYS["inputs"], "inputs")
     labels = _load_int_array(d / EVAL_ARRAYS["labels"], "labels") if kind == "evaluation" else None
     outputs = _load_int_array(d / EVAL_ARRAYS["outputs"], "outputs") if kind == "inference" else None
+    split_blinds = None
+    if est.test_data == "training-split":
+        try:
+            raw = json.loads(_read_json_file(d / TEST_SPLIT_OPENING, "test split opening"))
+            split_blinds = {k: [int(h, 16) for h in raw[k]] for k in ("X", "Y")}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StatementFormatError(f"malformed {d / TEST_SPLIT_OPENING}: {exc!r}") from None
     res = EvaluationResult(
         valid=False,
         kind=kind,
@@ -1153,7 +1232,13 @@ def _verify_eval(kind, path, training_statement, params_path, allow_transparent)
         frac_bits=int(st.params.get("frac_bits", 0)),
         training_statement_digest=st.digest().hex(),
         training_statement_source=source,
-        test_data=f"public ({est.test_data}; inputs sha256 {est.inputs_sha256[:16]}…)",
+        test_data=(
+            "public inputs"
+            if kind == "inference"
+            else "the held-out split committed in the training statement before training (its opening checked)"
+            if est.test_data == "training-split"
+            else "public data given at evaluation time (committed after training, not before)"
+        ),
     )
     try:
         res.zero_knowledge = not parse_header(proof).transparent
@@ -1165,7 +1250,7 @@ def _verify_eval(kind, path, training_statement, params_path, allow_transparent)
             raise TransparentProofRefused(
                 "the proof is transparent (not zero-knowledge); refused unless allow_transparent"
             )
-        pub = EvalPublic.of(st, est, X, labels=labels, outputs=outputs)
+        pub = EvalPublic.of(st, est, X, labels=labels, outputs=outputs, split_blinds=split_blinds)
         pp = public_params(evaluation.eval_generators_needed(pub), params_path)
         evaluation.verify(pp, pub, proof)
         res.valid = True

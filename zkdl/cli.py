@@ -190,6 +190,7 @@ def _prove(args, *, compare_float: bool):
             zero_knowledge=not args.transparent,
             overwrite=args.force or getattr(args, "replace_default", False),
             command_line=["zkdl", *args.argv],
+            test_split=getattr(args, "test_split", False),
         )
     finally:
         display.close()
@@ -229,6 +230,11 @@ def _summary_lines(bundle, title: str) -> list[str]:
         f"  proof                {s['proof_bytes']} bytes; statement commitments "
         f"{s['statement_commitment_bytes']} bytes",
         f"  statement digest     {s['statement_digest']}",
+        *(
+            [f"  test split           {s['test_split_rows']} held-out rows committed in the statement"]
+            if "test_split_rows" in s
+            else []
+        ),
         f"  written to           {bundle.out_dir}",
     ]
     return lines
@@ -406,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(p, steps=4, batch=32)
     p.add_argument("--out", default="zkdl-out", help="output directory (default zkdl-out)")
     p.add_argument("--no-verify", action="store_true", help="do not re-verify the proof before exiting")
+    p.add_argument(
+        "--test-split",
+        action="store_true",
+        help="commit the held-out split in the statement (before any step is proven); `zkdl evaluate` then "
+        "proves the accuracy on exactly that split",
+    )
     p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser(

@@ -76,6 +76,7 @@ class EvalPublic:
     X_fr: Fr
     labels: np.ndarray | None  # evaluation: class labels of the n real rows
     outputs: np.ndarray | None  # inference: padded public outputs (N' × d'_L), int64
+    split_blinds: dict | None = None  # test_data "training-split": the openings of the training statement's test split
 
     @classmethod
     def of(
@@ -86,6 +87,7 @@ class EvalPublic:
         *,
         labels: np.ndarray | None = None,
         outputs: np.ndarray | None = None,
+        split_blinds: dict | None = None,
     ) -> EvalPublic:
         """Check the public data against the statements (hashes, shapes, declared ranges) and derive the layout.
         Raises ``StatementMismatch`` when they do not fit."""
@@ -120,6 +122,11 @@ class EvalPublic:
                 raise StatementMismatch("the labels do not match labels_sha256 of the evaluation statement")
             if labels.min() < 0 or labels.max() >= C:
                 raise StatementMismatch(f"labels must be classes in [0, {C})")
+            if est.test_data == "training-split":
+                if st.test_split is None or st.test_split["n_rows"] != n:
+                    raise StatementMismatch("the training statement commits no test split of these rows")
+                if split_blinds is None:
+                    raise StatementMismatch("an evaluation on the training statement's test split needs its openings")
         else:
             outputs = np.asarray(outputs) if outputs is not None else None
             if outputs is None or outputs.dtype != np.int64 or outputs.shape != (n, C):
@@ -137,7 +144,9 @@ class EvalPublic:
             log_size = sum(log2(s) for s in eval_tensor_shape(name, sh))
             for seg, bits in zip(sp.segment_names(), sp.limb_bits):
                 segs.append((seg, log_size, bits))
-        return cls(st, est, sh, specs, RangeLayout(segs), Xp, Fr.from_int64(Xp.reshape(-1)), labels, out_p)
+        return cls(
+            st, est, sh, specs, RangeLayout(segs), Xp, Fr.from_int64(Xp.reshape(-1)), labels, out_p, split_blinds
+        )
 
     @property
     def n_layers(self) -> int:
@@ -241,3 +250,44 @@ class EvalWitness:
         if name not in self._fr:
             self._fr[name] = Fr.from_int64(self.ints[name].reshape(-1))
         return self._fr[name]
+
+
+def test_split_tables(widths, X: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The committed forms of a held-out split: inputs padded to pow2(n) × pow2(d_0), one-hot labels (0/1) padded
+    to pow2(n) × pow2(d_L)."""
+    n = X.shape[0]
+    Np = 1 << max(0, (n - 1).bit_length())
+    Dp = 1 << max(0, (int(widths[-1]) - 1).bit_length())
+    Y = np.zeros((Np, Dp), dtype=np.int64)
+    Y[np.arange(n), labels] = 1
+    return {"X": pad_to(X, (Np, 1 << max(0, (int(widths[0]) - 1).bit_length()))), "Y": Y}
+
+
+def commit_test_split(params, widths, X: np.ndarray, labels: np.ndarray, blinds: dict | None = None, rng=None):
+    """Commit (or, with ``blinds``, recommit) a held-out split: ``({"n_rows", "X", "Y"}, {"X": Opening, ...})``."""
+    from ..commit.pedersen import commit_int
+
+    out: dict = {"n_rows": int(X.shape[0])}
+    opens = {}
+    for name, table in test_split_tables(widths, X, labels).items():
+        out[name], opens[name] = commit_int(
+            params, table.reshape(-1), rng=rng, blinds=None if blinds is None else blinds[name]
+        )
+    return out, opens
+
+
+def check_test_split_opening(params, pub: EvalPublic) -> None:
+    """The public test data opens the training statement's test split commitments (``StatementMismatch``
+    otherwise)."""
+    st = pub.st
+    assert st.test_split is not None and pub.split_blinds is not None and pub.labels is not None
+    X = pub.X[: pub.n_rows, : st.widths[0]]
+    try:
+        coms, _ = commit_test_split(params, st.widths, X, pub.labels, blinds=pub.split_blinds)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StatementMismatch(f"the openings of the test split are unusable: {exc}") from None
+    for name in ("X", "Y"):
+        if coms[name].to_bytes() != st.test_split[name].to_bytes():
+            raise StatementMismatch(
+                f"the test data is not the split committed in the training statement (its {name} does not open it)"
+            )

@@ -30,7 +30,7 @@ from ..serialize import ContainerReader, ContainerWriter
 from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
 from ..transcript import Transcript
 from .channel import SECTIONS, ProverChannel, VerifierChannel
-from .eval_witness import EvalPublic, EvalWitness
+from .eval_witness import EvalPublic, EvalWitness, check_test_split_opening
 from .evaluation_statement import EvalStatement
 from .relations import argmax, forward
 from .statement import Statement
@@ -171,6 +171,8 @@ def verify(
     generators_needed(st)  # the training statement's parameters are usable and cannot wrap
     if st.generators_digest != params.digest.hex():
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
+    if est.test_data == "training-split":
+        check_test_split_opening(params, pub)
     cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS)
     zk = not cr.transparent
     readers = {s: cr.section(s) for s in SECTIONS}

@@ -13,7 +13,9 @@ duplicate keys; anything else raises :class:`~zkdl.errors.StatementFormatError`:
                         (the outputs on given inputs)
     training_statement  64 lowercase hex digits: the digest of the training statement
     n_rows              integer ≥ 1: rows of the inputs
-    test_data           "public" (the inputs and labels are public, given by their hashes)
+    test_data           "public" (inputs and labels given at evaluation time, by their hashes) or
+                        "training-split" (they are also the held-out split committed in the training statement's
+                        test_split before training; the openings of those commitments travel with the proof)
     inputs_sha256       64 lowercase hex digits: array_sha256 of the quantized inputs (int64, n_rows × d_0)
     labels_sha256       evaluation: 64 lowercase hex digits (array_sha256 of the int64 class labels); inference: null
     correct             evaluation: integer in [0, n_rows], the rows whose predicted class equals the label;
@@ -37,7 +39,7 @@ from .statement import RANGE_BACKENDS
 
 EVAL_STATEMENT_VERSION = 1
 KINDS = ("evaluation", "inference")
-TEST_DATA = ("public",)
+TEST_DATA = ("public", "training-split")
 EVAL_STATEMENT_KEYS = (
     "version",
     "kind",
