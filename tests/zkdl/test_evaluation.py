@@ -21,8 +21,9 @@ from zkdl.cli import main
 from zkdl.errors import ProofFormatError, StatementFormatError, StatementMismatch, VerificationError
 from zkdl.protocol import evaluation
 from zkdl.protocol import shapes as shapes_mod
-from zkdl.protocol.eval_witness import EvalPublic, argmax_tables
+from zkdl.protocol.eval_witness import EvalPublic, argmax_tables, commit_test_split
 from zkdl.protocol.evaluation_statement import EvalStatement, array_sha256
+from zkdl.protocol.statement import Statement
 from zkdl.quant import FixedPointParams, QuantizedModel, predict_int
 
 TYPED = (VerificationError, ProofFormatError, StatementMismatch)
@@ -380,3 +381,86 @@ def test_quantized_model_of_the_run_matches_its_summary(iris_run):
     z = np.load(iris_run / "private" / "final_model.npz")
     m = QuantizedModel((z["W1"], z["W2"]), (z["b1"], z["b2"]))
     assert m.widths == (4, 8, 3)
+
+
+# ------------------------------------------------------------------------------------------ the committed test split
+@pytest.fixture(scope="module")
+def split_trained(pp, trained):
+    """The base run's statement with the held-out rows committed in its test_split field."""
+    st, run, Xt, labels, wopen = trained
+    ts, opened = commit_test_split(pp, st.widths, Xt, labels)
+    st_split = dataclasses.replace(st, test_split=ts)
+    return st_split, {k: list(op.blinds) for k, op in opened.items()}
+
+
+def _split_public(st, Xt, labels, correct, blinds) -> EvalPublic:
+    est = dataclasses.replace(eval_public(st, Xt, labels, correct).est, test_data="training-split")
+    return EvalPublic.of(st, est, Xt, labels=labels, split_blinds=blinds)
+
+
+def test_statement_with_a_test_split_round_trips_and_one_without_is_unchanged(split_trained, trained):
+    st_split, _ = split_trained
+    st = trained[0]
+    assert "test_split" not in st.to_dict()
+    again = Statement.from_json(st_split.to_json())
+    assert again.canonical_bytes() == st_split.canonical_bytes() and again.digest() != st.digest()
+    d = json.loads(st_split.to_json())
+    d["test_split"]["claimed_accuracy"] = 0.99
+    with pytest.raises(StatementFormatError, match="test_split"):
+        Statement.from_dict(d)
+
+
+@pytest.mark.slow  # two proofs: > 10 s on 2 shared cores
+def test_evaluation_on_the_committed_split_verifies_and_other_rows_do_not_open_it(pp, trained, split_trained):
+    _st, run, Xt, labels, wopen = trained
+    st_split, blinds = split_trained
+    pub = _split_public(st_split, Xt, labels, true_count(run, Xt, labels), blinds)
+    proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=False)
+    evaluation.verify(pp, pub, proof)
+    # other labels (chosen after training) presented as the committed split: their hash matches a new statement,
+    # but they do not open the training statement's commitment
+    other = labels.copy()
+    other[0] = (other[0] + 1) % WIDTHS[-1]
+    pub2 = _split_public(st_split, Xt, other, true_count(run, Xt, other), blinds)
+    proof2, _ = evaluation.prove(pp, pub2, run.final.weights, run.final.biases, wopen, zk=False)
+    with pytest.raises(StatementMismatch, match="not the split committed in the training statement"):
+        evaluation.verify(pp, pub2, proof2)
+    with pytest.raises(StatementMismatch, match="commits no test split"):
+        _split_public(trained[0], Xt, labels, 0, blinds)
+
+
+@pytest.mark.slow  # two training runs and two zero-knowledge evaluations: > 10 s
+def test_cli_test_split_evaluation_says_where_its_data_came_from(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "prove",
+                "--data",
+                "iris",
+                "--widths",
+                "4,8,3",
+                "--steps",
+                "2",
+                "--batch",
+                "8",
+                "--test-split",
+                "--no-verify",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert "test split" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--out", str(tmp_path / "e1"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "e1"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["valid"] and "committed in the training statement before training" in res["test_data"]
+    assert main(["evaluate", str(run), "--data", "iris", "--out", str(tmp_path / "e2"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "e2"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["valid"] and "committed after training" in res["test_data"]
