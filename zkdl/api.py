@@ -1095,7 +1095,13 @@ def _prove_eval(
         info["predictions"] = np.argmax(O, axis=1).tolist()
     if verify_after:
         tv = time.perf_counter()
-        evaluation.verify(pp, pub, proof)
+        try:
+            evaluation.verify(pp, pub, proof)
+        except (VerificationError, StatementMismatch) as exc:
+            raise VerificationError(
+                f"the fresh {kind} proof did not verify ({exc}); do the run's private artifacts (final_model.npz, "
+                "openings.json) belong to its statement.json?"
+            ) from None
         info["verify_seconds"] = round(time.perf_counter() - tv, 3)
     info["total_seconds"] = round(time.perf_counter() - t0, 3)
     info["test_data_committed_before_training"] = test_data == "training-split"

@@ -464,3 +464,28 @@ def test_cli_test_split_evaluation_says_where_its_data_came_from(tmp_path, capsy
     assert main(["verify", str(tmp_path / "e2"), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["valid"] and "committed after training" in res["test_data"]
+
+
+@pytest.mark.slow  # a zero-knowledge evaluation proof on the iris run: > 10 s
+def test_unusable_runs_and_inputs_are_typed_errors(iris_run, tmp_path):
+    from zkdl.errors import DatasetError, ModelFormatError, ZkdlError
+
+    with pytest.raises(DatasetError, match="features"):
+        api.infer(iris_run, np.zeros((2, 5)))
+    with pytest.raises(DatasetError, match="finite numeric"):
+        api.infer(iris_run, np.full((2, 4), np.nan))
+    with pytest.raises(ZkdlError, match="not a training run directory"):
+        api.evaluate(tmp_path / "nothing")
+    broken = tmp_path / "broken"
+    shutil.copytree(iris_run, broken)
+    (broken / "private" / "openings.json").write_text("{}")
+    with pytest.raises(ModelFormatError, match="do not match its statement"):
+        api.evaluate(broken)
+    # final weights that are not the committed ones: the fresh proof does not verify, and the error says why
+    other = tmp_path / "other"
+    shutil.copytree(iris_run, other)
+    z = dict(np.load(other / "private" / "final_model.npz"))
+    z["W1"] = z["W1"] + 1
+    np.savez(other / "private" / "final_model.npz", **z)
+    with pytest.raises(VerificationError, match="private artifacts"):
+        api.evaluate(other)
