@@ -998,6 +998,8 @@ def _test_set(data, st: Statement, summary: dict, pre: dict, split: dict | None)
         )
         return quantize_inputs(ds.X_test, fp, ds.feature_names), ds.labels_test, origin, "public", None
     X, y, _task = validate(X, y, info["name"], "classification")
+    if X.shape[1] != st.widths[0]:
+        raise DatasetError(f"{info['name']} has {X.shape[1]} features, the model {st.widths[0]}")
     origin = f"{info['name']} (all {X.shape[0]} rows), chosen at evaluation time (not committed before training)"
     return quantize_inputs(_preprocess_features(X, pre), fp), np.asarray(y, dtype=np.int64), origin, "public", None
 
@@ -1176,6 +1178,8 @@ def infer(
     if X.ndim != 2 or X.shape[0] < 1 or not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
         raise DatasetError(f"inputs must be a finite numeric (n, d) array, got {X.dtype} {X.shape}")
     fp = FixedPointParams(**loaded[0].params)
+    if X.shape[1] != loaded[0].widths[0]:
+        raise DatasetError(f"the inputs have {X.shape[1]} features, the model {loaded[0].widths[0]}")
     return _prove_eval(
         "inference",
         loaded,
