@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import subprocess
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ from training_instances import make_instance
 
 from zkdl import api
 from zkdl.cli import main
+from zkdl.commit.pedersen import commit_int
 from zkdl.errors import ProofFormatError, StatementFormatError, StatementMismatch, VerificationError
 from zkdl.protocol import evaluation
 from zkdl.protocol import shapes as shapes_mod
@@ -355,6 +360,21 @@ def test_cli_evaluate_and_verify(iris_run, tmp_path, capsys):
     assert main(["verify", str(ev), "--statement", str(other)]) == 1
     assert "bound to training statement" in capsys.readouterr().out
 
+    # verifying an evaluation imports none of the training packages
+    code = (
+        "import sys, zkdl; r = zkdl.verify_evaluation(sys.argv[1]); "
+        "print(r.valid, [m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules])"
+    )
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(ev)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert r.stdout.split() == ["True", "[]"], r.stderr
+
 
 @pytest.mark.slow  # several zero-knowledge proofs (or a training run): > 10 s on 2 shared cores
 def test_api_infer_and_verify(iris_run, tmp_path):
@@ -489,3 +509,68 @@ def test_unusable_runs_and_inputs_are_typed_errors(iris_run, tmp_path):
     np.savez(other / "private" / "final_model.npz", **z)
     with pytest.raises(VerificationError, match="private artifacts"):
         api.evaluate(other)
+
+
+def _honest_differences(w):
+    """D recomputed from a (tampered) P exactly as the relation defines it: cm(j)·(Σ_j' P·O − O − Suf)."""
+    Om, Pm = w.ints["O"], w.ints["P"]
+    m = (Pm * Om).sum(axis=1)
+    suf = np.cumsum(Pm[:, ::-1], axis=1)[:, ::-1] - Pm  # Σ_{j' > j} P[i, j']
+    cm = (np.arange(Om.shape[1]) < WIDTHS[-1])[None, :]
+    w.ints["D"] = cm * (m[:, None] - Om - suf)
+    assert w.ints["D"].min() >= 0  # in range: only the one-hot checks can catch the cheat
+    w.refresh()
+
+
+def test_a_row_without_a_predicted_class_fails_the_row_sum_check(pp, trained):
+    """The padded row (all outputs zero) gets no class at all: D stays zero and in range, so only the check that
+    every row of P sums to one catches it."""
+    st, run, Xt, labels, wopen = trained
+    pub = eval_public(st, Xt, labels, true_count(run, Xt, labels))
+
+    def tamper(w):
+        assert w.ints["P"].shape[0] > N_TEST and not w.ints["O"][N_TEST:].any()
+        w.ints["P"][N_TEST] = 0
+        _honest_differences(w)
+
+    proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=False, tamper=tamper)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == "argmax", (phase, err)
+
+
+def test_a_padding_column_as_the_predicted_class_fails_the_padding_check(pp, trained):
+    """A model whose outputs are all negative: a padded output column (always 0) would be the maximum. Predicting it
+    keeps D in range and every row sum at one; only the check that P is zero on padding columns catches it."""
+    st, run, Xt, labels, wopen = trained
+    L = len(WIDTHS) - 1
+    biases = list(run.final.biases)
+    biases[L - 1] = biases[L - 1] - (1 << (P.frac_bits + 3))  # outputs about −8: all negative
+    model = QuantizedModel(tuple(run.final.weights), tuple(biases))
+    assert predict_int(model, Xt, P).max() < 0
+    coms, opens = dict(st.commitments), {}
+    padded = 1 << (WIDTHS[-1] - 1).bit_length()
+    for l, (W, b) in enumerate(zip(model.weights, model.biases), start=1):
+        Wp = np.zeros((1 << (W.shape[0] - 1).bit_length(), 1 << (W.shape[1] - 1).bit_length()), dtype=np.int64)
+        Wp[: W.shape[0], : W.shape[1]] = W
+        coms[f"WT.{l}"], opens[f"WT.{l}"] = commit_int(pp, Wp.reshape(-1))
+        bp = np.zeros(Wp.shape[1], dtype=np.int64)
+        bp[: b.shape[0]] = b
+        coms[f"bT.{l}"], opens[f"bT.{l}"] = commit_int(pp, bp)
+    assert padded > WIDTHS[-1]
+    st2 = dataclasses.replace(st, commitments=coms)
+    honest_count = int((np.argmax(predict_int(model, Xt, P), axis=1) == labels).sum())
+    row = int(np.argmax(np.argmax(predict_int(model, Xt, P), axis=1) == labels))  # a correctly predicted row
+    pub = eval_public(st2, Xt, labels, honest_count - 1)
+
+    def tamper(w):
+        w.ints["P"][row] = 0
+        w.ints["P"][row, WIDTHS[-1]] = 1  # the first padding column
+        _honest_differences(w)
+
+    assert honest_count >= 1
+    honest_pub = eval_public(st2, Xt, labels, honest_count)
+    honest, _ = evaluation.prove(pp, honest_pub, model.weights, model.biases, opens, zk=False)
+    evaluation.verify(pp, honest_pub, honest)  # the model itself is fine
+    proof, _ = evaluation.prove(pp, pub, model.weights, model.biases, opens, zk=False, tamper=tamper)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == "argmax", (phase, err)
