@@ -8,7 +8,8 @@ not made: the evaluation proof needs only the statement's final weight commitmen
 cost measured is the evaluation's. Each proof is made and verified ``--reps`` times; wall and CPU seconds of the
 best repetition are reported (CPU seconds are robust to a machine shared with other work). The integer forward
 pass of the same rows is measured in the same run as the baseline (the cost of computing, not proving, them).
-Results go to bench/results/evaluation[_quick].json.
+``--ezkl`` adds ezkl (installed in the venv) proving ONE inference of the same float model in the same run, the
+issue's comparison (64 proven inferences against ezkl's one). Results go to bench/results/evaluation[_quick].json.
 """
 
 from __future__ import annotations
@@ -44,12 +45,64 @@ def _timed(fn, reps):
     return best
 
 
+def ezkl_one_inference(run, fp, x: np.ndarray, workdir: Path) -> dict:
+    """ezkl (if installed) proving ONE inference of the same model: the final weights dequantized, exported to ONNX
+    (torch's exporter), settings calibrated for resources, an SRS generated locally (``gen_srs``, ezkl's dummy SRS:
+    same cost to prove with as a downloaded one), keys set up. Setup is reported apart; prove and verify are the
+    comparison."""
+    import asyncio
+    import inspect
+
+    import ezkl
+    import torch
+
+    from zkdl.quant.model import dequantize_model, to_torch
+
+    def run_(r):
+        return asyncio.run(r) if inspect.iscoroutine(r) else r
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    f = {k: str(workdir / k) for k in ("m.onnx", "input.json", "settings.json", "m.compiled", "vk", "pk", "w.json")}
+    net = to_torch(dequantize_model(run.final, fp), dtype=torch.float32).eval()
+    xt = torch.tensor(x.reshape(1, -1), dtype=torch.float32)
+    torch.onnx.export(net, xt, f["m.onnx"], input_names=["input"], output_names=["output"], dynamo=False)
+    (workdir / "input.json").write_text(json.dumps({"input_data": [xt.reshape(-1).tolist()]}))
+    t0 = time.perf_counter()
+    run_(ezkl.gen_settings(f["m.onnx"], f["settings.json"]))
+    run_(ezkl.calibrate_settings(f["input.json"], f["m.onnx"], f["settings.json"], "resources"))
+    run_(ezkl.compile_circuit(f["m.onnx"], f["m.compiled"], f["settings.json"]))
+    logrows = json.loads(Path(f["settings.json"]).read_text())["run_args"]["logrows"]
+    srs = workdir / f"kzg{logrows}.srs"
+    if not srs.exists():
+        run_(ezkl.gen_srs(str(srs), logrows))
+    run_(ezkl.setup(f["m.compiled"], f["vk"], f["pk"], str(srs)))
+    run_(ezkl.gen_witness(f["input.json"], f["m.compiled"], f["w.json"]))
+    setup_s = time.perf_counter() - t0
+    pw, pc, _ = _timed(
+        lambda: run_(ezkl.prove(f["w.json"], f["m.compiled"], f["pk"], str(workdir / "p.json"), str(srs))), 1
+    )
+    vw, vc, ok = _timed(lambda: run_(ezkl.verify(str(workdir / "p.json"), f["settings.json"], f["vk"], str(srs))), 1)
+    assert ok is True
+    return {
+        "ezkl_version": getattr(ezkl, "__version__", "?"),
+        "logrows": logrows,
+        "setup_seconds": round(setup_s, 3),
+        "prove_seconds": round(pw, 3),
+        "prove_cpu_seconds": round(pc, 3),
+        "verify_seconds": round(vw, 3),
+        "verify_cpu_seconds": round(vc, 3),
+        "proof_bytes": len(json.loads((workdir / "p.json").read_text()).get("proof", [])),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--infer-rows", type=int, default=64)
+    ap.add_argument("--ezkl", action="store_true", help="also prove ONE inference of the same model with ezkl")
+    ap.add_argument("--ezkl-dir", default="/tmp/zkdl-bench-ezkl", help="ezkl's files (its SRS is reused)")
     a = ap.parse_args()
     widths = [64, 32, 10] if a.quick else [64, 256, 256, 10]
     fp = FixedPointParams()
@@ -125,6 +178,15 @@ def main() -> None:
     results["evaluation_heldout"] = measure("evaluation", Xt)
     results["inference"] = measure("inference", Xt[: a.infer_rows])
     results["inference_one_row"] = measure("inference", Xt[:1])
+    if a.ezkl:
+        results["ezkl_one_inference"] = ez = ezkl_one_inference(run, fp, ds.X_test[0], Path(a.ezkl_dir))
+        print("ezkl", json.dumps(ez))
+        zi = results["inference"]
+        results["inference_vs_ezkl"] = {
+            "zkdl_rows": zi["rows"],
+            "prove_wall_ratio_zkdl_batch_over_ezkl_one": round(zi["prove_seconds"] / ez["prove_seconds"], 3),
+            "prove_cpu_ratio_zkdl_batch_over_ezkl_one": round(zi["prove_cpu_seconds"] / ez["prove_cpu_seconds"], 3),
+        }
     out = Path(__file__).parent / "results" / ("evaluation_quick.json" if a.quick else "evaluation.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print("written to", out)
