@@ -292,7 +292,10 @@ def _verify_evaluation_dir(args) -> int:
 
     from . import api
 
-    kind = _json.loads((Path(args.proof) / api.EVAL_STATEMENT_FILE).read_bytes()).get("kind")
+    try:
+        kind = _json.loads((Path(args.proof) / api.EVAL_STATEMENT_FILE).read_bytes()).get("kind")
+    except (ValueError, AttributeError):
+        kind = None  # not JSON, or not an object: verify_evaluation's strict parser says what is wrong
     check = api.verify_inference if kind == "inference" else api.verify_evaluation
     res = check(
         args.proof, training_statement=args.statement, params_path=args.params, allow_transparent=args.allow_transparent

@@ -574,3 +574,11 @@ def test_a_padding_column_as_the_predicted_class_fails_the_padding_check(pp, tra
     proof, _ = evaluation.prove(pp, pub, model.weights, model.biases, opens, zk=False, tamper=tamper)
     err, phase = rejection(pp, pub, proof)
     assert isinstance(err, VerificationError) and phase == "argmax", (phase, err)
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"kind": "inference"}'])
+def test_cli_verify_of_a_malformed_evaluation_directory_is_unusable_input(tmp_path, capsys, text):
+    (tmp_path / "evaluation.json").write_text(text)
+    assert main(["verify", str(tmp_path), "--json"]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and out["error_type"] == "StatementFormatError"
