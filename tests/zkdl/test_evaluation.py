@@ -582,3 +582,55 @@ def test_cli_verify_of_a_malformed_evaluation_directory_is_unusable_input(tmp_pa
     assert main(["verify", str(tmp_path), "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False and out["error_type"] == "StatementFormatError"
+
+
+# ---------------------------------------------------------------------------------------------- zero knowledge
+def _windows(data: bytes, start: int) -> set[bytes]:
+    return {data[i : i + 32] for i in range(start, len(data) - 31)}
+
+
+@pytest.mark.slow  # a zero-knowledge and a transparent evaluation proof with recording: > 10 s
+def test_no_witness_value_appears_in_a_zero_knowledge_evaluation_proof(pp, trained):
+    """Leak detector (as for the training proof): no 32-byte window after the public HEAD encodes a weight, an
+    intermediate of the forward pass, the outputs, the predicted classes, the differences, or any value the prover
+    committed to; the same detector fires on the transparent mode."""
+    from zkdl.commit import sigma
+    from zkdl.field import MODULUS as R
+    from zkdl.protocol.channel import ProverChannel
+    from zkdl.protocol.eval_witness import EvalWitness
+    from zkdl.serialize import parse_header
+
+    st, run, Xt, labels, wopen = trained
+    pub = eval_public(st, Xt, labels, true_count(run, Xt, labels))
+    committed: list[int] = []
+    orig = sigma.PScalar.__post_init__
+
+    def record(self):
+        orig(self)
+        committed.append(self.value)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sigma.PScalar, "__post_init__", record)
+        proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen)
+    evaluation.verify(pp, pub, proof)
+    w = EvalWitness(pub, run.final.weights, run.final.biases)
+    private = [k for k in w.ints if k != "X"]  # the inputs are public
+    secrets_ = {(int(v) % R).to_bytes(32, "little") for k in private for v in w.ints[k].reshape(-1)}
+    secrets_ |= {(int(v) % R).to_bytes(32, "little") for v in committed}
+    head = next(s for s in parse_header(proof).sections if s.tag == "HEAD")
+    assert len(committed) > 20
+    assert not _windows(proof, head.offset + head.length) & secrets_
+
+    stated: list[int] = []
+    orig_values = ProverChannel.values
+
+    def values(self, label, vals, section="SUMC"):
+        out = orig_values(self, label, vals, section)
+        stated.extend(out)
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ProverChannel, "values", values)
+        clear, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=False)
+    head = next(s for s in parse_header(clear).sections if s.tag == "HEAD")
+    assert _windows(clear, head.offset + head.length) & {(int(v) % R).to_bytes(32, "little") for v in stated}
