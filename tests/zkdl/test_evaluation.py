@@ -634,3 +634,28 @@ def test_no_witness_value_appears_in_a_zero_knowledge_evaluation_proof(pp, train
         clear, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, zk=False)
     head = next(s for s in parse_header(clear).sections if s.tag == "HEAD")
     assert _windows(clear, head.offset + head.length) & {(int(v) % R).to_bytes(32, "little") for v in stated}
+
+
+def test_final_weights_with_nonzero_padding_fail_the_padding_check(pp, trained):
+    """A statement whose final weights carry values outside their true shapes (a hidden unit the architecture does
+    not have, feeding the output): proven honestly for those weights, rejected by the evaluation's own padding
+    check."""
+    from zkdl.protocol.eval_witness import EvalWitness
+    from zkdl.protocol.shapes import pad_to
+
+    st, run, Xt, labels, _ = trained
+    W1 = pad_to(run.final.weights[0], (8, 8))
+    W2 = pad_to(run.final.weights[1], (8, 4))
+    W1[0, 6] = 1 << P.frac_bits
+    W2[6, 0] = 1 << P.frac_bits
+    b1, b2 = pad_to(run.final.biases[0], (8,)), pad_to(run.final.biases[1], (4,))
+    coms, opens = dict(st.commitments), {}
+    for name, arr in (("WT.1", W1), ("WT.2", W2), ("bT.1", b1), ("bT.2", b2)):
+        coms[name], opens[name] = commit_int(pp, arr.reshape(-1))
+    st2 = dataclasses.replace(st, commitments=coms)
+    probe = EvalWitness(eval_public(st2, Xt, labels, 0), (W1, W2), (b1, b2))
+    count = int((probe.ints["P"][:N_TEST].argmax(axis=1) == labels).sum())
+    pub = eval_public(st2, Xt, labels, count)
+    proof, _ = evaluation.prove(pp, pub, (W1, W2), (b1, b2), opens, zk=False)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == "padding", (phase, err)

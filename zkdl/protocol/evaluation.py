@@ -61,12 +61,14 @@ STAGES: tuple[Stage, ...] = (
     Stage("relu", forward.prove_relu, forward.verify_relu, _hidden_layers_backwards),
     Stage("output", forward.prove_output, forward.verify_output, _once),  # Z'_L is the range-checked output
     Stage("weights", forward.prove_weight_ranges, forward.verify_weight_ranges, _once),
+    Stage("padding", forward.prove_weight_padding, forward.verify_weight_padding, _once),
 )
 
 INFERENCE_STAGES: tuple[Stage, ...] = (
     Stage("forward", forward.prove_matmul, forward.verify_matmul, _layers_backwards),  # public outputs
     Stage("relu", forward.prove_relu, forward.verify_relu, _hidden_layers_backwards),
     Stage("weights", forward.prove_weight_ranges, forward.verify_weight_ranges, _once),
+    Stage("padding", forward.prove_weight_padding, forward.verify_weight_padding, _once),
 )
 
 

@@ -10,7 +10,8 @@ are the batch axis, the weights are the training statement's final commitments `
 * ReLU of hidden layer l: ``A = (1 − S)⊙M``, ``Z' = (1 − 2S)⊙M − S`` with ``S`` one bit and ``M`` range-checked
   (relu.py's relation without the backward part), all claims batched into one sumcheck;
 * output: claims on ``Z'_L`` are claims on the range-checked output ``O`` (evaluation);
-* the final weights and biases are range-checked at fresh points (``FW{l}``, ``FB{l}``).
+* the final weights and biases are range-checked at fresh points (``FW{l}``, ``FB{l}``) and proven zero outside
+  their true shapes (``relations/padding.py``'s zero check).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ...piop.public_table import Dense, EqCombination, LessThan, mles, tables
 from ..eval_witness import EvalPublic, EvalWitness
 from ..shapes import log2, split_point
 from .limbs import prove_limb_claims, verify_limb_claims
+from .padding import _publics as padding_publics
 
 # tables E_A, E_Z, S, M:  E_A·(1 − S)·M + E_Z·((1 − 2S)·M − S)
 FORWARD_RELU_RELATION = sc.Relation(
@@ -198,3 +200,43 @@ def verify_weight_ranges(
         (v,) = ch.values(f"eval/inrange/{limbed}", 1)
         reg.add(Claim(tensor, rho, v))
         verify_limb_claims(ch, pub, reg, limbed, rho, v)  # type: ignore[arg-type]
+
+
+def _padded_weights(pub: EvalPublic) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """The final weights and biases whose zero padding is proven: (name, padded shape, true shape)."""
+    sh, st = pub.sh, pub.st
+    out: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    for l in range(1, pub.n_layers + 1):
+        out.append((f"WT.{l}", (sh.widths[l - 1], sh.widths[l]), (st.widths[l - 1], st.widths[l])))
+        if st.has_bias[l - 1]:
+            out.append((f"bT.{l}", (sh.widths[l],), (st.widths[l],)))
+    return [o for o in out if o[1] != o[2]]
+
+
+def prove_weight_padding(
+    ch: ProverChannelProtocol, pub: EvalPublic, w: EvalWitness, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
+) -> None:
+    """The final weights are zero outside their true shapes (``relations/padding.py``'s zero check), so the proof
+    is of the model of the statement's widths on its own, without leaning on the training proof for it."""
+    for name, padded, true in _padded_weights(pub):
+        rho = ch.transcript.challenge_frs(f"eval/pad/{name}", sum(log2(d) for d in padded))
+        point, vals = ch.sumcheck(
+            tables(padding_publics(rho, padded, true)) + [w.fr(name)], sc.Relation.product(3), 0, n_public=2
+        )
+        reg.add(Claim(name, point, vals[2]))
+
+
+def verify_weight_padding(
+    ch: VerifierChannelProtocol, pub: EvalPublic, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
+) -> None:
+    for name, padded, true in _padded_weights(pub):
+        nv = sum(log2(d) for d in padded)
+        rho = ch.transcript.challenge_frs(f"eval/pad/{name}", nv)
+        point, vals = ch.sumcheck(
+            nv,
+            sc.Relation.product(3),
+            0,
+            public=mles(padding_publics(rho, padded, true)),
+            what=f"zero padding of {name}",
+        )
+        reg.add(Claim(name, point, vals[2]))
