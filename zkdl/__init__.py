@@ -24,6 +24,12 @@ _API = (
     "public_params",
     "load_statement",
     "write_bundle",
+    "evaluate",
+    "infer",
+    "verify_evaluation",
+    "verify_inference",
+    "EvaluationBundle",
+    "EvaluationResult",
 )
 
 

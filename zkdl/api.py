@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from .errors import (
     ZkdlError,
 )
 from .protocol import training
+from .protocol.evaluation_statement import EvalStatement
 from .protocol.statement import Statement
 from .quant import (
     BatchSchedule,
@@ -185,6 +187,8 @@ class ProofBundle:
     summary: dict = field(default_factory=dict)
     out_dir: Path | None = None
     preprocessing: dict = field(default_factory=dict)
+    #: the held-out split committed in the statement (``test_split=True``): quantized ``X`` and ``labels``
+    test_split: dict = field(default_factory=dict)
 
 
 # =========================================================================================================
@@ -336,6 +340,7 @@ def prove_training(
     overwrite: bool = False,
     command_line: Sequence[str] | None = None,
     check_resources: bool = True,
+    test_split: bool = False,
 ) -> ProofBundle:
     """Train ``steps`` quantized SGD steps and prove them.
 
@@ -389,6 +394,7 @@ def _prove_training(
     overwrite,
     command_line,
     check_resources,
+    test_split,
 ) -> ProofBundle:
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
@@ -444,6 +450,18 @@ def _prove_training(
 
     pp = public_params(_generators_needed(st0), params_path, create=True)
     st0 = Statement(**{**st0.__dict__, "generators_digest": pp.digest.hex()})
+    split_opens: dict[str, Opening] = {}
+    split_arrays: dict[str, np.ndarray] = {}
+    if test_split:
+        # the held-out split goes into the statement, which the transcript absorbs before any step is proven
+        if ds.labels_test is None:
+            raise DatasetError("--test-split commits a classification test split: the data needs class labels")
+        from .protocol.eval_witness import commit_test_split
+
+        split_arrays = {"X": quantize_inputs(ds.X_test, fp, ds.feature_names), "labels": ds.labels_test}
+        ts, opened = commit_test_split(pp, st0.widths, split_arrays["X"], split_arrays["labels"])
+        split_opens = {f"test_split.{k}": v for k, v in opened.items()}
+        st0 = Statement(**{**st0.__dict__, "test_split": ts})
     say("committing the data, labels and weights")
     t0 = time.perf_counter()
     witness = training.Witness(training.Public.of(st0), run, X, Y)
@@ -478,6 +496,8 @@ def _prove_training(
         "proof_bytes": len(proof),
         "statement_commitment_bytes": sum(len(c.to_bytes()) for c in coms.values()),
     }
+    if test_split:
+        summary["test_split_rows"] = int(split_arrays["X"].shape[0])
     if check_resources:
         summary["estimated_memory_bytes"] = summary_resources["memory_bytes"]
     labels_test = ds.labels_test
@@ -504,7 +524,9 @@ def _prove_training(
         list(run.final.biases),
         summary,
         preprocessing=ds.preprocessing,
+        test_split=split_arrays,
     )
+    bundle.openings.update(split_opens)
     if verify_after:
         say("verifying")
         res = verify(proof, statement, params=pp, allow_transparent=not zero_knowledge)
@@ -620,6 +642,10 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
     os.replace(tmp, priv / "final_model.npz")
     openings = {k: [hex(b) for b in op.blinds] for k, op in bundle.openings.items()}
     atomic(priv / "openings.json", json.dumps(openings, indent=1).encode())
+    if bundle.test_split:
+        tmp = priv / "test_split.tmp.npz"
+        np.savez(tmp, X=bundle.test_split["X"], labels=bundle.test_split["labels"])
+        os.replace(tmp, priv / TEST_SPLIT_FILE)
     if bundle.preprocessing:
         atomic(priv / "preprocessing.json", (json.dumps(bundle.preprocessing) + "\n").encode())
     atomic(out / "summary.json", (json.dumps(bundle.summary, indent=2) + "\n").encode())
@@ -763,3 +789,518 @@ def verify(
         res.error_type = "ProofFormatError"
     res.seconds = time.perf_counter() - t0
     return res
+
+
+# =========================================================================================================
+# evaluation and inference with the committed final model of a training run
+# =========================================================================================================
+EVAL_STATEMENT_FILE = "evaluation.json"
+TEST_SPLIT_FILE = "test_split.npz"
+TEST_SPLIT_OPENING = "test_split_opening.json"
+TRAINING_STATEMENT_COPY = "training_statement.json"
+EVAL_ARRAYS = {"inputs": "inputs.npy", "labels": "labels.npy", "outputs": "outputs.npy"}
+
+
+@dataclass
+class EvaluationBundle:
+    """What :func:`evaluate` or :func:`infer` produces (all public): the proof, its statement, the training
+    statement it is bound to and the public arrays."""
+
+    proof: bytes
+    statement: EvalStatement
+    training_statement: Statement
+    inputs: np.ndarray
+    labels: np.ndarray | None = None
+    outputs: np.ndarray | None = None
+    summary: dict = field(default_factory=dict)
+    out_dir: Path | None = None
+    split_blinds: dict | None = None  # evaluation on the committed test split: the openings it reveals
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.statement.accuracy
+
+    @property
+    def predictions(self) -> np.ndarray | None:
+        return None if self.outputs is None else np.argmax(self.outputs, axis=1)
+
+
+@dataclass
+class EvaluationResult:
+    """Outcome of :func:`verify_evaluation` / :func:`verify_inference`; ``bool(result)`` is ``result.valid``.
+
+    What was verified: ``kind``, ``n_rows``, for an evaluation ``correct`` and ``accuracy``, for an inference the
+    public ``outputs`` (fixed point, scale ``2^frac_bits``) and ``predictions`` (first maximal output), and the
+    digest of the ``training_statement`` whose final weight commitments the proof used."""
+
+    valid: bool
+    kind: str
+    reason: str | None = None
+    error_type: str | None = None
+    seconds: float = 0.0
+    proof_bytes: int = 0
+    zero_knowledge: bool | None = None
+    n_rows: int = 0
+    correct: int | None = None
+    accuracy: float | None = None
+    outputs: np.ndarray | None = None
+    predictions: np.ndarray | None = None
+    frac_bits: int = 0
+    training_statement_digest: str = ""
+    training_statement_source: str = ""
+    test_data: str = ""
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+    def to_dict(self) -> dict:
+        out = {
+            "valid": self.valid,
+            "kind": self.kind,
+            "reason": self.reason,
+            "error_type": self.error_type,
+            "seconds": round(self.seconds, 4),
+            "proof_bytes": self.proof_bytes,
+            "zero_knowledge": self.zero_knowledge,
+            "n_rows": self.n_rows,
+            "training_statement_digest": self.training_statement_digest,
+            "training_statement_source": self.training_statement_source,
+            "test_data": self.test_data,
+        }
+        if self.kind == "evaluation":
+            out.update(correct=self.correct, accuracy=self.accuracy)
+        else:
+            out["predictions"] = None if self.predictions is None else self.predictions.tolist()
+            out["outputs"] = None if self.outputs is None else (self.outputs / float(1 << self.frac_bits)).tolist()
+        return out
+
+    def describe(self) -> str:
+        head = (
+            f"VALID  ({self.proof_bytes} bytes, verified in {self.seconds:.2f} s)"
+            if self.valid
+            else f"INVALID  {self.error_type}: {self.reason}"
+        )
+        mode = {True: "zero-knowledge", False: "transparent", None: "unknown"}[self.zero_knowledge]
+        lines = [head, f"  proof mode          {mode}", f"  proof of            {self.kind} on {self.n_rows} rows"]
+        if self.valid and self.kind == "evaluation":
+            lines.append(f"  verified accuracy   {self.accuracy:.4f}  ({self.correct} of {self.n_rows} rows correct)")
+        if self.valid and self.kind == "inference" and self.predictions is not None:
+            shown = ", ".join(str(int(c)) for c in self.predictions[:32])
+            more = f", … ({len(self.predictions)} in all)" if len(self.predictions) > 32 else ""
+            lines.append(f"  verified classes    {shown}{more}")
+        lines += [
+            f"  test data           {self.test_data}",
+            f"  training statement  {self.training_statement_digest}  ({self.training_statement_source})",
+        ]
+        return "\n".join(lines)
+
+
+def _read_json_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StatementFormatError(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+def _load_training_run(run: str | os.PathLike):
+    """The training statement, final model (int64) and the openings of its final weight commitments."""
+    d = Path(run)
+    if not d.is_dir():
+        raise ZkdlError(f"{run} is not a training run directory (give the --out directory of `zkdl prove`)")
+    st = Statement.from_json(_read_json_file(d / STATEMENT_FILE, "training statement"))
+    try:
+        with np.load(d / PRIVATE_DIR / "final_model.npz", allow_pickle=False) as z:
+            arrays = {k: np.asarray(z[k]) for k in z.files}
+        blinds = json.loads((d / PRIVATE_DIR / "openings.json").read_bytes())
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ModelFormatError(
+            f"cannot read the private artifacts of {run} (final_model.npz, openings.json): {exc}"
+        ) from None
+    L = st.num_layers
+    try:
+        weights = [arrays[f"W{l}"].astype(np.int64) for l in range(1, L + 1)]
+        biases = [arrays[f"b{l}"].astype(np.int64) if st.has_bias[l - 1] else None for l in range(1, L + 1)]
+        openings = {}
+        for name in [f"WT.{l}" for l in range(1, L + 1)] + [f"bT.{l}" for l in range(1, L + 1) if st.has_bias[l - 1]]:
+            openings[name] = Opening(st.commitments[name].layout, tuple(int(h, 16) for h in blinds[name]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{run}: the private artifacts do not match its statement ({exc!r})") from None
+    summary = {}
+    if (d / "summary.json").exists():
+        try:
+            summary = json.loads((d / "summary.json").read_bytes())
+        except ValueError:
+            summary = {}
+    pre = {}
+    if (d / PRIVATE_DIR / "preprocessing.json").exists():
+        pre = json.loads((d / PRIVATE_DIR / "preprocessing.json").read_bytes())
+    split = None
+    if st.test_split is not None and (d / PRIVATE_DIR / TEST_SPLIT_FILE).exists():
+        try:
+            with np.load(d / PRIVATE_DIR / TEST_SPLIT_FILE, allow_pickle=False) as z:
+                split = {
+                    "X": np.asarray(z["X"], dtype=np.int64),
+                    "labels": np.asarray(z["labels"], dtype=np.int64),
+                    "blinds": {k: [int(h, 16) for h in blinds[f"test_split.{k}"]] for k in ("X", "Y")},
+                }
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise ModelFormatError(f"cannot read the committed test split of {run}: {exc!r}") from None
+    return st, weights, biases, openings, summary, pre, split
+
+
+def _preprocess_features(X: np.ndarray, pre: dict) -> np.ndarray:
+    """The training run's feature preprocessing (``private/preprocessing.json``) applied to new rows."""
+    X = np.asarray(X, dtype=np.float64)
+    f = pre.get("features") or {}
+    if f.get("method") == "divide":
+        return X / float(f["by"])
+    if f.get("method") == "minmax":
+        return (X - np.asarray(f["min"])) / np.asarray(f["span"])
+    if f.get("method") == "standardize":
+        return (X - np.asarray(f["mean"])) / np.asarray(f["std"])
+    return X
+
+
+def _test_set(data, st: Statement, summary: dict, pre: dict, split: dict | None):
+    """Quantized test features and class labels, where they came from, the evaluation statement's ``test_data``
+    and (for the committed split) its openings. Default: the held-out split committed in the training statement
+    (``--test-split``), else the training data's held-out split (same source, same seed). Any other source is
+    used whole, preprocessed like the training features."""
+    from .quant.data import read_data, validate
+
+    fp = st.params
+    if summary.get("task", "classification") != "classification":
+        raise DatasetError("proven evaluation counts correct classes: the run must be a classification run")
+    if data is None and split is not None:
+        return (
+            split["X"],
+            split["labels"],
+            "the held-out split committed in the training statement before training",
+            "training-split",
+            split["blinds"],
+        )
+    if data is None:
+        data = summary.get("data_name")
+        if data is None:
+            raise DatasetError("the run has no summary.json naming its data; pass --data")
+    X, y, info = read_data(data)
+    if info.get("data_sha256") and info.get("data_sha256") == summary.get("data_sha256"):
+        ds = load_dataset(
+            data,
+            seed=int(summary.get("seed", 0)),
+            task="classification",
+            standardize=bool(summary.get("standardize", False)),
+        )
+        assert ds.labels_test is not None
+        origin = (
+            f"the held-out split of the training data {info['name']} (seed {summary.get('seed', 0)}), "
+            "chosen at evaluation time (not committed before training)"
+        )
+        return quantize_inputs(ds.X_test, fp, ds.feature_names), ds.labels_test, origin, "public", None
+    X, y, _task = validate(X, y, info["name"], "classification")
+    if X.shape[1] != st.widths[0]:
+        raise DatasetError(f"{info['name']} has {X.shape[1]} features, the model {st.widths[0]}")
+    origin = f"{info['name']} (all {X.shape[0]} rows), chosen at evaluation time (not committed before training)"
+    return quantize_inputs(_preprocess_features(X, pre), fp), np.asarray(y, dtype=np.int64), origin, "public", None
+
+
+def _write_eval_dir(bundle: EvaluationBundle, out_dir, overwrite: bool) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ZkdlError(f"--out {out} is a file, not a directory")
+    if (out / EVAL_STATEMENT_FILE).exists() and not overwrite:
+        raise ZkdlError(f"{out} already holds an evaluation; choose another --out or pass --force")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def atomic(name: str, data: bytes):
+        tmp = out / (name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, out / name)
+
+    import io
+
+    for key, arr in (("inputs", bundle.inputs), ("labels", bundle.labels), ("outputs", bundle.outputs)):
+        if arr is not None:
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr, dtype=np.int64), allow_pickle=False)
+            atomic(EVAL_ARRAYS[key], buf.getvalue())
+    atomic(TRAINING_STATEMENT_COPY, bundle.training_statement.to_json().encode())
+    if bundle.split_blinds is not None:
+        opened = {k: [hex(b) for b in v] for k, v in bundle.split_blinds.items()}
+        atomic(TEST_SPLIT_OPENING, json.dumps(opened).encode())
+    atomic(PROOF_FILE, bundle.proof)
+    atomic("summary.json", (json.dumps(bundle.summary, indent=2) + "\n").encode())
+    atomic(EVAL_STATEMENT_FILE, bundle.statement.to_json().encode())  # last: its presence marks a complete dir
+    return out
+
+
+def _prove_eval(
+    kind,
+    run,
+    X,
+    labels,
+    origin,
+    *,
+    out_dir,
+    params_path,
+    zero_knowledge,
+    overwrite,
+    verify_after,
+    test_data="public",
+    split_blinds=None,
+):
+    from .protocol import evaluation
+    from .protocol.eval_witness import EvalPublic
+    from .protocol.evaluation_statement import array_sha256
+
+    t0 = time.perf_counter()
+    st, weights, biases, openings, summary, pre, _split = run
+    fp = st.params
+    n, d0 = X.shape
+    if d0 != st.widths[0]:
+        raise DatasetError(f"the inputs have {d0} features, the model {st.widths[0]}")
+    model = QuantizedModel(tuple(weights), tuple(biases))
+    O = predict_int(model, X, fp)
+    common = dict(
+        training_statement=st.digest().hex(),
+        n_rows=int(n),
+        inputs_sha256=array_sha256(X),
+        range_backend=st.range_backend,
+        generators_digest=st.generators_digest,
+        test_data=test_data,
+    )
+    if kind == "evaluation":
+        correct = int((np.argmax(O, axis=1) == labels).sum())
+        est = EvalStatement(kind=kind, labels_sha256=array_sha256(labels), correct=correct, **common)
+        pub = EvalPublic.of(st, est, X, labels=labels, split_blinds=split_blinds)
+    else:
+        est = EvalStatement(kind=kind, outputs_sha256=array_sha256(O), **common)
+        pub = EvalPublic.of(st, est, X, outputs=O)
+    from .protocol.evaluation import eval_generators_needed
+
+    pp = public_params(eval_generators_needed(pub), params_path, create=params_path is None)
+    if pp.digest.hex() != st.generators_digest:
+        raise SetupError("the generator cache differs from the one the training statement was made with")
+    proof, times = evaluation.prove(pp, pub, weights, biases, openings, zk=zero_knowledge)
+    info = {
+        "kind": kind,
+        "training_statement_digest": st.digest().hex(),
+        "test_data": origin,
+        "n_rows": int(n),
+        "prove_seconds": round(times["prove"], 3),
+        "proof_bytes": len(proof),
+        "zero_knowledge": zero_knowledge,
+    }
+    if kind == "evaluation":
+        info.update(correct=est.correct, accuracy=est.accuracy)
+    else:
+        info["predictions"] = np.argmax(O, axis=1).tolist()
+    if verify_after:
+        tv = time.perf_counter()
+        try:
+            evaluation.verify(pp, pub, proof)
+        except (VerificationError, StatementMismatch) as exc:
+            raise VerificationError(
+                f"the fresh {kind} proof did not verify ({exc}); do the run's private artifacts (final_model.npz, "
+                "openings.json) belong to its statement.json?"
+            ) from None
+        info["verify_seconds"] = round(time.perf_counter() - tv, 3)
+    info["total_seconds"] = round(time.perf_counter() - t0, 3)
+    info["test_data_committed_before_training"] = test_data == "training-split"
+    bundle = EvaluationBundle(
+        proof, est, st, X, labels if kind == "evaluation" else None, O if kind == "inference" else None, info
+    )
+    bundle.split_blinds = split_blinds
+    if out_dir is not None:
+        bundle.out_dir = _write_eval_dir(bundle, out_dir, overwrite)
+    return bundle
+
+
+def evaluate(
+    run: str | os.PathLike,
+    data=None,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    params_path: str | os.PathLike | None = None,
+    zero_knowledge: bool = True,
+    overwrite: bool = False,
+    verify_after: bool = True,
+) -> EvaluationBundle:
+    """Prove the test accuracy of a training run's committed final model (``run``: the output directory of
+    :func:`prove_training`). ``data``: the run's own data source (default: named in its summary) gives its
+    held-out split; another source (a bundled name, a file, ``(X, y)`` arrays in the user's units) is used whole,
+    preprocessed like the training features. The count of rows whose predicted class (the first maximal output)
+    equals the label is the proof's public output; the test set is public (its hash is in the statement)."""
+    loaded = _load_training_run(run)
+    st, _, _, _, summary, pre, split = loaded
+    X, labels, origin, test_data, split_blinds = _test_set(data, st, summary, pre, split)
+    if labels.size and (labels.min() < 0 or labels.max() >= st.widths[-1]):
+        raise DatasetError(f"the labels must be classes in [0, {st.widths[-1]})")
+    return _prove_eval(
+        "evaluation",
+        loaded,
+        X,
+        labels,
+        origin,
+        test_data=test_data,
+        split_blinds=split_blinds,
+        out_dir=out_dir,
+        params_path=params_path,
+        zero_knowledge=zero_knowledge,
+        overwrite=overwrite,
+        verify_after=verify_after,
+    )
+
+
+def infer(
+    run: str | os.PathLike,
+    inputs,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    params_path: str | os.PathLike | None = None,
+    zero_knowledge: bool = True,
+    overwrite: bool = False,
+    verify_after: bool = True,
+) -> EvaluationBundle:
+    """Prove the outputs of a training run's committed final model on public ``inputs`` (an array of rows of
+    features in the user's units, or the path of an ``.npy`` file), one proof for the whole batch. The outputs
+    and predicted classes are public."""
+    loaded = _load_training_run(run)
+    pre = loaded[5]
+    if isinstance(inputs, str | os.PathLike):
+        try:
+            inputs = np.load(inputs, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"cannot read the inputs {inputs}: {exc}") from None
+    X = np.asarray(inputs)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[0] < 1 or not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
+        raise DatasetError(f"inputs must be a finite numeric (n, d) array, got {X.dtype} {X.shape}")
+    fp = loaded[0].params
+    if X.shape[1] != loaded[0].widths[0]:
+        raise DatasetError(f"the inputs have {X.shape[1]} features, the model {loaded[0].widths[0]}")
+    return _prove_eval(
+        "inference",
+        loaded,
+        quantize_inputs(_preprocess_features(X, pre), fp),
+        None,
+        "public inputs",
+        out_dir=out_dir,
+        params_path=params_path,
+        zero_knowledge=zero_knowledge,
+        overwrite=overwrite,
+        verify_after=verify_after,
+    )
+
+
+def _load_int_array(path: Path, what: str) -> np.ndarray:
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise StatementFormatError(f"cannot read the {what} {path}: {exc}") from None
+    if not isinstance(a, np.ndarray) or a.dtype != np.int64:
+        raise StatementFormatError(f"the {what} {path} must be an int64 array")
+    return a
+
+
+def _verify_eval(kind, path, training_statement, params_path, allow_transparent) -> EvaluationResult:
+    from .protocol import evaluation
+    from .protocol.eval_witness import EvalPublic
+
+    d = Path(path)
+    if not (d / EVAL_STATEMENT_FILE).is_file():
+        raise StatementFormatError(f"{path} is not an evaluation directory (no {EVAL_STATEMENT_FILE})")
+    est = EvalStatement.from_json(_read_json_file(d / EVAL_STATEMENT_FILE, "evaluation statement"))
+    if est.kind != kind:
+        raise StatementFormatError(f"{path} holds an {est.kind} proof, not an {kind} proof")
+    if training_statement is None:
+        st = Statement.from_json(_read_json_file(d / TRAINING_STATEMENT_COPY, "training statement"))
+        source = f"the copy in {d / TRAINING_STATEMENT_COPY}; compare its digest with the run you trust"
+    else:
+        st = load_statement(training_statement)
+        source = "given"
+    try:
+        proof = (d / PROOF_FILE).read_bytes()
+    except OSError as exc:
+        raise ProofFormatError(f"cannot read proof {d / PROOF_FILE}: {exc.strerror}") from exc
+    X = _load_int_array(d / EVAL_ARRAYS["inputs"], "inputs")
+    labels = _load_int_array(d / EVAL_ARRAYS["labels"], "labels") if kind == "evaluation" else None
+    outputs = _load_int_array(d / EVAL_ARRAYS["outputs"], "outputs") if kind == "inference" else None
+    split_blinds = None
+    if est.test_data == "training-split":
+        try:
+            raw = json.loads(_read_json_file(d / TEST_SPLIT_OPENING, "test split opening"))
+            split_blinds = {k: [int(h, 16) for h in raw[k]] for k in ("X", "Y")}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StatementFormatError(f"malformed {d / TEST_SPLIT_OPENING}: {exc!r}") from None
+    res = EvaluationResult(
+        valid=False,
+        kind=kind,
+        proof_bytes=len(proof),
+        n_rows=est.n_rows,
+        frac_bits=st.params.frac_bits,
+        training_statement_digest=st.digest().hex(),
+        training_statement_source=source,
+        test_data=(
+            "public inputs"
+            if kind == "inference"
+            else "the held-out split committed in the training statement before training (its opening checked)"
+            if est.test_data == "training-split"
+            else "public data given at evaluation time (committed after training, not before)"
+        ),
+    )
+    try:
+        res.zero_knowledge = not parse_header(proof).transparent
+    except ProofFormatError:
+        res.zero_knowledge = None
+    t0 = time.perf_counter()
+    try:
+        if res.zero_knowledge is False and not allow_transparent:
+            raise TransparentProofRefused(
+                "the proof is transparent (not zero-knowledge); refused unless allow_transparent"
+            )
+        pub = EvalPublic.of(st, est, X, labels=labels, outputs=outputs, split_blinds=split_blinds)
+        pp = public_params(evaluation.eval_generators_needed(pub), params_path)
+        evaluation.verify(pp, pub, proof)
+        res.valid = True
+        if kind == "evaluation":
+            res.correct, res.accuracy = est.correct, est.accuracy
+        else:
+            assert outputs is not None
+            res.outputs = outputs
+            res.predictions = np.argmax(outputs, axis=1)
+    except (ProofFormatError, StatementMismatch, VerificationError) as exc:
+        res.reason, res.error_type = str(exc), type(exc).__name__
+    except SetupError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError) as exc:
+        res.reason = f"malformed proof ({type(exc).__name__}: {exc})"
+        res.error_type = "ProofFormatError"
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def verify_evaluation(
+    path: str | os.PathLike,
+    *,
+    training_statement: Statement | str | os.PathLike | dict | None = None,
+    params_path: str | os.PathLike | None = None,
+    allow_transparent: bool = False,
+) -> EvaluationResult:
+    """Verify the evaluation directory written by :func:`evaluate`: the accuracy it claims is the proven count of
+    correct predictions of the final model committed in the training statement (``training_statement``: the one
+    you trust; default the copy in the directory, whose digest the result reports)."""
+    return _verify_eval("evaluation", path, training_statement, params_path, allow_transparent)
+
+
+def verify_inference(
+    path: str | os.PathLike,
+    *,
+    training_statement: Statement | str | os.PathLike | dict | None = None,
+    params_path: str | os.PathLike | None = None,
+    allow_transparent: bool = False,
+) -> EvaluationResult:
+    """Verify the inference directory written by :func:`infer`: the outputs (and so the predicted classes) are
+    those of the final model committed in the training statement."""
+    return _verify_eval("inference", path, training_statement, params_path, allow_transparent)

@@ -1,4 +1,4 @@
-"""The ``zkdl`` command line: setup | prove | verify | inspect | demo.
+"""The ``zkdl`` command line: setup | prove | verify | evaluate | infer | inspect | demo.
 
 Logs and progress go to stderr; results go to stdout (text, or JSON with ``--json``). Exit codes: 0 success
 (``verify``: valid), 1 invalid proof, 2 unusable input or usage error, 130 interrupted. Errors are one-line
@@ -190,6 +190,7 @@ def _prove(args, *, compare_float: bool):
             zero_knowledge=not args.transparent,
             overwrite=args.force or getattr(args, "replace_default", False),
             command_line=["zkdl", *args.argv],
+            test_split=getattr(args, "test_split", False),
         )
     finally:
         display.close()
@@ -229,6 +230,11 @@ def _summary_lines(bundle, title: str) -> list[str]:
         f"  proof                {s['proof_bytes']} bytes; statement commitments "
         f"{s['statement_commitment_bytes']} bytes",
         f"  statement digest     {s['statement_digest']}",
+        *(
+            [f"  test split           {s['test_split_rows']} held-out rows committed in the statement"]
+            if "test_split_rows" in s
+            else []
+        ),
         f"  written to           {bundle.out_dir}",
     ]
     return lines
@@ -263,14 +269,103 @@ def cmd_prove(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    from pathlib import Path
+
     from . import api
 
+    if Path(args.proof).is_dir() and (Path(args.proof) / api.EVAL_STATEMENT_FILE).is_file():
+        return _verify_evaluation_dir(args)
+    if args.statement is None:
+        raise ZkdlError("--statement is required to verify a training proof (statement.json of the run)")
     res = api.verify(args.proof, args.statement, params_path=args.params, allow_transparent=args.allow_transparent)
     if args.json:
         print(json.dumps({"ok": True, **res.to_dict()}))  # ok: the input was usable; "valid" is the verdict
     else:
         print(res.describe())
     return 0 if res.valid else 1
+
+
+def _verify_evaluation_dir(args) -> int:
+    """``zkdl verify EVAL``: an evaluation or inference directory (its kind is in evaluation.json)."""
+    import json as _json
+    from pathlib import Path
+
+    from . import api
+
+    try:
+        kind = _json.loads((Path(args.proof) / api.EVAL_STATEMENT_FILE).read_bytes()).get("kind")
+    except (ValueError, AttributeError):
+        kind = None  # not JSON, or not an object: verify_evaluation's strict parser says what is wrong
+    check = api.verify_inference if kind == "inference" else api.verify_evaluation
+    res = check(
+        args.proof, training_statement=args.statement, params_path=args.params, allow_transparent=args.allow_transparent
+    )
+    if args.json:
+        print(json.dumps({"ok": True, **res.to_dict()}))
+    else:
+        print(res.describe())
+    return 0 if res.valid else 1
+
+
+def _evaluation_lines(bundle, title: str) -> list[str]:
+    s = bundle.summary
+    lines = [title, f"  test data            {s['test_data']}"]
+    if s["kind"] == "evaluation":
+        lines.append(f"  proven accuracy      {s['accuracy']:.4f}  ({s['correct']} of {s['n_rows']} rows correct)")
+    else:
+        preds = s["predictions"]
+        more = f", … ({len(preds)} in all)" if len(preds) > 32 else ""
+        lines.append("  proven classes       " + ", ".join(map(str, preds[:32])) + more)
+    lines.append(
+        f"  prove                {s['prove_seconds']:.2f} s, "
+        f"{'zero-knowledge' if s['zero_knowledge'] else 'TRANSPARENT (not zero-knowledge)'}"
+    )
+    if "verify_seconds" in s:
+        lines.append(f"  verify               {s['verify_seconds']:.2f} s  -> VALID")
+    lines += [
+        f"  proof                {s['proof_bytes']} bytes",
+        f"  training statement   {s['training_statement_digest']}",
+        f"  written to           {bundle.out_dir}",
+    ]
+    return lines
+
+
+def cmd_evaluate(args) -> int:
+    from . import api
+
+    api.use_backend(args.backend)
+    bundle = api.evaluate(
+        args.run,
+        args.data,
+        out_dir=args.out,
+        params_path=args.params,
+        zero_knowledge=not args.transparent,
+        overwrite=args.force,
+    )
+    if args.json:
+        print(json.dumps({"ok": True, "out": str(bundle.out_dir), **bundle.summary}))
+    else:
+        print("\n".join(_evaluation_lines(bundle, f"zkdl evaluate: proven test accuracy of {args.run}")))
+    return 0
+
+
+def cmd_infer(args) -> int:
+    from . import api
+
+    api.use_backend(args.backend)
+    bundle = api.infer(
+        args.run,
+        args.input,
+        out_dir=args.out,
+        params_path=args.params,
+        zero_knowledge=not args.transparent,
+        overwrite=args.force,
+    )
+    if args.json:
+        print(json.dumps({"ok": True, "out": str(bundle.out_dir), **bundle.summary}))
+    else:
+        print("\n".join(_evaluation_lines(bundle, f"zkdl infer: proven predictions of {args.run}")))
+    return 0
 
 
 def cmd_inspect(args) -> int:
@@ -320,11 +415,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(p, steps=4, batch=32)
     p.add_argument("--out", default="zkdl-out", help="output directory (default zkdl-out)")
     p.add_argument("--no-verify", action="store_true", help="do not re-verify the proof before exiting")
+    p.add_argument(
+        "--test-split",
+        action="store_true",
+        help="commit the held-out split in the statement (before any step is proven); `zkdl evaluate` then "
+        "proves the accuracy on exactly that split",
+    )
     p.set_defaults(func=cmd_prove)
 
-    p = sub.add_parser("verify", help="verify a proof against a statement (exit 0 valid, 1 invalid, 2 unusable)")
+    p = sub.add_parser(
+        "verify",
+        help="verify a proof against a statement, or an evaluation/inference directory (exit 0 valid, 1 invalid, "
+        "2 unusable)",
+    )
     p.add_argument("proof")
-    p.add_argument("--statement", required=True, help="statement.json")
+    p.add_argument(
+        "--statement",
+        help="statement.json of the training run (required for a training proof; for an evaluation or "
+        "inference directory, the training statement you trust instead of the directory's copy)",
+    )
     p.add_argument(
         "--params", help="generator cache file, never created (default: the shared cache, $ZKDL_HOME or ~/.cache/zkdl)"
     )
@@ -335,6 +444,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept a transparent (not zero-knowledge, debugging) proof; refused by default",
     )
     p.set_defaults(func=cmd_verify)
+
+    for name, helptext in (
+        ("evaluate", "prove the test accuracy of a run's committed final model (writes an evaluation directory)"),
+        ("infer", "prove the predictions of a run's committed final model on public inputs"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("run", help="the training run directory (--out of zkdl prove)")
+        if name == "evaluate":
+            p.add_argument(
+                "--data",
+                help="test data: the run's own data source (default, from its summary) gives its held-out split; "
+                "another bundled name or .npz/.npy/.csv file is used whole",
+            )
+        else:
+            p.add_argument("--input", required=True, help="an .npy array of input rows (features in your units)")
+        p.add_argument("--out", required=True, help="output directory")
+        p.add_argument("--params", help="generator cache file (default: the shared cache)")
+        p.add_argument("--backend", choices=("auto", "cpu", "gpu"), default="cpu", help="compute backend")
+        p.add_argument("--force", action="store_true", help="replace an earlier result in --out")
+        p.add_argument("--transparent", action="store_true", help="debugging only: a proof that is NOT zero-knowledge")
+        _common(p)
+        p.set_defaults(func=cmd_evaluate if name == "evaluate" else cmd_infer)
 
     p = sub.add_parser("inspect", help="mode (zero-knowledge or transparent) and sizes of a proof by section")
     p.add_argument("proof")

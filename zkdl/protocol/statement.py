@@ -18,6 +18,11 @@ sees a claim that nothing checked (an extra ``"claimed_test_accuracy"``, ``has_b
     range_backend      "lookup" or "bits"
     generators_digest  64 lowercase hex digits
     commitments        object: name → lowercase hex of the serialized commitment
+    test_split         OPTIONAL (absent unless the run committed one; a statement without it is byte-identical to
+                       one from before the field existed): object with exactly ``n_rows`` (integer ≥ 1), ``X`` and
+                       ``Y`` (lowercase hex of the serialized commitments to the held-out inputs, padded to
+                       pow2(n_rows) × pow2(d_0), and to their one-hot labels, pow2(n_rows) × pow2(d_L), entries 0/1),
+                       committed before any training step is proven (``docs/evaluation.md``)
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ STATEMENT_KEYS = (
     "generators_digest",
     "commitments",
 )
+TEST_SPLIT_KEY = "test_split"
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -102,6 +108,8 @@ class Statement:
     generators_digest: str
     commitments: dict[str, Commitment] = field(default_factory=dict)
     version: int = STATEMENT_VERSION
+    #: the held-out split committed with the statement: ``{"n_rows": int, "X": Commitment, "Y": Commitment}``
+    test_split: dict | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "params", _fixed_point_params(self.params))
@@ -152,6 +160,20 @@ class Statement:
                     f"commitment {name} is laid out as 2^{lay.log_rows} × 2^{lay.log_cols}; only "
                     "the canonical layout (columns 2^ceil(n/2)) is accepted"
                 )
+        self.check_test_split()
+
+    def test_split_tables(self) -> dict[str, int]:
+        """Name → padded number of entries of the test split's commitments (empty without a test split)."""
+        if self.test_split is None:
+            return {}
+        n = pow2(self.test_split["n_rows"])
+        return {"X": n * pow2(self.widths[0]), "Y": n * pow2(self.widths[-1])}
+
+    def check_test_split(self) -> None:
+        for name, n in self.test_split_tables().items():
+            assert self.test_split is not None
+            if self.test_split[name].layout != Layout.for_length(n):
+                raise StatementMismatch(f"the test split's commitment {name} is not laid out for {n} entries")
 
     # --- encoding -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -167,7 +189,13 @@ class Statement:
             "range_backend": self.range_backend,
             "generators_digest": self.generators_digest,
             "commitments": {k: self.commitments[k].to_bytes().hex() for k in sorted(self.commitments)},
-        }
+        } | self._test_split_dict()
+
+    def _test_split_dict(self) -> dict:
+        if self.test_split is None:
+            return {}
+        ts = self.test_split
+        return {TEST_SPLIT_KEY: {"n_rows": ts["n_rows"], "X": ts["X"].to_bytes().hex(), "Y": ts["Y"].to_bytes().hex()}}
 
     def canonical_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
@@ -182,7 +210,7 @@ class Statement:
     def from_dict(cls, d: dict) -> Statement:
         """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`."""
         _need(isinstance(d, dict), "the statement must be a JSON object")
-        keys = set(d)
+        keys = set(d) - {TEST_SPLIT_KEY}
         _need(
             keys == set(STATEMENT_KEYS),
             f"keys must be exactly {sorted(STATEMENT_KEYS)}; missing "
@@ -228,8 +256,10 @@ class Statement:
             coms = {k: Commitment.from_bytes(bytes.fromhex(v)) for k, v in c.items()}
         except ProofFormatError as exc:
             raise StatementFormatError(f"malformed statement: a commitment does not decode: {exc}") from exc
+        test_split = _parse_test_split(d[TEST_SPLIT_KEY]) if TEST_SPLIT_KEY in d else None
         try:
             return cls(
+                test_split=test_split,
                 widths=tuple(w),
                 has_bias=tuple(hb),
                 params=_fixed_point_params(dict(p)),
@@ -272,6 +302,19 @@ def _fixed_point_params(p: FixedPointParams | dict) -> FixedPointParams:
     if set(p) == set(PARAM_KEYS) and fp.to_dict() != {k: int(v) for k, v in p.items()}:
         raise StatementMismatch("the statement's fixed-point parameters are not in canonical form")
     return fp
+
+
+def _parse_test_split(ts) -> dict:
+    _need(
+        isinstance(ts, dict) and set(ts) == {"n_rows", "X", "Y"},
+        "test_split must be an object with exactly n_rows, X and Y",
+    )
+    _need(_is_int(ts["n_rows"]) and ts["n_rows"] >= 1, "test_split.n_rows must be an integer ≥ 1")
+    _need(all(_lower_hex(ts[k]) and ts[k] for k in ("X", "Y")), "test_split.X and .Y must be lowercase hex")
+    try:
+        return {"n_rows": ts["n_rows"], **{k: Commitment.from_bytes(bytes.fromhex(ts[k])) for k in ("X", "Y")}}
+    except ProofFormatError as exc:
+        raise StatementFormatError(f"malformed statement: a test split commitment does not decode: {exc}") from exc
 
 
 def padded_rows(statement: Statement) -> int:
