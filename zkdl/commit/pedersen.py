@@ -280,7 +280,9 @@ _POOL_LOCK = threading.Lock()
 
 
 def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    """Threads of the commitment pool: ``ZKDL_THREADS`` when set (a Ray worker given one core), else the cores."""
+    env = os.environ.get("ZKDL_THREADS", "")
+    return max(1, int(env) if env.isdigit() else os.cpu_count() or 1)
 
 
 def _pool() -> ThreadPoolExecutor:

@@ -18,6 +18,9 @@ sees a claim that nothing checked (an extra ``"claimed_test_accuracy"``, ``has_b
     range_backend      "lookup" or "bits"
     generators_digest  64 lowercase hex digits
     commitments        object: name → lowercase hex of the serialized commitment
+    step_offset        OPTIONAL integer ≥ 1: the global index of the statement's first step (a chunk of a chunked
+                       run, ``zkdl.runs``); absent means 0, and a statement with offset 0 never writes the key, so
+                       an unchunked statement (and the proof over its bytes) is unchanged by the field
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ STATEMENT_KEYS = (
     "generators_digest",
     "commitments",
 )
+OPTIONAL_STATEMENT_KEYS = ("step_offset",)
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -101,6 +105,7 @@ class Statement:
     generators_digest: str
     commitments: dict[str, Commitment] = field(default_factory=dict)
     version: int = STATEMENT_VERSION
+    step_offset: int = 0  #: global index of the first step (chunks of a run); its batches are rows(step_offset + t)
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -111,6 +116,8 @@ class Statement:
             raise StatementMismatch("has_bias needs one flag per layer")
         if self.batch_size < 1 or self.steps < 1 or self.n_rows < 1:
             raise StatementMismatch("batch_size, steps and n_rows must be positive")
+        if not _is_int(self.step_offset) or not 0 <= self.step_offset < 1 << 62:
+            raise StatementMismatch(f"step_offset must be an integer in [0, 2^62), got {self.step_offset!r}")
         if self.range_backend not in RANGE_BACKENDS:
             raise StatementMismatch(f"unknown range backend {self.range_backend!r}; use one of {RANGE_BACKENDS}")
 
@@ -153,7 +160,7 @@ class Statement:
 
     # --- encoding -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {
+        out = {
             "version": self.version,
             "widths": list(self.widths),
             "has_bias": list(self.has_bias),
@@ -166,6 +173,9 @@ class Statement:
             "generators_digest": self.generators_digest,
             "commitments": {k: self.commitments[k].to_bytes().hex() for k in sorted(self.commitments)},
         }
+        if self.step_offset:  # absent for 0: an unchunked statement keeps its bytes (module docstring)
+            out["step_offset"] = self.step_offset
+        return out
 
     def canonical_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
@@ -181,10 +191,16 @@ class Statement:
         """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`."""
         _need(isinstance(d, dict), "the statement must be a JSON object")
         keys = set(d)
+        allowed = set(STATEMENT_KEYS) | set(OPTIONAL_STATEMENT_KEYS)
         _need(
-            keys == set(STATEMENT_KEYS),
-            f"keys must be exactly {sorted(STATEMENT_KEYS)}; missing "
-            f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - set(STATEMENT_KEYS)))}",
+            set(STATEMENT_KEYS) <= keys <= allowed,
+            f"keys must be exactly {sorted(STATEMENT_KEYS)} (optionally {list(OPTIONAL_STATEMENT_KEYS)}); missing "
+            f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - allowed))}",
+        )
+        offset = d.get("step_offset", 0)
+        _need(
+            _is_int(offset) and 0 <= offset < 1 << 62 and ("step_offset" not in d or offset >= 1),
+            "step_offset must be an integer in [1, 2^62) when present (0 is written by leaving it out)",
         )
         _need(_is_int(d["version"]), "version must be an integer")
         if d["version"] != STATEMENT_VERSION:
@@ -238,6 +254,7 @@ class Statement:
                 range_backend=d["range_backend"],
                 generators_digest=gd,
                 commitments=coms,
+                step_offset=offset,
             )
         except StatementMismatch as exc:
             raise StatementFormatError(f"malformed statement: {exc}") from exc
