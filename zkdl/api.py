@@ -770,7 +770,7 @@ def _prove_run(
         setup_.Y,
         bounds,
         zero_knowledge=zero_knowledge,
-        params_path=params_path if params_path is not None else default_cache_path(),
+        params_path=params_path,  # None: each worker's own default cache (a node of a cluster derives its own)
         blinds=blinds,
         on_step=on_step,
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..commit.generators import PublicParams, load
+from ..commit.generators import PublicParams, setup
 from ..commit.pedersen import Commitment, Opening, commit_int
 from ..errors import SetupError
 from ..protocol import training
@@ -57,11 +57,11 @@ class ChunkResult:
 
 
 def load_generators(statement: Statement, path: str | os.PathLike | None) -> PublicParams:
-    """The generator cache a statement was made with (never created here: the driver created it)."""
-    pp = load(path)
+    """The generators a statement was made with, from the cache at ``path`` (``None``: this machine's default
+    cache). A node of a cluster that has no cache (or too small a one) derives it: the derivation is deterministic
+    and checked against the pinned hashes, and the digest against the statement's."""
     need = training.generators_needed(statement)
-    if pp.capacity < need:
-        raise SetupError(f"the generator cache {path or 'default'} holds {pp.capacity} generators, {need} are needed")
+    pp = setup(need, path)  # loads an existing cache that is large enough, else derives it (atomically)
     if pp.digest.hex() != statement.generators_digest:
         raise SetupError("this worker's generator cache differs from the one the run's statements were made with")
     return pp
