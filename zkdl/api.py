@@ -720,7 +720,8 @@ def _prove_run(
     if out.exists() and not out.is_dir():
         raise ZkdlError(f"--out {out} is a file, not a directory")
     rd = executor.RunDirectory(out)
-    earlier = [p for p in (out / MANIFEST_FILE, out / CHUNKS_DIR, out / executor.PRIVATE_DIR) if p.exists()]
+    names = (MANIFEST_FILE, CHUNKS_DIR, executor.PRIVATE_DIR, PROOF_FILE, STATEMENT_FILE, "summary.json")
+    earlier = [out / n for n in names if (out / n).exists()]
     if earlier and not resume:
         if not overwrite:
             raise ZkdlError(

@@ -269,6 +269,10 @@ def test_run_verifies_and_a_truncated_chunk_proof_is_rejected(proven_run, tmp_pa
     res = api.verify_run(proven_run, workers=1)
     assert res.valid, res.reason
     assert (res.steps, res.chunks, res.widths) == (2, 2, WIDTHS)
+    assert main(["verify", str(proven_run / MANIFEST_FILE), "--workers", "1"]) == 0
+    # a chunk directory alone is today's one-proof layout: a valid proof of its own steps
+    one = api.verify_run(proven_run / "chunks/0001", workers=1)
+    assert one.valid and (one.steps, one.chunks) == (1, 1)
     root = tmp_path / "run"
     shutil.copytree(proven_run, root)
     proof = root / "chunks/0001/proof.zkdl"
