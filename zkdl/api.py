@@ -787,7 +787,12 @@ def _prove_run(
 
     def on_result(r) -> None:
         rd.write_chunk(r.index, r.statement, r.proof)
-        proved[r.index] = {"seconds": round(r.prove_seconds, 3), "peak_rss_bytes": r.peak_rss_bytes, "pid": r.pid}
+        proved[r.index] = {
+            "seconds": round(r.prove_seconds, 3),
+            "peak_rss_bytes": r.peak_rss_bytes,
+            "pid": r.pid,
+            "node": r.node,
+        }
         say(f"chunk {r.index} proven ({len(proved) + len(skipped)}/{len(bounds)})")
 
     def on_skip(t) -> None:

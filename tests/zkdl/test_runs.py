@@ -232,6 +232,7 @@ def test_resume_refuses_other_arguments(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- with proofs
+@pytest.mark.slow
 def test_offset_cheating_prover_is_rejected_by_the_schedule():
     """Chunk 1's statement says it starts at step 1; a prover that proves step 0's batch under it is caught (the
     verifier derives the batch rows from the offset)."""
@@ -265,6 +266,7 @@ def proven_run(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_run_verifies_and_a_truncated_chunk_proof_is_rejected(proven_run, tmp_path):
     res = api.verify_run(proven_run, workers=1)
     assert res.valid, res.reason
@@ -282,6 +284,7 @@ def test_run_verifies_and_a_truncated_chunk_proof_is_rejected(proven_run, tmp_pa
     assert res.reason.startswith("chunk 1:")
 
 
+@pytest.mark.slow
 def test_chunk_proof_under_a_swapped_statement_is_rejected(proven_run, tmp_path):
     """Swapping only the proofs (statements and manifest in place) fails the proofs' statement binding."""
     root = tmp_path / "run"
@@ -338,8 +341,22 @@ def test_resume_reproves_a_corrupted_and_a_missing_chunk(tmp_path):
     assert api.verify_run(tmp_path, workers=1).valid
 
 
+def _descends_from_this_test(pid: int) -> bool:
+    """Whether ``pid`` is a descendant of this process (the embedded Ray's workers are; another user's are not)."""
+    me = os.getpid()
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # ppid
+        if pid == me:
+            return True
+    return False
+
+
 def _kill_one_ray_prover(killed: list, stop: threading.Event) -> None:
-    """SIGKILL the first Ray worker seen proving a chunk (its process title is ``ray::prove_chunk``)."""
+    """SIGKILL the first worker of this test's own Ray seen proving a chunk (process title ``ray::prove_chunk``)."""
     while not stop.is_set() and not killed:
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -348,7 +365,7 @@ def _kill_one_ray_prover(killed: list, stop: threading.Event) -> None:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if cmd.startswith(b"ray::prove_chunk"):
+            if cmd.startswith(b"ray::prove_chunk") and _descends_from_this_test(int(pid)):
                 time.sleep(1.0)  # let it get into the proof
                 try:
                     os.kill(int(pid), signal.SIGKILL)
@@ -378,3 +395,13 @@ def test_ray_worker_killed_while_proving_is_retried(tmp_path):
     assert sorted(run.summary["chunks_proven"]) == [0, 1, 2]
     assert all(v["pid"] not in killed for v in run.summary["chunk_prove"].values())
     assert api.verify_run(tmp_path, workers=2).valid
+
+
+def test_a_chunk_task_survives_pickling():
+    """Ray ships a task to another process or machine by pickling it (commitments travel as their bytes)."""
+    import pickle
+
+    task = next(iter(chunked_run(2, 1).tasks()))
+    back = pickle.loads(pickle.dumps(task))
+    assert back.statement == task.statement and back.statement.digest() == task.statement.digest()
+    assert back.openings == task.openings and np.array_equal(back.X, task.X)

@@ -148,6 +148,11 @@ class Commitment:
     def __hash__(self) -> int:
         return hash(self.to_bytes())
 
+    def __reduce__(self):
+        """Pickled as its canonical bytes (the curve points are not picklable), re-validated when loaded: a chunk
+        task crosses process and machine boundaries this way (``zkdl.runs``)."""
+        return (Commitment.from_bytes, (self.to_bytes(),))
+
     def __repr__(self) -> str:
         lay = self.layout
         return f"Commitment(n_entries={lay.n_entries}, rows=2^{lay.log_rows}, cols=2^{lay.log_cols})"

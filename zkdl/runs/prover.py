@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import os
 import resource
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class ChunkResult:
     prove_seconds: float
     peak_rss_bytes: int
     pid: int
+    node: str | None = None  # the Ray node that proved it (None: in the prover's process)
 
 
 def load_generators(statement: Statement, path: str | os.PathLike | None) -> PublicParams:
@@ -73,7 +75,9 @@ def prove_chunk(task: ChunkTask) -> ChunkResult:
     pp = load_generators(task.statement, task.params_path)
     proof, _times = training.prove(pp, task.statement, task.run, task.X, task.Y, task.openings, zk=task.zero_knowledge)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return ChunkResult(task.index, task.statement, proof, time.perf_counter() - t0, rss, os.getpid())
+    ray = sys.modules.get("ray")
+    node = ray.get_runtime_context().get_node_id() if ray is not None and ray.is_initialized() else None
+    return ChunkResult(task.index, task.statement, proof, time.perf_counter() - t0, rss, os.getpid(), node)
 
 
 class ChunkedRun:
