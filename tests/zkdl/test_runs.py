@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -405,3 +406,63 @@ def test_a_chunk_task_survives_pickling():
     back = pickle.loads(pickle.dumps(task))
     assert back.statement == task.statement and back.statement.digest() == task.statement.digest()
     assert back.openings == task.openings and np.array_equal(back.X, task.X)
+
+
+def _sh(*cmd, check=True, timeout=180, **kw):
+    return subprocess.run([str(c) for c in cmd], check=check, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+@pytest.fixture
+def two_node_cluster():
+    """A 2-node Ray cluster on this machine only: two network namespaces this test creates, joined by a veth pair
+    with addresses it picks (10.213.x.1 and .2); the head and the second node each run in one. Torn down
+    afterwards (the processes in each namespace are killed by pid, the namespaces deleted with their veth)."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 (ip netns)")
+    pytest.importorskip("ray")
+    tag = f"zk{os.getpid() % 100000}"
+    ns = (f"{tag}h", f"{tag}w")
+    x = os.getpid() % 250 + 1
+    ips = (f"10.213.{x}.1", f"10.213.{x}.2")
+    ray_bin = Path(sys.executable).parent / "ray"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    tmp = Path(tempfile.mkdtemp(prefix="zr", dir="/tmp"))  # short: Ray's unix socket paths are limited
+    try:
+        for n in ns:
+            _sh("ip", "netns", "add", n)
+        _sh("ip", "link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b")
+        for n, dev, ip in zip(ns, (f"{tag}a", f"{tag}b"), ips):
+            _sh("ip", "link", "set", dev, "netns", n)
+            _sh("ip", "-n", n, "addr", "add", f"{ip}/24", "dev", dev)
+            _sh("ip", "-n", n, "link", "set", dev, "up")
+            _sh("ip", "-n", n, "link", "set", "lo", "up")
+        common = ["--num-cpus", "1", "--disable-usage-stats"]
+        _sh("ip", "netns", "exec", ns[0], ray_bin, "start", "--head", "--node-ip-address", ips[0], "--port", "6379",
+            "--include-dashboard", "false", "--temp-dir", tmp / "h", *common, env=env)  # fmt: skip
+        _sh("ip", "netns", "exec", ns[1], ray_bin, "start", "--address", f"{ips[0]}:6379", "--node-ip-address",
+            ips[1], "--temp-dir", tmp / "w", *common, env=env)  # fmt: skip
+        yield ns[0], f"{ips[0]}:6379", env
+    finally:
+        for n in reversed(ns):
+            pids = _sh("ip", "netns", "pids", n, check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _sh("ip", "netns", "del", n, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_node_ray_cluster_proves_one_chunk_per_node(two_node_cluster, tmp_path):
+    ns_head, address, env = two_node_cluster
+    out = tmp_path / "run"
+    argv = ["prove", *IRIS, "--steps", "2", "--chunk-steps", "1", "--ray-address", address, "--no-verify"]
+    cmd = ["ip", "netns", "exec", ns_head, sys.executable, "-m", "zkdl.cli", *argv, "--out", out]
+    p = _sh(*cmd, env=env, check=False, timeout=900)
+    assert p.returncode == 0, p.stderr[-2000:]
+    summary = json.loads(p.stdout)
+    nodes = {v["node"] for v in summary["chunk_prove"].values()}
+    assert len(nodes) == 2 and None not in nodes, summary["chunk_prove"]  # each node proved one chunk
+    assert api.verify_run(out, workers=1).valid
