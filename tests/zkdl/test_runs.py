@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import shutil
+import secrets
 import signal
 import subprocess
 import sys
@@ -409,7 +410,10 @@ def test_a_chunk_task_survives_pickling():
 
 
 def _sh(*cmd, check=True, timeout=180, **kw):
-    return subprocess.run([str(c) for c in cmd], check=check, capture_output=True, text=True, timeout=timeout, **kw)
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {p.stderr[-3000:]}")
+    return p
 
 
 @pytest.fixture
@@ -425,7 +429,9 @@ def two_node_cluster():
     x = os.getpid() % 250 + 1
     ips = (f"10.213.{x}.1", f"10.213.{x}.2")
     ray_bin = Path(sys.executable).parent / "ray"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    # token authentication with a token of this test's own (never a file in the home directory)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     tmp = Path(tempfile.mkdtemp(prefix="zr", dir="/tmp"))  # short: Ray's unix socket paths are limited
     try:
         for n in ns:
