@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
