@@ -19,7 +19,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..commit.generators import PublicParams
-from ..errors import MissingDependency, ProofFormatError, StatementFormatError, VerificationError, ZkdlError
+from ..errors import (
+    MissingDependency,
+    ProofFormatError,
+    StatementFormatError,
+    StatementMismatch,
+    VerificationError,
+    ZkdlError,
+)
 from ..protocol import training
 from ..protocol.statement import Statement
 from ..serialize import parse_header
@@ -140,7 +147,7 @@ def chunk_is_done(rd: RunDirectory, task: ChunkTask, pp: PublicParams) -> bool:
         if parse_header(proof).transparent == task.zero_knowledge:
             return False
         training.verify(pp, st, proof)
-    except (ProofFormatError, VerificationError, ValueError, IndexError, KeyError, TypeError) as exc:
+    except (ProofFormatError, StatementMismatch, VerificationError, ValueError, IndexError, KeyError, TypeError) as exc:
         log.info("chunk %d on disk does not verify (%s): proving it again", task.index, exc)
         return False
     return True

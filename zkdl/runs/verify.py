@@ -105,10 +105,7 @@ class RunVerificationResult:
 
 
 def _load_params(statement: Statement, params_path: str | None) -> PublicParams:
-    try:
-        need = training.generators_needed(statement)
-    except StatementMismatch:
-        raise
+    need = training.generators_needed(statement)  # StatementMismatch for a statement no generator set covers
     pp = load(params_path)
     if pp.capacity < need:
         raise SetupError(
