@@ -432,6 +432,7 @@ def two_node_cluster():
     # token authentication with a token of this test's own (never a file in the home directory)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
     env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # the loopback-only setting refuses a second node
     tmp = Path(tempfile.mkdtemp(prefix="zr", dir="/tmp"))  # short: Ray's unix socket paths are limited
     try:
         for n in ns:

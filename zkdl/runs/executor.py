@@ -185,9 +185,11 @@ def execute(
         return
     ray = import_ray()
     started = False
+    loopback_var = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    previous = os.environ.get(loopback_var)
     if not ray.is_initialized():
         if ray_address is None:
-            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every socket of the local instance on loopback
+            os.environ[loopback_var] = "0"  # every socket of the local instance on loopback (restored afterwards)
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(address=ray_address, log_to_driver=False, logging_level=logging.WARNING)
@@ -223,3 +225,7 @@ def execute(
     finally:
         if started:
             ray.shutdown()
+        if previous is None:
+            os.environ.pop(loopback_var, None)
+        else:
+            os.environ[loopback_var] = previous
