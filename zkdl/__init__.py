@@ -18,7 +18,11 @@ __version__ = "0.1.0"
 
 _API = (
     "prove_training",
+    "prove_run",
     "verify",
+    "verify_run",
+    "RunBundle",
+    "RunVerificationResult",
     "VerificationResult",
     "ProofBundle",
     "public_params",

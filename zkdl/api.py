@@ -55,7 +55,9 @@ from .quant import (
     quantize_model,
     train_quantized,
 )
-from .quant.data import load_dataset, quantize_inputs, quantize_targets
+from .quant.data import Dataset, load_dataset, quantize_inputs, quantize_targets
+from .runs.manifest import RunManifest
+from .runs.verify import RunVerificationResult
 from .serialize import parse_header
 
 log = logging.getLogger("zkdl")
@@ -366,6 +368,81 @@ def prove_training(
         raise missing from None
 
 
+@dataclass
+class _TrainingSetup:
+    """What a prove run derives from its arguments before any work: data, model, parameters, the statement's
+    shape (no commitments yet)."""
+
+    lr_info: dict
+    fp: FixedPointParams
+    ds: Dataset
+    fmodel: FloatModel
+    model_info: dict
+    X: np.ndarray
+    Y: np.ndarray
+    q0: QuantizedModel
+    sched: BatchSchedule
+    st0: Statement
+
+
+def _setup_training(
+    *,
+    widths,
+    model,
+    data,
+    steps,
+    batch_size,
+    frac_bits,
+    lr,
+    lr_shift,
+    range_backend,
+    schedule_seed,
+    bias,
+    seed,
+    task,
+    target,
+    standardize,
+    allow_repeat,
+    say,
+) -> _TrainingSetup:
+    lr_shift, lr_info = _resolve_lr(lr, lr_shift, batch_size)
+    fp = FixedPointParams(frac_bits=frac_bits, lr_shift=lr_shift)
+    ds = load_dataset(data, seed=seed, task=task, target=target, standardize=standardize)
+    fmodel, model_info = _resolve_model(model, widths, bias, seed, ds)
+    if fmodel.widths[0] != ds.n_features or fmodel.widths[-1] != ds.n_outputs:
+        raise ModelFormatError(
+            f"model widths {list(fmodel.widths)} do not fit the data: {ds.n_features} features, "
+            f"{ds.n_outputs} outputs ({ds.task})"
+        )
+    n_train = ds.X_train.shape[0]
+    if batch_size > n_train and not allow_repeat:
+        raise DatasetError(
+            f"batch {batch_size} is larger than the {n_train} training rows, so rows would repeat "
+            f"within a batch; lower --batch or pass --allow-repeat (API: allow_repeat=True)"
+        )
+    if "learning_rate_requested" in lr_info:
+        say(
+            f"learning rate {lr_info['learning_rate_requested']:g} -> {lr_info['learning_rate']:g} "
+            f"(batch {batch_size} * 2^-{lr_shift})"
+        )
+    X = quantize_inputs(ds.X_train, fp, ds.feature_names)
+    Y = quantize_targets(ds.Y_train, fp)
+    q0 = _quantize_user_model(fmodel, fp)
+    sched = BatchSchedule(X.shape[0], batch_size, schedule_seed)
+    st0 = Statement(
+        widths=fmodel.widths,
+        has_bias=tuple(b is not None for b in q0.biases),
+        params=fp,
+        batch_size=batch_size,
+        steps=steps,
+        n_rows=X.shape[0],
+        schedule_seed=schedule_seed,
+        range_backend=range_backend,
+        generators_digest="",
+    )
+    return _TrainingSetup(lr_info, fp, ds, fmodel, model_info, X, Y, q0, sched, st0)
+
+
 def _prove_training(
     *,
     widths,
@@ -403,41 +480,27 @@ def _prove_training(
     seed = _int_arg("seed", seed, 0)
     if out_dir is not None:
         check_out_dir(out_dir, overwrite=overwrite)  # fail before the work, not after
-    lr_shift, lr_info = _resolve_lr(lr, lr_shift, batch_size)
-    fp = FixedPointParams(frac_bits=frac_bits, lr_shift=lr_shift)
-    ds = load_dataset(data, seed=seed, task=task, target=target, standardize=standardize)
-    fmodel, model_info = _resolve_model(model, widths, bias, seed, ds)
-    if fmodel.widths[0] != ds.n_features or fmodel.widths[-1] != ds.n_outputs:
-        raise ModelFormatError(
-            f"model widths {list(fmodel.widths)} do not fit the data: {ds.n_features} features, "
-            f"{ds.n_outputs} outputs ({ds.task})"
-        )
-    n_train = ds.X_train.shape[0]
-    if batch_size > n_train and not allow_repeat:
-        raise DatasetError(
-            f"batch {batch_size} is larger than the {n_train} training rows, so rows would repeat "
-            f"within a batch; lower --batch or pass --allow-repeat (API: allow_repeat=True)"
-        )
-    if "learning_rate_requested" in lr_info:
-        say(
-            f"learning rate {lr_info['learning_rate_requested']:g} -> {lr_info['learning_rate']:g} "
-            f"(batch {batch_size} * 2^-{lr_shift})"
-        )
-    X = quantize_inputs(ds.X_train, fp, ds.feature_names)
-    Y = quantize_targets(ds.Y_train, fp)
-    q0 = _quantize_user_model(fmodel, fp)
-    sched = BatchSchedule(X.shape[0], batch_size, schedule_seed)
-    st0 = Statement(
-        widths=fmodel.widths,
-        has_bias=tuple(b is not None for b in q0.biases),
-        params=fp,
-        batch_size=batch_size,
+    setup_ = _setup_training(
+        widths=widths,
+        model=model,
+        data=data,
         steps=steps,
-        n_rows=X.shape[0],
-        schedule_seed=schedule_seed,
+        batch_size=batch_size,
+        frac_bits=frac_bits,
+        lr=lr,
+        lr_shift=lr_shift,
         range_backend=range_backend,
-        generators_digest="",
+        schedule_seed=schedule_seed,
+        bias=bias,
+        seed=seed,
+        task=task,
+        target=target,
+        standardize=standardize,
+        allow_repeat=allow_repeat,
+        say=say,
     )
+    lr_info, fp, ds, fmodel, model_info = setup_.lr_info, setup_.fp, setup_.ds, setup_.fmodel, setup_.model_info
+    X, Y, q0, sched, st0 = setup_.X, setup_.Y, setup_.q0, setup_.sched, setup_.st0
     if check_resources:
         summary_resources = check_resources_for(st0, out_dir)
     say(f"training {steps} quantized SGD steps (widths {list(fmodel.widths)}, batch {batch_size})")
@@ -538,6 +601,313 @@ def _prove_training(
     if out_dir is not None:
         bundle.out_dir = write_bundle(bundle, out_dir, overwrite=overwrite)
     return bundle
+
+
+# =========================================================================================================
+# chunked runs (zkdl.runs)
+# =========================================================================================================
+@dataclass
+class RunBundle:
+    """What :func:`prove_run` produces: the run directory (``run.json``, ``chunks/NNNN/``, ``private/``), its
+    manifest and a summary."""
+
+    out_dir: Path
+    manifest: RunManifest
+    summary: dict = field(default_factory=dict)
+    final_weights: list[np.ndarray] = field(default_factory=list)
+    final_biases: list[np.ndarray | None] = field(default_factory=list)
+
+
+def _resolve_workers(workers, ray_address) -> int:
+    from .runs.executor import import_ray, ray_available
+
+    if workers is None:  # default: the cores, through the embedded Ray when it is installed
+        cores = os.cpu_count() or 1
+        if cores > 1 and ray_address is None and not ray_available():
+            log.info('ray is not installed: proving the chunks in this process (pip install "zkdl[cluster]")')
+            return 1
+        return cores
+    workers = _int_arg("workers", workers, 1)
+    if workers > 1 or ray_address is not None:
+        import_ray()  # MissingDependency naming the [cluster] extra, before any work
+    return workers
+
+
+def prove_run(
+    *,
+    chunk_steps: int | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    resume: bool = False,
+    out_dir: str | os.PathLike = "zkdl-run",
+    widths: Sequence[int] | None = None,
+    model=None,
+    data="digits",
+    steps: int = 4,
+    batch_size: int = 32,
+    frac_bits: int = 16,
+    lr: float | None = None,
+    lr_shift: int | None = None,
+    range_backend: str = "lookup",
+    schedule_seed: int | None = None,
+    bias: bool | None = None,
+    seed: int = 0,
+    task: str = "auto",
+    target: str | int | None = None,
+    standardize: bool = False,
+    allow_repeat: bool = False,
+    verify_after: bool = True,
+    params_path: str | os.PathLike | None = None,
+    progress: Callable[[str], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    zero_knowledge: bool = True,
+    overwrite: bool = False,
+    command_line: Sequence[str] | None = None,
+    check_resources: bool = True,
+) -> RunBundle:
+    """Train ``steps`` steps once and prove them as a chain of chunk proofs of ``chunk_steps`` consecutive steps
+    (``docs/scaling.md``), written to ``out_dir`` as ``run.json`` + ``chunks/NNNN/{proof.zkdl,statement.json}``.
+
+    ``workers`` chunk proofs run at once: 1 proves in this process (no Ray); more start an embedded local Ray
+    (loopback only); ``ray_address`` (``auto`` or ``ray://host:port``) uses an existing cluster. ``resume`` keeps
+    the chunks an interrupted run of the same arguments already wrote (and whose proofs verify) and proves the
+    rest. The other arguments are those of :func:`prove_training`."""
+    try:
+        return _prove_run(**locals())
+    except ImportError as exc:
+        missing = MissingDependency.of(exc)
+        if missing is None:
+            raise
+        raise missing from None
+
+
+def _run_fingerprint(st: Statement, bounds, X, Y, q0: QuantizedModel) -> str:
+    """What a resumed run must share with the interrupted one (the stored blinding factors are only ever reused
+    for the same values)."""
+    import hashlib
+
+    h = hashlib.sha256(b"zkdl/run-inputs/v1\0")
+    h.update(json.dumps({**st.to_dict(), "steps": 0, "bounds": bounds}, sort_keys=True).encode())
+    for a in (X, Y, *q0.weights, *(b for b in q0.biases if b is not None)):
+        h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _prove_run(
+    *,
+    chunk_steps,
+    workers,
+    ray_address,
+    resume,
+    out_dir,
+    widths,
+    model,
+    data,
+    steps,
+    batch_size,
+    frac_bits,
+    lr,
+    lr_shift,
+    range_backend,
+    schedule_seed,
+    bias,
+    seed,
+    task,
+    target,
+    standardize,
+    allow_repeat,
+    verify_after,
+    params_path,
+    progress,
+    on_step,
+    zero_knowledge,
+    overwrite,
+    command_line,
+    check_resources,
+) -> RunBundle:
+    from .runs import chunking, executor
+    from .runs.manifest import CHUNKS_DIR, MANIFEST_FILE
+    from .runs.prover import ChunkedRun
+    from .runs.verify import verify_run as _verify_run
+
+    say = progress or (lambda msg: log.info(msg))
+    t_start = time.perf_counter()
+    steps = _int_arg("steps", steps, 1)
+    batch_size = _int_arg("batch_size", batch_size, 1)
+    seed = _int_arg("seed", seed, 0)
+    k = chunking.choose_chunk_steps(steps, chunk_steps)
+    bounds = chunking.chunk_bounds(steps, k)
+    n_workers = _resolve_workers(workers, ray_address)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ZkdlError(f"--out {out} is a file, not a directory")
+    rd = executor.RunDirectory(out)
+    names = (MANIFEST_FILE, CHUNKS_DIR, executor.PRIVATE_DIR, PROOF_FILE, STATEMENT_FILE, "summary.json")
+    earlier = [out / n for n in names if (out / n).exists()]
+    if earlier and not resume:
+        if not overwrite:
+            raise ZkdlError(
+                f"{out} already holds a run ({', '.join(p.name for p in earlier)}); pass --resume to finish it, "
+                "--force to replace it, or choose another --out"
+            )
+        for p in earlier:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    check_out_dir(out, overwrite=True)
+    setup_ = _setup_training(
+        widths=widths,
+        model=model,
+        data=data,
+        steps=steps,
+        batch_size=batch_size,
+        frac_bits=frac_bits,
+        lr=lr,
+        lr_shift=lr_shift,
+        range_backend=range_backend,
+        schedule_seed=schedule_seed,
+        bias=bias,
+        seed=seed,
+        task=task,
+        target=target,
+        standardize=standardize,
+        allow_repeat=allow_repeat,
+        say=say,
+    )
+    largest = Statement(**{**setup_.st0.__dict__, "steps": k})  # the largest chunk: what one proof needs
+    est = check_resources_for(largest, out) if check_resources else {}
+    pp = public_params(_generators_needed(largest), params_path, create=True)
+    template = Statement(**{**setup_.st0.__dict__, "generators_digest": pp.digest.hex()})
+    fingerprint = _run_fingerprint(template, bounds, setup_.X, setup_.Y, setup_.q0)
+    blinds: dict[str, list[int]] = {}
+    if resume:
+        stored_fp, blinds = rd.read_blinds()
+        if blinds and stored_fp != fingerprint:
+            raise ZkdlError(
+                f"--resume: the run in {out} was made with other arguments (data, model, steps, chunking or "
+                "parameters differ); rerun the same command, or pass --force to replace it"
+            )
+    cr = ChunkedRun(
+        pp,
+        template,
+        setup_.q0,
+        setup_.X,
+        setup_.Y,
+        bounds,
+        zero_knowledge=zero_knowledge,
+        params_path=params_path,  # None: each worker's own default cache (a node of a cluster derives its own)
+        blinds=blinds,
+        on_step=on_step,
+    )
+    say(f"training and proving {steps} steps in {len(bounds)} chunks of {k} (workers: {n_workers})")
+    proved: dict[int, dict] = {}
+    skipped: list[int] = []
+
+    def is_done(t) -> bool:
+        return resume and executor.chunk_is_done(rd, t, pp)
+
+    def before_submit(t) -> None:
+        rd.write_blinds(cr.blinds, fingerprint)  # before any chunk that uses them is written
+
+    def on_result(r) -> None:
+        rd.write_chunk(r.index, r.statement, r.proof)
+        proved[r.index] = {
+            "seconds": round(r.prove_seconds, 3),
+            "peak_rss_bytes": r.peak_rss_bytes,
+            "pid": r.pid,
+            "node": r.node,
+        }
+        say(f"chunk {r.index} proven ({len(proved) + len(skipped)}/{len(bounds)})")
+
+    def on_skip(t) -> None:
+        skipped.append(t.index)
+        say(f"chunk {t.index} already proven and verified: kept")
+
+    t0 = time.perf_counter()
+    try:
+        executor.execute(
+            cr.tasks(),
+            workers=n_workers,
+            ray_address=ray_address,
+            is_done=is_done,
+            before_submit=before_submit,
+            on_result=on_result,
+            on_skip=on_skip,
+        )
+    except QuantizationOverflow as e:
+        raise _explain_training_overflow(e, setup_.fp, setup_.lr_info["learning_rate"]) from None
+    t_prove = time.perf_counter() - t0
+    rd.write_blinds(cr.blinds, fingerprint)
+    manifest = RunManifest.of(cr.statements, zero_knowledge=zero_knowledge)
+    rd.write_manifest(manifest)
+    rd.clean_partial()
+    final = cr.final_model
+    assert final is not None
+    arrays = {f"W{l + 1}": w for l, w in enumerate(final.weights)}
+    arrays.update({f"b{l + 1}": b for l, b in enumerate(final.biases) if b is not None})
+    tmp = out / executor.PRIVATE_DIR / "final_model.tmp.npz"
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy stub: **kwds is typed against allow_pickle: bool
+    os.replace(tmp, out / executor.PRIVATE_DIR / "final_model.npz")
+    ds = setup_.ds
+    summary: dict = {
+        "zkdl_version": __version__,
+        "command_line": list(command_line) if command_line is not None else None,
+        "widths": list(template.widths),
+        "task": ds.task,
+        "batch_size": batch_size,
+        "steps": steps,
+        "chunk_steps": k,
+        "chunks": len(bounds),
+        **setup_.lr_info,
+        "seed": seed,
+        "schedule_seed": schedule_seed,
+        "data_name": ds.name,
+        **ds.source,
+        **setup_.model_info,
+        "range_backend": range_backend,
+        "zero_knowledge": zero_knowledge,
+        "workers": n_workers,
+        "ray_address": ray_address,
+        "chunks_proven": sorted(proved),
+        "chunks_resumed": sorted(skipped),
+        "chunk_prove": {str(i): v for i, v in sorted(proved.items())},
+        "train_seconds": round(cr.train_seconds, 3),
+        "statement_commit_seconds": round(cr.commit_seconds, 3),
+        "prove_seconds": round(t_prove, 3),
+        "prove_seconds_per_step": round(t_prove / steps, 3),
+        "proof_bytes": sum((out / f"{CHUNKS_DIR}/{i:04d}/proof.zkdl").stat().st_size for i in range(len(bounds))),
+        "manifest_bytes": (out / MANIFEST_FILE).stat().st_size,
+    }
+    if est:
+        summary["estimated_memory_bytes_per_chunk"] = est["memory_bytes"]
+    if ds.labels_test is not None:
+        Xt = quantize_inputs(ds.X_test, setup_.fp, ds.feature_names)
+        summary["quantized_accuracy_initial"] = round(accuracy_int(setup_.q0, Xt, ds.labels_test, setup_.fp), 4)
+        summary["quantized_accuracy_final"] = round(accuracy_int(final, Xt, ds.labels_test, setup_.fp), 4)
+    if verify_after:
+        say("verifying the run")
+        res = _verify_run(out, workers=n_workers, params_path=params_path, allow_transparent=not zero_knowledge)
+        summary["verify_seconds"] = round(res.seconds, 4)
+        summary["verified"] = res.valid
+        if not res.valid:
+            raise VerificationError(f"the fresh run did not verify: {res.reason}")
+    summary["total_seconds"] = round(time.perf_counter() - t_start, 3)
+    executor.atomic_write(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    return RunBundle(out, manifest, summary, list(final.weights), list(final.biases))
+
+
+def verify_run(
+    path: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    params_path: str | os.PathLike | None = None,
+    allow_transparent: bool = False,
+) -> RunVerificationResult:
+    """Verify a run directory (or its ``run.json``): every chunk proof, ``workers`` at a time (default: the cores),
+    and the chain that links them (``zkdl.runs.manifest``). A directory with ``proof.zkdl`` and ``statement.json``
+    is a one-chunk run. Returns a :class:`RunVerificationResult` (``valid=False`` with the reason and the chunk it
+    names); an unreadable manifest raises ``RunFormatError``."""
+    from .runs.verify import verify_run as _verify_run
+
+    return _verify_run(path, workers=workers, params_path=params_path, allow_transparent=allow_transparent)
 
 
 #: Prover memory per committed field element: a low-side estimate (W-digits 64-256-256-10, B = 64, T = 16: 1.7 GB

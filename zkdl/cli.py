@@ -196,6 +196,68 @@ def _prove(args, *, compare_float: bool):
         display.close()
 
 
+def _prove_run(args):
+    from . import api
+
+    api.use_backend(args.backend)
+    display = _display(args)
+    try:
+        return api.prove_run(
+            chunk_steps=args.chunk_steps,
+            workers=args.workers,
+            ray_address=args.ray_address,
+            resume=args.resume,
+            widths=args.widths,
+            model=args.model,
+            data=args.data,
+            steps=args.steps,
+            batch_size=args.batch,
+            frac_bits=args.frac_bits,
+            lr=args.lr,
+            lr_shift=args.lr_shift,
+            range_backend=args.range_backend,
+            schedule_seed=args.schedule_seed,
+            bias=False if args.no_bias else None,
+            seed=args.seed,
+            task=args.task,
+            target=args.target,
+            standardize=args.standardize,
+            allow_repeat=args.allow_repeat,
+            out_dir=args.out,
+            verify_after=not args.no_verify,
+            progress=display,
+            on_step=display.on_step,
+            zero_knowledge=not args.transparent,
+            overwrite=args.force,
+            command_line=["zkdl", *args.argv],
+        )
+    finally:
+        display.close()
+
+
+def _run_lines(bundle) -> list[str]:
+    s = bundle.summary
+    lines = [
+        f"zkdl prove: {s['steps']} steps on {s['data_name']} in {s['chunks']} chunks of {s['chunk_steps']} steps",
+        f"  model                {s['widths']}, batch {s['batch_size']}, learning rate {s['learning_rate']:g}",
+        f"  prove                {s['prove_seconds']:.2f} s ({s['prove_seconds_per_step']:.2f} s/step) on "
+        f"{s['workers']} worker(s); chunks proven {len(s['chunks_proven'])}, kept from before "
+        f"{len(s['chunks_resumed'])}",
+    ]
+    if "quantized_accuracy_final" in s:
+        lines.append(
+            f"  held-out accuracy    quantized {s['quantized_accuracy_final']:.4f}   "
+            f"(before training {s['quantized_accuracy_initial']:.4f})"
+        )
+    if "verified" in s:
+        lines.append(
+            f"  verify               {s['verify_seconds']:.2f} s  -> {'VALID' if s['verified'] else 'INVALID'}"
+        )
+    lines += [f"  proofs               {s['proof_bytes']} bytes; manifest {s['manifest_bytes']} bytes"]
+    lines.append(f"  written to           {bundle.out_dir} (verify: zkdl verify {bundle.out_dir})")
+    return lines
+
+
 def _summary_lines(bundle, title: str) -> list[str]:
     s = bundle.summary
     lines = [
@@ -256,6 +318,25 @@ def cmd_setup(args) -> int:
 
 
 def cmd_prove(args) -> int:
+    chunked = args.chunk_steps is not None and args.chunk_steps < args.steps
+    if args.resume and not chunked:
+        raise ZkdlError(
+            "--resume finishes a chunked run: give the --chunk-steps (smaller than --steps) it was run with"
+        )
+    if not chunked and (args.workers is not None and args.workers > 1 or args.ray_address is not None):
+        raise ZkdlError("--workers and --ray-address prove the chunks of a chunked run: add --chunk-steps K")
+    if chunked and getattr(args, "test_split", False):
+        raise ZkdlError(
+            "--test-split is not available for chunked runs yet: commit the split with an unchunked run "
+            "(leave out --chunk-steps)"
+        )
+    if chunked:
+        run = _prove_run(args)
+        if args.json:
+            print(json.dumps({"ok": True, "out": str(run.out_dir), **run.summary}))
+        else:
+            print("\n".join(_run_lines(run)))
+        return 0
     bundle = _prove(args, compare_float=False)
     if args.json:
         print(json.dumps({"ok": True, "out": str(bundle.out_dir), **bundle.summary}))
@@ -275,8 +356,15 @@ def cmd_verify(args) -> int:
 
     if Path(args.proof).is_dir() and (Path(args.proof) / api.EVAL_STATEMENT_FILE).is_file():
         return _verify_evaluation_dir(args)
-    if args.statement is None:
-        raise ZkdlError("--statement is required to verify a training proof (statement.json of the run)")
+    if args.statement is None:  # a run: a directory (chunked or not) or its run.json
+        run = api.verify_run(
+            args.proof, workers=args.workers, params_path=args.params, allow_transparent=args.allow_transparent
+        )
+        if args.json:
+            print(json.dumps({"ok": True, **run.to_dict()}))
+        else:
+            print(run.describe())
+        return 0 if run.valid else 1
     res = api.verify(args.proof, args.statement, params_path=args.params, allow_transparent=args.allow_transparent)
     if args.json:
         print(json.dumps({"ok": True, **res.to_dict()}))  # ok: the input was usable; "valid" is the verdict
@@ -421,18 +509,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="commit the held-out split in the statement (before any step is proven); `zkdl evaluate` then "
         "proves the accuracy on exactly that split",
     )
+    p.add_argument(
+        "--chunk-steps",
+        type=_positive,
+        default=None,
+        help="prove the run as a chain of chunk proofs of K consecutive steps each (default: one proof); writes "
+        "run.json and chunks/NNNN/",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="chunk proofs at once (default: the cores); 1 proves in this process, more use Ray (the [cluster] extra)",
+    )
+    p.add_argument(
+        "--ray-address", default=None, help="prove the chunks on an existing Ray cluster (auto or ray://host:port)"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted chunked run in --out: keep its chunks whose proofs verify, prove the rest",
+    )
     p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser(
         "verify",
-        help="verify a proof against a statement, or an evaluation/inference directory (exit 0 valid, 1 invalid, "
-        "2 unusable)",
+        help="verify a run (its directory or run.json), a proof against --statement, or an evaluation/inference "
+        "directory (exit 0 valid, 1 invalid, 2 unusable)",
     )
-    p.add_argument("proof")
+    p.add_argument(
+        "proof", help="a run directory or its run.json; a proof file, with --statement; or an evaluation directory"
+    )
     p.add_argument(
         "--statement",
-        help="statement.json of the training run (required for a training proof; for an evaluation or "
-        "inference directory, the training statement you trust instead of the directory's copy)",
+        default=None,
+        help="statement.json of the proof file; for an evaluation or inference directory, the training statement "
+        "you trust instead of the directory's copy",
+    )
+    p.add_argument(
+        "--workers", type=_positive, default=None, help="chunk proofs of a run verified at once (default: the cores)"
     )
     p.add_argument(
         "--params", help="generator cache file, never created (default: the shared cache, $ZKDL_HOME or ~/.cache/zkdl)"

@@ -71,8 +71,30 @@ class ResourceError(ZkdlError):
     memory exceeds what is available. Raised before any work."""
 
 
+class RunFormatError(ZkdlError):
+    """A chunked run's manifest (``run.json``) cannot be read or does not follow its schema: unusable input, not an
+    invalid proof (``zkdl verify`` exits 2)."""
+
+
+class ChainError(VerificationError):
+    """The chunks of a run do not form one chain: a chunk is missing, duplicated, reordered, truncated or from
+    another run, or a chunk's statement is not the one the manifest lists. ``chunk`` is the index of the chunk the
+    message names (``None`` when the failure is the run as a whole)."""
+
+    def __init__(self, message: str, chunk: int | None = None):
+        super().__init__(message)
+        self.chunk = chunk
+
+
 #: Optional packages and the extra that installs them (``pip install "zkdl[EXTRA]"``).
-OPTIONAL_PACKAGES = {"torch": "train", "sklearn": "train", "scipy": "train", "matplotlib": "plots", "cupy": "gpu"}
+OPTIONAL_PACKAGES = {
+    "torch": "train",
+    "sklearn": "train",
+    "scipy": "train",
+    "matplotlib": "plots",
+    "cupy": "gpu",
+    "ray": "cluster",
+}
 
 
 class MissingDependency(ZkdlError, ImportError):

@@ -148,6 +148,11 @@ class Commitment:
     def __hash__(self) -> int:
         return hash(self.to_bytes())
 
+    def __reduce__(self):
+        """Pickled as its canonical bytes (the curve points are not picklable), re-validated when loaded: a chunk
+        task crosses process and machine boundaries this way (``zkdl.runs``)."""
+        return (Commitment.from_bytes, (self.to_bytes(),))
+
     def __repr__(self) -> str:
         lay = self.layout
         return f"Commitment(n_entries={lay.n_entries}, rows=2^{lay.log_rows}, cols=2^{lay.log_cols})"
@@ -280,7 +285,9 @@ _POOL_LOCK = threading.Lock()
 
 
 def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    """Threads of the commitment pool: ``ZKDL_THREADS`` when set (a Ray worker given one core), else the cores."""
+    env = os.environ.get("ZKDL_THREADS", "")
+    return max(1, int(env) if env.isdigit() else os.cpu_count() or 1)
 
 
 def _pool() -> ThreadPoolExecutor:

@@ -23,6 +23,9 @@ sees a claim that nothing checked (an extra ``"claimed_test_accuracy"``, ``has_b
                        ``Y`` (lowercase hex of the serialized commitments to the held-out inputs, padded to
                        pow2(n_rows) × pow2(d_0), and to their one-hot labels, pow2(n_rows) × pow2(d_L), entries 0/1),
                        committed before any training step is proven (``docs/evaluation.md``)
+    step_offset        OPTIONAL integer ≥ 1: the global index of the statement's first step (a chunk of a chunked
+                       run, ``zkdl.runs``); absent means 0, and a statement with offset 0 never writes the key, so
+                       an unchunked statement (and the proof over its bytes) is unchanged by the field
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ STATEMENT_KEYS = (
     "commitments",
 )
 TEST_SPLIT_KEY = "test_split"
+OPTIONAL_STATEMENT_KEYS = ("step_offset", TEST_SPLIT_KEY)
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -110,6 +114,7 @@ class Statement:
     version: int = STATEMENT_VERSION
     #: the held-out split committed with the statement: ``{"n_rows": int, "X": Commitment, "Y": Commitment}``
     test_split: dict | None = None
+    step_offset: int = 0  #: global index of the first step (chunks of a run); its batches are rows(step_offset + t)
 
     def __post_init__(self):
         object.__setattr__(self, "params", _fixed_point_params(self.params))
@@ -121,6 +126,8 @@ class Statement:
             raise StatementMismatch("has_bias needs one flag per layer")
         if self.batch_size < 1 or self.steps < 1 or self.n_rows < 1:
             raise StatementMismatch("batch_size, steps and n_rows must be positive")
+        if not _is_int(self.step_offset) or not 0 <= self.step_offset < 1 << 62:
+            raise StatementMismatch(f"step_offset must be an integer in [0, 2^62), got {self.step_offset!r}")
         if self.range_backend not in RANGE_BACKENDS:
             raise StatementMismatch(f"unknown range backend {self.range_backend!r}; use one of {RANGE_BACKENDS}")
 
@@ -177,7 +184,7 @@ class Statement:
 
     # --- encoding -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {
+        out = {
             "version": self.version,
             "widths": list(self.widths),
             "has_bias": list(self.has_bias),
@@ -189,7 +196,10 @@ class Statement:
             "range_backend": self.range_backend,
             "generators_digest": self.generators_digest,
             "commitments": {k: self.commitments[k].to_bytes().hex() for k in sorted(self.commitments)},
-        } | self._test_split_dict()
+        }
+        if self.step_offset:  # absent for 0: an unchunked statement keeps its bytes (module docstring)
+            out["step_offset"] = self.step_offset
+        return out | self._test_split_dict()
 
     def _test_split_dict(self) -> dict:
         if self.test_split is None:
@@ -210,11 +220,17 @@ class Statement:
     def from_dict(cls, d: dict) -> Statement:
         """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`."""
         _need(isinstance(d, dict), "the statement must be a JSON object")
-        keys = set(d) - {TEST_SPLIT_KEY}
+        keys = set(d)
+        allowed = set(STATEMENT_KEYS) | set(OPTIONAL_STATEMENT_KEYS)
         _need(
-            keys == set(STATEMENT_KEYS),
-            f"keys must be exactly {sorted(STATEMENT_KEYS)}; missing "
-            f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - set(STATEMENT_KEYS)))}",
+            set(STATEMENT_KEYS) <= keys <= allowed,
+            f"keys must be exactly {sorted(STATEMENT_KEYS)} (optionally {list(OPTIONAL_STATEMENT_KEYS)}); missing "
+            f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - allowed))}",
+        )
+        offset = d.get("step_offset", 0)
+        _need(
+            _is_int(offset) and 0 <= offset < 1 << 62 and ("step_offset" not in d or offset >= 1),
+            "step_offset must be an integer in [1, 2^62) when present (0 is written by leaving it out)",
         )
         _need(_is_int(d["version"]), "version must be an integer")
         if d["version"] != STATEMENT_VERSION:
@@ -270,6 +286,7 @@ class Statement:
                 range_backend=d["range_backend"],
                 generators_digest=gd,
                 commitments=coms,
+                step_offset=offset,
             )
         except StatementMismatch as exc:
             raise StatementFormatError(f"malformed statement: {exc}") from exc

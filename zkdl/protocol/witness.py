@@ -34,7 +34,8 @@ class Public:
     def of(cls, st: Statement) -> Public:
         specs, layout = range_layout(st)
         sched = BatchSchedule(st.n_rows, st.batch_size, st.schedule_seed)
-        rows = np.stack([sched.rows(t) for t in range(st.steps)]).astype(np.int64)
+        t0 = st.step_offset  # a chunk of a run: its steps are t0 .. t0 + T - 1 of the one schedule
+        rows = np.stack([sched.rows(t0 + t) for t in range(st.steps)]).astype(np.int64)
         return cls(st, st.shapes, specs, layout, rows)
 
     @property

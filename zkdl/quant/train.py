@@ -343,16 +343,23 @@ def train_quantized(
     *,
     keep_traces: bool = True,
     on_step: Callable[[int, int], None] | None = None,
+    start_step: int = 0,
 ) -> TrainingRun:
     """Run ``steps`` quantized SGD steps from ``model`` on the dataset ``(X, Y)`` (int64, ``n × d_0`` and
     ``n × d_L``, scale 2^F); step t uses ``schedule.rows(t)``.
 
     Checks up front that the whole dataset and the initial weights are in their declared ranges and that no field
     relation can wrap for this architecture, batch size and step count (:meth:`FixedPointParams.check_no_wrap`).
-    ``on_step(t + 1, steps)`` is called after each step (progress displays)."""
+    ``on_step(t + 1, steps)`` is called after each step (progress displays). ``start_step`` continues a run: ``model``
+    is the model after ``start_step`` steps and step ``t`` of this call is global step ``start_step + t`` (its
+    batch is ``schedule.rows(start_step + t)``), so training a run chunk by chunk gives the same steps as training
+    it at once."""
     if isinstance(steps, bool) or int(steps) < 0:
         raise QuantizationConfigError(f"steps must be ≥ 0, got {steps}")
     steps = int(steps)
+    if isinstance(start_step, bool) or int(start_step) < 0:
+        raise QuantizationConfigError(f"start_step must be ≥ 0, got {start_step}")
+    start_step = int(start_step)
     if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[0] != schedule.n_rows:
         raise QuantizationConfigError(
             f"X must have schedule.n_rows = {schedule.n_rows} rows, got shape {getattr(X, 'shape', None)}"
@@ -361,13 +368,13 @@ def train_quantized(
     params.check_no_wrap(model.widths, schedule.batch_size, steps)
     check_range(X, params.range_of("X"), tensor="X")
     check_range(Y, params.range_of("Y"), tensor="Y")
-    model.check_ranges(params, step=0)
+    model.check_ranges(params, step=start_step)
     initial = model.copy()
     cur = initial
     traces = []
     for t in range(steps):
-        rows = schedule.rows(t)
-        cur, tr = train_step(cur, X[rows], Y[rows], params, step=t, rows=rows)
+        rows = schedule.rows(start_step + t)
+        cur, tr = train_step(cur, X[rows], Y[rows], params, step=start_step + t, rows=rows)
         if keep_traces:
             traces.append(tr)
         if on_step is not None:
