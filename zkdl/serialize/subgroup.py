@@ -132,9 +132,9 @@ class SubgroupChecks:
     them in helper processes; :meth:`finish` waits and raises the first failure. Use once, then :meth:`close`
     (or as a context manager)."""
 
-    def __init__(self, *, helpers: int | None = None, chunk: int = CHUNK) -> None:
+    def __init__(self, *, helpers: int | None = None, chunk: int | None = None) -> None:
         self._n_helpers = default_helpers() if helpers is None else max(0, helpers)
-        self._chunk = max(1, chunk)
+        self._chunk = max(1, CHUNK if chunk is None else chunk)
         self._helpers: list[_Helper] = []
         self._buf: list[bytes] = []
         self._where: list[Callable[[], Exception]] = []
