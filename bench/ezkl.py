@@ -121,6 +121,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-zkdl", action="store_true", help="ezkl only (no zkdl run after it)")
     ap.add_argument("--digits-steps", type=int, default=16)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "ezkl.json"))
+    ap.add_argument(
+        "--zkdl-result", default=None, help="pair with this bench/training.py JSON (a run made alongside) instead"
+    )
+    ap.add_argument("--ezkl-result", default=None, help="use the ezkl part of this earlier bench/ezkl.py JSON")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child is not None:
@@ -132,16 +136,24 @@ def main(argv=None) -> int:
         print("ezkl is not installed: skipped (pip install ezkl==23.0.5 onnx to run this comparison)")
         return 0
     doc: dict = {"bench": "ezkl", "machine": {"cpus": os.cpu_count(), "load_before": list(os.getloadavg())}}
-    with tempfile.TemporaryDirectory() as d:
-        proc = subprocess.run([sys.executable, __file__, "--child", d], capture_output=True, text=True)
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if proc.returncode != 0 or line is None:
-        doc["ezkl_error"] = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        print("ezkl failed:", doc["ezkl_error"])
+    doc["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if args.ezkl_result:
+        prev = json.loads(Path(args.ezkl_result).read_text())
+        doc["ezkl"], doc["ezkl_from"] = prev["ezkl"], {"file": args.ezkl_result, "when": prev.get("when")}
     else:
-        doc["ezkl"] = json.loads(line[len("RESULT ") :])
-        print("ezkl:", json.dumps(doc["ezkl"]))
-    if not args.no_zkdl:
+        with tempfile.TemporaryDirectory() as d:
+            proc = subprocess.run([sys.executable, __file__, "--child", d], capture_output=True, text=True)
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if proc.returncode != 0 or line is None:
+            doc["ezkl_error"] = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+            print("ezkl failed:", doc["ezkl_error"])
+        else:
+            doc["ezkl"] = json.loads(line[len("RESULT ") :])
+            print("ezkl:", json.dumps(doc["ezkl"]))
+    if args.zkdl_result:
+        rows = [r for r in json.loads(Path(args.zkdl_result).read_text())["results"] if "prove_s" in r]
+        doc["zkdl"], doc["zkdl_from"] = (rows[0] if rows else None), args.zkdl_result
+    elif not args.no_zkdl:
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "training.json"
             cmd = [sys.executable, str(ROOT / "bench" / "training.py"), "--only", "digits", "--ranges", "lookup"]
