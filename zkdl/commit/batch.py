@@ -47,14 +47,17 @@ def random_weight() -> int:
 
 @dataclass(frozen=True)
 class _Equation:
-    """``Σ coeffs[i]·points[i] + Σ gens[i]·g_i + Σ row_coeffs[k]·rows[k] = O``; ``what``: its rejection."""
+    """``Σ coeffs[i]·points[i] + gens_scale·Σ gens[i]·g_i + row_scale·Σ row_coeffs[k]·rows[k] = O``; ``what``:
+    its rejection."""
 
     what: str
     points: tuple[G1Point, ...]
     coeffs: tuple[int, ...]
     gens: Fr | None
+    gens_scale: int
     rows: tuple[G1Point, ...]
     row_coeffs: Fr | None
+    row_scale: int
 
 
 def _point_terms(eq: _Equation, params: PublicParams) -> tuple[list[G1Point], list]:
@@ -62,10 +65,10 @@ def _point_terms(eq: _Equation, params: PublicParams) -> tuple[list[G1Point], li
     sc = scalars_from_ints([c % R for c in eq.coeffs])
     if eq.gens is not None:
         pts += params.gens(len(eq.gens))
-        sc += scalars_from_le_bytes(eq.gens.to_le_bytes())
+        sc += scalars_from_le_bytes((eq.gens * eq.gens_scale).to_le_bytes())
     if eq.row_coeffs is not None:
         pts += list(eq.rows)
-        sc += scalars_from_le_bytes(eq.row_coeffs.to_le_bytes())
+        sc += scalars_from_le_bytes((eq.row_coeffs * eq.row_scale).to_le_bytes())
     return pts, sc
 
 
@@ -82,7 +85,7 @@ class MsmBatch:
         self._eqs: list[_Equation] = []
         self._points: dict[int, list] = {}  # id(point) -> [point, merged coefficient]
         self._gens: Fr | None = None
-        self._rows: list[tuple[Sequence[G1Point], Fr]] = []
+        self._rows: list[tuple[Sequence[G1Point], Fr, int]] = []  # (rows, coefficients, scale)
         self._closed = False
 
     def __len__(self) -> int:
@@ -100,11 +103,14 @@ class MsmBatch:
         coeffs: Sequence[int],
         *,
         gens: Fr | None = None,
+        gens_scale: int = 1,
         rows: Sequence[G1Point] = (),
         row_coeffs: Fr | None = None,
+        row_scale: int = 1,
     ) -> None:
-        """Defer ``Σ coeffs[i]·points[i] + Σ gens[i]·g_i + Σ row_coeffs[k]·rows[k] = O`` (``what``: the message
-        of the :class:`VerificationError` that rejects it)."""
+        """Defer ``Σ coeffs[i]·points[i] + gens_scale·Σ gens[i]·g_i + row_scale·Σ row_coeffs[k]·rows[k] = O``
+        (``what``: the message of the :class:`VerificationError` that rejects it). The scales cost nothing here:
+        they join the weight (one vector operation per vector, whatever the number of scales)."""
         if self._closed:
             raise RuntimeError("this MsmBatch has already been verified")
         if len(points) != len(coeffs):
@@ -113,7 +119,16 @@ class MsmBatch:
             raise ValueError("rows and row coefficients differ in length")
         if gens is not None and len(gens) > self.params.capacity:
             raise ValueError(f"{len(gens)} generator coefficients for {self.params.capacity} generators")
-        eq = _Equation(what, tuple(points), tuple(int(c) for c in coeffs), gens, tuple(rows), row_coeffs)
+        eq = _Equation(
+            what,
+            tuple(points),
+            tuple(int(c) for c in coeffs),
+            gens,
+            int(gens_scale),
+            tuple(rows),
+            row_coeffs,
+            int(row_scale),
+        )
         self._eqs.append(eq)
         w = self._weight()
         for p, c in zip(eq.points, eq.coeffs):
@@ -125,10 +140,14 @@ class MsmBatch:
             else:
                 slot[1] = (slot[1] + w * c) % R
         if gens is not None and len(gens):
-            g = gens * w
-            self._gens = g if self._gens is None else _add_padded(self._gens, g)
+            s = w * gens_scale % R
+            if self._gens is None:
+                self._gens = gens * s
+            else:
+                n = max(len(gens), len(self._gens))
+                self._gens = _padded(gens, n).axpy(s, _padded(self._gens, n))  # s·gens + acc: one kernel call
         if row_coeffs is not None and len(rows):
-            self._rows.append((tuple(rows), row_coeffs * w))
+            self._rows.append((tuple(rows), row_coeffs, w * row_scale % R))
 
     def combined_terms(self) -> tuple[list[G1Point], list]:
         """The points and scalars of the final MSM (every point once)."""
@@ -139,9 +158,9 @@ class MsmBatch:
                 pts.append(p)
                 ints.append(c)
         sc = scalars_from_ints(ints)
-        for rows, coeffs in self._rows:
+        for rows, coeffs, scale in self._rows:
             pts += list(rows)
-            sc += scalars_from_le_bytes(coeffs.to_le_bytes())
+            sc += scalars_from_le_bytes((coeffs * scale).to_le_bytes())
         if self._gens is not None:
             pts += self.params.gens(len(self._gens))
             sc += scalars_from_le_bytes(self._gens.to_le_bytes())
@@ -167,7 +186,5 @@ class MsmBatch:
                 raise VerificationError(eq.what)
 
 
-def _add_padded(a: Fr, b: Fr) -> Fr:
-    n = max(len(a), len(b))
-    parts = [x if len(x) == n else Fr.concat([x, Fr.zeros(n - len(x))]) for x in (a, b)]
-    return parts[0] + parts[1]
+def _padded(x: Fr, n: int) -> Fr:
+    return x if len(x) == n else Fr.concat([x, Fr.zeros(n - len(x))])

@@ -338,9 +338,11 @@ def verify_eval_zk(
         what,
         [proof.delta, params.h],
         [1, -proof.z_delta],
-        gens=-z,
+        gens=z,
+        gens_scale=-1,
         rows=commitment.rows,
-        row_coeffs=Fr.eq_table(u_rows) * c,
+        row_coeffs=Fr.eq_table(u_rows),
+        row_scale=c,
     )
     # c·Y + β − <z,a> g_v − z_β h = O
     b.add(what, [proof.value_commitment, proof.beta, params.g_v, params.h], [c, 1, -z_dot_a, -proof.z_beta])
