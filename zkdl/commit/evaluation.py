@@ -23,8 +23,10 @@ Zero-knowledge mode (:func:`prove_eval_zk` / :func:`verify_eval_zk`)
 
     ``z`` is uniform whatever ``x`` is, so nothing about the table leaks beyond ``Y``. The verifier returns
     ``Y``, a *committed* evaluation claim the caller must discharge (or compare with a commitment it already
-    holds: ``value_commitment=``). Both checks (and the fold) are one MSM: the second equation is added with
-    a random weight chosen by the verifier (local CSPRNG; a false equation passes with probability 1/r).
+    holds: ``value_commitment=``). Both checks (with the fold, and the comparison with a ``value_commitment``
+    given as a lazy :class:`~zkdl.commit.sigma.VScalar`) go into a :class:`~zkdl.commit.batch.MsmBatch`: the
+    verifier's one final MSM, where the generators ``g_i`` of every opening share one term each; standalone,
+    into a batch of their own checked at once.
 
 Transcript records (labels): clear mode absorbs ``hyrax-eval/folded`` (x) and ``hyrax-eval/blind`` (ρ');
 ZK mode absorbs ``hyrax-eval-zk/commitment`` (bytes), ``hyrax-eval-zk/point``, ``hyrax-eval-zk/Y``,
@@ -33,19 +35,19 @@ ZK mode absorbs ``hyrax-eval-zk/commitment`` (bytes), ``hyrax-eval-zk/point``, `
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from py_arkworks_bls12381 import G1Point, Scalar
+from py_arkworks_bls12381 import G1Point
 
 from zkdl.errors import VerificationError
 from zkdl.field import MODULUS, Fr
 from zkdl.serialize import Reader, Writer
 from zkdl.transcript import Transcript
 
+from .batch import MsmBatch
 from .generators import PublicParams
 from .pedersen import (
     Commitment,
@@ -57,6 +59,7 @@ from .pedersen import (
     scalars_from_ints,
     scalars_from_le_bytes,
 )
+from .sigma import VScalar
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -297,10 +300,13 @@ def verify_eval_zk(
     proof: ZkEvalProof,
     transcript: Transcript,
     *,
-    value_commitment: G1Point | None = None,
+    value_commitment: G1Point | VScalar | None = None,
+    batch: MsmBatch | None = None,
 ) -> G1Point:
     """Check a zero-knowledge evaluation proof; returns ``Y``, the commitment to ``t~(point)``. With
-    ``value_commitment`` the proof's ``Y`` must equal it. Raises :class:`VerificationError`."""
+    ``value_commitment`` the proof's ``Y`` must equal it. With ``batch`` the group equations are deferred to it
+    (the caller verifies the batch before accepting); without, they are checked at once. Raises
+    :class:`VerificationError`."""
     lay = commitment.layout
     try:
         u_rows, u_cols = lay.split_point(point)
@@ -312,21 +318,36 @@ def verify_eval_zk(
     for p in (proof.value_commitment, proof.delta, proof.beta):
         if not isinstance(p, G1Point):
             raise VerificationError("ZK evaluation proof holds a non-point")
-    if value_commitment is not None and proof.value_commitment != value_commitment:
-        raise VerificationError("ZK evaluation proof commits to a different value commitment than expected")
+    b = batch if batch is not None else MsmBatch(params)
+    if value_commitment is not None:
+        other = "ZK evaluation proof commits to a different value commitment than expected"
+        if isinstance(value_commitment, VScalar) and batch is not None:
+            pts, cs = value_commitment.linear_terms(params)  # Y − V = O, V never materialized
+            b.add(other, [proof.value_commitment, *pts], [1, *(-c for c in cs)])
+        else:
+            v_pt = value_commitment.commitment(params) if isinstance(value_commitment, VScalar) else value_commitment
+            if proof.value_commitment != v_pt:
+                raise VerificationError(other)
 
     c = _zk_absorb_first(transcript, commitment, point, proof.value_commitment, proof.delta, proof.beta)
     z = Fr.from_ints(proof.z)
     z_dot_a = z.inner(Fr.eq_table(u_cols))
-    s = secrets.randbelow(MODULUS - 1) + 1  # verifier-local weight of the second equation
-    # (c·C' + δ − Σ z_i g_i − z_δ h) + s·(c·Y + β − <z,a> g_v − z_β h) = 0, with C' = Σ e_r C_r
-    e_c = Fr.eq_table(u_rows) * c
-    pts: list[G1Point] = list(commitment.rows) + params.gens(lay.cols)
-    scal: list[Scalar] = scalars_from_le_bytes(e_c.to_le_bytes()) + scalars_from_le_bytes((-z).to_le_bytes())
-    pts += [proof.delta, params.h, proof.value_commitment, proof.beta, params.g_v]
-    scal += scalars_from_ints([1, _neg(proof.z_delta + s * proof.z_beta), s * c, s, _neg(s * z_dot_a)])
-    if msm(pts, scal) != G1Point.identity():
-        raise VerificationError("ZK evaluation proof: proof-of-dot-product check failed")
+    what = "ZK evaluation proof: proof-of-dot-product check failed"
+    # c·C' + δ − Σ z_i g_i − z_δ h = O, with C' = Σ e_r C_r
+    b.add(
+        what,
+        [proof.delta, params.h],
+        [1, -proof.z_delta],
+        gens=z,
+        gens_scale=-1,
+        rows=commitment.rows,
+        row_coeffs=Fr.eq_table(u_rows),
+        row_scale=c,
+    )
+    # c·Y + β − <z,a> g_v − z_β h = O
+    b.add(what, [proof.value_commitment, proof.beta, params.g_v, params.h], [c, 1, -z_dot_a, -proof.z_beta])
+    if batch is None:
+        b.verify()
     transcript.absorb_frs("hyrax-eval-zk/z", list(proof.z))
     transcript.absorb_frs("hyrax-eval-zk/z-blinds", [proof.z_delta, proof.z_beta])
     return proof.value_commitment

@@ -28,7 +28,9 @@ P knows ``X = x·g + r_x·h``, ``Y = y·g + r_y·h``, ``Z = x·y·g + r_z·h`` (
 ``b_1..b_5`` and sends ``α = b_1·g + b_2·h``, ``β = b_3·g + b_4·h``, ``δ = b_1·Y + b_5·h``; on challenge ``c``
 it answers ``z_1 = b_1 + c·x``, ``z_2 = b_2 + c·r_x``, ``z_3 = b_3 + c·y``, ``z_4 = b_4 + c·r_y``,
 ``z_5 = b_5 + c·(r_z − x·r_y)``. V checks ``α + c·X = z_1·g + z_2·h``, ``β + c·Y = z_3·g + z_4·h`` and
-``δ + c·Z = z_1·Y + z_5·h`` — one MSM, the three equations weighted by verifier-local random scalars.
+``δ + c·Z = z_1·Y + z_5·h``. The three equations go into a :class:`~zkdl.commit.batch.MsmBatch` (the
+verifier's one final MSM, weights from a verifier-local CSPRNG); standalone, into a batch of their own checked
+at once.
 
 Transcript labels: ``zero/count``, ``zero/gamma`` (challenges), ``zero/W``, ``zero/A``, ``zero/e``,
 ``zero/s``; ``product/statement`` (X, Y, Z), ``product/first`` (α, β, δ), ``product/c``, ``product/responses``;
@@ -42,7 +44,6 @@ two or more points one arkworks ``multiexp_unchecked``.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -50,10 +51,11 @@ from typing import Any, cast
 import numpy as np
 from py_arkworks_bls12381 import G1Point
 
-from zkdl.errors import ProofFormatError, VerificationError
+from zkdl.errors import ProofFormatError
 from zkdl.field.constants import MODULUS as R
 from zkdl.serialize import Reader, Writer
 
+from .batch import MsmBatch
 from .generators import PublicParams
 from .pedersen import msm, random_scalar, scalars_from_ints
 
@@ -261,6 +263,16 @@ class VScalar:
 
     __rmul__ = __mul__
 
+    def linear_terms(self, params: PublicParams) -> tuple[list[G1Point], list[int]]:
+        """``(points, coefficients)`` with ``Σ coefficients[j]·points[j]`` the commitment (``g_v`` included when
+        the constant is nonzero): for a check deferred to an :class:`MsmBatch` without materializing it."""
+        pts = [p for p, _ in self._terms.values()]
+        cs = [c for _, c in self._terms.values()]
+        if self._const:
+            pts.append(params.g_v)
+            cs.append(self._const)
+        return pts, cs
+
     def commitment(self, params: PublicParams) -> G1Point:
         """The point ``Σ c_j·P_j + k·g_v`` (one MSM; cached)."""
         if self._cache is None:
@@ -348,8 +360,11 @@ class ZeroAccumulator:
     once; adding after proving/verifying raises ``RuntimeError``.
     """
 
-    def __init__(self, params: PublicParams, *, rng: Any = None) -> None:
+    def __init__(self, params: PublicParams, *, rng: Any = None, batch: MsmBatch | None = None) -> None:
+        """``batch`` (verifier): the final check goes there, and product proofs verified for this accumulator's
+        protocol (:func:`verify_nonzero`, the ZK sumcheck) pass it on; without it the check runs at once."""
         self.params = params
+        self.batch = batch
         self._rng = rng
         self._items: list[PScalar | VScalar] = []
         self._what: list[str] = []
@@ -407,10 +422,14 @@ class ZeroAccumulator:
         transcript.absorb_g1("zero/A", proof.a)
         e = transcript.challenge_fr("zero/e")
         # s·h = A + e·W
-        if lincomb([self.params.h, proof.a, w_pt], [proof.s, -1, -e]) != G1Point.identity():
-            raise VerificationError(
-                f"zero checks failed: one of {len(self._items)} committed values that must be 0 is not"
-            )
+        batch = self.batch if self.batch is not None else MsmBatch(self.params)
+        batch.add(
+            f"zero checks failed: one of {len(self._items)} committed values that must be 0 is not",
+            [self.params.h, proof.a, w_pt],
+            [proof.s, -1, -e],
+        )
+        if self.batch is None:
+            batch.verify()
         transcript.absorb_fr("zero/s", proof.s)
 
 
@@ -497,18 +516,24 @@ def verify_product(
     cz: G1Point | VScalar,
     proof: ProductProof,
     transcript,
+    *,
+    batch: MsmBatch | None = None,
 ) -> VScalar:
     """Check that ``cz`` commits to the product of the values in ``cx`` and ``cy``; returns ``VScalar(cz)``.
-    Raises :class:`VerificationError` (:class:`ProofFormatError` for a malformed proof)."""
+    With ``batch`` the three equations are deferred to it (the caller verifies the batch before accepting);
+    without, they are checked at once. Raises :class:`VerificationError` (:class:`ProofFormatError` for a
+    malformed proof)."""
     proof._check()
     px, py, pz = _as_point(params, cx), _as_point(params, cy), _as_point(params, cz)
     c = _product_challenge(transcript, px, py, pz, proof.points())
     z1, z2, z3, z4, z5 = proof.z
-    s1, s2, s3 = (secrets.randbelow(R - 1) + 1 for _ in range(3))  # verifier-local weights
-    pts = [proof.alpha, proof.beta, proof.delta, px, py, pz, params.g_v, params.h]
-    cs = [s1, s2, s3, s1 * c, s2 * c - s3 * z1, s3 * c, -(s1 * z1 + s2 * z3), -(s1 * z2 + s2 * z4 + s3 * z5)]
-    if msm(pts, scalars_from_ints(cs)) != G1Point.identity():
-        raise VerificationError("proof of product failed")
+    b = batch if batch is not None else MsmBatch(params)
+    g, h, what = params.g_v, params.h, "proof of product failed"
+    b.add(what, [proof.alpha, px, g, h], [1, c, -z1, -z2])  # α + c·X = z_1·g + z_2·h
+    b.add(what, [proof.beta, py, g, h], [1, c, -z3, -z4])  # β + c·Y = z_3·g + z_4·h
+    b.add(what, [proof.delta, pz, py, h], [1, c, -z1, -z5])  # δ + c·Z = z_1·Y + z_5·h
+    if batch is None:
+        b.verify()
     transcript.absorb_frs("product/responses", list(proof.z))
     return cz if isinstance(cz, VScalar) else VScalar(pz)
 
@@ -556,5 +581,5 @@ def verify_nonzero(
     _check_point(proof.inverse, "nonzero proof inverse")
     _check_point(proof.product, "nonzero proof product")
     transcript.absorb_g1("nonzero/inverse", proof.inverse)
-    p = verify_product(params, cx, proof.inverse, proof.product, proof.proof, transcript)
+    p = verify_product(params, cx, proof.inverse, proof.product, proof.proof, transcript, batch=acc.batch)
     acc.add(p - 1, "nonzero")

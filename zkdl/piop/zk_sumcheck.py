@@ -334,7 +334,7 @@ def verify_zk(
     vals: dict[Key, VScalar] = {(k,): VScalar(p) for k, p in zip(plan.secret, proof.finals)}
     transcript.absorb_g1s("sumcheck-zk/finals", list(proof.finals))
     for (key, left, right), (cz, pr) in zip(plan.products, proof.products):
-        vals[key] = verify_product(params, vals[left], vals[right], VScalar(cz), pr, transcript)
+        vals[key] = verify_product(params, vals[left], vals[right], VScalar(cz), pr, transcript, batch=acc.batch)
     pub_values = {}
     for k in sorted(pub):
         v = public[k](tuple(point))

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..commit.batch import MsmBatch
 from ..commit.generators import N_MAX, PublicParams
 from ..commit.pedersen import Commitment, Layout, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..gadgets.range_check import make_range_backend
 from ..piop.claims import ClaimRegistry, prove_reduction, verify_reduction
 from ..quant.train import TrainingRun
-from ..serialize import ContainerReader, ContainerWriter
+from ..serialize import ContainerReader, ContainerWriter, SubgroupChecks
 from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
 from ..transcript import Transcript
 from .channel import SECTIONS, ProverChannel, VerifierChannel
@@ -256,14 +257,42 @@ def verify(
     ``StatementMismatch`` (made for another statement) or ``VerificationError`` (a failed check).
 
     ``channel_factory`` (tests and the simulator of ``simulator.py`` only) replaces ``ZkVerifierChannel`` for a
-    zero-knowledge proof: called as ``channel_factory(transcript, readers, params)``."""
+    zero-knowledge proof: called as ``channel_factory(transcript, readers, params)``.
+
+    The points of the proof are subgroup-checked in helper processes while verification goes on
+    (:class:`~zkdl.serialize.SubgroupChecks`) and every group equation of a zero-knowledge proof is checked in
+    one final MSM (:class:`~zkdl.commit.batch.MsmBatch`); the proof is accepted only once both passed. On a
+    rejection the reported cause is, in this order: a point outside the subgroup (``ProofFormatError``), the
+    first false deferred group equation, then the error that stopped verification."""
     t0 = time.perf_counter()
     statement.check_commitments()
     _check_parameters(statement)
     generators_needed(statement)
     if statement.generators_digest != params.digest.hex():
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
-    cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS)
+    channels: list = []  # the verifier channel, once made (its deferred equations are diagnosed on failure)
+    with SubgroupChecks() as subgroup:
+        try:
+            _verify_proof(params, statement, proof, subgroup, channel_factory, channels)
+        except ZkdlError as err:
+            subgroup.finish()  # a point outside the subgroup is the first cause
+            batch = getattr(channels[0], "batch", None) if channels else None
+            if isinstance(err, VerificationError) and isinstance(batch, MsmBatch) and not batch.closed:
+                batch.diagnose()  # then the first false group equation met before this error
+            raise
+        subgroup.finish()
+    return {"verify": time.perf_counter() - t0}
+
+
+def _verify_proof(
+    params: PublicParams,
+    statement: Statement,
+    proof: bytes,
+    subgroup: SubgroupChecks,
+    channel_factory: Callable | None,
+    channels: list,
+) -> None:
+    cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS, subgroup=subgroup)
     zk = not cr.transparent
     readers = {s: cr.section(s) for s in SECTIONS}
     if readers["HEAD"].read_raw(32) != statement.digest():
@@ -272,6 +301,7 @@ def verify(
     backend = make_range_backend(statement.range_backend)
     t = _new_transcript(statement, zk=zk, format_version=cr.format_version)
     ch = (channel_factory or ZkVerifierChannel)(t, readers, params) if zk else VerifierChannel(t, readers)
+    channels.append(ch)
     coms: dict[str, Commitment] = dict(statement.commitments)
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
         com = ch.commitment(f"commit/{name}")
@@ -304,4 +334,3 @@ def verify(
         ch.open(params, com, claim, what=f"opening of {name}")
     ch.finish()
     cr.finish()
-    return {"verify": time.perf_counter() - t0}

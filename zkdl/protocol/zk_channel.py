@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..commit import evaluation as ev
+from ..commit.batch import MsmBatch
 from ..commit.pedersen import Commitment
 from ..commit.sigma import (
     NonzeroProof,
@@ -133,7 +134,8 @@ class ZkVerifierChannel(VerifierChannel):
     def __init__(self, transcript, readers, params):
         super().__init__(transcript, readers)
         self.params = params
-        self.acc = ZeroAccumulator(params)
+        self.batch = MsmBatch(params)  # every group equation of the proof: one MSM in finish()
+        self.acc = ZeroAccumulator(params, batch=self.batch)
 
     def values(self, label: str, count: int, section: str = "SUMC") -> list:
         points = self.readers[section].read_g1s(allow_identity=True, count=count)
@@ -152,7 +154,7 @@ class ZkVerifierChannel(VerifierChannel):
         r = self.readers["SUMC"]
         cz = r.read_g1(allow_identity=True)
         proof = ProductProof.read(r)
-        return verify_product(self.params, x, y, cz, proof, self.transcript)
+        return verify_product(self.params, x, y, cz, proof, self.transcript, batch=self.batch)
 
     def nonzero(self, x, what: str) -> None:
         if isinstance(x, VScalar):
@@ -194,8 +196,11 @@ class ZkVerifierChannel(VerifierChannel):
             list(claim.point),
             proof,
             self.transcript,
-            value_commitment=_as_v(claim.value).commitment(params),
+            value_commitment=_as_v(claim.value),
+            batch=self.batch if params is self.params else None,
         )
 
     def finish(self) -> None:
+        """The zero checks' Schnorr proof, then the final MSM over every deferred group equation."""
         self.acc.verify(ZeroProof.read(self.readers["OPEN"]), self.transcript)
+        self.batch.verify()

@@ -26,6 +26,7 @@ from zkdl.serialize.encoding import (
     G1_BYTES,
     G1_IDENTITY_BYTES,
 )
+from zkdl.serialize.subgroup import SubgroupChecks
 
 __all__ = [
     "FLAG_TRANSPARENT",
@@ -38,6 +39,7 @@ __all__ = [
     "Header",
     "Reader",
     "SectionInfo",
+    "SubgroupChecks",
     "Writer",
     "describe",
     "parse_header",

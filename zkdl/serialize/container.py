@@ -29,14 +29,17 @@ from zkdl.serialize.encoding import (
     FR_BYTES,
     FR_MODULUS,
     G1_BYTES,
+    NOT_IN_SUBGROUP,
     first_noncanonical_fr,
     fr_single_to_bytes,
     frs_from_bytes,
     frs_to_bytes,
     g1_from_bytes,
+    g1_from_bytes_deferred,
     g1_to_bytes,
     g1s_to_bytes,
 )
+from zkdl.serialize.subgroup import SubgroupChecks
 
 MAGIC = b"ZKDLPRF\x00"
 FORMAT_VERSION = 1
@@ -168,14 +171,25 @@ class Reader:
     rejects unread trailing bytes — automatically on a normal exit.
     """
 
-    __slots__ = ("_mv", "_pos", "_name", "_base", "_finished")
+    __slots__ = ("_mv", "_pos", "_name", "_base", "_finished", "_subgroup")
 
-    def __init__(self, data: bytes | bytearray | memoryview, *, name: str = "payload", base: int = 0) -> None:
+    def __init__(
+        self,
+        data: bytes | bytearray | memoryview,
+        *,
+        name: str = "payload",
+        base: int = 0,
+        subgroup: SubgroupChecks | None = None,
+    ) -> None:
+        """``subgroup``: defer the prime-order-subgroup check of every point read to that collector (the reader
+        still checks the encoding and that the point is on the curve; the owner of ``subgroup`` must call its
+        ``finish`` before accepting anything read here). Without it every point is fully checked at once."""
         self._mv = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
         self._pos = 0
         self._name = name
         self._base = base
         self._finished = False
+        self._subgroup = subgroup
 
     # -- bookkeeping
     @property
@@ -305,9 +319,14 @@ class Reader:
         pos = self._pos
         raw = self._take(G1_BYTES, "G1 point")
         try:
-            return g1_from_bytes(raw, allow_identity=allow_identity)
+            if self._subgroup is None:
+                return g1_from_bytes(raw, allow_identity=allow_identity)
+            point, on_curve_only = g1_from_bytes_deferred(raw, allow_identity=allow_identity)
         except ValueError as e:
             raise self.error(f"invalid G1 point: {e}", pos) from None
+        if on_curve_only:
+            self._subgroup.add(point, lambda: self.error(f"invalid G1 point: {NOT_IN_SUBGROUP}", pos))
+        return point
 
     def read_g1s(
         self, *, allow_identity: bool, count: int | None = None, max_count: int | None = None
@@ -448,7 +467,10 @@ class ContainerReader:
         layout: Sequence[bytes | str],
         optional: Collection[bytes | str] = (),
         flags: int | None = None,
+        subgroup: SubgroupChecks | None = None,
     ) -> None:
+        """``subgroup``: passed to every section :class:`Reader` (deferred subgroup checks of the points)."""
+        self._subgroup = subgroup
         self._data = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
         self.header = parse_header(self._data)
         expected_proto = _protocol_bytes(protocol_id).decode("ascii")
@@ -504,7 +526,7 @@ class ContainerReader:
         if t in self._readers:
             raise ValueError(f"section {t!r} opened twice")
         payload = self._data[info.offset : info.offset + info.length]
-        r = Reader(payload, name=f"section {t!r}", base=info.offset)
+        r = Reader(payload, name=f"section {t!r}", base=info.offset, subgroup=self._subgroup)
         self._readers[t] = r
         return r
 

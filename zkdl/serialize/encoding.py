@@ -192,7 +192,28 @@ def g1_from_bytes(b: bytes | memoryview, *, allow_identity: bool) -> G1Point:
     # diagnose (failure path only): does the unchecked decoding find a curve point for this x?
     if _ark_decode(G1Point.from_compressed_bytes_unchecked, b) is None:
         raise ValueError("x is not the coordinate of a point on the curve (not on the curve)")
-    raise ValueError("point on the curve but not in the prime-order subgroup")
+    raise ValueError(NOT_IN_SUBGROUP)
+
+
+NOT_IN_SUBGROUP = "point on the curve but not in the prime-order subgroup"
+
+
+def g1_from_bytes_deferred(b: bytes | memoryview, *, allow_identity: bool) -> tuple[G1Point, bool]:
+    """Like :func:`g1_from_bytes` without the subgroup check: ``(point, True)`` for a point on the curve whose
+    subgroup membership the caller must still check (see :mod:`zkdl.serialize.subgroup`), ``(identity, False)``
+    for the canonical identity. Raises ``ValueError`` for a bad encoding or an x off the curve."""
+    problem = g1_encoding_problem(b)
+    if problem is not None:
+        raise ValueError(problem)
+    b = bytes(b)
+    if b[0] & _FLAG_INFINITY:
+        if not allow_identity:
+            raise ValueError("identity point not allowed here")
+        return G1Point.identity(), False
+    point = _ark_decode(G1Point.from_compressed_bytes_unchecked, b)
+    if point is None:
+        raise ValueError("x is not the coordinate of a point on the curve (not on the curve)")
+    return point, True
 
 
 def _ark_decode(fn, b: bytes) -> G1Point | None:
@@ -210,7 +231,8 @@ def g1s_from_bytes(blob: bytes | memoryview, *, allow_identity: bool) -> list[G1
     """Decode n·48 bytes into validated points; raises ValueError naming the index of the first bad point.
 
     arkworks' checked decompression (~70 µs/point) holds the GIL (measured: no speed-up from threads), so
-    this is a plain loop.
+    this is a plain loop; a verifier that reads many points defers the subgroup checks to helper processes
+    instead (:class:`zkdl.serialize.Reader` with ``subgroup=``, :mod:`zkdl.serialize.subgroup`).
     """
     out = []
     for i in range(0, len(blob), G1_BYTES):
@@ -236,5 +258,7 @@ __all__ = [
     "g1s_to_bytes",
     "g1_encoding_problem",
     "g1_from_bytes",
+    "g1_from_bytes_deferred",
     "g1s_from_bytes",
+    "NOT_IN_SUBGROUP",
 ]

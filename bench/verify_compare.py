@@ -1,0 +1,101 @@
+"""Verify time of this tree against a baseline tree, on the same proof bytes, in the same run.
+
+The verifier changes of issue 15 leave the proof bytes unchanged, so one proof (made by ``bench/profile_prove_verify.py
+--keep DIR``, or here with ``--steps``) is verified by both trees: each verification runs in a fresh child
+process whose ``PYTHONPATH`` is that tree (one warm-up verification first, so numba's cache loading is not
+timed), alternating baseline and this tree ``--reps`` times. Writes ``bench/results/verify_compare.json`` with
+every timing, the medians and their ratio.
+
+    git worktree add /tmp/base-verifier ed411e3
+    python bench/profile_prove_verify.py --steps 16 --keep /tmp/digits16
+    python bench/verify_compare.py --baseline /tmp/base-verifier --proof-dir /tmp/digits16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from zkdl.api import _generators_needed, public_params
+from zkdl.protocol import training
+from zkdl.protocol.statement import Statement
+d = Path(sys.argv[1])
+st = Statement.from_json((d / "statement.json").read_text())
+proof = (d / "proof.zkdl").read_bytes()
+pp = public_params(_generators_needed(st))
+times = []
+for _ in range(2):
+    t = time.perf_counter()
+    training.verify(pp, st, proof)
+    times.append(time.perf_counter() - t)
+import zkdl
+print("RESULT " + json.dumps({"warm_up_s": times[0], "verify_s": times[1], "zkdl": zkdl.__file__}))
+"""
+
+
+def verify_in(tree: Path, proof_dir: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(proof_dir)], cwd=tree, env=env, capture_output=True, text=True
+    )
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"verification in {tree} failed: {proc.stderr.strip()[-2000:]}")
+    out = json.loads(line[len("RESULT ") :])
+    if not out["zkdl"].startswith(str(tree)):
+        raise RuntimeError(f"the child imported {out['zkdl']}, not the tree {tree}")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", required=True, help="a checkout of the baseline (e.g. main at ed411e3)")
+    ap.add_argument("--proof-dir", required=True, help="proof.zkdl + statement.json (profile_prove_verify.py --keep)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "verify_compare.json"))
+    args = ap.parse_args(argv)
+    base, here, d = Path(args.baseline).resolve(), ROOT, Path(args.proof_dir).resolve()
+    rows = []
+    for rep in range(args.reps):
+        for name, tree in (("baseline", base), ("this tree", here)):
+            load = list(os.getloadavg())
+            r = verify_in(tree, d)
+            rows.append({"rep": rep, "tree": name, "load_before": load, **r})
+            print(f"rep {rep} {name:9s} verify {r['verify_s']:.3f} s (warm-up {r['warm_up_s']:.3f} s)", flush=True)
+    med = {n: statistics.median(r["verify_s"] for r in rows if r["tree"] == n) for n in ("baseline", "this tree")}
+    timings = json.loads((d / "timings.json").read_text()) if (d / "timings.json").exists() else {}
+    doc = {
+        "bench": "verify_compare",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count()},
+        "baseline": str(base),
+        "baseline_commit": subprocess.run(
+            ["git", "-C", str(base), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "this_commit": subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "proof_bytes": (d / "proof.zkdl").stat().st_size,
+        "prove": timings,
+        "runs": rows,
+        "median_verify_s": {k: round(v, 3) for k, v in med.items()},
+        "speedup": round(med["baseline"] / med["this tree"], 3),
+    }
+    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(doc["median_verify_s"]), "speedup", doc["speedup"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

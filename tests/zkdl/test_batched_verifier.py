@@ -1,0 +1,219 @@
+"""The verifier touches each group element once: every group equation of a zero-knowledge proof is checked in one
+final random-linear-combination MSM (``zkdl.commit.batch.MsmBatch``) and the points' subgroup checks run in
+helper processes (``zkdl.serialize.subgroup.SubgroupChecks``). Attacks: one tampered product proof, opening or
+point is still rejected, by the check that names it; a point outside the prime-order subgroup is rejected by the
+decoder's subgroup check (``ProofFormatError`` at its offset), whatever the equations say."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from py_arkworks_bls12381 import G1Point, Scalar
+from training_instances import make_instance
+
+from zkdl.commit import batch as batch_mod
+from zkdl.commit import sigma
+from zkdl.commit.batch import MsmBatch
+from zkdl.commit.generators import PublicParams
+from zkdl.errors import ProofFormatError, VerificationError
+from zkdl.field import MODULUS as R
+from zkdl.field import Fr
+from zkdl.piop import zk_sumcheck as zsc
+from zkdl.protocol import training, zk_channel
+from zkdl.serialize import Reader, SubgroupChecks, section_sizes
+from zkdl.serialize import subgroup as sg
+from zkdl.serialize.container import parse_header
+
+
+@pytest.fixture(scope="module")
+def pp() -> PublicParams:
+    return PublicParams.ephemeral(4096)
+
+
+def _off_subgroup_point_bytes() -> bytes:
+    """A canonical compressed encoding of a curve point outside the prime-order subgroup."""
+    for x in range(1, 1000):
+        b = bytes([0x80]) + x.to_bytes(47, "big")
+        try:
+            G1Point.from_compressed_bytes_unchecked(b)
+        except BaseException:
+            continue
+        try:
+            G1Point.from_compressed_bytes(b)
+        except BaseException:
+            return b
+    raise AssertionError("no point off the subgroup found")
+
+
+# ------------------------------------------------------------------------------------------ MsmBatch
+def test_batch_accepts_true_equations_and_names_the_one_false_equation(pp):
+    g, h = pp.g_v, pp.h
+    p = g * Scalar(5)
+    b = MsmBatch(pp)
+    for i in range(20):
+        b.add(f"equation {i}", [p, g], [1, -5])  # 5·g − 5·g = O
+    b.add("the vector one", [p], [-1], gens=Fr.from_ints([0, 0]), rows=[g], row_coeffs=Fr.from_ints([5]))
+    b.verify()
+    bad = MsmBatch(pp)
+    for i in range(20):
+        bad.add(f"equation {i}", [p, g, h], [1, -5, 1 if i == 13 else 0])
+    with pytest.raises(VerificationError, match="^equation 13$"):
+        bad.verify()
+
+
+def test_batch_rejects_with_the_single_msm_even_without_the_diagnosis(pp, monkeypatch):
+    monkeypatch.setattr(MsmBatch, "diagnose", lambda self: None)
+    b = MsmBatch(pp)
+    b.add("true", [pp.g_v], [0])
+    b.add("false", [pp.g_v, pp.h], [1, 1])
+    with pytest.raises(VerificationError, match="batched check of 2 group equations failed"):
+        b.verify()
+
+
+def test_batch_merges_points_so_each_enters_the_msm_once(pp):
+    b = MsmBatch(pp)
+    g, h = pp.g_v, pp.h
+    for _ in range(10):
+        b.add("x", [g, h], [3, -3])
+    b.add("v", [g], [1], gens=Fr.from_ints([1, 2, 3, 4]))
+    b.add("w", [h], [1], gens=Fr.from_ints([1, 2]))
+    pts, _ = b.combined_terms()
+    assert len(pts) == 2 + 4  # g_v, h, g_0..g_3
+
+
+def test_batch_is_used_once(pp):
+    b = MsmBatch(pp)
+    b.add("true", [pp.g_v], [0])
+    b.verify()
+    with pytest.raises(RuntimeError):
+        b.verify()
+    with pytest.raises(RuntimeError):
+        b.add("late", [pp.g_v], [0])
+
+
+# ------------------------------------------------------------------------------------------ subgroup checks
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_subgroup_checks_name_the_first_point_off_the_subgroup(helpers):
+    g = G1Point()
+    good = [g * Scalar(i + 2) for i in range(40)]
+    bad = G1Point.from_compressed_bytes_unchecked(_off_subgroup_point_bytes())
+    with SubgroupChecks(helpers=helpers, chunk=8) as ok:
+        for i, p in enumerate(good):
+            ok.add(p, lambda i=i: ProofFormatError(f"point {i}"))
+        ok.finish()
+    pts = good[:21] + [bad] + good[21:] + [bad]
+    with SubgroupChecks(helpers=helpers, chunk=8) as chk:
+        for i, p in enumerate(pts):
+            chk.add(p, lambda i=i: ProofFormatError(f"point {i}"))
+        with pytest.raises(ProofFormatError, match="^point 21$"):
+            chk.finish()
+
+
+def test_reader_with_deferred_checks_decodes_without_the_subgroup_check(monkeypatch):
+    """The reader's own work is the square root only; the subgroup test runs in SubgroupChecks."""
+    blob = b"".join(bytes((G1Point() * Scalar(i + 3)).to_compressed_bytes()) for i in range(5))
+    calls = []
+    real = sg.in_subgroup
+    monkeypatch.setattr(sg, "in_subgroup", lambda xy: calls.append(1) or real(xy))
+    with SubgroupChecks(helpers=0) as chk:
+        pts = [Reader(blob, subgroup=chk).read_g1(allow_identity=False) for _ in range(1)]
+        r = Reader(blob, subgroup=chk)
+        pts = [r.read_g1(allow_identity=False) for _ in range(5)]
+        assert calls == []  # nothing checked yet: deferred
+        chk.finish()
+    assert len(calls) == 6
+    assert [bytes(p.to_compressed_bytes()) for p in pts] == [blob[i * 48 : (i + 1) * 48] for i in range(5)]
+
+
+def test_reader_with_deferred_checks_rejects_off_curve_at_once():
+    with SubgroupChecks(helpers=0) as chk:
+        b = bytes([0x80]) + (3).to_bytes(47, "big")  # x = 3: no point on the curve
+        with pytest.raises(ProofFormatError, match="not on the curve"):
+            Reader(b, subgroup=chk).read_g1(allow_identity=False)
+
+
+# ------------------------------------------------------------------------------------------ full proofs
+@pytest.fixture(scope="module")
+def instance(pp):
+    st, run, X, Y, opens = make_instance(pp, [5, 4, 3], 3, 2, 7, seed=3, commit_rng=np.random.default_rng(5))
+    proof, _ = training.prove(pp, st, run, X, Y, opens, zk=True, rng=np.random.default_rng(7))
+    return st, run, X, Y, opens, proof
+
+
+def _open_section(proof: bytes) -> tuple[int, int]:
+    """(start, end) byte offsets of the OPEN section's payload."""
+    info = next(s for s in parse_header(proof).sections if s.tag == "OPEN")
+    return info.offset, info.offset + info.length
+
+
+def test_honest_proof_verifies_with_one_final_msm(pp, instance, monkeypatch):
+    st, *_, proof = instance
+    calls = []
+    real = batch_mod.msm
+    monkeypatch.setattr(batch_mod, "msm", lambda pts, sc, **kw: calls.append(len(pts)) or real(pts, sc, **kw))
+    training.verify(pp, st, proof)
+    assert len(calls) == 1  # every product proof, opening and the zero proof: one MSM
+
+
+def test_one_tampered_product_proof_is_rejected(pp, instance, monkeypatch):
+    """A cheating prover corrupts the last response of its 3rd proof of product (everything else honest)."""
+    st, run, X, Y, opens, _ = instance
+    real = sigma.prove_product
+    count = [0]
+
+    def cheat(*a, **kw):
+        z, proof = real(*a, **kw)
+        count[0] += 1
+        if count[0] == 3:
+            proof = dataclasses.replace(proof, z=proof.z[:4] + ((proof.z[4] + 1) % R,))
+        return z, proof
+
+    monkeypatch.setattr(zk_channel, "prove_product", cheat)
+    monkeypatch.setattr(zsc, "prove_product", cheat)
+    proof, _ = training.prove(pp, st, run, X, Y, opens, zk=True, rng=np.random.default_rng(7))
+    monkeypatch.undo()
+    assert count[0] >= 3
+    with pytest.raises(VerificationError, match="^proof of product failed$"):
+        training.verify(pp, st, proof)
+    monkeypatch.setattr(MsmBatch, "diagnose", lambda self: None)  # the single MSM alone rejects it too
+    with pytest.raises(VerificationError, match="batched check of .* group equations failed"):
+        training.verify(pp, st, proof)
+
+
+def test_one_tampered_opening_is_rejected(pp, instance):
+    """z_β of the last opening + 1 (the 32 bytes before the final 80-byte Schnorr proof)."""
+    st, *_, proof = instance
+    _, end = _open_section(proof)
+    off = end - 80 - 32
+    zb = (int.from_bytes(proof[off : off + 32], "little") + 1) % R
+    forged = proof[:off] + zb.to_bytes(32, "little") + proof[off + 32 :]
+    with pytest.raises(VerificationError, match="proof-of-dot-product"):
+        training.verify(pp, st, forged)
+
+
+def test_one_tampered_point_is_rejected(pp, instance):
+    """The Schnorr commitment A of the zero proof replaced by A + g_v (a valid subgroup point)."""
+    st, *_, proof = instance
+    _, end = _open_section(proof)
+    off = end - 80
+    a = G1Point.from_compressed_bytes(proof[off : off + 48]) + pp.g_v
+    forged = proof[:off] + bytes(a.to_compressed_bytes()) + proof[off + 48 :]
+    with pytest.raises(VerificationError, match="zero checks failed"):
+        training.verify(pp, st, forged)
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_point_off_the_subgroup_is_rejected_at_decode(pp, instance, monkeypatch, helpers):
+    """Whatever the equations say, a point outside the subgroup is reported by the decoder's check."""
+    st, *_, proof = instance
+    monkeypatch.setattr(sg, "CHUNK", 16)  # many chunks: the helper processes do the checks
+    monkeypatch.setattr(sg, "default_helpers", lambda: helpers)
+    training.verify(pp, st, proof)  # the honest proof passes this way too
+    start, end = _open_section(proof)
+    off = end - 80
+    forged = proof[:off] + _off_subgroup_point_bytes() + proof[off + 48 :]
+    with pytest.raises(ProofFormatError, match=f"section 'OPEN' at offset {off - start} .*not in the prime-order"):
+        training.verify(pp, st, forged)
+    assert section_sizes(forged) == section_sizes(proof)
