@@ -342,7 +342,7 @@ class _FusedLayerEngine:
         self.claim = int(claim) % R
         self.E = Fr.eq_table(list(point[1:]), backend=self.be).limbs
         # the tables are folded in place: work on private copies unless they are ours already (``own``)
-        self.cur = [np.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
+        self.cur = [self.be.xp.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
         self.eqpre = 1
         self.i = 0
         self._p: Callable[[int], int] | None = None
@@ -387,7 +387,7 @@ class _FusedLayerEngine:
         self.i += 1
 
     def finals(self) -> tuple[int, ...]:
-        return tuple(mont_to_int(c[0]) for c in self.cur)
+        return tuple(mont_to_int(self.be.to_host(c[:1])[0]) for c in self.cur)
 
 
 def _interp(lo, hi, g: int):

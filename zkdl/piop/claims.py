@@ -162,7 +162,7 @@ class ReductionEngine:
         self.rounds = 0
         if self.kernels is not None:
             # folded in place: private copies (the weights are ours already)
-            self.w = np.ascontiguousarray(weights.limbs)
+            self.w = self.be.xp.ascontiguousarray(weights.limbs)
             self.t = table.limbs.copy()
             self.sums: np.ndarray | None = self.be.round_sums([self.w, self.t]) if self.n else None
         else:
