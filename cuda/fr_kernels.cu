@@ -199,3 +199,14 @@ ZK_KERNEL fr_fold2_roundsum_kernel(u64 *f, u64 *g, FR_PARAM(c), u64 *partial, lo
     if (threadIdx.x == 0)
         for (int t = 0; t < 3; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
 }
+
+// One layer of a fractional-sum tree: pout[i] = p[i] q[i + h] + p[i + h] q[i], qout[i] = q[i] q[i + h]; with
+// unit != 0 (p = 1, p not read): pout[i] = q[i] + q[i + h].
+ZK_KERNEL fr_fraction_layer_kernel(const u64 *p, const u64 *q, int unit, u64 *pout, u64 *qout, long long h) {
+    long long i = zk_tid();
+    if (i < h) {
+        fr_t lo = fr_load(q, i), hi = fr_load(q, i + h);
+        fr_store(qout, i, fr_mul(lo, hi));
+        fr_store(pout, i, unit ? fr_add(lo, hi) : fr_add(fr_mul(fr_load(p, i), hi), fr_mul(fr_load(p, i + h), lo)));
+    }
+}

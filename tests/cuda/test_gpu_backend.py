@@ -304,6 +304,10 @@ def test_fused_kernels_match_cpu(env, n, monkeypatch):
     y = be.asarray(tabs[2].copy())
     assert be.axpy_inplace(c, be.asarray(tabs[3]), y) is y
     assert same(env, y, CPU.axpy(c, tabs[3], tabs[2]))
+    for p in (tabs[0], None):
+        got = be.fraction_layer(None if p is None else be.asarray(p), be.asarray(tabs[1]))
+        want = CPU.fraction_layer(p, tabs[1])
+        assert same(env, got[0], want[0]) and same(env, got[1], want[1])
     x = RNG.integers(-(2**40), 2**40, size=n, dtype=np.int64)
     x[:2] = [-(2**63), 2**63 - 1]
     tag = RNG.integers(0, 5, size=n, dtype=np.int64)

@@ -56,6 +56,20 @@ def test_axpy_inplace(n):
     assert np.array_equal(out, want.limbs)
 
 
+@pytest.mark.parametrize("n", [1, 4, 13])
+def test_fraction_layer_is_the_generic_layer(n):
+    rng = np.random.default_rng(n)
+    p, q = Fr.random(1 << n, rng, FUSED), Fr.random(1 << n, rng, FUSED)
+    h = 1 << (n - 1)
+    pn, qn = FUSED.fraction_layer(p.limbs, q.limbs)
+    assert np.array_equal(pn, (p[:h] * q[h:] + p[h:] * q[:h]).limbs)
+    assert np.array_equal(qn, (q[:h] * q[h:]).limbs)
+    pn, qn = FUSED.fraction_layer(None, q.limbs)
+    assert np.array_equal(pn, (q[:h] + q[h:]).limbs) and np.array_equal(qn, (q[:h] * q[h:]).limbs)
+    with pytest.raises(ValueError):
+        FUSED.fraction_layer(np.concatenate([p.limbs, p.limbs]), q.limbs)
+
+
 def _claims(be, n, seed):
     """Claims like the range tensor's: limbs of one tensor on several segments at one point (Boolean prefix,
     shared suffix), a claim on the whole table, and a lone segment claim."""

@@ -45,6 +45,11 @@ class FusedKernels(ABC):
         and the folded halves; tables of one power-of-two length ≥ 4."""
 
     @abstractmethod
+    def fraction_layer(self, p: Array | None, q: Array) -> tuple[Array, Array]:
+        """One layer of a fractional-sum tree from the one below (halves lo, hi on the most significant
+        variable): (p_lo·q_hi + p_hi·q_lo, q_lo·q_hi); with p None (p = 1): (q_lo + q_hi, q_lo·q_hi)."""
+
+    @abstractmethod
     def axpy_inplace(self, s: np.ndarray, x: Array, y: Array) -> Array:
         """y += s·x in place; returns y."""
 

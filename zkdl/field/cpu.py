@@ -218,6 +218,20 @@ class CpuBackend(Backend, FusedKernels):
         part = (K.fold2_round_sums_s if n < K.SERIAL_BELOW else K.fold2_round_sums)(f, g, _c(c))
         return K.reduce_parts(part), f[: n // 2], g[: n // 2]
 
+    def fraction_layer(self, p, q):
+        """(p_lo·q_hi + p_hi·q_lo, q_lo·q_hi) of halves; p None: p = 1 (q_lo + q_hi, q_lo·q_hi)."""
+        n = q.shape[0]
+        if n < 2 or n % 2 or (p is not None and p.shape != q.shape):
+            raise ValueError("fraction_layer: tables of one even length ≥ 2 needed")
+        pout = np.empty((n // 2, 4), dtype=np.uint64)
+        qout = np.empty((n // 2, 4), dtype=np.uint64)
+        small = n < K.SERIAL_BELOW
+        if p is None:
+            (K.unit_fraction_layer_s if small else K.unit_fraction_layer)(_c(q), pout, qout)
+        else:
+            (K.fraction_layer_s if small else K.fraction_layer)(_c(p), _c(q), pout, qout)
+        return pout, qout
+
     def axpy_inplace(self, s, x, y):
         """y += s·x in place (y contiguous and writeable); returns y."""
         if x.shape != y.shape:

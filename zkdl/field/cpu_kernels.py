@@ -780,6 +780,34 @@ def fold2_round_sums(f, g, c):
 
 
 @njit(parallel=True, cache=True)
+def fraction_layer(p, q, pout, qout):
+    """One layer of the fractional-sum tree: pout[i] = p[i]·q[i + h] + p[i + h]·q[i], qout[i] = q[i]·q[i + h]."""
+    h = q.shape[0] // 2
+    for i in prange(h):
+        j = i + h
+        a0, a1, a2, a3 = fr_mul(p[i, 0], p[i, 1], p[i, 2], p[i, 3], q[j, 0], q[j, 1], q[j, 2], q[j, 3])
+        b0, b1, b2, b3 = fr_mul(p[j, 0], p[j, 1], p[j, 2], p[j, 3], q[i, 0], q[i, 1], q[i, 2], q[i, 3])
+        pout[i, 0], pout[i, 1], pout[i, 2], pout[i, 3] = fr_add(a0, a1, a2, a3, b0, b1, b2, b3)
+        qout[i, 0], qout[i, 1], qout[i, 2], qout[i, 3] = fr_mul(
+            q[i, 0], q[i, 1], q[i, 2], q[i, 3], q[j, 0], q[j, 1], q[j, 2], q[j, 3]
+        )
+
+
+@njit(parallel=True, cache=True)
+def unit_fraction_layer(q, pout, qout):
+    """The layer above leaves with p = 1: pout[i] = q[i] + q[i + h], qout[i] = q[i]·q[i + h]."""
+    h = q.shape[0] // 2
+    for i in prange(h):
+        j = i + h
+        pout[i, 0], pout[i, 1], pout[i, 2], pout[i, 3] = fr_add(
+            q[i, 0], q[i, 1], q[i, 2], q[i, 3], q[j, 0], q[j, 1], q[j, 2], q[j, 3]
+        )
+        qout[i, 0], qout[i, 1], qout[i, 2], qout[i, 3] = fr_mul(
+            q[i, 0], q[i, 1], q[i, 2], q[i, 3], q[j, 0], q[j, 1], q[j, 2], q[j, 3]
+        )
+
+
+@njit(parallel=True, cache=True)
 def axpy_inplace(s, x, y):
     """In place: y[i] += s·x[i]."""
     s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
@@ -819,3 +847,5 @@ from_mont_s = njit(cache=True)(from_mont.py_func)
 from_int64_s = njit(cache=True)(from_int64.py_func)
 contract_mid_s = njit(cache=True)(contract_mid.py_func)
 axpy_inplace_s = njit(cache=True)(axpy_inplace.py_func)
+fraction_layer_s = njit(cache=True)(fraction_layer.py_func)
+unit_fraction_layer_s = njit(cache=True)(unit_fraction_layer.py_func)

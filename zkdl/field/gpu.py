@@ -387,6 +387,19 @@ class GpuBackend(Backend, FusedKernels):
         self._k("fr_fold2_roundsum_kernel")((grid,), (_RED,), (f, g, *self._scalar(c), part, np.int64(q), np.int64(h)))
         return self._reduce_partials(part, 3, grid), f[:h], g[:h]
 
+    def fraction_layer(self, p, q):
+        n = q.shape[0]
+        if n < 2 or n % 2 or (p is not None and p.shape != q.shape):
+            raise ValueError("fraction_layer: tables of one even length ≥ 2 needed")
+        q = self._c(q)
+        unit = p is None
+        p = q if unit else self._c(p)  # not read for the unit layer
+        h = n // 2
+        pout = self.cp.empty((h, 4), dtype=self.cp.uint64)
+        qout = self.cp.empty((h, 4), dtype=self.cp.uint64)
+        self._launch("fr_fraction_layer_kernel", h, p, q, np.int32(unit), pout, qout, np.int64(h))
+        return pout, qout
+
     def axpy_inplace(self, s, x, y):
         self._same(x, y)
         self._check_inplace([y], "axpy_inplace")
