@@ -65,7 +65,7 @@ class Backend(ABC):
     xp: Any = np  # the array module
 
     def fused(self) -> FusedKernels | None:
-        """This backend's fused range-check kernels (an optional capability), or None."""
+        """This backend's fused sumcheck kernels (an optional capability), or None."""
         return None
 
     # --- memory -------------------------------------------------------------------------------------------

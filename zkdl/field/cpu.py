@@ -22,7 +22,7 @@ def _pick(parallel, serial, n: int):
 
 
 class CpuBackend(Backend, FusedKernels):
-    """numba kernels on numpy arrays; ``fused=False`` turns its fused range-check kernels off (the callers then
+    """numba kernels on numpy arrays; ``fused=False`` turns its fused sumcheck kernels off (the callers then
     take the generic path, which must give the same proof bytes)."""
 
     name = "cpu"

@@ -117,20 +117,27 @@ def batch_coefficients(transcript, claims: Sequence[Claim], label: str) -> list[
 def _weights(table: Fr, claims: Sequence[Claim], alphas: Sequence[int]) -> Fr:
     """``E = Σ_i α_i·eq(p_i, ·)``. With the backend's fused kernels, claims at one point after their Boolean
     prefix (the limbs of one tensor on L's segments) share one eq table, accumulated into each claim's block in
-    place (no temporaries)."""
+    place (no temporaries), and a lone claim on the whole table (the range check's leaf claim on L) starts the
+    weights itself. Field addition is exact, so the order of accumulation does not change E."""
     be = table.backend
     fused = be.fused()
-    weights = Fr.zeros(len(table), backend=be)
     by_suffix: dict[tuple[int, ...], list[tuple[int, int, int]]] = {}
     for a, c in zip(alphas, claims):
         lo, hi, suffix = _support(c.point)
         by_suffix.setdefault(tuple(suffix), []).append((a, lo, hi))
-    for key, uses in by_suffix.items():
-        if fused is None:
+    if fused is None:
+        weights = Fr.zeros(len(table), backend=be)
+        for key, uses in by_suffix.items():
             for a, lo, hi in uses:
                 part = Fr.eq_table(list(key), backend=be, scale=a) + weights[lo:hi]
                 weights.limbs[lo:hi] = part.limbs
-            continue
+        return weights
+    start = next((k for k, uses in by_suffix.items() if len(uses) == 1 and uses[0][2] - uses[0][1] == len(table)), None)
+    if start is not None:
+        weights = Fr.eq_table(list(start), backend=be, scale=by_suffix.pop(start)[0][0])
+    else:
+        weights = Fr.zeros(len(table), backend=be)
+    for key, uses in by_suffix.items():
         eq = Fr.eq_table(list(key), backend=be)
         for a, lo, hi in uses:
             fused.axpy_inplace(scalar_limbs(a), eq.limbs, weights.limbs[lo:hi])
