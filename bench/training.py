@@ -3,6 +3,8 @@
 For each (workload, range back-end) a child process (so that peak memory is per configuration) trains the
 quantized model, commits the statement tensors, proves, verifies, and reports:
 
+* prove CPU seconds (``time.process_time``, every thread of the child: steadier than wall time when the machine
+  is shared);
 * prove seconds (total and per step) and the prover's split by phase (``training.prove``'s own timers:
   witness, commit, range, sumchecks, openings, …), verify seconds and verify/prove;
 * proof bytes (the serialized container, as written to ``proof.zkdl``) and statement-commitment bytes
@@ -219,6 +221,7 @@ def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, war
     del witness
 
     t0 = time.perf_counter()
+    c0 = time.process_time()  # CPU seconds of every thread of this process: steadier than wall time under load
     kwargs = {} if zk is None else {"zk": zk}
     try:
         proof, phases = training.prove(pp, st, run, X, Y, opens, **kwargs)
@@ -226,6 +229,7 @@ def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, war
         kwargs = {}
         proof, phases = training.prove(pp, st, run, X, Y, opens)
     t_prove = time.perf_counter() - t0
+    cpu_prove = time.process_time() - c0
     t0 = time.perf_counter()
     training.verify(pp, st, proof)
     t_verify = time.perf_counter() - t0
@@ -251,6 +255,7 @@ def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, war
         "prove_s": round(t_prove, 3),
         "prove_s_per_step": round(t_prove / T, 3),
         "prove_phases_s": {k: round(v, 3) for k, v in phases.items()},
+        "prove_cpu_s": round(cpu_prove, 3),
         "verify_s": round(t_verify, 3),
         "verify_over_prove": round(t_verify / t_prove, 5),
         "verify_over_prove_pct": round(100 * t_verify / t_prove, 3),

@@ -149,3 +149,64 @@ ZK_KERNEL fr_roundsum_kernel(const u64 *t0, const u64 *t1, const u64 *t2, int k,
         for (int t = 0; t < 4; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
 }
 
+
+// ---- fused sumcheck kernels (FusedKernels in zkdl/field/gpu.py) ----------------------------------------------
+
+// t[i] += c * (t[i + half] - t[i]) for i < half, in place (the upper half becomes scratch).
+ZK_KERNEL fr_fold_inplace_kernel(u64 *t, FR_PARAM(c), long long half) {
+    long long i = zk_tid();
+    if (i < half) fr_fold_inplace_at(i, t, FR_ARG(c), half);
+}
+
+// a[i] += a[i + half] for i < half, in place.
+ZK_KERNEL fr_halve_sum_kernel(u64 *a, long long half) {
+    long long i = zk_tid();
+    if (i < half) fr_store(a, i, fr_add(fr_load(a, i), fr_load(a, i + half)));
+}
+
+// y[i] += s * x[i], in place.
+ZK_KERNEL fr_axpy_inplace_kernel(FR_PARAM(s), const u64 *x, u64 *y, long long n) {
+    long long i = zk_tid();
+    if (i < n) fr_store(y, i, fr_add(fr_load(y, i), fr_mul(FR_ARG(s), fr_load(x, i))));
+}
+
+ZK_KERNEL fr_leaves_from_small_kernel(const long long *x, const long long *tag, const u64 *consts, u64 *out,
+                                      long long n) {
+    long long i = zk_tid();
+    if (i < n) fr_leaves_from_small_at(i, x, tag, consts, out);
+}
+
+// Eq-factored GKR layer sums; partial is (4, gridDim.x, 4 limbs) as in fr_roundsum_kernel. unit != 0: the
+// two-table form (tables c, d; a and b are not read).
+ZK_KERNEL fr_gkr_sums_kernel(const u64 *a, const u64 *b, const u64 *c, const u64 *d, const u64 *e, int unit,
+                             u64 *partial, long long h) {
+    ZK_SHARED fr_t sh[4 * ZK_RED_THREADS];
+    fr_t acc[4];
+    fr_gkr_sums_thread(zk_tid(), zk_nthreads(), h, unit ? nullptr : a, b, c, d, e, acc);
+    for (int t = 0; t < 4; t++) sh[t * ZK_RED_THREADS + threadIdx.x] = acc[t];
+    zk_block_reduce<ZK_RED_THREADS>(sh, 4, FrAdd());
+    if (threadIdx.x == 0)
+        for (int t = 0; t < 4; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
+}
+
+// The claim reduction's fold of f and g (in place) and the next round's sums; partial is (3, gridDim.x, 4 limbs).
+ZK_KERNEL fr_fold2_roundsum_kernel(u64 *f, u64 *g, FR_PARAM(c), u64 *partial, long long q, long long h) {
+    ZK_SHARED fr_t sh[3 * ZK_RED_THREADS];
+    fr_t acc[3];
+    fr_fold2_roundsum_thread(zk_tid(), zk_nthreads(), q, h, f, g, FR_ARG(c), acc);
+    for (int t = 0; t < 3; t++) sh[t * ZK_RED_THREADS + threadIdx.x] = acc[t];
+    zk_block_reduce<ZK_RED_THREADS>(sh, 3, FrAdd());
+    if (threadIdx.x == 0)
+        for (int t = 0; t < 3; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
+}
+
+// One layer of a fractional-sum tree: pout[i] = p[i] q[i + h] + p[i + h] q[i], qout[i] = q[i] q[i + h]; with
+// unit != 0 (p = 1, p not read): pout[i] = q[i] + q[i + h].
+ZK_KERNEL fr_fraction_layer_kernel(const u64 *p, const u64 *q, int unit, u64 *pout, u64 *qout, long long h) {
+    long long i = zk_tid();
+    if (i < h) {
+        fr_t lo = fr_load(q, i), hi = fr_load(q, i + h);
+        fr_store(qout, i, fr_mul(lo, hi));
+        fr_store(pout, i, unit ? fr_add(lo, hi) : fr_add(fr_mul(fr_load(p, i), hi), fr_mul(fr_load(p, i + h), lo)));
+    }
+}

@@ -147,3 +147,66 @@ ZK_HD void fr_contract_at(long long o, const u64 *a, long long Q, long long R, c
     for (long long q = 0; q < Q; q++) acc = fr_add(acc, fr_mul(fr_load(a, (p * Q + q) * R + r), fr_load(v, q)));
     fr_store(out, o, acc);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Fused sumcheck kernels (the backend's FusedKernels capability; CPU twins in zkdl/field/cpu_kernels.py)
+// ---------------------------------------------------------------------------------------------------------
+
+// In-place fold of row i: t[i] += c * (t[i + half] - t[i]) (reads i and i + half, writes only i: race-free).
+ZK_HD fr_t fr_fold_inplace_at(long long i, u64 *t, const fr_t &c, long long half) {
+    fr_t lo = fr_load(t, i);
+    fr_t v = fr_add(lo, fr_mul(c, fr_sub(fr_load(t, i + half), lo)));
+    fr_store(t, i, v);
+    return v;
+}
+
+// Eq-factored GKR layer pieces at index i of the halves (tables of 2h entries, e of h), accumulated into
+// acc[0..3] = sum e*X(0), sum e*Y(0), sum e*X(inf), sum e*Y(inf) (inf: the t^2 coefficient), with
+// X = a*d + b*c, Y = c*d for the tables (a, b, c, d) = (p_lo, p_hi, q_lo, q_hi), or, with a == nullptr,
+// X = c + d, Y = c*d (p = 1: X(inf) = 0).
+ZK_HD void fr_gkr_sums_thread(long long tid, long long nthreads, long long h, const u64 *a, const u64 *b,
+                              const u64 *c, const u64 *d, const u64 *e, fr_t acc[4]) {
+#pragma unroll
+    for (int t = 0; t < 4; t++) acc[t] = fr_zero();
+    for (long long i = tid; i < h; i += nthreads) {
+        long long j = i + h;
+        fr_t ei = fr_load(e, i);
+        fr_t c0 = fr_load(c, i), d0 = fr_load(d, i);
+        fr_t c1 = fr_sub(fr_load(c, j), c0), d1 = fr_sub(fr_load(d, j), d0);
+        acc[1] = fr_add(acc[1], fr_mul(fr_mul(c0, d0), ei));
+        acc[3] = fr_add(acc[3], fr_mul(fr_mul(c1, d1), ei));
+        if (a == nullptr) {
+            acc[0] = fr_add(acc[0], fr_mul(fr_add(c0, d0), ei));
+        } else {
+            fr_t a0 = fr_load(a, i), b0 = fr_load(b, i);
+            fr_t a1 = fr_sub(fr_load(a, j), a0), b1 = fr_sub(fr_load(b, j), b0);
+            acc[0] = fr_add(acc[0], fr_mul(fr_add(fr_mul(a0, d0), fr_mul(b0, c0)), ei));
+            acc[2] = fr_add(acc[2], fr_mul(fr_add(fr_mul(a1, d1), fr_mul(b1, c1)), ei));
+        }
+    }
+}
+
+// The claim reduction's round in one pass (thread share of a grid stride over i < q = h/2, h = len/2): fold f
+// and g in place by c at rows i and i + q, then accumulate the next round's sums of the folded f*g at t = 0, 1,
+// 2 (pairs i, i + q) into acc[0..2]. Index i reads i, i + q, i + h, i + q + h and writes only i and i + q.
+ZK_HD void fr_fold2_roundsum_thread(long long tid, long long nthreads, long long q, long long h, u64 *f, u64 *g,
+                                    const fr_t &c, fr_t acc[3]) {
+#pragma unroll
+    for (int t = 0; t < 3; t++) acc[t] = fr_zero();
+    for (long long i = tid; i < q; i += nthreads) {
+        fr_t fa = fr_fold_inplace_at(i, f, c, h);
+        fr_t fb = fr_fold_inplace_at(i + q, f, c, h);
+        fr_t ga = fr_fold_inplace_at(i, g, c, h);
+        fr_t gb = fr_fold_inplace_at(i + q, g, c, h);
+        acc[0] = fr_add(acc[0], fr_mul(fa, ga));
+        acc[1] = fr_add(acc[1], fr_mul(fb, gb));
+        fr_t f2 = fr_add(fb, fr_sub(fb, fa)), g2 = fr_add(gb, fr_sub(gb, ga));
+        acc[2] = fr_add(acc[2], fr_mul(f2, g2));
+    }
+}
+
+// out[i] = consts[tag[i]] - x[i] (x: int64 values as fr_from_int64; tag: row indices into consts).
+ZK_HD void fr_leaves_from_small_at(long long i, const long long *x, const long long *tag, const u64 *consts,
+                                   u64 *out) {
+    fr_store(out, i, fr_sub(fr_load(consts, tag[i]), fr_from_int64(x[i])));
+}

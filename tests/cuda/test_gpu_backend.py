@@ -276,6 +276,86 @@ def test_fr_vectors_and_sumcheck_proofs_are_byte_identical(env):
     assert out[0] == out[1]
 
 
+# ------------------------------------------------------------------------------------- fused sumcheck kernels
+
+
+@pytest.mark.parametrize("n", [4, 64, 1024])
+def test_fused_kernels_match_cpu(env, n, monkeypatch):
+    """The GPU twins of the CPU backend's FusedKernels (GKR layer sums, in-place folds, the claim reduction's
+    fold + round sums, in-place axpy, range-check leaves) give the CPU's limbs."""
+    be = env[0]
+    assert be.fused() is be and CPU.fused() is CPU
+    if n == 1024:
+        monkeypatch.setattr(gpu_mod, "_MAX_RED_BLOCKS", 3)  # reductions through several passes
+    tabs = [rand_mont(n) for _ in range(4)]
+    e = rand_mont(n // 2)
+    c = mont(rand_ints(1))[0]
+    for k in (4, 2):
+        got = be.gkr_sums([be.asarray(t) for t in tabs[:k]], be.asarray(e))
+        assert isinstance(got, np.ndarray) and np.array_equal(got, CPU.gkr_sums(tabs[:k], e)), k
+    dev = [be.asarray(t.copy()) for t in tabs[:3]]
+    ref = CPU.fold_many_inplace([t.copy() for t in tabs[:3]], c)
+    for got, want in zip(be.fold_many_inplace(dev, c), ref):
+        assert same(env, got, want)
+    assert same(env, be.halve_sum_inplace(be.asarray(tabs[3].copy())), CPU.halve_sum_inplace(tabs[3].copy()))
+    sums, f, g = be.fold2_round_sums(be.asarray(tabs[0].copy()), be.asarray(tabs[1].copy()), c)
+    ref_sums, ref_f, ref_g = CPU.fold2_round_sums(tabs[0].copy(), tabs[1].copy(), c)
+    assert np.array_equal(sums, ref_sums) and same(env, f, ref_f) and same(env, g, ref_g)
+    y = be.asarray(tabs[2].copy())
+    assert be.axpy_inplace(c, be.asarray(tabs[3]), y) is y
+    assert same(env, y, CPU.axpy(c, tabs[3], tabs[2]))
+    for p in (tabs[0], None):
+        got = be.fraction_layer(None if p is None else be.asarray(p), be.asarray(tabs[1]))
+        want = CPU.fraction_layer(p, tabs[1])
+        assert same(env, got[0], want[0]) and same(env, got[1], want[1])
+    x = RNG.integers(-(2**40), 2**40, size=n, dtype=np.int64)
+    x[:2] = [-(2**63), 2**63 - 1]
+    tag = RNG.integers(0, 5, size=n, dtype=np.int64)
+    consts = rand_mont(5)
+    assert same(env, be.leaves_from_small(x, tag, consts), CPU.leaves_from_small(x, tag, consts))
+    with pytest.raises(ValueError):
+        be.leaves_from_small(x, tag + 5, consts)
+    with pytest.raises(ValueError):
+        be.fold2_round_sums(be.asarray(tabs[0][:2].copy()), be.asarray(tabs[1][:2].copy()), c)
+
+
+@pytest.mark.parametrize("unit", [False, True], ids=["layer", "unit-layer"])
+def test_fused_gkr_layer_and_claim_reduction_proofs_are_byte_identical(env, unit):
+    """The range check's eq-factored layer engine and the claim reduction's engine on the GPU twins send the CPU's
+    bytes (the same proof whichever backend runs the prover), and keep the same fold for the opening."""
+    from zkdl.gadgets import range_check as rc
+    from zkdl.piop.claims import Claim, prove_reduction_keeping_fold
+    from zkdl.protocol.channel import ProverChannel
+    from zkdl.transcript import Transcript
+
+    be = env[0]
+    n = 6
+    rng = np.random.default_rng(11)
+    cpu_tabs = [Fr.random(1 << n, rng=rng, backend="cpu") for _ in range(2 if unit else 4)]
+    point = [int(x) for x in rng.integers(0, 2**62, n)]
+    lam = int(rng.integers(1, 2**62))
+    table = Fr.random(1 << (n + 2), rng=rng, backend="cpu")
+    r = [int(x) for x in rng.integers(0, 2**62, n + 2)]
+    pts = [[0, 1, *r[2:]], [1, 1, *r[2:]], r]
+    out = []
+    for backend in (CPU, be):
+        tabs = [Fr(backend.asarray(t.limbs.copy()), backend) for t in cpu_tabs]
+        ch = ProverChannel(Transcript("test/gpu-fused"))
+        claim = 0
+        if unit:
+            claim = (tabs[0] + tabs[1] + lam * (tabs[0] * tabs[1])).inner(Fr.eq_table(point, backend=backend))
+        else:
+            X = tabs[0] * tabs[3] + tabs[1] * tabs[2]
+            claim = (X + lam * (tabs[2] * tabs[3])).inner(Fr.eq_table(point, backend=backend))
+        layer = rc._layer(ch, tabs, lam, point, claim, unit)
+        t = Fr(backend.asarray(table.limbs), backend)
+        claims = [Claim("T", p, t.evaluate(p)) for p in pts]
+        reduced, kept = prove_reduction_keeping_fold(t, claims, ch, 3)
+        assert kept is not None
+        out.append((ch.writers["SUMC"].getvalue(), layer, reduced, kept.to_ints(), ch.transcript.challenge_fr("end")))
+    assert out[0] == out[1]
+
+
 # ------------------------------------------------------------------------------------------------------- MSM
 
 

@@ -79,9 +79,15 @@ def table_to_fr(table: Any, layout: Layout) -> Fr:
     return t.pad_to_pow2(layout.size)
 
 
-def fold_rows(table: Fr, layout: Layout, u_rows: Sequence[int]) -> Fr:
-    """``x = eq(u_rows)ᵀ·T``: bind the row variables (the first, most significant ones) one by one."""
-    t = table
+def fold_rows(table: Any, layout: Layout, u_rows: Sequence[int], folded_rows: Fr | None = None) -> Fr:
+    """``x = eq(u_rows)ᵀ·T``: bind the row variables (the first, most significant ones) one by one. A caller
+    that folded the table at ``u_rows`` already (the claim reduction's sumcheck binds the same variables in the
+    same order) passes that ``folded_rows`` instead, and the table is not read."""
+    if folded_rows is not None:
+        if len(folded_rows) != layout.cols:
+            raise ValueError(f"folded row of {len(folded_rows)} entries, the layout has {layout.cols} columns")
+        return folded_rows
+    t = table_to_fr(table, layout)
     for c in u_rows:
         t = t.fold(c)
     assert len(t) == layout.cols
@@ -151,12 +157,14 @@ def prove_eval(
     point: Sequence[int],
     *,
     transcript: Transcript | None = None,
+    folded_rows: Fr | None = None,
 ) -> tuple[int, EvalProof]:
-    """Clear-mode opening of ``t~(point)``; returns ``(v, proof)``. Not zero-knowledge (see module doc)."""
+    """Clear-mode opening of ``t~(point)``; returns ``(v, proof)``. Not zero-knowledge (see module doc).
+    ``folded_rows``: ``eq(u_rows)ᵀ·T`` when the caller has it already (see :func:`fold_rows`)."""
     _check_opening(commitment, opening)
     lay = commitment.layout
     u_rows, u_cols = lay.split_point(point)
-    x = fold_rows(table_to_fr(table, lay), lay, u_rows)
+    x = fold_rows(table, lay, u_rows, folded_rows)
     v = x.inner(Fr.eq_table(u_cols))
     proof = EvalProof(tuple(x.to_ints()), _fold_blinds(opening, u_rows))
     if transcript is not None:
@@ -265,14 +273,16 @@ def prove_eval_zk(
     *,
     value_blind: int | None = None,
     rng: Any = None,
+    folded_rows: Fr | None = None,
 ) -> tuple[int, int, ZkEvalProof]:
     """Zero-knowledge opening of ``t~(point)``; returns ``(v, r_y, proof)`` with ``Y = v·g_v + r_y·h`` in the
-    proof. Pass ``value_blind`` to reuse a value commitment made earlier (its ``Y`` is then the same point)."""
+    proof. Pass ``value_blind`` to reuse a value commitment made earlier (its ``Y`` is then the same point), and
+    ``folded_rows`` = ``eq(u_rows)ᵀ·T`` when the caller has it already (see :func:`fold_rows`)."""
     _check_opening(commitment, opening)
     lay = commitment.layout
     u_rows, u_cols = lay.split_point(point)
     a_vec = Fr.eq_table(u_cols)
-    x = fold_rows(table_to_fr(table, lay), lay, u_rows)
+    x = fold_rows(table, lay, u_rows, folded_rows)
     v = x.inner(a_vec)
     r_x = _fold_blinds(opening, u_rows)
     r_y = random_scalar(rng) if value_blind is None else int(value_blind) % MODULUS

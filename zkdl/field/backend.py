@@ -21,7 +21,8 @@ Array = Any  # an (N, 4) uint64 array of the backend's array module
 
 class FusedKernels(ABC):
     """An optional capability: fused kernels for the range check's GKR layer sumchecks (eq factored out, several
-    tables folded in one pass). A backend that has them returns them from :meth:`Backend.fused`; callers then
+    tables folded in one pass) and for the claim reductions (fold and next round's sums in one pass, weights
+    accumulated in place). A backend that has them returns them from :meth:`Backend.fused`; callers then
     take the fast path, otherwise the generic methods — the proof bytes are the same either way (tested)."""
 
     @abstractmethod
@@ -38,6 +39,21 @@ class FusedKernels(ABC):
         """a[:h] += a[h:] in place; returns a[:h]."""
 
     @abstractmethod
+    def fold2_round_sums(self, f: Array, g: Array, c: np.ndarray) -> tuple[np.ndarray, Array, Array]:
+        """One claim-reduction round of Σ f·g in one pass: fold f and g in place by c (their upper halves become
+        scratch), return the (3, 4) limbs of the next round's sums Σ f·g at t = 0, 1, 2 over the folded halves,
+        and the folded halves; tables of one power-of-two length ≥ 4."""
+
+    @abstractmethod
+    def fraction_layer(self, p: Array | None, q: Array) -> tuple[Array, Array]:
+        """One layer of a fractional-sum tree from the one below (halves lo, hi on the most significant
+        variable): (p_lo·q_hi + p_hi·q_lo, q_lo·q_hi); with p None (p = 1): (q_lo + q_hi, q_lo·q_hi)."""
+
+    @abstractmethod
+    def axpy_inplace(self, s: np.ndarray, x: Array, y: Array) -> Array:
+        """y += s·x in place; returns y."""
+
+    @abstractmethod
     def leaves_from_small(self, x: Any, tag: Any, consts: np.ndarray) -> Array:
         """consts[tag[i]] − x[i] for int64 values x and tags indexing the (k, 4) Montgomery rows consts."""
 
@@ -49,7 +65,7 @@ class Backend(ABC):
     xp: Any = np  # the array module
 
     def fused(self) -> FusedKernels | None:
-        """This backend's fused range-check kernels (an optional capability), or None."""
+        """This backend's fused sumcheck kernels (an optional capability), or None."""
         return None
 
     # --- memory -------------------------------------------------------------------------------------------

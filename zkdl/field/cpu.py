@@ -15,8 +15,14 @@ def _c(a: np.ndarray) -> np.ndarray:
 _SERIAL = {K.vec_add: K.vec_add_s, K.vec_sub: K.vec_sub_s, K.vec_mul: K.vec_mul_s}
 
 
+def _pick(parallel, serial, n: int):
+    """The serial twin below ``SERIAL_BELOW`` entries: a parallel launch costs more than small work (much more
+    on a loaded machine, where the worker threads must be scheduled first)."""
+    return serial if n < K.SERIAL_BELOW else parallel
+
+
 class CpuBackend(Backend, FusedKernels):
-    """numba kernels on numpy arrays; ``fused=False`` turns its fused range-check kernels off (the callers then
+    """numba kernels on numpy arrays; ``fused=False`` turns its fused sumcheck kernels off (the callers then
     take the generic path, which must give the same proof bytes)."""
 
     name = "cpu"
@@ -54,24 +60,24 @@ class CpuBackend(Backend, FusedKernels):
 
     def neg(self, a):
         out = np.empty_like(a)
-        K.vec_neg(_c(a), out)
+        _pick(K.vec_neg, K.vec_neg_s, a.shape[0])(_c(a), out)
         return out
 
     def add_scalar(self, a, s):
         out = np.empty_like(a)
-        K.vec_add_scalar(_c(a), _c(s), out)
+        _pick(K.vec_add_scalar, K.vec_add_scalar_s, a.shape[0])(_c(a), _c(s), out)
         return out
 
     def mul_scalar(self, a, s):
         out = np.empty_like(a)
-        K.vec_mul_scalar(_c(a), _c(s), out)
+        _pick(K.vec_mul_scalar, K.vec_mul_scalar_s, a.shape[0])(_c(a), _c(s), out)
         return out
 
     def axpy(self, s, x, y):
         if x.shape != y.shape:
             raise ValueError(f"length mismatch: {x.shape[0]} vs {y.shape[0]}")
         out = np.empty_like(x)
-        K.vec_axpy(_c(s), _c(x), _c(y), out)
+        _pick(K.vec_axpy, K.vec_axpy_s, x.shape[0])(_c(s), _c(x), _c(y), out)
         return out
 
     def fold(self, t, c):
@@ -86,16 +92,16 @@ class CpuBackend(Backend, FusedKernels):
         if a.shape != b.shape:
             raise ValueError(f"length mismatch: {a.shape[0]} vs {b.shape[0]}")
         out = np.empty_like(a)
-        K.vec_fold_pair(_c(a), _c(b), _c(c), out)
+        _pick(K.vec_fold_pair, K.vec_fold_pair_s, a.shape[0])(_c(a), _c(b), _c(c), out)
         return out
 
     def sum(self, a):
-        return K.vec_sum(_c(a))
+        return _pick(K.vec_sum, K.vec_sum_s, a.shape[0])(_c(a))
 
     def inner(self, a, b):
         if a.shape != b.shape:
             raise ValueError(f"length mismatch: {a.shape[0]} vs {b.shape[0]}")
-        return K.vec_inner(_c(a), _c(b))
+        return _pick(K.vec_inner, K.vec_inner_s, a.shape[0])(_c(a), _c(b))
 
     def round_sums(self, tables):
         n = tables[0].shape[0]
@@ -120,7 +126,7 @@ class CpuBackend(Backend, FusedKernels):
         if a.shape[0] != P * Q * Rr or v.shape[0] != Q:
             raise ValueError(f"contract: {a.shape[0]} entries do not form {shape} with a vector of {v.shape[0]}")
         out = np.empty((P * Rr, 4), dtype=np.uint64)
-        K.contract_mid(_c(a), P, Q, Rr, _c(v), out)
+        _pick(K.contract_mid, K.contract_mid_s, a.shape[0])(_c(a), P, Q, Rr, _c(v), out)
         return out
 
     def powers(self, x, n):
@@ -147,12 +153,12 @@ class CpuBackend(Backend, FusedKernels):
 
     def to_mont(self, std):
         out = np.empty_like(std)
-        K.to_mont(_c(std), out)
+        _pick(K.to_mont, K.to_mont_s, std.shape[0])(_c(std), out)
         return out
 
     def from_mont(self, a):
         out = np.empty_like(a)
-        K.from_mont(_c(a), out)
+        _pick(K.from_mont, K.from_mont_s, a.shape[0])(_c(a), out)
         return out
 
     def count_noncanonical(self, std):
@@ -161,7 +167,7 @@ class CpuBackend(Backend, FusedKernels):
     def from_int64(self, x):
         x = np.ascontiguousarray(x, dtype=np.int64).reshape(-1)
         out = np.empty((x.shape[0], 4), dtype=np.uint64)
-        K.from_int64(x, out)
+        _pick(K.from_int64, K.from_int64_s, x.shape[0])(x, out)
         return out
 
     # --- the fused kernels (FusedKernels) ---------------------------------------------------------------------
@@ -200,6 +206,40 @@ class CpuBackend(Backend, FusedKernels):
             raise ValueError("halve_sum_inplace: a writeable contiguous table of even length ≥ 2 needed")
         (K.halve_sum_inplace_s if n < K.SERIAL_BELOW else K.halve_sum_inplace)(a)
         return a[: n // 2]
+
+    def fold2_round_sums(self, f, g, c):
+        """Fold f and g (contiguous, one length ≥ 4) in place by c and return the (3, 4) round sums of the
+        folded f·g at t = 0, 1, 2 and the folded views."""
+        n = f.shape[0]
+        if n < 4 or n & (n - 1) or g.shape[0] != n:
+            raise ValueError("fold2_round_sums: two tables of one power-of-two length ≥ 4 needed")
+        if any(not (t.flags.c_contiguous and t.flags.writeable and t.dtype == np.uint64) for t in (f, g)):
+            raise ValueError("fold2_round_sums: writeable contiguous uint64 tables needed")
+        part = (K.fold2_round_sums_s if n < K.SERIAL_BELOW else K.fold2_round_sums)(f, g, _c(c))
+        return K.reduce_parts(part), f[: n // 2], g[: n // 2]
+
+    def fraction_layer(self, p, q):
+        """(p_lo·q_hi + p_hi·q_lo, q_lo·q_hi) of halves; p None: p = 1 (q_lo + q_hi, q_lo·q_hi)."""
+        n = q.shape[0]
+        if n < 2 or n % 2 or (p is not None and p.shape != q.shape):
+            raise ValueError("fraction_layer: tables of one even length ≥ 2 needed")
+        pout = np.empty((n // 2, 4), dtype=np.uint64)
+        qout = np.empty((n // 2, 4), dtype=np.uint64)
+        small = n < K.SERIAL_BELOW
+        if p is None:
+            (K.unit_fraction_layer_s if small else K.unit_fraction_layer)(_c(q), pout, qout)
+        else:
+            (K.fraction_layer_s if small else K.fraction_layer)(_c(p), _c(q), pout, qout)
+        return pout, qout
+
+    def axpy_inplace(self, s, x, y):
+        """y += s·x in place (y contiguous and writeable); returns y."""
+        if x.shape != y.shape:
+            raise ValueError(f"length mismatch: {x.shape[0]} vs {y.shape[0]}")
+        if not (y.flags.c_contiguous and y.flags.writeable and y.dtype == np.uint64):
+            raise ValueError("axpy_inplace: a writeable contiguous uint64 target needed")
+        (K.axpy_inplace_s if x.shape[0] < K.SERIAL_BELOW else K.axpy_inplace)(_c(s), _c(x), y)
+        return y
 
     def leaves_from_small(self, x, tag, consts):
         """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""

@@ -724,6 +724,98 @@ def leaves_from_small(x, tag, consts, out):
         )
 
 
+@njit(parallel=True, cache=True)
+def fold2_round_sums(f, g, c):
+    """The claim-reduction round in one pass: fold f and g in place by c (f[i] += c·(f[i + h] − f[i]) for
+    i < h = len/2, likewise g), then the per-chunk (chunks, 3, 4) partial round sums of the folded f·g at
+    t = 0, 1, 2 (pairs i, i + h/2 of the folded halves). Iteration i reads i, i + q, i + h, i + q + h (q = h/2)
+    and writes only i and i + q: race-free. Needs h ≥ 2."""
+    h = f.shape[0] // 2
+    q = h // 2
+    c0, c1, c2, c3 = c[0], c[1], c[2], c[3]
+    nchunks = (q + _CHUNK - 1) // _CHUNK
+    part = np.zeros((max(nchunks, 1), 3, 4), dtype=np.uint64)
+    for k in prange(nchunks):
+        e00, e01, e02, e03 = U0, U0, U0, U0
+        e10, e11, e12, e13 = U0, U0, U0, U0
+        e20, e21, e22, e23 = U0, U0, U0, U0
+        for i in range(k * _CHUNK, min(q, (k + 1) * _CHUNK)):
+            j = i + q
+            # fold rows i and j of both tables
+            a0, a1, a2, a3 = f[i, 0], f[i, 1], f[i, 2], f[i, 3]
+            d0, d1, d2, d3 = fr_sub(f[i + h, 0], f[i + h, 1], f[i + h, 2], f[i + h, 3], a0, a1, a2, a3)
+            m0, m1, m2, m3 = fr_mul(d0, d1, d2, d3, c0, c1, c2, c3)
+            fa0, fa1, fa2, fa3 = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
+            a0, a1, a2, a3 = f[j, 0], f[j, 1], f[j, 2], f[j, 3]
+            d0, d1, d2, d3 = fr_sub(f[j + h, 0], f[j + h, 1], f[j + h, 2], f[j + h, 3], a0, a1, a2, a3)
+            m0, m1, m2, m3 = fr_mul(d0, d1, d2, d3, c0, c1, c2, c3)
+            fb0, fb1, fb2, fb3 = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
+            a0, a1, a2, a3 = g[i, 0], g[i, 1], g[i, 2], g[i, 3]
+            d0, d1, d2, d3 = fr_sub(g[i + h, 0], g[i + h, 1], g[i + h, 2], g[i + h, 3], a0, a1, a2, a3)
+            m0, m1, m2, m3 = fr_mul(d0, d1, d2, d3, c0, c1, c2, c3)
+            ga0, ga1, ga2, ga3 = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
+            a0, a1, a2, a3 = g[j, 0], g[j, 1], g[j, 2], g[j, 3]
+            d0, d1, d2, d3 = fr_sub(g[j + h, 0], g[j + h, 1], g[j + h, 2], g[j + h, 3], a0, a1, a2, a3)
+            m0, m1, m2, m3 = fr_mul(d0, d1, d2, d3, c0, c1, c2, c3)
+            gb0, gb1, gb2, gb3 = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
+            f[i, 0], f[i, 1], f[i, 2], f[i, 3] = fa0, fa1, fa2, fa3
+            f[j, 0], f[j, 1], f[j, 2], f[j, 3] = fb0, fb1, fb2, fb3
+            g[i, 0], g[i, 1], g[i, 2], g[i, 3] = ga0, ga1, ga2, ga3
+            g[j, 0], g[j, 1], g[j, 2], g[j, 3] = gb0, gb1, gb2, gb3
+            # the next round's sums at t = 0, 1, 2 (value at 2: 2·b − a)
+            m0, m1, m2, m3 = fr_mul(fa0, fa1, fa2, fa3, ga0, ga1, ga2, ga3)
+            e00, e01, e02, e03 = fr_add(e00, e01, e02, e03, m0, m1, m2, m3)
+            m0, m1, m2, m3 = fr_mul(fb0, fb1, fb2, fb3, gb0, gb1, gb2, gb3)
+            e10, e11, e12, e13 = fr_add(e10, e11, e12, e13, m0, m1, m2, m3)
+            df0, df1, df2, df3 = fr_sub(fb0, fb1, fb2, fb3, fa0, fa1, fa2, fa3)
+            f20, f21, f22, f23 = fr_add(fb0, fb1, fb2, fb3, df0, df1, df2, df3)
+            dg0, dg1, dg2, dg3 = fr_sub(gb0, gb1, gb2, gb3, ga0, ga1, ga2, ga3)
+            g20, g21, g22, g23 = fr_add(gb0, gb1, gb2, gb3, dg0, dg1, dg2, dg3)
+            m0, m1, m2, m3 = fr_mul(f20, f21, f22, f23, g20, g21, g22, g23)
+            e20, e21, e22, e23 = fr_add(e20, e21, e22, e23, m0, m1, m2, m3)
+        part[k, 0, 0], part[k, 0, 1], part[k, 0, 2], part[k, 0, 3] = e00, e01, e02, e03
+        part[k, 1, 0], part[k, 1, 1], part[k, 1, 2], part[k, 1, 3] = e10, e11, e12, e13
+        part[k, 2, 0], part[k, 2, 1], part[k, 2, 2], part[k, 2, 3] = e20, e21, e22, e23
+    return part
+
+
+@njit(parallel=True, cache=True)
+def fraction_layer(p, q, pout, qout):
+    """One layer of the fractional-sum tree: pout[i] = p[i]·q[i + h] + p[i + h]·q[i], qout[i] = q[i]·q[i + h]."""
+    h = q.shape[0] // 2
+    for i in prange(h):
+        j = i + h
+        a0, a1, a2, a3 = fr_mul(p[i, 0], p[i, 1], p[i, 2], p[i, 3], q[j, 0], q[j, 1], q[j, 2], q[j, 3])
+        b0, b1, b2, b3 = fr_mul(p[j, 0], p[j, 1], p[j, 2], p[j, 3], q[i, 0], q[i, 1], q[i, 2], q[i, 3])
+        pout[i, 0], pout[i, 1], pout[i, 2], pout[i, 3] = fr_add(a0, a1, a2, a3, b0, b1, b2, b3)
+        qout[i, 0], qout[i, 1], qout[i, 2], qout[i, 3] = fr_mul(
+            q[i, 0], q[i, 1], q[i, 2], q[i, 3], q[j, 0], q[j, 1], q[j, 2], q[j, 3]
+        )
+
+
+@njit(parallel=True, cache=True)
+def unit_fraction_layer(q, pout, qout):
+    """The layer above leaves with p = 1: pout[i] = q[i] + q[i + h], qout[i] = q[i]·q[i + h]."""
+    h = q.shape[0] // 2
+    for i in prange(h):
+        j = i + h
+        pout[i, 0], pout[i, 1], pout[i, 2], pout[i, 3] = fr_add(
+            q[i, 0], q[i, 1], q[i, 2], q[i, 3], q[j, 0], q[j, 1], q[j, 2], q[j, 3]
+        )
+        qout[i, 0], qout[i, 1], qout[i, 2], qout[i, 3] = fr_mul(
+            q[i, 0], q[i, 1], q[i, 2], q[i, 3], q[j, 0], q[j, 1], q[j, 2], q[j, 3]
+        )
+
+
+@njit(parallel=True, cache=True)
+def axpy_inplace(s, x, y):
+    """In place: y[i] += s·x[i]."""
+    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
+    for i in prange(x.shape[0]):
+        m0, m1, m2, m3 = fr_mul(x[i, 0], x[i, 1], x[i, 2], x[i, 3], s0, s1, s2, s3)
+        y[i, 0], y[i, 1], y[i, 2], y[i, 3] = fr_add(y[i, 0], y[i, 1], y[i, 2], y[i, 3], m0, m1, m2, m3)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # serial twins for small inputs: a parallel launch costs more than the work below ~2^12 elements (and much
 # more when the machine is loaded: the worker threads have to be scheduled)
@@ -742,3 +834,18 @@ gkr_sums4_s = njit(cache=True)(gkr_sums4.py_func)
 gkr_sums2_s = njit(cache=True)(gkr_sums2.py_func)
 fold_many_inplace_s = njit(cache=True)(fold_many_inplace.py_func)
 halve_sum_inplace_s = njit(cache=True)(halve_sum_inplace.py_func)
+fold2_round_sums_s = njit(cache=True)(fold2_round_sums.py_func)
+vec_neg_s = njit(cache=True)(vec_neg.py_func)
+vec_add_scalar_s = njit(cache=True)(vec_add_scalar.py_func)
+vec_mul_scalar_s = njit(cache=True)(vec_mul_scalar.py_func)
+vec_axpy_s = njit(cache=True)(vec_axpy.py_func)
+vec_fold_pair_s = njit(cache=True)(vec_fold_pair.py_func)
+vec_sum_s = njit(cache=True)(vec_sum.py_func)
+vec_inner_s = njit(cache=True)(vec_inner.py_func)
+to_mont_s = njit(cache=True)(to_mont.py_func)
+from_mont_s = njit(cache=True)(from_mont.py_func)
+from_int64_s = njit(cache=True)(from_int64.py_func)
+contract_mid_s = njit(cache=True)(contract_mid.py_func)
+axpy_inplace_s = njit(cache=True)(axpy_inplace.py_func)
+fraction_layer_s = njit(cache=True)(fraction_layer.py_func)
+unit_fraction_layer_s = njit(cache=True)(unit_fraction_layer.py_func)

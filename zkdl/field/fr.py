@@ -167,7 +167,7 @@ class Fr:
             i = int(idx) + n if idx < 0 else int(idx)
             if not 0 <= i < n:
                 raise IndexError(idx)
-            return Fr(self.limbs[i : i + 1], self.backend).to_ints()[0]
+            return mont_to_int(self.backend.to_host(self.limbs[i : i + 1])[0])
         return Fr(self.limbs[idx], self.backend)
 
     def __repr__(self) -> str:

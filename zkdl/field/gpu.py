@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailable
-from .backend import Array, Backend
+from .backend import Array, Backend, FusedKernels
 from .constants import MONT_R, int_to_limbs
 
 _MODULES: dict[tuple[str, str], Any] = {}
@@ -96,13 +96,20 @@ def load_module(name: str, arch: str | None = None) -> tuple[Any, Any]:
 _ONE = int_to_limbs(MONT_R)
 
 
-class GpuBackend(Backend):
+class GpuBackend(Backend, FusedKernels):
+    """CuPy arrays and the CUDA kernels, the fused sumcheck kernels (``FusedKernels``) included: the GPU twins of
+    the CPU backend's, with the same results bit for bit (``fused=False`` turns them off, as on the CPU)."""
+
     name = "gpu"
 
-    def __init__(self, arch: str | None = None):
+    def __init__(self, arch: str | None = None, *, fused: bool = True):
         self.cp, self._mod = load_module("fr_kernels", arch)
         self.xp = self.cp
         self._fn: dict[str, Any] = {}
+        self._fused = fused
+
+    def fused(self) -> FusedKernels | None:
+        return self if self._fused else None
 
     # --- plumbing -----------------------------------------------------------------------------------------
     def _k(self, name: str):
@@ -313,3 +320,88 @@ class GpuBackend(Backend):
         bad = self.cp.zeros(n, dtype=self.cp.uint8)
         self._launch("fr_to_int64_kernel", n, a, out, bad, np.int64(n))
         return out, (int(bad.sum(dtype=self.cp.int64)) if n else 0)
+
+    # --- the fused kernels (FusedKernels) -----------------------------------------------------------------
+    def _reduce_partials(self, part, k: int, grid: int) -> np.ndarray:
+        res = [self._sum_dev(part[t * grid : (t + 1) * grid], grid) for t in range(k)]
+        return self.cp.asnumpy(self.cp.concatenate(res, axis=0))
+
+    def gkr_sums(self, tables, e):
+        n = tables[0].shape[0]
+        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
+            raise ValueError("gkr_sums: tables of 2·len(e) entries needed")
+        if len(tables) not in (2, 4):
+            raise ValueError(f"gkr_sums takes 2 or 4 tables, got {len(tables)}")
+        tabs = [self._c(t) for t in tables]
+        unit = len(tabs) == 2
+        a, b, c, d = (tabs[0], tabs[0], *tabs) if unit else tabs  # a, b are not read for the unit layer
+        h = n // 2
+        grid = self._red_grid(h)
+        part = self.cp.empty((4 * grid, 4), dtype=self.cp.uint64)
+        self._k("fr_gkr_sums_kernel")((grid,), (_RED,), (a, b, c, d, self._c(e), np.int32(unit), part, np.int64(h)))
+        return self._reduce_partials(part, 4, grid)
+
+    @staticmethod
+    def _check_inplace(tables, what: str) -> None:
+        for t in tables:
+            if not (t.flags.c_contiguous and t.dtype == np.uint64):
+                raise ValueError(f"{what}: contiguous uint64 tables needed (they are updated in place)")
+
+    def fold_many_inplace(self, tables, c):
+        n = tables[0].shape[0]
+        if n < 2 or n % 2 or any(t.shape[0] != n for t in tables):
+            raise ValueError("fold_many_inplace: tables of one even length ≥ 2 needed")
+        self._check_inplace(tables, "fold_many_inplace")
+        for t in tables:
+            self._launch("fr_fold_inplace_kernel", n // 2, t, *self._scalar(c), np.int64(n // 2))
+        return [t[: n // 2] for t in tables]
+
+    def halve_sum_inplace(self, a):
+        n = a.shape[0]
+        if n < 2 or n % 2:
+            raise ValueError("halve_sum_inplace: a table of even length ≥ 2 needed")
+        self._check_inplace([a], "halve_sum_inplace")
+        self._launch("fr_halve_sum_kernel", n // 2, a, np.int64(n // 2))
+        return a[: n // 2]
+
+    def leaves_from_small(self, x, tag, consts):
+        x = self.cp.ascontiguousarray(self.cp.asarray(x, dtype=self.cp.int64).reshape(-1))
+        tag_h = np.ascontiguousarray(self.to_host(tag) if not isinstance(tag, np.ndarray) else tag, dtype=np.int64)
+        tag_h = tag_h.reshape(-1)
+        if x.shape != tag_h.shape or (tag_h.size and (tag_h.min() < 0 or tag_h.max() >= consts.shape[0])):
+            raise ValueError("leaves_from_small: tags must index consts, one per value")
+        n = x.shape[0]
+        out = self.cp.empty((n, 4), dtype=self.cp.uint64)
+        tg = self.cp.ascontiguousarray(self.cp.asarray(tag_h))
+        self._launch("fr_leaves_from_small_kernel", n, x, tg, self._c(consts), out, np.int64(n))
+        return out
+
+    def fold2_round_sums(self, f, g, c):
+        n = f.shape[0]
+        if n < 4 or n & (n - 1) or g.shape[0] != n:
+            raise ValueError("fold2_round_sums: two tables of one power-of-two length ≥ 4 needed")
+        self._check_inplace([f, g], "fold2_round_sums")
+        h, q = n // 2, n // 4
+        grid = self._red_grid(q)
+        part = self.cp.empty((3 * grid, 4), dtype=self.cp.uint64)
+        self._k("fr_fold2_roundsum_kernel")((grid,), (_RED,), (f, g, *self._scalar(c), part, np.int64(q), np.int64(h)))
+        return self._reduce_partials(part, 3, grid), f[:h], g[:h]
+
+    def fraction_layer(self, p, q):
+        n = q.shape[0]
+        if n < 2 or n % 2 or (p is not None and p.shape != q.shape):
+            raise ValueError("fraction_layer: tables of one even length ≥ 2 needed")
+        q = self._c(q)
+        unit = p is None
+        p = q if unit else self._c(p)  # not read for the unit layer
+        h = n // 2
+        pout = self.cp.empty((h, 4), dtype=self.cp.uint64)
+        qout = self.cp.empty((h, 4), dtype=self.cp.uint64)
+        self._launch("fr_fraction_layer_kernel", h, p, q, np.int32(unit), pout, qout, np.int64(h))
+        return pout, qout
+
+    def axpy_inplace(self, s, x, y):
+        self._same(x, y)
+        self._check_inplace([y], "axpy_inplace")
+        self._launch("fr_axpy_inplace_kernel", x.shape[0], *self._scalar(s), self._c(x), y, np.int64(x.shape[0]))
+        return y

@@ -265,10 +265,15 @@ def fraction_layers(p: Fr, q: Fr) -> list[tuple[Fr, Fr]]:
     top = size.bit_length() - 1
     layers: list[tuple[Fr, Fr] | None] = [None] * (top + 1)
     layers[top] = (p, q)
+    fused = p.backend.fused()
     for k in range(top - 1, -1, -1):
         prev = layers[k + 1]
         assert prev is not None
         pk, qk = prev
+        if fused is not None:  # one pass, no temporaries (the same values)
+            pn, qn = fused.fraction_layer(pk.limbs, qk.limbs)
+            layers[k] = (Fr(pn, p.backend), Fr(qn, p.backend))
+            continue
         h = 1 << k
         p_lo, p_hi, q_lo, q_hi = pk[:h], pk[h:], qk[:h], qk[h:]
         layers[k] = (p_lo * q_hi + p_hi * q_lo, q_lo * q_hi)
@@ -342,7 +347,7 @@ class _FusedLayerEngine:
         self.claim = int(claim) % R
         self.E = Fr.eq_table(list(point[1:]), backend=self.be).limbs
         # the tables are folded in place: work on private copies unless they are ours already (``own``)
-        self.cur = [np.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
+        self.cur = [self.be.xp.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
         self.eqpre = 1
         self.i = 0
         self._p: Callable[[int], int] | None = None
@@ -387,7 +392,7 @@ class _FusedLayerEngine:
         self.i += 1
 
     def finals(self) -> tuple[int, ...]:
-        return tuple(mont_to_int(c[0]) for c in self.cur)
+        return tuple(mont_to_int(self.be.to_host(c[:1])[0]) for c in self.cur)
 
 
 def _interp(lo, hi, g: int):
@@ -497,7 +502,12 @@ class LookupBackend:
         p_tab = -Fr.from_int64(m, be)
         h = 1 << (n - 1)
         vq_lo, vq_hi = q_val[:h], q_val[h:]
-        val_layers = fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi)  # layers 0 .. n − 1
+        fused = be.fused()
+        if fused is not None:
+            p1, q1 = fused.fraction_layer(None, q_val.limbs)
+            val_layers = fraction_layers(Fr(p1, be), Fr(q1, be))  # layers 0 .. n − 1
+        else:
+            val_layers = fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi)
         tab_layers = fraction_layers(p_tab, q_tab)  # layers 0 .. 17
         layer1 = ch.values(
             "range/layer1",

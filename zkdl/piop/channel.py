@@ -70,8 +70,9 @@ class ProverChannelProtocol(Protocol):
         and every table's value there (public ones as ints)."""
         ...
 
-    def open(self, params: Any, com: Any, opening: Any, table: Fr, claim: Any) -> None:
-        """Open a committed table at a claim's point."""
+    def open(self, params: Any, com: Any, opening: Any, table: Fr, claim: Any, folded_rows: Fr | None = None) -> None:
+        """Open a committed table at a claim's point (``folded_rows``: the table folded at the point's row
+        coordinates, when the caller has it)."""
         ...
 
     def finish(self) -> None:

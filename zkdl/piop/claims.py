@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..field import MODULUS as R
-from ..field import Fr
+from ..field import Fr, mont_to_int, scalar_limbs
 from . import sumcheck as sc
 from .channel import ProverChannelProtocol, VerifierChannelProtocol
 
@@ -112,23 +114,111 @@ def batch_coefficients(transcript, claims: Sequence[Claim], label: str) -> list[
     return transcript.challenge_frs(f"{label}/alpha", len(claims))
 
 
+def _weights(table: Fr, claims: Sequence[Claim], alphas: Sequence[int]) -> Fr:
+    """``E = Σ_i α_i·eq(p_i, ·)``. With the backend's fused kernels, claims at one point after their Boolean
+    prefix (the limbs of one tensor on L's segments) share one eq table, accumulated into each claim's block in
+    place (no temporaries), and a lone claim on the whole table (the range check's leaf claim on L) starts the
+    weights itself. Field addition is exact, so the order of accumulation does not change E."""
+    be = table.backend
+    fused = be.fused()
+    by_suffix: dict[tuple[int, ...], list[tuple[int, int, int]]] = {}
+    for a, c in zip(alphas, claims):
+        lo, hi, suffix = _support(c.point)
+        by_suffix.setdefault(tuple(suffix), []).append((a, lo, hi))
+    if fused is None:
+        weights = Fr.zeros(len(table), backend=be)
+        for key, uses in by_suffix.items():
+            for a, lo, hi in uses:
+                part = Fr.eq_table(list(key), backend=be, scale=a) + weights[lo:hi]
+                weights.limbs[lo:hi] = part.limbs
+        return weights
+    start = next((k for k, uses in by_suffix.items() if len(uses) == 1 and uses[0][2] - uses[0][1] == len(table)), None)
+    if start is not None:
+        weights = Fr.eq_table(list(start), backend=be, scale=by_suffix.pop(start)[0][0])
+    else:
+        weights = Fr.zeros(len(table), backend=be)
+    for key, uses in by_suffix.items():
+        eq = Fr.eq_table(list(key), backend=be)
+        for a, lo, hi in uses:
+            fused.axpy_inplace(scalar_limbs(a), eq.limbs, weights.limbs[lo:hi])
+    return weights
+
+
+class ReductionEngine:
+    """Round engine of the reduction sumcheck ``Σ_x E(x)·t(x)`` (``E`` public): with the backend's fused kernels
+    each round folds both tables in place and computes the next round's sums in the same pass (one read of each
+    table per round instead of three); without them, the generic round sums and folds. Either way the messages
+    are the generic engine's (tested).
+
+    ``keep_after``: also keep the table as folded after that many rounds, ``eq(r_<k)ᵀ·T``: bound most
+    significant variables first, that is exactly the folded row a Hyrax opening at the reduced point needs
+    (``zkdl.commit.evaluation``, ``folded_rows=``), so the opening does not fold the table again."""
+
+    d = 2
+
+    def __init__(self, weights: Fr, table: Fr, keep_after: int | None = None):
+        self.be = table.backend
+        self.kernels = self.be.fused()
+        self.n = len(table).bit_length() - 1
+        if len(weights) != len(table) or len(table) != 1 << self.n:
+            raise ValueError("the reduction engine needs two tables of one power-of-two length")
+        if keep_after is not None and not 0 <= keep_after <= self.n:
+            raise ValueError(f"keep_after={keep_after} outside [0, {self.n}]")
+        self.keep_after = keep_after
+        self.kept: Fr | None = table if keep_after == 0 else None
+        self.rounds = 0
+        if self.kernels is not None:
+            # folded in place: private copies (the weights are ours already)
+            self.w = self.be.xp.ascontiguousarray(weights.limbs)
+            self.t = table.limbs.copy()
+            self.sums: np.ndarray | None = self.be.round_sums([self.w, self.t]) if self.n else None
+        else:
+            self.w, self.t = weights.limbs, table.limbs
+            self.sums = None
+
+    def message(self) -> list[int]:
+        raw = self.be.round_sums([self.w, self.t]) if self.sums is None else self.sums
+        return [mont_to_int(row) for row in raw]
+
+    def bind(self, r: int) -> None:
+        c = scalar_limbs(r)
+        if self.kernels is not None and len(self.t) >= 4:
+            self.sums, self.w, self.t = self.kernels.fold2_round_sums(self.w, self.t, c)
+        else:
+            self.w, self.t = self.be.fold(self.w, c), self.be.fold(self.t, c)
+            self.sums = None
+        self.rounds += 1
+        if self.rounds == self.keep_after:
+            self.kept = Fr(self.t.copy() if self.kernels is not None else self.t, self.be)
+
+    def finals(self) -> tuple[int, ...]:
+        return (mont_to_int(self.be.to_host(self.w[:1])[0]), mont_to_int(self.be.to_host(self.t[:1])[0]))
+
+
 def prove_reduction(table: Fr, claims: Sequence[Claim], ch: ProverChannelProtocol) -> Claim:
     """Reduce the claims on ``table`` to one claim, through the prover channel ``ch`` (its ``transcript`` and
     ``sumcheck``). A single claim is returned unchanged."""
+    return prove_reduction_keeping_fold(table, claims, ch, None)[0]
+
+
+def prove_reduction_keeping_fold(
+    table: Fr, claims: Sequence[Claim], ch: ProverChannelProtocol, keep_after: int | None
+) -> tuple[Claim, Fr | None]:
+    """:func:`prove_reduction` that also returns the table folded at the reduced point's first ``keep_after``
+    coordinates (``eq(p_<k)ᵀ·T``: what a Hyrax opening at the reduced point with ``keep_after`` row variables
+    folds, see :class:`ReductionEngine`); None when ``keep_after`` is None or a single claim needed no
+    reduction (no sumcheck folded anything)."""
     n = _check_points(claims)
     if len(claims) == 1:
-        return claims[0]
+        return claims[0], None
     if len(table) != 1 << n:
         raise ValueError(f"table of {len(table)} entries for claims over {n} variables")
     alphas = _alphas(ch.transcript, claims)
-    weights = Fr.zeros(1 << n, backend=table.backend)
-    for a, c in zip(alphas, claims):
-        lo, hi, suffix = _support(c.point)
-        part = Fr.eq_table(suffix, backend=table.backend, scale=a) + weights[lo:hi]
-        weights.limbs[lo:hi] = part.limbs
+    weights = _weights(table, claims, alphas)
     claim = combine(alphas, [c.value for c in claims])
-    point, vals = ch.sumcheck([weights, table], sc.Relation.product(2), claim, n_public=1)
-    return Claim(claims[0].tensor, point, vals[1])
+    engine = ReductionEngine(weights, table, keep_after)
+    point, vals = ch.sumcheck([weights, table], sc.Relation.product(2), claim, n_public=1, engine=engine)
+    return Claim(claims[0].tensor, point, vals[1]), engine.kept
 
 
 def verify_reduction(claims: Sequence[Claim], ch: VerifierChannelProtocol) -> Claim:

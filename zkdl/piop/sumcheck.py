@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ..errors import ProofFormatError, VerificationError
 from ..field import MODULUS as R
-from ..field import Fr, mont_to_int
+from ..field import Fr, mont_to_int, scalar_limbs
 
 MAX_DEGREE = 3
 
@@ -158,6 +158,15 @@ def _start(transcript, num_vars: int, relation: Relation, claim: int, eq_point) 
     transcript.absorb_fr("sumcheck/claim", claim % R)
 
 
+def default_engine(tables: Sequence[Fr], relation: Relation, eq_point: Sequence[int] | None, claim):
+    """The round engine a sumcheck uses when its caller names none: the eq-factored one where it applies (an
+    eq-weighted relation of ≤ 2 tables per term, a backend with fused kernels, a known claim), else the generic
+    one. ``claim``: the claimed sum as an int (None: unknown)."""
+    if claim is not None and eq_point is not None and EqFactoredEngine.applies(tables, relation):
+        return EqFactoredEngine(tables, relation, eq_point, int(claim) % R)
+    return _RoundEngine(tables, relation, eq_point)
+
+
 class _RoundEngine:
     """The prover's side of the rounds, shared by the clear and the zero-knowledge sumcheck: validates the
     tables, builds ``eq(u)``, computes each round message with ``be.round_sums`` and folds on a challenge."""
@@ -217,6 +226,106 @@ class _RoundEngine:
         return tuple(t[0] for t in self.cur)
 
 
+class EqFactoredEngine:
+    """Round engine for eq-weighted relations whose terms multiply at most two tables, on a backend with fused
+    kernels: eq is factored out (round i's polynomial is eq(u_<i, r_<i)·eq(u_i, t)·s(t) with s of degree ≤ 2,
+    s(t) = Σ_j E_i[j]·F(t, j) and E_i = eq(u_>i), halved each round by summing its halves), so no eq table is
+    multiplied in or folded; s(1) follows from the running claim. The messages are the generic engine's
+    (tested). The caller's tables are not modified: the first fold writes new arrays, later folds are in place.
+    """
+
+    def __init__(self, tables: Sequence[Fr], relation: Relation, eq_point: Sequence[int], claim: int) -> None:
+        if not self.applies(tables, relation):
+            raise ValueError("the eq-factored engine needs an eq-weighted relation of ≤ 2 tables per term")
+        size = len(tables[0])
+        if size < 2 or size & (size - 1) or any(len(t) != size for t in tables):
+            raise ValueError("sumcheck tables must share one power-of-two length ≥ 2")
+        self.n = size.bit_length() - 1
+        if len(eq_point) != self.n:
+            raise ValueError(f"an eq-weighted relation over {self.n} variables needs an eq point of length {self.n}")
+        self.be = tables[0].backend
+        kernels = self.be.fused()
+        assert kernels is not None
+        self.kernels = kernels
+        self.relation, self.d = relation, relation.degree
+        self.point = [int(x) % R for x in eq_point]
+        self.E = Fr.eq_table(self.point[1:], backend=self.be).limbs
+        self.cur = [t.limbs for t in tables]
+        self.owned = False
+        self.claim = int(claim) % R
+        self.eqpre = 1
+        self.i = 0
+        self._msg: list[int] | None = None
+
+    @staticmethod
+    def applies(tables: Sequence[Fr], relation: Relation) -> bool:
+        return (
+            relation.eq_weighted
+            and all(len(ix) <= 2 for _, ix in relation.terms)
+            and len(tables) > 0
+            and len(tables[0]) >= 2
+            and tables[0].backend.fused() is not None
+        )
+
+    def _s_parts(self) -> tuple[int, int]:
+        """s(0) and the t² coefficient of s."""
+        h = self.cur[0].shape[0] // 2
+        s0 = s2 = 0
+        for c, ix in self.relation.terms:
+            if len(ix) == 2:
+                raw = self.kernels.gkr_sums([self.cur[ix[0]], self.cur[ix[1]]], self.E)
+                s0 += c * mont_to_int(raw[1])
+                s2 += c * mont_to_int(raw[3])
+            else:
+                s0 += c * mont_to_int(self.be.inner(self.E, self.cur[ix[0]][:h]))
+        return s0 % R, s2 % R
+
+    def _s1_direct(self) -> int:
+        h = self.cur[0].shape[0] // 2
+        hi = [Fr(t[h:], self.be) for t in self.cur]
+        ev = Fr(self.E, self.be)
+        acc = 0
+        for c, ix in self.relation.terms:
+            prod = hi[ix[0]] if len(ix) == 1 else hi[ix[0]] * hi[ix[1]]
+            acc += c * prod.inner(ev)
+        return acc % R
+
+    def message(self) -> list[int]:
+        s0, s2 = self._s_parts()
+        u, eqpre = self.point[self.i], self.eqpre
+        if u and eqpre:
+            s1 = (self.claim * pow(eqpre, -1, R) - (1 - u) * s0) * pow(u, -1, R) % R
+        else:  # probability ~2^-250 for a challenge point: sum the upper halves directly
+            s1 = self._s1_direct()
+        s_lin = (s1 - s0 - s2) % R
+        self._coef = (u, eqpre, s0, s_lin, s2)
+        self._msg = [self._at(t) for t in range(self.d + 1)]
+        return list(self._msg)
+
+    def _at(self, t: int) -> int:
+        u, eqpre, s0, s_lin, s2 = self._coef
+        return eqpre * ((1 - u) * (1 - t) + u * t) % R * ((s0 + s_lin * t + s2 * t * t) % R) % R
+
+    def bind(self, r: int) -> None:
+        assert self._msg is not None, "bind() before message()"
+        u = self.point[self.i]
+        self.claim = self._at(r % R)
+        self.eqpre = self.eqpre * ((1 - u) * (1 - r) + u * r) % R
+        c = scalar_limbs(r)
+        if self.owned:
+            self.cur = self.kernels.fold_many_inplace(self.cur, c)
+        else:
+            self.cur = [self.be.fold(t, c) for t in self.cur]
+            self.owned = True
+        if self.E.shape[0] > 1:
+            self.E = self.kernels.halve_sum_inplace(self.E)
+        self.i += 1
+        self._msg = None
+
+    def finals(self) -> tuple[int, ...]:
+        return tuple(mont_to_int(self.be.to_host(t[:1])[0]) for t in self.cur)
+
+
 def prove(
     tables: Sequence[Fr],
     relation: Relation,
@@ -232,7 +341,9 @@ def prove(
     ``engine``: a specialised round engine for this relation (``message()``, ``bind(r)``, ``finals()``, ``n``,
     ``d``) that must produce exactly the generic rounds' messages; default: the generic engine.
     """
-    eng = engine if engine is not None else _RoundEngine(tables, relation, eq_point)
+    if engine is None and claim is None:
+        claim = _RoundEngine(tables, relation, eq_point).true_claim()
+    eng = engine if engine is not None else default_engine(tables, relation, eq_point, claim)
     n = eng.n
     if claim is None:
         claim = eng.true_claim()

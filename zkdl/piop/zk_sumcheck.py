@@ -26,7 +26,7 @@ from ..commit.sigma import (
 from ..errors import ProofFormatError
 from ..field import MODULUS as R
 from ..field import Fr
-from .sumcheck import Relation, _eq_point, _RoundEngine, eq_eval
+from .sumcheck import Relation, _eq_point, default_engine, eq_eval
 
 # =========================================================================================================
 # zero-knowledge mode (Hyrax §4 style): every prover message is a Pedersen commitment
@@ -234,7 +234,7 @@ def prove_zk(
     it). Blindings from the OS CSPRNG unless ``rng`` (tests only)."""
     if not isinstance(claim, PScalar):
         raise TypeError("prove_zk needs the claim as a PScalar (value and blinding)")
-    eng = engine if engine is not None else _RoundEngine(tables, relation, eq_point)
+    eng = engine if engine is not None else default_engine(tables, relation, eq_point, claim.value)
     pub = _check_public(public, relation)
     plan = _plan(relation, pub)
     _start_zk(transcript, eng.n, relation, eq_point, pub, claim.commitment(params))

@@ -81,9 +81,12 @@ class ProverChannel:
         return list(res.point), list(res.values)
 
     # --- openings -------------------------------------------------------------------------------------------
-    def open(self, params, com: Commitment, opening, table: Fr, claim) -> None:
-        """Open a committed table at the claim's point (clear mode: the folded row is sent)."""
-        _, proof = ev.prove_eval(params, com, opening, table, list(claim.point), transcript=self.transcript)
+    def open(self, params, com: Commitment, opening, table: Fr, claim, folded_rows: Fr | None = None) -> None:
+        """Open a committed table at the claim's point (clear mode: the folded row is sent). ``folded_rows``:
+        the table folded at the point's row coordinates, when the caller has it (``evaluation.fold_rows``)."""
+        _, proof = ev.prove_eval(
+            params, com, opening, table, list(claim.point), transcript=self.transcript, folded_rows=folded_rows
+        )
         proof.write(self.writers["OPEN"])
 
     def finish(self) -> None:

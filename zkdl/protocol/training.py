@@ -30,7 +30,7 @@ from ..commit.generators import N_MAX, PublicParams
 from ..commit.pedersen import Commitment, Layout, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..gadgets.range_check import make_range_backend
-from ..piop.claims import ClaimRegistry, prove_reduction, verify_reduction
+from ..piop.claims import ClaimRegistry, prove_reduction_keeping_fold, verify_reduction
 from ..quant.train import TrainingRun
 from ..serialize import ContainerReader, ContainerWriter, SubgroupChecks
 from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
@@ -240,8 +240,8 @@ def prove(
             raise AssertionError(f"no claim on committed tensor {name}")
         com, op = openings[name] if name in openings else (statement.commitments[name], statement_openings[name])
         table = w.fr(name)
-        claim = prove_reduction(table, claims, ch)
-        ch.open(params, com, op, table, claim)
+        claim, folded_rows = prove_reduction_keeping_fold(table, claims, ch, com.layout.log_rows)
+        ch.open(params, com, op, table, claim, folded_rows)
     ch.finish()
     lap("openings")
     cw = ContainerWriter(PROTOCOL_ID, flags=0 if zk else FLAG_TRANSPARENT)

@@ -116,10 +116,18 @@ class ZkProverChannel(ProverChannel):
         vals = [res.public_values[k] if k < n_public else res.finals[k] for k in range(relation.n_tables)]
         return list(res.point), vals
 
-    def open(self, params, com: Commitment, opening, table: Fr, claim) -> None:
+    def open(self, params, com: Commitment, opening, table: Fr, claim, folded_rows: Fr | None = None) -> None:
         value = _as_p(claim.value)
         _, _, proof = ev.prove_eval_zk(
-            params, com, opening, table, list(claim.point), self.transcript, value_blind=value.blind, rng=self.rng
+            params,
+            com,
+            opening,
+            table,
+            list(claim.point),
+            self.transcript,
+            value_blind=value.blind,
+            rng=self.rng,
+            folded_rows=folded_rows,
         )
         proof.write(self.writers["OPEN"])
 
