@@ -53,6 +53,7 @@ from .quant import (
     quantize_model,
     train_quantized,
 )
+from .quant import export as model_export
 from .quant.data import load_dataset, quantize_inputs, quantize_targets
 from .serialize import parse_header
 
@@ -61,6 +62,8 @@ log = logging.getLogger("zkdl")
 PROOF_FILE = "proof.zkdl"
 STATEMENT_FILE = "statement.json"
 PRIVATE_DIR = "private"
+FINAL_MODEL_NPZ = "final_model.npz"  #: the integer final weights with their scale (under PRIVATE_DIR)
+FINAL_MODEL_TORCH = "final_model.pt"  #: the float state dict of a torch Sequential, scale applied (under PRIVATE_DIR)
 
 
 # =========================================================================================================
@@ -613,17 +616,63 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
 
     atomic(out / PROOF_FILE, bundle.proof)
     atomic(out / STATEMENT_FILE, bundle.statement.to_json().encode())
-    arrays = {f"W{l + 1}": w for l, w in enumerate(bundle.final_weights)}
-    arrays.update({f"b{l + 1}": b for l, b in enumerate(bundle.final_biases) if b is not None})
-    tmp = priv / "final_model.tmp.npz"
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy stub: **kwds is typed against allow_pickle: bool
-    os.replace(tmp, priv / "final_model.npz")
+    final = QuantizedModel(tuple(bundle.final_weights), tuple(bundle.final_biases))
+    fp = FixedPointParams(**bundle.statement.params)
+    model_export.write_npz(priv / FINAL_MODEL_NPZ, final, fp)
+    model_export.write_torch(priv / FINAL_MODEL_TORCH, final, fp)
     openings = {k: [hex(b) for b in op.blinds] for k, op in bundle.openings.items()}
     atomic(priv / "openings.json", json.dumps(openings, indent=1).encode())
     if bundle.preprocessing:
         atomic(priv / "preprocessing.json", (json.dumps(bundle.preprocessing) + "\n").encode())
     atomic(out / "summary.json", (json.dumps(bundle.summary, indent=2) + "\n").encode())
     return out
+
+
+# =========================================================================================================
+# export
+# =========================================================================================================
+def load_final_model(run_dir: str | os.PathLike) -> tuple[QuantizedModel, FixedPointParams]:
+    """The final integer model of a run directory (``private/final_model.npz``) and the fixed-point parameters of
+    its statement; :class:`ModelFormatError` when the run has no final model or it does not fit the statement."""
+    run = Path(run_dir)
+    statement = load_statement(run / STATEMENT_FILE)
+    fp = FixedPointParams(**statement.params)
+    path = run / PRIVATE_DIR / FINAL_MODEL_NPZ
+    if not path.is_file():
+        raise ModelFormatError(f"{run} has no final model ({PRIVATE_DIR}/{FINAL_MODEL_NPZ}); is it a prove run?")
+    model, _ = model_export.read_npz(path, fp.frac_bits)
+    if model.widths != tuple(statement.widths) or model.has_bias != tuple(statement.has_bias):
+        raise ModelFormatError(
+            f"{path} holds a model of widths {list(model.widths)}, but the run's statement has "
+            f"{list(statement.widths)}"
+        )
+    return model, fp
+
+
+def export_model(run_dir: str | os.PathLike, format: str, out: str | os.PathLike) -> Path:
+    """Write the final model of the run in ``run_dir`` as ``format`` (``torch``: a float state dict of a
+    ``torch.nn.Sequential``; ``onnx``; ``npz``: the integer weights with ``frac_bits``) to ``out``; returns ``out``.
+
+    The exported model takes the features as the proof saw them (after the preprocessing recorded in
+    ``private/preprocessing.json``)."""
+    if format not in model_export.EXPORT_FORMATS:
+        raise ModelFormatError(f"unknown export format {format!r}; choose one of {', '.join(model_export.EXPORT_FORMATS)}")
+    model, fp = load_final_model(run_dir)
+    dest = Path(out)
+    if dest.is_dir():
+        raise ZkdlError(f"--out {dest} is a directory; give a file name")
+    if not dest.parent.is_dir():
+        raise ZkdlError(f"--out {dest}: the directory {dest.parent} does not exist")
+    try:
+        model_export.write(format, dest, model, fp)
+    except ImportError as exc:
+        missing = MissingDependency.of(exc)
+        if missing is None:
+            raise
+        raise missing from None
+    except OSError as exc:
+        raise ZkdlError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    return dest
 
 
 # =========================================================================================================

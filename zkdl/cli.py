@@ -305,6 +305,17 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from . import api
+
+    out = api.export_model(args.run, args.format, args.out)
+    if args.json:
+        print(json.dumps({"ok": True, "format": args.format, "out": str(out)}))
+    else:
+        print(f"{out}: the final model of {args.run} as {args.format} (inputs: the run's preprocessed features)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="zkdl", description="Zero-knowledge proofs of neural-network training.")
     ap.add_argument("--version", action="version", version=f"zkdl {__version__}")
@@ -340,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("proof")
     _common(p)
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("export", help="write a run's final model as a torch state dict, ONNX or npz")
+    p.add_argument("run", help="a prove run's output directory")
+    p.add_argument("--format", choices=("torch", "onnx", "npz"), default="torch", help="default torch")
+    p.add_argument("--out", required=True, help="the file to write")
+    _common(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="digits end to end: train, prove, verify, summary")
     _add_training_args(p, steps=64, batch=64)

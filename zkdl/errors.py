@@ -72,7 +72,7 @@ class ResourceError(ZkdlError):
 
 
 #: Optional packages and the extra that installs them (``pip install "zkdl[EXTRA]"``).
-OPTIONAL_PACKAGES = {"torch": "train", "sklearn": "train", "scipy": "train", "matplotlib": "plots", "cupy": "gpu"}
+OPTIONAL_PACKAGES = {"torch": "train", "sklearn": "train", "scipy": "train", "matplotlib": "plots", "cupy": "gpu", "onnx": "onnx"}
 
 
 class MissingDependency(ZkdlError, ImportError):
