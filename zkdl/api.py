@@ -643,8 +643,7 @@ def load_final_model(run_dir: str | os.PathLike) -> tuple[QuantizedModel, FixedP
     model, _ = model_export.read_npz(path, fp.frac_bits)
     if model.widths != tuple(statement.widths) or model.has_bias != tuple(statement.has_bias):
         raise ModelFormatError(
-            f"{path} holds a model of widths {list(model.widths)}, but the run's statement has "
-            f"{list(statement.widths)}"
+            f"{path} holds a model of widths {list(model.widths)}, but the run's statement has {list(statement.widths)}"
         )
     return model, fp
 
@@ -656,7 +655,9 @@ def export_model(run_dir: str | os.PathLike, format: str, out: str | os.PathLike
     The exported model takes the features as the proof saw them (after the preprocessing recorded in
     ``private/preprocessing.json``)."""
     if format not in model_export.EXPORT_FORMATS:
-        raise ModelFormatError(f"unknown export format {format!r}; choose one of {', '.join(model_export.EXPORT_FORMATS)}")
+        raise ModelFormatError(
+            f"unknown export format {format!r}; choose one of {', '.join(model_export.EXPORT_FORMATS)}"
+        )
     model, fp = load_final_model(run_dir)
     dest = Path(out)
     if dest.is_dir():

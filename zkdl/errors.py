@@ -72,7 +72,14 @@ class ResourceError(ZkdlError):
 
 
 #: Optional packages and the extra that installs them (``pip install "zkdl[EXTRA]"``).
-OPTIONAL_PACKAGES = {"torch": "train", "sklearn": "train", "scipy": "train", "matplotlib": "plots", "cupy": "gpu", "onnx": "onnx"}
+OPTIONAL_PACKAGES = {
+    "torch": "train",
+    "sklearn": "train",
+    "scipy": "train",
+    "matplotlib": "plots",
+    "cupy": "gpu",
+    "onnx": "onnx",
+}
 
 
 class MissingDependency(ZkdlError, ImportError):

@@ -20,10 +20,9 @@ from zkdl.quant.data import load_dataset, quantize_inputs  # noqa: E402
 from zkdl.quant.model import load_torch_model, to_torch  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
-    """A short proven run on digits (64-16-10) from a model pre-trained in floats, so that its predictions are
-    meaningful (a constant classifier would agree with anything)."""
+def _pretrained():
+    """A 64-16-10 model pre-trained in floats on digits, so that its predictions are meaningful (a constant
+    classifier would agree with anything)."""
     ds = load_dataset("digits", seed=0)
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
@@ -33,6 +32,31 @@ def digits_run(tmp_path_factory):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(net(X), y).backward()
         opt.step()
+    return net
+
+
+def test_exported_float_model_predicts_like_the_quantized_model():
+    """The export functions on their own (no proof): exact weights, torch layout, ≥ 99 % argmax agreement."""
+    from zkdl.quant.model import from_torch, quantize_model
+
+    fp = FixedPointParams()
+    q = quantize_model(from_torch(_pretrained()), fp)
+    sd = model_export.state_dict(q, fp)
+    for i, w in zip((0, 2), q.weights, strict=True):
+        assert np.array_equal((sd[f"{i}.weight"].double().numpy() * fp.scale).astype(np.int64), w.T)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    net.load_state_dict(sd)
+    X, labels = _test_inputs()
+    q_cls = np.argmax(predict_int(q, quantize_inputs(X, fp), fp), axis=1)
+    with torch.no_grad():
+        f_cls = net(torch.as_tensor(X, dtype=torch.float32)).argmax(dim=1).numpy()
+    assert float(np.mean(f_cls == q_cls)) >= 0.99 and float(np.mean(q_cls == labels)) > 0.8
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A short proven run on digits from the pre-trained model."""
+    net = _pretrained()
     out = tmp_path_factory.mktemp("export") / "run"
     bundle = api.prove_training(
         model=net, data="digits", steps=2, batch_size=32, lr_shift=14, out_dir=out, verify_after=False
@@ -51,6 +75,7 @@ def _quantized_classes(run):
     return np.argmax(predict_int(model, quantize_inputs(X, fp), fp), axis=1), model, fp
 
 
+@pytest.mark.slow  # proves a run (about 10 s, more with a fresh generator cache)
 def test_every_run_writes_a_torch_state_dict_and_a_scaled_npz(digits_run):
     run, bundle = digits_run
     priv = run / "private"
@@ -77,6 +102,7 @@ def test_every_run_writes_a_torch_state_dict_and_a_scaled_npz(digits_run):
     assert float(np.mean(q_cls == labels)) > 0.8  # a trained model, not a trivially constant one
 
 
+@pytest.mark.slow  # proves a run (about 10 s, more with a fresh generator cache)
 @pytest.mark.parametrize("fmt", ["torch", "npz"])
 def test_export_cli_round_trips(digits_run, tmp_path, capsys, fmt):
     run, _ = digits_run
@@ -95,6 +121,7 @@ def test_export_cli_round_trips(digits_run, tmp_path, capsys, fmt):
         assert frac_bits == fp.frac_bits and back.equals(model)
 
 
+@pytest.mark.slow  # proves a run (about 10 s, more with a fresh generator cache)
 def test_export_onnx_predicts_like_the_quantized_model(digits_run, tmp_path):
     onnx = pytest.importorskip("onnx")
     from onnx.reference import ReferenceEvaluator
@@ -109,6 +136,7 @@ def test_export_onnx_predicts_like_the_quantized_model(digits_run, tmp_path):
     assert float(np.mean(np.argmax(y, axis=1) == q_cls)) >= 0.99
 
 
+@pytest.mark.slow  # proves a run (about 10 s, more with a fresh generator cache)
 def test_onnx_without_the_onnx_package_is_a_clear_error(digits_run, tmp_path, monkeypatch, capsys):
     import sys
 
@@ -120,6 +148,7 @@ def test_onnx_without_the_onnx_package_is_a_clear_error(digits_run, tmp_path, mo
     assert not (tmp_path / "m.onnx").exists()
 
 
+@pytest.mark.slow  # proves a run (about 10 s, more with a fresh generator cache)
 def test_export_bad_inputs_are_typed_errors(digits_run, tmp_path):
     run, _ = digits_run
     with pytest.raises(ModelFormatError, match="unknown export format"):
