@@ -440,7 +440,9 @@ class SoftmaxParams:
 
     def __post_init__(self) -> None:
         if not 1 <= self.frac_bits <= 30 or self.classes < 1:
-            raise QuantizationConfigError(f"softmax needs F in [1, 30] and ≥ 1 class, got {self.frac_bits}, {self.classes}")
+            raise QuantizationConfigError(
+                f"softmax needs F in [1, 30] and ≥ 1 class, got {self.frac_bits}, {self.classes}"
+            )
 
     @property
     def arg_frac_bits(self) -> int:
