@@ -18,6 +18,9 @@ sees a claim that nothing checked (an extra ``"claimed_test_accuracy"``, ``has_b
     range_backend      "lookup" or "bits"
     generators_digest  64 lowercase hex digits
     commitments        object: name → lowercase hex of the serialized commitment
+    loss               OPTIONAL: "ce" (softmax cross-entropy, ``relations/loss.py``); absent means MSE, and
+                       "mse" itself is not accepted (one encoding per statement, so MSE statements and their
+                       proofs are byte-identical to those of versions without this field)
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from .shapes import Shapes, pow2
 
 STATEMENT_VERSION = 1
 RANGE_BACKENDS = ("lookup", "bits")
+LOSSES = ("mse", "ce")
+#: Keys a statement may carry in addition to :data:`STATEMENT_KEYS` (each only when not at its default).
+OPTIONAL_KEYS = ("loss",)
 PARAM_KEYS = (
     "frac_bits",
     "lr_shift",
@@ -101,6 +107,7 @@ class Statement:
     generators_digest: str
     commitments: dict[str, Commitment] = field(default_factory=dict)
     version: int = STATEMENT_VERSION
+    loss: str = "mse"
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -113,6 +120,8 @@ class Statement:
             raise StatementMismatch("batch_size, steps and n_rows must be positive")
         if self.range_backend not in RANGE_BACKENDS:
             raise StatementMismatch(f"unknown range backend {self.range_backend!r}; use one of {RANGE_BACKENDS}")
+        if self.loss not in LOSSES:
+            raise StatementMismatch(f"unknown loss {self.loss!r}; use one of {LOSSES}")
 
     @property
     def num_layers(self) -> int:
@@ -153,7 +162,7 @@ class Statement:
 
     # --- encoding -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {
+        out = {
             "version": self.version,
             "widths": list(self.widths),
             "has_bias": list(self.has_bias),
@@ -166,6 +175,9 @@ class Statement:
             "generators_digest": self.generators_digest,
             "commitments": {k: self.commitments[k].to_bytes().hex() for k in sorted(self.commitments)},
         }
+        if self.loss != "mse":  # absent for MSE: MSE statements encode exactly as before the field existed
+            out["loss"] = self.loss
+        return out
 
     def canonical_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
@@ -181,10 +193,16 @@ class Statement:
         """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`."""
         _need(isinstance(d, dict), "the statement must be a JSON object")
         keys = set(d)
+        allowed = set(STATEMENT_KEYS) | set(OPTIONAL_KEYS)
         _need(
-            keys == set(STATEMENT_KEYS),
-            f"keys must be exactly {sorted(STATEMENT_KEYS)}; missing "
-            f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - set(STATEMENT_KEYS)))}",
+            set(STATEMENT_KEYS) <= keys <= allowed,
+            f"keys must be exactly {sorted(STATEMENT_KEYS)} (and optionally {list(OPTIONAL_KEYS)}); missing "
+            f"{sorted(set(STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - allowed))}",
+        )
+        loss = d.get("loss", "mse")
+        _need(
+            "loss" not in d or (isinstance(loss, str) and loss in LOSSES and loss != "mse"),
+            'loss must be "ce" when present (MSE is the default and is written by leaving the key out)',
         )
         _need(_is_int(d["version"]), "version must be an integer")
         if d["version"] != STATEMENT_VERSION:
@@ -238,6 +256,7 @@ class Statement:
                 range_backend=d["range_backend"],
                 generators_digest=gd,
                 commitments=coms,
+                loss=loss,
             )
         except StatementMismatch as exc:
             raise StatementFormatError(f"malformed statement: {exc}") from exc
