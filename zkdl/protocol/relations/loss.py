@@ -31,16 +31,19 @@ Why these relations imply the integer step: ``docs/soundness.md`` ("Softmax cros
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
+from ...errors import VerificationError
 from ...field import MODULUS as R
 from ...field import Fr
+from ...gadgets import range_check as _rc
+from ...gadgets.range_check import fraction_layers
 from ...piop import sumcheck as sc
 from ...piop.channel import ProverChannelProtocol, VerifierChannelProtocol
 from ...piop.claims import Claim, ClaimRegistry
 from ...piop.public_table import Dense, EqTable, LessThan, Ones, Outer, PublicTable, mles, tables
-from ...gadgets import range_check as _rc
-from ...gadgets.range_check import fraction_layers
 from ...quant.fixedpoint import SoftmaxParams
 from ..shapes import log2
 from ..witness import Public, Witness
@@ -262,13 +265,11 @@ def verify_output(
     t = ch.transcript
     tau = t.challenge_frs("softmax/tau", nv)
     coeffs = t.challenge_frs("softmax/coefficients", 6)
-    point, vals = ch.sumcheck(
-        nv,
-        _zero_relation(coeffs, sp.shift, sp.frac_bits),
-        0,
-        public=mles(_zero_publics(pub, tau)),
-        what="softmax relations (maximum, table index, division with remainder)",
-    )
+    what = "softmax relations (maximum, table index, division with remainder)"
+    with _named(what):
+        point, vals = ch.sumcheck(
+            nv, _zero_relation(coeffs, sp.shift, sp.frac_bits), 0, public=mles(_zero_publics(pub, tau)), what=what
+        )
     _limb_claims_after_zero_check(limb_claim, point, vals, rows)
 
     tau_rows = t.challenge_frs("softmax/tau-rows", rows)
@@ -276,13 +277,9 @@ def verify_output(
     (s,) = ch.values("softmax/sum", 1)
     limb_claim("SMSUM", tau_rows, s)
     claim = a * _row_mask(pub).mle(tau_rows) + b * s
-    point2, vals2 = ch.sumcheck(
-        nv,
-        _row_relation(a, b),
-        claim,
-        public=mles(_row_publics(pub, tau_rows)),
-        what="softmax row sums (one selected maximum per row, Σ = Σ_j E)",
-    )
+    what = "softmax row sums (one selected maximum per row, Σ = Σ_j E)"
+    with _named(what):
+        point2, vals2 = ch.sumcheck(nv, _row_relation(a, b), claim, public=mles(_row_publics(pub, tau_rows)), what=what)
     limb_claim("SMSEL", point2, vals2[2])
     limb_claim("SME", point2, vals2[3])
 
@@ -290,10 +287,22 @@ def verify_output(
     beta = t.challenge_fr("softmax/lookup-beta")
     layer1 = ch.values("softmax/lookup-layer1", 8)
     _roots_check(ch, layer1)
-    rho_v, (_, q_v) = _rc._gkr_tree(ch, layer1[:4], nv - 1, True)
-    rho_t, (p_t, q_t) = _rc._gkr_tree(ch, layer1[4:], sp.table_bits - 1, False)
+    with _named("softmax exponential lookup (layer sumchecks)"):
+        rho_v, (_, q_v) = _rc._gkr_tree(ch, layer1[:4], nv - 1, True)
+        rho_t, (p_t, q_t) = _rc._gkr_tree(ch, layer1[4:], sp.table_bits - 1, False)
     (u_v,) = ch.values("softmax/lookup-index", 1)
     _lookup_leaves(ch, pub, reg, limb_claim, alpha, beta, rho_v, q_v, u_v, rho_t, p_t, q_t)
+
+
+@contextmanager
+def _named(what: str):
+    """Name the relation in a sumcheck's rejection (its rounds report only the round that failed)."""
+    try:
+        yield
+    except VerificationError as exc:
+        if str(exc).startswith(what):
+            raise
+        raise VerificationError(f"{what}: {exc}") from exc
 
 
 # =========================================================================================================
