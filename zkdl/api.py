@@ -54,6 +54,7 @@ from .quant import (
     train_quantized,
 )
 from .quant import export as model_export
+from .quant.fixedpoint import check_loss
 from .quant.data import load_dataset, quantize_inputs, quantize_targets
 from .serialize import parse_header
 
@@ -128,6 +129,7 @@ class VerificationResult:
     n_rows: int = 0
     params: dict = field(default_factory=dict)
     range_backend: str = ""
+    loss: str = "mse"
 
     def __bool__(self) -> bool:
         return self.valid
@@ -153,6 +155,7 @@ class VerificationResult:
             "n_rows": self.n_rows,
             "params": dict(self.params),
             "range_backend": self.range_backend,
+            "loss": self.loss,
         }
 
     def describe(self) -> str:
@@ -168,7 +171,8 @@ class VerificationResult:
                 head,
                 f"  proof mode        {self.mode}",
                 f"  architecture      widths {self.widths}, bias {self.has_bias}",
-                f"  training          {self.steps} steps, batch {self.batch_size}, {self.n_rows} dataset rows",
+                f"  training          {self.steps} steps, batch {self.batch_size}, {self.n_rows} dataset rows, "
+                f"loss {'softmax cross-entropy' if self.loss == 'ce' else 'MSE'}",
                 "  fixed point       " + ", ".join(f"{k}={p[k]}" for k in sorted(p)),
                 f"  range back-end    {self.range_backend}",
                 f"  statement digest  {self.statement_digest}",
@@ -319,6 +323,7 @@ def prove_training(
     steps: int = 4,
     batch_size: int = 32,
     frac_bits: int = 16,
+    loss: str = "mse",
     lr: float | None = None,
     lr_shift: int | None = None,
     range_backend: str = "lookup",
@@ -351,6 +356,8 @@ def prove_training(
     unambiguous). ``lr`` is the learning rate on the batch-mean loss, mapped to the nearest supported
     ``η = batch_size·2^-s`` (the value used is in the summary); ``lr_shift`` gives ``s`` directly (default 8).
     ``standardize`` standardizes features (and regression targets) with the training split's statistics.
+    ``loss``: ``"mse"`` (squared error on one-hot targets, the default) or ``"ce"`` (softmax cross-entropy through
+    the integer softmax, classification only; recorded in the statement).
 
     Writes ``proof.zkdl``, ``statement.json``, ``summary.json`` and the private artifacts (final weights,
     commitment openings, preprocessing statistics) to ``out_dir`` if given; the output directory, free disk
@@ -372,6 +379,7 @@ def _prove_training(
     steps,
     batch_size,
     frac_bits,
+    loss,
     lr,
     lr_shift,
     range_backend,
@@ -402,7 +410,10 @@ def _prove_training(
         check_out_dir(out_dir, overwrite=overwrite)  # fail before the work, not after
     lr_shift, lr_info = _resolve_lr(lr, lr_shift, batch_size)
     fp = FixedPointParams(frac_bits=frac_bits, lr_shift=lr_shift)
+    loss = check_loss(loss)
     ds = load_dataset(data, seed=seed, task=task, target=target, standardize=standardize)
+    if loss == "ce" and ds.task != "classification":
+        raise DatasetError("loss 'ce' (softmax cross-entropy) needs class labels; use the default mse for regression")
     fmodel, model_info = _resolve_model(model, widths, bias, seed, ds)
     if fmodel.widths[0] != ds.n_features or fmodel.widths[-1] != ds.n_outputs:
         raise ModelFormatError(
@@ -434,13 +445,14 @@ def _prove_training(
         schedule_seed=schedule_seed,
         range_backend=range_backend,
         generators_digest="",
+        loss=loss,
     )
     if check_resources:
         summary_resources = check_resources_for(st0, out_dir)
     say(f"training {steps} quantized SGD steps (widths {list(fmodel.widths)}, batch {batch_size})")
     t0 = time.perf_counter()
     try:
-        run = train_quantized(q0, X, Y, fp, sched, steps, on_step=on_step)
+        run = train_quantized(q0, X, Y, fp, sched, steps, on_step=on_step, loss=loss)
     except QuantizationOverflow as e:
         raise _explain_training_overflow(e, fp, lr_info["learning_rate"]) from None
     t_train = time.perf_counter() - t0
@@ -462,6 +474,7 @@ def _prove_training(
         "command_line": list(command_line) if command_line is not None else None,
         "widths": list(statement.widths),
         "task": ds.task,
+        "loss": loss,
         "batch_size": batch_size,
         "steps": steps,
         **lr_info,
@@ -492,7 +505,7 @@ def _prove_training(
             from .quant.evaluate import accuracy_float
             from .quant.model import train_float
 
-            fm = train_float(fmodel, ds.X_train, ds.Y_train, sched, steps, fp)
+            fm = train_float(fmodel, ds.X_train, ds.Y_train, sched, steps, fp, loss=loss)
             summary["float_accuracy_final"] = round(accuracy_float(fm, ds.X_test, labels_test), 4)
     else:
         truth = ds.targets_to_user_units(ds.Y_test)
@@ -782,6 +795,7 @@ def verify(
         n_rows=st.n_rows,
         params=dict(st.params),
         range_backend=st.range_backend,
+        loss=st.loss,
     )
     try:
         res.zero_knowledge = not parse_header(proof).transparent

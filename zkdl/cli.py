@@ -121,6 +121,13 @@ def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int) ->
         help="allow a batch larger than the training rows (rows then repeat within a batch)",
     )
     p.add_argument("--frac-bits", type=int, default=16, help="fixed-point fractional bits F (default 16)")
+    p.add_argument(
+        "--loss",
+        choices=("mse", "ce"),
+        default="mse",
+        help="training loss: mse (squared error on one-hot targets, default) or ce (softmax cross-entropy, "
+        "classification only)",
+    )
     lr = p.add_mutually_exclusive_group()
     lr.add_argument(
         "--lr",
@@ -172,6 +179,7 @@ def _prove(args, *, compare_float: bool):
             steps=args.steps,
             batch_size=args.batch,
             frac_bits=args.frac_bits,
+            loss=args.loss,
             lr=args.lr,
             lr_shift=args.lr_shift,
             range_backend=args.range_backend,

@@ -103,3 +103,26 @@ def test_quantized_ce_training_tracks_float_ce_training():
     assert c.float_acc > 0.8 and c.int_acc > 0.8  # CE training learns in both
     assert abs(c.gap) <= 0.02, (c.float_acc, c.int_acc)
     assert c.run.loss == "ce"
+
+
+def test_cross_entropy_needs_class_labels(tmp_path, capsys):
+    from zkdl.cli import main
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "reg.npz", X=rng.uniform(0, 1, (20, 3)), y=rng.normal(size=20))
+    rc = main(
+        [
+            "prove",
+            "--data",
+            str(tmp_path / "reg.npz"),
+            "--widths",
+            "3,2,1",
+            "--loss",
+            "ce",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "DatasetError" in err and "class labels" in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "proof.zkdl").exists()

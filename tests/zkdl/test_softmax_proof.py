@@ -210,3 +210,25 @@ def test_statement_loss_field_is_optional_and_strict():
     for bad in ("mse", "CE", 1, None):
         with pytest.raises(StatementFormatError, match="loss"):
             Statement.from_dict({**d, "loss": bad})
+
+
+def test_cli_prove_and_verify_with_cross_entropy(tmp_path, capsys):
+    import json
+
+    from zkdl.cli import main
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", X=rng.uniform(0, 1, (20, 4)), y=rng.integers(0, 3, 20))
+    out = tmp_path / "run"
+    args = ["--data", str(tmp_path / "data.npz"), "--widths", "4,3,3", "--steps", "2", "--batch", "5"]
+    assert main(["prove", *args, "--loss", "ce", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["verified"] is True and summary["loss"] == "ce"
+    st = json.loads((out / "statement.json").read_text())
+    assert st["loss"] == "ce"
+    assert main(["verify", str(out / "proof.zkdl"), "--statement", str(out / "statement.json")]) == 0
+    assert "softmax cross-entropy" in capsys.readouterr().out
+    # the proof does not verify against the MSE reading of its statement
+    del st["loss"]
+    (tmp_path / "mse.json").write_text(json.dumps(st))
+    assert main(["verify", str(out / "proof.zkdl"), "--statement", str(tmp_path / "mse.json")]) == 1
