@@ -54,8 +54,8 @@ from .quant import (
     train_quantized,
 )
 from .quant import export as model_export
-from .quant.fixedpoint import check_loss
 from .quant.data import load_dataset, quantize_inputs, quantize_targets
+from .quant.fixedpoint import check_loss
 from .serialize import parse_header
 
 log = logging.getLogger("zkdl")
