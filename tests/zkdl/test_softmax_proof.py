@@ -42,7 +42,7 @@ def _data():
     return X, Y
 
 
-def _prove(pp, run, X, Y, *, zk=False, loss="ce", cheating=False):
+def _prove(pp, run, X, Y, *, zk=False, loss="ce", cheating=False, backend="lookup"):
     """Commit and prove ``run``. ``cheating``: the prover splits out-of-range values into limbs anyway and skips
     its own range guard (a no-op ``tamper`` turns the strict range-tensor check off); the verifier only ever
     recomposes limbs, so this is what a dishonest prover can always do."""
@@ -50,11 +50,11 @@ def _prove(pp, run, X, Y, *, zk=False, loss="ce", cheating=False):
         with pytest.MonkeyPatch.context() as mp:
             orig = shapes_mod.LimbSpec.limbs
             mp.setattr(shapes_mod.LimbSpec, "limbs", lambda self, v, check=True: orig(self, v, check=False))
-            return _prove_inner(pp, run, X, Y, zk=zk, loss=loss, tamper=lambda w: None)
-    return _prove_inner(pp, run, X, Y, zk=zk, loss=loss, tamper=None)
+            return _prove_inner(pp, run, X, Y, zk=zk, loss=loss, tamper=lambda w: None, backend=backend)
+    return _prove_inner(pp, run, X, Y, zk=zk, loss=loss, tamper=None, backend=backend)
 
 
-def _prove_inner(pp, run, X, Y, *, zk, loss, tamper):
+def _prove_inner(pp, run, X, Y, *, zk, loss, tamper, backend):
     st0 = Statement(
         widths=WIDTHS,
         has_bias=[True, True],
@@ -63,7 +63,7 @@ def _prove_inner(pp, run, X, Y, *, zk, loss, tamper):
         steps=T,
         n_rows=N,
         schedule_seed=None,
-        range_backend="lookup",
+        range_backend=backend,
         generators_digest=pp.digest.hex(),
         loss=loss,
     )
@@ -102,6 +102,12 @@ def test_honest_ce_proofs_verify_in_both_modes(pp):
     # a CE run cannot be proven under an MSE statement
     with pytest.raises(Exception, match="loss"):
         _prove(pp, run, X, Y, loss="mse")
+
+
+def test_ce_proof_with_the_bits_range_backend(pp):
+    run, X, Y = _train()
+    st, proof = _prove(pp, run, X, Y, backend="bits")
+    training.verify(pp, st, proof)
 
 
 def _patched(edit):
