@@ -126,3 +126,24 @@ def test_cross_entropy_needs_class_labels(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "DatasetError" in err and "class labels" in err and "Traceback" not in err
     assert not (tmp_path / "r" / "proof.zkdl").exists()
+
+
+def test_cross_entropy_statement_needs_two_classes():
+    from zkdl.errors import StatementMismatch
+    from zkdl.protocol import training
+    from zkdl.protocol.statement import Statement
+
+    st = Statement(
+        widths=(3, 2, 1),
+        has_bias=(True, True),
+        params=FixedPointParams().to_dict(),
+        batch_size=1,
+        steps=1,
+        n_rows=2,
+        schedule_seed=None,
+        range_backend="lookup",
+        generators_digest="00" * 32,
+        loss="ce",
+    )
+    with pytest.raises(StatementMismatch, match="two output classes"):
+        training.generators_needed(st)

@@ -126,6 +126,8 @@ def _check_parameters(st: Statement) -> None:
         raise StatementMismatch(f"unusable fixed-point parameters in the statement: {exc}") from exc
     if fp.to_dict() != {k: int(v) for k, v in st.params.items()}:
         raise StatementMismatch("the statement's fixed-point parameters are not in canonical form")
+    if st.loss == "ce" and st.widths[-1] < 2:
+        raise StatementMismatch("softmax cross-entropy needs at least two output classes")
 
 
 def committed_log_sizes(st: Statement) -> dict[str, int]:
