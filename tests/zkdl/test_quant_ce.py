@@ -147,3 +147,15 @@ def test_cross_entropy_statement_needs_two_classes():
     )
     with pytest.raises(StatementMismatch, match="two output classes"):
         training.generators_needed(st)
+
+
+def test_cross_entropy_relations_cannot_wrap():
+    from zkdl.constants import FR_MODULUS
+
+    p = FixedPointParams()
+    mse = p.relation_bounds([64, 256, 256, 10], 64, 16)
+    ce = p.relation_bounds([64, 256, 256, 10], 64, 16, loss="ce")
+    assert set(mse) < set(ce) and all(ce[k] == v for k, v in mse.items())
+    extra = {k: v for k, v in ce.items() if k.startswith("softmax")}
+    assert len(extra) == 4 and max(extra.values()) < 1 << 60 < FR_MODULUS
+    p.check_no_wrap([64, 256, 256, 10], 64, 16, loss="ce")

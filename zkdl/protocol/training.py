@@ -121,7 +121,7 @@ def _check_parameters(st: Statement) -> None:
     (``soundness.md`` §2): otherwise a verified proof would not imply the integer training step."""
     try:
         fp = FixedPointParams(**st.params)
-        fp.check_no_wrap(st.widths, st.batch_size, st.steps)
+        fp.check_no_wrap(st.widths, st.batch_size, st.steps, loss=st.loss)
     except (ZkdlError, TypeError) as exc:
         raise StatementMismatch(f"unusable fixed-point parameters in the statement: {exc}") from exc
     if fp.to_dict() != {k: int(v) for k, v in st.params.items()}:

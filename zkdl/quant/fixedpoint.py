@@ -339,7 +339,9 @@ class FixedPointParams:
         except KeyError:
             raise QuantizationConfigError(f"unknown tensor role {role!r}; known: {sorted(self._ranges)}") from None
 
-    def relation_bounds(self, widths: Sequence[int], batch_size: int, steps: int) -> dict[str, int]:
+    def relation_bounds(
+        self, widths: Sequence[int], batch_size: int, steps: int, *, loss: str = "mse"
+    ) -> dict[str, int]:
         """For each field relation of the protocol (section 3), an upper bound on ``|lhs| + |rhs|`` of its integer
         reading when every range-checked tensor is inside its declared range. A relation that holds mod ``r`` holds
         over the integers when this bound is ``< r``. The proof range-checks the weights and biases of every step
@@ -377,11 +379,22 @@ class FixedPointParams:
         # G_Z_L = O − Y (range-checked like the reference: |G_Z_L| < 2^grad_bits, the bound the weight and bias
         # gradients of layer L use)
         out["MSE gradient G_Z = O − Y"] = R["G_Z"].max_abs + R["O"].max_abs + R["Y"].max_abs
+        if check_loss(loss) == "ce":
+            sp = SoftmaxParams(F, widths[-1])
+            SR = sp.ranges
+            sigma = SR["softmax_division_remainder"].max_abs + 1  # Σ is range-checked like the remainder
+            p_max = (1 << (F + 1)) - 1  # P, E are range-checked as F + 1 bits
+            out["softmax shift m − O = 2^r·U + R"] = (
+                2 * R["O"].max_abs + (1 << sp.shift) * SR["softmax_quotient"].max_abs + SR["softmax_remainder"].max_abs
+            )
+            out["softmax division 2^F·E = P·Σ + Q"] = (1 << F) * p_max + p_max * sigma + sigma
+            out["softmax slack Σ − 1 − Q − K = 0"] = 3 * sigma + 1
+            out["softmax gradient G_Z = P − Y"] = R["G_Z"].max_abs + p_max + R["Y"].max_abs
         return out
 
-    def check_no_wrap(self, widths: Sequence[int], batch_size: int, steps: int) -> None:
+    def check_no_wrap(self, widths: Sequence[int], batch_size: int, steps: int, *, loss: str = "mse") -> None:
         """Raise :class:`QuantizationConfigError` if some relation of :meth:`relation_bounds` could wrap mod ``r``."""
-        for name, bound in self.relation_bounds(widths, batch_size, steps).items():
+        for name, bound in self.relation_bounds(widths, batch_size, steps, loss=loss).items():
             if bound >= FIELD_MODULUS:
                 raise QuantizationConfigError(
                     f"{name}: integer values up to {bound} (2^{bound.bit_length()}) could wrap around the field "

@@ -413,7 +413,7 @@ def train_quantized(
             f"X must have schedule.n_rows = {schedule.n_rows} rows, got shape {getattr(X, 'shape', None)}"
         )
     _check_batch(model, X, Y)
-    params.check_no_wrap(model.widths, schedule.batch_size, steps)
+    params.check_no_wrap(model.widths, schedule.batch_size, steps, loss=loss)
     check_range(X, params.range_of("X"), tensor="X")
     check_range(Y, params.range_of("Y"), tensor="Y")
     model.check_ranges(params, step=0)
