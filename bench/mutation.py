@@ -65,7 +65,7 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "wrap-rejection-deleted",
         "zkdl/protocol/training.py",
-        "        fp.check_no_wrap(st.widths, st.batch_size, st.steps)\n",
+        "        fp.check_no_wrap(st.widths, st.batch_size, st.steps, loss=st.loss)\n",
         "",
         [f"{ATTACKS}::test_wrapping_parameters_rejected_by_the_no_wrap_check"],
     ),

@@ -55,7 +55,9 @@ from .quant import (
     quantize_model,
     train_quantized,
 )
+from .quant import export as model_export
 from .quant.data import Dataset, load_dataset, quantize_inputs, quantize_targets
+from .quant.fixedpoint import check_loss
 from .runs.manifest import RunManifest
 from .runs.verify import RunVerificationResult
 from .serialize import parse_header
@@ -65,6 +67,8 @@ log = logging.getLogger("zkdl")
 PROOF_FILE = "proof.zkdl"
 STATEMENT_FILE = "statement.json"
 PRIVATE_DIR = "private"
+FINAL_MODEL_NPZ = "final_model.npz"  #: the integer final weights with their scale (under PRIVATE_DIR)
+FINAL_MODEL_TORCH = "final_model.pt"  #: the float state dict of a torch Sequential, scale applied (under PRIVATE_DIR)
 
 
 # =========================================================================================================
@@ -129,6 +133,7 @@ class VerificationResult:
     n_rows: int = 0
     params: dict = field(default_factory=dict)
     range_backend: str = ""
+    loss: str = "mse"
 
     def __bool__(self) -> bool:
         return self.valid
@@ -154,6 +159,7 @@ class VerificationResult:
             "n_rows": self.n_rows,
             "params": dict(self.params),
             "range_backend": self.range_backend,
+            "loss": self.loss,
         }
 
     def describe(self) -> str:
@@ -169,7 +175,8 @@ class VerificationResult:
                 head,
                 f"  proof mode        {self.mode}",
                 f"  architecture      widths {self.widths}, bias {self.has_bias}",
-                f"  training          {self.steps} steps, batch {self.batch_size}, {self.n_rows} dataset rows",
+                f"  training          {self.steps} steps, batch {self.batch_size}, {self.n_rows} dataset rows, "
+                f"loss {'softmax cross-entropy' if self.loss == 'ce' else 'MSE'}",
                 "  fixed point       " + ", ".join(f"{k}={p[k]}" for k in sorted(p)),
                 f"  range back-end    {self.range_backend}",
                 f"  statement digest  {self.statement_digest}",
@@ -322,6 +329,7 @@ def prove_training(
     steps: int = 4,
     batch_size: int = 32,
     frac_bits: int = 16,
+    loss: str = "mse",
     lr: float | None = None,
     lr_shift: int | None = None,
     range_backend: str = "lookup",
@@ -355,6 +363,8 @@ def prove_training(
     unambiguous). ``lr`` is the learning rate on the batch-mean loss, mapped to the nearest supported
     ``η = batch_size·2^-s`` (the value used is in the summary); ``lr_shift`` gives ``s`` directly (default 8).
     ``standardize`` standardizes features (and regression targets) with the training split's statistics.
+    ``loss``: ``"mse"`` (squared error on one-hot targets, the default) or ``"ce"`` (softmax cross-entropy through
+    the integer softmax, classification only; recorded in the statement).
 
     Writes ``proof.zkdl``, ``statement.json``, ``summary.json`` and the private artifacts (final weights,
     commitment openings, preprocessing statistics) to ``out_dir`` if given; the output directory, free disk
@@ -404,10 +414,14 @@ def _setup_training(
     standardize,
     allow_repeat,
     say,
+    loss="mse",
 ) -> _TrainingSetup:
     lr_shift, lr_info = _resolve_lr(lr, lr_shift, batch_size)
     fp = FixedPointParams(frac_bits=frac_bits, lr_shift=lr_shift)
+    loss = check_loss(loss)
     ds = load_dataset(data, seed=seed, task=task, target=target, standardize=standardize)
+    if loss == "ce" and ds.task != "classification":
+        raise DatasetError("loss 'ce' (softmax cross-entropy) needs class labels; use the default mse for regression")
     fmodel, model_info = _resolve_model(model, widths, bias, seed, ds)
     if fmodel.widths[0] != ds.n_features or fmodel.widths[-1] != ds.n_outputs:
         raise ModelFormatError(
@@ -439,6 +453,7 @@ def _setup_training(
         schedule_seed=schedule_seed,
         range_backend=range_backend,
         generators_digest="",
+        loss=loss,
     )
     return _TrainingSetup(lr_info, fp, ds, fmodel, model_info, X, Y, q0, sched, st0)
 
@@ -451,6 +466,7 @@ def _prove_training(
     steps,
     batch_size,
     frac_bits,
+    loss,
     lr,
     lr_shift,
     range_backend,
@@ -498,6 +514,7 @@ def _prove_training(
         standardize=standardize,
         allow_repeat=allow_repeat,
         say=say,
+        loss=loss,
     )
     lr_info, fp, ds, fmodel, model_info = setup_.lr_info, setup_.fp, setup_.ds, setup_.fmodel, setup_.model_info
     X, Y, q0, sched, st0 = setup_.X, setup_.Y, setup_.q0, setup_.sched, setup_.st0
@@ -506,7 +523,7 @@ def _prove_training(
     say(f"training {steps} quantized SGD steps (widths {list(fmodel.widths)}, batch {batch_size})")
     t0 = time.perf_counter()
     try:
-        run = train_quantized(q0, X, Y, fp, sched, steps, on_step=on_step)
+        run = train_quantized(q0, X, Y, fp, sched, steps, on_step=on_step, loss=loss)
     except QuantizationOverflow as e:
         raise _explain_training_overflow(e, fp, lr_info["learning_rate"]) from None
     t_train = time.perf_counter() - t0
@@ -540,6 +557,7 @@ def _prove_training(
         "command_line": list(command_line) if command_line is not None else None,
         "widths": list(statement.widths),
         "task": ds.task,
+        "loss": loss,
         "batch_size": batch_size,
         "steps": steps,
         **lr_info,
@@ -572,7 +590,7 @@ def _prove_training(
             from .quant.evaluate import accuracy_float
             from .quant.model import train_float
 
-            fm = train_float(fmodel, ds.X_train, ds.Y_train, sched, steps, fp)
+            fm = train_float(fmodel, ds.X_train, ds.Y_train, sched, steps, fp, loss=loss)
             summary["float_accuracy_final"] = round(accuracy_float(fm, ds.X_test, labels_test), 4)
     else:
         truth = ds.targets_to_user_units(ds.Y_test)
@@ -664,6 +682,7 @@ def prove_run(
     overwrite: bool = False,
     command_line: Sequence[str] | None = None,
     check_resources: bool = True,
+    loss: str = "mse",
 ) -> RunBundle:
     """Train ``steps`` steps once and prove them as a chain of chunk proofs of ``chunk_steps`` consecutive steps
     (``docs/scaling.md``), written to ``out_dir`` as ``run.json`` + ``chunks/NNNN/{proof.zkdl,statement.json}``.
@@ -724,6 +743,7 @@ def _prove_run(
     overwrite,
     command_line,
     check_resources,
+    loss,
 ) -> RunBundle:
     from .runs import chunking, executor
     from .runs.manifest import CHUNKS_DIR, MANIFEST_FILE
@@ -771,6 +791,7 @@ def _prove_run(
         standardize=standardize,
         allow_repeat=allow_repeat,
         say=say,
+        loss=loss,
     )
     largest = Statement(**{**setup_.st0.__dict__, "steps": k})  # the largest chunk: what one proof needs
     est = check_resources_for(largest, out) if check_resources else {}
@@ -1005,11 +1026,10 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
 
     atomic(out / PROOF_FILE, bundle.proof)
     atomic(out / STATEMENT_FILE, bundle.statement.to_json().encode())
-    arrays = {f"W{l + 1}": w for l, w in enumerate(bundle.final_weights)}
-    arrays.update({f"b{l + 1}": b for l, b in enumerate(bundle.final_biases) if b is not None})
-    tmp = priv / "final_model.tmp.npz"
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy stub: **kwds is typed against allow_pickle: bool
-    os.replace(tmp, priv / "final_model.npz")
+    final = QuantizedModel(tuple(bundle.final_weights), tuple(bundle.final_biases))
+    fp = bundle.statement.params
+    model_export.write_npz(priv / FINAL_MODEL_NPZ, final, fp)
+    model_export.write_torch(priv / FINAL_MODEL_TORCH, final, fp)
     openings = {k: [hex(b) for b in op.blinds] for k, op in bundle.openings.items()}
     atomic(priv / "openings.json", json.dumps(openings, indent=1).encode())
     if bundle.test_split:
@@ -1020,6 +1040,54 @@ def write_bundle(bundle: ProofBundle, out_dir: str | os.PathLike, *, overwrite: 
         atomic(priv / "preprocessing.json", (json.dumps(bundle.preprocessing) + "\n").encode())
     atomic(out / "summary.json", (json.dumps(bundle.summary, indent=2) + "\n").encode())
     return out
+
+
+# =========================================================================================================
+# export
+# =========================================================================================================
+def load_final_model(run_dir: str | os.PathLike) -> tuple[QuantizedModel, FixedPointParams]:
+    """The final integer model of a run directory (``private/final_model.npz``) and the fixed-point parameters of
+    its statement; :class:`ModelFormatError` when the run has no final model or it does not fit the statement."""
+    run = Path(run_dir)
+    statement = load_statement(run / STATEMENT_FILE)
+    fp = statement.params
+    path = run / PRIVATE_DIR / FINAL_MODEL_NPZ
+    if not path.is_file():
+        raise ModelFormatError(f"{run} has no final model ({PRIVATE_DIR}/{FINAL_MODEL_NPZ}); is it a prove run?")
+    model, _ = model_export.read_npz(path, fp.frac_bits)
+    if model.widths != tuple(statement.widths) or model.has_bias != tuple(statement.has_bias):
+        raise ModelFormatError(
+            f"{path} holds a model of widths {list(model.widths)}, but the run's statement has {list(statement.widths)}"
+        )
+    return model, fp
+
+
+def export_model(run_dir: str | os.PathLike, format: str, out: str | os.PathLike) -> Path:
+    """Write the final model of the run in ``run_dir`` as ``format`` (``torch``: a float state dict of a
+    ``torch.nn.Sequential``; ``onnx``; ``npz``: the integer weights with ``frac_bits``) to ``out``; returns ``out``.
+
+    The exported model takes the features as the proof saw them (after the preprocessing recorded in
+    ``private/preprocessing.json``)."""
+    if format not in model_export.EXPORT_FORMATS:
+        raise ModelFormatError(
+            f"unknown export format {format!r}; choose one of {', '.join(model_export.EXPORT_FORMATS)}"
+        )
+    model, fp = load_final_model(run_dir)
+    dest = Path(out)
+    if dest.is_dir():
+        raise ZkdlError(f"--out {dest} is a directory; give a file name")
+    if not dest.parent.is_dir():
+        raise ZkdlError(f"--out {dest}: the directory {dest.parent} does not exist")
+    try:
+        model_export.write(format, dest, model, fp)
+    except ImportError as exc:
+        missing = MissingDependency.of(exc)
+        if missing is None:
+            raise
+        raise missing from None
+    except OSError as exc:
+        raise ZkdlError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    return dest
 
 
 # =========================================================================================================
@@ -1128,6 +1196,7 @@ def verify(
         n_rows=st.n_rows,
         params=st.params.to_dict(),
         range_backend=st.range_backend,
+        loss=st.loss,
     )
     try:
         res.zero_knowledge = not parse_header(proof).transparent

@@ -121,6 +121,13 @@ def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int) ->
         help="allow a batch larger than the training rows (rows then repeat within a batch)",
     )
     p.add_argument("--frac-bits", type=int, default=16, help="fixed-point fractional bits F (default 16)")
+    p.add_argument(
+        "--loss",
+        choices=("mse", "ce"),
+        default="mse",
+        help="training loss: mse (squared error on one-hot targets, default) or ce (softmax cross-entropy, "
+        "classification only)",
+    )
     lr = p.add_mutually_exclusive_group()
     lr.add_argument(
         "--lr",
@@ -172,6 +179,7 @@ def _prove(args, *, compare_float: bool):
             steps=args.steps,
             batch_size=args.batch,
             frac_bits=args.frac_bits,
+            loss=args.loss,
             lr=args.lr,
             lr_shift=args.lr_shift,
             range_backend=args.range_backend,
@@ -207,6 +215,7 @@ def _prove_run(args):
             workers=args.workers,
             ray_address=args.ray_address,
             resume=args.resume,
+            loss=args.loss,
             widths=args.widths,
             model=args.model,
             data=args.data,
@@ -488,6 +497,17 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from . import api
+
+    out = api.export_model(args.run, args.format, args.out)
+    if args.json:
+        print(json.dumps({"ok": True, "format": args.format, "out": str(out)}))
+    else:
+        print(f"{out}: the final model of {args.run} as {args.format} (inputs: the run's preprocessed features)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="zkdl", description="Zero-knowledge proofs of neural-network training.")
     ap.add_argument("--version", action="version", version=f"zkdl {__version__}")
@@ -586,6 +606,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("proof")
     _common(p)
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("export", help="write a run's final model as a torch state dict, ONNX or npz")
+    p.add_argument("run", help="a prove run's output directory")
+    p.add_argument("--format", choices=("torch", "onnx", "npz"), default="torch", help="default torch")
+    p.add_argument("--out", required=True, help="the file to write")
+    _common(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="digits end to end: train, prove, verify, summary")
     _add_training_args(p, steps=64, batch=64)

@@ -94,6 +94,7 @@ OPTIONAL_PACKAGES = {
     "matplotlib": "plots",
     "cupy": "gpu",
     "ray": "cluster",
+    "onnx": "onnx",
 }
 
 

@@ -48,6 +48,9 @@ def test_prove_writes_the_public_and_private_outputs(run_dir):
     st = json.loads((out / "statement.json").read_text())
     assert st["widths"] == [4, 3, 3] and st["steps"] == 2
     assert (out / "private" / "final_model.npz").exists() and (out / "private" / "openings.json").exists()
+    with np.load(out / "private" / "final_model.npz") as z:
+        assert int(z["frac_bits"]) == st["params"]["frac_bits"]  # the scale travels with the weights
+    assert (out / "private" / "final_model.pt").exists()  # the float torch state dict (tests/zkdl/test_export.py)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["verified"] is True and summary["zero_knowledge"] is True
 

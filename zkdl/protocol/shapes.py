@@ -129,8 +129,38 @@ class Shapes:
         return sum(log2(s) for s in shape)
 
 
-def limb_specs(params: dict, num_layers: int, has_bias) -> dict[str, LimbSpec]:
-    """Every range-checked tensor of the training proof, by name (see ``docs/protocol.md``)."""
+#: The integer softmax's range-checked tensors (``relations/loss.py``), ``T' × B' × d'_L``: the table index ``U``,
+#: the dropped bits ``R``, the selector of the maximum, the exponential ``E``, the probabilities ``P``, the division
+#: remainder ``Q`` and its slack ``Σ − 1 − Q``.
+SOFTMAX_ENTRY_TENSORS = ("SMU", "SMR", "SMSEL", "SME", "SMP", "SMQ", "SMK")
+#: ... and per row (``T' × B'``): the maximum ``m`` and the sum ``Σ``.
+SOFTMAX_ROW_TENSORS = ("SMMAX", "SMSUM")
+
+
+def softmax_specs(params: dict, classes: int) -> list[LimbSpec]:
+    """The limb specifications of the integer softmax's tensors (loss "ce"), from
+    :class:`~zkdl.quant.fixedpoint.SoftmaxParams`: every range of its ``ranges`` is unsigned, ``[0, 2^bits)``
+    (``P ∈ [0, 2^F]`` is checked as ``F + 1`` bits); ``m`` has the output's range."""
+    from ..quant.fixedpoint import SoftmaxParams
+
+    sp = SoftmaxParams(params["frac_bits"], classes)
+    F = params["frac_bits"]
+    return [
+        unsigned_spec("SMU", sp.table_bits),
+        unsigned_spec("SMR", sp.shift),
+        unsigned_spec("SMSEL", 1),
+        unsigned_spec("SME", F + 1),
+        unsigned_spec("SMP", F + 1),
+        unsigned_spec("SMQ", sp.sum_bits),
+        unsigned_spec("SMK", sp.sum_bits),
+        signed_spec("SMMAX", params["act_bits"]),
+        unsigned_spec("SMSUM", sp.sum_bits),
+    ]
+
+
+def limb_specs(params: dict, num_layers: int, has_bias, *, loss: str = "mse", classes: int = 0) -> dict[str, LimbSpec]:
+    """Every range-checked tensor of the training proof, by name (see ``docs/protocol.md``); with ``loss="ce"``
+    also the integer softmax's (``classes`` = d_L, unpadded)."""
     F, s = params["frac_bits"], params["lr_shift"]
     Q, g, u = params["act_bits"], params["grad_bits"], params["update_bits"]
     specs: list[LimbSpec] = []
@@ -161,13 +191,17 @@ def limb_specs(params: dict, num_layers: int, has_bias) -> dict[str, LimbSpec]:
             specs.append(signed_spec(f"IB{l}", params["bias_bits"]))
             specs.append(signed_spec(f"SB{l}", params["bias_bits"]))
             specs.append(signed_spec(f"FB{l}", params["bias_bits"]))
+    if loss == "ce":
+        specs.extend(softmax_specs(params, classes))
     return {sp.name: sp for sp in specs}
 
 
 def tensor_shape(name: str, shapes: Shapes) -> tuple[int, ...]:
     """Padded shape of a range-checked tensor by name."""
-    if name in ("O", "GO"):
+    if name in ("O", "GO") or name in SOFTMAX_ENTRY_TENSORS:
         return shapes.act(shapes.num_layers)
+    if name in SOFTMAX_ROW_TENSORS:
+        return (shapes.steps, shapes.batch)
     if name == "XS":
         return (shapes.rows, shapes.widths[0])
     if name == "YS":

@@ -26,6 +26,9 @@ sees a claim that nothing checked (an extra ``"claimed_test_accuracy"``, ``has_b
     step_offset        OPTIONAL integer ≥ 1: the global index of the statement's first step (a chunk of a chunked
                        run, ``zkdl.runs``); absent means 0, and a statement with offset 0 never writes the key, so
                        an unchunked statement (and the proof over its bytes) is unchanged by the field
+    loss               OPTIONAL: "ce" (softmax cross-entropy, ``relations/loss.py``); absent means MSE, and
+                       "mse" itself is not accepted (one encoding per statement, so MSE statements and their
+                       proofs are byte-identical to those of versions without this field)
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from .shapes import Shapes, pow2
 
 STATEMENT_VERSION = 1
 RANGE_BACKENDS = ("lookup", "bits")
+LOSSES = ("mse", "ce")
+#: Keys a statement may carry in addition to :data:`STATEMENT_KEYS` (each only when not at its default).
 PARAM_KEYS = (
     "frac_bits",
     "lr_shift",
@@ -66,7 +71,7 @@ STATEMENT_KEYS = (
     "commitments",
 )
 TEST_SPLIT_KEY = "test_split"
-OPTIONAL_STATEMENT_KEYS = ("step_offset", TEST_SPLIT_KEY)
+OPTIONAL_STATEMENT_KEYS = ("step_offset", TEST_SPLIT_KEY, "loss")
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -115,6 +120,7 @@ class Statement:
     #: the held-out split committed with the statement: ``{"n_rows": int, "X": Commitment, "Y": Commitment}``
     test_split: dict | None = None
     step_offset: int = 0  #: global index of the first step (chunks of a run); its batches are rows(step_offset + t)
+    loss: str = "mse"
 
     def __post_init__(self):
         object.__setattr__(self, "params", _fixed_point_params(self.params))
@@ -130,6 +136,8 @@ class Statement:
             raise StatementMismatch(f"step_offset must be an integer in [0, 2^62), got {self.step_offset!r}")
         if self.range_backend not in RANGE_BACKENDS:
             raise StatementMismatch(f"unknown range backend {self.range_backend!r}; use one of {RANGE_BACKENDS}")
+        if self.loss not in LOSSES:
+            raise StatementMismatch(f"unknown loss {self.loss!r}; use one of {LOSSES}")
 
     @property
     def num_layers(self) -> int:
@@ -199,6 +207,8 @@ class Statement:
         }
         if self.step_offset:  # absent for 0: an unchunked statement keeps its bytes (module docstring)
             out["step_offset"] = self.step_offset
+        if self.loss != "mse":  # absent for MSE: MSE statements encode exactly as before the field existed
+            out["loss"] = self.loss
         return out | self._test_split_dict()
 
     def _test_split_dict(self) -> dict:
@@ -231,6 +241,11 @@ class Statement:
         _need(
             _is_int(offset) and 0 <= offset < 1 << 62 and ("step_offset" not in d or offset >= 1),
             "step_offset must be an integer in [1, 2^62) when present (0 is written by leaving it out)",
+        )
+        loss = d.get("loss", "mse")
+        _need(
+            "loss" not in d or (isinstance(loss, str) and loss in LOSSES and loss != "mse"),
+            'loss must be "ce" when present (MSE is the default and is written by leaving the key out)',
         )
         _need(_is_int(d["version"]), "version must be an integer")
         if d["version"] != STATEMENT_VERSION:
@@ -287,6 +302,7 @@ class Statement:
                 generators_digest=gd,
                 commitments=coms,
                 step_offset=offset,
+                loss=loss,
             )
         except StatementMismatch as exc:
             raise StatementFormatError(f"malformed statement: {exc}") from exc

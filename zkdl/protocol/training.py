@@ -36,7 +36,7 @@ from ..serialize import ContainerReader, ContainerWriter, SubgroupChecks
 from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
 from ..transcript import Transcript
 from .channel import SECTIONS, ProverChannel, VerifierChannel
-from .relations import history, limbs, matmul, padding, relu, schedule
+from .relations import history, limbs, loss, matmul, padding, relu, schedule
 from .statement import Statement
 from .witness import Public, Witness, range_layout
 from .zk_channel import ZkProverChannel, ZkVerifierChannel
@@ -88,7 +88,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("relations", matmul.prove, matmul.verify, _layers),  # forward, backward, weight and bias gradients
     Stage("inputs", limbs.prove_input_ranges, limbs.verify_input_ranges, _once),  # ranges of the inputs
     Stage("relu", relu.prove, relu.verify, _hidden_layers_backwards),
-    Stage("output", relu.prove_output, relu.verify_output, _once),
+    Stage("output", loss.prove_output, loss.verify_output, _once),  # MSE or softmax cross-entropy gradient
     Stage("schedule", schedule.prove, schedule.verify, lambda pub: ["X", "Y"]),  # batches are dataset rows
     Stage("history", history.prove, history.verify, _layers),  # per-step and final weights from the updates
     Stage("padding", padding.prove, padding.verify, _once),  # statement tensors are zero-padded
@@ -108,7 +108,7 @@ class ProverArtifacts:
 
 
 def _committed_order(pub: Public, backend) -> list[str]:
-    names = list(backend.committed_log_sizes(pub.layout)) + ["X", "Y"]
+    names = list(backend.committed_log_sizes(pub.layout)) + list(loss.committed_log_sizes(pub.st)) + ["X", "Y"]
     for l in range(1, pub.n_layers + 1):
         names += [f"W0.{l}", f"WT.{l}"]
         if pub.st.has_bias[l - 1]:
@@ -121,9 +121,11 @@ def _check_parameters(st: Statement) -> None:
     any relation to wrap mod r (``soundness.md`` §2): otherwise a verified proof would not imply the integer
     training step."""
     try:
-        st.params.check_no_wrap(st.widths, st.batch_size, st.steps)
+        st.params.check_no_wrap(st.widths, st.batch_size, st.steps, loss=st.loss)
     except ZkdlError as exc:
         raise StatementMismatch(f"unusable fixed-point parameters in the statement: {exc}") from exc
+    if st.loss == "ce" and st.widths[-1] < 2:
+        raise StatementMismatch("softmax cross-entropy needs at least two output classes")
 
 
 def committed_log_sizes(st: Statement) -> dict[str, int]:
@@ -131,6 +133,7 @@ def committed_log_sizes(st: Statement) -> dict[str, int]:
     back-end's tables. Cheap (no batch schedule)."""
     out = {name: (n - 1).bit_length() for name, n in st.expected_tables().items()}
     out.update(make_range_backend(st.range_backend).committed_log_sizes(range_layout(st)[1]))
+    out.update(loss.committed_log_sizes(st))
     return out
 
 
@@ -217,6 +220,10 @@ def prove(
         ch.commitment(f"commit/{name}", com)
         openings[name] = (com, op)
         w.ints[name] = arr.astype(np.int64)
+    for name in loss.committed_log_sizes(statement):  # the exponential table's multiplicities (loss "ce")
+        com, op = commit(params, w.ints[name], rng=rng)
+        ch.commitment(f"commit/{name}", com)
+        openings[name] = (com, op)
     lap("commit")
 
     reg = ClaimRegistry()
@@ -303,7 +310,8 @@ def _verify_proof(
     ch = (channel_factory or ZkVerifierChannel)(t, readers, params) if zk else VerifierChannel(t, readers)
     channels.append(ch)
     coms: dict[str, Commitment] = dict(statement.commitments)
-    for name, log_size in backend.committed_log_sizes(pub.layout).items():
+    proof_tables = {**backend.committed_log_sizes(pub.layout), **loss.committed_log_sizes(statement)}
+    for name, log_size in proof_tables.items():
         com = ch.commitment(f"commit/{name}")
         if com.layout != Layout.for_length(1 << log_size):
             raise ProofFormatError(

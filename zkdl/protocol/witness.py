@@ -50,7 +50,7 @@ def range_layout(st: Statement) -> tuple[dict[str, LimbSpec], RangeLayout]:
     """The limb specification of every range-checked tensor and the layout of the range tensor (cheap: no
     batch schedule)."""
     sh = st.shapes
-    specs = limb_specs(st.params.to_dict(), st.num_layers, st.has_bias)
+    specs = limb_specs(st.params.to_dict(), st.num_layers, st.has_bias, loss=st.loss, classes=st.widths[-1])
     segs = []
     for name, sp in specs.items():
         log_size = sum(log2(s) for s in tensor_shape(name, sh))
@@ -114,6 +114,10 @@ class Witness:
                     ("RGA", "G_A_remainder"),
                 ):
                     self.ints[f"{name}{l}"] = layer_stack(l, attr, sh.act(l))
+        if st.loss != run.loss:
+            raise ZkdlError(f"the training run used loss {run.loss!r}, the statement says {st.loss!r}")
+        if st.loss == "ce":
+            self._softmax_tensors(traces)
         self.ints["O"] = self.ints[f"Zp{pub.n_layers}"]
         self.ints["GO"] = self.ints[f"GZ{pub.n_layers}"]
         self.ints["XS"] = self.ints["X"]
@@ -128,12 +132,45 @@ class Witness:
                 self.ints[f"FB{l}"] = self.ints[f"bT.{l}"]
         self.refresh()
 
+    def _softmax_tensors(self, traces) -> None:
+        """The integer softmax of every step (loss "ce"), stacked ``T' × B' × C'`` (rows ``T' × B'``). Padding:
+        zero, except the exponential ``E = T_exp[0]`` at index ``U = 0`` (a row of the public table: the lookup
+        covers every entry) and the padded rows' sums ``Σ = C·T_exp[0]`` (the row-sum relation covers every row)."""
+        from ..quant.fixedpoint import SoftmaxParams
+        from .relations.loss import MULTIPLICITIES, multiplicities
+
+        sh, st = self.pub.sh, self.pub.st
+        C = st.widths[-1]
+        top = int(SoftmaxParams(st.params.frac_bits, C).table()[0])
+        entry = (sh.steps, sh.batch, sh.widths[-1])
+        out = {n: np.zeros(entry, dtype=np.int64) for n in ("SMU", "SMR", "SMSEL", "SMP", "SMQ", "SMK")}
+        out["SME"] = np.full(entry, top, dtype=np.int64)
+        out["SMMAX"] = np.zeros(entry[:2], dtype=np.int64)
+        out["SMSUM"] = np.full(entry[:2], C * top, dtype=np.int64)
+        for t, tr in enumerate(traces):
+            sm = tr.softmax
+            if sm is None:
+                raise ZkdlError(f"step {t} has no softmax trace (loss 'ce')")
+            B = sm.P.shape[0]
+            for name, v in (("SMU", sm.U), ("SMR", sm.R), ("SMSEL", sm.selector), ("SME", sm.E), ("SMP", sm.P)):
+                out[name][t, :B, :C] = v
+            out["SMQ"][t, :B, :C] = sm.Q
+            out["SMK"][t, :B, :C] = sm.slack
+            out["SMMAX"][t, :B] = sm.max
+            out["SMSUM"][t, :B] = sm.sum
+        self.ints.update(out)
+        self.ints[MULTIPLICITIES] = multiplicities(self.pub, out["SMU"])
+
     def refresh(self, *, check: bool = True) -> None:
         """Recompute the field tables and the range tensor from ``ints`` (after a test changed them).
 
         ``check=False`` skips the limb range check, so a cheating prover can put out-of-range limbs into the range
         tensor."""
         self._fr: dict[str, Fr] = {}
+        if self.pub.st.loss == "ce":  # the exponential lookup's multiplicities follow the (possibly edited) indices
+            from .relations.loss import MULTIPLICITIES, multiplicities
+
+            self.ints[MULTIPLICITIES] = multiplicities(self.pub, self.ints["SMU"])
         limbs = {}
         for name, sp in self.pub.specs.items():
             for seg, arr in zip(sp.segment_names(), sp.limbs(self.ints[name], check=check)):

@@ -52,9 +52,11 @@ def compare_training(
     steps: int,
     schedule_seed: int | None = None,
     keep_traces: bool = False,
+    loss: str = "mse",
 ) -> Comparison:
     """Train ``model`` ``steps`` steps in floats (torch, float64) and in the integer reference on the same batches
-    of ``data``'s training split; report held-out accuracies of both."""
+    of ``data``'s training split, with the same ``loss`` (``"mse"`` or ``"ce"``); report held-out accuracies of
+    both."""
     if data.labels_test is None:
         raise DatasetError("accuracy needs class labels (a 1-D y)")
     sched = BatchSchedule(data.X_train.shape[0], batch_size, schedule_seed)
@@ -62,9 +64,9 @@ def compare_training(
     Xq_test = quantize_inputs(data.X_test, params)
     q0 = quantize_model(model, params)
     t0 = time.perf_counter()
-    run = train_quantized(q0, Xq, Yq, params, sched, steps, keep_traces=keep_traces)
+    run = train_quantized(q0, Xq, Yq, params, sched, steps, keep_traces=keep_traces, loss=loss)
     t1 = time.perf_counter()
-    fmodel = train_float(model, data.X_train, data.Y_train, sched, steps, params)
+    fmodel = train_float(model, data.X_train, data.Y_train, sched, steps, params, loss=loss)
     t2 = time.perf_counter()
     return Comparison(
         widths=tuple(model.widths),
@@ -97,15 +99,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--lr-shift", type=int, default=8)
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--loss", choices=("mse", "ce"), default="mse")
     a = p.parse_args(argv)
     data = load_dataset(a.dataset, seed=a.seed)
     widths = [int(w) for w in a.widths.split(",")]
     params = FixedPointParams(frac_bits=a.frac_bits, lr_shift=a.lr_shift)
     model = init_model(widths, seed=a.seed)
     for T in a.steps:
-        c = compare_training(model, data, params, batch_size=a.batch, steps=T)
+        c = compare_training(model, data, params, batch_size=a.batch, steps=T, loss=a.loss)
         print(
-            f"{a.dataset} {'-'.join(map(str, widths))} B={a.batch} T={T} s={a.lr_shift} (lr {c.float_lr:g}) "
+            f"{a.dataset} {a.loss} {'-'.join(map(str, widths))} B={a.batch} T={T} s={a.lr_shift} (lr {c.float_lr:g}) "
             f"F={a.frac_bits}: float acc {c.float_acc:.4f}, quantized acc {c.int_acc:.4f} "
             f"(gap {c.gap:+.4f}; initial {c.float_acc_initial:.4f}/{c.int_acc_initial:.4f}); "
             f"int {c.int_seconds:.2f}s, float {c.float_seconds:.2f}s"

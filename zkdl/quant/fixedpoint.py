@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from functools import lru_cache
 
 import numpy as np
 
@@ -21,6 +23,9 @@ from zkdl.constants import FR_MODULUS as FIELD_MODULUS  # the relations' field: 
 from zkdl.errors import QuantizationConfigError, QuantizationOverflow
 
 INT64_MAX = (1 << 63) - 1
+#: The training losses: ``"mse"`` (½‖O − Y‖², gradient ``O − Y``) and ``"ce"`` (softmax cross-entropy, gradient
+#: ``softmax(O) − Y`` through the integer softmax of :class:`SoftmaxParams`).
+LOSSES = ("mse", "ce")
 #: Largest bit count a declared magnitude may have: every declared range must lie inside ``[-2^62, 2^62]`` so
 #: that one addition (the rounding offset, ``O − Y``, an update) can never leave int64.
 MAX_DECLARED_BITS = 62
@@ -334,7 +339,9 @@ class FixedPointParams:
         except KeyError:
             raise QuantizationConfigError(f"unknown tensor role {role!r}; known: {sorted(self._ranges)}") from None
 
-    def relation_bounds(self, widths: Sequence[int], batch_size: int, steps: int) -> dict[str, int]:
+    def relation_bounds(
+        self, widths: Sequence[int], batch_size: int, steps: int, *, loss: str = "mse"
+    ) -> dict[str, int]:
         """For each field relation of the protocol (section 3), an upper bound on ``|lhs| + |rhs|`` of its integer
         reading when every range-checked tensor is inside its declared range. A relation that holds mod ``r`` holds
         over the integers when this bound is ``< r``. The proof range-checks the weights and biases of every step
@@ -372,11 +379,22 @@ class FixedPointParams:
         # G_Z_L = O − Y (range-checked like the reference: |G_Z_L| < 2^grad_bits, the bound the weight and bias
         # gradients of layer L use)
         out["MSE gradient G_Z = O − Y"] = R["G_Z"].max_abs + R["O"].max_abs + R["Y"].max_abs
+        if check_loss(loss) == "ce":
+            sp = SoftmaxParams(F, widths[-1])
+            SR = sp.ranges
+            sigma = SR["softmax_division_remainder"].max_abs + 1  # Σ is range-checked like the remainder
+            p_max = (1 << (F + 1)) - 1  # P, E are range-checked as F + 1 bits
+            out["softmax shift m − O = 2^r·U + R"] = (
+                2 * R["O"].max_abs + (1 << sp.shift) * SR["softmax_quotient"].max_abs + SR["softmax_remainder"].max_abs
+            )
+            out["softmax division 2^F·E = P·Σ + Q"] = (1 << F) * p_max + p_max * sigma + sigma
+            out["softmax slack Σ − 1 − Q − K = 0"] = 3 * sigma + 1
+            out["softmax gradient G_Z = P − Y"] = R["G_Z"].max_abs + p_max + R["Y"].max_abs
         return out
 
-    def check_no_wrap(self, widths: Sequence[int], batch_size: int, steps: int) -> None:
+    def check_no_wrap(self, widths: Sequence[int], batch_size: int, steps: int, *, loss: str = "mse") -> None:
         """Raise :class:`QuantizationConfigError` if some relation of :meth:`relation_bounds` could wrap mod ``r``."""
-        for name, bound in self.relation_bounds(widths, batch_size, steps).items():
+        for name, bound in self.relation_bounds(widths, batch_size, steps, loss=loss).items():
             if bound >= FIELD_MODULUS:
                 raise QuantizationConfigError(
                     f"{name}: integer values up to {bound} (2^{bound.bit_length()}) could wrap around the field "
@@ -396,3 +414,103 @@ def _check_widths(widths: Sequence[int]) -> list[int]:
     if len(ws) < 2 or any(w < 1 for w in ws):
         raise QuantizationConfigError(f"widths must list at least two positive widths (d_0 … d_L), got {ws}")
     return ws
+
+
+def check_loss(loss: object) -> str:
+    """``loss`` if it is one of :data:`LOSSES`, else :class:`QuantizationConfigError`."""
+    if loss not in LOSSES:
+        raise QuantizationConfigError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    return str(loss)
+
+
+# ------------------------------------------------------------------------------------------------- integer softmax
+
+#: Fractional bits of the exponential's argument (the table's resolution): ``e^(−u/2^8)``, steps of ``1/256``.
+EXP_ARG_FRAC_BITS = 8
+#: Integer bits of the exponential's argument: logit differences up to ``2^6 = 64`` (``e^−64 ≈ 1.6·10^−28``).
+EXP_ARG_INT_BITS = 6
+
+
+@dataclass(frozen=True)
+class SoftmaxParams:
+    """The integer softmax of the cross-entropy gradient, for ``F`` fractional bits and ``C`` classes
+    (``docs/quantization.md``, "Softmax cross-entropy"). Per row ``i`` of the output ``O`` (scale ``2^F``)::
+
+        m_i      = max_j O_ij
+        D_ij     = m_i − O_ij = 2^r·U_ij + R_ij      r = F − e,  U ∈ [0, 2^table_bits),  R ∈ [0, 2^r)
+        E_ij     = T[U_ij],  T[u] = round(2^F · exp(−u / 2^e))        (the public exponential table)
+        Σ_i      = Σ_j E_ij
+        2^F·E_ij = P_ij·Σ_i + Q_ij                   Q ∈ [0, Σ_i)       (division with remainder)
+        G_Z      = P − Y
+
+    ``e = min(F, 8)`` (:data:`EXP_ARG_FRAC_BITS`), ``table_bits = e + 6``. ``U`` is the floor of ``D / 2^r``
+    (remainder in ``[0, 2^r)``), so ``U ≥ 0, R ≥ 0`` imply ``D ≥ 0``: ``m`` is at least every entry of its row.
+    The entry at the maximum has ``U = 0``, so ``Σ_i ≥ T[0] = 2^F > 0``. A row whose logits spread by
+    ``64`` or more leaves the table (``U`` out of range) and raises :class:`QuantizationOverflow`."""
+
+    frac_bits: int
+    classes: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.frac_bits <= 30 or self.classes < 1:
+            raise QuantizationConfigError(
+                f"softmax needs F in [1, 30] and ≥ 1 class, got {self.frac_bits}, {self.classes}"
+            )
+
+    @property
+    def arg_frac_bits(self) -> int:
+        """``e``: fractional bits of the exponential's argument."""
+        return min(self.frac_bits, EXP_ARG_FRAC_BITS)
+
+    @property
+    def shift(self) -> int:
+        """``r = F − e``: bits dropped from ``D`` before the lookup."""
+        return self.frac_bits - self.arg_frac_bits
+
+    @property
+    def table_bits(self) -> int:
+        """The table has ``2^table_bits`` entries, ``u = 0 .. 2^table_bits − 1``."""
+        return self.arg_frac_bits + EXP_ARG_INT_BITS
+
+    @property
+    def sum_bits(self) -> int:
+        """``Σ_i ≤ C·2^F < 2^sum_bits``: the bits of the range checks on the division's remainder ``Q`` and on its
+        slack ``Σ − 1 − Q``."""
+        return self.frac_bits + max(1, (self.classes - 1).bit_length() + 1)
+
+    def table(self) -> np.ndarray:
+        """``T[u] = round(2^F · exp(−u / 2^e))`` for ``u ∈ [0, 2^table_bits)``, int64 (read-only)."""
+        return exp_table(self.frac_bits, self.arg_frac_bits, self.table_bits)
+
+    @property
+    def ranges(self) -> dict[str, IntRange]:
+        """Declared ranges of the softmax's tensors: ``softmax_quotient`` (``U``), ``softmax_remainder`` (``R``),
+        ``softmax_selector`` (the one-hot position of the maximum), ``softmax_probability`` (``P ∈ [0, 2^F]``),
+        ``softmax_division_remainder`` (``Q``) and ``softmax_division_slack`` (``Σ − 1 − Q``)."""
+        F = self.frac_bits
+        return {
+            "softmax_quotient": IntRange.unsigned(self.table_bits),
+            "softmax_remainder": IntRange.unsigned(self.shift) if self.shift else IntRange(0, 1),
+            "softmax_selector": IntRange.unsigned(1),
+            "softmax_probability": IntRange(0, (1 << F) + 1),
+            "softmax_division_remainder": IntRange.unsigned(self.sum_bits),
+            "softmax_division_slack": IntRange.unsigned(self.sum_bits),
+        }
+
+
+@lru_cache(maxsize=8)
+def exp_table(frac_bits: int, arg_frac_bits: int, table_bits: int) -> np.ndarray:
+    """``T[u] = floor(2^F · exp(−u / 2^e) + 1/2)`` for ``u ∈ [0, 2^table_bits)``.
+
+    Computed with :mod:`decimal` at 40 significant digits (``Decimal.exp`` is correctly rounded and specified
+    independently of the platform), not with the platform's ``exp``: prover and verifier on different machines
+    derive the same public table."""
+    out = np.empty(1 << table_bits, dtype=np.int64)
+    with localcontext() as ctx:
+        ctx.prec = 40
+        scale, half, denom = Decimal(1 << frac_bits), Decimal(1) / 2, Decimal(1 << arg_frac_bits)
+        for u in range(1 << table_bits):
+            v = scale * (Decimal(-u) / denom).exp() + half
+            out[u] = int(v.to_integral_value(rounding="ROUND_FLOOR"))
+    out.setflags(write=False)
+    return out

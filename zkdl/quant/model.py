@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zkdl.errors import ModelFormatError
-from zkdl.quant.fixedpoint import FixedPointParams, check_range, dequantize, quantize
+from zkdl.quant.fixedpoint import FixedPointParams, check_loss, check_range, dequantize, quantize
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -293,10 +293,16 @@ def train_float(
     schedule: BatchSchedule,
     steps: int,
     params: FixedPointParams,
+    *,
+    loss: str = "mse",
 ) -> FloatModel:
     """The float64 torch reference of :func:`zkdl.quant.train.train_quantized`: same batches, same update
-    ``W ← W − 2^-s·Σ_batch ∇½‖o − y‖²`` (= SGD with learning rate ``B·2^-s`` on the batch-mean loss)."""
+    ``W ← W − 2^-s·Σ_batch ∇ℓ`` (= SGD with learning rate ``B·2^-s`` on the batch-mean loss), ``ℓ`` the per-sample
+    loss: ``½‖o − y‖²`` (``"mse"``) or the softmax cross-entropy ``−Σ_j y_j·log softmax(o)_j`` (``"ce"``, whose
+    gradient is ``softmax(o) − y`` for one-hot ``y``)."""
     import torch
+
+    loss = check_loss(loss)
 
     net = to_torch(model)
     opt = torch.optim.SGD(net.parameters(), lr=1.0 / float(1 << params.lr_shift))
@@ -306,8 +312,11 @@ def train_float(
         rows = torch.as_tensor(schedule.rows(t))
         opt.zero_grad()
         out = net(Xt[rows])
-        loss = 0.5 * ((out - Yt[rows]) ** 2).sum()
-        loss.backward()
+        if loss == "ce":
+            value = -(Yt[rows] * torch.log_softmax(out, dim=1)).sum()
+        else:
+            value = 0.5 * ((out - Yt[rows]) ** 2).sum()
+        value.backward()
         opt.step()
     return from_torch(net)
 

@@ -6,7 +6,8 @@ learning-rate shift)::
     Z_l      = A_{l-1}·W_l + 2^F·b_l                    scale 2^(2F)
     Z'_l, R  = rescale_F(Z_l)                            Z_l = 2^F·Z'_l + R
     hidden:  S_l = [Z'_l < 0],  A_l = (1 − S_l)⊙Z'_l
-    output:  O = Z'_L,  G_{Z_L} = O − Y_t
+    output:  O = Z'_L,  G_{Z_L} = O − Y_t          (loss "mse")
+             G_{Z_L} = P − Y_t,  P = softmax_int(O)  (loss "ce": :func:`softmax_int`, SoftmaxParams)
     G_{A_{l-1}} = G_{Z_l}·W_lᵀ (l ≥ 2),  G'_{A_{l-1}}, R = rescale_F(G_{A_{l-1}})
     G_{Z_{l-1}} = (1 − S_{l-1})⊙G'_{A_{l-1}}
     G_{W_l}  = A_{l-1}ᵀ·G_{Z_l},   ΔW_l, R = rescale_{F+s}(G_{W_l})
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zkdl.errors import QuantizationConfigError, QuantizationOverflow
-from zkdl.quant.fixedpoint import INT64_MAX, FixedPointParams, check_range, rescale
+from zkdl.quant.fixedpoint import INT64_MAX, FixedPointParams, SoftmaxParams, check_loss, check_range, rescale
 from zkdl.quant.model import QuantizedModel
 
 _EXACT_FLOAT = 1 << 53
@@ -179,6 +180,48 @@ class LayerTrace:
 
 
 @dataclass(frozen=True)
+class SoftmaxTrace:
+    """The integer softmax of one step's output (:class:`~zkdl.quant.fixedpoint.SoftmaxParams`), ``B × C``
+    int64 arrays unless noted."""
+
+    max: np.ndarray  #: ``m_i = max_j O_ij``, ``(B,)``
+    selector: np.ndarray  #: one-hot position of the maximum in each row (the first one on ties)
+    D: np.ndarray  #: ``m_i − O_ij ≥ 0``
+    U: np.ndarray  #: ``floor(D / 2^r)``, the table index
+    R: np.ndarray  #: ``D − 2^r·U ∈ [0, 2^r)``
+    E: np.ndarray  #: ``T[U]``
+    sum: np.ndarray  #: ``Σ_j E_ij``, ``(B,)``
+    P: np.ndarray  #: ``floor(2^F·E / Σ)``, the probabilities at scale ``2^F``
+    Q: np.ndarray  #: ``2^F·E − P·Σ ∈ [0, Σ)``
+
+    @property
+    def slack(self) -> np.ndarray:
+        """``Σ_i − 1 − Q_ij ≥ 0``: its range check proves ``Q < Σ``."""
+        return self.sum[:, None] - 1 - self.Q
+
+
+def softmax_int(O: np.ndarray, params: FixedPointParams, *, step: int | None = None) -> SoftmaxTrace:  # noqa: E741
+    """The integer softmax of the outputs ``O`` (``B × C``, scale ``2^F``), every tensor checked against its
+    declared range (:attr:`SoftmaxParams.ranges`)."""
+    sp = SoftmaxParams(params.frac_bits, int(O.shape[1]))
+    R = sp.ranges
+    F, r = params.frac_bits, sp.shift
+    m = O.max(axis=1)
+    first = np.argmax(O, axis=1)
+    sel = np.zeros_like(O)
+    sel[np.arange(O.shape[0]), first] = 1
+    D = m[:, None] - O  # |O| < 2^62 by its declared range: no int64 overflow
+    U, Rem = D >> r, D & ((1 << r) - 1)
+    check_range(U, R["softmax_quotient"], tensor="softmax table index (logit spread ≥ 64)", step=step)
+    E = sp.table()[U]
+    total = E.sum(axis=1)
+    num = E << F
+    P = num // total[:, None]
+    Q = num - P * total[:, None]
+    return SoftmaxTrace(max=m, selector=sel, D=D, U=U, R=Rem, E=E, sum=total, P=P, Q=Q)
+
+
+@dataclass(frozen=True)
 class StepTrace:
     """One SGD step: the batch, the output and one :class:`LayerTrace` per layer (``layers[l-1]`` is layer l)."""
 
@@ -187,6 +230,7 @@ class StepTrace:
     X: np.ndarray  #: ``X_t``, ``B × d_0``
     Y: np.ndarray  #: ``Y_t``, ``B × d_L``
     layers: tuple[LayerTrace, ...]
+    softmax: SoftmaxTrace | None = None  #: the integer softmax of ``O`` (loss ``"ce"`` only)
 
     @property
     def O(self) -> np.ndarray:  # noqa: E743
@@ -204,6 +248,7 @@ class TrainingRun:
     initial: QuantizedModel
     final: QuantizedModel
     traces: tuple[StepTrace, ...]
+    loss: str = "mse"  #: ``"mse"`` or ``"ce"`` (:data:`~zkdl.quant.fixedpoint.LOSSES`)
 
 
 # ------------------------------------------------------------------------------------------------- the step
@@ -228,11 +273,14 @@ def train_step(
     *,
     step: int = 0,
     rows: np.ndarray | None = None,
+    loss: str = "mse",
 ) -> tuple[QuantizedModel, StepTrace]:
-    """One quantized SGD step on the batch ``(X, Y)`` (int64, ``B × d_0`` and ``B × d_L``, scale 2^F).
+    """One quantized SGD step on the batch ``(X, Y)`` (int64, ``B × d_0`` and ``B × d_L``, scale 2^F); ``loss``
+    ``"mse"`` (output gradient ``O − Y``) or ``"ce"`` (``P − Y``, ``P`` the integer softmax of ``O``).
 
     Returns the updated model and the full trace. ``step`` only labels errors and the trace; ``rows`` (the batch's
     dataset rows) is recorded in the trace (``arange(B)`` if omitted)."""
+    loss = check_loss(loss)
     _check_batch(model, X, Y)
     R = params.ranges
     F, s = params.frac_bits, params.lr_shift
@@ -270,7 +318,12 @@ def train_step(
     O = fwd[-1]["Z_rescaled"]
     assert O is not None
     chk(O, "O", L)
-    G_Z = O - Y
+    softmax = None
+    if loss == "ce":
+        softmax = softmax_int(O, params, step=step)
+        G_Z = softmax.P - Y
+    else:
+        G_Z = O - Y
     chk(G_Z, "G_Z", L)
     bwd: list[dict[str, np.ndarray | None]] = [{} for _ in range(L)]
     ones = np.ones((1, B), dtype=np.int64)
@@ -329,7 +382,7 @@ def train_step(
         for l in range(1, L + 1)
     )
     row_ids = np.arange(B, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-    trace = StepTrace(step=step, rows=row_ids, X=X, Y=Y, layers=layers)
+    trace = StepTrace(step=step, rows=row_ids, X=X, Y=Y, layers=layers, softmax=softmax)
     return QuantizedModel(tuple(new_w), tuple(new_b)), trace
 
 
@@ -344,6 +397,7 @@ def train_quantized(
     keep_traces: bool = True,
     on_step: Callable[[int, int], None] | None = None,
     start_step: int = 0,
+    loss: str = "mse",
 ) -> TrainingRun:
     """Run ``steps`` quantized SGD steps from ``model`` on the dataset ``(X, Y)`` (int64, ``n × d_0`` and
     ``n × d_L``, scale 2^F); step t uses ``schedule.rows(t)``.
@@ -354,6 +408,7 @@ def train_quantized(
     is the model after ``start_step`` steps and step ``t`` of this call is global step ``start_step + t`` (its
     batch is ``schedule.rows(start_step + t)``), so training a run chunk by chunk gives the same steps as training
     it at once."""
+    loss = check_loss(loss)
     if isinstance(steps, bool) or int(steps) < 0:
         raise QuantizationConfigError(f"steps must be ≥ 0, got {steps}")
     steps = int(steps)
@@ -365,7 +420,7 @@ def train_quantized(
             f"X must have schedule.n_rows = {schedule.n_rows} rows, got shape {getattr(X, 'shape', None)}"
         )
     _check_batch(model, X, Y)
-    params.check_no_wrap(model.widths, schedule.batch_size, steps)
+    params.check_no_wrap(model.widths, schedule.batch_size, steps, loss=loss)
     check_range(X, params.range_of("X"), tensor="X")
     check_range(Y, params.range_of("Y"), tensor="Y")
     model.check_ranges(params, step=start_step)
@@ -374,12 +429,12 @@ def train_quantized(
     traces = []
     for t in range(steps):
         rows = schedule.rows(start_step + t)
-        cur, tr = train_step(cur, X[rows], Y[rows], params, step=start_step + t, rows=rows)
+        cur, tr = train_step(cur, X[rows], Y[rows], params, step=start_step + t, rows=rows, loss=loss)
         if keep_traces:
             traces.append(tr)
         if on_step is not None:
             on_step(t + 1, steps)
-    return TrainingRun(params, schedule, steps, initial, cur, tuple(traces))
+    return TrainingRun(params, schedule, steps, initial, cur, tuple(traces), loss)
 
 
 def predict_int(model: QuantizedModel, X: np.ndarray, params: FixedPointParams) -> np.ndarray:

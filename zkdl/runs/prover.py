@@ -143,7 +143,17 @@ class ChunkedRun:
         for k, (a, b) in enumerate(self.bounds):
             t0 = time.perf_counter()
             on_step = None if self.on_step is None else functools.partial(self._global_step, a)
-            sub = train_quantized(model, self.X, self.Y, self.fp, self.sched, b - a, start_step=a, on_step=on_step)
+            sub = train_quantized(
+                model,
+                self.X,
+                self.Y,
+                self.fp,
+                self.sched,
+                b - a,
+                start_step=a,
+                on_step=on_step,
+                loss=self.template.loss,
+            )
             self.train_seconds += time.perf_counter() - t0
             end = self._commit_model(k + 1, sub.final)
             pairs = {**data, **start, **{final_name(n): end[n] for n in initial_names(self.template)}}
