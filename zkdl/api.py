@@ -336,6 +336,7 @@ def prove_training(
     overwrite: bool = False,
     command_line: Sequence[str] | None = None,
     check_resources: bool = True,
+    memory: int | str | None = None,
 ) -> ProofBundle:
     """Train ``steps`` quantized SGD steps and prove them.
 
@@ -351,7 +352,9 @@ def prove_training(
 
     Writes ``proof.zkdl``, ``statement.json``, ``summary.json`` and the private artifacts (final weights,
     commitment openings, preprocessing statistics) to ``out_dir`` if given; the output directory, free disk
-    space and memory are checked before any work."""
+    space and memory are checked before any work. ``memory``: the prover's memory budget (bytes or a size like
+    ``"12G"``; default 60 % of the available memory): a run whose estimated peak exceeds it is refused with
+    ``MemoryBudgetError`` (``zkdl.runs.planner``) before any work."""
     try:
         return _prove_training(**locals())
     except ImportError as exc:
@@ -389,6 +392,7 @@ def _prove_training(
     overwrite,
     command_line,
     check_resources,
+    memory,
 ) -> ProofBundle:
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
@@ -433,7 +437,11 @@ def _prove_training(
         generators_digest="",
     )
     if check_resources:
-        summary_resources = check_resources_for(st0, out_dir)
+        summary_resources = check_resources_for(st0, out_dir, memory=memory)
+        say(
+            f"estimated peak memory {summary_resources['memory_bytes'] / 1e9:.2f} GB "
+            f"(budget {summary_resources['memory_budget_bytes'] / 1e9:.2f} GB)"
+        )
     say(f"training {steps} quantized SGD steps (widths {list(fmodel.widths)}, batch {batch_size})")
     t0 = time.perf_counter()
     try:
@@ -480,6 +488,7 @@ def _prove_training(
     }
     if check_resources:
         summary["estimated_memory_bytes"] = summary_resources["memory_bytes"]
+        summary["memory_budget_bytes"] = summary_resources["memory_budget_bytes"]
     labels_test = ds.labels_test
     Xt = quantize_inputs(ds.X_test, fp, ds.feature_names)
     if labels_test is not None:
@@ -518,38 +527,30 @@ def _prove_training(
     return bundle
 
 
-#: Prover memory per committed field element: a low-side estimate (W-digits 64-256-256-10, B = 64, T = 16: 1.7 GB
-#: estimated, 2.8 GB measured; W-paper at width 256, T = 1: 2.8 GB estimated, 2.7 GB measured), so that a run is
-#: refused only when it clearly cannot fit.
-_BYTES_PER_COMMITTED_ENTRY = 100
 _OUTPUT_SLACK_BYTES = 16 << 20
 
 
 def estimate_resources(statement: Statement) -> dict[str, int]:
-    """Rough peak memory of proving and bytes written for a statement's shapes (before any work)."""
-    from .gadgets.range_check import make_range_backend
+    """Peak memory of proving (the memory planner's estimate, ``zkdl.runs.planner``) and bytes written for a
+    statement's shapes (before any work)."""
+    from .runs.planner import estimate_peak_memory
 
-    pub = training.Public.of(statement)
-    entries = sum(statement.expected_tables().values())
-    entries += sum(1 << k for k in make_range_backend(statement.range_backend).committed_log_sizes(pub.layout).values())
     n_params = sum(a * b + b for a, b in zip(statement.widths[:-1], statement.widths[1:], strict=True))
-    return {"memory_bytes": entries * _BYTES_PER_COMMITTED_ENTRY, "disk_bytes": _OUTPUT_SLACK_BYTES + 16 * n_params}
+    return {
+        "memory_bytes": estimate_peak_memory(statement).total,
+        "disk_bytes": _OUTPUT_SLACK_BYTES + 16 * n_params,
+    }
 
 
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+def check_resources_for(
+    statement: Statement, out_dir: str | os.PathLike | None, *, memory: int | str | None = None
+) -> dict[str, int]:
+    """Refuse a run whose outputs cannot be written (free disk space at ``out_dir``) or whose estimated peak
+    memory exceeds the budget ``memory`` (bytes or a size like ``"12G"``; default 60 % of the available memory):
+    ``MemoryBudgetError`` naming the budget, the estimate and what to change. Returns the estimate."""
+    from .runs.planner import check_budget, default_budget, parse_memory
 
-
-def check_resources_for(statement: Statement, out_dir: str | os.PathLike | None) -> dict[str, int]:
-    """Refuse a run whose outputs cannot be written (free disk space at ``out_dir``) or whose estimated memory
-    exceeds what is available. Returns the estimate."""
+    budget = default_budget() if memory is None else parse_memory(memory)
     est = estimate_resources(statement)
     if out_dir is not None:
         out = Path(out_dir)
@@ -561,12 +562,8 @@ def check_resources_for(statement: Statement, out_dir: str | os.PathLike | None)
                 f"{out} has {free / 1e6:.1f} MB free; the outputs need about "
                 f"{est['disk_bytes'] / 1e6:.0f} MB; choose another --out"
             )
-    avail = _available_memory()
-    if avail is not None and est["memory_bytes"] > avail:
-        raise ResourceError(
-            f"proving needs about {est['memory_bytes'] / 1e9:.1f} GB of memory, "
-            f"{avail / 1e9:.1f} GB are available; lower --steps or --batch"
-        )
+    check_budget(statement, budget)
+    est["memory_budget_bytes"] = budget
     return est
 
 

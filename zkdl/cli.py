@@ -190,6 +190,7 @@ def _prove(args, *, compare_float: bool):
             zero_knowledge=not args.transparent,
             overwrite=args.force or getattr(args, "replace_default", False),
             command_line=["zkdl", *args.argv],
+            memory=getattr(args, "memory", None),
         )
     finally:
         display.close()
@@ -320,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(p, steps=4, batch=32)
     p.add_argument("--out", default="zkdl-out", help="output directory (default zkdl-out)")
     p.add_argument("--no-verify", action="store_true", help="do not re-verify the proof before exiting")
+    p.add_argument(
+        "--memory",
+        default=None,
+        help="memory budget of the prover, like 12G or 512M (default: 60%% of the available memory); a run whose "
+        "estimated peak exceeds it is refused before any work",
+    )
     p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser("verify", help="verify a proof against a statement (exit 0 valid, 1 invalid, 2 unusable)")

@@ -1,0 +1,1 @@
+"""How a long run is proven: the memory planner (``planner``), chunking, the run manifest, the Ray executor."""
