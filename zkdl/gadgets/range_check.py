@@ -42,10 +42,10 @@ PLANES = 1 << PLANE_LOG
 MAX_LOG_SIZE = 40
 #: The smallest range tensor (the value tree's layer 1 needs n ≥ 2).
 MIN_TENSOR_LOG = 2
-#: :meth:`RangeLayouts.pack`: range tensors of at most 2^22 entries (unless one segment is larger) ...
-PACK_MAX_LOG = 22
-#: ... and padding of the last tensor at most ~2^-(PACK_TAIL_LOG − 1) of the total (never below 2^PACK_MIN_LOG).
-PACK_TAIL_LOG = 5
+#: :meth:`RangeLayouts.pack`: range tensors of at most 2^24 entries (unless one segment is larger) ...
+PACK_MAX_LOG = 24
+#: ... and padding of the last tensor at most 2^-PACK_TAIL_LOG of the total (or 2^PACK_MIN_LOG entries).
+PACK_TAIL_LOG = 3
 PACK_MIN_LOG = 10
 
 
@@ -225,29 +225,33 @@ class RangeLayouts:
         segments: Sequence[tuple[str, int, int]],
         *,
         prefix: str = "L",
-        max_log: int = PACK_MAX_LOG,
-        tail_log: int = PACK_TAIL_LOG,
-        min_log: int = PACK_MIN_LOG,
+        max_log: int | None = None,
+        tail_log: int | None = None,
+        min_log: int | None = None,
     ) -> RangeLayouts:
         """Pack segments (sorted by size descending, stable) back to back into range tensors ``L0, L1, …``:
-        full tensors of ``2^max_log`` entries (or of the largest segment, if larger), then the binary
-        decomposition of the rest, largest first, until the rest is at most ``2^floor`` entries,
-        ``floor = max(min_log, ⌈log2 total⌉ − tail_log)``, which goes into one last tensor padded to a power of
-        two. Every tensor but the last is exactly full. Because the segment sizes are powers of two sorted
-        descending, every tensor boundary falls between two segments (``docs/range-checks.md``)."""
+        while the rest does not fit one last tensor (padded to a power of two, at most ``2^max_log`` entries or
+        the largest segment, with at most ``max(total / 2^tail_log, 2^min_log)`` entries of padding), take the
+        largest full tensor of it (a power of two, at most that cap). Every tensor but the last is exactly full.
+        Because the segment sizes are powers of two sorted descending, every tensor boundary falls between two
+        segments (``docs/range-checks.md``)."""
+        max_log = PACK_MAX_LOG if max_log is None else max_log
+        tail_log = PACK_TAIL_LOG if tail_log is None else tail_log
+        min_log = PACK_MIN_LOG if min_log is None else min_log
         items = sorted(((str(a), int(b), int(c)) for a, b, c in segments), key=lambda x: -x[1])
         if not items:
             raise ValueError("no range segments to pack")
         total = sum(1 << k for _, k, _ in items)
         cap = max(int(max_log), items[0][1])
-        logs = [cap] * (total >> cap)
-        rest = total - (len(logs) << cap)
-        floor = max(int(min_log), _ceil_log2(total) - int(tail_log), MIN_TENSOR_LOG)
+        slack = max(total >> int(tail_log), 1 << int(min_log))  # padding allowed in the last tensor
+        logs: list[int] = []
+        rest = total
         while rest > 0:
-            if rest <= 1 << floor:
-                logs.append(max(_ceil_log2(rest), MIN_TENSOR_LOG))
+            last = max(_ceil_log2(rest), MIN_TENSOR_LOG)
+            if last <= cap and (1 << last) - rest <= slack:
+                logs.append(last)
                 break
-            k = rest.bit_length() - 1
+            k = min(rest.bit_length() - 1, cap)
             logs.append(k)
             rest -= 1 << k
         out, i = [], 0
