@@ -194,23 +194,29 @@ def _with_steps(st: Statement, steps: int) -> Statement:
     return dataclasses.replace(st, steps=int(steps))
 
 
-def _refusal(st: Statement, budget: int, est: MemoryEstimate, what: str) -> MemoryBudgetError:
+def _refusal(st: Statement, budget: int, est: MemoryEstimate, what: str, fits: int | None) -> MemoryBudgetError:
     biggest = max((k for k in est.parts if k != "base"), key=lambda k: est.parts[k])
+    remedy = "give more memory (--memory)"
+    if fits is not None:
+        remedy += f", or prove at most {fits} step{'s' if fits != 1 else ''} per proof (--steps)"
+    remedy += f", or make the model narrower or the batch smaller (widths {list(st.widths)}, batch {st.batch_size})"
     return MemoryBudgetError(
         f"{what} needs about {format_bytes(est.total)} of memory (largest part: {biggest}, "
-        f"{format_bytes(est.parts[biggest])}), more than the budget of {format_bytes(budget)}; "
-        f"give more memory (--memory), or make the model narrower or the batch smaller "
-        f"(widths {list(st.widths)}, batch {st.batch_size})",
+        f"{format_bytes(est.parts[biggest])}), more than the budget of {format_bytes(budget)}; {remedy}",
         budget=budget,
         estimate=est.total,
     )
 
 
 def check_budget(st: Statement, budget: int) -> MemoryEstimate:
-    """The estimate of proving ``st`` as one proof; ``MemoryBudgetError`` if it exceeds ``budget``."""
+    """The estimate of proving ``st`` as one proof; ``MemoryBudgetError`` if it exceeds ``budget`` (naming the
+    budget, the estimate, and the most steps per proof that would fit, if one step does)."""
     est = estimate_peak_memory(st)
     if est.total > budget:
-        raise _refusal(st, budget, est, f"proving {st.steps} step{'s' if st.steps != 1 else ''} in one proof")
+        fits = None
+        if st.steps > 1 and estimate_peak_memory(_with_steps(st, 1)).total <= budget:
+            fits = choose_chunk_steps(st, budget)
+        raise _refusal(st, budget, est, f"proving {st.steps} step{'s' if st.steps != 1 else ''} in one proof", fits)
     return est
 
 
@@ -221,7 +227,7 @@ def choose_chunk_steps(config: Statement, budget: int | str) -> int:
     budget = parse_memory(budget)
     one = estimate_peak_memory(_with_steps(config, 1))
     if one.total > budget:
-        raise _refusal(config, budget, one, "proving one training step")
+        raise _refusal(config, budget, one, "proving one training step", None)
     lo, hi = 1, int(config.steps)  # estimate is monotone in the steps: lo fits; find the largest that fits
     if estimate_peak_memory(config).total <= budget:
         return hi
