@@ -356,8 +356,7 @@ def test_proof_sizes_and_errors_are_typed():
     lk, bt = make_range_backend("lookup"), make_range_backend("bits")
     L = _honest_L(lay)
     p = _prove(lk, lay, L, lk.committed_tables(lay, L))[0]
-    # two roots' layer 1 (each before its tree's layer sumchecks); value tree: n − 2 layers of 4 tables, then the
-    # p = 1 leaf layer (2 tables);
+    # two roots' layer 1; value tree: n − 2 layers of 4 tables, then the p = 1 leaf layer (2 tables);
     # table tree: 16 layers of 4 tables; the leaf values are derived, not sent
     value_tree = sum(4 * k + 4 for k in range(1, n - 1)) + 4 * (n - 1) + 2
     table_tree = sum(4 * k + 4 for k in range(1, TABLE_LOG))
@@ -379,11 +378,7 @@ def test_forged_root_with_wrong_multiplicities_rejected_later():
     be = make_range_backend("lookup")
     tables = {"L": L, "m": m}
     data, _, lclaim, _ = _prove(be, lay, L, tables)
-    # the value tree's layer 1 is the first message, the table tree's follows the value tree's layer sumchecks
-    n = lay.n
-    value_tree = sum(4 * k + 4 for k in range(1, n - 1)) + 4 * (n - 1) + 2
-    all_offs = _fr_offsets(data)
-    offs = all_offs[:4] + all_offs[4 + value_tree : 8 + value_tree]
+    offs = _fr_offsets(data)[:8]  # layer 1 of both trees is the first message
     vp_lo, vp_hi, vq_lo, vq_hi, p_lo, p_hi, q_lo, q_hi = (int.from_bytes(data[o : o + 32], "little") for o in offs)
     P_v, Q_v = (vp_lo * vq_hi + vp_hi * vq_lo) % R, vq_lo * vq_hi % R
     P_t, Q_t = (p_lo * q_hi + p_hi * q_lo) % R, q_lo * q_hi % R
@@ -532,3 +527,19 @@ def test_claim_on_an_unknown_range_tensor_is_refused():
     be = make_range_backend("lookup")
     with pytest.raises(ValueError, match="range tensors"):
         be.verify_translate(lays, [Claim("L9", (1, 2), 0)], None)
+
+
+def test_zero_denominator_in_a_later_value_tree_rejected_by_the_nonzero_check():
+    """Several range tensors: layer 1 of the *second* value tree forged to p_lo = q_lo = 0. The summed value root
+    P_v/Q_v then has Q_v = Π_k Q_k = 0 and P_v = 0, so the root equation holds whatever the other trees and the
+    table say; the nonzero check on the product of the denominators rejects it (before any layer sumcheck)."""
+    lays, Ls = _multi()
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lays, Ls)
+    data, _, lclaim, _ = _prove_multi(be, lays, Ls, tables)
+    offs = _fr_offsets(data)
+    forged = bytearray(data)
+    for i in (4, 6):  # the second value tree's p_lo, q_lo
+        forged[offs[i] : offs[i] + 32] = bytes(32)
+    with pytest.raises(VerificationError, match="zero denominator at the value tree's root"):
+        _verify_multi(be, lays, bytes(forged), tables, lclaim)

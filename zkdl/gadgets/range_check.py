@@ -657,8 +657,9 @@ class LookupBackend:
         in range. ``tables``: what the caller committed (default: recomputed from ``L_values``). Returns the
         claims on every range tensor and on m to discharge.
 
-        Messages: per range tensor (in layout order) its value tree's layer 1 and layer sumchecks, then the table
-        tree's, then the root check. One value tree is alive at a time."""
+        Messages: layer 1 of every value tree (in layout order) and of the table tree, the root check, then each
+        value tree's layer sumchecks and the table tree's. One value tree is alive at a time: the trees are built
+        once for their layer 1 (last to first, keeping the first) and again, but the first, for their sumchecks."""
         lays = as_layouts(layout)
         if tables is None:
             tables = self.committed_tables(lays, L_values, strict=False)
@@ -671,27 +672,42 @@ class LookupBackend:
         alpha = t.challenge_fr("range/alpha")
         beta = t.challenge_fr("range/beta")
 
-        # value trees: leaves (1, α − L − β·tag), one range tensor at a time
-        value_l1, value_leaves = [], []
-        for name, lay in lays.items():
+        def value_tree(name):
+            """Layers 0 .. n − 1 of a value tree (leaves (1, α − L − β·tag)) and the leaves' halves."""
+            lay = lays[name]
             q_val = _value_leaves(lay, Ls[name], alpha, beta)
             h = 1 << (lay.n - 1)
             vq_lo, vq_hi = q_val[:h], q_val[h:]
-            del q_val
-            layers = fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi)  # layers 0 .. n − 1
-            l1 = ch.values("range/layer1", [layers[1][0][0], layers[1][0][1], layers[1][1][0], layers[1][1][1]])
-            value_l1.append(l1)
-            value_leaves.append(_gkr_tree(ch, l1, lay.n - 1, True, layers=layers, leaf_halves=(vq_lo, vq_hi)))
-            del layers, vq_lo, vq_hi
+            return fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi), vq_lo, vq_hi
+
+        def layer1(layers):
+            return [layers[1][0][0], layers[1][0][1], layers[1][1][0], layers[1][1][1]]
+
+        names = lays.names()
+        value_l1: list = [None] * len(names)
+        first = None
+        for i in range(len(names) - 1, -1, -1):
+            built = value_tree(names[i])
+            value_l1[i] = layer1(built[0])
+            if i == 0:
+                first = built
+            del built
         # table tree: leaves (−m, α − V)
         be = get_backend(None)
         v_fr, k_fr = _table_fr(be)
         tab_layers = fraction_layers(-Fr.from_int64(m, be), alpha - k_fr.axpy(beta, v_fr))  # layers 0 .. 17
-        t1 = ch.values(
-            "range/layer1", [tab_layers[1][0][0], tab_layers[1][0][1], tab_layers[1][1][0], tab_layers[1][1][1]]
-        )
-        table_leaf = _gkr_tree(ch, t1, TABLE_LOG - 1, False, layers=tab_layers)
-        _roots_check(ch, value_l1, t1)
+        sent = ch.values("range/layer1", [x for quad in value_l1 for x in quad] + layer1(tab_layers))
+        quads = [sent[4 * i : 4 * i + 4] for i in range(len(names) + 1)]
+        _roots_check(ch, quads[:-1], quads[-1])
+        value_leaves = []
+        for i, name in enumerate(names):
+            layers, vq_lo, vq_hi = first if i == 0 else value_tree(name)  # type: ignore[misc]
+            first = None
+            value_leaves.append(
+                _gkr_tree(ch, quads[i], lays[name].n - 1, True, layers=layers, leaf_halves=(vq_lo, vq_hi))
+            )
+            del layers, vq_lo, vq_hi
+        table_leaf = _gkr_tree(ch, quads[-1], TABLE_LOG - 1, False, layers=tab_layers)
         return self._leaves(ch, lays, alpha, beta, value_leaves, table_leaf)
 
     @staticmethod
@@ -714,14 +730,11 @@ class LookupBackend:
         _absorb_layout(t, lays, self.name)
         alpha = t.challenge_fr("range/alpha")
         beta = t.challenge_fr("range/beta")
-        value_l1, value_leaves = [], []
-        for _, lay in lays.items():
-            l1 = ch.values("range/layer1", 4)
-            value_l1.append(l1)
-            value_leaves.append(_gkr_tree(ch, l1, lay.n - 1, True))
-        t1 = ch.values("range/layer1", 4)
-        table_leaf = _gkr_tree(ch, t1, TABLE_LOG - 1, False)
-        _roots_check(ch, value_l1, t1)
+        sent = ch.values("range/layer1", 4 * len(lays) + 4)
+        quads = [sent[4 * i : 4 * i + 4] for i in range(len(lays) + 1)]
+        _roots_check(ch, quads[:-1], quads[-1])
+        value_leaves = [_gkr_tree(ch, quads[i], lay.n - 1, True) for i, (_, lay) in enumerate(lays.items())]
+        table_leaf = _gkr_tree(ch, quads[-1], TABLE_LOG - 1, False)
         return self._leaves(ch, lays, alpha, beta, value_leaves, table_leaf)
 
     # ---------------------------------------------------------------------------------------- claims on L
