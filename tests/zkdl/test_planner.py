@@ -124,3 +124,18 @@ def test_prove_refuses_before_training_when_over_budget(tmp_path, monkeypatch):
     )
     assert not out.exists()
     assert main(["prove", "--widths", "64,16,10", "--out", str(out), "--memory", "lots", "--quiet"]) == 2
+
+
+def test_huge_statement_refused_before_any_work():
+    """2^40 steps pass the no-wrap check but need 2^60 range-checked entries: the verifier's size check and the
+    planner refuse at once with typed errors (no packing loop over 2^36 range tensors)."""
+    from zkdl.errors import StatementMismatch
+    from zkdl.protocol import training
+
+    st = _statement(steps=1 << 40)
+    with pytest.raises(StatementMismatch, match="too large"):
+        training.generators_needed(st)
+    with pytest.raises(ResourceError, match="too large"):
+        estimate_peak_memory(st)
+    k = choose_chunk_steps(st, "12G")  # the largest chunk that fits is found without packing the whole run
+    assert 1 <= k < 1 << 20 and estimate_peak_memory(dataclasses.replace(st, steps=k)).total <= 12 << 30

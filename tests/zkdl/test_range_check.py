@@ -543,3 +543,10 @@ def test_zero_denominator_in_a_later_value_tree_rejected_by_the_nonzero_check():
         forged[offs[i] : offs[i] + 32] = bytes(32)
     with pytest.raises(VerificationError, match="zero denominator at the value tree's root"):
         _verify_multi(be, lays, bytes(forged), tables, lclaim)
+
+
+def test_pack_refuses_absurd_totals_at_once():
+    """A statement's shapes can ask for 2^60 range-checked entries: packing refuses (the training proof turns
+    this into StatementMismatch, ``test_huge_statement_refused_before_any_work``) instead of looping."""
+    with pytest.raises(ValueError, match="range tensors"):
+        RangeLayouts.pack([(f"s{i}", 36, 1) for i in range(1 << 14)])  # 2^50 entries

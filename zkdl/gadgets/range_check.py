@@ -47,6 +47,8 @@ PACK_MAX_LOG = 24
 #: ... and padding of the last tensor at most 2^-PACK_TAIL_LOG of the total (or 2^PACK_MIN_LOG entries).
 PACK_TAIL_LOG = 3
 PACK_MIN_LOG = 10
+#: More range tensors than this (2^36 entries at the cap) is no statement anyone can prove: refused at once.
+MAX_RANGE_TENSORS = 4096
 
 
 def _ceil_log2(x: int) -> int:
@@ -243,6 +245,10 @@ class RangeLayouts:
             raise ValueError("no range segments to pack")
         total = sum(1 << k for _, k, _ in items)
         cap = max(int(max_log), items[0][1])
+        if total >> cap > MAX_RANGE_TENSORS:
+            raise ValueError(
+                f"{total} range-checked entries need more than {MAX_RANGE_TENSORS} range tensors of 2^{cap} entries"
+            )
         slack = max(total >> int(tail_log), 1 << int(min_log))  # padding allowed in the last tensor
         logs: list[int] = []
         rest = total

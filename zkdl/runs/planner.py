@@ -164,7 +164,10 @@ def _entries(st: Statement) -> tuple[int, int, int]:
 def estimate_peak_memory(st: Statement) -> MemoryEstimate:
     """The prover's estimated peak resident memory for a statement (only its public shapes are read)."""
     trace_n, witness_n, stage_n = _entries(st)
-    _, layouts = range_layout(st)
+    try:
+        _, layouts = range_layout(st)
+    except ValueError as exc:  # more range-checked entries than any range layout holds
+        raise ResourceError(f"the statement's tensors are too large to prove: {exc}") from exc
     range_total = layouts.size
     n_max = max(lay.n for _, lay in layouts.items())
     bits = st.range_backend == "bits"
@@ -229,12 +232,19 @@ def choose_chunk_steps(config: Statement, budget: int | str) -> int:
     one = estimate_peak_memory(_with_steps(config, 1))
     if one.total > budget:
         raise _refusal(config, budget, one, "proving one training step", None)
+
+    def fits(steps: int) -> bool:
+        try:
+            return estimate_peak_memory(_with_steps(config, steps)).total <= budget
+        except ResourceError:  # too large to lay out at all
+            return False
+
     lo, hi = 1, int(config.steps)  # estimate is monotone in the steps: lo fits; find the largest that fits
-    if estimate_peak_memory(config).total <= budget:
+    if fits(hi):
         return hi
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if estimate_peak_memory(_with_steps(config, mid)).total <= budget:
+        if fits(mid):
             lo = mid
         else:
             hi = mid
