@@ -146,6 +146,13 @@ class Witness:
         tensor, sl = self.pub.layout.slice(segment)
         return self.range_values[tensor][sl]
 
+    def segment_fr(self, segment: str) -> Fr:
+        """One limb segment as field elements (cached like ``fr`` until the next ``release``)."""
+        key = f"segment:{segment}"
+        if key not in self._fr:
+            self._fr[key] = Fr.from_int64(self.segment_values(segment))
+        return self._fr[key]
+
     def release(self, name: str | None = None) -> None:
         """Drop the cached field version of a tensor (the prover is done with it), or of every tensor (``None``:
         the next stage converts again what it needs, so the prover's field tables are one stage's working set)."""

@@ -15,7 +15,6 @@ on the tensor (committed, or virtual and reduced later) and as a claim on its li
 from __future__ import annotations
 
 from ...field import MODULUS as R
-from ...field import Fr
 from ...piop.channel import ProverChannelProtocol, VerifierChannelProtocol
 from ...piop.claims import Claim, ClaimRegistry
 from ..shapes import LimbSpec
@@ -44,7 +43,7 @@ def prove_limb_claims(
     lower = []
     if len(sp.limb_bits) > 1:
         segs = sp.segment_names()[:-1]
-        lower = ch.values(f"limbs/{name}", [Fr.from_int64(w.segment_values(seg)).evaluate(list(point)) for seg in segs])
+        lower = ch.values(f"limbs/{name}", [w.segment_fr(seg).evaluate(list(point)) for seg in segs])
     limbs_to_range_tensor(pub, reg, name, point, [*lower, top_limb(sp, value, lower)])
 
 
