@@ -18,10 +18,10 @@ quantized model, commits the statement tensors, proves, verifies, and reports:
   commits, padding included — on all cores), with prove / floor;
 * verify / prove as a ratio and in percent.
 
-Before a configuration is started its memory is estimated from the range layout (``2^n`` entries of ``L``,
-32 B per field element, a measured factor per back-end); one that would not fit in ``--mem-gb`` (default:
-16 GB or the available memory, whichever is smaller) is skipped with the estimate in the JSON instead of
-being run into the OOM killer.
+Before a configuration is started its peak memory is estimated by the memory planner
+(``zkdl.runs.planner.estimate_peak_memory``, from the public shapes only); one that would not fit in ``--mem-gb``
+(default: 16 GB or the available memory, whichever is smaller) is skipped with the estimate in the JSON instead of
+being run into the OOM killer. Each result reports the estimate and the measured peak (``est_over_measured``).
 
     python bench/training.py                      # W-digits (T=16) + W-paper (T=1), both back-ends
     python bench/training.py --quick              # tiny shapes, < 1 min
@@ -51,8 +51,6 @@ sys.path.insert(0, str(ROOT))
 
 G1_BYTES = 48
 FR_BYTES = 32
-#: peak bytes ≈ factor · 32 B · 2^(number of variables of the largest range-proof table) (calibrated on W-digits)
-MEM_FACTOR = {"lookup": 7.0, "bits": 4.0}
 
 
 def _loadavg() -> list[float]:
@@ -131,20 +129,22 @@ def _statement0(cfg, fp, n_rows, has_bias, range_backend):
 
 
 def estimate(cfg: dict, range_backend: str) -> dict:
-    """Layout size and a peak-memory estimate without training (public shapes only)."""
-    from zkdl.gadgets.range_check import PLANE_LOG
-    from zkdl.protocol import training
+    """Range layout and the memory planner's peak estimate without training (public shapes only)."""
+    from zkdl.protocol.witness import range_layout
     from zkdl.quant import FixedPointParams
+    from zkdl.runs.planner import estimate_peak_memory
 
     fp = FixedPointParams()
     n_rows = cfg["batch"] * max(cfg["steps"], 2) if cfg["data"] != "digits" else 1437
     st = _statement0(cfg, fp, n_rows, [True] * (len(cfg["widths"]) - 1), range_backend)
-    lay = training.Public.of(st).layout
-    nv = lay.n + (PLANE_LOG if range_backend == "bits" else 0)
+    lays = range_layout(st)[1]
+    est = estimate_peak_memory(st)
     return {
-        "layout_n": lay.n,
-        "range_entries_used": lay.used,
-        "est_peak_gb": round(MEM_FACTOR[range_backend] * FR_BYTES * 2**nv / 2**30, 2),
+        "range_tensors_log2": [lay.n for _, lay in lays.items()],
+        "range_entries_used": lays.used,
+        "range_entries_padded": lays.size,
+        "est_peak_gb": round(est.total / 2**30, 2),
+        "est_parts_gb": {k: round(v / 2**30, 3) for k, v in est.parts.items()},
     }
 
 
@@ -248,7 +248,7 @@ def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, war
         "range_backend": range_backend,
         "backend": backend,
         "zero_knowledge": kwargs.get("zk", "default"),
-        "layout_n": layout.n,
+        "range_tensors": len(layout) if hasattr(layout, "tensors") else 1,
         "range_entries_used": layout.used,
         "train_s": round(t_train, 3),
         "statement_commit_s": round(t_stcommit, 3),
@@ -319,13 +319,17 @@ def main(argv=None) -> int:
             if est["est_peak_gb"] > mem_limit:
                 row["skipped"] = (
                     f"estimated peak {est['est_peak_gb']} GB > limit {mem_limit:.1f} GB "
-                    f"(L has 2^{est['layout_n']} entries); lower --digits-steps / --paper-width / "
+                    f"(range tensors 2^{est['range_tensors_log2']}); lower --digits-steps / --paper-width / "
                     "--paper-steps"
                 )
                 print(f"[skip] {cfg['name']} {rb}: {row['skipped']}", flush=True)
                 results.append(row)
                 continue
-            print(f"[run ] {cfg['name']} {rb} (L: 2^{est['layout_n']}, est. peak {est['est_peak_gb']} GB)", flush=True)
+            print(
+                f"[run ] {cfg['name']} {rb} (range tensors 2^{est['range_tensors_log2']}, "
+                f"est. peak {est['est_peak_gb']} GB)",
+                flush=True,
+            )
             job = {"cfg": cfg, "range": rb, "backend": args.backend, "zk": None if not args.no_zk else False}
             t0 = time.perf_counter()
             proc = subprocess.run(
@@ -339,6 +343,7 @@ def main(argv=None) -> int:
             else:
                 row.update(json.loads(line[len("RESULT ") :]))
                 row["wall_s"] = round(time.perf_counter() - t0, 1)
+                row["est_over_measured"] = round(row["est_peak_gb"] / row["peak_rss_gb"], 3)
                 print(
                     f"       prove {row['prove_s']} s ({row['prove_s_per_step']} s/step) "
                     f"phases {row['prove_phases_s']}  verify {row['verify_s']} s "

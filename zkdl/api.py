@@ -351,6 +351,7 @@ def prove_training(
     command_line: Sequence[str] | None = None,
     check_resources: bool = True,
     test_split: bool = False,
+    memory: int | str | None = None,
 ) -> ProofBundle:
     """Train ``steps`` quantized SGD steps and prove them.
 
@@ -368,7 +369,9 @@ def prove_training(
 
     Writes ``proof.zkdl``, ``statement.json``, ``summary.json`` and the private artifacts (final weights,
     commitment openings, preprocessing statistics) to ``out_dir`` if given; the output directory, free disk
-    space and memory are checked before any work."""
+    space and memory are checked before any work. ``memory``: the prover's memory budget (bytes or a size like
+    ``"12G"``; default 60 % of the available memory): a run whose estimated peak exceeds it is refused with
+    ``MemoryBudgetError`` (``zkdl.runs.planner``) before any work."""
     try:
         return _prove_training(**locals())
     except ImportError as exc:
@@ -488,6 +491,7 @@ def _prove_training(
     command_line,
     check_resources,
     test_split,
+    memory,
 ) -> ProofBundle:
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
@@ -519,7 +523,11 @@ def _prove_training(
     lr_info, fp, ds, fmodel, model_info = setup_.lr_info, setup_.fp, setup_.ds, setup_.fmodel, setup_.model_info
     X, Y, q0, sched, st0 = setup_.X, setup_.Y, setup_.q0, setup_.sched, setup_.st0
     if check_resources:
-        summary_resources = check_resources_for(st0, out_dir)
+        summary_resources = check_resources_for(st0, out_dir, memory=memory)
+        say(
+            f"estimated peak memory {summary_resources['memory_bytes'] / 1e9:.2f} GB "
+            f"(budget {summary_resources['memory_budget_bytes'] / 1e9:.2f} GB)"
+        )
     say(f"training {steps} quantized SGD steps (widths {list(fmodel.widths)}, batch {batch_size})")
     t0 = time.perf_counter()
     try:
@@ -581,6 +589,7 @@ def _prove_training(
         summary["test_split_rows"] = int(split_arrays["X"].shape[0])
     if check_resources:
         summary["estimated_memory_bytes"] = summary_resources["memory_bytes"]
+        summary["memory_budget_bytes"] = summary_resources["memory_budget_bytes"]
     labels_test = ds.labels_test
     Xt = quantize_inputs(ds.X_test, fp, ds.feature_names)
     if labels_test is not None:
@@ -683,6 +692,7 @@ def prove_run(
     command_line: Sequence[str] | None = None,
     check_resources: bool = True,
     loss: str = "mse",
+    memory: int | str | None = None,
 ) -> RunBundle:
     """Train ``steps`` steps once and prove them as a chain of chunk proofs of ``chunk_steps`` consecutive steps
     (``docs/scaling.md``), written to ``out_dir`` as ``run.json`` + ``chunks/NNNN/{proof.zkdl,statement.json}``.
@@ -744,6 +754,7 @@ def _prove_run(
     command_line,
     check_resources,
     loss,
+    memory,
 ) -> RunBundle:
     from .runs import chunking, executor
     from .runs.manifest import CHUNKS_DIR, MANIFEST_FILE
@@ -755,8 +766,8 @@ def _prove_run(
     steps = _int_arg("steps", steps, 1)
     batch_size = _int_arg("batch_size", batch_size, 1)
     seed = _int_arg("seed", seed, 0)
-    k = chunking.choose_chunk_steps(steps, chunk_steps)
-    bounds = chunking.chunk_bounds(steps, k)
+    if chunk_steps is not None:
+        chunking.choose_chunk_steps(steps, chunk_steps)  # a bad --chunk-steps fails before any work
     n_workers = _resolve_workers(workers, ray_address)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -793,8 +804,11 @@ def _prove_run(
         say=say,
         loss=loss,
     )
+    # the chunk size: --chunk-steps, or the largest chunk whose estimated peak fits the memory budget (the planner)
+    k = chunking.choose_chunk_steps(steps, chunk_steps, statement=setup_.st0, memory=memory)
+    bounds = chunking.chunk_bounds(steps, k)
     largest = Statement(**{**setup_.st0.__dict__, "steps": k})  # the largest chunk: what one proof needs
-    est = check_resources_for(largest, out) if check_resources else {}
+    est = check_resources_for(largest, out, memory=memory) if check_resources else {}
     pp = public_params(_generators_needed(largest), params_path, create=True)
     template = Statement(**{**setup_.st0.__dict__, "generators_digest": pp.digest.hex()})
     fingerprint = _run_fingerprint(template, bounds, setup_.X, setup_.Y, setup_.q0)
@@ -931,38 +945,30 @@ def verify_run(
     return _verify_run(path, workers=workers, params_path=params_path, allow_transparent=allow_transparent)
 
 
-#: Prover memory per committed field element: a low-side estimate (W-digits 64-256-256-10, B = 64, T = 16: 1.7 GB
-#: estimated, 2.8 GB measured; W-paper at width 256, T = 1: 2.8 GB estimated, 2.7 GB measured), so that a run is
-#: refused only when it clearly cannot fit.
-_BYTES_PER_COMMITTED_ENTRY = 100
 _OUTPUT_SLACK_BYTES = 16 << 20
 
 
 def estimate_resources(statement: Statement) -> dict[str, int]:
-    """Rough peak memory of proving and bytes written for a statement's shapes (before any work)."""
-    from .gadgets.range_check import make_range_backend
+    """Peak memory of proving (the memory planner's estimate, ``zkdl.runs.planner``) and bytes written for a
+    statement's shapes (before any work)."""
+    from .runs.planner import estimate_peak_memory
 
-    pub = training.Public.of(statement)
-    entries = sum(statement.expected_tables().values())
-    entries += sum(1 << k for k in make_range_backend(statement.range_backend).committed_log_sizes(pub.layout).values())
     n_params = sum(a * b + b for a, b in zip(statement.widths[:-1], statement.widths[1:], strict=True))
-    return {"memory_bytes": entries * _BYTES_PER_COMMITTED_ENTRY, "disk_bytes": _OUTPUT_SLACK_BYTES + 16 * n_params}
+    return {
+        "memory_bytes": estimate_peak_memory(statement).total,
+        "disk_bytes": _OUTPUT_SLACK_BYTES + 16 * n_params,
+    }
 
 
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+def check_resources_for(
+    statement: Statement, out_dir: str | os.PathLike | None, *, memory: int | str | None = None
+) -> dict[str, int]:
+    """Refuse a run whose outputs cannot be written (free disk space at ``out_dir``) or whose estimated peak
+    memory exceeds the budget ``memory`` (bytes or a size like ``"12G"``; default 60 % of the available memory):
+    ``MemoryBudgetError`` naming the budget, the estimate and what to change. Returns the estimate."""
+    from .runs.planner import check_budget, default_budget, parse_memory
 
-
-def check_resources_for(statement: Statement, out_dir: str | os.PathLike | None) -> dict[str, int]:
-    """Refuse a run whose outputs cannot be written (free disk space at ``out_dir``) or whose estimated memory
-    exceeds what is available. Returns the estimate."""
+    budget = default_budget() if memory is None else parse_memory(memory)
     est = estimate_resources(statement)
     if out_dir is not None:
         out = Path(out_dir)
@@ -974,12 +980,8 @@ def check_resources_for(statement: Statement, out_dir: str | os.PathLike | None)
                 f"{out} has {free / 1e6:.1f} MB free; the outputs need about "
                 f"{est['disk_bytes'] / 1e6:.0f} MB; choose another --out"
             )
-    avail = _available_memory()
-    if avail is not None and est["memory_bytes"] > avail:
-        raise ResourceError(
-            f"proving needs about {est['memory_bytes'] / 1e9:.1f} GB of memory, "
-            f"{avail / 1e9:.1f} GB are available; lower --steps or --batch"
-        )
+    check_budget(statement, budget)
+    est["memory_budget_bytes"] = budget
     return est
 
 

@@ -42,6 +42,10 @@ def _positive(text: str) -> int:
     return v
 
 
+def _chunk_steps(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive(text)
+
+
 def _positive_float(text: str) -> float:
     try:
         v = float(text)
@@ -199,6 +203,7 @@ def _prove(args, *, compare_float: bool):
             overwrite=args.force or getattr(args, "replace_default", False),
             command_line=["zkdl", *args.argv],
             test_split=getattr(args, "test_split", False),
+            memory=getattr(args, "memory", None),
         )
     finally:
         display.close()
@@ -211,7 +216,8 @@ def _prove_run(args):
     display = _display(args)
     try:
         return api.prove_run(
-            chunk_steps=args.chunk_steps,
+            chunk_steps=None if args.chunk_steps == "auto" else args.chunk_steps,
+            memory=args.memory,
             workers=args.workers,
             ray_address=args.ray_address,
             resume=args.resume,
@@ -327,7 +333,9 @@ def cmd_setup(args) -> int:
 
 
 def cmd_prove(args) -> int:
-    chunked = args.chunk_steps is not None and args.chunk_steps < args.steps
+    # --chunk-steps auto: the memory planner picks the largest chunk that fits --memory (a run that fits whole is
+    # still written as a run directory with one chunk)
+    chunked = args.chunk_steps == "auto" or (args.chunk_steps is not None and args.chunk_steps < args.steps)
     if args.resume and not chunked:
         raise ZkdlError(
             "--resume finishes a chunked run: give the --chunk-steps (smaller than --steps) it was run with"
@@ -531,10 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--chunk-steps",
-        type=_positive,
+        type=_chunk_steps,
         default=None,
-        help="prove the run as a chain of chunk proofs of K consecutive steps each (default: one proof); writes "
-        "run.json and chunks/NNNN/",
+        help="prove the run as a chain of chunk proofs of K consecutive steps each, or 'auto': the largest K whose "
+        "estimated peak memory fits --memory (default: one proof); writes run.json and chunks/NNNN/",
     )
     p.add_argument(
         "--workers",
@@ -549,6 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="finish an interrupted chunked run in --out: keep its chunks whose proofs verify, prove the rest",
+    )
+    p.add_argument(
+        "--memory",
+        default=None,
+        help="memory budget of the prover, like 12G or 512M (default: 60%% of the available memory); a run whose "
+        "estimated peak exceeds it is refused before any work",
     )
     p.set_defaults(func=cmd_prove)
 

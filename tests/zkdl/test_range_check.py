@@ -17,6 +17,7 @@ from zkdl.gadgets.range_check import (
     TABLE_SIZE,
     BitsBackend,
     RangeLayout,
+    RangeLayouts,
     fraction_layers,
     make_range_backend,
     mask_mle,
@@ -408,3 +409,144 @@ def test_fused_layer_kernels_give_the_generic_proof(segs):
     finally:
         set_default_backend(None)
     assert fast == slow
+
+
+# =============================================================================================== several range tensors
+MULTI = [("a", 9, 16), ("b", 8, 1), ("c", 8, 5), ("d", 7, 0), ("e", 3, 12), ("f", 0, 2)]
+
+
+def test_pack_fills_every_tensor_but_the_last_and_keeps_segments_whole():
+    """Packing powers of two sorted descending into 2^max_log tensors, then the binary decomposition of the rest,
+    leaves no gap: every tensor but the last is exactly full, the last is padded to a power of two only."""
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        segs = [(f"s{i}", int(k), int(rng.integers(0, 17))) for i, k in enumerate(rng.integers(0, 9, 40))]
+        lays = RangeLayouts.pack(segs, max_log=7, min_log=2, tail_log=3)
+        total = sum(1 << k for _, k, _ in segs)
+        sizes = [lay.size for lay in lays.tensors.values()]
+        assert lays.used == total and sum(sizes) - total < max(4, total >> 2)
+        assert all(lay.used == lay.size for lay in list(lays.tensors.values())[:-1])
+        assert sorted(lays.tensors) == sorted(f"L{i}" for i in range(len(lays)))
+        for name, k, bits in segs:
+            seg = lays.segment(name)
+            assert (seg.log_size, seg.bits) == (k, bits) and seg.offset % (1 << k) == 0
+            assert seg.offset + (1 << k) <= lays[lays.owner(name)].size
+    big = RangeLayouts.pack([("x", 9, 1), ("y", 2, 3)], max_log=4)  # a segment larger than the cap: its own tensor
+    assert [lay.n for lay in big.tensors.values()] == [9, 2]  # the rest (4 entries) is a tensor of 4
+
+
+def _multi(seed=0, max_log=9):
+    lays = RangeLayouts.pack(MULTI, max_log=max_log, min_log=4, tail_log=2)
+    assert len(lays) >= 3
+    rng = np.random.default_rng(seed)
+    vals = {n: rng.integers(0, 1 << b, 1 << k) for n, k, b in MULTI}
+    return lays, lays.assemble(vals)
+
+
+def _prove_multi(backend, lays, Ls, tables, claim_on="L1"):
+    t = Transcript("test-range")
+    _commit_stub(t, tables)
+    ch = ProverChannel(t)
+    claims = backend.prove(lays, Ls, ch, tables=tables)
+    rho = t.challenge_frs("test/L-point", lays[claim_on].n)
+    lclaim = Claim(claim_on, rho, Fr.from_int64(Ls[claim_on]).evaluate(rho))
+    tclaims = backend.prove_translate(lays, [lclaim], ch, L_values=Ls, tables=tables)
+    return ch.writers["SUMC"].getvalue(), claims, lclaim, tclaims
+
+
+def _verify_multi(backend, lays, data, tables, lclaim):
+    t = Transcript("test-range")
+    _commit_stub(t, tables)
+    readers = {s: Reader(b"") for s in SECTIONS}
+    readers["SUMC"] = Reader(data)
+    ch = VerifierChannel(t, readers)
+    claims = backend.verify(lays, ch)
+    rho = t.challenge_frs("test/L-point", lays[lclaim.tensor].n)
+    tclaims = backend.verify_translate(lays, [Claim(lclaim.tensor, rho, lclaim.value)], ch)
+    readers["SUMC"].finish()
+    _open(tables, claims + tclaims)
+    return claims, tclaims
+
+
+@pytest.mark.parametrize("name", ["lookup", "bits"])
+def test_several_range_tensors_honest(name):
+    """One batched LogUp (lookup: one m for all tensors) or one zero check per tensor (bits): an honest proof
+    verifies and every returned claim is a true evaluation of a committed table."""
+    lays, Ls = _multi()
+    be = make_range_backend(name)
+    tables = be.committed_tables(lays, Ls)
+    assert set(tables) == set(be.committed_log_sizes(lays))
+    data, pclaims, lclaim, ptclaims = _prove_multi(be, lays, Ls, tables)
+    vclaims, vtclaims = _verify_multi(be, lays, data, tables, lclaim)
+    assert [(c.tensor, c.point, c.value) for c in vclaims + vtclaims] == [
+        (c.tensor, c.point, c.value) for c in pclaims + ptclaims
+    ]
+    claimed = {c.tensor for c in vclaims}
+    assert claimed == set(tables)  # a claim on every range tensor (and m)
+
+
+@pytest.mark.parametrize("name", ["lookup", "bits"])
+def test_several_range_tensors_out_of_range_entry_in_one_tensor_rejected(name):
+    """An entry of the last range tensor's 12-bit segment set to 2^12: the honest committer refuses it, and a
+    cheating prover's proof (multiplicities counting only the in-range entries) is rejected."""
+    lays, Ls = _multi()
+    seg = lays.segment("e")
+    tensor = lays.owner("e")
+    assert tensor != "L0"
+    Ls[tensor][seg.offset + 3] = 1 << 12
+    be = make_range_backend(name)
+    with pytest.raises(QuantizationOverflow, match="'e'"):
+        be.committed_tables(lays, Ls)
+    tables = be.committed_tables(lays, Ls, strict=False)
+    data, _, lclaim, _ = _prove_multi(be, lays, Ls, tables, claim_on=tensor)
+    with pytest.raises(REJECT):
+        _verify_multi(be, lays, data, tables, lclaim)
+
+
+def test_several_range_tensors_value_moved_between_tensors_rejected():
+    """LogUp over the union: a prover whose m counts an out-of-range value of L1 against the entry of a value
+    it left out of L0 (so the multiset union is unchanged in size) is still rejected."""
+    lays, Ls = _multi()
+    be = make_range_backend("lookup")
+    m = multiplicities(lays, Ls)
+    seg = lays.segment("b")  # 1-bit segment in L1 (or L0)
+    t_b = lays.owner("b")
+    old = int(Ls[t_b][seg.offset])
+    Ls[t_b][seg.offset] = 2  # out of its 1-bit range; multiplicities(…) no longer counts it ...
+    m2 = multiplicities(lays, Ls)
+    assert (m - m2).sum() == 1 and m2[(1 << 1) + old] == m[(1 << 1) + old] - 1
+    m2[(1 << 2) + 2] += 1  # ... a prover counts it as the 2-bit value 2 instead
+    tables = {**{k: v for k, v in Ls.items()}, "m": m2}
+    data, _, lclaim, _ = _prove_multi(be, lays, Ls, tables, claim_on=t_b)
+    with pytest.raises(REJECT):
+        _verify_multi(be, lays, data, tables, lclaim)
+
+
+def test_claim_on_an_unknown_range_tensor_is_refused():
+    lays, _ = _multi()
+    be = make_range_backend("lookup")
+    with pytest.raises(ValueError, match="range tensors"):
+        be.verify_translate(lays, [Claim("L9", (1, 2), 0)], None)
+
+
+def test_zero_denominator_in_a_later_value_tree_rejected_by_the_nonzero_check():
+    """Several range tensors: layer 1 of the *second* value tree forged to p_lo = q_lo = 0. The summed value root
+    P_v/Q_v then has Q_v = Π_k Q_k = 0 and P_v = 0, so the root equation holds whatever the other trees and the
+    table say; the nonzero check on the product of the denominators rejects it (before any layer sumcheck)."""
+    lays, Ls = _multi()
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lays, Ls)
+    data, _, lclaim, _ = _prove_multi(be, lays, Ls, tables)
+    offs = _fr_offsets(data)
+    forged = bytearray(data)
+    for i in (4, 6):  # the second value tree's p_lo, q_lo
+        forged[offs[i] : offs[i] + 32] = bytes(32)
+    with pytest.raises(VerificationError, match="zero denominator at the value tree's root"):
+        _verify_multi(be, lays, bytes(forged), tables, lclaim)
+
+
+def test_pack_refuses_absurd_totals_at_once():
+    """A statement's shapes can ask for 2^60 range-checked entries: packing refuses (the training proof turns
+    this into StatementMismatch, ``test_huge_statement_refused_before_any_work``) instead of looping."""
+    with pytest.raises(ValueError, match="range tensors"):
+        RangeLayouts.pack([(f"s{i}", 36, 1) for i in range(1 << 14)])  # 2^50 entries

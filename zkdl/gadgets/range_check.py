@@ -40,6 +40,15 @@ TABLE_SIZE = 1 << TABLE_LOG
 PLANE_LOG = 4
 PLANES = 1 << PLANE_LOG
 MAX_LOG_SIZE = 40
+#: The smallest range tensor (the value tree's layer 1 needs n ≥ 2).
+MIN_TENSOR_LOG = 2
+#: :meth:`RangeLayouts.pack`: range tensors of at most 2^24 entries (unless one segment is larger) ...
+PACK_MAX_LOG = 24
+#: ... and padding of the last tensor at most 2^-PACK_TAIL_LOG of the total (or 2^PACK_MIN_LOG entries).
+PACK_TAIL_LOG = 3
+PACK_MIN_LOG = 10
+#: More range tensors than this (2^36 entries at the cap) is no statement anyone can prove: refused at once.
+MAX_RANGE_TENSORS = 4096
 
 
 def _ceil_log2(x: int) -> int:
@@ -67,10 +76,11 @@ class RangeLayout:
     """Public placement of range-checked segments inside the one range tensor ``L`` of 2^n entries.
 
     Segments are sorted by size descending (stable) and placed back to back, which aligns each offset to its
-    size. ``n = max(⌈log2(total)⌉, 17)``; the tail after the last segment holds zeros with tag 0.
+    size. ``n = max(⌈log2(total)⌉, min_log)`` (``min_log`` defaults to the table's 17, at least
+    :data:`MIN_TENSOR_LOG`); the tail after the last segment holds zeros with tag 0.
     """
 
-    def __init__(self, segments: Sequence[tuple[str, int, int]]):
+    def __init__(self, segments: Sequence[tuple[str, int, int]], *, min_log: int = TABLE_LOG):
         seen: set[str] = set()
         items = []
         for name, log_size, bits in segments:
@@ -90,7 +100,7 @@ class RangeLayout:
             offset += 1 << log_size
         self.segments: tuple[Segment, ...] = tuple(segs)
         self.used = offset
-        self.n = max(_ceil_log2(offset), TABLE_LOG)
+        self.n = max(_ceil_log2(offset), int(min_log), MIN_TENSOR_LOG)
         self.size = 1 << self.n
         self._by_name = {s.name: s for s in segs}
 
@@ -185,10 +195,165 @@ class RangeLayout:
         L = np.asarray(L_values)
         if L.dtype.kind not in "iub":
             raise ValueError(f"L needs integer values, got {L.dtype}")
-        L = L.reshape(-1).astype(np.int64)
+        L = L.reshape(-1).astype(np.int64, copy=False)
         if L.size != self.size:
             raise ValueError(f"L has {L.size} entries, the layout needs 2^{self.n} = {self.size}")
         return L
+
+
+class RangeLayouts:
+    """Several range tensors, each a :class:`RangeLayout` of its own power-of-two size, by tensor name.
+
+    Segment names are unique across the tensors; a segment lives in exactly one tensor. A single
+    :class:`RangeLayout` is the one-tensor case (tensor ``"L"``, :func:`as_layouts`)."""
+
+    def __init__(self, tensors: Sequence[tuple[str, RangeLayout]]):
+        if not tensors:
+            raise ValueError("at least one range tensor is needed")
+        self.tensors: dict[str, RangeLayout] = {}
+        self._owner: dict[str, str] = {}
+        for name, lay in tensors:
+            if not isinstance(name, str) or not name or name in self.tensors:
+                raise ValueError(f"range tensor name {name!r} is empty, not a string or repeated")
+            self.tensors[name] = lay
+            for s in lay.segments:
+                if s.name in self._owner:
+                    raise ValueError(f"segment {s.name!r} is in two range tensors")
+                self._owner[s.name] = name
+
+    @classmethod
+    def pack(
+        cls,
+        segments: Sequence[tuple[str, int, int]],
+        *,
+        prefix: str = "L",
+        max_log: int | None = None,
+        tail_log: int | None = None,
+        min_log: int | None = None,
+    ) -> RangeLayouts:
+        """Pack segments (sorted by size descending, stable) back to back into range tensors ``L0, L1, …``:
+        while the rest does not fit one last tensor (padded to a power of two, at most ``2^max_log`` entries or
+        the largest segment, with at most ``max(total / 2^tail_log, 2^min_log)`` entries of padding), take the
+        largest full tensor of it (a power of two, at most that cap). Every tensor but the last is exactly full.
+        Because the segment sizes are powers of two sorted descending, every tensor boundary falls between two
+        segments (``docs/range-checks.md``)."""
+        max_log = PACK_MAX_LOG if max_log is None else max_log
+        tail_log = PACK_TAIL_LOG if tail_log is None else tail_log
+        min_log = PACK_MIN_LOG if min_log is None else min_log
+        items = sorted(((str(a), int(b), int(c)) for a, b, c in segments), key=lambda x: -x[1])
+        if not items:
+            raise ValueError("no range segments to pack")
+        total = sum(1 << k for _, k, _ in items)
+        cap = max(int(max_log), items[0][1])
+        if total >> cap > MAX_RANGE_TENSORS:
+            raise ValueError(
+                f"{total} range-checked entries need more than {MAX_RANGE_TENSORS} range tensors of 2^{cap} entries"
+            )
+        slack = max(total >> int(tail_log), 1 << int(min_log))  # padding allowed in the last tensor
+        logs: list[int] = []
+        rest = total
+        while rest > 0:
+            last = max(_ceil_log2(rest), MIN_TENSOR_LOG)
+            if last <= cap and (1 << last) - rest <= slack:
+                logs.append(last)
+                break
+            k = min(rest.bit_length() - 1, cap)
+            logs.append(k)
+            rest -= 1 << k
+        out, i = [], 0
+        for j, lg in enumerate(logs):
+            room, members = 1 << lg, []
+            while i < len(items) and (1 << items[i][1]) <= room:
+                members.append(items[i])
+                room -= 1 << items[i][1]
+                i += 1
+            if not members or (room and j < len(logs) - 1):
+                raise AssertionError("range tensor packing left a gap (segment sizes must be powers of two)")
+            out.append((f"{prefix}{j}", RangeLayout(members, min_log=lg)))
+        assert i == len(items), "every segment is placed"
+        return cls(out)
+
+    def __repr__(self) -> str:
+        return "RangeLayouts(" + ", ".join(f"{k}: 2^{v.n}" for k, v in self.tensors.items()) + ")"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RangeLayouts) and list(self.tensors.items()) == list(other.tensors.items())
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __len__(self) -> int:
+        return len(self.tensors)
+
+    def __getitem__(self, name: str) -> RangeLayout:
+        return self.tensors[name]
+
+    def items(self):
+        return self.tensors.items()
+
+    def names(self) -> list[str]:
+        return list(self.tensors)
+
+    @property
+    def used(self) -> int:
+        return sum(lay.used for lay in self.tensors.values())
+
+    @property
+    def size(self) -> int:
+        """Entries of all range tensors together (each padded to its own power of two)."""
+        return sum(lay.size for lay in self.tensors.values())
+
+    def owner(self, segment: str) -> str:
+        """The name of the range tensor that holds a segment."""
+        try:
+            return self._owner[segment]
+        except KeyError:
+            raise KeyError(f"no range segment named {segment!r}") from None
+
+    def segment(self, name: str) -> Segment:
+        return self.tensors[self.owner(name)].segment(name)
+
+    def point_for(self, segment: str, point: Sequence[int]) -> tuple[str, tuple[int, ...]]:
+        """(range tensor, point on it) of a point on a segment."""
+        t = self.owner(segment)
+        return t, self.tensors[t].point_for(segment, point)
+
+    def slice(self, segment: str) -> tuple[str, slice]:
+        t = self.owner(segment)
+        return t, self.tensors[t].slice(segment)
+
+    def descriptor(self) -> tuple[int, ...]:
+        """The public shape absorbed into the transcript: the number of tensors, then each tensor's descriptor."""
+        out = [len(self.tensors)]
+        for lay in self.tensors.values():
+            out += list(lay.descriptor())
+        return tuple(out)
+
+    def assemble(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every range tensor's int64 values from each segment's values."""
+        missing = set(self._owner) - set(values)
+        extra = set(values) - set(self._owner)
+        if missing or extra:
+            raise ValueError(f"segment values: missing {sorted(missing)}, unknown {sorted(extra)}")
+        return {t: lay.assemble({s.name: values[s.name] for s in lay.segments}) for t, lay in self.tensors.items()}
+
+    def as_values(self, L_values) -> dict[str, np.ndarray]:
+        """Range-tensor values by name, checked against the layouts (an array is the one-tensor case)."""
+        if not isinstance(L_values, Mapping):
+            if len(self.tensors) != 1:
+                raise ValueError(f"values of {len(self.tensors)} range tensors needed, got one array")
+            L_values = {next(iter(self.tensors)): L_values}
+        if set(L_values) != set(self.tensors):
+            raise ValueError(f"values for range tensors {sorted(L_values)}, the layout has {sorted(self.tensors)}")
+        return {t: lay._as_L(L_values[t]) for t, lay in self.tensors.items()}
+
+    def check_values(self, L_values) -> None:
+        for t, L in self.as_values(L_values).items():
+            self.tensors[t].check_values(L)
+
+
+def as_layouts(layout: RangeLayout | RangeLayouts) -> RangeLayouts:
+    """A single layout is the range tensor ``"L"``."""
+    return layout if isinstance(layout, RangeLayouts) else RangeLayouts([("L", layout)])
 
 
 # =============================================================================================== public MLEs
@@ -241,16 +406,20 @@ def _table_fr(backend=None) -> tuple[Fr, Fr]:
     return _TABLE_FR_CACHE[key]
 
 
-def multiplicities(layout: RangeLayout, L_values: np.ndarray) -> np.ndarray:
-    """How often each table entry occurs among the 2^n leaves (L_i, tag_i): entry j = 2^tag + L_i.
+def multiplicities(layout: RangeLayout | RangeLayouts, L_values) -> np.ndarray:
+    """How often each table entry occurs among the leaves (L_i, tag_i) of every range tensor: entry
+    j = 2^tag + L_i.
 
     Entries outside their range are not counted (an honest caller checked them first).
     """
-    L = layout._as_L(L_values)
-    tags = layout.tags()
-    ok = (L >= 0) & (L < (np.int64(1) << tags))
-    j = (np.int64(1) << tags[ok]) + L[ok]
-    return np.bincount(j, minlength=TABLE_SIZE).astype(np.int64)
+    lays = as_layouts(layout)
+    out = np.zeros(TABLE_SIZE, dtype=np.int64)
+    for name, L in lays.as_values(L_values).items():
+        tags = lays[name].tags()
+        ok = (L >= 0) & (L < (np.int64(1) << tags))
+        j = (np.int64(1) << tags[ok]) + L[ok]
+        out += np.bincount(j, minlength=TABLE_SIZE).astype(np.int64)
+    return out
 
 
 def fraction_layers(p: Fr, q: Fr) -> list[tuple[Fr, Fr]]:
@@ -300,16 +469,18 @@ _BITS_RELATION = sc.Relation.product(2, eq_weighted=True)
 # =============================================================================================== back-ends
 
 
-def _absorb_layout(transcript, layout: RangeLayout, backend: str) -> None:
+def _absorb_layout(transcript, layouts: RangeLayouts, backend: str) -> None:
     transcript.absorb_bytes("range/backend", backend.encode())
-    transcript.absorb_shape("range/layout", layout.descriptor())
+    transcript.absorb_shape("range/layout", layouts.descriptor())
 
 
-def _check_L_claims(layout: RangeLayout, claims: Sequence[Claim]) -> None:
+def _check_L_claims(layouts: RangeLayouts, claims: Sequence[Claim]) -> None:
     for c in claims:
-        if c.tensor != "L" or len(c.point) != layout.n:
+        lay = layouts.tensors.get(c.tensor)
+        if lay is None or len(c.point) != lay.n:
             raise ValueError(
-                f"expected claims on 'L' at points of {layout.n} variables, got {c.tensor!r} at {len(c.point)}"
+                f"expected claims on the range tensors {layouts.names()} at points of their sizes, got "
+                f"{c.tensor!r} at {len(c.point)} variables"
             )
 
 
@@ -447,13 +618,20 @@ def _gkr_tree(ch, layer1, n_steps: int, unit_last: bool, *, layers=None, leaf_ha
     return point, (p_claim, q_claim)
 
 
-def _roots_check(ch: ProverChannelProtocol | VerifierChannelProtocol, layer1) -> None:
-    """P_v/Q_v + P_t/Q_t = 0 with Q_v, Q_t ≠ 0, where P = p_lo·q_hi + p_hi·q_lo and Q = q_lo·q_hi."""
-    roots = []
-    for base in (0, 4):
-        p_lo, p_hi, q_lo, q_hi = layer1[base : base + 4]
-        roots.append((ch.mul(p_lo, q_hi) + ch.mul(p_hi, q_lo), ch.mul(q_lo, q_hi)))
-    (P_v, Q_v), (P_t, Q_t) = roots
+def _roots_check(ch: ProverChannelProtocol | VerifierChannelProtocol, value_layer1s, table_layer1) -> None:
+    """Σ_k P_k/Q_k + P_t/Q_t = 0 over the value trees k and the table tree, with every Q ≠ 0, where
+    P = p_lo·q_hi + p_hi·q_lo and Q = q_lo·q_hi. The value roots are summed as one fraction P_v/Q_v
+    (Q_v = Π_k Q_k, nonzero iff every Q_k is)."""
+
+    def root(quad):
+        p_lo, p_hi, q_lo, q_hi = quad
+        return ch.mul(p_lo, q_hi) + ch.mul(p_hi, q_lo), ch.mul(q_lo, q_hi)
+
+    P_v, Q_v = root(value_layer1s[0])
+    for quad in value_layer1s[1:]:
+        P_k, Q_k = root(quad)
+        P_v, Q_v = ch.mul(P_v, Q_k) + ch.mul(P_k, Q_v), ch.mul(Q_v, Q_k)
+    P_t, Q_t = root(table_layer1)
     ch.nonzero(Q_v, "range check: zero denominator at the value tree's root")
     ch.nonzero(Q_t, "range check: zero denominator at the table tree's root")
     ch.zero(
@@ -463,93 +641,126 @@ def _roots_check(ch: ProverChannelProtocol | VerifierChannelProtocol, layer1) ->
 
 
 class LookupBackend:
-    """LogUp + GKR fractional sums. Committed: ``L`` (2^n) and the multiplicities ``m`` (2^17)."""
+    """One batched LogUp + GKR fractional sums over every range tensor. Committed: each range tensor ``L_k``
+    (2^n_k) and one multiplicity table ``m`` (2^17) counting the leaves of all of them."""
 
     name = "lookup"
 
-    def committed_log_sizes(self, layout: RangeLayout) -> dict[str, int]:
-        return {"L": layout.n, "m": TABLE_LOG}
+    def committed_log_sizes(self, layout: RangeLayout | RangeLayouts) -> dict[str, int]:
+        lays = as_layouts(layout)
+        return {**{t: lay.n for t, lay in lays.items()}, "m": TABLE_LOG}
 
-    def committed_tables(self, layout: RangeLayout, L_values, *, strict: bool = True) -> dict[str, np.ndarray]:
-        """{"L": L, "m": m} (int64). ``strict`` raises QuantizationOverflow on an out-of-range entry."""
-        L = layout._as_L(L_values)
+    def committed_tables(
+        self, layout: RangeLayout | RangeLayouts, L_values, *, strict: bool = True
+    ) -> dict[str, np.ndarray]:
+        """{range tensor: L_k, "m": m} (int64). ``strict`` raises QuantizationOverflow on an out-of-range entry."""
+        lays = as_layouts(layout)
+        Ls = lays.as_values(L_values)
         if strict:
-            layout.check_values(L)
-        return {"L": L, "m": multiplicities(layout, L)}
+            lays.check_values(Ls)
+        return {**Ls, "m": multiplicities(lays, Ls)}
 
     # ---------------------------------------------------------------------------------------- prover
-    def prove(self, layout: RangeLayout, L_values, ch: ProverChannelProtocol, *, tables=None) -> list[Claim]:
-        """Prove, through the prover channel ``ch``, that the committed L (with the committed m) is in range.
-        ``tables``: what the caller committed (default: recomputed from ``L_values``). Returns the claims on L
-        and m to discharge."""
+    def prove(
+        self, layout: RangeLayout | RangeLayouts, L_values, ch: ProverChannelProtocol, *, tables=None
+    ) -> list[Claim]:
+        """Prove, through the prover channel ``ch``, that the committed range tensors (with the committed m) are
+        in range. ``tables``: what the caller committed (default: recomputed from ``L_values``). Returns the
+        claims on every range tensor and on m to discharge.
+
+        Messages: layer 1 of every value tree (in layout order) and of the table tree, the root check, then each
+        value tree's layer sumchecks and the table tree's. One value tree is alive at a time: the trees are built
+        once for their layer 1 (last to first, keeping the first) and again, but the first, for their sumchecks."""
+        lays = as_layouts(layout)
         if tables is None:
-            tables = self.committed_tables(layout, L_values, strict=False)
-        L = layout._as_L(tables["L"])
-        m = np.asarray(tables["m"]).reshape(-1).astype(np.int64)
+            tables = self.committed_tables(lays, L_values, strict=False)
+        Ls = lays.as_values({k: tables[k] for k in lays.names()})
+        m = np.asarray(tables["m"]).reshape(-1).astype(np.int64, copy=False)
         if m.size != TABLE_SIZE:
             raise ValueError(f"multiplicities need {TABLE_SIZE} entries, got {m.size}")
-        n = layout.n
         t = ch.transcript
-        _absorb_layout(t, layout, self.name)
+        _absorb_layout(t, lays, self.name)
         alpha = t.challenge_fr("range/alpha")
         beta = t.challenge_fr("range/beta")
 
-        # value tree: leaves (1, α − L − β·tag); table tree: leaves (−m, α − V)
-        q_val = _value_leaves(layout, L, alpha, beta)
-        be = q_val.backend
+        def value_tree(name):
+            """Layers 0 .. n − 1 of a value tree (leaves (1, α − L − β·tag)) and the leaves' halves."""
+            lay = lays[name]
+            q_val = _value_leaves(lay, Ls[name], alpha, beta)
+            h = 1 << (lay.n - 1)
+            vq_lo, vq_hi = q_val[:h], q_val[h:]
+            vbe = q_val.backend
+            fused = vbe.fused()
+            if fused is not None:  # layer n − 1 in one pass, without the temporaries
+                p1, q1 = fused.fraction_layer(None, q_val.limbs)
+                return fraction_layers(Fr(p1, vbe), Fr(q1, vbe)), vq_lo, vq_hi
+            return fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi), vq_lo, vq_hi
+
+        def layer1(layers):
+            return [layers[1][0][0], layers[1][0][1], layers[1][1][0], layers[1][1][1]]
+
+        names = lays.names()
+        value_l1: list = [None] * len(names)
+        first = None
+        for i in range(len(names) - 1, -1, -1):
+            built = value_tree(names[i])
+            value_l1[i] = layer1(built[0])
+            if i == 0:
+                first = built
+            del built
+        # table tree: leaves (−m, α − V)
+        be = get_backend(None)
         v_fr, k_fr = _table_fr(be)
-        q_tab = alpha - k_fr.axpy(beta, v_fr)
-        p_tab = -Fr.from_int64(m, be)
-        h = 1 << (n - 1)
-        vq_lo, vq_hi = q_val[:h], q_val[h:]
-        fused = be.fused()
-        if fused is not None:
-            p1, q1 = fused.fraction_layer(None, q_val.limbs)
-            val_layers = fraction_layers(Fr(p1, be), Fr(q1, be))  # layers 0 .. n − 1
-        else:
-            val_layers = fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi)
-        tab_layers = fraction_layers(p_tab, q_tab)  # layers 0 .. 17
-        layer1 = ch.values(
-            "range/layer1",
-            [x for lay in (val_layers, tab_layers) for x in (lay[1][0][0], lay[1][0][1], lay[1][1][0], lay[1][1][1])],
-        )
-        _roots_check(ch, layer1)
-        rho_v, (_, q_v) = _gkr_tree(ch, layer1[:4], n - 1, True, layers=val_layers, leaf_halves=(vq_lo, vq_hi))
-        del val_layers, vq_lo, vq_hi
-        rho_t, (p_t, q_t) = _gkr_tree(ch, layer1[4:], TABLE_LOG - 1, False, layers=tab_layers)
-        return self._leaves(ch, layout, alpha, beta, rho_v, q_v, rho_t, p_t, q_t)
+        tab_layers = fraction_layers(-Fr.from_int64(m, be), alpha - k_fr.axpy(beta, v_fr))  # layers 0 .. 17
+        sent = ch.values("range/layer1", [x for quad in value_l1 for x in quad] + layer1(tab_layers))
+        quads = [sent[4 * i : 4 * i + 4] for i in range(len(names) + 1)]
+        _roots_check(ch, quads[:-1], quads[-1])
+        value_leaves = []
+        for i, name in enumerate(names):
+            layers, vq_lo, vq_hi = first if i == 0 else value_tree(name)  # type: ignore[misc]
+            first = None
+            value_leaves.append(
+                _gkr_tree(ch, quads[i], lays[name].n - 1, True, layers=layers, leaf_halves=(vq_lo, vq_hi))
+            )
+            del layers, vq_lo, vq_hi
+        table_leaf = _gkr_tree(ch, quads[-1], TABLE_LOG - 1, False, layers=tab_layers)
+        return self._leaves(ch, lays, alpha, beta, value_leaves, table_leaf)
 
     @staticmethod
-    def _leaves(ch, layout, alpha, beta, rho_v, q_v, rho_t, p_t, q_t) -> list[Claim]:
-        """Leaf relations: q_v = α − L~(ρ_v) − β·tag~(ρ_v) gives the claim on L; p_t = −m~(ρ_t) the claim on m;
-        q_t must be the public table's α − V~(ρ_t)."""
+    def _leaves(ch, lays: RangeLayouts, alpha, beta, value_leaves, table_leaf) -> list[Claim]:
+        """Leaf relations: q_k = α − L_k~(ρ_k) − β·tag_k~(ρ_k) gives the claim on range tensor k;
+        p_t = −m~(ρ_t) the claim on m; q_t must be the public table's α − V~(ρ_t)."""
+        rho_t, (p_t, q_t) = table_leaf
         ch.zero(q_t - (alpha - table_mle(rho_t, beta)), "range check: the table tree's leaves are not the table")
-        L_val = alpha - q_v - beta * layout.tag_mle(rho_v)
-        return [Claim("L", tuple(rho_v), L_val), Claim("m", tuple(rho_t), -p_t)]
+        out = []
+        for (name, lay), (rho_v, (_, q_v)) in zip(lays.items(), value_leaves):
+            out.append(Claim(name, tuple(rho_v), alpha - q_v - beta * lay.tag_mle(rho_v)))
+        return [*out, Claim("m", tuple(rho_t), -p_t)]
 
     # ---------------------------------------------------------------------------------------- verifier
-    def verify(self, layout: RangeLayout, ch: VerifierChannelProtocol) -> list[Claim]:
-        """Check the range proof read through the verifier channel; return the claims on L and m.
-        Raises VerificationError / ProofFormatError."""
-        n = layout.n
+    def verify(self, layout: RangeLayout | RangeLayouts, ch: VerifierChannelProtocol) -> list[Claim]:
+        """Check the range proof read through the verifier channel; return the claims on every range tensor and
+        on m. Raises VerificationError / ProofFormatError."""
+        lays = as_layouts(layout)
         t = ch.transcript
-        _absorb_layout(t, layout, self.name)
+        _absorb_layout(t, lays, self.name)
         alpha = t.challenge_fr("range/alpha")
         beta = t.challenge_fr("range/beta")
-        layer1 = ch.values("range/layer1", 8)
-        _roots_check(ch, layer1)
-        rho_v, (_, q_v) = _gkr_tree(ch, layer1[:4], n - 1, True)
-        rho_t, (p_t, q_t) = _gkr_tree(ch, layer1[4:], TABLE_LOG - 1, False)
-        return self._leaves(ch, layout, alpha, beta, rho_v, q_v, rho_t, p_t, q_t)
+        sent = ch.values("range/layer1", 4 * len(lays) + 4)
+        quads = [sent[4 * i : 4 * i + 4] for i in range(len(lays) + 1)]
+        _roots_check(ch, quads[:-1], quads[-1])
+        value_leaves = [_gkr_tree(ch, quads[i], lay.n - 1, True) for i, (_, lay) in enumerate(lays.items())]
+        table_leaf = _gkr_tree(ch, quads[-1], TABLE_LOG - 1, False)
+        return self._leaves(ch, lays, alpha, beta, value_leaves, table_leaf)
 
     # ---------------------------------------------------------------------------------------- claims on L
     def prove_translate(self, layout, claims, ch: ProverChannelProtocol, *, L_values=None, tables=None) -> list[Claim]:
-        """Claims on L stay claims on the committed L: nothing to prove."""
-        _check_L_claims(layout, claims)
+        """Claims on a range tensor stay claims on that committed tensor: nothing to prove."""
+        _check_L_claims(as_layouts(layout), claims)
         return list(claims)
 
     def verify_translate(self, layout, claims, ch: VerifierChannelProtocol) -> list[Claim]:
-        _check_L_claims(layout, claims)
+        _check_L_claims(as_layouts(layout), claims)
         return list(claims)
 
 
@@ -585,20 +796,30 @@ def mask_mle(layout: RangeLayout, point: Sequence[int]) -> int:
     return acc % R
 
 
+def bits_table_name(tensor: str) -> str:
+    """The bit tensor of a range tensor: ``L`` → ``B``, ``L3`` → ``B3``."""
+    return "B" + tensor[1:] if tensor.startswith("L") else f"B.{tensor}"
+
+
 class BitsBackend:
-    """Bit decomposition (the paper's zkReLU range check). Committed: ``B`` (2^(n+4) bits, subset sums)."""
+    """Bit decomposition (the paper's zkReLU range check). Committed: per range tensor ``L_k`` its bit tensor
+    ``B_k`` (2^(n_k+4) bits, subset sums); one zero-check sumcheck per tensor."""
 
     name = "bits"
 
-    def committed_log_sizes(self, layout: RangeLayout) -> dict[str, int]:
-        return {"B": layout.n + PLANE_LOG}
+    def committed_log_sizes(self, layout: RangeLayout | RangeLayouts) -> dict[str, int]:
+        return {bits_table_name(t): lay.n + PLANE_LOG for t, lay in as_layouts(layout).items()}
 
-    def committed_tables(self, layout: RangeLayout, L_values, *, strict: bool = True) -> dict[str, np.ndarray]:
-        """{"B": bool array of 2^(n+4)}. ``strict`` raises QuantizationOverflow on an out-of-range entry."""
-        L = layout._as_L(L_values)
+    def committed_tables(
+        self, layout: RangeLayout | RangeLayouts, L_values, *, strict: bool = True
+    ) -> dict[str, np.ndarray]:
+        """{bit tensor: bool array of 2^(n_k+4)}. ``strict`` raises QuantizationOverflow on an out-of-range
+        entry."""
+        lays = as_layouts(layout)
+        Ls = lays.as_values(L_values)
         if strict:
-            layout.check_values(L)
-        return {"B": bit_tensor(layout, L)}
+            lays.check_values(Ls)
+        return {bits_table_name(t): bit_tensor(lays[t], L) for t, L in Ls.items()}
 
     @staticmethod
     def _mask(layout: RangeLayout) -> np.ndarray:
@@ -606,54 +827,72 @@ class BitsBackend:
         return (k[None, :] >= layout.tags()[:, None]).reshape(-1).astype(np.int64)
 
     @staticmethod
-    def _B_np(layout, L_values, tables) -> np.ndarray:
-        B = tables["B"] if tables is not None else bit_tensor(layout, L_values)
+    def _B_np(lays: RangeLayouts, tensor: str, L_values, tables) -> np.ndarray:
+        lay = lays[tensor]
+        if tables is not None:
+            B = tables[bits_table_name(tensor)]
+        else:
+            B = bit_tensor(lay, lays.as_values(L_values)[tensor])
         B = np.asarray(B).reshape(-1)
-        if B.size != 1 << (layout.n + PLANE_LOG):
-            raise ValueError(f"B needs 2^{layout.n + PLANE_LOG} entries, got {B.size}")
+        if B.size != 1 << (lay.n + PLANE_LOG):
+            raise ValueError(f"B needs 2^{lay.n + PLANE_LOG} entries, got {B.size}")
         return B.astype(np.int64)
 
-    def prove(self, layout: RangeLayout, L_values, ch: ProverChannelProtocol, *, tables=None) -> list[Claim]:
-        """Zero-check Σ eq(u, x)·B·(1 − B − μ·mask) = 0 over the committed B."""
-        B_np = self._B_np(layout, L_values, tables)
-        B = Fr.from_int64(B_np)
+    def prove(
+        self, layout: RangeLayout | RangeLayouts, L_values, ch: ProverChannelProtocol, *, tables=None
+    ) -> list[Claim]:
+        """Per range tensor, the zero-check Σ eq(u, x)·B·(1 − B − μ·mask) = 0 over its committed B."""
+        lays = as_layouts(layout)
         t = ch.transcript
-        _absorb_layout(t, layout, self.name)
-        u = t.challenge_frs("range/zero-point", layout.n + PLANE_LOG)
-        mu = t.challenge_fr("range/mu")
-        C = Fr.from_int64(self._mask(layout), B.backend).axpy(-mu, Fr.from_int64(1 - B_np, B.backend))
-        point, (b_val, c_val) = ch.sumcheck([B, C], _BITS_RELATION, 0, eq_point=u)
-        return self._finish(ch, layout, mu, point, b_val, c_val)
+        _absorb_layout(t, lays, self.name)
+        out = []
+        for name, lay in lays.items():
+            B_np = self._B_np(lays, name, L_values, tables)
+            B = Fr.from_int64(B_np)
+            u = t.challenge_frs("range/zero-point", lay.n + PLANE_LOG)
+            mu = t.challenge_fr("range/mu")
+            C = Fr.from_int64(self._mask(lay), B.backend).axpy(-mu, Fr.from_int64(1 - B_np, B.backend))
+            del B_np
+            point, (b_val, c_val) = ch.sumcheck([B, C], _BITS_RELATION, 0, eq_point=u)
+            out.append(self._finish(ch, name, lay, mu, point, b_val, c_val))
+        return out
 
     @staticmethod
-    def _finish(ch, layout, mu, point, b_val, c_val) -> list[Claim]:
+    def _finish(ch, name, layout, mu, point, b_val, c_val) -> Claim:
         ch.zero(
             c_val - (1 - b_val - mu * mask_mle(layout, point)),
             "range check (bits): the stated evaluation of 1 − B − μ·mask is wrong",
         )
-        return [Claim("B", tuple(point), b_val)]
+        return Claim(bits_table_name(name), tuple(point), b_val)
 
-    def verify(self, layout: RangeLayout, ch: VerifierChannelProtocol) -> list[Claim]:
+    def verify(self, layout: RangeLayout | RangeLayouts, ch: VerifierChannelProtocol) -> list[Claim]:
+        lays = as_layouts(layout)
         t = ch.transcript
-        _absorb_layout(t, layout, self.name)
-        nv = layout.n + PLANE_LOG
-        u = t.challenge_frs("range/zero-point", nv)
-        mu = t.challenge_fr("range/mu")
-        point, (b_val, c_val) = ch.sumcheck(nv, _BITS_RELATION, 0, eq_point=u, what="range check (bits)")
-        return self._finish(ch, layout, mu, point, b_val, c_val)
+        _absorb_layout(t, lays, self.name)
+        out = []
+        for name, lay in lays.items():
+            nv = lay.n + PLANE_LOG
+            u = t.challenge_frs("range/zero-point", nv)
+            mu = t.challenge_fr("range/mu")
+            point, (b_val, c_val) = ch.sumcheck(nv, _BITS_RELATION, 0, eq_point=u, what="range check (bits)")
+            out.append(self._finish(ch, name, lay, mu, point, b_val, c_val))
+        return out
 
     # ---------------------------------------------------------------------------------------- claims on L
     def prove_translate(self, layout, claims, ch: ProverChannelProtocol, *, L_values=None, tables=None) -> list[Claim]:
-        """For each claim L~(ρ) = v state b_k = B~(ρ, k); one claim B~(ρ, τ) = Σ_k eq(τ, k)·b_k per claim."""
-        _check_L_claims(layout, claims)
-        if not claims:
-            return []
-        B_np = self._B_np(layout, L_values, tables)
-        binary = bool(((B_np == 0) | (B_np == 1)).all())
-        cols = (B_np.reshape(-1, PLANES) != 0).T.copy() if binary else None
-        B = None if binary else Fr.from_int64(B_np)
+        """For each claim L_k~(ρ) = v state b_j = B_k~(ρ, j); one claim B_k~(ρ, τ) = Σ_j eq(τ, j)·b_j per claim."""
+        lays = as_layouts(layout)
+        _check_L_claims(lays, claims)
         out = []
+        cache: dict[str, tuple] = {}
         for c in claims:
+            if c.tensor not in cache:
+                cache.clear()  # one bit tensor at a time
+                B_np = self._B_np(lays, c.tensor, L_values, tables)
+                binary = bool(((B_np == 0) | (B_np == 1)).all())
+                cols = (B_np.reshape(-1, PLANES) != 0).T.copy() if binary else None
+                cache[c.tensor] = (cols, None if binary else Fr.from_int64(B_np))
+            cols, B = cache[c.tensor]
             if cols is not None:  # B~(ρ, k) = Σ_{i: bit k of L_i} eq(ρ, i): 16 subset sums of one eq table
                 eq = Fr.eq_table(list(c.point))
                 vals = [Fr(eq.limbs[cols[k]], eq.backend).sum() for k in range(PLANES)]
@@ -663,11 +902,11 @@ class BitsBackend:
                 for x in c.point:
                     tab = tab.fold(x)
                 vals = tab.to_ints()
-            out.append(self._translate(layout, c, ch.values("range/planes", vals), ch))
+            out.append(self._translate(c, ch.values("range/planes", vals), ch))
         return out
 
     @staticmethod
-    def _translate(layout, c: Claim, vals, ch) -> Claim:
+    def _translate(c: Claim, vals, ch) -> Claim:
         recomposed = 0
         for k, b in enumerate(vals):
             recomposed = recomposed + (1 << k) * b
@@ -676,11 +915,11 @@ class BitsBackend:
         value = 0
         for e, b in zip(_eq_small(tau), vals):
             value = value + e * b
-        return Claim("B", tuple(c.point) + tuple(tau), value)
+        return Claim(bits_table_name(c.tensor), tuple(c.point) + tuple(tau), value)
 
     def verify_translate(self, layout, claims, ch: VerifierChannelProtocol) -> list[Claim]:
-        _check_L_claims(layout, claims)
-        return [self._translate(layout, c, ch.values("range/planes", PLANES), ch) for c in claims]
+        _check_L_claims(as_layouts(layout), claims)
+        return [self._translate(c, ch.values("range/planes", PLANES), ch) for c in claims]
 
 
 RangeBackend = LookupBackend | BitsBackend
@@ -700,6 +939,9 @@ __all__ = [
     "LookupBackend",
     "MAX_BITS",
     "RangeLayout",
+    "RangeLayouts",
+    "as_layouts",
+    "bits_table_name",
     "Segment",
     "TABLE_LOG",
     "bit_tensor",

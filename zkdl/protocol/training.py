@@ -4,15 +4,16 @@ This module is the table of contents. The relation, tensor by tensor, and the or
 ``docs/protocol.md``; the transcript schedule in ``docs/transcript.md``. In short:
 
 * Committed (the only multi-scalar multiplications): the statement's tensors ``X, Y, W0.l, b0.l, WT.l, bT.l``
-  and, in the proof, the range tensor ``L`` (every range-checked integer as ≤16-bit limbs: ReLU signs and
-  magnitudes, rescaling remainders, rescaled input gradients, ΔW, Δb, the output) with the range back-end's
-  tables (``m`` for lookup, ``B`` for bits).
+  and, in the proof, the range tensors ``L0, L1, …`` (every range-checked integer as ≤16-bit limbs: ReLU signs
+  and magnitudes, rescaling remainders, rescaled input gradients, ΔW, Δb, the output, packed by size, each
+  tensor padded only to its own power of two) with the range back-end's tables (one ``m`` for lookup, a
+  ``B_k`` per range tensor for bits).
 * Every other tensor (Z, A, G_A, G_Z, G_W, per-step weights) is *virtual*: claims on it are reduced by
   sumchecks to claims on committed tensors. All steps of a layer are stacked on a leading step axis, so each
   relation is one sumcheck over all steps (order-independent, after training).
 * A claim registry reduces all claims on a committed tensor to one opening.
 
-The proof runs: commit the range tensor and its tables → the range check → the relation stages of
+The proof runs: commit the range tensors and their tables → the range check → the relation stages of
 :data:`STAGES` in order (each in ``relations/``, prover and verifier side by side) → one opening per committed
 tensor. :func:`prove` and :func:`verify` walk the same list.
 """
@@ -212,14 +213,14 @@ def prove(
     ch.writers["HEAD"].write_raw(statement.digest())
     lap("witness")
 
-    say("committing the range tensor")
+    say("committing the range tensors")
     tables = backend.committed_tables(pub.layout, w.range_values, strict=tamper is None)
     openings: dict[str, tuple[Commitment, Opening]] = {}
     for name, arr in tables.items():
         com, op = commit(params, arr, rng=rng)  # bool tables by subset sums, integers by short scalars
         ch.commitment(f"commit/{name}", com)
         openings[name] = (com, op)
-        w.ints[name] = arr.astype(np.int64)
+        w.ints[name] = arr if arr.dtype == np.int64 else arr.astype(np.int64)
     for name in loss.committed_log_sizes(statement):  # the exponential table's multiplicities (loss "ce")
         com, op = commit(params, w.ints[name], rng=rng)
         ch.commitment(f"commit/{name}", com)
@@ -235,12 +236,15 @@ def prove(
     for stage in STAGES:
         for instance in stage.instances(pub):
             stage.prove(ch, pub, w, reg, virt, instance)
+            w.release()  # bounded memory: field tables live for one stage instance (one layer)
     assert not virt.names(), f"unreduced virtual claims: {virt.names()}"
     lap("sumchecks")
 
     say("openings")
-    l_claims = reg.pop("L")
-    reg.extend(backend.prove_translate(pub.layout, l_claims, ch, L_values=w.range_values, tables=tables))
+    for tensor in pub.layout.names():
+        l_claims = reg.pop(tensor)
+        reg.extend(backend.prove_translate(pub.layout, l_claims, ch, L_values=w.range_values, tables=tables))
+    del tables
     for name in _committed_order(pub, backend):
         claims = reg.pop(name)
         if not claims:
@@ -249,6 +253,8 @@ def prove(
         table = w.fr(name)
         claim, folded_rows = prove_reduction_keeping_fold(table, claims, ch, com.layout.log_rows)
         ch.open(params, com, op, table, claim, folded_rows)
+        del table, folded_rows
+        w.release(name)  # one opened tensor's field table alive at a time
     ch.finish()
     lap("openings")
     cw = ContainerWriter(PROTOCOL_ID, flags=0 if zk else FLAG_TRANSPARENT)
@@ -329,8 +335,9 @@ def _verify_proof(
     if virt.names():
         raise VerificationError(f"internal: unreduced virtual claims {virt.names()}")
 
-    l_claims = reg.pop("L")
-    reg.extend(backend.verify_translate(pub.layout, l_claims, ch))
+    for tensor in pub.layout.names():
+        l_claims = reg.pop(tensor)
+        reg.extend(backend.verify_translate(pub.layout, l_claims, ch))
     for name in _committed_order(pub, backend):
         claims = reg.pop(name)
         if not claims:

@@ -1,9 +1,9 @@
 """What prover and verifier derive from a statement (:class:`Public`) and the prover's tables (:class:`Witness`).
 
 ``Public`` is the statement's padded shapes, the limb specifications of every range-checked tensor, the layout
-of the range tensor and the batch schedule's rows — everything both sides compute before the first message.
+of the range tensors and the batch schedule's rows — everything both sides compute before the first message.
 ``Witness`` holds the stacked, padded int64 tensors of a training run (all steps of a layer on a leading step
-axis, ``docs/protocol.md``), their field versions on demand, and the values of the range tensor.
+axis, ``docs/protocol.md``), their field versions on demand, and the values of the range tensors.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ZkdlError
 from ..field import Fr
-from ..gadgets.range_check import RangeLayout
+from ..gadgets.range_check import RangeLayouts
 from ..quant.train import BatchSchedule, TrainingRun
 from .shapes import LimbSpec, Shapes, limb_specs, log2, pad_to, tensor_shape
 from .statement import Statement
@@ -27,7 +27,7 @@ class Public:
     st: Statement
     sh: Shapes
     specs: dict[str, LimbSpec]
-    layout: RangeLayout
+    layout: RangeLayouts  # the range tensors L0, L1, … and the segments each holds
     rows: np.ndarray  # (T, B) dataset row of each batch entry
 
     @classmethod
@@ -46,9 +46,10 @@ class Public:
         return self.sh.nvars(shape)
 
 
-def range_layout(st: Statement) -> tuple[dict[str, LimbSpec], RangeLayout]:
-    """The limb specification of every range-checked tensor and the layout of the range tensor (cheap: no
-    batch schedule)."""
+def range_layout(st: Statement) -> tuple[dict[str, LimbSpec], RangeLayouts]:
+    """The limb specification of every range-checked tensor and the layout of the range tensors (cheap: no
+    batch schedule): every limb is a segment, packed by size into range tensors ``L0, L1, …`` of at most 2^22
+    entries each, every one but the last exactly full (``RangeLayouts.pack``)."""
     sh = st.shapes
     specs = limb_specs(st.params.to_dict(), st.num_layers, st.has_bias, loss=st.loss, classes=st.widths[-1])
     segs = []
@@ -56,7 +57,7 @@ def range_layout(st: Statement) -> tuple[dict[str, LimbSpec], RangeLayout]:
         log_size = sum(log2(s) for s in tensor_shape(name, sh))
         for seg, bits in zip(sp.segment_names(), sp.limb_bits):
             segs.append((seg, log_size, bits))
-    return specs, RangeLayout(segs)
+    return specs, RangeLayouts.pack(segs)
 
 
 class Witness:
@@ -162,10 +163,10 @@ class Witness:
         self.ints[MULTIPLICITIES] = multiplicities(self.pub, out["SMU"])
 
     def refresh(self, *, check: bool = True) -> None:
-        """Recompute the field tables and the range tensor from ``ints`` (after a test changed them).
+        """Recompute the field tables and the range tensors from ``ints`` (after a test changed them).
 
         ``check=False`` skips the limb range check, so a cheating prover can put out-of-range limbs into the range
-        tensor."""
+        tensors."""
         self._fr: dict[str, Fr] = {}
         if self.pub.st.loss == "ce":  # the exponential lookup's multiplicities follow the (possibly edited) indices
             from .relations.loss import MULTIPLICITIES, multiplicities
@@ -175,17 +176,30 @@ class Witness:
         for name, sp in self.pub.specs.items():
             for seg, arr in zip(sp.segment_names(), sp.limbs(self.ints[name], check=check)):
                 limbs[seg] = arr
-        self.range_values = self.pub.layout.assemble(limbs)
+        #: int64 values of each range tensor by name (its segments are the limbs of the limbed tensors)
+        self.range_values: dict[str, np.ndarray] = self.pub.layout.assemble(limbs)
 
-    def range_tensor(self) -> Fr:
-        """The range tensor L as field elements (its segments are the limbs of the limbed tensors)."""
-        if "__L__" not in self._fr:
-            self._fr["__L__"] = Fr.from_int64(self.range_values)
-        return self._fr["__L__"]
+    def segment_values(self, segment: str) -> np.ndarray:
+        """The int64 values of one limb segment (a view into its range tensor)."""
+        tensor, sl = self.pub.layout.slice(segment)
+        return self.range_values[tensor][sl]
+
+    def segment_fr(self, segment: str) -> Fr:
+        """One limb segment as field elements (cached like ``fr`` until the next ``release``)."""
+        key = f"segment:{segment}"
+        if key not in self._fr:
+            self._fr[key] = Fr.from_int64(self.segment_values(segment))
+        return self._fr[key]
+
+    def release(self, name: str | None = None) -> None:
+        """Drop the cached field version of a tensor (the prover is done with it), or of every tensor (``None``:
+        the next stage converts again what it needs, so the prover's field tables are one stage's working set)."""
+        if name is None:
+            self._fr.clear()
+        else:
+            self._fr.pop(name, None)
 
     def fr(self, name: str) -> Fr:
-        if name == "L":
-            return self.range_tensor()
         if name not in self._fr:
             self._fr[name] = Fr.from_int64(self.ints[name].reshape(-1))
         return self._fr[name]

@@ -1,9 +1,10 @@
-"""Range-checked tensors and their limbs in the range tensor L.
+"""Range-checked tensors and their limbs in the range tensors L0, L1, ….
 
-A range-checked tensor ``x`` is stored in L as limbs of at most 16 bits: ``x = Σ_i 2^(16 i)·limb_i − offset``
-(``shapes.LimbSpec``). A claim ``x~(p) = v`` becomes claims ``limb_i~(p) = v_i`` on L's segments: the prover
-states every limb's value but the top one, which both sides derive from ``v`` and the lower limbs (so a claim
-costs one message fewer than it has limbs).
+A range-checked tensor ``x`` is stored in the range tensors as limbs of at most 16 bits:
+``x = Σ_i 2^(16 i)·limb_i − offset`` (``shapes.LimbSpec``). A claim ``x~(p) = v`` becomes claims
+``limb_i~(p) = v_i`` on the limbs' segments: the prover states every limb's value but the top one, which both
+sides derive from ``v`` and the lower limbs (so a claim costs one message fewer than it has limbs). Each limb is
+a segment of one range tensor (``RangeLayouts.point_for``: the tensor and the point on it).
 
 Every range the int64 reference checks outside a step's intermediates is range-checked the same way: the whole
 dataset (``XS``, ``YS`` on ``X``, ``Y``), and per layer the initial (``IW``, ``IB``), per-step (``SW``, ``SB``)
@@ -22,7 +23,8 @@ from ..witness import Public, Witness
 
 def limbs_to_range_tensor(pub: Public, reg: ClaimRegistry, name: str, point, limb_values) -> None:
     for seg, v in zip(pub.specs[name].segment_names(), limb_values):
-        reg.add(Claim("L", pub.layout.point_for(seg, point), v))
+        tensor, at = pub.layout.point_for(seg, point)
+        reg.add(Claim(tensor, at, v))
 
 
 def top_limb(sp: LimbSpec, value, lower):
@@ -40,9 +42,8 @@ def prove_limb_claims(
     sp = pub.specs[name]
     lower = []
     if len(sp.limb_bits) > 1:
-        L = w.range_tensor()
         segs = sp.segment_names()[:-1]
-        lower = ch.values(f"limbs/{name}", [L[pub.layout.slice(seg)].evaluate(list(point)) for seg in segs])
+        lower = ch.values(f"limbs/{name}", [w.segment_fr(seg).evaluate(list(point)) for seg in segs])
     limbs_to_range_tensor(pub, reg, name, point, [*lower, top_limb(sp, value, lower)])
 
 
