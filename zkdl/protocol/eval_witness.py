@@ -244,6 +244,13 @@ class EvalWitness:
             self._fr["__L__"] = Fr.from_int64(self.range_values)
         return self._fr["__L__"]
 
+    def segment_fr(self, segment: str) -> Fr:
+        """One limb segment of the (single) range tensor as field elements (cached with the other tables)."""
+        key = f"segment:{segment}"
+        if key not in self._fr:
+            self._fr[key] = Fr.from_int64(self.range_values[self.pub.layout.slice(segment)])
+        return self._fr[key]
+
     def fr(self, name: str) -> Fr:
         if name == "L":
             return self.range_tensor()

@@ -15,6 +15,7 @@ on the tensor (committed, or virtual and reduced later) and as a claim on its li
 from __future__ import annotations
 
 from ...field import MODULUS as R
+from ...gadgets.range_check import as_layouts
 from ...piop.channel import ProverChannelProtocol, VerifierChannelProtocol
 from ...piop.claims import Claim, ClaimRegistry
 from ..shapes import LimbSpec
@@ -22,8 +23,9 @@ from ..witness import Public, Witness
 
 
 def limbs_to_range_tensor(pub: Public, reg: ClaimRegistry, name: str, point, limb_values) -> None:
+    lays = as_layouts(pub.layout)  # a single layout (the evaluation proofs) is the one range tensor "L"
     for seg, v in zip(pub.specs[name].segment_names(), limb_values):
-        tensor, at = pub.layout.point_for(seg, point)
+        tensor, at = lays.point_for(seg, point)
         reg.add(Claim(tensor, at, v))
 
 
