@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .commit.generators import PublicParams, default_cache_path, load, setup
-from .commit.pedersen import Opening
+from .commit.pedersen import Opening, commit_int
 from .errors import (
     DatasetError,
     MissingDependency,
@@ -42,6 +42,7 @@ from .errors import (
 )
 from .protocol import training
 from .protocol.evaluation_statement import EvalStatement
+from .protocol.shapes import pad_to
 from .protocol.statement import Statement
 from .quant import (
     BatchSchedule,
@@ -1745,3 +1746,114 @@ def verify_inference(
     """Verify the inference directory written by :func:`infer`: the outputs (and so the predicted classes) are
     those of the final model committed in the training statement."""
     return _verify_eval("inference", path, training_statement, params_path, allow_transparent)
+
+
+# =========================================================================================================
+# a data owner checks a statement commitment
+# =========================================================================================================
+@dataclass
+class CommitmentCheck:
+    """What :func:`check_commitment` found: whether the statement's commitment ``tensor`` is the commitment of the
+    given data under the given opening."""
+
+    matches: bool
+    tensor: str
+    statement_digest: str
+    entries: int
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "matches": self.matches,
+            "tensor": self.tensor,
+            "statement_digest": self.statement_digest,
+            "entries": self.entries,
+            "reason": self.reason,
+        }
+
+    def describe(self) -> str:
+        head = "MATCHES" if self.matches else "DOES NOT MATCH"
+        out = f"commitment {self.tensor} of statement {self.statement_digest[:16]}…: {head}"
+        return out + (f" ({self.reason})" if self.reason else f" ({self.entries} committed entries recomputed)")
+
+
+def _padded_shape(st: Statement, tensor: str) -> tuple[int, ...]:
+    sh = st.shapes
+    if tensor == "X":
+        return (sh.rows, sh.widths[0])
+    if tensor == "Y":
+        return (sh.rows, sh.widths[-1])
+    kind, _, layer = tensor.partition(".")
+    l = int(layer)
+    return sh.weight(l)[1:] if kind in ("W0", "WT") else sh.bias(l)[1:]
+
+
+def check_commitment(
+    statement: Statement | str | os.PathLike | dict,
+    tensor: str,
+    data,
+    opening: str | os.PathLike | dict,
+    *,
+    params_path: str | os.PathLike | None = None,
+    seed: int = 0,
+    task: str = "auto",
+    target: str | int | None = None,
+    standardize: bool = False,
+) -> CommitmentCheck:
+    """Recompute the statement's commitment ``tensor`` (``X``, ``Y``, ``W0.l``, ``b0.l``, ``WT.l``, ``bT.l``) from
+    ``data`` and the blinding factors of ``opening`` (the run's ``private/openings.json``, or its dict) and compare
+    it, byte for byte, with the statement's. ``data``: an integer array (or a ``.npy`` file) holding the tensor's
+    values as committed (unpadded); or, for ``X`` / ``Y``, the training data source itself (as given to ``zkdl
+    prove``, with the same ``seed``, ``task``, ``target`` and ``standardize``), quantized with the statement's
+    parameters. So the owner of a dataset can confirm "X is my dataset" without trusting the prover's word.
+
+    Returns a :class:`CommitmentCheck`; unusable input (no such tensor, unreadable opening or data, a shape that
+    does not fit the statement) raises a :class:`ZkdlError` subclass."""
+    st = load_statement(statement)
+    if tensor not in st.commitments:
+        raise StatementMismatch(f"the statement has no commitment {tensor!r}; it has {sorted(st.commitments)}")
+    if isinstance(opening, dict):
+        openings = opening
+    else:
+        try:
+            openings = json.loads(Path(opening).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"cannot read the opening {opening}: {exc}") from None
+    try:
+        blinds = [int(h, 16) for h in openings[tensor]]
+    except (KeyError, TypeError, ValueError):
+        raise DatasetError(f"the opening has no usable blinding factors for {tensor!r}") from None
+    if isinstance(data, np.ndarray) or (isinstance(data, str | os.PathLike) and str(data).endswith(".npy")):
+        try:
+            arr = np.asarray(data if isinstance(data, np.ndarray) else np.load(data, allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"cannot read {data}: {exc}") from None
+        if arr.dtype.kind not in "iu":
+            raise DatasetError(f"the values of {tensor} must be integers as committed (int64), got {arr.dtype}")
+        arr = arr.astype(np.int64)
+    elif tensor in ("X", "Y"):
+        fp = st.params
+        ds = load_dataset(data, seed=_int_arg("seed", seed, 0), task=task, target=target, standardize=standardize)
+        arr = quantize_inputs(ds.X_train, fp, ds.feature_names) if tensor == "X" else quantize_targets(ds.Y_train, fp)
+    else:
+        raise DatasetError(f"give the values of {tensor} as an integer .npy file (a data source only makes X and Y)")
+    shape = _padded_shape(st, tensor)
+    res = CommitmentCheck(False, tensor, st.digest().hex(), int(np.prod(shape)))
+    if tensor in ("X", "Y") and arr.ndim == 2 and arr.shape[0] != st.n_rows:
+        res.reason = f"the data has {arr.shape[0]} training rows, the statement commits {st.n_rows}"
+        return res
+    try:
+        padded = pad_to(arr, shape)
+    except ValueError:
+        raise DatasetError(f"{tensor} of shape {arr.shape} does not fit the statement's {shape}") from None
+    pp = public_params(_generators_needed(st), params_path, create=params_path is None)
+    if pp.digest.hex() != st.generators_digest:
+        raise SetupError("the generator cache is not the one the statement names (generators_digest differs)")
+    try:
+        com, _ = commit_int(pp, padded.reshape(-1), blinds=blinds)
+    except (ValueError, ZkdlError) as exc:
+        raise DatasetError(f"the opening does not fit {tensor}: {exc}") from None
+    res.matches = com.to_bytes() == st.commitments[tensor].to_bytes()
+    if not res.matches:
+        res.reason = "the data or the opening differs from what was committed"
+    return res

@@ -493,6 +493,27 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def cmd_check_commitment(args) -> int:
+    from . import api
+
+    res = api.check_commitment(
+        args.statement,
+        args.tensor,
+        args.data,
+        args.opening,
+        params_path=args.params,
+        seed=args.seed,
+        task=args.task,
+        target=args.target,
+        standardize=args.standardize,
+    )
+    if args.json:
+        print(json.dumps({"ok": True, **res.to_dict()}))
+    else:
+        print(res.describe())
+    return 0 if res.matches else 1
+
+
 def cmd_demo(args) -> int:
     if args.widths is None and args.model is None:
         args.widths = _widths(DEMO_WIDTHS)
@@ -620,6 +641,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("proof")
     _common(p)
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser(
+        "check-commitment",
+        help="confirm that a statement's commitment is to your data under the given opening (exit 0 yes, 1 no)",
+    )
+    p.add_argument("--statement", required=True, help="statement.json of the run")
+    p.add_argument("--tensor", required=True, help="X, Y, W0.l, b0.l, WT.l or bT.l")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="the tensor's integer values as committed (.npy), or for X / Y the training data as given to prove",
+    )
+    p.add_argument("--opening", required=True, help="the run's private/openings.json (blinding factors)")
+    p.add_argument("--seed", type=int, default=0, help="the seed the run split its data with (default 0)")
+    p.add_argument("--task", default="auto", choices=("auto", "classification", "regression"))
+    p.add_argument("--target", default=None, help="the target column the run used, for tabular files")
+    p.add_argument("--standardize", action="store_true", help="the run standardized its features")
+    p.add_argument("--params", help="generator cache file (default: the shared cache)")
+    _common(p)
+    p.set_defaults(func=cmd_check_commitment)
 
     p = sub.add_parser("export", help="write a run's final model as a torch state dict, ONNX or npz")
     p.add_argument("run", help="a prove run's output directory")
