@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "0474c1bd474b72ec8587e33b861e49af6d3240e5b8700eae99871c60ff8f3e06",
-    "lookup-transparent": "4bc5abe99b2dd99ccf98a5d36d513d08172edfd3e5fda048248208bce729fef6",
-    "bits-zk": "aff9f180f5a3b46b57c478c0b73f329113fd5b1f1e797e7becb25ad5e30e48b8",
-    "lookup-3-layers-mixed-bias": "074f001f2d4f16ed08e1301343da74a39725eb9ac440ef8af92c3192a001aec2",
+    "lookup-zk": "9b6ed3b15b9074db568f6bc7eefd12336b15e0d3d3c0750b249a65598ae76186",
+    "lookup-transparent": "517de9ebcfd1544c585578014468ad251aa674fa70fee752250e576709c63f5b",
+    "bits-zk": "7278f5307a89ab1cdce2af04fbf1a77e000e5e8b80c435d6c03f0c0aae67bfe3",
+    "lookup-3-layers-mixed-bias": "915422c1ebe89a84b3be53c4351166008270a7c00b6a8cf21db5b7ff01d8c1b4",
 }
 
 
