@@ -139,3 +139,15 @@ def test_huge_statement_refused_before_any_work():
         estimate_peak_memory(st)
     k = choose_chunk_steps(st, "12G")  # the largest chunk that fits is found without packing the whole run
     assert 1 <= k < 1 << 20 and estimate_peak_memory(dataclasses.replace(st, steps=k)).total <= 12 << 30
+
+
+def test_run_chunking_takes_the_planners_chunk_when_none_is_given():
+    from zkdl.runs import chunking
+
+    st = _statement(steps=64)
+    budget = estimate_peak_memory(dataclasses.replace(st, steps=8)).total  # 8 steps fit exactly, 9 do not
+    assert chunking.choose_chunk_steps(64, None, statement=st, memory=budget) == 8
+    assert chunking.choose_chunk_steps(64, 4, statement=st, memory=budget) == 4  # an explicit size wins
+    assert chunking.choose_chunk_steps(64) == 64  # no statement: one chunk
+    with pytest.raises(MemoryBudgetError):
+        chunking.choose_chunk_steps(64, None, statement=st, memory=1 << 20)
