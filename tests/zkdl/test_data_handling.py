@@ -187,12 +187,14 @@ def test_disk_and_memory_are_checked_before_training(tmp_path, monkeypatch):
         raise AssertionError("trained before the resource check")
 
     monkeypatch.setattr(api, "train_quantized", no_training)
-    monkeypatch.setattr(api, "_available_memory", lambda: 1 << 20)
-    with pytest.raises(ResourceError, match="GB of memory.*lower --steps or --batch"):
+    from zkdl.runs import planner
+
+    monkeypatch.setattr(planner, "available_memory", lambda: 1 << 20)  # the default budget: 60 % of it
+    with pytest.raises(ResourceError, match="of memory.*more than the budget.*batch smaller"):
         zkdl.prove_training(data=data, widths=[3, 4, 2], batch_size=8, steps=2, out_dir=tmp_path / "m")
-    with pytest.raises(ResourceError, match="GB of memory"):  # also without an output directory
+    with pytest.raises(ResourceError, match="of memory"):  # also without an output directory
         zkdl.prove_training(data=data, widths=[3, 4, 2], batch_size=8, steps=2)
-    monkeypatch.setattr(api, "_available_memory", lambda: 1 << 40)
+    monkeypatch.setattr(planner, "available_memory", lambda: 1 << 40)
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(api.shutil, "disk_usage", lambda p: usage._replace(free=1000))
     with pytest.raises(ResourceError, match="MB free"):

@@ -202,7 +202,10 @@ def _refusal(st: Statement, budget: int, est: MemoryEstimate, what: str, fits: i
     biggest = max((k for k in est.parts if k != "base"), key=lambda k: est.parts[k])
     remedy = "give more memory (--memory)"
     if fits is not None:
-        remedy += f", or prove at most {fits} step{'s' if fits != 1 else ''} per proof (--steps)"
+        remedy += (
+            f", or prove at most {fits} step{'s' if fits != 1 else ''} per proof (--chunk-steps {fits}, or "
+            "--chunk-steps auto)"
+        )
     remedy += f", or make the model narrower or the batch smaller (widths {list(st.widths)}, batch {st.batch_size})"
     return MemoryBudgetError(
         f"{what} needs about {format_bytes(est.total)} of memory (largest part: {biggest}, "
