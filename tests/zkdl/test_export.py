@@ -79,7 +79,7 @@ def _quantized_classes(run):
 def test_every_run_writes_a_torch_state_dict_and_a_scaled_npz(digits_run):
     run, bundle = digits_run
     priv = run / "private"
-    fp = FixedPointParams(**bundle.statement.params)
+    fp = bundle.statement.params
     with np.load(priv / "final_model.npz") as z:
         assert int(z["frac_bits"]) == fp.frac_bits == 16
         assert z["widths"].tolist() == [64, 16, 10]
