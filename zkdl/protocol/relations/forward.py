@@ -25,7 +25,7 @@ from ...piop.public_table import Dense, EqCombination, LessThan, mles, tables
 from ..eval_witness import EvalPublic, EvalWitness
 from ..shapes import log2, split_point
 from .limbs import prove_limb_claims, verify_limb_claims
-from .padding import _publics as padding_publics
+from .padding import padding_tables
 
 # tables E_A, E_Z, S, M:  E_A·(1 − S)·M + E_Z·((1 − 2S)·M − S)
 FORWARD_RELU_RELATION = sc.Relation(
@@ -221,7 +221,7 @@ def prove_weight_padding(
     for name, padded, true in _padded_weights(pub):
         rho = ch.transcript.challenge_frs(f"eval/pad/{name}", sum(log2(d) for d in padded))
         point, vals = ch.sumcheck(
-            tables(padding_publics(rho, padded, true)) + [w.fr(name)], sc.Relation.product(3), 0, n_public=2
+            tables(padding_tables(rho, padded, true)) + [w.fr(name)], sc.Relation.product(3), 0, n_public=2
         )
         reg.add(Claim(name, point, vals[2]))
 
@@ -236,7 +236,7 @@ def verify_weight_padding(
             nv,
             sc.Relation.product(3),
             0,
-            public=mles(padding_publics(rho, padded, true)),
+            public=mles(padding_tables(rho, padded, true)),
             what=f"zero padding of {name}",
         )
         reg.add(Claim(name, point, vals[2]))

@@ -42,7 +42,9 @@ def _pad_indicator(padded, true) -> PublicTable:
     return Combination([(1, Ones(inside.num_vars)), (R - 1, inside)], inside.num_vars)
 
 
-def _publics(rho, padded, true) -> list[PublicTable]:
+def padding_tables(rho, padded, true) -> list[PublicTable]:
+    """The public factors of a zero-padding check at ``rho``: ``eq(rho, ·)`` and the padding indicator (also
+    used by the evaluation proofs' check of the final weights' padding)."""
     return [EqTable(rho), _pad_indicator(padded, true)]
 
 
@@ -52,7 +54,7 @@ def prove(
     for name, padded, true in _padded_tensors(pub):
         rho = ch.transcript.challenge_frs(f"pad/{name}", sum(log2(d) for d in padded))
         point, vals = ch.sumcheck(
-            tables(_publics(rho, padded, true)) + [w.fr(name)], sc.Relation.product(3), 0, n_public=2
+            tables(padding_tables(rho, padded, true)) + [w.fr(name)], sc.Relation.product(3), 0, n_public=2
         )
         reg.add(Claim(name, point, vals[2]))
 
@@ -62,6 +64,10 @@ def verify(ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegistry, virt: C
         nv = sum(log2(d) for d in padded)
         rho = ch.transcript.challenge_frs(f"pad/{name}", nv)
         point, vals = ch.sumcheck(
-            nv, sc.Relation.product(3), 0, public=mles(_publics(rho, padded, true)), what=f"zero padding of {name}"
+            nv,
+            sc.Relation.product(3),
+            0,
+            public=mles(padding_tables(rho, padded, true)),
+            what=f"zero padding of {name}",
         )
         reg.add(Claim(name, point, vals[2]))
