@@ -435,13 +435,14 @@ def _evaluation_lines(bundle, title: str) -> list[str]:
     return lines
 
 
-def cmd_evaluate(args) -> int:
+def _prove_with_final_model(args, prove, data, title: str) -> int:
+    """``zkdl evaluate`` / ``zkdl infer``: one proof about the run's committed final model."""
     from . import api
 
     api.use_backend(args.backend)
-    bundle = api.evaluate(
+    bundle = prove(
         args.run,
-        args.data,
+        data,
         out_dir=args.out,
         params_path=args.params,
         zero_knowledge=not args.transparent,
@@ -450,27 +451,20 @@ def cmd_evaluate(args) -> int:
     if args.json:
         print(json.dumps({"ok": True, "out": str(bundle.out_dir), **bundle.summary}))
     else:
-        print("\n".join(_evaluation_lines(bundle, f"zkdl evaluate: proven test accuracy of {args.run}")))
+        print("\n".join(_evaluation_lines(bundle, f"{title} {args.run}")))
     return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import api
+
+    return _prove_with_final_model(args, api.evaluate, args.data, "zkdl evaluate: proven test accuracy of")
 
 
 def cmd_infer(args) -> int:
     from . import api
 
-    api.use_backend(args.backend)
-    bundle = api.infer(
-        args.run,
-        args.input,
-        out_dir=args.out,
-        params_path=args.params,
-        zero_knowledge=not args.transparent,
-        overwrite=args.force,
-    )
-    if args.json:
-        print(json.dumps({"ok": True, "out": str(bundle.out_dir), **bundle.summary}))
-    else:
-        print("\n".join(_evaluation_lines(bundle, f"zkdl infer: proven predictions of {args.run}")))
-    return 0
+    return _prove_with_final_model(args, api.infer, args.input, "zkdl infer: proven predictions of")
 
 
 def cmd_inspect(args) -> int:

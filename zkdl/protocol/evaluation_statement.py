@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import StatementFormatError
-from .statement import RANGE_BACKENDS
+from .statement import RANGE_BACKENDS, is_json_int
 
 EVAL_STATEMENT_VERSION = 1
 KINDS = ("evaluation", "inference")
@@ -61,10 +61,6 @@ def array_sha256(a: np.ndarray) -> str:
     a = np.ascontiguousarray(np.asarray(a), dtype="<i8")
     head = b"zkdl/array/v1\0" + json.dumps(list(a.shape)).encode() + b"\0"
     return hashlib.sha256(head + a.tobytes()).hexdigest()
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _digest(v) -> bool:
@@ -109,14 +105,14 @@ class EvalStatement:
         _need(self.kind in KINDS, f"kind must be one of {list(KINDS)}")
         _need(self.test_data in TEST_DATA, f"test_data must be one of {list(TEST_DATA)}")
         _need(_digest(self.training_statement), "training_statement must be 64 lowercase hex digits")
-        _need(_is_int(self.n_rows) and self.n_rows >= 1, "n_rows must be an integer ≥ 1")
+        _need(is_json_int(self.n_rows) and self.n_rows >= 1, "n_rows must be an integer ≥ 1")
         _need(_digest(self.inputs_sha256), "inputs_sha256 must be 64 lowercase hex digits")
         _need(self.range_backend in RANGE_BACKENDS, f"range_backend must be one of {list(RANGE_BACKENDS)}")
         _need(_digest(self.generators_digest), "generators_digest must be 64 lowercase hex digits")
         if self.kind == "evaluation":
             _need(_digest(self.labels_sha256), "an evaluation needs labels_sha256 (64 lowercase hex digits)")
             _need(
-                _is_int(self.correct) and 0 <= self.correct <= self.n_rows,  # type: ignore[operator]
+                is_json_int(self.correct) and 0 <= self.correct <= self.n_rows,  # type: ignore[operator]
                 "an evaluation needs correct, an integer in [0, n_rows]",
             )
             _need(self.outputs_sha256 is None, "an evaluation has outputs_sha256 null")
@@ -149,8 +145,8 @@ class EvalStatement:
             f"keys must be exactly {sorted(EVAL_STATEMENT_KEYS)}; missing "
             f"{sorted(set(EVAL_STATEMENT_KEYS) - keys)}, unknown {sorted(map(str, keys - set(EVAL_STATEMENT_KEYS)))}",
         )
-        _need(_is_int(d["version"]), "version must be an integer")
-        _need(d["correct"] is None or _is_int(d["correct"]), "correct must be null or an integer")
+        _need(is_json_int(d["version"]), "version must be an integer")
+        _need(d["correct"] is None or is_json_int(d["correct"]), "correct must be null or an integer")
         for k in ("kind", "test_data", "range_backend"):
             _need(isinstance(d[k], str), f"{k} must be a string")
         return cls(**{k: d[k] for k in EVAL_STATEMENT_KEYS})

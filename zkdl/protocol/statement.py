@@ -75,7 +75,8 @@ OPTIONAL_STATEMENT_KEYS = ("step_offset", TEST_SPLIT_KEY, "loss")
 _HEX = frozenset("0123456789abcdef")
 
 
-def _is_int(v) -> bool:
+def is_json_int(v) -> bool:
+    """A JSON integer (``bool`` is not one)."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -132,7 +133,7 @@ class Statement:
             raise StatementMismatch("has_bias needs one flag per layer")
         if self.batch_size < 1 or self.steps < 1 or self.n_rows < 1:
             raise StatementMismatch("batch_size, steps and n_rows must be positive")
-        if not _is_int(self.step_offset) or not 0 <= self.step_offset < 1 << 62:
+        if not is_json_int(self.step_offset) or not 0 <= self.step_offset < 1 << 62:
             raise StatementMismatch(f"step_offset must be an integer in [0, 2^62), got {self.step_offset!r}")
         if self.range_backend not in RANGE_BACKENDS:
             raise StatementMismatch(f"unknown range backend {self.range_backend!r}; use one of {RANGE_BACKENDS}")
@@ -239,7 +240,7 @@ class Statement:
         )
         offset = d.get("step_offset", 0)
         _need(
-            _is_int(offset) and 0 <= offset < 1 << 62 and ("step_offset" not in d or offset >= 1),
+            is_json_int(offset) and 0 <= offset < 1 << 62 and ("step_offset" not in d or offset >= 1),
             "step_offset must be an integer in [1, 2^62) when present (0 is written by leaving it out)",
         )
         loss = d.get("loss", "mse")
@@ -247,12 +248,12 @@ class Statement:
             "loss" not in d or (isinstance(loss, str) and loss in LOSSES and loss != "mse"),
             'loss must be "ce" when present (MSE is the default and is written by leaving the key out)',
         )
-        _need(_is_int(d["version"]), "version must be an integer")
+        _need(is_json_int(d["version"]), "version must be an integer")
         if d["version"] != STATEMENT_VERSION:
             raise StatementFormatError(f"unsupported statement version {d['version']!r}")
         w = d["widths"]
         _need(
-            isinstance(w, list) and len(w) >= 2 and all(_is_int(x) and x >= 1 for x in w),
+            isinstance(w, list) and len(w) >= 2 and all(is_json_int(x) and x >= 1 for x in w),
             "widths must be an array of at least two integers ≥ 1",
         )
         hb = d["has_bias"]
@@ -262,14 +263,14 @@ class Statement:
         )
         p = d["params"]
         _need(
-            isinstance(p, dict) and set(p) == set(PARAM_KEYS) and all(_is_int(v) for v in p.values()),
+            isinstance(p, dict) and set(p) == set(PARAM_KEYS) and all(is_json_int(v) for v in p.values()),
             f"params must be an object with exactly the integer fields {list(PARAM_KEYS)}",
         )
         for k in ("batch_size", "steps", "n_rows"):
-            _need(_is_int(d[k]) and d[k] >= 1, f"{k} must be an integer ≥ 1")
+            _need(is_json_int(d[k]) and d[k] >= 1, f"{k} must be an integer ≥ 1")
         seed = d["schedule_seed"]
         _need(
-            seed is None or (_is_int(seed) and 0 <= seed < 1 << 64),
+            seed is None or (is_json_int(seed) and 0 <= seed < 1 << 64),
             "schedule_seed must be null or an integer in [0, 2^64)",
         )
         _need(
@@ -342,7 +343,7 @@ def _parse_test_split(ts) -> dict:
         isinstance(ts, dict) and set(ts) == {"n_rows", "X", "Y"},
         "test_split must be an object with exactly n_rows, X and Y",
     )
-    _need(_is_int(ts["n_rows"]) and ts["n_rows"] >= 1, "test_split.n_rows must be an integer ≥ 1")
+    _need(is_json_int(ts["n_rows"]) and ts["n_rows"] >= 1, "test_split.n_rows must be an integer ≥ 1")
     _need(all(_lower_hex(ts[k]) and ts[k] for k in ("X", "Y")), "test_split.X and .Y must be lowercase hex")
     try:
         return {"n_rows": ts["n_rows"], **{k: Commitment.from_bytes(bytes.fromhex(ts[k])) for k in ("X", "Y")}}
