@@ -545,10 +545,10 @@ def _prove_training(
         # the held-out split goes into the statement, which the transcript absorbs before any step is proven
         if ds.labels_test is None:
             raise DatasetError("--test-split commits a classification test split: the data needs class labels")
-        from .protocol.eval_witness import commit_test_split
+        from .protocol.eval_witness import commit_test_data
 
         split_arrays = {"X": quantize_inputs(ds.X_test, fp, ds.feature_names), "labels": ds.labels_test}
-        ts, opened = commit_test_split(pp, st0.widths, split_arrays["X"], split_arrays["labels"])
+        ts, opened = commit_test_data(pp, st0.widths, split_arrays["X"], split_arrays["labels"])
         split_opens = {f"test_split.{k}": v for k, v in opened.items()}
         st0 = Statement(**{**st0.__dict__, "test_split": ts})
     say("committing the data, labels and weights")

@@ -26,7 +26,7 @@ from zkdl.commit.pedersen import commit_int
 from zkdl.errors import ProofFormatError, StatementFormatError, StatementMismatch, VerificationError
 from zkdl.protocol import evaluation
 from zkdl.protocol import shapes as shapes_mod
-from zkdl.protocol.eval_witness import EvalPublic, argmax_tables, commit_test_split
+from zkdl.protocol.eval_witness import EvalPublic, argmax_tables, commit_test_data
 from zkdl.protocol.evaluation_statement import EvalStatement, array_sha256
 from zkdl.protocol.statement import Statement
 from zkdl.quant import FixedPointParams, QuantizedModel, predict_int
@@ -408,7 +408,7 @@ def test_quantized_model_of_the_run_matches_its_summary(iris_run):
 def split_trained(pp, trained):
     """The base run's statement with the held-out rows committed in its test_split field."""
     st, run, Xt, labels, wopen = trained
-    ts, opened = commit_test_split(pp, st.widths, Xt, labels)
+    ts, opened = commit_test_data(pp, st.widths, Xt, labels)
     st_split = dataclasses.replace(st, test_split=ts)
     return st_split, {k: list(op.blinds) for k, op in opened.items()}
 

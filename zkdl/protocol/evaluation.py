@@ -4,13 +4,21 @@ Both are bound to a training statement: the only weight commitments they use are
 ``bT.l``, the same bytes), opened with the training run's openings. The prover commits only the range tensor of
 the forward pass (and the range back-end's tables); everything else is virtual, as in training.
 
-* **evaluation** (:data:`STAGES`): the forward pass on labelled public inputs, the predicted class of every row
+* **evaluation** (:data:`STAGES`): the forward pass on labelled inputs, the predicted class of every row
   (``relations/argmax.py``) and the public count of rows whose predicted class equals the label;
+* **regression evaluation** (:data:`REGRESSION_STAGES`): the forward pass and the public sum of squared errors
+  against the targets (``relations/sse.py``);
 * **inference** (:data:`INFERENCE_STAGES`): the forward pass on public inputs with public outputs (the verifier
   takes each row's class as the first maximal output itself).
 
 The proof runs like a training proof: commit the range tensor → range check → the stages in order → one opening
 per committed tensor. :func:`prove` and :func:`verify` walk the same list.
+
+The test data of an evaluation is public (the verifier holds the rows) or committed (``test_data`` "committed":
+hiding commitments in the evaluation statement, made at evaluation time; "training-split-committed": the training
+statement's ``test_split`` commitments, made before training). Committed rows are the tables ``TX`` (inputs) and
+``TY`` (one-hot labels or targets): the first layer's forward sumcheck and the argmax or SSE stage leave claims on
+them at random points, opened like the weights' (in zero-knowledge mode without revealing the value).
 """
 
 from __future__ import annotations
@@ -32,14 +40,23 @@ from ..transcript import Transcript
 from .channel import SECTIONS, ProverChannel, VerifierChannel
 from .eval_witness import EvalPublic, EvalWitness, check_test_split_opening
 from .evaluation_statement import EvalStatement
-from .relations import argmax, forward
+from .relations import argmax, forward, sse
 from .statement import Statement
 from .training import MODE_TRANSPARENT, MODE_ZK, Stage, generators_needed
 from .zk_channel import ZkProverChannel, ZkVerifierChannel
 
 PROTOCOL_ID = "zkdl/eval/v1"
 
-__all__ = ["INFERENCE_STAGES", "PROTOCOL_ID", "STAGES", "EvalPublic", "EvalWitness", "prove", "verify"]
+__all__ = [
+    "INFERENCE_STAGES",
+    "PROTOCOL_ID",
+    "REGRESSION_STAGES",
+    "STAGES",
+    "EvalPublic",
+    "EvalWitness",
+    "prove",
+    "verify",
+]
 
 
 # (Stage's instances are typed for the training Public; these take an EvalPublic)
@@ -55,13 +72,23 @@ def _hidden_layers_backwards(pub: Any) -> list[int]:
     return list(range(pub.n_layers - 1, 0, -1))
 
 
+def _if_committed(pub: Any) -> list[None]:
+    return [None] if pub.committed else []
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("argmax", argmax.prove, argmax.verify, _once),  # predicted classes and the count of correct ones
     Stage("forward", forward.prove_matmul, forward.verify_matmul, _layers_backwards),
     Stage("relu", forward.prove_relu, forward.verify_relu, _hidden_layers_backwards),
     Stage("output", forward.prove_output, forward.verify_output, _once),  # Z'_L is the range-checked output
+    Stage("data", forward.prove_data_ranges, forward.verify_data_ranges, _if_committed),  # committed rows in range
     Stage("weights", forward.prove_weight_ranges, forward.verify_weight_ranges, _once),
     Stage("padding", forward.prove_weight_padding, forward.verify_weight_padding, _once),
+)
+
+REGRESSION_STAGES: tuple[Stage, ...] = (
+    Stage("sse", sse.prove, sse.verify, _once),  # the sum of squared errors against the targets
+    *STAGES[1:],
 )
 
 INFERENCE_STAGES: tuple[Stage, ...] = (
@@ -77,11 +104,20 @@ def eval_generators_needed(pub: EvalPublic) -> int:
     need = generators_needed(pub.st)
     for k in make_range_backend(pub.est.range_backend).committed_log_sizes(pub.layout).values():
         need = max(need, Layout.for_length(1 << k).cols)
+    for com in pub.data_commitments.values():
+        need = max(need, com.layout.cols)
     return need
 
 
 def stages_of(est: EvalStatement) -> tuple[Stage, ...]:
-    return STAGES if est.kind == "evaluation" else INFERENCE_STAGES
+    if est.kind == "inference":
+        return INFERENCE_STAGES
+    return REGRESSION_STAGES if est.regression else STAGES
+
+
+def _opened_names(pub: EvalPublic) -> list[str]:
+    """The committed tensors the proof opens besides its range tables: the test data's, then the final model's."""
+    return list(pub.data_commitments) + _weight_names(pub.st)
 
 
 def _weight_names(st: Statement) -> list[str]:
@@ -113,17 +149,23 @@ def prove(
     biases,
     weight_openings: dict[str, Opening],
     *,
+    data: dict | None = None,
+    data_openings: dict[str, Opening] | None = None,
     rng=None,
     zk: bool = True,
     tamper: Callable[[EvalWitness], None] | None = None,
 ) -> tuple[bytes, dict[str, float]]:
     """Prove the forward pass of the final model (``weights``, ``biases``: int64, unpadded, opening the training
-    statement's ``WT.l``, ``bT.l`` with ``weight_openings``) on ``pub``'s public data. ``tamper`` (soundness tests
-    only) may change the witness before anything is committed."""
+    statement's ``WT.l``, ``bT.l`` with ``weight_openings``) on ``pub``'s data. Committed test data: ``data`` the
+    rows (``{"X", "labels"}``, see :class:`EvalWitness`) and ``data_openings`` the openings of ``TX``, ``TY``.
+    ``tamper`` (soundness tests only) may change the witness before anything is committed."""
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     st, est = pub.st, pub.est
-    w = EvalWitness(pub, weights, biases)
+    w = EvalWitness(pub, weights, biases, data)
+    opens = {**weight_openings, **(data_openings or {})}
+    if pub.committed and not set(pub.data_commitments) <= set(opens):
+        raise StatementMismatch("an evaluation on committed test data needs the openings of TX and TY")
     if tamper is not None:
         tamper(w)
     backend = make_range_backend(est.range_backend)
@@ -147,11 +189,12 @@ def prove(
     assert not virt.names(), f"unreduced virtual claims: {virt.names()}"
     l_claims = reg.pop("L")
     reg.extend(backend.prove_translate(pub.layout, l_claims, ch, L_values=w.range_values, tables=tables))
-    for name in list(backend.committed_log_sizes(pub.layout)) + _weight_names(st):
+    coms = {**st.commitments, **pub.data_commitments}
+    for name in list(backend.committed_log_sizes(pub.layout)) + _opened_names(pub):
         claims = reg.pop(name)
         if not claims:
             raise AssertionError(f"no claim on committed tensor {name}")
-        com, op = openings[name] if name in openings else (st.commitments[name], weight_openings[name])
+        com, op = openings[name] if name in openings else (coms[name], opens[name])
         table = w.fr(name)
         ch.open(params, com, op, table, prove_reduction(table, claims, ch))
     ch.finish()
@@ -183,7 +226,7 @@ def verify(
     backend = make_range_backend(est.range_backend)
     t = _new_transcript(st, est, zk=zk, format_version=cr.format_version)
     ch = (channel_factory or ZkVerifierChannel)(t, readers, params) if zk else VerifierChannel(t, readers)
-    coms: dict[str, Commitment] = dict(st.commitments)
+    coms: dict[str, Commitment] = {**st.commitments, **pub.data_commitments}
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
         com = ch.commitment(f"commit/{name}")
         if com.layout != Layout.for_length(1 << log_size):
@@ -198,7 +241,7 @@ def verify(
         raise VerificationError(f"internal: unreduced virtual claims {virt.names()}")
     l_claims = reg.pop("L")
     reg.extend(backend.verify_translate(pub.layout, l_claims, ch))
-    for name in list(backend.committed_log_sizes(pub.layout)) + _weight_names(st):
+    for name in list(backend.committed_log_sizes(pub.layout)) + _opened_names(pub):
         claims = reg.pop(name)
         if not claims:
             raise VerificationError(f"internal: no claim on committed tensor {name}")

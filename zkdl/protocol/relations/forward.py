@@ -5,13 +5,14 @@ are the batch axis, the weights are the training statement's final commitments `
 
 * forward matmul of layer l: ``Z[i,j] = Σ_k A[i,k]·W[k,j] + 2^F·[i < n]·b[j]`` with ``Z = 2^F·Z' + R_Z``: at a
   fresh point ``(u_i, u_j)`` the prover states ``Z'~`` (not for public outputs), ``R_Z~`` and ``b~(u_j)``, and one
-  sumcheck over k of ``A(u_i, k)·W(k, u_j)`` reduces the claim to ``A_{l-1}`` (public inputs for l = 1: the
-  verifier contracts them itself) and ``WT.l``;
+  sumcheck over k of ``A(u_i, k)·W(k, u_j)`` reduces the claim to ``A_{l-1}`` (for l = 1 public inputs, which
+  the verifier contracts itself, or the committed inputs ``TX``) and ``WT.l``;
 * ReLU of hidden layer l: ``A = (1 − S)⊙M``, ``Z' = (1 − 2S)⊙M − S`` with ``S`` one bit and ``M`` range-checked
   (relu.py's relation without the backward part), all claims batched into one sumcheck;
 * output: claims on ``Z'_L`` are claims on the range-checked output ``O`` (evaluation);
 * the final weights and biases are range-checked at fresh points (``FW{l}``, ``FB{l}``) and proven zero outside
-  their true shapes (``relations/padding.py``'s zero check).
+  their true shapes (``relations/padding.py``'s zero check);
+* committed test data: the inputs ``TX`` and labels ``TY`` are range-checked at fresh points (``XC``, ``YC``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def _public_output(pub: EvalPublic, l: int) -> bool:
 def _public_inputs(pub: EvalPublic, u_i) -> Dense:
     """``X(u_i, k)`` over k: the public inputs with the row variables bound (both sides compute it in full)."""
     sh = pub.sh
+    assert pub.X_fr is not None
     return Dense(pub.X_fr.contract((1, sh.batch, sh.widths[0]), Fr.eq_table(list(u_i))))
 
 
@@ -89,14 +91,15 @@ def prove_matmul(
         reg.add(Claim(f"bT.{l}", u_j, vals[-1]))
     prove_limb_claims(ch, pub, w, reg, f"RZ{l}", rho, rz)  # type: ignore[arg-type]
     W_part = w.fr(f"WT.{l}").contract((Din, Dout, 1), Fr.eq_table(u_j))
-    if l == 1:
+    if l == 1 and not pub.committed:
         point, (_, wv) = ch.sumcheck(
             [_public_inputs(pub, u_i).table(), W_part], sc.Relation.product(2), claim, n_public=1
         )
     else:
-        A_part = w.fr(f"A{l - 1}").contract((1, Np, Din), Fr.eq_table(u_i))
+        src = "TX" if l == 1 else f"A{l - 1}"
+        A_part = w.fr(src).contract((1, Np, Din), Fr.eq_table(u_i))
         point, (a, wv) = ch.sumcheck([A_part, W_part], sc.Relation.product(2), claim)
-        virt.add(Claim(f"A{l - 1}", u_i + point, a))
+        (reg if l == 1 else virt).add(Claim(src, u_i + point, a))
     reg.add(Claim(f"WT.{l}", point + u_j, wv))
 
 
@@ -117,13 +120,13 @@ def verify_matmul(
         reg.add(Claim(f"bT.{l}", u_j, vals[-1]))
     verify_limb_claims(ch, pub, reg, f"RZ{l}", rho, rz)  # type: ignore[arg-type]
     what = f"forward matmul of layer {l}"
-    if l == 1:
+    if l == 1 and not pub.committed:
         point, (_, wv) = ch.sumcheck(
             log2(Din), sc.Relation.product(2), claim, public=[_public_inputs(pub, u_i).mle], what=what
         )
     else:
         point, (a, wv) = ch.sumcheck(log2(Din), sc.Relation.product(2), claim, what=what)
-        virt.add(Claim(f"A{l - 1}", u_i + point, a))
+        (reg if l == 1 else virt).add(Claim("TX" if l == 1 else f"A{l - 1}", u_i + point, a))
     reg.add(Claim(f"WT.{l}", point + u_j, wv))
 
 
@@ -182,24 +185,52 @@ def _weights(pub: EvalPublic) -> list[tuple[str, str, int]]:
     return out
 
 
-def prove_weight_ranges(
-    ch: ProverChannelProtocol, pub: EvalPublic, w: EvalWitness, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
-) -> None:
-    for tensor, limbed, nv in _weights(pub):
+def _test_data(pub: EvalPublic) -> list[tuple[str, str, int]]:
+    sh = pub.sh
+    nb = log2(sh.batch)
+    return [("TX", "XC", nb + log2(sh.widths[0])), ("TY", "YC", nb + log2(sh.widths[-1]))]
+
+
+def _prove_ranges(ch, pub: EvalPublic, w: EvalWitness, reg: ClaimRegistry, items) -> None:
+    for tensor, limbed, nv in items:
         rho = ch.transcript.challenge_frs(f"eval/inrange/{limbed}", nv)
         (v,) = ch.values(f"eval/inrange/{limbed}", [w.fr(tensor).evaluate(rho)])
         reg.add(Claim(tensor, rho, v))
         prove_limb_claims(ch, pub, w, reg, limbed, rho, v)  # type: ignore[arg-type]
 
 
-def verify_weight_ranges(
-    ch: VerifierChannelProtocol, pub: EvalPublic, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
-) -> None:
-    for tensor, limbed, nv in _weights(pub):
+def _verify_ranges(ch, pub: EvalPublic, reg: ClaimRegistry, items) -> None:
+    for tensor, limbed, nv in items:
         rho = ch.transcript.challenge_frs(f"eval/inrange/{limbed}", nv)
         (v,) = ch.values(f"eval/inrange/{limbed}", 1)
         reg.add(Claim(tensor, rho, v))
         verify_limb_claims(ch, pub, reg, limbed, rho, v)  # type: ignore[arg-type]
+
+
+def prove_weight_ranges(
+    ch: ProverChannelProtocol, pub: EvalPublic, w: EvalWitness, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
+) -> None:
+    _prove_ranges(ch, pub, w, reg, _weights(pub))
+
+
+def verify_weight_ranges(
+    ch: VerifierChannelProtocol, pub: EvalPublic, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
+) -> None:
+    _verify_ranges(ch, pub, reg, _weights(pub))
+
+
+def prove_data_ranges(
+    ch: ProverChannelProtocol, pub: EvalPublic, w: EvalWitness, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
+) -> None:
+    """Committed test data: the inputs are in the declared input range, the labels bits (one-hot: their row sums
+    and padding columns are proven by the argmax stage) or the targets in the declared label range."""
+    _prove_ranges(ch, pub, w, reg, _test_data(pub))
+
+
+def verify_data_ranges(
+    ch: VerifierChannelProtocol, pub: EvalPublic, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
+) -> None:
+    _verify_ranges(ch, pub, reg, _test_data(pub))
 
 
 def _padded_weights(pub: EvalPublic) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
