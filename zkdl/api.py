@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .commit.generators import PublicParams, default_cache_path, load, setup
-from .commit.pedersen import Opening, commit_int
+from .commit.pedersen import Commitment, Opening, commit_int
 from .errors import (
     DatasetError,
     MissingDependency,
@@ -1241,6 +1241,16 @@ TEST_SPLIT_FILE = "test_split.npz"
 TEST_SPLIT_OPENING = "test_split_opening.json"
 TRAINING_STATEMENT_COPY = "training_statement.json"
 EVAL_ARRAYS = {"inputs": "inputs.npy", "labels": "labels.npy", "outputs": "outputs.npy"}
+#: what ``zkdl verify`` says about each ``test_data`` mode of an evaluation statement
+TEST_DATA_DESCRIPTIONS = {
+    "public": "public data given at evaluation time (committed after training, not before)",
+    "training-split": "the held-out split committed in the training statement before training (rows revealed, "
+    "their opening checked)",
+    "committed": "private data committed at evaluation time, after training (rows not revealed: only their "
+    "commitments are in evaluation.json)",
+    "training-split-committed": "the held-out split committed in the training statement before training (rows not "
+    "revealed: proven against its commitments)",
+}
 
 
 @dataclass
@@ -1257,6 +1267,9 @@ class EvaluationBundle:
     summary: dict = field(default_factory=dict)
     out_dir: Path | None = None
     split_blinds: dict | None = None  # evaluation on the committed test split: the openings it reveals
+    #: committed test data (test_data "committed" / "training-split-committed"): the openings the prover keeps
+    #: (written under private/, never next to the proof), by the tensor names ``zkdl check-commitment`` takes
+    data_openings: dict[str, Opening] | None = None
 
     @property
     def accuracy(self) -> float | None:
@@ -1271,9 +1284,12 @@ class EvaluationBundle:
 class EvaluationResult:
     """Outcome of :func:`verify_evaluation` / :func:`verify_inference`; ``bool(result)`` is ``result.valid``.
 
-    What was verified: ``kind``, ``n_rows``, for an evaluation ``correct`` and ``accuracy``, for an inference the
-    public ``outputs`` (fixed point, scale ``2^frac_bits``) and ``predictions`` (first maximal output), and the
-    digest of the ``training_statement`` whose final weight commitments the proof used."""
+    What was verified: ``kind``, ``n_rows``, for a classification evaluation ``correct`` and ``accuracy``, for a
+    regression evaluation ``sse`` (the sum of squared errors at scale ``2^(2·frac_bits)``) and ``mse`` (per output
+    entry, in the quantized targets' units), for an inference the public ``outputs`` (fixed point, scale
+    ``2^frac_bits``) and ``predictions`` (first maximal output), ``data_mode`` (the statement's ``test_data``:
+    public, training-split, committed, training-split-committed) and the digest of the ``training_statement``
+    whose final weight commitments the proof used."""
 
     valid: bool
     kind: str
@@ -1291,6 +1307,9 @@ class EvaluationResult:
     training_statement_digest: str = ""
     training_statement_source: str = ""
     test_data: str = ""
+    data_mode: str = ""
+    sse: int | None = None
+    mse: float | None = None
 
     def __bool__(self) -> bool:
         return self.valid
@@ -1308,8 +1327,11 @@ class EvaluationResult:
             "training_statement_digest": self.training_statement_digest,
             "training_statement_source": self.training_statement_source,
             "test_data": self.test_data,
+            "data_mode": self.data_mode,
         }
-        if self.kind == "evaluation":
+        if self.kind == "evaluation" and self.sse is not None:
+            out.update(sse=self.sse, mse=self.mse)
+        elif self.kind == "evaluation":
             out.update(correct=self.correct, accuracy=self.accuracy)
         else:
             out["predictions"] = None if self.predictions is None else self.predictions.tolist()
@@ -1324,14 +1346,17 @@ class EvaluationResult:
         )
         mode = {True: "zero-knowledge", False: "transparent", None: "unknown"}[self.zero_knowledge]
         lines = [head, f"  proof mode          {mode}", f"  proof of            {self.kind} on {self.n_rows} rows"]
-        if self.valid and self.kind == "evaluation":
+        if self.valid and self.kind == "evaluation" and self.sse is not None:
+            lines.append(f"  verified SSE        {self.sse}  (Σ (O − Y)², fixed point at scale 2^{2 * self.frac_bits})")
+            lines.append(f"  verified MSE        {self.mse:.6g}  (per output entry, in the quantized targets' units)")
+        elif self.valid and self.kind == "evaluation":
             lines.append(f"  verified accuracy   {self.accuracy:.4f}  ({self.correct} of {self.n_rows} rows correct)")
         if self.valid and self.kind == "inference" and self.predictions is not None:
             shown = ", ".join(str(int(c)) for c in self.predictions[:32])
             more = f", … ({len(self.predictions)} in all)" if len(self.predictions) > 32 else ""
             lines.append(f"  verified classes    {shown}{more}")
         lines += [
-            f"  test data           {self.test_data}",
+            f"  test data           {self.data_mode}: {self.test_data}",
             f"  training statement  {self.training_statement_digest}  ({self.training_statement_source})",
         ]
         return "\n".join(lines)
@@ -1403,24 +1428,26 @@ def _preprocess_features(X: np.ndarray, pre: dict) -> np.ndarray:
     return X
 
 
-def _test_set(data, st: Statement, summary: dict, pre: dict, split: dict | None):
-    """Quantized test features and class labels, where they came from, the evaluation statement's ``test_data``
-    and (for the committed split) its openings. Default: the held-out split committed in the training statement
-    (``--test-split``), else the training data's held-out split (same source, same seed). Any other source is
-    used whole, preprocessed like the training features."""
+def _preprocess_targets(Y: np.ndarray, pre: dict) -> np.ndarray:
+    """The training run's target standardization (regression) applied to new targets."""
+    t = pre.get("targets") or {}
+    if t.get("method") == "standardize":
+        return (np.asarray(Y, dtype=np.float64) - np.asarray(t["mean"])) / np.asarray(t["std"])
+    return np.asarray(Y, dtype=np.float64)
+
+
+def _test_set(data, st: Statement, summary: dict, pre: dict, split: dict | None, regression: bool):
+    """Quantized test features and labels (classification: class labels; regression: quantized targets,
+    n × d_L), where they came from, and whether they are the held-out split committed in the training statement.
+    Default: that split (``--test-split``), else the training data's held-out split (same source, same seed). Any
+    other source is used whole, preprocessed like the training data."""
     from .quant.data import read_data, validate
 
     fp = st.params
-    if summary.get("task", "classification") != "classification":
-        raise DatasetError("proven evaluation counts correct classes: the run must be a classification run")
+    task = "regression" if regression else "classification"
     if data is None and split is not None:
-        return (
-            split["X"],
-            split["labels"],
-            "the held-out split committed in the training statement before training",
-            "training-split",
-            split["blinds"],
-        )
+        origin = "the held-out split committed in the training statement before training"
+        return split["X"], split["labels"], origin, True
     if data is None:
         data = summary.get("data_name")
         if data is None:
@@ -1430,20 +1457,28 @@ def _test_set(data, st: Statement, summary: dict, pre: dict, split: dict | None)
         ds = load_dataset(
             data,
             seed=int(summary.get("seed", 0)),
-            task="classification",
+            task=task,
             standardize=bool(summary.get("standardize", False)),
         )
-        assert ds.labels_test is not None
         origin = (
             f"the held-out split of the training data {info['name']} (seed {summary.get('seed', 0)}), "
             "chosen at evaluation time (not committed before training)"
         )
-        return quantize_inputs(ds.X_test, fp, ds.feature_names), ds.labels_test, origin, "public", None
-    X, y, _task = validate(X, y, info["name"], "classification")
+        Xq = quantize_inputs(ds.X_test, fp, ds.feature_names)
+        if regression:
+            return Xq, quantize_targets(ds.Y_test, fp), origin, False
+        assert ds.labels_test is not None
+        return Xq, ds.labels_test, origin, False
+    X, y, _task = validate(X, y, info["name"], task)
     if X.shape[1] != st.widths[0]:
         raise DatasetError(f"{info['name']} has {X.shape[1]} features, the model {st.widths[0]}")
     origin = f"{info['name']} (all {X.shape[0]} rows), chosen at evaluation time (not committed before training)"
-    return quantize_inputs(_preprocess_features(X, pre), fp), np.asarray(y, dtype=np.int64), origin, "public", None
+    Xq = quantize_inputs(_preprocess_features(X, pre), fp)
+    if regression:
+        if y.shape[1] != st.widths[-1]:
+            raise DatasetError(f"{info['name']} has {y.shape[1]} target columns, the model {st.widths[-1]} outputs")
+        return Xq, quantize_targets(_preprocess_targets(y, pre), fp), origin, False
+    return Xq, np.asarray(y, dtype=np.int64), origin, False
 
 
 def _write_eval_dir(bundle: EvaluationBundle, out_dir, overwrite: bool) -> Path:
@@ -1454,18 +1489,34 @@ def _write_eval_dir(bundle: EvaluationBundle, out_dir, overwrite: bool) -> Path:
         raise ZkdlError(f"{out} already holds an evaluation; choose another --out or pass --force")
     out.mkdir(parents=True, exist_ok=True)
 
-    def atomic(name: str, data: bytes):
-        tmp = out / (name + ".tmp")
+    def atomic(name: str, data: bytes, where: Path = out):
+        tmp = where / (name + ".tmp")
         tmp.write_bytes(data)
-        os.replace(tmp, out / name)
+        os.replace(tmp, where / name)
 
     import io
 
-    for key, arr in (("inputs", bundle.inputs), ("labels", bundle.labels), ("outputs", bundle.outputs)):
-        if arr is not None:
-            buf = io.BytesIO()
-            np.save(buf, np.ascontiguousarray(arr, dtype=np.int64), allow_pickle=False)
-            atomic(EVAL_ARRAYS[key], buf.getvalue())
+    def npy(arr) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(arr, dtype=np.int64), allow_pickle=False)
+        return buf.getvalue()
+
+    # an earlier result in this directory (--force) must not leave public files this one does not have
+    (out / EVAL_STATEMENT_FILE).unlink(missing_ok=True)
+    for name in (*EVAL_ARRAYS.values(), TEST_SPLIT_OPENING):
+        (out / name).unlink(missing_ok=True)
+    if bundle.statement.committed_data:
+        # the rows and their openings stay with the prover (the data owner checks them: zkdl check-commitment)
+        priv = out / PRIVATE_DIR
+        priv.mkdir(exist_ok=True)
+        atomic(EVAL_ARRAYS["inputs"], npy(bundle.inputs), priv)
+        atomic(EVAL_ARRAYS["labels"], npy(bundle.labels), priv)
+        opened = {k: [hex(b) for b in op.blinds] for k, op in (bundle.data_openings or {}).items()}
+        atomic("openings.json", (json.dumps(opened, indent=1) + "\n").encode(), priv)
+    else:
+        for key, arr in (("inputs", bundle.inputs), ("labels", bundle.labels), ("outputs", bundle.outputs)):
+            if arr is not None:
+                atomic(EVAL_ARRAYS[key], npy(arr))
     atomic(TRAINING_STATEMENT_COPY, bundle.training_statement.to_json().encode())
     if bundle.split_blinds is not None:
         opened = {k: [hex(b) for b in v] for k, v in bundle.split_blinds.items()}
@@ -1474,6 +1525,16 @@ def _write_eval_dir(bundle: EvaluationBundle, out_dir, overwrite: bool) -> Path:
     atomic("summary.json", (json.dumps(bundle.summary, indent=2) + "\n").encode())
     atomic(EVAL_STATEMENT_FILE, bundle.statement.to_json().encode())  # last: its presence marks a complete dir
     return out
+
+
+def _mse_in_user_units(O: np.ndarray, Y: np.ndarray, fp, pre: dict) -> float:
+    """The mean squared error of the quantized model's outputs in the user's units (the run's target
+    standardization undone)."""
+    diff = (np.asarray(O, dtype=np.float64) - np.asarray(Y, dtype=np.float64)) / float(fp.scale)
+    t = pre.get("targets") or {}
+    if t.get("method") == "standardize":
+        diff = diff * np.asarray(t["std"])
+    return float(np.mean(diff**2))
 
 
 def _prove_eval(
@@ -1490,10 +1551,14 @@ def _prove_eval(
     verify_after,
     test_data="public",
     split_blinds=None,
+    regression=False,
 ):
+    from .commit.pedersen import Layout
     from .protocol import evaluation
-    from .protocol.eval_witness import EvalPublic
-    from .protocol.evaluation_statement import array_sha256
+    from .protocol.eval_witness import EvalPublic, commit_test_data
+    from .protocol.evaluation_statement import COMMITTED_TEST_DATA, array_sha256
+    from .protocol.relations.sse import sse_int
+    from .protocol.shapes import pow2
 
     t0 = time.perf_counter()
     st, weights, biases, openings, summary, pre, _split = run
@@ -1503,37 +1568,74 @@ def _prove_eval(
         raise DatasetError(f"the inputs have {d0} features, the model {st.widths[0]}")
     model = QuantizedModel(tuple(weights), tuple(biases))
     O = predict_int(model, X, fp)
+    committed = test_data in COMMITTED_TEST_DATA
     common = dict(
         training_statement=st.digest().hex(),
         n_rows=int(n),
-        inputs_sha256=array_sha256(X),
+        inputs_sha256=None if committed else array_sha256(X),
         range_backend=st.range_backend,
         generators_digest=st.generators_digest,
         test_data=test_data,
     )
+    # the generators of the training statement's tables and of the test data's commitments
+    need = max(
+        _generators_needed(st),
+        *(Layout.for_length(pow2(n) * pow2(w)).cols for w in (st.widths[0], st.widths[-1])),
+    )
+    pp = public_params(need, params_path, create=params_path is None)
+    if pp.digest.hex() != st.generators_digest:
+        raise SetupError("the generator cache differs from the one the training statement was made with")
+    data = data_openings = None
     if kind == "evaluation":
-        correct = int((np.argmax(O, axis=1) == labels).sum())
-        est = EvalStatement(kind=kind, labels_sha256=array_sha256(labels), correct=correct, **common)
-        pub = EvalPublic.of(st, est, X, labels=labels, split_blinds=split_blinds)
+        metric = {"sse": sse_int(O, labels)} if regression else {"correct": int((np.argmax(O, axis=1) == labels).sum())}
+        if test_data == "committed":
+            coms, opened = commit_test_data(pp, st.widths, X, labels, regression=regression)
+            est = EvalStatement(
+                kind=kind,
+                inputs_commitment=coms["X"].to_bytes().hex(),
+                labels_commitment=coms["Y"].to_bytes().hex(),
+                **metric,
+                **common,
+            )
+            data_openings = {"TX": opened["X"], "TY": opened["Y"]}
+        elif test_data == "training-split-committed":
+            assert st.test_split is not None and split_blinds is not None
+            est = EvalStatement(kind=kind, **metric, **common)
+            data_openings = {f"T{k}": Opening(st.test_split[k].layout, tuple(split_blinds[k])) for k in ("X", "Y")}
+        else:
+            est = EvalStatement(kind=kind, labels_sha256=array_sha256(labels), **metric, **common)
+        if committed:
+            pub = EvalPublic.of(st, est)
+            data = {"X": X, "labels": labels}
+        else:
+            pub = EvalPublic.of(
+                st, est, X, labels=labels, split_blinds=split_blinds if test_data == "training-split" else None
+            )
     else:
         est = EvalStatement(kind=kind, outputs_sha256=array_sha256(O), **common)
         pub = EvalPublic.of(st, est, X, outputs=O)
-    from .protocol.evaluation import eval_generators_needed
-
-    pp = public_params(eval_generators_needed(pub), params_path, create=params_path is None)
-    if pp.digest.hex() != st.generators_digest:
-        raise SetupError("the generator cache differs from the one the training statement was made with")
-    proof, times = evaluation.prove(pp, pub, weights, biases, openings, zk=zero_knowledge)
+    pp = public_params(evaluation.eval_generators_needed(pub), params_path, create=params_path is None)
+    proof, times = evaluation.prove(
+        pp, pub, weights, biases, openings, data=data, data_openings=data_openings, zk=zero_knowledge
+    )
     info = {
         "kind": kind,
         "training_statement_digest": st.digest().hex(),
         "test_data": origin,
+        "data_mode": test_data if kind == "evaluation" else "public",
         "n_rows": int(n),
         "prove_seconds": round(times["prove"], 3),
         "proof_bytes": len(proof),
         "zero_knowledge": zero_knowledge,
     }
-    if kind == "evaluation":
+    if kind == "evaluation" and regression:
+        info.update(
+            sse=est.sse,
+            sse_scale_bits=2 * fp.frac_bits,
+            mse=_mse(est, st),
+            mse_user_units=_mse_in_user_units(O, labels, fp, pre),
+        )
+    elif kind == "evaluation":
         info.update(correct=est.correct, accuracy=est.accuracy)
     else:
         info["predictions"] = np.argmax(O, axis=1).tolist()
@@ -1548,36 +1650,65 @@ def _prove_eval(
             ) from None
         info["verify_seconds"] = round(time.perf_counter() - tv, 3)
     info["total_seconds"] = round(time.perf_counter() - t0, 3)
-    info["test_data_committed_before_training"] = test_data == "training-split"
+    info["test_data_committed_before_training"] = test_data in ("training-split", "training-split-committed")
+    info["test_data_revealed"] = not committed
     bundle = EvaluationBundle(
         proof, est, st, X, labels if kind == "evaluation" else None, O if kind == "inference" else None, info
     )
-    bundle.split_blinds = split_blinds
+    bundle.split_blinds = split_blinds if test_data == "training-split" else None
+    if data_openings is not None:
+        names = {"TX": "X", "TY": "Y"} if test_data == "committed" else {"TX": "test_split.X", "TY": "test_split.Y"}
+        bundle.data_openings = {names[k]: v for k, v in data_openings.items()}
     if out_dir is not None:
         bundle.out_dir = _write_eval_dir(bundle, out_dir, overwrite)
     return bundle
+
+
+def _mse(est: EvalStatement, st: Statement) -> float | None:
+    """A regression evaluation's sse per output entry, in the quantized targets' units (scale removed)."""
+    if est.sse is None:
+        return None
+    return est.sse / float(1 << (2 * st.params.frac_bits)) / (est.n_rows * st.widths[-1])
 
 
 def evaluate(
     run: str | os.PathLike,
     data=None,
     *,
+    private_data: bool = False,
     out_dir: str | os.PathLike | None = None,
     params_path: str | os.PathLike | None = None,
     zero_knowledge: bool = True,
     overwrite: bool = False,
     verify_after: bool = True,
 ) -> EvaluationBundle:
-    """Prove the test accuracy of a training run's committed final model (``run``: the output directory of
-    :func:`prove_training`). ``data``: the run's own data source (default: named in its summary) gives its
-    held-out split; another source (a bundled name, a file, ``(X, y)`` arrays in the user's units) is used whole,
-    preprocessed like the training features. The count of rows whose predicted class (the first maximal output)
-    equals the label is the proof's public output; the test set is public (its hash is in the statement)."""
+    """Prove the test performance of a training run's committed final model (``run``: the output directory of
+    :func:`prove_training`): for a classification run the count of rows whose predicted class (the first maximal
+    output) equals the label, for a regression run the sum of squared errors Σ (O − Y)² (fixed point, scale
+    2^(2F)), as the proof's public output.
+
+    ``data``: the run's own data source (default: named in its summary) gives its held-out split (the one committed
+    in the training statement if the run was proven with ``test_split=True``); another source (a bundled name, a
+    file, ``(X, y)`` arrays in the user's units) is used whole, preprocessed like the training data.
+
+    ``private_data=False``: the test rows are public (the evaluation directory holds them; the statement their
+    hashes, or for the committed split its openings). ``private_data=True``: the rows are never revealed; the
+    proof is against commitments only: the training statement's split commitments (made before training) or, for
+    other data, fresh hiding commitments in the evaluation statement. The rows and openings are written under the
+    evaluation directory's ``private/`` for the data owner (:func:`check_commitment`)."""
     loaded = _load_training_run(run)
     st, _, _, _, summary, pre, split = loaded
-    X, labels, origin, test_data, split_blinds = _test_set(data, st, summary, pre, split)
-    if labels.size and (labels.min() < 0 or labels.max() >= st.widths[-1]):
+    regression = summary.get("task", "classification") == "regression"
+    X, labels, origin, from_split = _test_set(data, st, summary, pre, split, regression)
+    if not regression and labels.size and (labels.min() < 0 or labels.max() >= st.widths[-1]):
         raise DatasetError(f"the labels must be classes in [0, {st.widths[-1]})")
+    if private_data:
+        test_data = "training-split-committed" if from_split else "committed"
+        origin += "; rows not revealed (proven against commitments only)"
+        if not from_split:
+            origin += ", committed at evaluation time"
+    else:
+        test_data = "training-split" if from_split else "public"
     return _prove_eval(
         "evaluation",
         loaded,
@@ -1585,7 +1716,8 @@ def evaluate(
         labels,
         origin,
         test_data=test_data,
-        split_blinds=split_blinds,
+        split_blinds=split["blinds"] if from_split and split is not None else None,
+        regression=regression,
         out_dir=out_dir,
         params_path=params_path,
         zero_knowledge=zero_knowledge,
@@ -1666,9 +1798,11 @@ def _verify_eval(kind, path, training_statement, params_path, allow_transparent)
         proof = (d / PROOF_FILE).read_bytes()
     except OSError as exc:
         raise ProofFormatError(f"cannot read proof {d / PROOF_FILE}: {exc.strerror}") from exc
-    X = _load_int_array(d / EVAL_ARRAYS["inputs"], "inputs")
-    labels = _load_int_array(d / EVAL_ARRAYS["labels"], "labels") if kind == "evaluation" else None
-    outputs = _load_int_array(d / EVAL_ARRAYS["outputs"], "outputs") if kind == "inference" else None
+    X = labels = outputs = None
+    if not est.committed_data:  # committed test data: nothing but the commitments reaches the verifier
+        X = _load_int_array(d / EVAL_ARRAYS["inputs"], "inputs")
+        labels = _load_int_array(d / EVAL_ARRAYS["labels"], "labels") if kind == "evaluation" else None
+        outputs = _load_int_array(d / EVAL_ARRAYS["outputs"], "outputs") if kind == "inference" else None
     split_blinds = None
     if est.test_data == "training-split":
         try:
@@ -1684,13 +1818,8 @@ def _verify_eval(kind, path, training_statement, params_path, allow_transparent)
         frac_bits=st.params.frac_bits,
         training_statement_digest=st.digest().hex(),
         training_statement_source=source,
-        test_data=(
-            "public inputs"
-            if kind == "inference"
-            else "the held-out split committed in the training statement before training (its opening checked)"
-            if est.test_data == "training-split"
-            else "public data given at evaluation time (committed after training, not before)"
-        ),
+        test_data="public inputs" if kind == "inference" else TEST_DATA_DESCRIPTIONS[est.test_data],
+        data_mode=est.test_data,
     )
     try:
         res.zero_knowledge = not parse_header(proof).transparent
@@ -1706,7 +1835,9 @@ def _verify_eval(kind, path, training_statement, params_path, allow_transparent)
         pp = public_params(evaluation.eval_generators_needed(pub), params_path)
         evaluation.verify(pp, pub, proof)
         res.valid = True
-        if kind == "evaluation":
+        if kind == "evaluation" and est.regression:
+            res.sse, res.mse = est.sse, _mse(est, st)
+        elif kind == "evaluation":
             res.correct, res.accuracy = est.correct, est.accuracy
         else:
             assert outputs is not None
@@ -1751,6 +1882,57 @@ def verify_inference(
 # =========================================================================================================
 # a data owner checks a statement commitment
 # =========================================================================================================
+def _load_any_statement(statement) -> Statement | EvalStatement:
+    """A training statement, or an evaluation statement (a dict or JSON file with a ``kind`` key)."""
+    if isinstance(statement, Statement | EvalStatement):
+        return statement
+    if isinstance(statement, dict):
+        return EvalStatement.from_dict(statement) if "kind" in statement else Statement.from_dict(statement)
+    text = _read_json_file(Path(statement), "statement")
+    try:
+        is_eval = isinstance(d := json.loads(text), dict) and "kind" in d
+    except (ValueError, UnicodeDecodeError):
+        is_eval = False  # the strict parser says what is wrong
+    return EvalStatement.from_json(text) if is_eval else Statement.from_json(text)
+
+
+def _check_test_data_commitment(
+    com, n_rows: int, tensor: str, arr: np.ndarray, blinds, digest: str, generators_digest: str, params_path
+) -> CommitmentCheck:
+    """Recommit test data as the evaluation commits it: inputs padded to pow2(n) × pow2(d_0); class labels one-hot
+    (or targets) padded to pow2(n) × pow2(d_L), the width read from the commitment's size."""
+    from .protocol.shapes import pow2
+
+    rows = pow2(n_rows)
+    width = com.layout.n_entries // rows
+    res = CommitmentCheck(False, tensor, digest, com.layout.n_entries)
+    if arr.ndim not in (1, 2) or (arr.ndim == 1 and tensor.endswith("X")) or arr.shape[0] != n_rows:
+        res.reason = f"the data has shape {arr.shape}, the statement commits {n_rows} rows"
+        return res
+    if arr.ndim == 1:  # class labels → their one-hot table
+        if arr.size and (arr.min() < 0 or arr.max() >= width):
+            res.reason = f"class labels must be in [0, {width})"
+            return res
+        table = np.zeros((rows, width), dtype=np.int64)
+        table[np.arange(n_rows), arr] = 1
+    else:
+        if arr.shape[1] > width:
+            res.reason = f"the data has {arr.shape[1]} columns, the commitment at most {width}"
+            return res
+        table = pad_to(arr, (rows, width))
+    pp = public_params(com.layout.cols, params_path, create=params_path is None)
+    if pp.digest.hex() != generators_digest:
+        raise SetupError("the generator cache is not the one the statement names (generators_digest differs)")
+    try:
+        recom, _ = commit_int(pp, table.reshape(-1), blinds=blinds)
+    except (ValueError, ZkdlError) as exc:
+        raise DatasetError(f"the opening does not fit {tensor}: {exc}") from None
+    res.matches = recom.to_bytes() == com.to_bytes()
+    if not res.matches:
+        res.reason = "the data or the opening differs from what was committed"
+    return res
+
+
 @dataclass
 class CommitmentCheck:
     """What :func:`check_commitment` found: whether the statement's commitment ``tensor`` is the commitment of the
@@ -1800,18 +1982,41 @@ def check_commitment(
     target: str | int | None = None,
     standardize: bool = False,
 ) -> CommitmentCheck:
-    """Recompute the statement's commitment ``tensor`` (``X``, ``Y``, ``W0.l``, ``b0.l``, ``WT.l``, ``bT.l``) from
-    ``data`` and the blinding factors of ``opening`` (the run's ``private/openings.json``, or its dict) and compare
-    it, byte for byte, with the statement's. ``data``: an integer array (or a ``.npy`` file) holding the tensor's
-    values as committed (unpadded); or, for ``X`` / ``Y``, the training data source itself (as given to ``zkdl
-    prove``, with the same ``seed``, ``task``, ``target`` and ``standardize``), quantized with the statement's
-    parameters. So the owner of a dataset can confirm "X is my dataset" without trusting the prover's word.
+    """Recompute the statement's commitment ``tensor`` (``X``, ``Y``, ``W0.l``, ``b0.l``, ``WT.l``, ``bT.l``; the
+    held-out split's ``test_split.X``, ``test_split.Y``) from ``data`` and the blinding factors of ``opening`` (the
+    run's ``private/openings.json``, or its dict) and compare it, byte for byte, with the statement's.
+    ``statement`` may also be an evaluation statement (``evaluation.json``) on test data committed at evaluation
+    time: ``tensor`` ``X`` or ``Y``, ``opening`` the evaluation directory's ``private/openings.json``. Test data is
+    given as committed, unpadded: the quantized inputs (n × d_0), the class labels (n) or the quantized targets
+    (n × d_L) (the evaluation directory's ``private/inputs.npy``, ``private/labels.npy``).
+
+    ``data``: an integer array (or a ``.npy`` file) holding the tensor's values as committed (unpadded); or, for a
+    training statement's ``X`` / ``Y``, the training data source itself (as given to ``zkdl prove``, with the same
+    ``seed``, ``task``, ``target`` and ``standardize``), quantized with the statement's parameters. So the owner
+    of a dataset can confirm "X is my dataset" without trusting the prover's word.
 
     Returns a :class:`CommitmentCheck`; unusable input (no such tensor, unreadable opening or data, a shape that
     does not fit the statement) raises a :class:`ZkdlError` subclass."""
-    st = load_statement(statement)
-    if tensor not in st.commitments:
-        raise StatementMismatch(f"the statement has no commitment {tensor!r}; it has {sorted(st.commitments)}")
+    parsed = _load_any_statement(statement)
+    test_coms: dict[str, tuple[Commitment, int]] = {}  # test data tensor → (commitment, rows)
+    if isinstance(parsed, EvalStatement):
+        if parsed.test_data != "committed":
+            raise StatementMismatch(
+                "this evaluation statement commits no test data (test_data is "
+                f"{parsed.test_data!r}); for the training split check the training statement's test_split.X / .Y"
+            )
+        coms = parsed.data_commitments()
+        test_coms = {"X": (coms["TX"], parsed.n_rows), "Y": (coms["TY"], parsed.n_rows)}
+        names = sorted(test_coms)
+        digest, generators_digest = parsed.digest().hex(), parsed.generators_digest
+    else:
+        st = parsed
+        if st.test_split is not None:
+            test_coms = {f"test_split.{k}": (st.test_split[k], st.test_split["n_rows"]) for k in ("X", "Y")}
+        names = sorted(st.commitments) + sorted(test_coms)
+        digest, generators_digest = st.digest().hex(), st.generators_digest
+    if tensor not in names:
+        raise StatementMismatch(f"the statement has no commitment {tensor!r}; it has {names}")
     if isinstance(opening, dict):
         openings = opening
     else:
@@ -1831,14 +2036,19 @@ def check_commitment(
         if arr.dtype.kind not in "iu":
             raise DatasetError(f"the values of {tensor} must be integers as committed (int64), got {arr.dtype}")
         arr = arr.astype(np.int64)
+    elif tensor in test_coms:
+        raise DatasetError(f"give the test data of {tensor} as an integer .npy file (as committed, unpadded)")
     elif tensor in ("X", "Y"):
         fp = st.params
         ds = load_dataset(data, seed=_int_arg("seed", seed, 0), task=task, target=target, standardize=standardize)
         arr = quantize_inputs(ds.X_train, fp, ds.feature_names) if tensor == "X" else quantize_targets(ds.Y_train, fp)
     else:
         raise DatasetError(f"give the values of {tensor} as an integer .npy file (a data source only makes X and Y)")
+    if tensor in test_coms:
+        com, n_rows = test_coms[tensor]
+        return _check_test_data_commitment(com, n_rows, tensor, arr, blinds, digest, generators_digest, params_path)
     shape = _padded_shape(st, tensor)
-    res = CommitmentCheck(False, tensor, st.digest().hex(), int(np.prod(shape)))
+    res = CommitmentCheck(False, tensor, digest, int(np.prod(shape)))
     if tensor in ("X", "Y") and arr.ndim == 2 and arr.shape[0] != st.n_rows:
         res.reason = f"the data has {arr.shape[0]} training rows, the statement commits {st.n_rows}"
         return res

@@ -414,8 +414,14 @@ def _verify_evaluation_dir(args) -> int:
 
 def _evaluation_lines(bundle, title: str) -> list[str]:
     s = bundle.summary
-    lines = [title, f"  test data            {s['test_data']}"]
-    if s["kind"] == "evaluation":
+    lines = [title, f"  test data            {s['data_mode']}: {s['test_data']}"]
+    if s["kind"] == "evaluation" and "sse" in s:
+        lines.append(f"  proven SSE           {s['sse']}  (Σ (O − Y)², fixed point at scale 2^{s['sse_scale_bits']})")
+        lines.append(
+            f"  MSE                  {s['mse']:.6g} per output entry (quantized targets' units), "
+            f"{s['mse_user_units']:.6g} in your units"
+        )
+    elif s["kind"] == "evaluation":
         lines.append(f"  proven accuracy      {s['accuracy']:.4f}  ({s['correct']} of {s['n_rows']} rows correct)")
     else:
         preds = s["predictions"]
@@ -435,7 +441,7 @@ def _evaluation_lines(bundle, title: str) -> list[str]:
     return lines
 
 
-def _prove_with_final_model(args, prove, data, title: str) -> int:
+def _prove_with_final_model(args, prove, data, title: str, **extra) -> int:
     """``zkdl evaluate`` / ``zkdl infer``: one proof about the run's committed final model."""
     from . import api
 
@@ -443,6 +449,7 @@ def _prove_with_final_model(args, prove, data, title: str) -> int:
     bundle = prove(
         args.run,
         data,
+        **extra,
         out_dir=args.out,
         params_path=args.params,
         zero_knowledge=not args.transparent,
@@ -458,7 +465,8 @@ def _prove_with_final_model(args, prove, data, title: str) -> int:
 def cmd_evaluate(args) -> int:
     from . import api
 
-    return _prove_with_final_model(args, api.evaluate, args.data, "zkdl evaluate: proven test accuracy of")
+    title = "zkdl evaluate: proven test performance of"
+    return _prove_with_final_model(args, api.evaluate, args.data, title, private_data=args.private_data)
 
 
 def cmd_infer(args) -> int:
@@ -610,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verify)
 
     for name, helptext in (
-        ("evaluate", "prove the test accuracy of a run's committed final model (writes an evaluation directory)"),
+        ("evaluate", "prove the test accuracy (or regression SSE) of a run's committed final model (writes EVAL dir)"),
         ("infer", "prove the predictions of a run's committed final model on public inputs"),
     ):
         p = sub.add_parser(name, help=helptext)
@@ -620,6 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--data",
                 help="test data: the run's own data source (default, from its summary) gives its held-out split; "
                 "another bundled name or .npz/.npy/.csv file is used whole",
+            )
+            p.add_argument(
+                "--private-data",
+                action="store_true",
+                help="never reveal the test rows: prove against commitments only (the held-out split's in the "
+                "training statement, or fresh ones in evaluation.json); rows and openings go to OUT/private/",
             )
         else:
             p.add_argument("--input", required=True, help="an .npy array of input rows (features in your units)")

@@ -105,6 +105,7 @@ def rejection(pp, pub, proof) -> tuple[Exception, str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(evaluation, "STAGES", tuple(wrap(s) for s in evaluation.STAGES))
         mp.setattr(evaluation, "INFERENCE_STAGES", tuple(wrap(s) for s in evaluation.INFERENCE_STAGES))
+        mp.setattr(evaluation, "REGRESSION_STAGES", tuple(wrap(s) for s in evaluation.REGRESSION_STAGES))
         with pytest.raises(TYPED) as ei:
             evaluation.verify(pp, pub, proof)
     if state["failed"] is not None:
