@@ -12,14 +12,14 @@ import json
 
 import numpy as np
 import pytest
-from test_evaluation import cheating_zero_checks, rejection
+from test_evaluation import cheating_limbs, cheating_zero_checks, rejection
 from training_instances import make_instance
 
 from zkdl import api
 from zkdl.commit.pedersen import commit_int
 from zkdl.errors import StatementFormatError, StatementMismatch, VerificationError
 from zkdl.protocol import evaluation
-from zkdl.protocol.eval_witness import EvalPublic, commit_test_data
+from zkdl.protocol.eval_witness import EvalPublic, EvalWitness, commit_test_data
 from zkdl.protocol.evaluation_statement import EvalStatement, array_sha256
 from zkdl.protocol.relations.sse import sse_int
 from zkdl.quant import FixedPointParams, predict_int
@@ -248,7 +248,7 @@ def test_a_label_row_with_every_class_fails_the_label_row_sum_check(pp, trained)
     assert isinstance(err, VerificationError) and phase == "argmax", (phase, err)
 
 
-def test_a_label_on_a_padded_row_or_column_fails_the_label_checks(pp, trained):
+def test_a_label_on_a_padding_column_fails_the_label_padding_check(pp, trained):
     st, run, Xt, labels, _, wopen = trained
 
     def on_padding_column(Y):  # row 0's label moved to a padding column: row sums stay one
@@ -258,6 +258,28 @@ def test_a_label_on_a_padded_row_or_column_fails_the_label_checks(pp, trained):
     pub, proof, _ = _labels_cheat(pp, st, run, Xt, labels, wopen, on_padding_column)
     err, phase = rejection(pp, pub, proof)
     assert isinstance(err, VerificationError) and phase == "argmax", (phase, err)
+
+
+def test_committed_inputs_outside_the_input_range_fail_the_data_range_check(pp, trained):
+    """The committed inputs are the forward pass's first operand; outside the declared input range its integer
+    reading (no wrap-around) is lost. A cheater commits an out-of-range input but puts an in-range value into the
+    range tensor's XC limbs: the data stage's claim ties XC to TX, so the range tensor's opening fails."""
+    st, run, Xt, labels, _, wopen = trained
+    Xbad = Xt.copy()
+    Xbad[0, 0] = 1 << P.input_bits  # the declared range is [−2^input_bits, 2^input_bits)
+    with cheating_limbs():
+        pub, data, dopen = committed(pp, st, Xbad, labels, metric={"correct": 0})
+        probe = EvalWitness(pub, run.final.weights, run.final.biases, data)
+        c = int((probe.ints["P"][:N_TEST].argmax(axis=1) == labels).sum())
+        pub, data, dopen = committed(pp, st, Xbad, labels, metric={"correct": c})
+
+        def tamper(w):
+            w.ints["XC"] = np.minimum(w.ints["TX"], (1 << P.input_bits) - 1)  # in range: the range check passes
+            w.refresh()
+
+        proof = prove(pp, pub, run.final, wopen, data, dopen, zk=False, tamper=tamper)
+    err, phase = rejection(pp, pub, proof)
+    assert isinstance(err, VerificationError) and phase == "openings" and "opening of L" in str(err), (phase, err)
 
 
 @pytest.mark.parametrize("delta", [+1, -1])
