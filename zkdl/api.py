@@ -1449,7 +1449,8 @@ def _test_set(data, st: Statement, summary: dict, pre: dict, split: dict | None,
         origin = "the held-out split committed in the training statement before training"
         return split["X"], split["labels"], origin, True
     if data is None:
-        data = summary.get("data_name")
+        source = summary.get("data_source")
+        data = source if isinstance(source, str) and os.path.isfile(source) else summary.get("data_name")
         if data is None:
             raise DatasetError("the run has no summary.json naming its data; pass --data")
     X, y, info = read_data(data)
@@ -1704,9 +1705,11 @@ def evaluate(
         raise DatasetError(f"the labels must be classes in [0, {st.widths[-1]})")
     if private_data:
         test_data = "training-split-committed" if from_split else "committed"
-        origin += "; rows not revealed (proven against commitments only)"
-        if not from_split:
-            origin += ", committed at evaluation time"
+        origin += (
+            "; rows not revealed (proven against its commitments)"
+            if from_split
+            else "; rows not revealed (committed at evaluation time, proven against the commitments only)"
+        )
     else:
         test_data = "training-split" if from_split else "public"
     return _prove_eval(

@@ -361,3 +361,147 @@ def test_public_statements_keep_their_bytes(trained):
     st, run, Xt, labels, _, _ = trained
     est = EvalStatement(inputs_sha256=array_sha256(Xt), labels_sha256=array_sha256(labels), correct=1, **_common(st))
     assert not {"sse", "inputs_commitment", "labels_commitment"} & set(json.loads(est.to_json()))
+
+
+# ------------------------------------------------------------------------------------------------ api and cli
+def _zkdl(*args) -> int:
+    from zkdl.cli import main
+
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def split_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("iris-split") / "run"
+    api.prove_training(
+        widths=[4, 8, 3], data="iris", steps=2, batch_size=8, out_dir=out, verify_after=False, test_split=True
+    )
+    return out
+
+
+def _check(statement, tensor, data, opening) -> int:
+    return _zkdl("check-commitment", "--statement", statement, "--tensor", tensor, "--data", data, "--opening", opening)
+
+
+PUBLIC_ROW_FILES = ("inputs.npy", "labels.npy", "outputs.npy", "test_split_opening.json")
+
+
+@pytest.mark.slow  # a training run and zero-knowledge evaluations: > 10 s
+def test_cli_private_evaluation_of_the_training_split(split_run, tmp_path, capsys):
+    ev = tmp_path / "ev"
+    assert _zkdl("evaluate", split_run, "--private-data", "--out", ev, "--quiet") == 0
+    assert "training-split-committed" in capsys.readouterr().out
+    assert not any((ev / f).exists() for f in PUBLIC_ROW_FILES)  # nothing about the rows is public
+    d = json.loads((ev / "evaluation.json").read_text())
+    assert d["test_data"] == "training-split-committed" and d["inputs_sha256"] is None and d["labels_sha256"] is None
+    assert _zkdl("verify", ev, "--json") == 0
+    res = json.loads(capsys.readouterr().out)
+    summary = json.loads((split_run / "summary.json").read_text())
+    assert res["valid"] and res["data_mode"] == "training-split-committed"
+    assert "before training" in res["test_data"] and "not revealed" in res["test_data"]
+    assert res["accuracy"] == pytest.approx(summary["quantized_accuracy_final"], abs=1e-4)
+    assert res["training_statement_digest"] == summary["statement_digest"]
+    assert _zkdl("verify", ev) == 0
+    text = capsys.readouterr().out
+    assert "verified accuracy" in text and summary["statement_digest"] in text and "training-split-committed" in text
+
+    # the data owner confirms the split's commitments with the rows and openings the prover kept
+    st, priv = split_run / "statement.json", ev / "private"
+    assert _check(st, "test_split.X", priv / "inputs.npy", priv / "openings.json") == 0
+    assert _check(st, "test_split.Y", priv / "labels.npy", priv / "openings.json") == 0
+    other = np.load(priv / "labels.npy")
+    other[0] = (other[0] + 1) % 3
+    np.save(tmp_path / "other.npy", other)
+    assert _check(st, "test_split.Y", tmp_path / "other.npy", priv / "openings.json") == 1
+    capsys.readouterr()
+
+    # a claimed accuracy one row off: exit 1 (the proof was made for the honest statement)
+    bad = tmp_path / "bad"
+    import shutil
+
+    shutil.copytree(ev, bad)
+    d["correct"] = d["correct"] + 1 if d["correct"] < d["n_rows"] else d["correct"] - 1
+    (bad / "evaluation.json").write_text(json.dumps(d))
+    assert _zkdl("verify", bad, "--json") == 1
+    res = json.loads(capsys.readouterr().out)
+    assert not res["valid"] and res["error_type"] == "StatementMismatch"
+
+
+@pytest.mark.slow  # a training run and zero-knowledge evaluations: > 10 s
+def test_cli_private_evaluation_of_data_committed_at_evaluation_time(split_run, tmp_path, capsys):
+    ev = tmp_path / "ev"
+    assert _zkdl("evaluate", split_run, "--data", "iris", "--private-data", "--out", ev, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["data_mode"] == "committed" and out["n_rows"] == 30 and not out["test_data_revealed"]
+    assert not any((ev / f).exists() for f in PUBLIC_ROW_FILES)
+    assert _zkdl("verify", ev, "--json") == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["valid"] and res["data_mode"] == "committed" and "committed at evaluation time" in res["test_data"]
+    assert res["correct"] == out["correct"]
+    priv, est_path = ev / "private", ev / "evaluation.json"
+    assert _check(est_path, "X", priv / "inputs.npy", priv / "openings.json") == 0
+    assert _check(est_path, "Y", priv / "labels.npy", priv / "openings.json") == 0
+    capsys.readouterr()
+
+    # a commitment to other labels swapped into the statement: the proof was made for another statement
+    from zkdl.protocol.eval_witness import commit_test_data as commit_rows
+
+    d = json.loads(est_path.read_text())
+    labels = np.load(priv / "labels.npy")
+    labels[:5] = (labels[:5] + 1) % 3
+    st = api.load_statement(split_run / "statement.json")
+    coms, _ = commit_rows(api.public_params(), st.widths, np.load(priv / "inputs.npy"), labels)
+    for edit, code, error in (
+        ({"labels_commitment": coms["Y"].to_bytes().hex()}, 1, "StatementMismatch"),
+        ({"labels_commitment": d["inputs_commitment"]}, 1, "StatementMismatch"),  # not laid out for the labels
+        ({"test_data": "public"}, 2, "StatementFormatError"),  # public data needs the rows' hashes
+        ({"inputs_sha256": "ab" * 32}, 2, "StatementFormatError"),
+        ({"n_rows": 29}, 1, "StatementMismatch"),
+    ):
+        est_path.write_text(json.dumps({**d, **edit}))
+        assert _zkdl("verify", ev, "--json") == code, edit
+        res = json.loads(capsys.readouterr().out)
+        assert res["error_type"] == error, (edit, res)
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("reg")
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (40, 3))
+    y = np.round(100 + 50 * X[:, 0] + rng.normal(0, 5, 40))
+    np.savez(d / "reg.npz", X=X, y=y)
+    api.prove_training(
+        widths=[3, 4, 1],
+        data=str(d / "reg.npz"),
+        task="regression",
+        standardize=True,
+        steps=3,
+        batch_size=8,
+        lr=0.05,
+        out_dir=d / "run",
+        verify_after=False,
+    )
+    return d / "run"
+
+
+@pytest.mark.slow  # a training run and zero-knowledge evaluations: > 10 s
+@pytest.mark.parametrize("private", [False, True])
+def test_cli_regression_evaluation_proves_the_sse(regression_run, tmp_path, capsys, private):
+    ev = tmp_path / "ev"
+    assert _zkdl("evaluate", regression_run, "--out", ev, "--json", *(["--private-data"] if private else [])) == 0
+    out = json.loads(capsys.readouterr().out)
+    summary = json.loads((regression_run / "summary.json").read_text())
+    # the training summary compares with the unquantized targets, the proof with the quantized ones (2^-F apart)
+    assert out["mse_user_units"] == pytest.approx(summary["quantized_mse_final"], rel=1e-4)
+    assert _zkdl("verify", ev, "--json") == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["valid"] and res["sse"] == out["sse"] and res["mse"] == pytest.approx(out["mse"])
+    assert res["data_mode"] == ("committed" if private else "public") and "accuracy" not in res
+    assert _zkdl("verify", ev) == 0
+    assert "verified SSE" in capsys.readouterr().out
+    # an SSE one unit off: exit 1
+    d = json.loads((ev / "evaluation.json").read_text())
+    (ev / "evaluation.json").write_text(json.dumps({**d, "sse": d["sse"] + 1}))
+    assert _zkdl("verify", ev, "--json") == 1
+    assert json.loads(capsys.readouterr().out)["error_type"] == "StatementMismatch"
