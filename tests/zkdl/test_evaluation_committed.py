@@ -505,3 +505,36 @@ def test_cli_regression_evaluation_proves_the_sse(regression_run, tmp_path, caps
     (ev / "evaluation.json").write_text(json.dumps({**d, "sse": d["sse"] + 1}))
     assert _zkdl("verify", ev, "--json") == 1
     assert json.loads(capsys.readouterr().out)["error_type"] == "StatementMismatch"
+
+
+# ------------------------------------------------------------------------------------------------ zero knowledge
+@pytest.mark.slow  # a zero-knowledge proof with recording: > 10 s
+def test_no_row_or_witness_value_appears_in_a_zero_knowledge_committed_evaluation(pp, trained):
+    """Leak detector (as for public evaluations): no 32-byte window after the public HEAD encodes a test input, a
+    label entry, a weight, an intermediate of the forward pass, or any value the prover committed to."""
+    from test_evaluation import _windows
+
+    from zkdl.commit import sigma
+    from zkdl.field import MODULUS as R
+    from zkdl.serialize import parse_header
+
+    st, run, Xt, labels, _, wopen = trained
+    pub, data, dopen = committed(pp, st, Xt, labels, metric={"correct": count(run.final, Xt, labels)})
+    recorded: list[int] = []
+    orig = sigma.PScalar.__post_init__
+
+    def record(self):
+        orig(self)
+        recorded.append(self.value)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sigma.PScalar, "__post_init__", record)
+        proof = prove(pp, pub, run.final, wopen, data, dopen)
+    evaluation.verify(pp, pub, proof)
+    w = EvalWitness(pub, run.final.weights, run.final.biases, data)
+    assert {"X", "TX", "TY"} <= set(w.ints)
+    secrets_ = {(int(v) % R).to_bytes(32, "little") for k in w.ints for v in w.ints[k].reshape(-1)}
+    secrets_ |= {(int(v) % R).to_bytes(32, "little") for v in recorded}
+    head = next(s for s in parse_header(proof).sections if s.tag == "HEAD")
+    assert len(recorded) > 20
+    assert not _windows(proof, head.offset + head.length) & secrets_
