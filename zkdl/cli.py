@@ -654,14 +654,23 @@ def build_parser() -> argparse.ArgumentParser:
         "check-commitment",
         help="confirm that a statement's commitment is to your data under the given opening (exit 0 yes, 1 no)",
     )
-    p.add_argument("--statement", required=True, help="statement.json of the run")
-    p.add_argument("--tensor", required=True, help="X, Y, W0.l, b0.l, WT.l or bT.l")
+    p.add_argument(
+        "--statement",
+        required=True,
+        help="statement.json of the run, or evaluation.json of an evaluation on data committed at evaluation time",
+    )
+    p.add_argument(
+        "--tensor",
+        required=True,
+        help="X, Y, W0.l, b0.l, WT.l, bT.l, test_split.X or test_split.Y (run); X or Y (evaluation.json)",
+    )
     p.add_argument(
         "--data",
         required=True,
-        help="the tensor's integer values as committed (.npy), or for X / Y the training data as given to prove",
+        help="the tensor's integer values as committed (.npy; test data: the quantized rows, class labels or "
+        "targets, as in the evaluation's private/), or for X / Y the training data as given to prove",
     )
-    p.add_argument("--opening", required=True, help="the run's private/openings.json (blinding factors)")
+    p.add_argument("--opening", required=True, help="private/openings.json of the run or evaluation (blinding factors)")
     p.add_argument("--seed", type=int, default=0, help="the seed the run split its data with (default 0)")
     p.add_argument("--task", default="auto", choices=("auto", "classification", "regression"))
     p.add_argument("--target", default=None, help="the target column the run used, for tabular files")
