@@ -2,6 +2,12 @@
 
     python bench/evaluation.py            # W-digits 64-256-256-10: held-out set (360 rows), 64 inferences
     python bench/evaluation.py --quick    # 64-32-10
+    python bench/evaluation.py --cases heldout,committed   # public vs committed held-out set only
+
+Cases: ``heldout`` (the held-out set as public data), ``committed`` (the same rows committed at evaluation time,
+never revealed: ``test_data`` "committed"; the commitment of the rows is timed apart from the proof),
+``inference`` (``--infer-rows`` public inputs) and ``inference_one_row``. A subset of the cases writes
+``evaluation_<cases>.json``.
 
 The training run here is trained (T quantized SGD steps) and its statement committed, but its training proof is
 not made: the evaluation proof needs only the statement's final weight commitments and their openings, and the
@@ -26,7 +32,7 @@ import numpy as np
 
 from zkdl import api
 from zkdl.protocol import evaluation, training
-from zkdl.protocol.eval_witness import EvalPublic
+from zkdl.protocol.eval_witness import EvalPublic, commit_test_data
 from zkdl.protocol.evaluation_statement import EvalStatement, array_sha256
 from zkdl.protocol.statement import Statement
 from zkdl.quant import BatchSchedule, FixedPointParams, init_model, predict_int, quantize_model, train_quantized
@@ -95,6 +101,9 @@ def ezkl_one_inference(run, fp, x: np.ndarray, workdir: Path) -> dict:
     }
 
 
+CASES = ("heldout", "committed", "inference", "inference_one_row")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -103,7 +112,11 @@ def main() -> None:
     ap.add_argument("--infer-rows", type=int, default=64)
     ap.add_argument("--ezkl", action="store_true", help="also prove ONE inference of the same model with ezkl")
     ap.add_argument("--ezkl-dir", default="/tmp/zkdl-bench-ezkl", help="ezkl's files (its SRS is reused)")
+    ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
     a = ap.parse_args()
+    cases = [c for c in a.cases.split(",") if c]
+    if not cases or set(cases) - set(CASES):
+        ap.error(f"--cases: choose from {','.join(CASES)}")
     widths = [64, 32, 10] if a.quick else [64, 256, 256, 10]
     fp = FixedPointParams()
     ds = load_dataset("digits", seed=0)
@@ -137,27 +150,49 @@ def main() -> None:
         "machine": platform.node(),
         "cpus": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],  # the machine is shared: wall vs CPU
     }
 
-    def measure(kind: str, Xq: np.ndarray) -> dict:
+    def measure(kind: str, Xq: np.ndarray, *, committed: bool = False) -> dict:
         O = predict_int(run.final, Xq, fp)
         common = dict(
             training_statement=st.digest().hex(),
             n_rows=int(Xq.shape[0]),
-            inputs_sha256=array_sha256(Xq),
+            inputs_sha256=None if committed else array_sha256(Xq),
             range_backend=st.range_backend,
             generators_digest=st.generators_digest,
         )
+        data = data_openings = None
+        commit_wall = None
         if kind == "evaluation":
             correct = int((np.argmax(O, axis=1) == labels).sum())
-            est = EvalStatement(kind=kind, labels_sha256=array_sha256(labels), correct=correct, **common)  # type: ignore[arg-type]
-            pub = EvalPublic.of(st, est, Xq, labels=labels)
+            if committed:
+                t0 = time.perf_counter()
+                coms, opened = commit_test_data(pp, st.widths, Xq, labels)
+                commit_wall = time.perf_counter() - t0
+                est = EvalStatement(
+                    kind=kind,
+                    correct=correct,
+                    test_data="committed",
+                    inputs_commitment=coms["X"].to_bytes().hex(),
+                    labels_commitment=coms["Y"].to_bytes().hex(),
+                    **common,  # type: ignore[arg-type]
+                )
+                pub = EvalPublic.of(st, est)
+                data = {"X": Xq, "labels": labels}
+                data_openings = {"TX": opened["X"], "TY": opened["Y"]}
+            else:
+                est = EvalStatement(kind=kind, labels_sha256=array_sha256(labels), correct=correct, **common)  # type: ignore[arg-type]
+                pub = EvalPublic.of(st, est, Xq, labels=labels)
         else:
             est = EvalStatement(kind=kind, outputs_sha256=array_sha256(O), **common)  # type: ignore[arg-type]
             pub = EvalPublic.of(st, est, Xq, outputs=O)
         base_wall, base_cpu, _ = _timed(lambda: predict_int(run.final, Xq, fp), a.reps)
         pw, pc, (proof, _) = _timed(
-            lambda: evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen), a.reps
+            lambda: evaluation.prove(
+                pp, pub, run.final.weights, run.final.biases, wopen, data=data, data_openings=data_openings
+            ),
+            a.reps,
         )
         vw, vc, _ = _timed(lambda: evaluation.verify(pp, pub, proof), a.reps)
         out = {
@@ -172,13 +207,27 @@ def main() -> None:
         }
         if kind == "evaluation":
             out["accuracy"] = est.accuracy
+            out["test_data"] = est.test_data
+        if commit_wall is not None:
+            out["commit_test_data_seconds"] = round(commit_wall, 3)
         print(kind, json.dumps(out))
         return out
 
-    results["evaluation_heldout"] = measure("evaluation", Xt)
-    results["inference"] = measure("inference", Xt[: a.infer_rows])
-    results["inference_one_row"] = measure("inference", Xt[:1])
-    if a.ezkl:
+    if "heldout" in cases:
+        results["evaluation_heldout"] = measure("evaluation", Xt)
+    if "committed" in cases:
+        results["evaluation_heldout_committed"] = measure("evaluation", Xt, committed=True)
+        if "heldout" in cases:
+            pub_, com_ = results["evaluation_heldout"], results["evaluation_heldout_committed"]
+            results["committed_over_public"] = {
+                k: round(com_[k] / pub_[k], 3)
+                for k in ("prove_seconds", "prove_cpu_seconds", "verify_seconds", "verify_cpu_seconds", "proof_bytes")
+            }
+    if "inference" in cases:
+        results["inference"] = measure("inference", Xt[: a.infer_rows])
+    if "inference_one_row" in cases:
+        results["inference_one_row"] = measure("inference", Xt[:1])
+    if a.ezkl and "inference" in cases:
         results["ezkl_one_inference"] = ez = ezkl_one_inference(run, fp, ds.X_test[0], Path(a.ezkl_dir))
         print("ezkl", json.dumps(ez))
         zi = results["inference"]
@@ -187,7 +236,9 @@ def main() -> None:
             "prove_wall_ratio_zkdl_batch_over_ezkl_one": round(zi["prove_seconds"] / ez["prove_seconds"], 3),
             "prove_cpu_ratio_zkdl_batch_over_ezkl_one": round(zi["prove_cpu_seconds"] / ez["prove_cpu_seconds"], 3),
         }
-    out = Path(__file__).parent / "results" / ("evaluation_quick.json" if a.quick else "evaluation.json")
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    name = "evaluation" + ("_quick" if a.quick else "") + ("" if set(cases) == set(CASES) else "_" + "-".join(cases))
+    out = Path(__file__).parent / "results" / (name + ".json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print("written to", out)
 

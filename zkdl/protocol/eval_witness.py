@@ -133,6 +133,8 @@ class EvalPublic:
             if est.test_data == "training-split":
                 if st.test_split is None or st.test_split["n_rows"] != n:
                     raise StatementMismatch("the training statement commits no test split of these rows")
+                if est.regression:
+                    raise StatementMismatch("the training statement's test split holds class labels, not targets")
                 if split_blinds is None:
                     raise StatementMismatch("an evaluation on the training statement's test split needs its openings")
         elif est.kind == "inference":
