@@ -660,3 +660,29 @@ def test_final_weights_with_nonzero_padding_fail_the_padding_check(pp, trained):
     proof, _ = evaluation.prove(pp, pub, (W1, W2), (b1, b2), opens, zk=False)
     err, phase = rejection(pp, pub, proof)
     assert isinstance(err, VerificationError) and phase == "padding", (phase, err)
+
+
+def test_evaluation_verifier_defers_subgroup_checks_and_batches_its_group_equations(pp, trained, monkeypatch):
+    """The evaluation verifier runs like the training verifier (``zk_channel.run_verifier``): the proof's points
+    are decoded without the subgroup test, which runs in ``SubgroupChecks``, and every group equation goes into one
+    final MSM; a point outside the prime-order subgroup is still rejected, naming its section and offset."""
+    from test_batched_verifier import _off_subgroup_point_bytes, _open_section
+
+    from zkdl.commit import batch as batch_mod
+    from zkdl.serialize import subgroup as sg
+
+    st, run, Xt, labels, wopen = trained
+    pub = eval_public(st, Xt, labels, true_count(run, Xt, labels))
+    proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen)
+    monkeypatch.setattr(sg, "default_helpers", lambda: 0)  # checks in this process, so they can be counted
+    checked, msms = [], []
+    real_check, real_msm = sg.in_subgroup, batch_mod.msm
+    monkeypatch.setattr(sg, "in_subgroup", lambda xy: checked.append(1) or real_check(xy))
+    monkeypatch.setattr(batch_mod, "msm", lambda pts, sc, **kw: msms.append(len(pts)) or real_msm(pts, sc, **kw))
+    evaluation.verify(pp, pub, proof)
+    assert len(checked) > 100 and len(msms) == 1
+    start, end = _open_section(proof)
+    off = end - 80
+    forged = proof[:off] + _off_subgroup_point_bytes() + proof[off + 48 :]
+    with pytest.raises(ProofFormatError, match=f"section 'OPEN' at offset {off - start} .*not in the prime-order"):
+        evaluation.verify(pp, pub, forged)

@@ -34,7 +34,7 @@ from ..commit.pedersen import Commitment, Layout, Opening, commit
 from ..errors import ProofFormatError, StatementMismatch, VerificationError
 from ..gadgets.range_check import make_range_backend
 from ..piop.claims import ClaimRegistry, prove_reduction, verify_reduction
-from ..serialize import ContainerReader, ContainerWriter
+from ..serialize import ContainerReader, ContainerWriter, SubgroupChecks
 from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
 from ..transcript import Transcript
 from .channel import SECTIONS, ProverChannel, VerifierChannel
@@ -43,7 +43,7 @@ from .evaluation_statement import EvalStatement
 from .relations import argmax, forward, sse
 from .statement import Statement
 from .training import MODE_TRANSPARENT, MODE_ZK, Stage, generators_needed
-from .zk_channel import ZkProverChannel, ZkVerifierChannel
+from .zk_channel import ZkProverChannel, ZkVerifierChannel, run_verifier
 
 PROTOCOL_ID = "zkdl/eval/v1"
 
@@ -218,7 +218,20 @@ def verify(
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
     if est.test_data == "training-split":
         check_test_split_opening(params, pub)
-    cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS)
+    run_verifier(lambda subgroup, channels: _verify_proof(params, pub, proof, subgroup, channel_factory, channels))
+    return {"verify": time.perf_counter() - t0}
+
+
+def _verify_proof(
+    params: PublicParams,
+    pub: EvalPublic,
+    proof: bytes,
+    subgroup: SubgroupChecks,
+    channel_factory: Callable | None,
+    channels: list,
+) -> None:
+    st, est = pub.st, pub.est
+    cr = ContainerReader(proof, protocol_id=PROTOCOL_ID, layout=SECTIONS, subgroup=subgroup)
     zk = not cr.transparent
     readers = {s: cr.section(s) for s in SECTIONS}
     if readers["HEAD"].read_raw(64) != _head(st, est):
@@ -226,6 +239,7 @@ def verify(
     backend = make_range_backend(est.range_backend)
     t = _new_transcript(st, est, zk=zk, format_version=cr.format_version)
     ch = (channel_factory or ZkVerifierChannel)(t, readers, params) if zk else VerifierChannel(t, readers)
+    channels.append(ch)
     coms: dict[str, Commitment] = {**st.commitments, **pub.data_commitments}
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
         com = ch.commitment(f"commit/{name}")
@@ -254,4 +268,3 @@ def verify(
             raise VerificationError(f"opening of {name}: {exc}") from None
     ch.finish()
     cr.finish()
-    return {"verify": time.perf_counter() - t0}

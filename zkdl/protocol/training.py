@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..commit.batch import MsmBatch
 from ..commit.generators import N_MAX, PublicParams
 from ..commit.pedersen import Commitment, Layout, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
@@ -40,7 +39,7 @@ from .channel import SECTIONS, ProverChannel, VerifierChannel
 from .relations import history, limbs, loss, matmul, padding, relu, schedule
 from .statement import Statement
 from .witness import Public, Witness, range_layout
-from .zk_channel import ZkProverChannel, ZkVerifierChannel
+from .zk_channel import ZkProverChannel, ZkVerifierChannel, run_verifier
 
 PROTOCOL_ID = "zkdl/train/v1"
 
@@ -283,17 +282,7 @@ def verify(
     generators_needed(statement)
     if statement.generators_digest != params.digest.hex():
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
-    channels: list = []  # the verifier channel, once made (its deferred equations are diagnosed on failure)
-    with SubgroupChecks() as subgroup:
-        try:
-            _verify_proof(params, statement, proof, subgroup, channel_factory, channels)
-        except ZkdlError as err:
-            subgroup.finish()  # a point outside the subgroup is the first cause
-            batch = getattr(channels[0], "batch", None) if channels else None
-            if isinstance(err, VerificationError) and isinstance(batch, MsmBatch) and not batch.closed:
-                batch.diagnose()  # then the first false group equation met before this error
-            raise
-        subgroup.finish()
+    run_verifier(lambda subgroup, chans: _verify_proof(params, statement, proof, subgroup, channel_factory, chans))
     return {"verify": time.perf_counter() - t0}
 
 

@@ -16,7 +16,7 @@ No field element derived from the witness is sent in the clear: the messages are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..commit import evaluation as ev
 from ..commit.batch import MsmBatch
@@ -35,9 +35,11 @@ from ..commit.sigma import (
     verify_nonzero,
     verify_product,
 )
+from ..errors import VerificationError, ZkdlError
 from ..field import Fr
 from ..piop import sumcheck as sc
 from ..piop import zk_sumcheck as zsc
+from ..serialize import SubgroupChecks
 from .channel import ProverChannel, PublicMle, VerifierChannel
 
 R = sc.R
@@ -212,3 +214,23 @@ class ZkVerifierChannel(VerifierChannel):
         """The zero checks' Schnorr proof, then the final MSM over every deferred group equation."""
         self.acc.verify(ZeroProof.read(self.readers["OPEN"]), self.transcript)
         self.batch.verify()
+
+
+def run_verifier(body: Callable[[SubgroupChecks, list], None]) -> None:
+    """Run a verifier ``body(subgroup, channels)`` with its proof's points subgroup-checked in helper processes
+    (:class:`~zkdl.serialize.SubgroupChecks`: ``body`` passes ``subgroup`` to its ``ContainerReader``) and return
+    only once every check passed; ``body`` appends its verifier channel to ``channels``. On a rejection the cause
+    reported is, in this order: a point outside the subgroup (``ProofFormatError``), the first false group equation
+    deferred to the channel's :class:`~zkdl.commit.batch.MsmBatch`, then the error that stopped ``body``. Training
+    and evaluation proofs are verified through this one function."""
+    channels: list = []
+    with SubgroupChecks() as subgroup:
+        try:
+            body(subgroup, channels)
+        except ZkdlError as err:
+            subgroup.finish()  # a point outside the subgroup is the first cause
+            batch = getattr(channels[0], "batch", None) if channels else None
+            if isinstance(err, VerificationError) and isinstance(batch, MsmBatch) and not batch.closed:
+                batch.diagnose()  # then the first false group equation met before this error
+            raise
+        subgroup.finish()
