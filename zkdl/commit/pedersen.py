@@ -326,6 +326,19 @@ def msm(points: Sequence[G1Point], scalars: Sequence[Scalar], *, workers: int | 
     return acc
 
 
+def msms(jobs: Sequence[tuple[Sequence[G1Point], Sequence[Scalar]]], *, workers: int | None = None) -> list[G1Point]:
+    """Several independent MSMs ``(points, scalars)``, run side by side on the pool (arkworks releases the GIL);
+    one MSM that is large is split over the threads by :func:`msm` instead."""
+    w = default_workers() if workers is None else max(1, workers)
+    if w == 1 or len(jobs) < 2:
+        return [msm(p, s, workers=w) for p, s in jobs]
+    for p, s in jobs:
+        if len(p) != len(s):
+            raise ValueError("points and scalars differ in length")
+    futures = [_pool().submit(G1Point.multiexp_unchecked, list(p), list(s)) for p, s in jobs]
+    return [f.result() for f in futures]
+
+
 def _blind_points(params: PublicParams, blinds: Sequence[int]) -> list[G1Point]:
     """``ρ·h`` for each blinding, with the fixed-base byte table of h (32 additions each)."""
     tab = params.h_table()
