@@ -40,10 +40,11 @@ Zero-knowledge mode (:func:`prove_eval_zk` / :func:`verify_eval_zk`)
     :class:`~zkdl.commit.batch.MsmBatch`: the verifier's one final MSM, where the generators ``g_i`` of every
     opening share one term each; standalone, into a batch of their own checked at once.
 
-    Prover cost (measured on one core, arkworks through Python): a fold of the generators costs one 128-bit
-    scalar multiplication per output point (~90 µs; ``n − 2`` in all), the ``L_j``/``R_j`` MSMs ``2n`` points in
-    all (~20 µs each); computing ``L_j``/``R_j`` instead as MSMs over the original generators with expanded
-    scalars costs ``n`` points per round (``n·b`` in all), about twice the fold's total at ``b ≥ 10``.
+    Prover cost (arkworks through Python): a fold of the generators costs one 128-bit scalar multiplication per
+    output point (~90 µs, half of a 255-bit one; ``n − 2`` in all), the ``L_j``/``R_j`` MSMs ``2n`` points in all
+    (~20 µs each); computing ``L_j``/``R_j`` instead as MSMs over the original generators with expanded scalars
+    (no point is ever folded) costs ``n`` points per round, ``n·b`` in all: 1.4–2.3× slower than folding at
+    ``b = 10 … 15`` (``bench/ipa_prover.py``, ``bench/results/ipa_prover.json``).
 
 Transcript records (labels): clear mode absorbs ``hyrax-eval/folded`` (x) and ``hyrax-eval/blind`` (ρ');
 ZK mode absorbs ``hyrax-eval-zk/commitment`` (bytes), ``hyrax-eval-zk/point``, ``hyrax-eval-zk/Y``,
