@@ -207,7 +207,8 @@ def test_zk_eval_rejects_tampered_first_message(pp, zk_case, field_name):
 
 
 def test_zk_eval_rejects_tampered_z_beta(pp, zk_case):
-    """z_β enters only the value equation: that one rejects (ξ changes too, so the IPA equation fails as well)."""
+    """z_β is absorbed before ξ, so a changed z_β changes ξ and every x_j: the inner-product equation, checked
+    first, names the rejection (the value equation, c·Y + β = w·g_v + z_β·h, fails as well)."""
     _, com, _, point, _, _, proof = zk_case
     bad = dataclasses.replace(proof, z_beta=_bump(proof.z_beta))
     with pytest.raises(VerificationError, match="ZK evaluation proof"):
