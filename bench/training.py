@@ -235,6 +235,7 @@ def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, war
     t_verify = time.perf_counter() - t0
 
     from zkdl.gadgets.range_check import make_range_backend
+    from zkdl.serialize import section_sizes
 
     proof_committed = sum(1 << k for k in make_range_backend(range_backend).committed_log_sizes(layout).values())
     com_rows = sum(c.layout.rows for c in coms.values())
@@ -261,6 +262,7 @@ def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, war
         "verify_over_prove_pct": round(100 * t_verify / t_prove, 3),
         "prove_over_train": round(t_prove / max(t_train, 1e-9), 1),
         "proof_bytes": len(proof),
+        "proof_section_bytes": section_sizes(proof),
         "statement_commitment_bytes": com_rows * G1_BYTES,
         "statement_commitment_serialized_bytes": com_serialized,
         "statement_commitment_rows": com_rows,

@@ -183,13 +183,19 @@ def test_one_tampered_product_proof_is_rejected(pp, instance, monkeypatch):
 
 
 def test_one_tampered_opening_is_rejected(pp, instance):
-    """z_β of the last opening + 1 (the 32 bytes before the final 80-byte Schnorr proof)."""
+    """The final scalar z* of the last opening's inner-product argument + 1 (the 32 bytes before the final 80-byte
+    Schnorr proof), then the last R_j of that opening replaced by another subgroup point."""
     st, *_, proof = instance
     _, end = _open_section(proof)
     off = end - 80 - 32
-    zb = (int.from_bytes(proof[off : off + 32], "little") + 1) % R
-    forged = proof[:off] + zb.to_bytes(32, "little") + proof[off + 32 :]
-    with pytest.raises(VerificationError, match="proof-of-dot-product"):
+    zf = (int.from_bytes(proof[off : off + 32], "little") + 1) % R
+    forged = proof[:off] + zf.to_bytes(32, "little") + proof[off + 32 :]
+    with pytest.raises(VerificationError, match="^ZK evaluation proof: inner-product argument check failed$"):
+        training.verify(pp, st, forged)
+    off -= 48  # R_{b-1}
+    r_last = G1Point.from_compressed_bytes(proof[off : off + 48])
+    forged = proof[:off] + (r_last + pp.h).to_compressed_bytes() + proof[off + 48 :]
+    with pytest.raises(VerificationError, match="^ZK evaluation proof: inner-product argument check failed$"):
         training.verify(pp, st, forged)
 
 

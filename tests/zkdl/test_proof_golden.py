@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "9b6ed3b15b9074db568f6bc7eefd12336b15e0d3d3c0750b249a65598ae76186",
+    "lookup-zk": "b27b068eda27da7d2d9a48c050cbc5b254bcf09e7b9683b3b24e247f0038cfd1",
     "lookup-transparent": "517de9ebcfd1544c585578014468ad251aa674fa70fee752250e576709c63f5b",
-    "bits-zk": "7278f5307a89ab1cdce2af04fbf1a77e000e5e8b80c435d6c03f0c0aae67bfe3",
-    "lookup-3-layers-mixed-bias": "915422c1ebe89a84b3be53c4351166008270a7c00b6a8cf21db5b7ff01d8c1b4",
+    "bits-zk": "ced1fe8ed6713884d5757dd88a5b750ee5990d62388392d91b61538fc40df859",
+    "lookup-3-layers-mixed-bias": "62c40140f772635f850ec35276155e88ecabae7596fc9e9991e17d6a458598b5",
 }
 
 

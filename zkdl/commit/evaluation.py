@@ -13,24 +13,45 @@ Clear mode (:func:`prove_eval` / :func:`verify_eval`)
 Zero-knowledge mode (:func:`prove_eval_zk` / :func:`verify_eval_zk`)
     The value stays committed: ``Y = v·g_v + r_y·h``. The prover shows ``<x, a_vec> = v`` for the ``x``
     inside ``C'`` with the proof of dot product of Hyrax (Wahby et al., S&P 2018, §4), made non-interactive
-    with the transcript:
+    with the transcript, and with its long response replaced by a log-size argument of knowledge of it:
 
     1. P picks ``d ∈ F^{2^b}``, ``r_δ``, ``r_β`` uniformly, sends ``Y``, ``δ = Σ d_i·g_i + r_δ·h``,
        ``β = <a_vec, d>·g_v + r_β·h``;
     2. ``c`` = transcript challenge (after absorbing the commitment, ``u``, ``Y``, ``δ``, ``β``);
-    3. P sends ``z = c·x + d``, ``z_δ = c·ρ' + r_δ``, ``z_β = c·r_y + r_β``;
-    4. V checks ``c·C' + δ = Σ z_i·g_i + z_δ·h`` and ``c·Y + β = <z, a_vec>·g_v + z_β·h``.
+    3. the masked response is ``z = c·x + d``; P sends ``z_δ = c·ρ' + r_δ``, ``z_β = c·r_y + r_β`` and
+       ``w = <z, a_vec>``, but not ``z``;
+    4. ``ξ`` = transcript challenge; P proves knowledge of ``z`` with ``P_0 = Σ z_i·g_i + <z, a_vec>·ξ·g_v``
+       for ``P_0 = c·C' + δ − z_δ·h + w·ξ·g_v`` by an inner-product argument (the Bulletproofs reduction, in the
+       folding form of Attema–Cramer's compressed Σ-protocols): in round ``j`` the vectors of length ``m`` are
+       halved, P sends ``L_j = <z_lo, g_hi> + <z_lo, a_hi>·ξ·g_v`` and ``R_j = <z_hi, g_lo> + <z_hi, a_lo>·ξ·g_v``,
+       draws ``x_j`` (128 bits) and folds ``z' = z_lo + x_j·z_hi``, ``a' = x_j·a_lo + a_hi``,
+       ``g' = x_j·g_lo + g_hi``, so that ``P_{j+1} = L_j + x_j·P_j + x_j²·R_j``; after ``b`` rounds P sends the
+       scalar ``z*``;
+    5. V checks ``P_b = z*·g* + z*·a*·ξ·g_v`` with ``g* = Σ s_i·g_i``, ``s_i = Π_j (x_j if bit j of i is 0 else
+       1)`` and ``a* = <s, a_vec>``, and ``c·Y + β = w·g_v + z_β·h``.
 
-    ``z`` is uniform whatever ``x`` is, so nothing about the table leaks beyond ``Y``. The verifier returns
-    ``Y``, a *committed* evaluation claim the caller must discharge (or compare with a commitment it already
-    holds: ``value_commitment=``). Both checks (with the fold, and the comparison with a ``value_commitment``
-    given as a lazy :class:`~zkdl.commit.sigma.VScalar`) go into a :class:`~zkdl.commit.batch.MsmBatch`: the
-    verifier's one final MSM, where the generators ``g_i`` of every opening share one term each; standalone,
-    into a batch of their own checked at once.
+    ``z`` is uniform whatever ``x`` is, and every message after ``c`` is a function of ``z`` and public data,
+    so nothing about the table leaks beyond ``Y`` (``docs/zero-knowledge.md``). The proof is ``3`` points,
+    ``4`` field elements and ``2b`` points (``272 + 96·b`` bytes) instead of ``2^b`` field elements. The verifier
+    returns ``Y``, a *committed* evaluation claim the caller must discharge (or compare with a commitment it
+    already holds: ``value_commitment=``). Both equations (with the fold of the row commitments, the ``s``-vector
+    on the generators, ``L_j``/``R_j`` with their products of challenges, and the comparison with a
+    ``value_commitment`` given as a lazy :class:`~zkdl.commit.sigma.VScalar`) go into a
+    :class:`~zkdl.commit.batch.MsmBatch`: the verifier's one final MSM, where the generators ``g_i`` of every
+    opening share one term each; standalone, into a batch of their own checked at once.
+
+    Prover cost (arkworks through Python): a fold of the generators costs one 128-bit scalar multiplication per
+    output point (~90 µs, half of a 255-bit one; ``n − 2`` in all), the ``L_j``/``R_j`` MSMs ``2n`` points in all
+    (~20 µs each); computing ``L_j``/``R_j`` instead as MSMs over the original generators with expanded scalars
+    (no point is ever folded) costs ``n`` points per round, ``n·b`` in all: 1.4–2.3× slower than folding at
+    ``b = 10 … 15`` (``bench/ipa_prover.py``, ``bench/results/ipa_prover.json``).
 
 Transcript records (labels): clear mode absorbs ``hyrax-eval/folded`` (x) and ``hyrax-eval/blind`` (ρ');
 ZK mode absorbs ``hyrax-eval-zk/commitment`` (bytes), ``hyrax-eval-zk/point``, ``hyrax-eval-zk/Y``,
-``hyrax-eval-zk/delta``, ``hyrax-eval-zk/beta``, then draws ``hyrax-eval-zk/c``.
+``hyrax-eval-zk/delta``, ``hyrax-eval-zk/beta``, draws ``hyrax-eval-zk/c``, absorbs ``hyrax-eval-zk/z-blinds``
+(z_δ, z_β) and ``hyrax-eval-zk/z-dot-a`` (w), draws ``hyrax-eval-zk/xi``; then per round absorbs
+``hyrax-eval-zk/LR`` (L_j, R_j) and draws ``hyrax-eval-zk/x`` (its low 128 bits are x_j); finally absorbs
+``hyrax-eval-zk/z-final`` (z*).
 """
 
 from __future__ import annotations
@@ -55,6 +76,7 @@ from .pedersen import (
     Opening,
     commit_value,
     msm,
+    msms,
     random_scalar,
     scalars_from_ints,
     scalars_from_le_bytes,
@@ -204,34 +226,65 @@ def verify_eval(
 
 
 # ---------------------------------------------------------------------------------------------------------
-# zero-knowledge mode (Hyrax proof of dot product)
+# zero-knowledge mode (Hyrax proof of dot product, log-size response)
 # ---------------------------------------------------------------------------------------------------------
+CHALLENGE_BITS = 128  #: bits of each folding challenge x_j of the inner-product argument
+
+
+@dataclass(frozen=True)
+class InnerProductProof:
+    """The log-size response of a ZK opening: ``w = <z, a_vec>`` and the inner-product argument for
+    ``P = Σ z_i·g_i + w·ξ·g_v``: one pair ``(L_j, R_j)`` per column variable and the folded scalar ``z*``."""
+
+    z_dot_a: int
+    left: tuple[G1Point, ...]
+    right: tuple[G1Point, ...]
+    z_final: int
+
+    def write(self, w: Writer) -> None:
+        w.write_fr(self.z_dot_a)
+        for lj, rj in zip(self.left, self.right, strict=True):
+            w.write_g1(lj)
+            w.write_g1(rj)
+        w.write_fr(self.z_final)
+
+    @classmethod
+    def read(cls, r: Reader, rounds: int) -> InnerProductProof:
+        z_dot_a = r.read_fr()
+        left, right = [], []
+        for _ in range(rounds):
+            left.append(r.read_g1(allow_identity=True))
+            right.append(r.read_g1(allow_identity=True))
+        return cls(z_dot_a, tuple(left), tuple(right), r.read_fr())
+
+
 @dataclass(frozen=True)
 class ZkEvalProof:
-    """``Y`` (the value commitment), ``δ``, ``β`` and the responses ``z`` (``2^b`` ints), ``z_δ``, ``z_β``."""
+    """``Y`` (the value commitment), ``δ``, ``β``, the blinding responses ``z_δ``, ``z_β`` and, instead of the
+    masked response ``z`` (``2^b`` field elements), the inner-product argument that proves knowledge of it."""
 
     value_commitment: G1Point
     delta: G1Point
     beta: G1Point
-    z: tuple[int, ...]
     z_delta: int
     z_beta: int
+    ipa: InnerProductProof
 
     def write(self, w: Writer) -> None:
         w.write_g1(self.value_commitment)
         w.write_g1(self.delta)
         w.write_g1(self.beta)
-        w.write_frs(list(self.z))
         w.write_fr(self.z_delta)
         w.write_fr(self.z_beta)
+        self.ipa.write(w)
 
     @classmethod
     def read(cls, r: Reader, layout: Layout) -> ZkEvalProof:
         y = r.read_g1(allow_identity=True)
         delta = r.read_g1(allow_identity=True)
         beta = r.read_g1(allow_identity=True)
-        z = r.read_frs(count=layout.cols)
-        return cls(y, delta, beta, tuple(z), r.read_fr(), r.read_fr())
+        z_delta, z_beta = r.read_fr(), r.read_fr()
+        return cls(y, delta, beta, z_delta, z_beta, InnerProductProof.read(r, layout.log_cols))
 
     def to_bytes(self) -> bytes:
         w = Writer()
@@ -252,7 +305,7 @@ def _random_vector(n: int, rng: Any) -> Fr:
     return Fr.from_ints([random_scalar(rng) for _ in range(n)])
 
 
-def _zk_absorb_first(
+def zk_first_challenge(
     transcript: Transcript, commitment: Commitment, point: Sequence[int], y: G1Point, delta: G1Point, beta: G1Point
 ) -> int:
     transcript.absorb_bytes("hyrax-eval-zk/commitment", commitment.to_bytes())
@@ -261,6 +314,78 @@ def _zk_absorb_first(
     transcript.absorb_g1("hyrax-eval-zk/delta", delta)
     transcript.absorb_g1("hyrax-eval-zk/beta", beta)
     return transcript.challenge_fr("hyrax-eval-zk/c")
+
+
+def _absorb_responses(transcript: Transcript, z_delta: int, z_beta: int, z_dot_a: int) -> int:
+    """Absorb ``z_δ, z_β, w``; draw ``ξ`` (the weight of ``g_v`` in the inner-product statement)."""
+    transcript.absorb_frs("hyrax-eval-zk/z-blinds", [z_delta, z_beta])
+    transcript.absorb_fr("hyrax-eval-zk/z-dot-a", z_dot_a)
+    return transcript.challenge_fr("hyrax-eval-zk/xi")
+
+
+def _fold_challenge(transcript: Transcript, left: G1Point, right: G1Point) -> int:
+    """Absorb one round's ``(L_j, R_j)``; draw ``x_j`` in ``[0, 2^128)`` (the low 128 bits of a field challenge:
+    a 128-bit scalar halves the prover's generator fold, see the module docstring)."""
+    transcript.absorb_g1s("hyrax-eval-zk/LR", [left, right])
+    return transcript.challenge_fr("hyrax-eval-zk/x") & ((1 << CHALLENGE_BITS) - 1)
+
+
+def fold_coefficients(xs: Sequence[int]) -> Fr:
+    """``s`` with ``g* = Σ_i s_i·g_i`` after folding ``g' = x_j·g_lo + g_hi`` for each ``x_j`` in order:
+    ``s_i = Π_j (x_j if bit j of i is 0 else 1)``, bit 0 the most significant (one vector op per round)."""
+    s = Fr.from_ints([1])
+    for x in reversed(xs):
+        s = Fr.concat([s * x, s])
+    return s
+
+
+def prove_masked_response(
+    params: PublicParams, transcript: Transcript, z: Fr, a_vec: Fr, z_delta: int, z_beta: int
+) -> InnerProductProof:
+    """The log-size response: absorb ``z_δ, z_β`` and ``w = <z, a_vec>``, draw ``ξ``, then run the inner-product
+    argument for ``P = Σ z_i·g_i + <z, a_vec>·ξ·g_v`` (module docstring). ``z`` is the masked response of the
+    proof of dot product; the simulator of :mod:`zkdl.protocol.simulator` calls this too, with its own ``z``."""
+    w = z.inner(a_vec)
+    xi = _absorb_responses(transcript, z_delta, z_beta, w)
+    left, right, z_final = inner_product_rounds(params, transcript, z, a_vec, xi)
+    return InnerProductProof(w, left, right, z_final)
+
+
+def inner_product_rounds(
+    params: PublicParams, transcript: Transcript, z: Fr, a_vec: Fr, xi: int
+) -> tuple[tuple[G1Point, ...], tuple[G1Point, ...], int]:
+    """The rounds of the inner-product argument for ``Σ z_i·g_i + <z, a_vec>·ξ·g_v``: ``(L, R, z*)``. Each round
+    halves ``z``, ``a`` and the generators: ``z' = z_lo + x·z_hi``, ``a' = x·a_lo + a_hi``, ``g' = x·g_lo + g_hi``
+    (two MSMs for ``L_j, R_j``, side by side, and one 128-bit scalar multiplication per folded generator)."""
+    gens: list[G1Point] = params.gens(len(z))
+    left: list[G1Point] = []
+    right: list[G1Point] = []
+    a = a_vec
+    while len(z) > 1:
+        half = len(z) // 2
+        z_lo, z_hi, a_lo, a_hi = z[:half], z[half:], a[:half], a[half:]
+        g_lo, g_hi = gens[:half], gens[half:]
+        lj, rj = msms(
+            [
+                (g_hi + [params.g_v], _scalars(z_lo) + scalars_from_ints([xi * z_lo.inner(a_hi)])),
+                (g_lo + [params.g_v], _scalars(z_hi) + scalars_from_ints([xi * z_hi.inner(a_lo)])),
+            ]
+        )
+        left.append(lj)
+        right.append(rj)
+        x = _fold_challenge(transcript, lj, rj)
+        z = z_hi.axpy(x, z_lo)  # z_lo + x·z_hi
+        a = a_lo.axpy(x, a_hi)  # x·a_lo + a_hi
+        if half > 1:  # the last fold of the generators is the verifier's (g* = Σ s_i·g_i)
+            xs = scalars_from_ints([x])[0]
+            gens = [gl * xs + gh for gl, gh in zip(g_lo, g_hi)]
+    z_final = z[0]
+    transcript.absorb_fr("hyrax-eval-zk/z-final", z_final)
+    return tuple(left), tuple(right), z_final
+
+
+def _scalars(v: Fr) -> list:
+    return scalars_from_le_bytes(v.to_le_bytes())
 
 
 def prove_eval_zk(
@@ -290,17 +415,18 @@ def prove_eval_zk(
 
     d = _random_vector(lay.cols, rng)
     r_delta, r_beta = random_scalar(rng), random_scalar(rng)
-    delta = msm(
-        params.gens(lay.cols) + [params.h], scalars_from_le_bytes(d.to_le_bytes()) + scalars_from_ints([r_delta])
-    )
+    delta = msm(params.gens(lay.cols) + [params.h], _scalars(d) + scalars_from_ints([r_delta]))
     beta = commit_value(params, d.inner(a_vec), r_beta)
 
-    c = _zk_absorb_first(transcript, commitment, point, y, delta, beta)
+    c = zk_first_challenge(transcript, commitment, point, y, delta, beta)
     z = x.axpy(c, d)  # c·x + d
-    proof = ZkEvalProof(y, delta, beta, tuple(z.to_ints()), (c * r_x + r_delta) % MODULUS, (c * r_y + r_beta) % MODULUS)
-    transcript.absorb_frs("hyrax-eval-zk/z", z)
-    transcript.absorb_frs("hyrax-eval-zk/z-blinds", [proof.z_delta, proof.z_beta])
-    return v, r_y, proof
+    z_delta, z_beta = (c * r_x + r_delta) % MODULUS, (c * r_y + r_beta) % MODULUS
+    ipa = prove_masked_response(params, transcript, z, a_vec, z_delta, z_beta)
+    return v, r_y, ZkEvalProof(y, delta, beta, z_delta, z_beta, ipa)
+
+
+IPA_CHECK = "ZK evaluation proof: inner-product argument check failed"
+VALUE_CHECK = "ZK evaluation proof: proof-of-dot-product value check failed"
 
 
 def verify_eval_zk(
@@ -322,10 +448,14 @@ def verify_eval_zk(
         u_rows, u_cols = lay.split_point(point)
     except ValueError as e:
         raise VerificationError(str(e)) from e
-    _check_frs(proof.z, lay.cols, "response z")
+    ipa = proof.ipa
+    if len(ipa.left) != lay.log_cols or len(ipa.right) != lay.log_cols:
+        raise VerificationError(f"inner-product argument has {len(ipa.left)} rounds, expected {lay.log_cols}")
     _check_fr(proof.z_delta, "response z_delta")
     _check_fr(proof.z_beta, "response z_beta")
-    for p in (proof.value_commitment, proof.delta, proof.beta):
+    _check_fr(ipa.z_dot_a, "response <z, a>")
+    _check_fr(ipa.z_final, "final scalar z*")
+    for p in (proof.value_commitment, proof.delta, proof.beta, *ipa.left, *ipa.right):
         if not isinstance(p, G1Point):
             raise VerificationError("ZK evaluation proof holds a non-point")
     b = batch if batch is not None else MsmBatch(params)
@@ -339,25 +469,38 @@ def verify_eval_zk(
             if proof.value_commitment != v_pt:
                 raise VerificationError(other)
 
-    c = _zk_absorb_first(transcript, commitment, point, proof.value_commitment, proof.delta, proof.beta)
-    z = Fr.from_ints(proof.z)
-    z_dot_a = z.inner(Fr.eq_table(u_cols))
-    what = "ZK evaluation proof: proof-of-dot-product check failed"
-    # c·C' + δ − Σ z_i g_i − z_δ h = O, with C' = Σ e_r C_r
+    c = zk_first_challenge(transcript, commitment, point, proof.value_commitment, proof.delta, proof.beta)
+    xi = _absorb_responses(transcript, proof.z_delta, proof.z_beta, ipa.z_dot_a)
+    xs = [_fold_challenge(transcript, lj, rj) for lj, rj in zip(ipa.left, ipa.right)]
+    transcript.absorb_fr("hyrax-eval-zk/z-final", ipa.z_final)
+
+    # After the rounds, P_b = X·P_0 + Σ_j X_j·(L_j + x_j²·R_j) with X_j = Π_{l>j} x_l, X = Π_l x_l, and
+    # P_0 = c·C' + δ − z_δ·h + w·ξ·g_v (C' = Σ e_r C_r). Accept iff P_b = z*·(Σ s_i g_i) + z*·a*·ξ·g_v.
+    suffix = [1] * (len(xs) + 1)
+    for j in range(len(xs) - 1, -1, -1):
+        suffix[j] = suffix[j + 1] * xs[j] % MODULUS
+    big_x = suffix[0]
+    s = fold_coefficients(xs)
+    a_star = s.inner(Fr.eq_table(u_cols))
+    zf = ipa.z_final
     b.add(
-        what,
-        [proof.delta, params.h],
-        [1, -proof.z_delta],
-        gens=z,
-        gens_scale=-1,
+        IPA_CHECK,
+        [proof.delta, params.h, params.g_v, *ipa.left, *ipa.right],
+        [
+            big_x,
+            -big_x * proof.z_delta,
+            xi * (big_x * ipa.z_dot_a - zf * a_star),
+            *suffix[1:],
+            *(suffix[j + 1] * x * x for j, x in enumerate(xs)),
+        ],
+        gens=s,
+        gens_scale=-zf,
         rows=commitment.rows,
         row_coeffs=Fr.eq_table(u_rows),
-        row_scale=c,
+        row_scale=big_x * c,
     )
-    # c·Y + β − <z,a> g_v − z_β h = O
-    b.add(what, [proof.value_commitment, proof.beta, params.g_v, params.h], [c, 1, -z_dot_a, -proof.z_beta])
+    # c·Y + β − w·g_v − z_β·h = O
+    b.add(VALUE_CHECK, [proof.value_commitment, proof.beta, params.g_v, params.h], [c, 1, -ipa.z_dot_a, -proof.z_beta])
     if batch is None:
         b.verify()
-    transcript.absorb_frs("hyrax-eval-zk/z", list(proof.z))
-    transcript.absorb_frs("hyrax-eval-zk/z-blinds", [proof.z_delta, proof.z_beta])
     return proof.value_commitment

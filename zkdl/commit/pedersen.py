@@ -3,11 +3,23 @@
 Layout rule
 -----------
 A table of ``N ≥ 1`` entries is zero-padded to ``2^n`` entries, ``n = ceil(log2 N)``, and read row-major as a
-matrix of ``2^a`` rows × ``2^b`` columns (entry ``i`` is row ``i >> b``, column ``i & (2^b − 1)``). By default
-``b = ceil(n/2)`` and ``a = floor(n/2)`` (columns ≥ rows: fewer, larger MSMs, and an evaluation proof of
-``2^b`` field elements); a caller may choose ``b`` explicitly (``log_cols``). With x_1 the most significant
-index bit (docs/architecture.md), the row bits are the first ``a`` MLE variables: ``u = (u_rows ‖ u_cols)``.
-The layout is part of the :class:`Commitment`.
+matrix of ``2^a`` rows × ``2^b`` columns (entry ``i`` is row ``i >> b``, column ``i & (2^b − 1)``). With x_1 the
+most significant index bit (docs/architecture.md), the row bits are the first ``a`` MLE variables:
+``u = (u_rows ‖ u_cols)``. The layout is part of the :class:`Commitment`.
+
+The canonical layout (:func:`canonical_log_cols`, the default of :meth:`Layout.for_length`; the only one a
+statement or proof may carry, enforced by their readers) is a function of ``n`` only:
+
+    b = min(LOG_COLS_MAX, max(ceil(n/2), n − LOG_ROWS_CAP)),   LOG_ROWS_CAP = 8, LOG_COLS_MAX = 16
+
+i.e. the square-ish split ``ceil(n/2)`` while it has at most ``2^8`` rows, then at most ``2^8`` rows (longer
+rows), but never more than the ``2^16`` pinned generators (:data:`zkdl.commit.generators.N_MAX`): beyond
+``n = 24`` the rows grow again. Why: a zero-knowledge opening costs ``O(b)`` bytes (a log-size inner-product
+argument, :mod:`zkdl.commit.evaluation`), so the row commitments (48 B each) dominate a proof; the rows cap
+trades them against the opening's prover time, linear in ``2^b`` (measured at W-digits T=16 in
+``bench/results/layout_rows_cap.json``: rows ≤ 2^8 is the
+largest cap that keeps that proof under 400 KB). A caller may still choose ``b`` explicitly (``log_cols``)
+for tables that never enter a proof.
 
 Row ``r`` is committed as ``C_r = Σ_i t[r·2^b + i]·g_i + ρ_r·h`` with an independent uniform blinding ``ρ_r``
 (OS CSPRNG via :mod:`secrets`, or an explicit ``rng`` for tests). The prover keeps the ``ρ_r`` in an
@@ -47,7 +59,7 @@ from zkdl.errors import SetupError
 from zkdl.field.constants import MODULUS
 from zkdl.serialize import Reader, Writer
 
-from .generators import PublicParams
+from .generators import N_MAX, PublicParams
 
 SMALL_BITS = 16
 _R_LIMBS = np.frombuffer(MODULUS.to_bytes(32, "little"), dtype="<u8").astype(np.uint64)
@@ -58,6 +70,15 @@ _TASK_POINTS = 2048  # group small rows into tasks of about this many points (th
 # ---------------------------------------------------------------------------------------------------------
 # layout, commitment, opening
 # ---------------------------------------------------------------------------------------------------------
+LOG_ROWS_CAP = 8  #: rows of the canonical layout: at most 2^8 …
+LOG_COLS_MAX = N_MAX.bit_length() - 1  #: … unless the row would exceed the 2^16 pinned generators (N_MAX)
+
+
+def canonical_log_cols(n: int) -> int:
+    """``b`` of the canonical layout of ``2^n`` entries (module docstring): ``min(16, max(ceil(n/2), n − 8))``."""
+    return min(LOG_COLS_MAX, max(n - n // 2, n - LOG_ROWS_CAP))
+
+
 @dataclass(frozen=True)
 class Layout:
     """``n_entries`` (before padding) laid out as ``2^log_rows`` × ``2^log_cols``."""
@@ -71,7 +92,7 @@ class Layout:
         if not isinstance(n_entries, (int, np.integer)) or n_entries < 1:
             raise ValueError(f"a committed table needs at least one entry, got {n_entries!r}")
         n = (int(n_entries) - 1).bit_length()
-        b = n - n // 2 if log_cols is None else int(log_cols)
+        b = canonical_log_cols(n) if log_cols is None else int(log_cols)
         if not 0 <= b <= n:
             raise ValueError(f"log_cols={log_cols} outside [0, {n}] for a table of {n_entries} entries")
         return cls(int(n_entries), n - b, b)
@@ -324,6 +345,19 @@ def msm(points: Sequence[G1Point], scalars: Sequence[Scalar], *, workers: int | 
     for res in _pool().map(_run_msm_task, parts):
         acc = acc + res[0][1]
     return acc
+
+
+def msms(jobs: Sequence[tuple[Sequence[G1Point], Sequence[Scalar]]], *, workers: int | None = None) -> list[G1Point]:
+    """Several independent MSMs ``(points, scalars)``, run side by side on the pool (arkworks releases the GIL);
+    one MSM that is large is split over the threads by :func:`msm` instead."""
+    w = default_workers() if workers is None else max(1, workers)
+    if w == 1 or len(jobs) < 2:
+        return [msm(p, s, workers=w) for p, s in jobs]
+    for p, s in jobs:
+        if len(p) != len(s):
+            raise ValueError("points and scalars differ in length")
+    futures = [_pool().submit(G1Point.multiexp_unchecked, list(p), list(s)) for p, s in jobs]
+    return [f.result() for f in futures]
 
 
 def _blind_points(params: PublicParams, blinds: Sequence[int]) -> list[G1Point]:

@@ -21,7 +21,9 @@ How the messages are made (``docs/zero-knowledge.md``, section "Simulator"):
 * proofs of product (sumcheck finals, ``ch.mul``, ``ch.nonzero``), the Hyrax proofs of dot product of the
   openings and the final Schnorr proof of the zero-check accumulator are simulated by the standard Σ-protocol
   simulator: choose the challenge and the responses uniformly, solve the verification equations for the first
-  message, program the transcript to return the chosen challenge.
+  message, program the transcript to return the chosen challenge. The log-size response of an opening (the
+  inner-product argument for the masked vector ``z``) is a deterministic function of ``z`` and of later
+  transcript challenges, so the simulator computes it with the prover's own code from its uniform ``z``.
 
 Without the programmed challenges the simulated proof is rejected (it proves false zero checks and products),
 which is why the non-interactive proof's zero knowledge needs the random-oracle programming argument.
@@ -34,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..commit.evaluation import ZkEvalProof
+from ..commit.evaluation import ZkEvalProof, prove_masked_response, zk_first_challenge
 from ..commit.generators import PublicParams
 from ..commit.pedersen import Commitment, Layout, msm, random_scalar, scalars_from_ints
 from ..commit.sigma import (
@@ -311,13 +313,19 @@ class SimulatorChannel(ZkVerifierChannel):
         y = _as_v(claim.value).commitment(params)
         folded = lincomb(list(com.rows), Fr.eq_table(u_rows).to_ints())  # C' = Σ_r eq(u_rows, r)·C_r
         c = self._rand()
-        z = [self._rand() for _ in range(lay.cols)]
+        z = Fr.from_ints([self._rand() for _ in range(lay.cols)])
         z_delta, z_beta = self._rand(), self._rand()
+        a_vec = Fr.eq_table(u_cols)
         # c·C' + δ = Σ z_i·g_i + z_δ·h   and   c·Y + β = <z, eq(u_cols)>·g_v + z_β·h
-        delta = msm(params.gens(lay.cols) + [params.h, folded], scalars_from_ints([*z, z_delta, (-c) % R]))
-        z_dot_a = Fr.from_ints(z).inner(Fr.eq_table(u_cols))
-        beta = lincomb([params.g_v, params.h, y], [z_dot_a, z_beta, -c])
-        proof = ZkEvalProof(y, delta, beta, tuple(z), z_delta, z_beta)
+        delta = msm(params.gens(lay.cols) + [params.h, folded], scalars_from_ints([*z.to_ints(), z_delta, (-c) % R]))
+        beta = lincomb([params.g_v, params.h, y], [z.inner(a_vec), z_beta, -c])
+        # the log-size response is a function of z and the transcript: made by the prover's own code, on a copy
+        # of the transcript in the state the verifier will reach (drawing c changes the hash state the same way
+        # whatever value is returned, so the copy's hashed c is simply not used)
+        ahead = Transcript.copy(self.transcript)
+        zk_first_challenge(ahead, com, list(claim.point), y, delta, beta)
+        ipa = prove_masked_response(params, ahead, z, a_vec, z_delta, z_beta)
+        proof = ZkEvalProof(y, delta, beta, z_delta, z_beta, ipa)
         self.transcript.arm(EVAL_CHALLENGE, c)
         self._send("OPEN", proof.write)
         super().open(params, com, claim, what)

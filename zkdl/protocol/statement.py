@@ -173,8 +173,8 @@ class Statement:
                 raise StatementMismatch(f"commitment {name} covers {lay.n_entries} entries, expected {n}")
             if lay != Layout.for_length(n):
                 raise StatementMismatch(
-                    f"commitment {name} is laid out as 2^{lay.log_rows} × 2^{lay.log_cols}; only "
-                    "the canonical layout (columns 2^ceil(n/2)) is accepted"
+                    f"commitment {name} is laid out as 2^{lay.log_rows} × 2^{lay.log_cols}; only the canonical "
+                    f"layout 2^{Layout.for_length(n).log_rows} × 2^{Layout.for_length(n).log_cols} is accepted"
                 )
         self.check_test_split()
 
