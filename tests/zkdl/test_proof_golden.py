@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "9b6ed3b15b9074db568f6bc7eefd12336b15e0d3d3c0750b249a65598ae76186",
-    "lookup-transparent": "517de9ebcfd1544c585578014468ad251aa674fa70fee752250e576709c63f5b",
-    "bits-zk": "7278f5307a89ab1cdce2af04fbf1a77e000e5e8b80c435d6c03f0c0aae67bfe3",
-    "lookup-3-layers-mixed-bias": "915422c1ebe89a84b3be53c4351166008270a7c00b6a8cf21db5b7ff01d8c1b4",
+    "lookup-zk": "8fe344e77e2bbc6c3fbee9878061246830cdf016c24a72f87939f9c046650420",
+    "lookup-transparent": "cc62775c7a047aad8530f87da36d84c058997ea462f080f987e6c36304782beb",
+    "bits-zk": "5fc2722e2333c184fb39943080b716945ea1120ad098257e44eebd1f8575453c",
+    "lookup-3-layers-mixed-bias": "07ba376eb36a5ff8d1eed4f81ea3dccaf774a843183a4d598b2e6fe8f7f8e1eb",
 }
 
 
