@@ -834,6 +834,12 @@ def _prove_run(
         on_step=on_step,
     )
     say(f"training and proving {steps} steps in {len(bounds)} chunks of {k} (workers: {n_workers})")
+    if est:
+        how = "the planner's choice" if chunk_steps is None else "--chunk-steps"
+        say(
+            f"chunks of {k} steps ({how}): estimated peak memory {est['memory_bytes'] / 1e9:.2f} GB per chunk "
+            f"(budget {est['memory_budget_bytes'] / 1e9:.2f} GB)"
+        )
     proved: dict[int, dict] = {}
     skipped: list[int] = []
 
