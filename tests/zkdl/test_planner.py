@@ -157,13 +157,13 @@ def test_a_run_without_chunk_steps_is_chunked_by_the_planner_and_says_so(tmp_pat
     """``prove_run`` with no chunk size and a budget that fits 2 of 4 steps: two chunks of 2, and the progress
     line names the planner's choice, the estimate per chunk and the budget."""
     from zkdl import api
-    from zkdl.api import _setup_training
+    from zkdl.api import _setup_training, _TrainingArgs
 
     kw = dict(data="iris", widths=[4, 4, 3], batch_size=4, steps=4)
-    setup = _setup_training(
-        **kw, model=None, frac_bits=16, lr=None, lr_shift=None, range_backend="lookup", schedule_seed=None,
-        bias=None, seed=0, task="auto", target=None, standardize=False, allow_repeat=False, say=lambda m: None,
-    )  # fmt: skip
+    defaults = dict(model=None, frac_bits=16, lr=None, lr_shift=None, range_backend="lookup", schedule_seed=None)
+    more = dict(bias=None, seed=0, task="auto", target=None, standardize=False, allow_repeat=False, loss="mse")
+    args, _ = _TrainingArgs.split({**kw, **defaults, **more})
+    setup = _setup_training(args, say=lambda m: None)
     budget = estimate_peak_memory(dataclasses.replace(setup.st0, steps=2)).total
     said: list[str] = []
     res = api.prove_run(out_dir=tmp_path, **kw, workers=1, memory=budget, progress=said.append, verify_after=False)
