@@ -9,6 +9,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -20,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -374,12 +376,50 @@ def prove_training(
     ``"12G"``; default 60 % of the available memory): a run whose estimated peak exceeds it is refused with
     ``MemoryBudgetError`` (``zkdl.runs.planner``) before any work."""
     try:
-        return _prove_training(**locals())
+        args, rest = _TrainingArgs.split(locals())
+        return _prove_training(args, **rest)
     except ImportError as exc:
         missing = MissingDependency.of(exc)
         if missing is None:
             raise
         raise missing from None
+
+
+@dataclass(frozen=True)
+class _TrainingArgs:
+    """The arguments of :func:`prove_training` and :func:`prove_run` that define the training run itself (data,
+    model, SGD, statement), as given; the other arguments say how to prove and where to write."""
+
+    widths: Sequence[int] | None
+    model: Any
+    data: Any
+    steps: int
+    batch_size: int
+    frac_bits: int
+    lr: float | None
+    lr_shift: int | None
+    range_backend: str
+    schedule_seed: int | None
+    bias: bool | None
+    seed: int
+    task: str
+    target: str | int | None
+    standardize: bool
+    allow_repeat: bool
+    loss: str
+
+    @classmethod
+    def split(cls, kwargs: dict) -> tuple[_TrainingArgs, dict]:
+        """``(training arguments, the rest)`` from a public function's ``locals()``; the integers checked."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        args = cls(**{k: kwargs[k] for k in names})
+        args = dataclasses.replace(
+            args,
+            steps=_int_arg("steps", args.steps, 1),
+            batch_size=_int_arg("batch_size", args.batch_size, 1),
+            seed=_int_arg("seed", args.seed, 0),
+        )
+        return args, {k: v for k, v in kwargs.items() if k not in names}
 
 
 @dataclass
@@ -399,63 +439,43 @@ class _TrainingSetup:
     st0: Statement
 
 
-def _setup_training(
-    *,
-    widths,
-    model,
-    data,
-    steps,
-    batch_size,
-    frac_bits,
-    lr,
-    lr_shift,
-    range_backend,
-    schedule_seed,
-    bias,
-    seed,
-    task,
-    target,
-    standardize,
-    allow_repeat,
-    say,
-    loss="mse",
-) -> _TrainingSetup:
-    lr_shift, lr_info = _resolve_lr(lr, lr_shift, batch_size)
-    fp = FixedPointParams(frac_bits=frac_bits, lr_shift=lr_shift)
-    loss = check_loss(loss)
-    ds = load_dataset(data, seed=seed, task=task, target=target, standardize=standardize)
+def _setup_training(a: _TrainingArgs, say) -> _TrainingSetup:
+    lr_shift, lr_info = _resolve_lr(a.lr, a.lr_shift, a.batch_size)
+    fp = FixedPointParams(frac_bits=a.frac_bits, lr_shift=lr_shift)
+    loss = check_loss(a.loss)
+    ds = load_dataset(a.data, seed=a.seed, task=a.task, target=a.target, standardize=a.standardize)
     if loss == "ce" and ds.task != "classification":
         raise DatasetError("loss 'ce' (softmax cross-entropy) needs class labels; use the default mse for regression")
-    fmodel, model_info = _resolve_model(model, widths, bias, seed, ds)
+    fmodel, model_info = _resolve_model(a.model, a.widths, a.bias, a.seed, ds)
     if fmodel.widths[0] != ds.n_features or fmodel.widths[-1] != ds.n_outputs:
         raise ModelFormatError(
             f"model widths {list(fmodel.widths)} do not fit the data: {ds.n_features} features, "
             f"{ds.n_outputs} outputs ({ds.task})"
         )
     n_train = ds.X_train.shape[0]
-    if batch_size > n_train and not allow_repeat:
+    if a.batch_size > n_train and not a.allow_repeat:
         raise DatasetError(
-            f"batch {batch_size} is larger than the {n_train} training rows, so rows would repeat "
+            f"batch {a.batch_size} is larger than the {n_train} training rows, so rows would repeat "
             f"within a batch; lower --batch or pass --allow-repeat (API: allow_repeat=True)"
         )
     if "learning_rate_requested" in lr_info:
         say(
             f"learning rate {lr_info['learning_rate_requested']:g} -> {lr_info['learning_rate']:g} "
-            f"(batch {batch_size} * 2^-{lr_shift})"
+            f"(batch {a.batch_size} * 2^-{lr_shift})"
         )
     X = quantize_inputs(ds.X_train, fp, ds.feature_names)
     Y = quantize_targets(ds.Y_train, fp)
     q0 = _quantize_user_model(fmodel, fp)
-    sched = BatchSchedule(X.shape[0], batch_size, schedule_seed)
+    sched = BatchSchedule(X.shape[0], a.batch_size, a.schedule_seed)
     st0 = Statement(
         widths=fmodel.widths,
         has_bias=tuple(b is not None for b in q0.biases),
         params=fp,
-        batch_size=batch_size,
-        steps=steps,
+        batch_size=a.batch_size,
+        steps=a.steps,
         n_rows=X.shape[0],
-        schedule_seed=schedule_seed,
-        range_backend=range_backend,
+        schedule_seed=a.schedule_seed,
+        range_backend=a.range_backend,
         generators_digest="",
         loss=loss,
     )
@@ -463,24 +483,8 @@ def _setup_training(
 
 
 def _prove_training(
+    a: _TrainingArgs,
     *,
-    widths,
-    model,
-    data,
-    steps,
-    batch_size,
-    frac_bits,
-    loss,
-    lr,
-    lr_shift,
-    range_backend,
-    schedule_seed,
-    bias,
-    seed,
-    task,
-    target,
-    standardize,
-    allow_repeat,
     out_dir,
     verify_after,
     params_path,
@@ -496,31 +500,9 @@ def _prove_training(
 ) -> ProofBundle:
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
-    steps = _int_arg("steps", steps, 1)
-    batch_size = _int_arg("batch_size", batch_size, 1)
-    seed = _int_arg("seed", seed, 0)
     if out_dir is not None:
         check_out_dir(out_dir, overwrite=overwrite)  # fail before the work, not after
-    setup_ = _setup_training(
-        widths=widths,
-        model=model,
-        data=data,
-        steps=steps,
-        batch_size=batch_size,
-        frac_bits=frac_bits,
-        lr=lr,
-        lr_shift=lr_shift,
-        range_backend=range_backend,
-        schedule_seed=schedule_seed,
-        bias=bias,
-        seed=seed,
-        task=task,
-        target=target,
-        standardize=standardize,
-        allow_repeat=allow_repeat,
-        say=say,
-        loss=loss,
-    )
+    setup_ = _setup_training(a, say)
     lr_info, fp, ds, fmodel, model_info = setup_.lr_info, setup_.fp, setup_.ds, setup_.fmodel, setup_.model_info
     X, Y, q0, sched, st0 = setup_.X, setup_.Y, setup_.q0, setup_.sched, setup_.st0
     if check_resources:
@@ -529,10 +511,10 @@ def _prove_training(
             f"estimated peak memory {summary_resources['memory_bytes'] / 1e9:.2f} GB "
             f"(budget {summary_resources['memory_budget_bytes'] / 1e9:.2f} GB)"
         )
-    say(f"training {steps} quantized SGD steps (widths {list(fmodel.widths)}, batch {batch_size})")
+    say(f"training {a.steps} quantized SGD steps (widths {list(fmodel.widths)}, batch {a.batch_size})")
     t0 = time.perf_counter()
     try:
-        run = train_quantized(q0, X, Y, fp, sched, steps, on_step=on_step, loss=loss)
+        run = train_quantized(q0, X, Y, fp, sched, a.steps, on_step=on_step, loss=a.loss)
     except QuantizationOverflow as e:
         raise _explain_training_overflow(e, fp, lr_info["learning_rate"]) from None
     t_train = time.perf_counter() - t0
@@ -566,22 +548,22 @@ def _prove_training(
         "command_line": list(command_line) if command_line is not None else None,
         "widths": list(statement.widths),
         "task": ds.task,
-        "loss": loss,
-        "batch_size": batch_size,
-        "steps": steps,
+        "loss": a.loss,
+        "batch_size": a.batch_size,
+        "steps": a.steps,
         **lr_info,
-        "seed": seed,
-        "schedule_seed": schedule_seed,
+        "seed": a.seed,
+        "schedule_seed": a.schedule_seed,
         "data_name": ds.name,
         **ds.source,
-        "standardize": bool(standardize),
+        "standardize": bool(a.standardize),
         **model_info,
-        "range_backend": range_backend,
+        "range_backend": a.range_backend,
         "zero_knowledge": zero_knowledge,
         "train_seconds": round(t_train, 3),
         "statement_commit_seconds": round(t_commit_statement, 3),
         "prove_seconds": round(t_prove, 3),
-        "prove_seconds_per_step": round(t_prove / steps, 3),
+        "prove_seconds_per_step": round(t_prove / a.steps, 3),
         "prove_phases": {k: round(v, 3) for k, v in times.items()},
         "proof_bytes": len(proof),
         "statement_commitment_bytes": sum(len(c.to_bytes()) for c in coms.values()),
@@ -600,7 +582,7 @@ def _prove_training(
             from .quant.evaluate import accuracy_float
             from .quant.model import train_float
 
-            fm = train_float(fmodel, ds.X_train, ds.Y_train, sched, steps, fp, loss=loss)
+            fm = train_float(fmodel, ds.X_train, ds.Y_train, sched, a.steps, fp, loss=a.loss)
             summary["float_accuracy_final"] = round(accuracy_float(fm, ds.X_test, labels_test), 4)
     else:
         truth = ds.targets_to_user_units(ds.Y_test)
@@ -703,7 +685,8 @@ def prove_run(
     the chunks an interrupted run of the same arguments already wrote (and whose proofs verify) and proves the
     rest. The other arguments are those of :func:`prove_training`."""
     try:
-        return _prove_run(**locals())
+        args, rest = _TrainingArgs.split(locals())
+        return _prove_run(args, **rest)
     except ImportError as exc:
         missing = MissingDependency.of(exc)
         if missing is None:
@@ -724,28 +707,13 @@ def _run_fingerprint(st: Statement, bounds, X, Y, q0: QuantizedModel) -> str:
 
 
 def _prove_run(
+    a: _TrainingArgs,
     *,
     chunk_steps,
     workers,
     ray_address,
     resume,
     out_dir,
-    widths,
-    model,
-    data,
-    steps,
-    batch_size,
-    frac_bits,
-    lr,
-    lr_shift,
-    range_backend,
-    schedule_seed,
-    bias,
-    seed,
-    task,
-    target,
-    standardize,
-    allow_repeat,
     verify_after,
     params_path,
     progress,
@@ -754,7 +722,6 @@ def _prove_run(
     overwrite,
     command_line,
     check_resources,
-    loss,
     memory,
 ) -> RunBundle:
     from .runs import chunking, executor
@@ -764,11 +731,8 @@ def _prove_run(
 
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
-    steps = _int_arg("steps", steps, 1)
-    batch_size = _int_arg("batch_size", batch_size, 1)
-    seed = _int_arg("seed", seed, 0)
     if chunk_steps is not None:
-        chunking.choose_chunk_steps(steps, chunk_steps)  # a bad --chunk-steps fails before any work
+        chunking.choose_chunk_steps(a.steps, chunk_steps)  # a bad --chunk-steps fails before any work
     n_workers = _resolve_workers(workers, ray_address)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -785,29 +749,10 @@ def _prove_run(
         for p in earlier:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     check_out_dir(out, overwrite=True)
-    setup_ = _setup_training(
-        widths=widths,
-        model=model,
-        data=data,
-        steps=steps,
-        batch_size=batch_size,
-        frac_bits=frac_bits,
-        lr=lr,
-        lr_shift=lr_shift,
-        range_backend=range_backend,
-        schedule_seed=schedule_seed,
-        bias=bias,
-        seed=seed,
-        task=task,
-        target=target,
-        standardize=standardize,
-        allow_repeat=allow_repeat,
-        say=say,
-        loss=loss,
-    )
+    setup_ = _setup_training(a, say)
     # the chunk size: --chunk-steps, or the largest chunk whose estimated peak fits the memory budget (the planner)
-    k = chunking.choose_chunk_steps(steps, chunk_steps, statement=setup_.st0, memory=memory)
-    bounds = chunking.chunk_bounds(steps, k)
+    k = chunking.choose_chunk_steps(a.steps, chunk_steps, statement=setup_.st0, memory=memory)
+    bounds = chunking.chunk_bounds(a.steps, k)
     largest = Statement(**{**setup_.st0.__dict__, "steps": k})  # the largest chunk: what one proof needs
     est = check_resources_for(largest, out, memory=memory) if check_resources else {}
     pp = public_params(_generators_needed(largest), params_path, create=True)
@@ -833,7 +778,13 @@ def _prove_run(
         blinds=blinds,
         on_step=on_step,
     )
-    say(f"training and proving {steps} steps in {len(bounds)} chunks of {k} (workers: {n_workers})")
+    say(f"training and proving {a.steps} steps in {len(bounds)} chunks of {k} (workers: {n_workers})")
+    if est:
+        how = "the planner's choice" if chunk_steps is None else "--chunk-steps"
+        say(
+            f"chunks of {k} steps ({how}): estimated peak memory {est['memory_bytes'] / 1e9:.2f} GB per chunk "
+            f"(budget {est['memory_budget_bytes'] / 1e9:.2f} GB)"
+        )
     proved: dict[int, dict] = {}
     skipped: list[int] = []
 
@@ -888,17 +839,17 @@ def _prove_run(
         "command_line": list(command_line) if command_line is not None else None,
         "widths": list(template.widths),
         "task": ds.task,
-        "batch_size": batch_size,
-        "steps": steps,
+        "batch_size": a.batch_size,
+        "steps": a.steps,
         "chunk_steps": k,
         "chunks": len(bounds),
         **setup_.lr_info,
-        "seed": seed,
-        "schedule_seed": schedule_seed,
+        "seed": a.seed,
+        "schedule_seed": a.schedule_seed,
         "data_name": ds.name,
         **ds.source,
         **setup_.model_info,
-        "range_backend": range_backend,
+        "range_backend": a.range_backend,
         "zero_knowledge": zero_knowledge,
         "workers": n_workers,
         "ray_address": ray_address,
@@ -908,7 +859,7 @@ def _prove_run(
         "train_seconds": round(cr.train_seconds, 3),
         "statement_commit_seconds": round(cr.commit_seconds, 3),
         "prove_seconds": round(t_prove, 3),
-        "prove_seconds_per_step": round(t_prove / steps, 3),
+        "prove_seconds_per_step": round(t_prove / a.steps, 3),
         "proof_bytes": sum((out / f"{CHUNKS_DIR}/{i:04d}/proof.zkdl").stat().st_size for i in range(len(bounds))),
         "manifest_bytes": (out / MANIFEST_FILE).stat().st_size,
     }

@@ -151,3 +151,23 @@ def test_run_chunking_takes_the_planners_chunk_when_none_is_given():
     assert chunking.choose_chunk_steps(64) == 64  # no statement: one chunk
     with pytest.raises(MemoryBudgetError):
         chunking.choose_chunk_steps(64, None, statement=st, memory=1 << 20)
+
+
+def test_a_run_without_chunk_steps_is_chunked_by_the_planner_and_says_so(tmp_path):
+    """``prove_run`` with no chunk size and a budget that fits 2 of 4 steps: two chunks of 2, and the progress
+    line names the planner's choice, the estimate per chunk and the budget."""
+    from zkdl import api
+    from zkdl.api import _setup_training, _TrainingArgs
+
+    kw = dict(data="iris", widths=[4, 4, 3], batch_size=4, steps=4)
+    defaults = dict(model=None, frac_bits=16, lr=None, lr_shift=None, range_backend="lookup", schedule_seed=None)
+    more = dict(bias=None, seed=0, task="auto", target=None, standardize=False, allow_repeat=False, loss="mse")
+    args, _ = _TrainingArgs.split({**kw, **defaults, **more})
+    setup = _setup_training(args, say=lambda m: None)
+    budget = estimate_peak_memory(dataclasses.replace(setup.st0, steps=2)).total
+    said: list[str] = []
+    res = api.prove_run(out_dir=tmp_path, **kw, workers=1, memory=budget, progress=said.append, verify_after=False)
+    assert res.manifest.chunks == ((0, 2), (2, 4))
+    line = next(m for m in said if m.startswith("chunks of 2 steps"))
+    assert "the planner's choice" in line and f"budget {budget / 1e9:.2f} GB" in line
+    assert api.verify_run(tmp_path, workers=1).valid

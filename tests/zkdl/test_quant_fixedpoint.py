@@ -81,11 +81,24 @@ def test_check_range_names_tensor_layer_step_and_index():
     check_range(a, IntRange.signed(11), tensor="G_A")  # inside: no error
 
 
+def test_default_signed_ranges_fill_whole_limbs():
+    """The defaults are chosen so that the per-step tensors cost whole 16-bit limbs: ΔW and Δb one limb (a step
+    moves a weight by less than 0.5), G'_A and the output gradient two (|g| < 2^15 in real units)."""
+    from zkdl.protocol.shapes import limb_specs
+
+    p = FixedPointParams()
+    specs = limb_specs(p.to_dict(), 3, (True, True, True))
+    assert specs["DW1"].limb_bits == [16] and specs["DB2"].limb_bits == [16]
+    assert specs["GA1"].limb_bits == [16, 16] and specs["GO"].limb_bits == [16, 16]
+    assert FixedPointParams(frac_bits=8).update_bits == 7  # |ΔW| < 0.5 whatever F
+    assert FixedPointParams(update_bits=20).update_bits == 20  # explicit values are kept
+
+
 def test_default_params_and_ranges():
     p = FixedPointParams()
     assert (p.frac_bits, p.lr_shift) == (16, 8)
     assert (p.input_bits, p.label_bits, p.weight_bits, p.bias_bits) == (20, 20, 20, 20)
-    assert (p.act_bits, p.grad_bits, p.update_bits) == (32, 32, 20)
+    assert (p.act_bits, p.grad_bits, p.update_bits) == (32, 31, 15)
     R = p.ranges
     assert R["Z_remainder"] == IntRange(-(1 << 15), 1 << 15)
     assert R["dW_remainder"] == IntRange(-(1 << 23), 1 << 23)
@@ -128,7 +141,7 @@ def test_relation_bounds_and_no_wrap():
     fwd = "forward matmul Z = A·W + 2^F·b (layer 1)"
     assert 64 * (1 << 20) * (1 << 20) < bounds[fwd] == p.relation_bounds([64, 256, 256, 10], 64, 1)[fwd]
     upd = "weight update W_t = W_0 − Σ ΔW (layer 1)"
-    assert bounds[upd] == 2 * (1 << 20) + 1000 * (1 << 20)
+    assert bounds[upd] == 2 * (1 << 20) + 1000 * (1 << p.update_bits)
     assert bounds["MSE gradient G_Z = O − Y"] == (1 << p.grad_bits) + (1 << p.act_bits) + (1 << p.label_bits)
     p.check_no_wrap([64, 256, 256, 10], 64, 1000)
     with pytest.raises(QuantizationConfigError, match="wrap"):

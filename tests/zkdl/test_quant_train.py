@@ -275,7 +275,7 @@ def test_weights_leaving_range_during_training_report_the_step():
     """A linear 1→1 model pushed towards a far target: the weight grows every step until it leaves
     |w| < 2^(F+1); the error names the first step at which an independent float-free recurrence leaves."""
     F, s = 8, 4
-    params = FixedPointParams(frac_bits=F, lr_shift=s, weight_bits=F + 1)
+    params = FixedPointParams(frac_bits=F, lr_shift=s, weight_bits=F + 1, update_bits=F + 1)
     X = np.full((1, 1), 1 << F, dtype=np.int64)
     Y = np.full((1, 1), -(8 << F), dtype=np.int64)
     w, expected = 0, None

@@ -195,8 +195,8 @@ class FixedPointParams:
     - ``*_bits``: declared magnitudes, in bits of the integer representation (so ``F + 4`` means ``|x| < 16.0``).
       ``None`` (the constructor's default) picks the default derived from ``F`` (see ``docs/quantization.md``):
       inputs, labels, weights and biases ``F + 4``; ``act_bits`` (``Q``, the bound on ``Z'``, activations and the
-      output) ``min(2F, 62 − F)``; ``grad_bits`` (``G_Z``, ``G'_A``) ``Q``; ``update_bits`` (``ΔW``, ``Δb``)
-      ``weight_bits``. After construction every field is a plain ``int``.
+      output) ``min(2F, 62 − F)``; ``grad_bits`` (``G_Z``, ``G'_A``) ``Q − 1``; ``update_bits`` (``ΔW``, ``Δb``)
+      ``min(weight_bits, F − 1)`` (a step moves a weight by less than 0.5). After construction every field is a plain ``int``.
     """
 
     frac_bits: int
@@ -251,8 +251,10 @@ class FixedPointParams:
         ):
             v = given[name]
             bits[name] = d if v is None else int(v)
-        bits["grad_bits"] = bits["act_bits"] if grad_bits is None else int(grad_bits)
-        bits["update_bits"] = bits["weight_bits"] if update_bits is None else int(update_bits)
+        # signed ranges take one more bit than their magnitude: Q − 1 and F − 1 make G'_A, G_Z and ΔW, Δb whole
+        # 16-bit limbs at F = 16 (docs/quantization.md, "Declared ranges")
+        bits["grad_bits"] = max(1, bits["act_bits"] - 1) if grad_bits is None else int(grad_bits)
+        bits["update_bits"] = max(1, min(bits["weight_bits"], F - 1)) if update_bits is None else int(update_bits)
         for name in self._BIT_FIELDS:
             if bits[name] < 1:
                 raise QuantizationConfigError(f"{name} must be at least 1, got {bits[name]}")
