@@ -110,6 +110,15 @@ def _fr_offsets(data):
     return out
 
 
+def _lookup_proof_elements(value_logs, table_log=TABLE_LOG):
+    """Field elements of a clear lookup proof: layer 1 of every tree, one batched sumcheck per depth."""
+    depths = [*value_logs, table_log]
+    total = 4 * len(depths)
+    for k in range(1, max(depths)):
+        total += 4 * k + sum(2 if (j < len(value_logs) and d == k + 1) else 4 for j, d in enumerate(depths) if d > k)
+    return total
+
+
 def _tamper(data, off):
     v = int.from_bytes(data[off : off + 32], "little")
     return data[:off] + ((v + 1) % R).to_bytes(32, "little") + data[off + 32 :]
@@ -356,11 +365,10 @@ def test_proof_sizes_and_errors_are_typed():
     lk, bt = make_range_backend("lookup"), make_range_backend("bits")
     L = _honest_L(lay)
     p = _prove(lk, lay, L, lk.committed_tables(lay, L))[0]
-    # two roots' layer 1; value tree: n − 2 layers of 4 tables, then the p = 1 leaf layer (2 tables);
-    # table tree: 16 layers of 4 tables; the leaf values are derived, not sent
-    value_tree = sum(4 * k + 4 for k in range(1, n - 1)) + 4 * (n - 1) + 2
-    table_tree = sum(4 * k + 4 for k in range(1, TABLE_LOG))
-    assert len(_fr_offsets(p)) == 8 + value_tree + table_tree
+    # two roots' layer 1, then ONE batched sumcheck per depth k (k rounds of 4 evaluations) with the finals of
+    # every tree that reaches layer k + 1 (4 tables; the value tree's p = 1 leaf layer: 2); the leaf values are
+    # derived, not sent
+    assert len(_fr_offsets(p)) == _lookup_proof_elements([n], TABLE_LOG) == 678
     q = _prove(bt, lay, L, bt.committed_tables(lay, L))[0]
     assert len(_fr_offsets(q)) == 4 * (n + 4) + 2 + 16  # the zero check, then one claim's 16 planes
     with pytest.raises(ZkdlError):
