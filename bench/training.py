@@ -7,7 +7,8 @@ quantized model, commits the statement tensors, proves, verifies, and reports:
   is shared);
 * prove seconds (total and per step) and the prover's split by phase (``training.prove``'s own timers:
   witness, commit, range, sumchecks, openings, …), verify seconds and verify/prove;
-* proof bytes (the serialized container, as written to ``proof.zkdl``) and statement-commitment bytes
+* proof bytes (the serialized container, as written to ``proof.zkdl``; also per section, as ``zkdl inspect``
+  shows them) and statement-commitment bytes
   (honest: 48 B per compressed G1 row commitment, 32 B per Fr; ``Commitment.to_bytes`` adds a small layout
   header, reported separately);
 * peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child; ``RUSAGE_CHILDREN`` is not
@@ -188,6 +189,13 @@ def _warm_up(range_backend: str, zk) -> None:
     run_one(cfg, range_backend, None, zk, warm=False)
 
 
+def _section_sizes(proof: bytes) -> dict[str, int]:
+    """Payload bytes per proof section (HEAD, COMM, SUMC, OPEN), as ``zkdl inspect`` shows them."""
+    from zkdl.serialize.container import section_sizes
+
+    return section_sizes(proof)
+
+
 def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, warm: bool = True) -> dict:
     from zkdl.api import _generators_needed, public_params
     from zkdl.commit.pedersen import Commitment
@@ -261,6 +269,7 @@ def run_one(cfg: dict, range_backend: str, backend: str | None, zk: bool, *, war
         "verify_over_prove_pct": round(100 * t_verify / t_prove, 3),
         "prove_over_train": round(t_prove / max(t_train, 1e-9), 1),
         "proof_bytes": len(proof),
+        "proof_section_bytes": _section_sizes(proof),
         "statement_commitment_bytes": com_rows * G1_BYTES,
         "statement_commitment_serialized_bytes": com_serialized,
         "statement_commitment_rows": com_rows,

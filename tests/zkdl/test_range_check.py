@@ -734,3 +734,37 @@ def test_batched_gkr_zero_knowledge_round_trip_with_several_range_tensors():
     vch.finish()
     assert [c.point for c in vclaims] == [c.point for c in pclaims]
     assert [c.value.commitment(pp) for c in pclaims] == [c.value.commitment(pp) for c in vclaims]
+
+
+def test_batched_fused_layer_engine_gives_the_generic_proof_with_several_trees():
+    """Several range tensors (trees of three depths, p = 1 leaf layers beside 4-table layers at one depth): the
+    batched fused engine sends the generic engine's bytes; and at a point with a zero coordinate (s(1) cannot
+    come from the running claim) its direct sum over the upper halves does too."""
+    from zkdl.field.backend import set_default_backend
+    from zkdl.field.cpu import CpuBackend
+
+    lays, Ls = _multi(seed=2)
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lays, Ls)
+    fast = _prove_multi(be, lays, Ls, tables)[0]
+    rng = np.random.default_rng(8)
+    trees = [[Fr.random(16, rng=rng) for _ in range(k)] for k in (4, 2, 4)]
+    coefs = rc._batch_coefficients(12345, 3)
+    rel = rc._batched_relation(coefs, [False, True, False])
+    point = [0, *_rand_point(rng, 3)]
+    flat = [t for tabs in trees for t in tabs]
+    from zkdl.piop import sumcheck as sc
+
+    claim = sc._RoundEngine(flat, rel, point).true_claim()
+    eng = rc._FusedLayerEngine(trees, coefs, point, claim, own=False)
+    direct = sc.prove(flat, rel, Transcript("t"), eq_point=point, claim=claim, engine=eng)
+    generic = sc.prove(
+        flat, rel, Transcript("t"), eq_point=point, claim=claim, engine=sc._RoundEngine(flat, rel, point)
+    )
+    set_default_backend(CpuBackend(fused=False))
+    try:
+        slow = _prove_multi(be, lays, Ls, tables)[0]
+    finally:
+        set_default_backend(None)
+    assert fast == slow
+    assert direct == generic

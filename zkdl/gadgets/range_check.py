@@ -704,19 +704,21 @@ def _roots_check(ch: ProverChannelProtocol | VerifierChannelProtocol, value_laye
 
 
 class _ValueTree:
-    """The prover's value tree of one range tensor (leaves (1, α − L_i − β·tag_i)), kept small between its
-    layer-1 message and its layer sumchecks: layers 1 … n − 2 are stored (2^n field elements); the leaves and
-    layer n − 1 (2^n each) are recomputed from ``L`` when the batched sumchecks reach them (steps n − 2 and
-    n − 1), so all value trees can wait for their turn at once."""
+    """The prover's value tree of one range tensor (leaves (1, α − L_i − β·tag_i)) between its layer-1 message
+    and its layer sumchecks, which all value trees await at once: the leaves (2^n field elements) are recomputed
+    from ``L`` at the last step n − 1; layers 1 … n − 2 (2^n) are stored, and layer n − 1 (2^n) too when
+    ``keep_top``, else it is recomputed from the leaves at step n − 2 (:meth:`LookupBackend.prove` keeps it while
+    the trees together stay within twice the largest)."""
 
-    def __init__(self, layout: RangeLayout, L: np.ndarray, alpha: int, beta: int):
+    def __init__(self, layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, *, keep_top: bool = True):
         self.layout, self.L, self.alpha, self.beta = layout, L, alpha, beta
         self.n = layout.n
         p1, q1 = self._top()
         layers: list = fraction_layers(p1, q1)  # layers 0 .. n − 1
         del p1, q1
         self.layer1 = [layers[1][0][0], layers[1][0][1], layers[1][1][0], layers[1][1][1]]
-        layers[self.n - 1] = None  # recomputed at step n − 2
+        if not keep_top or self.n == 2:  # (n = 2: layer n − 1 is layer 1, already sent; the next step is the last)
+            layers[self.n - 1] = None
         self.layers = layers
 
     def _leaves(self) -> Fr:
@@ -738,7 +740,8 @@ class _ValueTree:
         if k == self.n - 1:
             q = self._leaves()
             return [q[:h], q[h:]]
-        if k == self.n - 2:
+        if self.layers[k + 1] is None:  # layer n − 1, not kept
+            assert k == self.n - 2, "each step's tables are asked for once"
             p, q = self._top()
         else:
             p, q = self.layers[k + 1]
@@ -793,7 +796,8 @@ class LookupBackend:
 
         Messages: layer 1 of every value tree (in layout order) and of the table tree, the root check, then the
         batched layer sumchecks of all trees (one per depth, :func:`_gkr_trees`). Each value tree keeps its
-        layers 1 … n − 2 meanwhile and recomputes its two deepest layers from ``L`` (:class:`_ValueTree`)."""
+        layers meanwhile, recomputing its leaves from ``L`` (and layer n − 1 when the trees together exceed twice
+        the largest, :class:`_ValueTree`)."""
         lays = as_layouts(layout)
         if tables is None:
             tables = self.committed_tables(lays, L_values, strict=False)
@@ -805,7 +809,8 @@ class LookupBackend:
         _absorb_layout(t, lays, self.name)
         alpha = t.challenge_fr("range/alpha")
         beta = t.challenge_fr("range/beta")
-        value_trees = [_ValueTree(lays[name], Ls[name], alpha, beta) for name in lays.names()]
+        keep_top = lays.size <= 2 << max(lay.n for _, lay in lays.items())  # memory ≤ 4·2^n_max field elements
+        value_trees = [_ValueTree(lays[name], Ls[name], alpha, beta, keep_top=keep_top) for name in lays.names()]
         # table tree: leaves (−m, α − V)
         be = get_backend(None)
         v_fr, k_fr = _table_fr(be)

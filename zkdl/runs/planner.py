@@ -54,10 +54,12 @@ INT_BYTES = 8
 FR_BYTES = 32
 #: bits back-end: field tables alive per entry of the largest bit tensor while its zero check runs
 RANGE_WORK_FR = 4.0
-#: lookup back-end (batched GKR): field elements alive per entry of ALL range tensors (each value tree's stored
-#: layers 1 … n − 2) plus per entry of the largest (its leaves and layer n − 1, recomputed when reached)
-RANGE_LOOKUP_WORK_FR = 1.0
-RANGE_LOOKUP_TOP_FR = 1.0
+#: lookup back-end (batched GKR, every value tree at once): field elements alive per entry of ALL range tensors
+#: (each tree's layers) while they total at most twice the largest, which keeps that under 4 per entry of the
+#: largest ...
+RANGE_LOOKUP_WORK_FR = 2.0
+#: ... else one per entry of all (layers 1 … n − 2) plus one per entry of the largest (layer n − 1 recomputed)
+RANGE_LOOKUP_LEAN_FR = 1.0
 #: field tables alive per entry of one layer's matmul relation (the tensors, their folded copies, eq tables)
 STAGE_WORK_FR = 3.0
 #: field tables alive per entry of the largest committed tensor while it is opened (table, reduction, folds)
@@ -165,6 +167,14 @@ def _entries(st: Statement) -> tuple[int, int, int]:
     return trace, witness, stage
 
 
+def _lookup_work_fr(range_total: int, n_max: int) -> float:
+    """Field elements of the lookup range check's working set (``LookupBackend.prove``: layer n − 1 of every
+    value tree is kept while the range tensors total at most twice the largest)."""
+    if range_total <= 2 << n_max:
+        return RANGE_LOOKUP_WORK_FR * range_total
+    return RANGE_LOOKUP_LEAN_FR * (range_total + (1 << n_max))
+
+
 def estimate_peak_memory(st: Statement) -> MemoryEstimate:
     """The prover's estimated peak resident memory for a statement (only its public shapes are read)."""
     trace_n, witness_n, stage_n = _entries(st)
@@ -184,7 +194,7 @@ def estimate_peak_memory(st: Statement) -> MemoryEstimate:
     working = {
         "range check": int(RANGE_WORK_FR * FR_BYTES * (1 << n_max << PLANE_LOG))
         if bits
-        else int(FR_BYTES * (RANGE_LOOKUP_WORK_FR * range_total + RANGE_LOOKUP_TOP_FR * (1 << n_max))),
+        else int(FR_BYTES * _lookup_work_fr(range_total, n_max)),
         "layer relations": int(STAGE_WORK_FR * FR_BYTES * stage_n),
         "openings": int(OPEN_WORK_FR * FR_BYTES * largest_committed),
         "commit": COMMIT_WORK_BYTES * largest_committed,
