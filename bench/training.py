@@ -7,7 +7,8 @@ quantized model, commits the statement tensors, proves, verifies, and reports:
   is shared);
 * prove seconds (total and per step) and the prover's split by phase (``training.prove``'s own timers:
   witness, commit, range, sumchecks, openings, …), verify seconds and verify/prove;
-* proof bytes (the serialized container, as written to ``proof.zkdl``) and statement-commitment bytes
+* proof bytes (the serialized container, as written to ``proof.zkdl``; also per section, as ``zkdl inspect``
+  shows them) and statement-commitment bytes
   (honest: 48 B per compressed G1 row commitment, 32 B per Fr; ``Commitment.to_bytes`` adds a small layout
   header, reported separately);
 * peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child; ``RUSAGE_CHILDREN`` is not

@@ -319,10 +319,11 @@ def test_fused_kernels_match_cpu(env, n, monkeypatch):
         be.fold2_round_sums(be.asarray(tabs[0][:2].copy()), be.asarray(tabs[1][:2].copy()), c)
 
 
-@pytest.mark.parametrize("unit", [False, True], ids=["layer", "unit-layer"])
+@pytest.mark.parametrize("unit", [False, True], ids=["layers", "layer-and-unit-layer"])
 def test_fused_gkr_layer_and_claim_reduction_proofs_are_byte_identical(env, unit):
-    """The range check's eq-factored layer engine and the claim reduction's engine on the GPU twins send the CPU's
-    bytes (the same proof whichever backend runs the prover), and keep the same fold for the opening."""
+    """The range check's batched eq-factored layer engine (two trees: 4 tables, then 4 or the 2 leaf halves of a
+    p = 1 tree) and the claim reduction's engine on the GPU twins send the CPU's bytes (the same proof whichever
+    backend runs the prover), and keep the same fold for the opening."""
     from zkdl.gadgets import range_check as rc
     from zkdl.piop.claims import Claim, prove_reduction_keeping_fold
     from zkdl.protocol.channel import ProverChannel
@@ -331,23 +332,25 @@ def test_fused_gkr_layer_and_claim_reduction_proofs_are_byte_identical(env, unit
     be = env[0]
     n = 6
     rng = np.random.default_rng(11)
-    cpu_tabs = [Fr.random(1 << n, rng=rng, backend="cpu") for _ in range(2 if unit else 4)]
+    cpu_trees = [[Fr.random(1 << n, rng=rng, backend="cpu") for _ in range(k)] for k in (4, 2 if unit else 4)]
     point = [int(x) for x in rng.integers(0, 2**62, n)]
     lam = int(rng.integers(1, 2**62))
+    coefs = rc._batch_coefficients(lam, 2)
+    rel = rc._batched_relation(coefs, [False, unit])
     table = Fr.random(1 << (n + 2), rng=rng, backend="cpu")
     r = [int(x) for x in rng.integers(0, 2**62, n + 2)]
     pts = [[0, 1, *r[2:]], [1, 1, *r[2:]], r]
     out = []
     for backend in (CPU, be):
-        tabs = [Fr(backend.asarray(t.limbs.copy()), backend) for t in cpu_tabs]
+        trees = [[Fr(backend.asarray(t.limbs.copy()), backend) for t in tabs] for tabs in cpu_trees]
         ch = ProverChannel(Transcript("test/gpu-fused"))
+        flat = [t for tabs in trees for t in tabs]
         claim = 0
-        if unit:
-            claim = (tabs[0] + tabs[1] + lam * (tabs[0] * tabs[1])).inner(Fr.eq_table(point, backend=backend))
-        else:
-            X = tabs[0] * tabs[3] + tabs[1] * tabs[2]
-            claim = (X + lam * (tabs[2] * tabs[3])).inner(Fr.eq_table(point, backend=backend))
-        layer = rc._layer(ch, tabs, lam, point, claim, unit)
+        for c, ix in rel.terms:
+            prod = flat[ix[0]] if len(ix) == 1 else flat[ix[0]] * flat[ix[1]]
+            claim += c * prod.inner(Fr.eq_table(point, backend=backend))
+        engine = rc._FusedLayerEngine(trees, coefs, point, claim % R_MOD, own=True)
+        layer = ch.sumcheck(flat, rel, claim, eq_point=point, engine=engine)
         t = Fr(backend.asarray(table.limbs), backend)
         claims = [Claim("T", p, t.evaluate(p)) for p in pts]
         reduced, kept = prove_reduction_keeping_fold(t, claims, ch, 3)

@@ -12,6 +12,7 @@ import pytest
 from zkdl.errors import ProofFormatError, QuantizationOverflow, VerificationError, ZkdlError
 from zkdl.field import MODULUS as R
 from zkdl.field import Fr
+from zkdl.gadgets import range_check as rc
 from zkdl.gadgets.range_check import (
     TABLE_LOG,
     TABLE_SIZE,
@@ -108,6 +109,15 @@ def _fr_offsets(data):
         pos += 8 + 32 * count
     assert pos == len(data)
     return out
+
+
+def _lookup_proof_elements(value_logs, table_log=TABLE_LOG):
+    """Field elements of a clear lookup proof: layer 1 of every tree, one batched sumcheck per depth."""
+    depths = [*value_logs, table_log]
+    total = 4 * len(depths)
+    for k in range(1, max(depths)):
+        total += 4 * k + sum(2 if (j < len(value_logs) and d == k + 1) else 4 for j, d in enumerate(depths) if d > k)
+    return total
 
 
 def _tamper(data, off):
@@ -356,11 +366,10 @@ def test_proof_sizes_and_errors_are_typed():
     lk, bt = make_range_backend("lookup"), make_range_backend("bits")
     L = _honest_L(lay)
     p = _prove(lk, lay, L, lk.committed_tables(lay, L))[0]
-    # two roots' layer 1; value tree: n − 2 layers of 4 tables, then the p = 1 leaf layer (2 tables);
-    # table tree: 16 layers of 4 tables; the leaf values are derived, not sent
-    value_tree = sum(4 * k + 4 for k in range(1, n - 1)) + 4 * (n - 1) + 2
-    table_tree = sum(4 * k + 4 for k in range(1, TABLE_LOG))
-    assert len(_fr_offsets(p)) == 8 + value_tree + table_tree
+    # two roots' layer 1, then ONE batched sumcheck per depth k (k rounds of 4 evaluations) with the finals of
+    # every tree that reaches layer k + 1 (4 tables; the value tree's p = 1 leaf layer: 2); the leaf values are
+    # derived, not sent
+    assert len(_fr_offsets(p)) == _lookup_proof_elements([n], TABLE_LOG) == 678
     q = _prove(bt, lay, L, bt.committed_tables(lay, L))[0]
     assert len(_fr_offsets(q)) == 4 * (n + 4) + 2 + 16  # the zero check, then one claim's 16 planes
     with pytest.raises(ZkdlError):
@@ -443,10 +452,11 @@ def _multi(seed=0, max_log=9):
     return lays, lays.assemble(vals)
 
 
-def _prove_multi(backend, lays, Ls, tables, claim_on="L1"):
+def _prove_multi(backend, lays, Ls, tables, claim_on="L1", *, committed=None, channel=ProverChannel):
+    """``committed``: the tables the transcript binds when a cheating prover proves about other ones."""
     t = Transcript("test-range")
-    _commit_stub(t, tables)
-    ch = ProverChannel(t)
+    _commit_stub(t, tables if committed is None else committed)
+    ch = channel(t)
     claims = backend.prove(lays, Ls, ch, tables=tables)
     rho = t.challenge_frs("test/L-point", lays[claim_on].n)
     lclaim = Claim(claim_on, rho, Fr.from_int64(Ls[claim_on]).evaluate(rho))
@@ -550,3 +560,211 @@ def test_pack_refuses_absurd_totals_at_once():
     this into StatementMismatch, ``test_huge_statement_refused_before_any_work``) instead of looping."""
     with pytest.raises(ValueError, match="range tensors"):
         RangeLayouts.pack([(f"s{i}", 36, 1) for i in range(1 << 14)])  # 2^50 entries
+
+
+# =============================================================================================== batched GKR
+# One sumcheck per depth over every tree that has that depth (value trees of L0, L1 (2^9 each), L2 (2^8), the
+# table tree (2^17)): attacks on what batching could let through.
+
+
+def _opening_failures(tables, claims):
+    return [c.tensor for c in claims if Fr.from_int64(np.asarray(tables[c.tensor])).evaluate(c.point) != c.value]
+
+
+def test_batched_gkr_is_one_sumcheck_per_depth():
+    """Rounds: Σ_k k over the deepest tree only (the table tree: k = 1 … 16), every tree's finals at each depth."""
+    lays, Ls = _multi()
+    assert [lay.n for lay in lays.tensors.values()] == [9, 9, 8]
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lays, Ls)
+    data = _prove_multi(be, lays, Ls, tables)[0]
+    # layer 1 of 4 trees; 16 depths of k rounds (4 evaluations each); finals: the table tree 4 per depth, L0 and L1
+    # 4 per depth then 2 (their leaf halves) at depth 8, L2 likewise at depth 7
+    finals = 16 * 4 + 2 * (7 * 4 + 2) + (6 * 4 + 2)
+    assert len(_fr_offsets(data)) == _lookup_proof_elements([9, 9, 8]) == 16 + 4 * sum(range(17)) + finals
+
+
+def test_batched_gkr_smallest_tree_of_other_values_rejected_at_its_opening():
+    """The committed L2 (the smallest tensor, whose tree ends first, at depth 8) holds 2^12 in a 12-bit segment;
+    the prover runs every tree honestly but the smallest from an in-range L2' (and m counting L2'). The batched
+    GKR accepts (it proves the trees the prover used); the smallest tree's leaf claim, produced at depth 8's point
+    while the other trees go on, is a claim on L2' and its opening against the committed L2 fails — only that one."""
+    lays, Ls = _multi()
+    seg = lays.segment("e")
+    assert lays.owner("e") == "L2" and lays["L2"].n == min(lay.n for lay in lays.tensors.values())
+    bad = {k: v.copy() for k, v in Ls.items()}
+    bad["L2"][seg.offset + 3] = 1 << 12
+    be = make_range_backend("lookup")
+    fake = be.committed_tables(lays, Ls)  # what the prover proves about: in range, with its m
+    committed = {**bad, "m": fake["m"]}
+    data, _, lclaim, _ = _prove_multi(be, lays, Ls, fake, claim_on="L1", committed=committed)
+    t = Transcript("test-range")
+    _commit_stub(t, committed)
+    readers = {s: Reader(b"") for s in SECTIONS}
+    readers["SUMC"] = Reader(data)
+    claims = be.verify(lays, VerifierChannel(t, readers))  # the GKR part accepts
+    assert [len(c.point) for c in claims] == [9, 9, 8, TABLE_LOG]
+    assert _opening_failures(committed, claims) == ["L2"]
+    with pytest.raises(VerificationError, match="opening of L2 fails"):
+        _verify_multi(be, lays, data, committed, lclaim)
+
+
+class _ForgingChannel(ProverChannel):
+    """A cheating prover's channel: ``forge_layer1(values)`` rewrites the layer-1 message; ``forge_finals(depth,
+    engine, finals)`` the finals of the batched sumcheck of one depth (before they are absorbed)."""
+
+    forge_layer1 = None
+    forge_finals = None
+
+    def values(self, label, values, section="SUMC"):
+        if label == "range/layer1" and self.forge_layer1 is not None:
+            values = self.forge_layer1([int(v) for v in values])
+        return super().values(label, values, section)
+
+    def sumcheck(self, tables, relation, claim, *, n_public=0, eq_point=None, engine=None):
+        forge = self.forge_finals
+        if forge is not None and isinstance(engine, rc._FusedLayerEngine):
+            depth, honest = len(eq_point), engine.finals
+            engine.finals = lambda: forge(depth, engine, list(honest()))
+        return super().sumcheck(tables, relation, claim, n_public=n_public, eq_point=eq_point, engine=engine)
+
+
+def _root(quad):
+    p_lo, p_hi, q_lo, q_hi = quad
+    return (p_lo * q_hi + p_hi * q_lo) % R, q_lo * q_hi % R
+
+
+def test_batched_gkr_wrong_root_compensated_in_another_trees_root_rejected_at_depth_1():
+    """m counts one entry too many, so the honest roots do not sum to zero. The prover moves x between the p_lo of
+    L0's and L1's layer 1 (sum over the trees kept) with x chosen so that the roots then sum to zero: the root
+    check holds, and a combination blind to which tree a claim belongs to (equal weights per tree) would accept
+    (every later message is honest). The depth-1 sumcheck's λ^(2j) weights reject it."""
+    lays, Ls = _multi()
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lays, Ls)
+    tables["m"][(1 << 5) + 7] += 1
+
+    def forge(v):
+        quads = [v[i : i + 4] for i in range(0, len(v), 4)]
+        fracs = [P * pow(Q, -1, R) for P, Q in map(_root, quads)]
+        S = sum(fracs) % R
+        assert S != 0  # the honest roots expose the wrong m
+        (_, _, _, qh0), (_, _, _, qh1) = quads[0], quads[1]
+        Q0, Q1 = _root(quads[0])[1], _root(quads[1])[1]
+        x = -S * pow((qh0 * pow(Q0, -1, R) - qh1 * pow(Q1, -1, R)) % R, -1, R) % R
+        v[0], v[4] = (v[0] + x) % R, (v[4] - x) % R
+        assert sum(P * pow(Q, -1, R) for P, Q in map(_root, [v[i : i + 4] for i in range(0, len(v), 4)])) % R == 0
+        return v
+
+    channel = type("C", (_ForgingChannel,), {"forge_layer1": staticmethod(forge)})
+    data, _, lclaim, _ = _prove_multi(be, lays, Ls, tables, channel=channel)
+    with pytest.raises(VerificationError, match="range check GKR depth 1: sumcheck"):
+        _verify_multi(be, lays, data, tables, lclaim)
+
+
+@pytest.mark.parametrize(
+    "depth, expect",
+    [(3, "range check GKR depth 4: sumcheck"), (8, "opening of L0 fails")],
+    ids=["trees-going-on", "trees-ending-there"],
+)
+def test_batched_gkr_claim_moved_between_trees_rejected(depth, expect):
+    """At one depth the prover moves value between the finals of L0's and L1's trees, keeping that depth's
+    λ-weighted final check. Trees going on (depth 3): x from L1's p_lo to L0's and y from L1's p_hi to L0's, so the
+    sum over the two trees of every final is kept (a combination with equal weights per tree at the next depth
+    would accept); the next depth's sumcheck (fresh λ^(2j) weights) rejects. Trees ending there (depth 8, their
+    leaf halves): their leaf claims are false, the openings reject (the GKR part accepts)."""
+    lays, Ls = _multi()
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lays, Ls)
+    moved = []
+
+    def forge(k, engine, f):
+        if k != depth:
+            return tuple(f)
+        (a0, b0), (a1, b1) = engine.coefs[:2]
+        delta = 777
+        if len(engine.cur[0]) == 2:  # the leaf halves (q_lo, q_hi) of p = 1 trees: X = q_lo + q_hi
+            f[0] = (f[0] + delta) % R
+            f[2] = (f[2] - delta * (a0 + b0 * f[1]) * pow(a1 + b1 * f[3], -1, R)) % R
+        else:  # (p_lo, p_hi, q_lo, q_hi): X = p_lo·q_hi + p_hi·q_lo; keep a0·ΔX_0 + a1·ΔX_1 = 0 with ΔX_1 = −ΔX_0
+            y = delta * (a1 * f[7] - a0 * f[3]) * pow((a0 * f[2] - a1 * f[6]) % R, -1, R) % R
+            f[0], f[4] = (f[0] + delta) % R, (f[4] - delta) % R
+            f[1], f[5] = (f[1] + y) % R, (f[5] - y) % R
+        moved.append(k)
+        return tuple(f)
+
+    channel = type("C", (_ForgingChannel,), {"forge_finals": staticmethod(forge)})
+    data, _, lclaim, _ = _prove_multi(be, lays, Ls, tables, channel=channel)
+    assert moved == [depth]
+    with pytest.raises(VerificationError, match=expect):
+        _verify_multi(be, lays, data, tables, lclaim)
+    if depth == 8:  # the GKR part accepts; the leaf claims of both trees are false
+        t = Transcript("test-range")
+        _commit_stub(t, tables)
+        readers = {s: Reader(b"") for s in SECTIONS}
+        readers["SUMC"] = Reader(data)
+        claims = be.verify(lays, VerifierChannel(t, readers))
+        assert _opening_failures(tables, claims) == ["L0", "L1"]
+
+
+def test_batched_gkr_zero_knowledge_round_trip_with_several_range_tensors():
+    """Zero-knowledge channels: trees ending at different depths (the p = 1 leaf layers of L2 at depth 7, of L0
+    and L1 at depth 8, beside the table tree's 4-table layers) in one batched sumcheck per depth; the returned
+    committed claims are true evaluations of the committed tables."""
+    import random
+
+    from zkdl.commit.generators import PublicParams
+    from zkdl.protocol.zk_channel import ZkProverChannel, ZkVerifierChannel
+
+    pp = PublicParams.ephemeral(8)
+    lays, Ls = _multi()
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lays, Ls)
+    t = Transcript("test-range-zk")
+    _commit_stub(t, tables)
+    pch = ZkProverChannel(t, pp, rng=random.Random(5))
+    pclaims = be.prove(lays, Ls, pch, tables=tables)
+    pch.finish()
+    assert _opening_failures(tables, [Claim(c.tensor, c.point, c.value.value) for c in pclaims]) == []
+    t2 = Transcript("test-range-zk")
+    _commit_stub(t2, tables)
+    readers = {s: Reader(pch.writers[s].getvalue()) for s in SECTIONS}
+    vch = ZkVerifierChannel(t2, readers, pp)
+    vclaims = be.verify(lays, vch)
+    vch.finish()
+    assert [c.point for c in vclaims] == [c.point for c in pclaims]
+    assert [c.value.commitment(pp) for c in pclaims] == [c.value.commitment(pp) for c in vclaims]
+
+
+def test_batched_fused_layer_engine_gives_the_generic_proof_with_several_trees():
+    """Several range tensors (trees of three depths, p = 1 leaf layers beside 4-table layers at one depth): the
+    batched fused engine sends the generic engine's bytes; and at a point with a zero coordinate (s(1) cannot
+    come from the running claim) its direct sum over the upper halves does too."""
+    from zkdl.field.backend import set_default_backend
+    from zkdl.field.cpu import CpuBackend
+
+    lays, Ls = _multi(seed=2)
+    be = make_range_backend("lookup")
+    tables = be.committed_tables(lays, Ls)
+    fast = _prove_multi(be, lays, Ls, tables)[0]
+    rng = np.random.default_rng(8)
+    trees = [[Fr.random(16, rng=rng) for _ in range(k)] for k in (4, 2, 4)]
+    coefs = rc._batch_coefficients(12345, 3)
+    rel = rc._batched_relation(coefs, [False, True, False])
+    point = [0, *_rand_point(rng, 3)]
+    flat = [t for tabs in trees for t in tabs]
+    from zkdl.piop import sumcheck as sc
+
+    claim = sc._RoundEngine(flat, rel, point).true_claim()
+    eng = rc._FusedLayerEngine(trees, coefs, point, claim, own=False)
+    direct = sc.prove(flat, rel, Transcript("t"), eq_point=point, claim=claim, engine=eng)
+    generic = sc.prove(
+        flat, rel, Transcript("t"), eq_point=point, claim=claim, engine=sc._RoundEngine(flat, rel, point)
+    )
+    set_default_backend(CpuBackend(fused=False))
+    try:
+        slow = _prove_multi(be, lays, Ls, tables)[0]
+    finally:
+        set_default_backend(None)
+    assert fast == slow
+    assert direct == generic

@@ -23,7 +23,7 @@ from typing import cast
 
 import numpy as np
 
-from ..errors import ProofFormatError, QuantizationOverflow
+from ..errors import ProofFormatError, QuantizationOverflow, VerificationError
 from ..field import MODULUS as R
 from ..field import Fr, get_backend, mont_to_int
 from ..field.fr import scalar_limbs
@@ -452,16 +452,6 @@ def fraction_layers(p: Fr, q: Fr) -> list[tuple[Fr, Fr]]:
 # =============================================================================================== proofs
 
 
-def _gkr_relation(lam: int) -> sc.Relation:
-    # tables: 0 p_lo, 1 p_hi, 2 q_lo, 3 q_hi
-    return sc.Relation(4, ((1, (0, 3)), (1, (1, 2)), (lam, (2, 3))), eq_weighted=True)
-
-
-def _unit_relation(lam: int) -> sc.Relation:
-    # the value tree's leaf layer (p = 1): tables 0 q_lo, 1 q_hi; p = q_lo + q_hi, q = q_lo·q_hi
-    return sc.Relation(2, ((1, (0,)), (1, (1,)), (lam, (0, 1))), eq_weighted=True)
-
-
 # tables: 0 B, 1 C = 1 − B − μ·mask;  eq · B · C = eq · (B − B² − μ·mask·B)
 _BITS_RELATION = sc.Relation.product(2, eq_weighted=True)
 
@@ -496,29 +486,34 @@ def _value_leaves(layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, bac
 
 
 class _FusedLayerEngine:
-    """Round engine for the GKR layer relations ``Σ_x eq(point, x)·(X(x) + λ·Y(x))`` with eq factored out; the
-    sumcheck engine (clear and zero-knowledge) runs its rounds through it and sends exactly the messages its
-    generic rounds would (a test checks the bytes).
+    """Round engine for one batched GKR layer sumcheck ``Σ_x eq(point, x)·Σ_j (a_j·X_j(x) + b_j·Y_j(x))`` over
+    the layer relations of several trees j (X = p_lo·q_hi + p_hi·q_lo, Y = q_lo·q_hi on 4 tables, or
+    X = q_lo + q_hi, Y = q_lo·q_hi on the 2 leaf halves of a p = 1 tree), with eq factored out; the sumcheck
+    engine (clear and zero-knowledge) runs its rounds through it and sends exactly the messages its generic
+    rounds would (a test checks the bytes).
 
-    Round i's polynomial is eq(u_<i, r_<i)·eq(u_i, t)·s(t) with s of degree 2, s(t) = Σ_j E_i[j]·F(t, j),
-    E_i = eq(u_>i) (halved each round by summing its halves, no multiplications); the kernel returns s(0) and
-    the t² coefficient, s(1) follows from the running claim. No eq table is folded and a round costs ~10
-    (4 tables) or 5 (2 tables) multiplications per pair instead of 24. Tables are folded in place: ``own=True``
-    lets the folds overwrite the caller's arrays."""
+    Round i's polynomial is eq(u_<i, r_<i)·eq(u_i, t)·s(t) with s of degree 2, s(t) = Σ_x E_i[x]·F(t, x),
+    E_i = eq(u_>i) (one table for all trees, halved each round by summing its halves, no multiplications); the
+    kernel returns each tree's pieces of s(0) and of the t² coefficient, s(1) follows from the running claim.
+    No eq table is folded and a round costs ~10 (4 tables) or 5 (2 tables) multiplications per pair and tree
+    instead of 24. Tables are folded in place: ``own=True`` lets the folds overwrite the caller's arrays."""
 
-    def __init__(self, tables: list[Fr], lam: int, point: list[int], claim: int, unit: bool, *, own: bool):
-        self.be = tables[0].backend
+    def __init__(self, trees: list[list[Fr]], coefs: list[tuple[int, int]], point: list[int], claim: int, *, own: bool):
+        self.be = trees[0][0].backend
         kernels = self.be.fused()
         if kernels is None:
             raise ValueError("the fused layer engine needs a backend with fused kernels")
+        if len(coefs) != len(trees) or any(len(tabs) not in (2, 4) for tabs in trees):
+            raise ValueError("the fused layer engine takes 2 or 4 tables per tree and one coefficient pair each")
         self.kernels = kernels
         self.n = len(point)
         self.d = 3
-        self.lam, self.point, self.unit = lam, list(point), unit
+        self.coefs, self.point = [(int(a) % R, int(b) % R) for a, b in coefs], list(point)
         self.claim = int(claim) % R
         self.E = Fr.eq_table(list(point[1:]), backend=self.be).limbs
         # the tables are folded in place: work on private copies unless they are ours already (``own``)
-        self.cur = [self.be.xp.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tables]
+        xp = self.be.xp
+        self.cur = [[xp.ascontiguousarray(t.limbs) if own else t.limbs.copy() for t in tabs] for tabs in trees]
         self.eqpre = 1
         self.i = 0
         self._p: Callable[[int], int] | None = None
@@ -527,23 +522,32 @@ class _FusedLayerEngine:
     def available(backend) -> bool:
         return backend.fused() is not None
 
+    def _s1_direct(self) -> int:
+        """s(1) summed over the upper halves (only when the running claim cannot give it)."""
+        be, acc = self.be, 0
+        ev = Fr(self.E, be)
+        for cur, (a, b) in zip(self.cur, self.coefs):
+            h = len(cur[0]) // 2
+            hi = [Fr(c[h:], be) for c in cur]
+            if len(hi) == 2:
+                x1, y1 = (hi[0] + hi[1]).inner(ev), (hi[0] * hi[1]).inner(ev)
+            else:
+                x1, y1 = (hi[0] * hi[3] + hi[1] * hi[2]).inner(ev), (hi[2] * hi[3]).inner(ev)
+            acc += a * x1 + b * y1
+        return acc % R
+
     def message(self) -> list[int]:
-        be, cur, E, lam = self.be, self.cur, self.E, self.lam
-        x0, y0, xi, yi = (mont_to_int(row) for row in self.kernels.gkr_sums(cur, E))
-        s0 = (x0 + lam * y0) % R
-        s2 = (xi + lam * yi) % R  # the t² coefficient of s
+        s0 = s2 = 0
+        for cur, (a, b) in zip(self.cur, self.coefs):
+            x0, y0, xi, yi = (mont_to_int(row) for row in self.kernels.gkr_sums(cur, self.E))
+            s0 += a * x0 + b * y0
+            s2 += a * xi + b * yi  # the t² coefficient of s
+        s0, s2 = s0 % R, s2 % R
         u, eqpre = self.point[self.i], self.eqpre
         if u % R and eqpre:
             s1 = (self.claim * pow(eqpre, -1, R) - (1 - u) * s0) * pow(u, -1, R) % R
         else:  # probability ~2^-250: sum the hi halves directly
-            h = len(cur[0]) // 2
-            hi = [Fr(c[h:], be) for c in cur]
-            ev = Fr(E, be)
-            if self.unit:
-                x1, y1 = (hi[0] + hi[1]).inner(ev), (hi[0] * hi[1]).inner(ev)
-            else:
-                x1, y1 = (hi[0] * hi[3] + hi[1] * hi[2]).inner(ev), (hi[2] * hi[3]).inner(ev)
-            s1 = (x1 + lam * y1) % R
+            s1 = self._s1_direct()
         s_lin = (s1 - s0 - s2) % R
 
         def p_at(t):
@@ -557,13 +561,14 @@ class _FusedLayerEngine:
         assert self._p is not None, "bind() before message()"
         self.claim = self._p(r)
         self.eqpre = self.eqpre * ((1 - u) * (1 - r) + u * r) % R
-        self.cur = self.kernels.fold_many_inplace(self.cur, scalar_limbs(r))
+        c = scalar_limbs(r)
+        self.cur = [self.kernels.fold_many_inplace(cur, c) for cur in self.cur]
         if self.E.shape[0] > 1:
             self.E = self.kernels.halve_sum_inplace(self.E)
         self.i += 1
 
     def finals(self) -> tuple[int, ...]:
-        return tuple(mont_to_int(self.be.to_host(c[:1])[0]) for c in self.cur)
+        return tuple(mont_to_int(self.be.to_host(c[:1])[0]) for cur in self.cur for c in cur)
 
 
 def _interp(lo, hi, g: int):
@@ -572,50 +577,108 @@ def _interp(lo, hi, g: int):
     return out % R if isinstance(out, int) else out
 
 
-def _layer(ch, halves, lam, point, claim, unit):
-    """One layer sumcheck through the channel, with the fused eq-factored round engine where the backend has
-    its kernels (the same messages as the generic rounds, in clear and zero-knowledge mode)."""
-    rel = _unit_relation(lam) if unit else _gkr_relation(lam)
-    engine = None
-    if _FusedLayerEngine.available(halves[0].backend):
-        value = claim.value if hasattr(claim, "value") else claim
-        engine = _FusedLayerEngine(halves, lam, point, value, unit, own=True)
-    return ch.sumcheck(halves, rel, claim, eq_point=point, engine=engine)
+def _batch_coefficients(lam: int, count: int) -> list[tuple[int, int]]:
+    """(λ^(2j), λ^(2j+1)) for the p and q claims of the j-th tree of a depth: one tree is p + λ·q."""
+    out, x = [], 1
+    for _ in range(count):
+        out.append((x, x * lam % R))
+        x = x * lam % R * lam % R
+    return out
 
 
-def _gkr_tree(ch, layer1, n_steps: int, unit_last: bool, *, layers=None, leaf_halves=None):
-    """The layer sumchecks of one tree from its layer-1 values down to the leaves, prover (``layers`` given:
-    ``layers[k]`` = (p_k, q_k), and the leaf halves of a p = 1 tree) or verifier. Returns the leaf point and
-    the leaf claims (p, q) there."""
-    p_lo, p_hi, q_lo, q_hi = layer1
+def _batched_relation(coefs: list[tuple[int, int]], units: list[bool]) -> sc.Relation:
+    """Σ_j eq·(a_j·X_j + b_j·Y_j) over the trees' tables side by side: (p_lo, p_hi, q_lo, q_hi) with
+    X = p_lo·q_hi + p_hi·q_lo, or the leaf halves (q_lo, q_hi) of a p = 1 tree with X = q_lo + q_hi;
+    Y = q_lo·q_hi."""
+    terms: list[tuple[int, tuple[int, ...]]] = []
+    o = 0
+    for (a, b), unit in zip(coefs, units):
+        if unit:
+            terms += [(a, (o,)), (a, (o + 1,)), (b, (o, o + 1))]
+            o += 2
+        else:
+            terms += [(a, (o, o + 3)), (a, (o + 1, o + 2)), (b, (o + 2, o + 3))]
+            o += 4
+    return sc.Relation(o, tuple(terms), eq_weighted=True)
+
+
+#: a prover's tree for :func:`_gkr_trees`: step k ↦ the tables of that step (the halves of layer k + 1, or the
+#: leaf halves of a p = 1 tree at its last step); each is asked for once, in increasing k, and may be folded
+#: in place.
+TreeTables = Callable[[int], list[Fr]]
+
+
+def _gkr_trees(ch, layer1s, depths: Sequence[int], units: Sequence[bool], *, trees: Sequence[TreeTables] | None = None):
+    """The GKR layer sumchecks of several fractional-sum trees at once, from their layer-1 values (sent) down to
+    their leaves; prover (``trees`` given) or verifier. Tree j has its leaves at layer ``depths[j]`` (≥ 2);
+    ``units[j]``: its leaves have p = 1 (its last step has the 2 leaf halves as tables).
+
+    All trees share one point per depth: one γ, then per depth k = 1 … max depth − 1 one λ (drawn after every
+    tree's claims at depth k are fixed) and ONE sumcheck over k variables of Σ_j eq·(λ^(2j)·X_j + λ^(2j+1)·Y_j)
+    over the trees j that have a layer k + 1, claim Σ_j λ^(2j)·p~_j(ρ) + λ^(2j+1)·q~_j(ρ); then one γ extends the
+    common point. A tree whose leaves are at layer k + 1 stops there. Returns per tree its leaf point (its
+    ``depths[j]`` variables) and its leaf claims (p, q). One tree is the single-tree protocol (p + λ·q)."""
+    if len(layer1s) != len(depths) or len(units) != len(depths) or not depths:
+        raise ValueError("one layer-1 quadruple, depth and leaf kind per tree needed")
+    if any(int(d) < 2 for d in depths):
+        raise ValueError(f"fraction trees need leaves at layer ≥ 2, got depths {list(depths)}")
     t = ch.transcript
     g = t.challenge_fr("range/gamma")
     point = [g]
-    p_claim, q_claim = _interp(p_lo, p_hi, g), _interp(q_lo, q_hi, g)
-    for k in range(1, n_steps + 1):
+    claims = [(_interp(p_lo, p_hi, g), _interp(q_lo, q_hi, g)) for p_lo, p_hi, q_lo, q_hi in layer1s]
+    out: list = [None] * len(depths)
+    for k in range(1, max(depths)):
+        active = [j for j, d in enumerate(depths) if d > k]
         lam = t.challenge_fr("range/lambda")
-        unit = unit_last and k == n_steps
-        claim = p_claim + lam * q_claim
-        if layers is None:  # verifier
-            rel = _unit_relation(lam) if unit else _gkr_relation(lam)
-            pt, vals = ch.sumcheck(k, rel, claim, eq_point=point, what=f"range check layer {k}")
+        coefs = _batch_coefficients(lam, len(active))
+        last = [bool(units[j]) and depths[j] == k + 1 for j in active]
+        rel = _batched_relation(coefs, last)
+        claim = 0
+        for (a, b), j in zip(coefs, active):
+            claim = claim + a * claims[j][0] + b * claims[j][1]
+        if trees is None:  # verifier
+            try:
+                pt, vals = ch.sumcheck(k, rel, claim, eq_point=point, what=f"range check GKR depth {k}")
+            except VerificationError as exc:
+                raise VerificationError(f"range check GKR depth {k}: {exc}") from exc
         else:
-            if unit:
-                halves = list(leaf_halves)
-            else:
-                prev = layers[k + 1]
-                assert prev is not None
-                pk, qk = prev
-                h = 1 << k
-                halves = [pk[:h], pk[h:], qk[:h], qk[h:]]
-            pt, vals = _layer(ch, halves, lam, point, claim, unit)
+            tabs = [trees[j](k) for j in active]
+            engine = None
+            if _FusedLayerEngine.available(tabs[0][0].backend):
+                value = claim.value if hasattr(claim, "value") else claim
+                engine = _FusedLayerEngine(tabs, coefs, point, value, own=True)
+            pt, vals = ch.sumcheck([x for tt in tabs for x in tt], rel, claim, eq_point=point, engine=engine)
+            del tabs, engine
         g = t.challenge_fr("range/gamma")
         point = [g, *pt]
-        if unit:
-            p_claim, q_claim = 1, _interp(vals[0], vals[1], g)
-        else:
-            p_claim, q_claim = _interp(vals[0], vals[1], g), _interp(vals[2], vals[3], g)
-    return point, (p_claim, q_claim)
+        o = 0
+        for j, unit in zip(active, last):
+            if unit:
+                claims[j] = (1, _interp(vals[o], vals[o + 1], g))
+                o += 2
+            else:
+                claims[j] = (_interp(vals[o], vals[o + 1], g), _interp(vals[o + 2], vals[o + 3], g))
+                o += 4
+            if depths[j] == k + 1:
+                out[j] = (list(point), claims[j])
+    return out
+
+
+def _gkr_tree(ch, layer1, n_steps: int, unit_last: bool, *, layers=None, leaf_halves=None):
+    """One tree through :func:`_gkr_trees` (``layers[k]`` = (p_k, q_k) and the leaf halves of a p = 1 tree for
+    the prover; nothing for the verifier). Returns the leaf point and the leaf claims (p, q) there."""
+    trees = None
+    if layers is not None:
+
+        def tables(k: int) -> list[Fr]:
+            if unit_last and k == n_steps:
+                return list(leaf_halves)
+            pk, qk = layers[k + 1]
+            h = 1 << k
+            return [pk[:h], pk[h:], qk[:h], qk[h:]]
+
+        trees = [tables]
+    return _gkr_trees(ch, [layer1], [n_steps + 1], [unit_last], trees=trees)[0]
 
 
 def _roots_check(ch: ProverChannelProtocol | VerifierChannelProtocol, value_layer1s, table_layer1) -> None:
@@ -640,6 +703,64 @@ def _roots_check(ch: ProverChannelProtocol | VerifierChannelProtocol, value_laye
     )
 
 
+class _ValueTree:
+    """The prover's value tree of one range tensor (leaves (1, α − L_i − β·tag_i)) between its layer-1 message
+    and its layer sumchecks, which all value trees await at once: the leaves (2^n field elements) are recomputed
+    from ``L`` at the last step n − 1; layers 1 … n − 2 (2^n) are stored, and layer n − 1 (2^n) too when
+    ``keep_top``, else it is recomputed from the leaves at step n − 2 (:meth:`LookupBackend.prove` keeps it while
+    the trees together stay within twice the largest)."""
+
+    def __init__(self, layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, *, keep_top: bool = True):
+        self.layout, self.L, self.alpha, self.beta = layout, L, alpha, beta
+        self.n = layout.n
+        p1, q1 = self._top()
+        layers: list = fraction_layers(p1, q1)  # layers 0 .. n − 1
+        del p1, q1
+        self.layer1 = [layers[1][0][0], layers[1][0][1], layers[1][1][0], layers[1][1][1]]
+        if not keep_top or self.n == 2:  # (n = 2: layer n − 1 is layer 1, already sent; the next step is the last)
+            layers[self.n - 1] = None
+        self.layers = layers
+
+    def _leaves(self) -> Fr:
+        return _value_leaves(self.layout, self.L, self.alpha, self.beta)
+
+    def _top(self) -> tuple[Fr, Fr]:
+        """Layer n − 1 from the leaves in one pass: p = q_lo + q_hi, q = q_lo·q_hi."""
+        q = self._leaves()
+        fused = q.backend.fused()
+        if fused is not None:
+            p1, q1 = fused.fraction_layer(None, q.limbs)
+            return Fr(p1, q.backend), Fr(q1, q.backend)
+        h = len(q) // 2
+        return q[:h] + q[h:], q[:h] * q[h:]
+
+    def __call__(self, k: int) -> list[Fr]:
+        """The tables of step k (the halves of layer k + 1; the leaf halves at the last step k = n − 1)."""
+        h = 1 << k
+        if k == self.n - 1:
+            q = self._leaves()
+            return [q[:h], q[h:]]
+        if self.layers[k + 1] is None:  # layer n − 1, not kept
+            assert k == self.n - 2, "each step's tables are asked for once"
+            p, q = self._top()
+        else:
+            p, q = self.layers[k + 1]
+        self.layers[k + 1] = None  # folded in place by its sumcheck: no longer a layer
+        return [p[:h], p[h:], q[:h], q[h:]]
+
+
+def _layer_tables(layers) -> TreeTables:
+    """A tree whose layers are all stored (the table tree): step k takes the halves of layer k + 1."""
+
+    def tables(k: int) -> list[Fr]:
+        p, q = layers[k + 1]
+        layers[k + 1] = None
+        h = 1 << k
+        return [p[:h], p[h:], q[:h], q[h:]]
+
+    return tables
+
+
 class LookupBackend:
     """One batched LogUp + GKR fractional sums over every range tensor. Committed: each range tensor ``L_k``
     (2^n_k) and one multiplicity table ``m`` (2^17) counting the leaves of all of them."""
@@ -660,6 +781,11 @@ class LookupBackend:
             lays.check_values(Ls)
         return {**Ls, "m": multiplicities(lays, Ls)}
 
+    @staticmethod
+    def _depths(lays: RangeLayouts) -> tuple[list[int], list[bool]]:
+        """Leaf layers of the value trees (layout order) and the table tree, and which have p = 1 leaves."""
+        return [lay.n for _, lay in lays.items()] + [TABLE_LOG], [True] * len(lays) + [False]
+
     # ---------------------------------------------------------------------------------------- prover
     def prove(
         self, layout: RangeLayout | RangeLayouts, L_values, ch: ProverChannelProtocol, *, tables=None
@@ -668,9 +794,10 @@ class LookupBackend:
         in range. ``tables``: what the caller committed (default: recomputed from ``L_values``). Returns the
         claims on every range tensor and on m to discharge.
 
-        Messages: layer 1 of every value tree (in layout order) and of the table tree, the root check, then each
-        value tree's layer sumchecks and the table tree's. One value tree is alive at a time: the trees are built
-        once for their layer 1 (last to first, keeping the first) and again, but the first, for their sumchecks."""
+        Messages: layer 1 of every value tree (in layout order) and of the table tree, the root check, then the
+        batched layer sumchecks of all trees (one per depth, :func:`_gkr_trees`). Each value tree keeps its
+        layers meanwhile, recomputing its leaves from ``L`` (and layer n − 1 when the trees together exceed twice
+        the largest, :class:`_ValueTree`)."""
         lays = as_layouts(layout)
         if tables is None:
             tables = self.committed_tables(lays, L_values, strict=False)
@@ -682,49 +809,19 @@ class LookupBackend:
         _absorb_layout(t, lays, self.name)
         alpha = t.challenge_fr("range/alpha")
         beta = t.challenge_fr("range/beta")
-
-        def value_tree(name):
-            """Layers 0 .. n − 1 of a value tree (leaves (1, α − L − β·tag)) and the leaves' halves."""
-            lay = lays[name]
-            q_val = _value_leaves(lay, Ls[name], alpha, beta)
-            h = 1 << (lay.n - 1)
-            vq_lo, vq_hi = q_val[:h], q_val[h:]
-            vbe = q_val.backend
-            fused = vbe.fused()
-            if fused is not None:  # layer n − 1 in one pass, without the temporaries
-                p1, q1 = fused.fraction_layer(None, q_val.limbs)
-                return fraction_layers(Fr(p1, vbe), Fr(q1, vbe)), vq_lo, vq_hi
-            return fraction_layers(vq_lo + vq_hi, vq_lo * vq_hi), vq_lo, vq_hi
-
-        def layer1(layers):
-            return [layers[1][0][0], layers[1][0][1], layers[1][1][0], layers[1][1][1]]
-
-        names = lays.names()
-        value_l1: list = [None] * len(names)
-        first = None
-        for i in range(len(names) - 1, -1, -1):
-            built = value_tree(names[i])
-            value_l1[i] = layer1(built[0])
-            if i == 0:
-                first = built
-            del built
+        keep_top = lays.size <= 2 << max(lay.n for _, lay in lays.items())  # memory ≤ 4·2^n_max field elements
+        value_trees = [_ValueTree(lays[name], Ls[name], alpha, beta, keep_top=keep_top) for name in lays.names()]
         # table tree: leaves (−m, α − V)
         be = get_backend(None)
         v_fr, k_fr = _table_fr(be)
-        tab_layers = fraction_layers(-Fr.from_int64(m, be), alpha - k_fr.axpy(beta, v_fr))  # layers 0 .. 17
-        sent = ch.values("range/layer1", [x for quad in value_l1 for x in quad] + layer1(tab_layers))
-        quads = [sent[4 * i : 4 * i + 4] for i in range(len(names) + 1)]
+        tab_layers: list = fraction_layers(-Fr.from_int64(m, be), alpha - k_fr.axpy(beta, v_fr))  # layers 0 .. 17
+        tab_layer1 = [tab_layers[1][0][0], tab_layers[1][0][1], tab_layers[1][1][0], tab_layers[1][1][1]]
+        sent = ch.values("range/layer1", [x for tree in value_trees for x in tree.layer1] + tab_layer1)
+        quads = [sent[4 * i : 4 * i + 4] for i in range(len(lays) + 1)]
         _roots_check(ch, quads[:-1], quads[-1])
-        value_leaves = []
-        for i, name in enumerate(names):
-            layers, vq_lo, vq_hi = first if i == 0 else value_tree(name)  # type: ignore[misc]
-            first = None
-            value_leaves.append(
-                _gkr_tree(ch, quads[i], lays[name].n - 1, True, layers=layers, leaf_halves=(vq_lo, vq_hi))
-            )
-            del layers, vq_lo, vq_hi
-        table_leaf = _gkr_tree(ch, quads[-1], TABLE_LOG - 1, False, layers=tab_layers)
-        return self._leaves(ch, lays, alpha, beta, value_leaves, table_leaf)
+        depths, units = self._depths(lays)
+        leaves = _gkr_trees(ch, quads, depths, units, trees=[*value_trees, _layer_tables(tab_layers)])
+        return self._leaves(ch, lays, alpha, beta, leaves[:-1], leaves[-1])
 
     @staticmethod
     def _leaves(ch, lays: RangeLayouts, alpha, beta, value_leaves, table_leaf) -> list[Claim]:
@@ -749,9 +846,9 @@ class LookupBackend:
         sent = ch.values("range/layer1", 4 * len(lays) + 4)
         quads = [sent[4 * i : 4 * i + 4] for i in range(len(lays) + 1)]
         _roots_check(ch, quads[:-1], quads[-1])
-        value_leaves = [_gkr_tree(ch, quads[i], lay.n - 1, True) for i, (_, lay) in enumerate(lays.items())]
-        table_leaf = _gkr_tree(ch, quads[-1], TABLE_LOG - 1, False)
-        return self._leaves(ch, lays, alpha, beta, value_leaves, table_leaf)
+        depths, units = self._depths(lays)
+        leaves = _gkr_trees(ch, quads, depths, units)
+        return self._leaves(ch, lays, alpha, beta, leaves[:-1], leaves[-1])
 
     # ---------------------------------------------------------------------------------------- claims on L
     def prove_translate(self, layout, claims, ch: ProverChannelProtocol, *, L_values=None, tables=None) -> list[Claim]:

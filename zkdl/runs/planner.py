@@ -8,8 +8,9 @@ are the padded sizes, see ``docs/protocol.md``):
 * ``witness``: the stacked, padded int64 tensors (``Witness.ints``), 8 B per entry;
 * ``range``: the range tensors (8 B per entry of ``L0, L1, …``; the ``bits`` back-end adds its bit tensors,
   1 B per bit and an int64 copy);
-* ``working``: the largest transient working set of one phase, which runs one at a time: the range check of the
-  largest range tensor (its fraction tree in field elements), one stage instance (one layer's matmul relation:
+* ``working``: the largest transient working set of one phase, which runs one at a time: the range check (the
+  lookup back-end's batched GKR keeps every range tensor's fraction tree at once, the bits back-end works on the
+  largest bit tensor; field elements), one stage instance (one layer's matmul relation:
   its field tables and their folds; the prover frees a stage's field tables when it is done), or the opening of
   the largest committed tensor;
 * ``base``: the interpreter with numpy, numba kernels and the generators.
@@ -51,9 +52,14 @@ DEFAULT_BUDGET_FRACTION = 0.6
 
 INT_BYTES = 8
 FR_BYTES = 32
-#: field tables alive per entry of the largest range tensor while its value tree is proven (leaves, the tree's
-#: layers, the fused engine's copies of the leaf halves)
+#: bits back-end: field tables alive per entry of the largest bit tensor while its zero check runs
 RANGE_WORK_FR = 4.0
+#: lookup back-end (batched GKR, every value tree at once): field elements alive per entry of ALL range tensors
+#: (each tree's layers) while they total at most twice the largest, which keeps that under 4 per entry of the
+#: largest ...
+RANGE_LOOKUP_WORK_FR = 2.0
+#: ... else one per entry of all (layers 1 … n − 2) plus one per entry of the largest (layer n − 1 recomputed)
+RANGE_LOOKUP_LEAN_FR = 1.0
 #: field tables alive per entry of one layer's matmul relation (the tensors, their folded copies, eq tables)
 STAGE_WORK_FR = 3.0
 #: field tables alive per entry of the largest committed tensor while it is opened (table, reduction, folds)
@@ -161,6 +167,14 @@ def _entries(st: Statement) -> tuple[int, int, int]:
     return trace, witness, stage
 
 
+def _lookup_work_fr(range_total: int, n_max: int) -> float:
+    """Field elements of the lookup range check's working set (``LookupBackend.prove``: layer n − 1 of every
+    value tree is kept while the range tensors total at most twice the largest)."""
+    if range_total <= 2 << n_max:
+        return RANGE_LOOKUP_WORK_FR * range_total
+    return RANGE_LOOKUP_LEAN_FR * (range_total + (1 << n_max))
+
+
 def estimate_peak_memory(st: Statement) -> MemoryEstimate:
     """The prover's estimated peak resident memory for a statement (only its public shapes are read)."""
     trace_n, witness_n, stage_n = _entries(st)
@@ -178,7 +192,9 @@ def estimate_peak_memory(st: Statement) -> MemoryEstimate:
         [1 << n_max << (PLANE_LOG if bits else 0)] + [_pow2(v) for v in st.expected_tables().values()]
     )
     working = {
-        "range check": int(RANGE_WORK_FR * FR_BYTES * (1 << n_max << (PLANE_LOG if bits else 0))),
+        "range check": int(RANGE_WORK_FR * FR_BYTES * (1 << n_max << PLANE_LOG))
+        if bits
+        else int(FR_BYTES * _lookup_work_fr(range_total, n_max)),
         "layer relations": int(STAGE_WORK_FR * FR_BYTES * stage_n),
         "openings": int(OPEN_WORK_FR * FR_BYTES * largest_committed),
         "commit": COMMIT_WORK_BYTES * largest_committed,
