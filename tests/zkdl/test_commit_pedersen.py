@@ -159,8 +159,8 @@ def test_layout_rule():
     assert P.Layout.for_length(1 << 16) == P.Layout(1 << 16, 8, 8)
     assert P.Layout.for_length((1 << 16) + 1) == P.Layout((1 << 16) + 1, 8, 9)
     assert P.Layout.for_length(1000, log_cols=10) == P.Layout(1000, 0, 10)
-    lay = P.Layout.for_length(1 << 20)
-    assert (lay.rows, lay.cols, lay.num_vars) == (256, 4096, 20)  # at most 2^8 rows
+    lay = P.Layout.for_length(1 << 22)
+    assert (lay.rows, lay.cols, lay.num_vars) == (1024, 4096, 22)  # at most 2^10 rows
     for bad in (0, -3):
         with pytest.raises(ValueError):
             P.Layout.for_length(bad)
@@ -173,15 +173,15 @@ def test_layout_rule():
 
 
 def test_canonical_layout_caps_rows_then_columns():
-    """Square-ish up to 2^16 entries, then at most 2^8 rows, but never a row beyond the 2^16 pinned generators."""
+    """Square-ish up to 2^20 entries, then at most 2^10 rows, but never a row beyond the 2^16 pinned generators."""
     from zkdl.commit.generators import N_MAX
 
-    expect = {16: (8, 8), 17: (8, 9), 20: (8, 12), 22: (8, 14), 23: (8, 15), 24: (8, 16), 25: (9, 16), 30: (14, 16)}
+    expect = {16: (8, 8), 17: (8, 9), 20: (10, 10), 21: (10, 11), 23: (10, 13), 26: (10, 16), 27: (11, 16), 30: (14, 16)}
     for n in range(0, 33):
         lay = P.Layout.for_length(1 << n)
         assert lay.log_rows + lay.log_cols == n
         assert lay.cols <= N_MAX
-        assert lay.log_rows <= max(n // 2, 8) or lay.cols == N_MAX
+        assert lay.log_rows <= max(n // 2, 10) or lay.cols == N_MAX
         assert lay.log_cols >= n - n // 2  # never fewer columns than the square-ish split
         if n in expect:
             assert (lay.log_rows, lay.log_cols) == expect[n], n

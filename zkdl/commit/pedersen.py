@@ -10,15 +10,15 @@ most significant index bit (docs/architecture.md), the row bits are the first ``
 The canonical layout (:func:`canonical_log_cols`, the default of :meth:`Layout.for_length`; the only one a
 statement or proof may carry, enforced by their readers) is a function of ``n`` only:
 
-    b = min(LOG_COLS_MAX, max(ceil(n/2), n − LOG_ROWS_CAP)),   LOG_ROWS_CAP = 8, LOG_COLS_MAX = 16
+    b = min(LOG_COLS_MAX, max(ceil(n/2), n − LOG_ROWS_CAP)),   LOG_ROWS_CAP = 10, LOG_COLS_MAX = 16
 
-i.e. the square-ish split ``ceil(n/2)`` while it has at most ``2^8`` rows, then at most ``2^8`` rows (longer
+i.e. the square-ish split ``ceil(n/2)`` while it has at most ``2^10`` rows, then at most ``2^10`` rows (longer
 rows), but never more than the ``2^16`` pinned generators (:data:`zkdl.commit.generators.N_MAX`): beyond
-``n = 24`` the rows grow again. Why: a zero-knowledge opening costs ``O(b)`` bytes (a log-size inner-product
+``n = 26`` the rows grow again. Why: a zero-knowledge opening costs ``O(b)`` bytes (a log-size inner-product
 argument, :mod:`zkdl.commit.evaluation`), so the row commitments (48 B each) dominate a proof; the rows cap
 trades them against the opening's prover time, linear in ``2^b`` (measured at W-digits T=16 in
-``bench/results/layout_rows_cap.json``: rows ≤ 2^8 is the
-largest cap that keeps that proof under 400 KB). A caller may still choose ``b`` explicitly (``log_cols``)
+``bench/results/layout_rows_cap.json``, then again with every change of this release merged: 2^8, 2^9 and
+2^10 rows give 242, 267 and 316 KB; 2^10 is the cheapest to prove and leaves 84 KB to the 400 KB target). A caller may still choose ``b`` explicitly (``log_cols``)
 for tables that never enter a proof.
 
 Row ``r`` is committed as ``C_r = Σ_i t[r·2^b + i]·g_i + ρ_r·h`` with an independent uniform blinding ``ρ_r``
@@ -70,12 +70,12 @@ _TASK_POINTS = 2048  # group small rows into tasks of about this many points (th
 # ---------------------------------------------------------------------------------------------------------
 # layout, commitment, opening
 # ---------------------------------------------------------------------------------------------------------
-LOG_ROWS_CAP = 8  #: rows of the canonical layout: at most 2^8 …
+LOG_ROWS_CAP = 10  #: rows of the canonical layout: at most 2^10 …
 LOG_COLS_MAX = N_MAX.bit_length() - 1  #: … unless the row would exceed the 2^16 pinned generators (N_MAX)
 
 
 def canonical_log_cols(n: int) -> int:
-    """``b`` of the canonical layout of ``2^n`` entries (module docstring): ``min(16, max(ceil(n/2), n − 8))``."""
+    """``b`` of the canonical layout of ``2^n`` entries (module docstring): ``min(16, max(ceil(n/2), n − 10))``."""
     return min(LOG_COLS_MAX, max(n - n // 2, n - LOG_ROWS_CAP))
 
 
