@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "b27b068eda27da7d2d9a48c050cbc5b254bcf09e7b9683b3b24e247f0038cfd1",
-    "lookup-transparent": "517de9ebcfd1544c585578014468ad251aa674fa70fee752250e576709c63f5b",
-    "bits-zk": "ced1fe8ed6713884d5757dd88a5b750ee5990d62388392d91b61538fc40df859",
-    "lookup-3-layers-mixed-bias": "62c40140f772635f850ec35276155e88ecabae7596fc9e9991e17d6a458598b5",
+    "lookup-zk": "238a4b271d5615b100014ae540e765214f54b77929f2088046e624bdbf885133",
+    "lookup-transparent": "d50c36fe0c98c19ba38a88d730d67adcbe65060ef97c532019a0870944bfd08b",
+    "bits-zk": "2ffd2b08d815e0b6597fc55455873c43861d75c4c1ba51fc8a6b0c5ac96bf986",
+    "lookup-3-layers-mixed-bias": "4fb04c76716ce67eea4a35c5a6f3c75a8d358d5b160706849d6269b5d7d7aeec",
 }
 
 
