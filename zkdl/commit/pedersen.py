@@ -18,8 +18,8 @@ rows), but never more than the ``2^16`` pinned generators (:data:`zkdl.commit.ge
 argument, :mod:`zkdl.commit.evaluation`), so the row commitments (48 B each) dominate a proof; the rows cap
 trades them against the opening's prover time, linear in ``2^b`` (measured at W-digits T=16 in
 ``bench/results/layout_rows_cap.json``, then again with every change of this release merged: 2^8, 2^9 and
-2^10 rows give 242, 267 and 316 KB; 2^10 is the cheapest to prove and leaves 84 KB to the 400 KB target). A caller may still choose ``b`` explicitly (``log_cols``)
-for tables that never enter a proof.
+2^10 rows give 242, 267 and 316 KB; 2^10 is the cheapest to prove and leaves 84 KB to the 400 KB target).
+A caller may still choose ``b`` explicitly (``log_cols``) for tables that never enter a proof.
 
 Row ``r`` is committed as ``C_r = Σ_i t[r·2^b + i]·g_i + ρ_r·h`` with an independent uniform blinding ``ρ_r``
 (OS CSPRNG via :mod:`secrets`, or an explicit ``rng`` for tests). The prover keeps the ``ρ_r`` in an

@@ -196,7 +196,8 @@ class FixedPointParams:
       ``None`` (the constructor's default) picks the default derived from ``F`` (see ``docs/quantization.md``):
       inputs, labels, weights and biases ``F + 4``; ``act_bits`` (``Q``, the bound on ``Z'``, activations and the
       output) ``min(2F, 62 − F)``; ``grad_bits`` (``G_Z``, ``G'_A``) ``Q − 1``; ``update_bits`` (``ΔW``, ``Δb``)
-      ``min(weight_bits, F − 1)`` (a step moves a weight by less than 0.5). After construction every field is a plain ``int``.
+      ``min(weight_bits, F − 1)`` (a step moves a weight by less than 0.5). After construction every field is a
+      plain ``int``.
     """
 
     frac_bits: int
