@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "9b6ed3b15b9074db568f6bc7eefd12336b15e0d3d3c0750b249a65598ae76186",
-    "lookup-transparent": "517de9ebcfd1544c585578014468ad251aa674fa70fee752250e576709c63f5b",
+    "lookup-zk": "43ed76744531e7c61b5dccebbe544d189bbbb5dc03b190fc3a5cbf40173f5e93",
+    "lookup-transparent": "cae3de9fefb7937dfdf553de3d038d64835a469905fdbce9ceab663fcfab9861",
     "bits-zk": "7278f5307a89ab1cdce2af04fbf1a77e000e5e8b80c435d6c03f0c0aae67bfe3",
-    "lookup-3-layers-mixed-bias": "915422c1ebe89a84b3be53c4351166008270a7c00b6a8cf21db5b7ff01d8c1b4",
+    "lookup-3-layers-mixed-bias": "befa7f0344837bfac6ef54f65f5516f79bbd0cb417109782f7cbe31a9254abd3",
 }
 
 
