@@ -294,11 +294,18 @@ def _explain_training_overflow(err: QuantizationOverflow, fp: FixedPointParams, 
         "W": "weight",
         "b": "bias",
     }
+    wider = ""
+    if role in ("G_W", "G_b", "dW", "db") and fp.update_bits < fp.weight_bits:
+        wider = (
+            f", or declare a wider range for one step's update, e.g. --update-bits {fp.weight_bits} "
+            f"(now {fp.update_bits}: |Δw| < {2.0 ** (fp.update_bits - F):g}; API: update_bits=...; one more "
+            "committed limb per weight per step)"
+        )
     out = QuantizationOverflow(
         f"training diverged at step {getattr(err, 'step', '?')}: the {names.get(role, role)} ({tensor}) of layer "
         f"{getattr(err, 'layer', '?')} reached {value / scale:g}, outside its allowed range "
         f"[{rng.lo / scale:g}, {rng.hi / scale:g}); pass a smaller learning rate, e.g. --lr {lr / 4:g} "
-        f"(now {lr:g}; API: lr=...)"
+        f"(now {lr:g}; API: lr=...){wider}"
     )
     for k in ("tensor", "layer", "step", "index", "value", "range"):
         setattr(out, k, getattr(err, k, None))
@@ -335,6 +342,7 @@ def prove_training(
     loss: str = "mse",
     lr: float | None = None,
     lr_shift: int | None = None,
+    update_bits: int | None = None,
     range_backend: str = "lookup",
     schedule_seed: int | None = None,
     bias: bool | None = None,
@@ -366,6 +374,9 @@ def prove_training(
     of ``(x, y)`` pairs. ``task`` is ``"classification"``, ``"regression"`` or ``"auto"`` (inferred when
     unambiguous). ``lr`` is the learning rate on the batch-mean loss, mapped to the nearest supported
     ``η = batch_size·2^-s`` (the value used is in the summary); ``lr_shift`` gives ``s`` directly (default 8).
+    ``update_bits``: the declared range of one step's weight and bias updates (signed bits at scale ``2^F``;
+    default ``F − 1``, i.e. ``|Δw| < 0.5``; a run with larger steps stops with ``QuantizationOverflow`` naming the
+    step, and ``F + 4`` allows ``|Δw| < 16`` at one more committed limb per weight per step).
     ``standardize`` standardizes features (and regression targets) with the training split's statistics.
     ``loss``: ``"mse"`` (squared error on one-hot targets, the default) or ``"ce"`` (softmax cross-entropy through
     the integer softmax, classification only; recorded in the statement).
@@ -398,6 +409,7 @@ class _TrainingArgs:
     frac_bits: int
     lr: float | None
     lr_shift: int | None
+    update_bits: int | None
     range_backend: str
     schedule_seed: int | None
     bias: bool | None
@@ -441,7 +453,7 @@ class _TrainingSetup:
 
 def _setup_training(a: _TrainingArgs, say) -> _TrainingSetup:
     lr_shift, lr_info = _resolve_lr(a.lr, a.lr_shift, a.batch_size)
-    fp = FixedPointParams(frac_bits=a.frac_bits, lr_shift=lr_shift)
+    fp = FixedPointParams(frac_bits=a.frac_bits, lr_shift=lr_shift, update_bits=a.update_bits)
     loss = check_loss(a.loss)
     ds = load_dataset(a.data, seed=a.seed, task=a.task, target=a.target, standardize=a.standardize)
     if loss == "ce" and ds.task != "classification":
@@ -658,6 +670,7 @@ def prove_run(
     frac_bits: int = 16,
     lr: float | None = None,
     lr_shift: int | None = None,
+    update_bits: int | None = None,
     range_backend: str = "lookup",
     schedule_seed: int | None = None,
     bias: bool | None = None,

@@ -141,6 +141,13 @@ def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int) ->
     )
     lr.add_argument("--lr-shift", type=int, default=None, help="learning-rate shift s, η = batch·2^-s (default 8)")
     p.add_argument(
+        "--update-bits",
+        type=int,
+        default=None,
+        help="declared range of one step's weight and bias updates, signed bits at scale 2^F (default F − 1: "
+        "|Δw| < 0.5; F + 4 allows |Δw| < 16 at one more committed limb per weight per step)",
+    )
+    p.add_argument(
         "--range",
         dest="range_backend",
         choices=("lookup", "bits"),
@@ -186,6 +193,7 @@ def _prove(args, *, compare_float: bool):
             loss=args.loss,
             lr=args.lr,
             lr_shift=args.lr_shift,
+            update_bits=args.update_bits,
             range_backend=args.range_backend,
             schedule_seed=args.schedule_seed,
             bias=False if args.no_bias else None,
@@ -230,6 +238,7 @@ def _prove_run(args):
             frac_bits=args.frac_bits,
             lr=args.lr,
             lr_shift=args.lr_shift,
+            update_bits=args.update_bits,
             range_backend=args.range_backend,
             schedule_seed=args.schedule_seed,
             bias=False if args.no_bias else None,

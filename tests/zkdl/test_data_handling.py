@@ -155,6 +155,22 @@ def test_lr_maps_to_the_nearest_shift_and_divergence_names_the_flag():
     assert "training diverged at step" in msg and "layer" in msg and "--lr" in msg and "allowed range" in msg
 
 
+def test_a_large_step_names_update_bits_and_a_wider_update_range_proves_it(tmp_path):
+    """The default update range is |Δw| < 0.5 (one limb per weight per step). Iris with softmax cross-entropy at
+    η = 0.5 (batch 16, lr-shift 5) makes a step of about 0.52 at step 40: the error names --update-bits next to
+    --lr, and the same run with a wider declared range proves and verifies (the training is the same integers)."""
+    import zkdl
+
+    kw = dict(data="iris", widths=[4, 16, 16, 3], batch_size=16, steps=41, lr_shift=5, loss="ce", verify_after=False)
+    with pytest.raises(QuantizationOverflow) as e:
+        zkdl.prove_training(**kw)
+    msg = str(e.value)
+    assert "step 40" in msg and "--update-bits 20" in msg and "--lr" in msg
+    bundle = zkdl.prove_training(**kw, update_bits=20, out_dir=tmp_path)
+    assert bundle.statement.params.update_bits == 20
+    assert zkdl.verify(tmp_path / "proof.zkdl", tmp_path / "statement.json").valid
+
+
 def test_api_proves_a_torch_sequential_on_a_dataloader():
     import torch
     from torch.utils.data import DataLoader, TensorDataset
