@@ -156,13 +156,14 @@ def test_run_chunking_takes_the_planners_chunk_when_none_is_given():
 def test_a_run_without_chunk_steps_is_chunked_by_the_planner_and_says_so(tmp_path):
     """``prove_run`` with no chunk size and a budget that fits 2 of 4 steps: two chunks of 2, and the progress
     line names the planner's choice, the estimate per chunk and the budget."""
+    import inspect
+
     from zkdl import api
     from zkdl.api import _setup_training, _TrainingArgs
 
     kw = dict(data="iris", widths=[4, 4, 3], batch_size=4, steps=4)
-    defaults = dict(model=None, frac_bits=16, lr=None, lr_shift=None, range_backend="lookup", schedule_seed=None)
-    more = dict(bias=None, seed=0, task="auto", target=None, standardize=False, allow_repeat=False, loss="mse")
-    args, _ = _TrainingArgs.split({**kw, **defaults, **more})
+    defaults = {k: p.default for k, p in inspect.signature(api.prove_training).parameters.items()}
+    args, _ = _TrainingArgs.split({**defaults, **kw})
     setup = _setup_training(args, say=lambda m: None)
     budget = estimate_peak_memory(dataclasses.replace(setup.st0, steps=2)).total
     said: list[str] = []
