@@ -167,7 +167,10 @@ def _add_training_args(p: argparse.ArgumentParser, *, steps: int, batch: int) ->
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
 
 
-def _prove(args, *, compare_float: bool):
+def _training_arguments(args) -> dict:
+    """What ``zkdl prove`` and ``zkdl demo`` pass to :func:`zkdl.api.prove_training` and
+    :func:`zkdl.api.prove_run` alike (the training run and how to prove it), after the checks and the warning
+    that apply to both."""
     from . import api
 
     if args.no_bias and args.model is not None:
@@ -181,35 +184,44 @@ def _prove(args, *, compare_float: bool):
             file=sys.stderr,
             flush=True,
         )
+    return dict(
+        widths=args.widths,
+        model=args.model,
+        data=args.data,
+        steps=args.steps,
+        batch_size=args.batch,
+        frac_bits=args.frac_bits,
+        loss=args.loss,
+        lr=args.lr,
+        lr_shift=args.lr_shift,
+        update_bits=args.update_bits,
+        range_backend=args.range_backend,
+        schedule_seed=args.schedule_seed,
+        bias=False if args.no_bias else None,
+        seed=args.seed,
+        task=args.task,
+        target=args.target,
+        standardize=args.standardize,
+        allow_repeat=args.allow_repeat,
+        out_dir=args.out,
+        verify_after=not getattr(args, "no_verify", False),
+        zero_knowledge=not args.transparent,
+        command_line=["zkdl", *args.argv],
+    )
+
+
+def _prove(args, *, compare_float: bool):
+    from . import api
+
+    kwargs = _training_arguments(args)
     display = _display(args)
     try:
         return api.prove_training(
-            widths=args.widths,
-            model=args.model,
-            data=args.data,
-            steps=args.steps,
-            batch_size=args.batch,
-            frac_bits=args.frac_bits,
-            loss=args.loss,
-            lr=args.lr,
-            lr_shift=args.lr_shift,
-            update_bits=args.update_bits,
-            range_backend=args.range_backend,
-            schedule_seed=args.schedule_seed,
-            bias=False if args.no_bias else None,
-            seed=args.seed,
-            task=args.task,
-            target=args.target,
-            standardize=args.standardize,
-            allow_repeat=args.allow_repeat,
-            out_dir=args.out,
-            verify_after=not getattr(args, "no_verify", False),
+            **kwargs,
             progress=display,
             on_step=display.on_step,
             compare_float=compare_float,
-            zero_knowledge=not args.transparent,
             overwrite=args.force or getattr(args, "replace_default", False),
-            command_line=["zkdl", *args.argv],
             test_split=getattr(args, "test_split", False),
             memory=getattr(args, "memory", None),
         )
@@ -220,40 +232,19 @@ def _prove(args, *, compare_float: bool):
 def _prove_run(args):
     from . import api
 
-    api.use_backend(args.backend)
+    kwargs = _training_arguments(args)
     display = _display(args)
     try:
         return api.prove_run(
+            **kwargs,
             chunk_steps=None if args.chunk_steps == "auto" else args.chunk_steps,
             memory=args.memory,
             workers=args.workers,
             ray_address=args.ray_address,
             resume=args.resume,
-            loss=args.loss,
-            widths=args.widths,
-            model=args.model,
-            data=args.data,
-            steps=args.steps,
-            batch_size=args.batch,
-            frac_bits=args.frac_bits,
-            lr=args.lr,
-            lr_shift=args.lr_shift,
-            update_bits=args.update_bits,
-            range_backend=args.range_backend,
-            schedule_seed=args.schedule_seed,
-            bias=False if args.no_bias else None,
-            seed=args.seed,
-            task=args.task,
-            target=args.target,
-            standardize=args.standardize,
-            allow_repeat=args.allow_repeat,
-            out_dir=args.out,
-            verify_after=not args.no_verify,
             progress=display,
             on_step=display.on_step,
-            zero_knowledge=not args.transparent,
             overwrite=args.force,
-            command_line=["zkdl", *args.argv],
         )
     finally:
         display.close()

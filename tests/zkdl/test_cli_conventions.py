@@ -77,6 +77,10 @@ def test_npy_without_target_is_one_line_and_json_on_stdout(files):
         (["--data", "{d}/reg.npz"], "ambiguous"),
         (["--data", "{d}/reg.npz", "--model", "{d}", "--task", "regression"], "is a directory"),
         (["--data", "{d}/reg.npz", "--model", "{d}/m.pt", "--no-bias"], "--no-bias applies to a fresh model"),
+        (  # a chunked run is refused by the same check
+            ["--data", "{d}/reg.npz", "--model", "{d}/m.pt", "--no-bias", "--chunk-steps", "auto"],
+            "--no-bias applies to a fresh model",
+        ),
         (["--data", "{d}/reg.npz", "--task", "regression", "--widths", "3,4,1"], "pass --standardize"),
         (["--data", "{d}/reg.npz", "--task", "regression", "--standardize", "--batch", "64"], "--allow-repeat"),
         (["--data", "{d}/reg.npz", "--out", "{d}/afile/sub"], "is a file"),

@@ -103,3 +103,13 @@ def test_mode_and_format_version_are_absorbed_before_any_challenge():
     other_version = training._new_transcript(st, zk=True, format_version=FORMAT_VERSION + 1)
     firsts = {t.challenge_fr("probe") for t in (zk, clear, other_version)}
     assert len(firsts) == 3
+
+
+def test_a_chunked_transparent_run_warns_too(clear_run, capsys):
+    """``zkdl prove --transparent --chunk-steps K`` prints the same warning as an unchunked run (both paths build
+    their arguments in ``cli._training_arguments``)."""
+    d = clear_run
+    argv = ["prove", "--data", str(d / "data.npz"), "--widths", "3,2,2", "--steps", "2", "--batch", "4"]
+    rc = main([*argv, "--chunk-steps", "1", "--out", str(d / "chunked"), "--quiet", "--transparent", "--no-verify"])
+    assert rc == 0
+    assert "NOT zero-knowledge" in capsys.readouterr().err
