@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "238a4b271d5615b100014ae540e765214f54b77929f2088046e624bdbf885133",
-    "lookup-transparent": "d50c36fe0c98c19ba38a88d730d67adcbe65060ef97c532019a0870944bfd08b",
-    "bits-zk": "2ffd2b08d815e0b6597fc55455873c43861d75c4c1ba51fc8a6b0c5ac96bf986",
-    "lookup-3-layers-mixed-bias": "4fb04c76716ce67eea4a35c5a6f3c75a8d358d5b160706849d6269b5d7d7aeec",
+    "lookup-zk": "f604cd3d48a5a97fd4f66bdbfa4b4c4ede1904f6b170509dd50b330e763173fc",
+    "lookup-transparent": "f0e46db92e874f4190e87074579156e9452cd3f04dafea9191bb16b2e10ba80b",
+    "bits-zk": "80d998b100eedff6d751e315b08438d0d69d276f279c5904079dd01e73805133",
+    "lookup-3-layers-mixed-bias": "c996008815641e4bca1931876570a96f441f59236ffda9432b33725b309b0e4f",
 }
 
 

@@ -125,11 +125,9 @@ class Witness:
         self.ints["YS"] = self.ints["Y"]
         for l in range(1, pub.n_layers + 1):
             self.ints[f"IW{l}"] = self.ints[f"W0.{l}"]
-            self.ints[f"SW{l}"] = self.ints[f"W{l}"]
             self.ints[f"FW{l}"] = self.ints[f"WT.{l}"]
             if st.has_bias[l - 1]:
                 self.ints[f"IB{l}"] = self.ints[f"b0.{l}"]
-                self.ints[f"SB{l}"] = self.ints[f"b{l}"]
                 self.ints[f"FB{l}"] = self.ints[f"bT.{l}"]
         self.refresh()
 

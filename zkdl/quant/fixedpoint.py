@@ -347,16 +347,17 @@ class FixedPointParams:
     ) -> dict[str, int]:
         """For each field relation of the protocol (section 3), an upper bound on ``|lhs| + |rhs|`` of its integer
         reading when every range-checked tensor is inside its declared range. A relation that holds mod ``r`` holds
-        over the integers when this bound is ``< r``. The proof range-checks the weights and biases of every step
-        (``W_t``, ``b_t``, ``t = 0..T``) and the output gradient ``G_Z = O − Y`` (``grad_bits``), exactly as the
-        reference does, so the bounds use the declared ranges of ``W``, ``b`` and ``G_Z`` directly."""
+        over the integers when this bound is ``< r``. The proof range-checks the initial and final weights and
+        biases and every update, not the weights of the steps in between: those are ``W_t = W_0 − Σ_{t'<t} ΔW_{t'}``
+        (padded steps repeat ``W_T``), so the bounds use ``|W_t| ≤ 2^weight_bits + T·2^update_bits`` (biases
+        likewise). The output gradient ``G_Z = O − Y`` is range-checked (``grad_bits``)."""
         widths = _check_widths(widths)
         if batch_size < 1 or steps < 0:
             raise QuantizationConfigError(f"batch_size must be ≥ 1 and steps ≥ 0, got {batch_size}, {steps}")
         R = self._ranges
         F, s = self.frac_bits, self.lr_shift
-        w_eff = R["W"].max_abs
-        b_eff = R["b"].max_abs
+        w_eff = R["W"].max_abs + steps * R["dW"].max_abs  # the update history bounds W_t (not range-checked)
+        b_eff = R["b"].max_abs + steps * R["db"].max_abs
         g = R["G_Z"].max_abs
         out: dict[str, int] = {}
         L = len(widths) - 1

@@ -6,10 +6,11 @@ A range-checked tensor ``x`` is stored in the range tensors as limbs of at most 
 sides derive from ``v`` and the lower limbs (so a claim costs one message fewer than it has limbs). Each limb is
 a segment of one range tensor (``RangeLayouts.point_for``: the tensor and the point on it).
 
-Every range the int64 reference checks outside a step's intermediates is range-checked the same way: the whole
-dataset (``XS``, ``YS`` on ``X``, ``Y``), and per layer the initial (``IW``, ``IB``), per-step (``SW``, ``SB``)
-and final (``FW``, ``FB``) weights and biases. At a fresh point each tensor's value is stated once, as a claim
-on the tensor (committed, or virtual and reduced later) and as a claim on its limbs.
+The committed inputs and outputs of training are range-checked the same way: the whole dataset (``XS``, ``YS``
+on ``X``, ``Y``), and per layer the initial (``IW``, ``IB``) and final (``FW``, ``FB``) weights and biases. At a
+fresh point each tensor's value is stated once, as a claim on the committed tensor and as a claim on its limbs.
+The weights and biases of the steps in between are not range-checked: the update history bounds them by
+``2^weight_bits + T·2^update_bits`` (``docs/soundness.md`` §2), which is all the no-wrap argument needs.
 """
 
 from __future__ import annotations
@@ -55,41 +56,39 @@ def verify_limb_claims(ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegis
     limbs_to_range_tensor(pub, reg, name, point, [*lower, top_limb(sp, value, lower)])
 
 
-def _inputs(pub: Public) -> list[tuple[str, str, tuple[int, ...], bool]]:
-    """(tensor, limbed name, shape, tensor is virtual) for every tensor range-checked by equality with limbs:
-    the dataset ``X``, ``Y`` (all rows, as ``train_quantized`` checks), and per layer the initial, per-step
-    (``W_t`` for every padded step t; the step-masked ``[t < T]·b_t``) and final weights and biases."""
+def _inputs(pub: Public) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(committed tensor, limbed name, shape) for every tensor range-checked by equality with limbs: the dataset
+    ``X``, ``Y`` (all rows, as ``train_quantized`` checks), and per layer the initial and final weights and
+    biases."""
     sh = pub.sh
-    out: list[tuple[str, str, tuple[int, ...], bool]] = [
-        ("X", "XS", (sh.rows, sh.widths[0]), False),
-        ("Y", "YS", (sh.rows, sh.widths[-1]), False),
+    out: list[tuple[str, str, tuple[int, ...]]] = [
+        ("X", "XS", (sh.rows, sh.widths[0])),
+        ("Y", "YS", (sh.rows, sh.widths[-1])),
     ]
     for l in range(1, pub.n_layers + 1):
-        out.append((f"W0.{l}", f"IW{l}", sh.weight(l)[1:], False))
-        out.append((f"W{l}", f"SW{l}", sh.weight(l), True))
-        out.append((f"WT.{l}", f"FW{l}", sh.weight(l)[1:], False))
+        out.append((f"W0.{l}", f"IW{l}", sh.weight(l)[1:]))
+        out.append((f"WT.{l}", f"FW{l}", sh.weight(l)[1:]))
         if pub.st.has_bias[l - 1]:
-            out.append((f"b0.{l}", f"IB{l}", sh.bias(l)[1:], False))
-            out.append((f"b{l}", f"SB{l}", sh.bias(l), True))
-            out.append((f"bT.{l}", f"FB{l}", sh.bias(l)[1:], False))
+            out.append((f"b0.{l}", f"IB{l}", sh.bias(l)[1:]))
+            out.append((f"bT.{l}", f"FB{l}", sh.bias(l)[1:]))
     return out
 
 
 def prove_input_ranges(
     ch: ProverChannelProtocol, pub: Public, w: Witness, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
 ) -> None:
-    for tensor, limbed, shape, is_virtual in _inputs(pub):
+    for tensor, limbed, shape in _inputs(pub):
         rho = ch.transcript.challenge_frs(f"inrange/{limbed}", pub.nv(shape))
         (v,) = ch.values(f"inrange/{limbed}", [w.fr(tensor).evaluate(rho)])
-        (virt if is_virtual else reg).add(Claim(tensor, rho, v))
+        reg.add(Claim(tensor, rho, v))
         prove_limb_claims(ch, pub, w, reg, limbed, rho, v)
 
 
 def verify_input_ranges(
     ch: VerifierChannelProtocol, pub: Public, reg: ClaimRegistry, virt: ClaimRegistry, layer=None
 ) -> None:
-    for tensor, limbed, shape, is_virtual in _inputs(pub):
+    for tensor, limbed, shape in _inputs(pub):
         rho = ch.transcript.challenge_frs(f"inrange/{limbed}", pub.nv(shape))
         (v,) = ch.values(f"inrange/{limbed}", 1)
-        (virt if is_virtual else reg).add(Claim(tensor, rho, v))
+        reg.add(Claim(tensor, rho, v))
         verify_limb_claims(ch, pub, reg, limbed, rho, v)
