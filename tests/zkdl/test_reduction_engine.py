@@ -56,6 +56,29 @@ def test_axpy_inplace(n):
     assert np.array_equal(out, want.limbs)
 
 
+@pytest.mark.parametrize("n", [0, 1, 5, 11, 14])  # 11: serial, two chunks of 2^10; 14: parallel, 16 chunks
+def test_eq_into_is_the_scaled_eq_table_stored_or_added(n):
+    rng = np.random.default_rng(n)
+    u = [int(x) for x in rng.integers(0, 2**62, n)]
+    if n > 3:
+        u[1:3] = [0, 1]  # Boolean coordinates: zero blocks
+    s = int(rng.integers(1, 2**62))
+    want = Fr.eq_table(u, backend=FUSED, scale=s).limbs
+    ul = np.array([scalar_limbs(x) for x in u], dtype=np.uint64).reshape(-1, 4)
+    out = np.zeros_like(want)
+    assert FUSED.eq_into(ul, scalar_limbs(s), out, False) is out
+    assert np.array_equal(out, want)
+    y = Fr.random(1 << n, rng, FUSED)
+    out = y.limbs.copy()
+    FUSED.eq_into(ul, scalar_limbs(s), out, True)
+    assert np.array_equal(out, (y + Fr(want, FUSED)).limbs)
+    with pytest.raises(ValueError):
+        FUSED.eq_into(ul, scalar_limbs(s), np.zeros((2 << n, 4), dtype=np.uint64), True)
+    if n:
+        with pytest.raises(ValueError):  # not contiguous
+            FUSED.eq_into(ul, scalar_limbs(s), np.zeros((2 << n, 4), dtype=np.uint64)[::2], True)
+
+
 @pytest.mark.parametrize("n", [1, 4, 13])
 def test_fraction_layer_is_the_generic_layer(n):
     rng = np.random.default_rng(n)

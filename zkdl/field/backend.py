@@ -54,6 +54,11 @@ class FusedKernels(ABC):
         """y += s·x in place; returns y."""
 
     @abstractmethod
+    def eq_into(self, u: np.ndarray, s: np.ndarray, out: Array, add: bool) -> Array:
+        """out = s·eq(u, ·), or out += s·eq(u, ·) with ``add``, in place (out of 2^len(u) entries; u (n, 4) host
+        limbs, u[0] the most significant variable as in :meth:`Backend.eq_table`); returns out."""
+
+    @abstractmethod
     def leaves_from_small(self, x: Any, tag: Any, consts: np.ndarray) -> Array:
         """consts[tag[i]] − x[i] for int64 values x and tags indexing the (k, 4) Montgomery rows consts."""
 

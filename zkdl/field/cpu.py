@@ -241,6 +241,17 @@ class CpuBackend(Backend, FusedKernels):
         (K.axpy_inplace_s if x.shape[0] < K.SERIAL_BELOW else K.axpy_inplace)(_c(s), _c(x), y)
         return y
 
+    def eq_into(self, u, s, out, add):
+        """out (+)= s·eq(u, ·) in place, one pass and no temporary table (out contiguous and writeable, of
+        2^len(u) entries); returns out."""
+        u = _c(u).reshape(-1, 4)
+        if out.shape[0] != 1 << u.shape[0]:
+            raise ValueError(f"eq_into: {out.shape[0]} entries for an eq table over {u.shape[0]} variables")
+        if not (out.flags.c_contiguous and out.flags.writeable and out.dtype == np.uint64):
+            raise ValueError("eq_into: a writeable contiguous uint64 target needed")
+        (K.eq_into_s if out.shape[0] < K.SERIAL_BELOW else K.eq_into)(u, _c(s), out, bool(add))
+        return out
+
     def leaves_from_small(self, x, tag, consts):
         """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""
         x = np.ascontiguousarray(x, dtype=np.int64).reshape(-1)

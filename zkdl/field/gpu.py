@@ -400,6 +400,19 @@ class GpuBackend(Backend, FusedKernels):
         self._launch("fr_fraction_layer_kernel", h, p, q, np.int32(unit), pout, qout, np.int64(h))
         return pout, qout
 
+    def eq_into(self, u, s, out, add):
+        """The CPU kernel's semantics from the GPU's eq table (scaled) and in-place axpy: one temporary table;
+        the values, and so the limbs, are the CPU's."""
+        u = np.ascontiguousarray(u, dtype=np.uint64).reshape(-1, 4)
+        if out.shape[0] != 1 << u.shape[0]:
+            raise ValueError(f"eq_into: {out.shape[0]} entries for an eq table over {u.shape[0]} variables")
+        self._check_inplace([out], "eq_into")
+        table = self.eq_table(u, scale=s)
+        if add:
+            return self.axpy_inplace(_ONE, table, out)
+        out[...] = table
+        return out
+
     def axpy_inplace(self, s, x, y):
         self._same(x, y)
         self._check_inplace([y], "axpy_inplace")

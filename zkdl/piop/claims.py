@@ -115,33 +115,39 @@ def batch_coefficients(transcript, claims: Sequence[Claim], label: str) -> list[
 
 
 def _weights(table: Fr, claims: Sequence[Claim], alphas: Sequence[int]) -> Fr:
-    """``E = Σ_i α_i·eq(p_i, ·)``. With the backend's fused kernels, claims at one point after their Boolean
-    prefix (the limbs of one tensor on L's segments) share one eq table, accumulated into each claim's block in
-    place (no temporaries), and a lone claim on the whole table (the range check's leaf claim on L) starts the
-    weights itself. Field addition is exact, so the order of accumulation does not change E."""
+    """``E = Σ_i α_i·eq(p_i, ·)``. With the backend's fused kernels each claim's ``α_i·eq`` over its block (the
+    coordinates after its Boolean prefix: the limbs of one tensor on L's segments) is generated and added into
+    the weights in one pass (``eq_into``: no eq table, no temporary), and a lone claim on the whole table (the
+    range check's leaf claim on L) writes the weights instead of adding to zeros. Field addition is exact, so
+    the order of accumulation does not change E."""
     be = table.backend
     fused = be.fused()
-    by_suffix: dict[tuple[int, ...], list[tuple[int, int, int]]] = {}
-    for a, c in zip(alphas, claims):
-        lo, hi, suffix = _support(c.point)
-        by_suffix.setdefault(tuple(suffix), []).append((a, lo, hi))
+    supports = [(a, *_support(c.point)) for a, c in zip(alphas, claims)]
     if fused is None:
+        by_suffix: dict[tuple[int, ...], list[tuple[int, int, int]]] = {}
+        for a, lo, hi, suffix in supports:
+            by_suffix.setdefault(tuple(suffix), []).append((a, lo, hi))
         weights = Fr.zeros(len(table), backend=be)
         for key, uses in by_suffix.items():
             for a, lo, hi in uses:
                 part = Fr.eq_table(list(key), backend=be, scale=a) + weights[lo:hi]
                 weights.limbs[lo:hi] = part.limbs
         return weights
-    start = next((k for k, uses in by_suffix.items() if len(uses) == 1 and uses[0][2] - uses[0][1] == len(table)), None)
-    if start is not None:
-        weights = Fr.eq_table(list(start), backend=be, scale=by_suffix.pop(start)[0][0])
+    whole = [k for k, (_, lo, hi, _) in enumerate(supports) if hi - lo == len(table)]
+    if len(whole) == 1:
+        a, _, _, suffix = supports.pop(whole[0])
+        weights = Fr(be.empty(len(table)), be)
+        fused.eq_into(_limbs(suffix), scalar_limbs(a), weights.limbs, False)
     else:
         weights = Fr.zeros(len(table), backend=be)
-    for key, uses in by_suffix.items():
-        eq = Fr.eq_table(list(key), backend=be)
-        for a, lo, hi in uses:
-            fused.axpy_inplace(scalar_limbs(a), eq.limbs, weights.limbs[lo:hi])
+    for a, lo, hi, suffix in supports:
+        fused.eq_into(_limbs(suffix), scalar_limbs(a), weights.limbs[lo:hi], True)
     return weights
+
+
+def _limbs(point: Sequence[int]) -> np.ndarray:
+    """(n, 4) Montgomery limbs of a point's coordinates (host)."""
+    return np.array([scalar_limbs(x) for x in point], dtype=np.uint64).reshape(-1, 4)
 
 
 class ReductionEngine:
