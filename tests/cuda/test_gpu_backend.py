@@ -302,6 +302,10 @@ def test_fused_kernels_match_cpu(env, n, monkeypatch):
     sums, f, g = be.fold2_round_sums(be.asarray(tabs[0].copy()), be.asarray(tabs[1].copy()), c)
     ref_sums, ref_f, ref_g = CPU.fold2_round_sums(tabs[0].copy(), tabs[1].copy(), c)
     assert np.array_equal(sums, ref_sums) and same(env, f, ref_f) and same(env, g, ref_g)
+    g_in, out = be.asarray(tabs[1].copy()), be.asarray(np.zeros((n // 2, 4), dtype=np.uint64))
+    sums, f, g = be.fold2_round_sums(be.asarray(tabs[0].copy()), g_in, c, out)
+    assert g is out and np.array_equal(sums, ref_sums) and same(env, f, ref_f) and same(env, g, ref_g)
+    assert same(env, g_in, tabs[1])
     y = be.asarray(tabs[2].copy())
     assert be.axpy_inplace(c, be.asarray(tabs[3]), y) is y
     assert same(env, y, CPU.axpy(c, tabs[3], tabs[2]))

@@ -207,16 +207,21 @@ class CpuBackend(Backend, FusedKernels):
         (K.halve_sum_inplace_s if n < K.SERIAL_BELOW else K.halve_sum_inplace)(a)
         return a[: n // 2]
 
-    def fold2_round_sums(self, f, g, c):
-        """Fold f and g (contiguous, one length ≥ 4) in place by c and return the (3, 4) round sums of the
-        folded f·g at t = 0, 1, 2 and the folded views."""
+    def fold2_round_sums(self, f, g, c, g_out=None):
+        """Fold f (and g, or g into ``g_out`` of half its length: g is then only read) in place by c and return
+        the (3, 4) round sums of the folded f·g at t = 0, 1, 2 and the folded tables; f and g contiguous, of one
+        power-of-two length ≥ 4."""
         n = f.shape[0]
         if n < 4 or n & (n - 1) or g.shape[0] != n:
             raise ValueError("fold2_round_sums: two tables of one power-of-two length ≥ 4 needed")
-        if any(not (t.flags.c_contiguous and t.flags.writeable and t.dtype == np.uint64) for t in (f, g)):
+        outs = (f, g) if g_out is None else (f, g_out)
+        if any(not (t.flags.c_contiguous and t.flags.writeable and t.dtype == np.uint64) for t in outs):
             raise ValueError("fold2_round_sums: writeable contiguous uint64 tables needed")
-        part = (K.fold2_round_sums_s if n < K.SERIAL_BELOW else K.fold2_round_sums)(f, g, _c(c))
-        return K.reduce_parts(part), f[: n // 2], g[: n // 2]
+        if g_out is not None and (g_out.shape[0] != n // 2 or not (g.flags.c_contiguous and g.dtype == np.uint64)):
+            raise ValueError("fold2_round_sums: g_out must have half the rows of a contiguous uint64 g")
+        gout = g if g_out is None else g_out
+        part = (K.fold2_round_sums_s if n < K.SERIAL_BELOW else K.fold2_round_sums)(f, g, _c(c), gout)
+        return K.reduce_parts(part), f[: n // 2], g[: n // 2] if g_out is None else g_out
 
     def fraction_layer(self, p, q):
         """(p_lo·q_hi + p_hi·q_lo, q_lo·q_hi) of halves; p None: p = 1 (q_lo + q_hi, q_lo·q_hi)."""

@@ -725,11 +725,12 @@ def leaves_from_small(x, tag, consts, out):
 
 
 @njit(parallel=True, cache=True)
-def fold2_round_sums(f, g, c):
-    """The claim-reduction round in one pass: fold f and g in place by c (f[i] += c·(f[i + h] − f[i]) for
-    i < h = len/2, likewise g), then the per-chunk (chunks, 3, 4) partial round sums of the folded f·g at
-    t = 0, 1, 2 (pairs i, i + h/2 of the folded halves). Iteration i reads i, i + q, i + h, i + q + h (q = h/2)
-    and writes only i and i + q: race-free. Needs h ≥ 2."""
+def fold2_round_sums(f, g, c, gout):
+    """The claim-reduction round in one pass: fold f in place by c (f[i] += c·(f[i + h] − f[i]) for
+    i < h = len/2) and g into gout (gout[i] = g[i] + c·(g[i + h] − g[i]); gout is g itself to fold in place, or
+    h rows elsewhere), then the per-chunk (chunks, 3, 4) partial round sums of the folded f·g at t = 0, 1, 2
+    (pairs i, i + h/2 of the folded halves). Iteration i reads i, i + q, i + h, i + q + h (q = h/2) and writes
+    only i and i + q: race-free. Needs h ≥ 2."""
     h = f.shape[0] // 2
     q = h // 2
     c0, c1, c2, c3 = c[0], c[1], c[2], c[3]
@@ -760,8 +761,8 @@ def fold2_round_sums(f, g, c):
             gb0, gb1, gb2, gb3 = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
             f[i, 0], f[i, 1], f[i, 2], f[i, 3] = fa0, fa1, fa2, fa3
             f[j, 0], f[j, 1], f[j, 2], f[j, 3] = fb0, fb1, fb2, fb3
-            g[i, 0], g[i, 1], g[i, 2], g[i, 3] = ga0, ga1, ga2, ga3
-            g[j, 0], g[j, 1], g[j, 2], g[j, 3] = gb0, gb1, gb2, gb3
+            gout[i, 0], gout[i, 1], gout[i, 2], gout[i, 3] = ga0, ga1, ga2, ga3
+            gout[j, 0], gout[j, 1], gout[j, 2], gout[j, 3] = gb0, gb1, gb2, gb3
             # the next round's sums at t = 0, 1, 2 (value at 2: 2·b − a)
             m0, m1, m2, m3 = fr_mul(fa0, fa1, fa2, fa3, ga0, ga1, ga2, ga3)
             e00, e01, e02, e03 = fr_add(e00, e01, e02, e03, m0, m1, m2, m3)

@@ -376,7 +376,14 @@ class GpuBackend(Backend, FusedKernels):
         self._launch("fr_leaves_from_small_kernel", n, x, tg, self._c(consts), out, np.int64(n))
         return out
 
-    def fold2_round_sums(self, f, g, c):
+    def fold2_round_sums(self, f, g, c, g_out=None):
+        if g_out is not None:  # the CPU's semantics (g only read) through a device copy of g
+            if g_out.shape[0] != g.shape[0] // 2:
+                raise ValueError("fold2_round_sums: g_out must have half the rows of g")
+            self._check_inplace([g_out], "fold2_round_sums")
+            sums, f, folded = self.fold2_round_sums(f, g.copy(), c)
+            g_out[...] = folded
+            return sums, f, g_out
         n = f.shape[0]
         if n < 4 or n & (n - 1) or g.shape[0] != n:
             raise ValueError("fold2_round_sums: two tables of one power-of-two length ≥ 4 needed")

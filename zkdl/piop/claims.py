@@ -174,9 +174,11 @@ class ReductionEngine:
         self.kept: Fr | None = table if keep_after == 0 else None
         self.rounds = 0
         if self.kernels is not None:
-            # folded in place: private copies (the weights are ours already)
+            # folded in place (the weights are ours already); the table only read: the first round folds it
+            # into a table of its own (no copy of the caller's table)
             self.w = self.be.xp.ascontiguousarray(weights.limbs)
-            self.t = table.limbs.copy()
+            self.t = self.be.xp.ascontiguousarray(table.limbs)
+            self._own_t = False
             self.sums: np.ndarray | None = self.be.round_sums([self.w, self.t]) if self.n else None
         else:
             self.w, self.t = weights.limbs, table.limbs
@@ -189,7 +191,9 @@ class ReductionEngine:
     def bind(self, r: int) -> None:
         c = scalar_limbs(r)
         if self.kernels is not None and len(self.t) >= 4:
-            self.sums, self.w, self.t = self.kernels.fold2_round_sums(self.w, self.t, c)
+            out = None if self._own_t else self.be.empty(len(self.t) // 2)
+            self.sums, self.w, self.t = self.kernels.fold2_round_sums(self.w, self.t, c, out)
+            self._own_t = True
         else:
             self.w, self.t = self.be.fold(self.w, c), self.be.fold(self.t, c)
             self.sums = None
