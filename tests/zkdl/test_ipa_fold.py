@@ -41,6 +41,19 @@ def test_helped_rounds_are_the_provers_own(pp, n, monkeypatch):
     assert helped == _rounds(pp, z, a, False, monkeypatch)
 
 
+def test_other_generators_replace_the_helpers(pp, monkeypatch):
+    """Arguments over another parameter set (other points) after one over pp: the helper's points are replaced,
+    not appended to (the bug this test caught: a warm-up prove with other parameters came first)."""
+    from py_arkworks_bls12381 import G1Point, Scalar
+
+    g = G1Point()
+    other = G.PublicParams(None, N, b"", 0, points=[g * Scalar(k + 2) for k in range(N + G.N_EXTRA)])
+    rng = np.random.default_rng(8)
+    z, a = Fr.random(N, rng), Fr.random(N, rng)
+    for params in (pp, other, pp):
+        assert _rounds(params, z, a, True, monkeypatch) == _rounds(params, z, a, False, monkeypatch)
+
+
 def test_zero_shares_are_the_identity(pp, monkeypatch):
     """A zero z: every share of L, R is the identity point (sent with its own encoding)."""
     z, a = Fr.zeros(N), Fr.random(N, np.random.default_rng(1))

@@ -53,9 +53,10 @@ while True:
     if not op:
         break
     n = int.from_bytes(read(8), "little")
-    if op == b"G":  # append n points to the base vector
+    if op == b"G":  # n points to the base vector, from the index sent on
+        start = int.from_bytes(read(8), "little")
         blob = read(97 * n)
-        base.extend(pt(blob[97 * i : 97 * i + 97]) for i in range(n))
+        base[start:] = [pt(blob[97 * i : 97 * i + 97]) for i in range(n)]
     elif op == b"B":  # begin: the first n base points
         g = base[:n]
     elif op == b"M":  # this round's L, R shares for the n scalars of z sent
@@ -124,12 +125,13 @@ class FoldHelper:
 
     def begin(self, params: PublicParams, n: int) -> None:
         """Start an argument over ``g_0 … g_{n−1}`` (n even): the helper takes ``g_1, g_3, …, g_{n−1}``."""
-        if params is not self._params:
+        if params is not self._params:  # other generators: the helper's are replaced from index 0
             self._params, self._base = params, 0
         m = n // 2
         if m > self._base:
             new = params.gens(n)[2 * self._base + 1 :: 2]
-            self._send(b"G", len(new), b"".join(encode_point(p) for p in new))
+            payload = self._base.to_bytes(8, "little") + b"".join(encode_point(p) for p in new)
+            self._send(b"G", len(new), payload)
             self._base = m
         self._send(b"B", m)
         self._m = m
