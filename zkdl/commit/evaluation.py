@@ -44,7 +44,9 @@ Zero-knowledge mode (:func:`prove_eval_zk` / :func:`verify_eval_zk`)
     output point (~90 µs, half of a 255-bit one; ``n − 2`` in all), the ``L_j``/``R_j`` MSMs ``2n`` points in all
     (~20 µs each); computing ``L_j``/``R_j`` instead as MSMs over the original generators with expanded scalars
     (no point is ever folded) costs ``n`` points per round, ``n·b`` in all: 1.4–2.3× slower than folding at
-    ``b = 10 … 15`` (``bench/ipa_prover.py``, ``bench/results/ipa_prover.json``).
+    ``b = 10 … 15`` (``bench/ipa_prover.py``, ``bench/results/ipa_prover.json``). arkworks holds the GIL in a
+    scalar multiplication, so the fold (and ``L_j``/``R_j``) of the odd-indexed generators runs in a helper process
+    on another core (:mod:`zkdl.commit.ipa_fold`): the same points, half the prover's own fold.
 
 Transcript records (labels): clear mode absorbs ``hyrax-eval/folded`` (x) and ``hyrax-eval/blind`` (ρ');
 ZK mode absorbs ``hyrax-eval-zk/commitment`` (bytes), ``hyrax-eval-zk/point``, ``hyrax-eval-zk/Y``,

@@ -9,7 +9,7 @@ of the same parity, so the even-indexed generators fold among themselves exactly
 (``e' = x·e_lo + e_hi``), likewise the odd ones, and the MSMs are the sums of their even and odd parts. The
 prover keeps the even half; a :class:`FoldHelper` (a ``python -I`` process importing only
 ``py_arkworks_bls12381``, like the verifier's subgroup helpers) keeps the odd half, computes its share of
-``L``/``R`` from the odd entries of ``z`` it is sent, and folds its generators with each challge ``x`` it is sent,
+``L``/``R`` from the odd entries of ``z`` it is sent, and folds its generators with each challenge ``x`` it is sent,
 while the prover does the same on its half. With two generators left, the helper's one point comes back and the
 prover finishes alone.
 

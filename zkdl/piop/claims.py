@@ -8,7 +8,8 @@ claims on one table into a single claim at a fresh random point with one sumchec
 
 with ``α_i`` drawn from the transcript after every claim was absorbed. The combined weight table
 ``E = Σ_i α_i eq(p_i, ·)`` is public: the verifier evaluates ``E~(r) = Σ_i α_i eq(p_i, r)`` itself. The
-prover's cost is one eq table per claim plus one degree-2 sumcheck; the verifier's is O(claims · log size).
+prover's cost is one pass per claim over its block of the weights (``eq_into``: α·eq generated and added in
+place) plus one degree-2 sumcheck; the verifier's is O(claims · log size).
 A single claim needs no reduction and is passed through unchanged.
 """
 
