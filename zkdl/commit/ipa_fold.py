@@ -14,7 +14,9 @@ while the prover does the same on its half. With two generators left, the helper
 prover finishes alone.
 
 Group elements are exact, so ``L``/``R`` and everything after are the same points, and the proof the same
-bytes, as without the helper (tested). A machine with one CPU (or ``ZKDL_THREADS=1``), a small vector, or a
+bytes, as without the helper (tested). The helper is a child of the prover's process reached through pipes:
+what it is sent (the public generators, the odd entries of the masked response ``z``, the challenges) stays on the
+prover's machine, and the proof is unchanged, so zero knowledge is not affected. A machine with one CPU (or ``ZKDL_THREADS=1``), a small vector, or a
 helper that cannot be started: the prover folds alone. A helper that dies mid-argument: the prover rebuilds the
 odd half itself by replaying the folds with the challenges drawn so far (same points) and goes on alone.
 """
