@@ -88,3 +88,13 @@ def test_no_helper_on_one_cpu_or_for_short_vectors(monkeypatch):
     assert ipa_fold.fold_helper(ipa_fold.MIN_HELPED // 2) is None
     monkeypatch.setenv("ZKDL_THREADS", "1")
     assert ipa_fold.fold_helper(N) is None
+
+
+def test_prestart_starts_the_helper_that_the_next_argument_uses(pp, monkeypatch):
+    ipa_fold.prestart()
+    started = ipa_fold._HELPER
+    assert started is not None and started.proc.poll() is None
+    rng = np.random.default_rng(3)
+    z, a = Fr.random(N, rng), Fr.random(N, rng)
+    assert _rounds(pp, z, a, True, monkeypatch) == _rounds(pp, z, a, False, monkeypatch)
+    assert ipa_fold._HELPER is started

@@ -16,9 +16,12 @@ prover finishes alone.
 Group elements are exact, so ``L``/``R`` and everything after are the same points, and the proof the same
 bytes, as without the helper (tested). The helper is a child of the prover's process reached through pipes:
 what it is sent (the public generators, the odd entries of the masked response ``z``, the challenges) stays on the
-prover's machine, and the proof is unchanged, so zero knowledge is not affected. A machine with one CPU (or ``ZKDL_THREADS=1``), a small vector, or a
-helper that cannot be started: the prover folds alone. A helper that dies mid-argument: the prover rebuilds the
-odd half itself by replaying the folds with the challenges drawn so far (same points) and goes on alone.
+prover's machine, and the proof is unchanged, so zero knowledge is not affected.
+
+A machine with one CPU (or ``ZKDL_THREADS=1``), a small vector, or a helper that cannot be started: the prover
+folds alone. The training prover starts the helper (:func:`prestart`) when its openings phase begins. A helper
+that dies mid-argument: the prover rebuilds the odd half itself by replaying the folds with the challenges drawn
+so far (same points) and goes on alone.
 """
 
 from __future__ import annotations
@@ -194,6 +197,13 @@ def fold_helper(n: int) -> FoldHelper | None:
             return None
         atexit.register(_HELPER.close)
     return _HELPER
+
+
+def prestart() -> None:
+    """Start the helper now, if one would be used, so that its interpreter loads while the prover works on."""
+    helper = fold_helper(MIN_HELPED)
+    if helper is not None:
+        release(helper)
 
 
 def release(helper: FoldHelper, failed: bool = False) -> None:
