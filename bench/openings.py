@@ -10,7 +10,9 @@ zero knowledge (``prove_eval_zk``: the proof of dot product with its inner-produ
 2. runs the phase on those inputs in child processes, alternating the ``--baseline`` checkout and this tree
    (``--rounds`` times each, ``--reps`` passes per child after an untimed warm-up pass), each pass timing the
    reductions and the openings of the 17 tensors;
-3. writes min / median wall seconds per version and the ratios to ``bench/results/openings.json`` (``--out``),
+3. times this tree's inner-product rounds at 2^13 and 2^12 columns with and without the fold helper, paired
+   (``--ipa-pairs``);
+4. writes min / median wall seconds per version and the ratios to ``bench/results/openings.json`` (``--out``),
    with this process's CPU seconds (all its threads) per part: the work done on the prover's own process, steadier
    than wall seconds on a shared machine; and the fold helper's CPU seconds (averaged over the child's passes,
    warm-up included: an approximation).
@@ -142,6 +144,44 @@ def child(path: Path, reps: int) -> None:
     print(json.dumps(passes))
 
 
+def ipa_pairs(pairs: int) -> dict:
+    """This tree only: the inner-product rounds of the two largest openings (2^13 and 2^12 columns) with the fold
+    helper and without it, back to back ``pairs`` times (paired, so that the machine's load drifts less between
+    the two)."""
+    import numpy as np
+
+    from zkdl.api import public_params
+    from zkdl.commit import evaluation as ev
+    from zkdl.commit import ipa_fold
+    from zkdl.field import Fr
+    from zkdl.transcript import Transcript
+
+    pp = public_params(1 << 13)
+    out: dict = {}
+    real = ev.fold_helper
+    for log_n in (13, 12):
+        rng = np.random.default_rng(log_n)
+        z, a = Fr.random(1 << log_n, rng), Fr.random(1 << log_n, rng)
+        ipa_fold.prestart()
+        ev.inner_product_rounds(pp, Transcript("bench/ipa"), z, a, 5)  # warm: the helper holds the generators
+        helped, alone = [], []
+        for _ in range(pairs):
+            for label, times in (("helped", helped), ("alone", alone)):
+                ev.fold_helper = real if label == "helped" else (lambda n: None)  # type: ignore[assignment]
+                t0 = time.perf_counter()
+                ev.inner_product_rounds(pp, Transcript("bench/ipa"), z, a, 5)
+                times.append(round(time.perf_counter() - t0, 4))
+        ev.fold_helper = real
+        out[f"2^{log_n}"] = {
+            "helped_s": helped,
+            "alone_s": alone,
+            "median_alone_over_helped": round(statistics.median(alone) / statistics.median(helped), 3),
+            "min_alone_over_helped": round(min(alone) / min(helped), 3),
+        }
+    out["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
 def _run_child(tree: Path, path: Path, reps: int) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run(
@@ -178,6 +218,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=2, help="timed passes per child")
     ap.add_argument("--capture", type=Path, default=DEFAULT_CAPTURE, help="the captured inputs (made when missing)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "openings.json")
+    ap.add_argument("--ipa-pairs", type=int, default=6, help="paired IPA runs with/without the fold helper (0: none)")
     ap.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--make-capture", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -205,6 +246,7 @@ def main(argv=None) -> int:
             runs[name].append(_run_child(tree, args.capture, args.reps))
             print(f"round {r + 1} {name}: {runs[name][-1]}", flush=True)
         loads.append([round(x, 2) for x in os.getloadavg()])
+    ipa = ipa_pairs(args.ipa_pairs) if args.ipa_pairs > 0 else None
     summary = {k: _summary([p for child_passes in v for p in child_passes]) for k, v in runs.items()}
     ratios = {
         f"baseline_over_this_{stat}_{key}": round(summary["baseline"][key][stat] / summary["this"][key][stat], 3)
@@ -222,12 +264,13 @@ def main(argv=None) -> int:
         "passes": runs,
         "summary_wall_s": summary,
         "ratios": ratios,
+        "ipa_helper_pairs_this_tree": ipa,
         "note": "wall seconds (and the prover process's CPU seconds, *_cpu_s); alternating children; the "
         "machine's load varies, compare mins",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(json.dumps({"summary_wall_s": summary, "ratios": ratios}, indent=2))
+    print(json.dumps({"summary_wall_s": summary, "ratios": ratios, "ipa_helper_pairs": ipa}, indent=2))
     return 0
 
 
