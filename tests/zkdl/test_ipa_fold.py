@@ -84,9 +84,12 @@ def test_a_helper_that_dies_mid_argument_changes_nothing(pp, when, monkeypatch):
     assert _rounds(pp, z, a, True, monkeypatch) == want  # the next argument starts a new helper
 
 
-def test_no_helper_on_one_cpu_or_for_short_vectors(monkeypatch):
+def test_no_helper_on_one_cpu_for_short_vectors_or_when_switched_off(monkeypatch):
     assert ipa_fold.fold_helper(ipa_fold.MIN_HELPED // 2) is None
     monkeypatch.setenv("ZKDL_THREADS", "1")
+    assert ipa_fold.fold_helper(N) is None
+    monkeypatch.delenv("ZKDL_THREADS")
+    monkeypatch.setenv("ZKDL_FOLD_HELPER", "0")
     assert ipa_fold.fold_helper(N) is None
 
 

@@ -18,15 +18,18 @@ bytes, as without the helper (tested). The helper is a child of the prover's pro
 what it is sent (the public generators, the odd entries of the masked response ``z``, the challenges) stays on the
 prover's machine, and the proof is unchanged, so zero knowledge is not affected.
 
-A machine with one CPU (or ``ZKDL_THREADS=1``), a small vector, or a helper that cannot be started: the prover
-folds alone. The training prover starts the helper (:func:`prestart`) when its openings phase begins. A helper
-that dies mid-argument: the prover rebuilds the odd half itself by replaying the folds with the challenges drawn
-so far (same points) and goes on alone.
+A machine with one CPU (or ``ZKDL_THREADS=1``, as in the Ray workers of a chunked run), ``ZKDL_FOLD_HELPER=0``, a
+small vector, or a helper that cannot be started: the prover folds alone. The helper pays off when a core is free
+during the openings; on a machine whose other core is busy with other work the two halves only take turns
+(measured no faster, ``bench/openings.py``). The training prover starts the helper (:func:`prestart`) when its
+openings phase begins. A helper that dies mid-argument: the prover rebuilds the odd half itself by replaying the
+folds with the challenges drawn so far (same points) and goes on alone.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import subprocess
 import sys
 import threading
@@ -180,12 +183,13 @@ _LOCK = threading.Lock()
 
 def fold_helper(n: int) -> FoldHelper | None:
     """The process-wide helper for a vector of ``n`` generators, or None: a one-CPU machine (``default_workers``
-    of the commitment pool), ``n`` below :data:`MIN_HELPED`, or no helper could be started. The caller must hold
-    it for one argument at a time (:func:`release`)."""
+    of the commitment pool), ``ZKDL_FOLD_HELPER=0``, ``n`` below :data:`MIN_HELPED`, or no helper could be
+    started. The caller must hold it for one argument at a time (:func:`release`)."""
     from .pedersen import default_workers
 
     global _HELPER
-    if n < MIN_HELPED or default_workers() < 2 or not _LOCK.acquire(blocking=False):
+    off = os.environ.get("ZKDL_FOLD_HELPER", "") == "0"
+    if off or n < MIN_HELPED or default_workers() < 2 or not _LOCK.acquire(blocking=False):
         return None
     if _HELPER is not None and _HELPER.proc.poll() is not None:
         _HELPER = None  # exited: start another
