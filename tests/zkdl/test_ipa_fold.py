@@ -101,3 +101,15 @@ def test_prestart_starts_the_helper_that_the_next_argument_uses(pp, monkeypatch)
     z, a = Fr.random(N, rng), Fr.random(N, rng)
     assert _rounds(pp, z, a, True, monkeypatch) == _rounds(pp, z, a, False, monkeypatch)
     assert ipa_fold._HELPER is started
+
+
+def test_a_forked_child_starts_its_own_helper(pp, monkeypatch):
+    ipa_fold.prestart()
+    parents = ipa_fold._HELPER
+    assert parents is not None
+    monkeypatch.setattr(parents, "owner", parents.owner + 1)  # as seen from a forked child
+    rng = np.random.default_rng(4)
+    z, a = Fr.random(N, rng), Fr.random(N, rng)
+    assert _rounds(pp, z, a, True, monkeypatch) == _rounds(pp, z, a, False, monkeypatch)
+    assert ipa_fold._HELPER is not parents and parents.proc.poll() is None  # the parent's is left alone
+    parents.close()

@@ -109,6 +109,7 @@ class FoldHelper:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
+        self.owner = os.getpid()  # a forked child must not share the parent's pipes
         self._params: PublicParams | None = None
         self._base = 0  # odd generators g_1, g_3, … the helper holds
         self._m = 0  # length of its current vector
@@ -191,8 +192,8 @@ def fold_helper(n: int) -> FoldHelper | None:
     off = os.environ.get("ZKDL_FOLD_HELPER", "") == "0"
     if off or n < MIN_HELPED or default_workers() < 2 or not _LOCK.acquire(blocking=False):
         return None
-    if _HELPER is not None and _HELPER.proc.poll() is not None:
-        _HELPER = None  # exited: start another
+    if _HELPER is not None and (_HELPER.owner != os.getpid() or _HELPER.proc.poll() is not None):
+        _HELPER = None  # exited, or the parent's (this process was forked): start another
     if _HELPER is None:
         try:
             _HELPER = FoldHelper()
