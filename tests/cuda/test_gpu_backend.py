@@ -282,7 +282,8 @@ def test_fr_vectors_and_sumcheck_proofs_are_byte_identical(env):
 @pytest.mark.parametrize("n", [4, 64, 1024])
 def test_fused_kernels_match_cpu(env, n, monkeypatch):
     """The GPU twins of the CPU backend's FusedKernels (GKR layer sums, in-place folds, the claim reduction's
-    fold + round sums, in-place axpy, range-check leaves) give the CPU's limbs."""
+    fold + round sums, in-place axpy, eq tables
+    stored or added in place, range-check leaves) give the CPU's limbs."""
     be = env[0]
     assert be.fused() is be and CPU.fused() is CPU
     if n == 1024:
@@ -301,9 +302,19 @@ def test_fused_kernels_match_cpu(env, n, monkeypatch):
     sums, f, g = be.fold2_round_sums(be.asarray(tabs[0].copy()), be.asarray(tabs[1].copy()), c)
     ref_sums, ref_f, ref_g = CPU.fold2_round_sums(tabs[0].copy(), tabs[1].copy(), c)
     assert np.array_equal(sums, ref_sums) and same(env, f, ref_f) and same(env, g, ref_g)
+    g_in, out = be.asarray(tabs[1].copy()), be.asarray(np.zeros((n // 2, 4), dtype=np.uint64))
+    sums, f, g = be.fold2_round_sums(be.asarray(tabs[0].copy()), g_in, c, out)
+    assert g is out and np.array_equal(sums, ref_sums) and same(env, f, ref_f) and same(env, g, ref_g)
+    assert same(env, g_in, tabs[1])
     y = be.asarray(tabs[2].copy())
     assert be.axpy_inplace(c, be.asarray(tabs[3]), y) is y
     assert same(env, y, CPU.axpy(c, tabs[3], tabs[2]))
+    nv = n.bit_length() - 1
+    u = rand_mont(nv)
+    for add in (False, True):
+        out = be.asarray(tabs[1].copy())
+        assert be.eq_into(u, c, out, add) is out
+        assert same(env, out, CPU.eq_into(u, c, tabs[1].copy(), add))
     for p in (tabs[0], None):
         got = be.fraction_layer(None if p is None else be.asarray(p), be.asarray(tabs[1]))
         want = CPU.fraction_layer(p, tabs[1])

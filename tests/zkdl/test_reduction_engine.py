@@ -36,6 +36,11 @@ def test_fold2_round_sums_is_fold_then_round_sums(n):
     sums, ff, gg = FUSED.fold2_round_sums(f.limbs.copy(), g.limbs.copy(), c)
     assert np.array_equal(sums, want)
     assert np.array_equal(ff, want_f) and np.array_equal(gg, want_g)
+    # g folded into a table of its own: g only read
+    g_in, out = g.limbs.copy(), np.zeros((1 << (n - 1), 4), dtype=np.uint64)
+    sums, ff, gg = FUSED.fold2_round_sums(f.limbs.copy(), g_in, c, out)
+    assert gg is out and np.array_equal(sums, want) and np.array_equal(gg, want_g) and np.array_equal(ff, want_f)
+    assert np.array_equal(g_in, g.limbs)
 
 
 def test_fold2_round_sums_refuses_bad_shapes():
@@ -44,6 +49,8 @@ def test_fold2_round_sums_refuses_bad_shapes():
         FUSED.fold2_round_sums(a, a[:4].copy(), scalar_limbs(3))
     with pytest.raises(ValueError):
         FUSED.fold2_round_sums(a[:2].copy(), a[:2].copy(), scalar_limbs(3))
+    with pytest.raises(ValueError):  # g_out of the wrong length
+        FUSED.fold2_round_sums(a.copy(), a.copy(), scalar_limbs(3), np.zeros((8, 4), dtype=np.uint64))
 
 
 @pytest.mark.parametrize("n", [5, 13])
@@ -54,6 +61,29 @@ def test_axpy_inplace(n):
     out = y.limbs.copy()
     FUSED.axpy_inplace(scalar_limbs(12345), x.limbs, out)
     assert np.array_equal(out, want.limbs)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 11, 14])  # 11: serial, two chunks of 2^10; 14: parallel, 16 chunks
+def test_eq_into_is_the_scaled_eq_table_stored_or_added(n):
+    rng = np.random.default_rng(n)
+    u = [int(x) for x in rng.integers(0, 2**62, n)]
+    if n > 3:
+        u[1:3] = [0, 1]  # Boolean coordinates: zero blocks
+    s = int(rng.integers(1, 2**62))
+    want = Fr.eq_table(u, backend=FUSED, scale=s).limbs
+    ul = np.array([scalar_limbs(x) for x in u], dtype=np.uint64).reshape(-1, 4)
+    out = np.zeros_like(want)
+    assert FUSED.eq_into(ul, scalar_limbs(s), out, False) is out
+    assert np.array_equal(out, want)
+    y = Fr.random(1 << n, rng, FUSED)
+    out = y.limbs.copy()
+    FUSED.eq_into(ul, scalar_limbs(s), out, True)
+    assert np.array_equal(out, (y + Fr(want, FUSED)).limbs)
+    with pytest.raises(ValueError):
+        FUSED.eq_into(ul, scalar_limbs(s), np.zeros((2 << n, 4), dtype=np.uint64), True)
+    if n:
+        with pytest.raises(ValueError):  # not contiguous
+            FUSED.eq_into(ul, scalar_limbs(s), np.zeros((2 << n, 4), dtype=np.uint64)[::2], True)
 
 
 @pytest.mark.parametrize("n", [1, 4, 13])
@@ -110,6 +140,18 @@ def test_kept_fold_is_the_openings_folded_row(backend, keep_after):
     u_rows, _ = lay.split_point(list(claim.point))
     assert kept is not None and kept == E.fold_rows(t, lay, u_rows)
     assert kept.inner(Fr.eq_table(list(claim.point[keep_after:]))) == claim.value
+
+
+def test_the_reduction_leaves_the_callers_table_alone():
+    """The fused engine folds the table into tables of its own from the first round on (no copy made)."""
+    set_default_backend(FUSED)
+    try:
+        t, claims = _claims(FUSED, 6, 9)
+        before = t.limbs.copy()
+        prove_reduction_keeping_fold(t, claims, ProverChannel(Transcript("test/reduction")), 2)
+        assert np.array_equal(t.limbs, before)
+    finally:
+        set_default_backend(None)
 
 
 def test_single_claim_keeps_nothing_and_the_plain_api_is_unchanged():

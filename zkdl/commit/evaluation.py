@@ -44,7 +44,9 @@ Zero-knowledge mode (:func:`prove_eval_zk` / :func:`verify_eval_zk`)
     output point (~90 µs, half of a 255-bit one; ``n − 2`` in all), the ``L_j``/``R_j`` MSMs ``2n`` points in all
     (~20 µs each); computing ``L_j``/``R_j`` instead as MSMs over the original generators with expanded scalars
     (no point is ever folded) costs ``n`` points per round, ``n·b`` in all: 1.4–2.3× slower than folding at
-    ``b = 10 … 15`` (``bench/ipa_prover.py``, ``bench/results/ipa_prover.json``).
+    ``b = 10 … 15`` (``bench/ipa_prover.py``, ``bench/results/ipa_prover.json``). arkworks holds the GIL in a
+    scalar multiplication, so the fold (and ``L_j``/``R_j``) of the odd-indexed generators runs in a helper process
+    on another core (:mod:`zkdl.commit.ipa_fold`): the same points, half the prover's own fold.
 
 Transcript records (labels): clear mode absorbs ``hyrax-eval/folded`` (x) and ``hyrax-eval/blind`` (ρ');
 ZK mode absorbs ``hyrax-eval-zk/commitment`` (bytes), ``hyrax-eval-zk/point``, ``hyrax-eval-zk/Y``,
@@ -61,7 +63,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from py_arkworks_bls12381 import G1Point
+from py_arkworks_bls12381 import G1Point, Scalar
 
 from zkdl.errors import VerificationError
 from zkdl.field import MODULUS, Fr
@@ -70,6 +72,7 @@ from zkdl.transcript import Transcript
 
 from .batch import MsmBatch
 from .generators import PublicParams
+from .ipa_fold import FoldHelper, HelperFailed, fold_helper, fold_points, release
 from .pedersen import (
     Commitment,
     Layout,
@@ -356,32 +359,90 @@ def inner_product_rounds(
 ) -> tuple[tuple[G1Point, ...], tuple[G1Point, ...], int]:
     """The rounds of the inner-product argument for ``Σ z_i·g_i + <z, a_vec>·ξ·g_v``: ``(L, R, z*)``. Each round
     halves ``z``, ``a`` and the generators: ``z' = z_lo + x·z_hi``, ``a' = x·a_lo + a_hi``, ``g' = x·g_lo + g_hi``
-    (two MSMs for ``L_j, R_j``, side by side, and one 128-bit scalar multiplication per folded generator)."""
-    gens: list[G1Point] = params.gens(len(z))
+    (two MSMs for ``L_j, R_j`` and one 128-bit scalar multiplication per folded generator). With a helper process
+    (:mod:`zkdl.commit.ipa_fold`) the odd-indexed generators are folded, and their shares of ``L_j, R_j``
+    computed, there, side by side with the prover's even half: the same points, so the same proof."""
+    helper = fold_helper(len(z))
+    if helper is None:
+        return _rounds(params, transcript, z, a_vec, xi, None)[:3]
+    try:
+        out = _rounds(params, transcript, z, a_vec, xi, helper)
+    except BaseException:
+        release(helper, failed=True)
+        raise
+    release(helper, failed=out[3])
+    return out[:3]
+
+
+def _rounds(params: PublicParams, transcript: Transcript, z: Fr, a_vec: Fr, xi: int, helper: FoldHelper | None):
+    """:func:`inner_product_rounds`; returns ``(L, R, z*, helper failed)``."""
+    n = len(z)
+    failed = False
+    xs: list[Scalar] = []  # the fold challenges so far (to replay the helper's half if it fails)
+    if helper is not None:
+        try:
+            helper.begin(params, n)
+            gens: list[G1Point] = params.gens(n)[0::2]  # ours: the even half
+        except HelperFailed:
+            helper, failed, gens = None, True, params.gens(n)
+    else:
+        gens = params.gens(n)
     left: list[G1Point] = []
     right: list[G1Point] = []
     a = a_vec
     while len(z) > 1:
         half = len(z) // 2
         z_lo, z_hi, a_lo, a_hi = z[:half], z[half:], a[:half], a[half:]
-        g_lo, g_hi = gens[:half], gens[half:]
-        lj, rj = msms(
-            [
-                (g_hi + [params.g_v], _scalars(z_lo) + scalars_from_ints([xi * z_lo.inner(a_hi)])),
-                (g_lo + [params.g_v], _scalars(z_hi) + scalars_from_ints([xi * z_hi.inner(a_lo)])),
-            ]
-        )
+        v_left = scalars_from_ints([xi * z_lo.inner(a_hi)])
+        v_right = scalars_from_ints([xi * z_hi.inner(a_lo)])
+        if helper is not None:
+            try:
+                if half < 2:  # two generators left: the helper's one comes back, the prover goes on alone
+                    gens = [gens[0], *helper.points()]
+                    helper = None
+                else:
+                    odd = Fr(z.limbs[1::2].copy(), z.backend)
+                    helper.send_msm(odd.to_le_bytes())
+                    ze = _scalars(Fr(z.limbs[0::2].copy(), z.backend))
+                    h = half // 2
+                    lj, rj = (
+                        msm(gens[h:] + [params.g_v], ze[:h] + v_left, workers=1),
+                        msm(gens[:h] + [params.g_v], ze[h:] + v_right, workers=1),
+                    )
+                    lo, ro = helper.read_msm()
+                    lj, rj = lj + lo, rj + ro
+            except HelperFailed:
+                failed = True
+                gens = _interleave(gens, fold_points(params.gens(n)[1::2], xs))
+                helper = None
+        if helper is None:
+            g_lo, g_hi = gens[:half], gens[half:]
+            lj, rj = msms(
+                [(g_hi + [params.g_v], _scalars(z_lo) + v_left), (g_lo + [params.g_v], _scalars(z_hi) + v_right)]
+            )
         left.append(lj)
         right.append(rj)
         x = _fold_challenge(transcript, lj, rj)
         z = z_hi.axpy(x, z_lo)  # z_lo + x·z_hi
         a = a_lo.axpy(x, a_hi)  # x·a_lo + a_hi
         if half > 1:  # the last fold of the generators is the verifier's (g* = Σ s_i·g_i)
-            xs = scalars_from_ints([x])[0]
-            gens = [gl * xs + gh for gl, gh in zip(g_lo, g_hi)]
+            xs.append(scalars_from_ints([x])[0])
+            if helper is not None:
+                try:
+                    helper.fold(int(x).to_bytes(32, "little"))
+                except HelperFailed:
+                    failed, helper = True, None
+                    gens = _interleave(gens, fold_points(params.gens(n)[1::2], xs[:-1]))
+            gens = fold_points(gens, xs[-1:])
     z_final = z[0]
     transcript.absorb_fr("hyrax-eval-zk/z-final", z_final)
-    return tuple(left), tuple(right), z_final
+    return tuple(left), tuple(right), z_final, failed
+
+
+def _interleave(even: list[G1Point], odd: list[G1Point]) -> list[G1Point]:
+    out = [even[0]] * (2 * len(even))
+    out[0::2], out[1::2] = even, odd
+    return out
 
 
 def _scalars(v: Fr) -> list:

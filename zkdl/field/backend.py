@@ -39,10 +39,13 @@ class FusedKernels(ABC):
         """a[:h] += a[h:] in place; returns a[:h]."""
 
     @abstractmethod
-    def fold2_round_sums(self, f: Array, g: Array, c: np.ndarray) -> tuple[np.ndarray, Array, Array]:
+    def fold2_round_sums(
+        self, f: Array, g: Array, c: np.ndarray, g_out: Array | None = None
+    ) -> tuple[np.ndarray, Array, Array]:
         """One claim-reduction round of Σ f·g in one pass: fold f and g in place by c (their upper halves become
-        scratch), return the (3, 4) limbs of the next round's sums Σ f·g at t = 0, 1, 2 over the folded halves,
-        and the folded halves; tables of one power-of-two length ≥ 4."""
+        scratch; with ``g_out``, of half g's length, g is folded into it and only read), return the (3, 4) limbs
+        of the next round's sums Σ f·g at t = 0, 1, 2 over the folded halves, and the folded halves; tables of
+        one power-of-two length ≥ 4."""
 
     @abstractmethod
     def fraction_layer(self, p: Array | None, q: Array) -> tuple[Array, Array]:
@@ -52,6 +55,11 @@ class FusedKernels(ABC):
     @abstractmethod
     def axpy_inplace(self, s: np.ndarray, x: Array, y: Array) -> Array:
         """y += s·x in place; returns y."""
+
+    @abstractmethod
+    def eq_into(self, u: np.ndarray, s: np.ndarray, out: Array, add: bool) -> Array:
+        """out = s·eq(u, ·), or out += s·eq(u, ·) with ``add``, in place (out of 2^len(u) entries; u (n, 4) host
+        limbs, u[0] the most significant variable as in :meth:`Backend.eq_table`); returns out."""
 
     @abstractmethod
     def leaves_from_small(self, x: Any, tag: Any, consts: np.ndarray) -> Array:

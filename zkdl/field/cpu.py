@@ -207,16 +207,21 @@ class CpuBackend(Backend, FusedKernels):
         (K.halve_sum_inplace_s if n < K.SERIAL_BELOW else K.halve_sum_inplace)(a)
         return a[: n // 2]
 
-    def fold2_round_sums(self, f, g, c):
-        """Fold f and g (contiguous, one length ≥ 4) in place by c and return the (3, 4) round sums of the
-        folded f·g at t = 0, 1, 2 and the folded views."""
+    def fold2_round_sums(self, f, g, c, g_out=None):
+        """Fold f (and g, or g into ``g_out`` of half its length: g is then only read) in place by c and return
+        the (3, 4) round sums of the folded f·g at t = 0, 1, 2 and the folded tables; f and g contiguous, of one
+        power-of-two length ≥ 4."""
         n = f.shape[0]
         if n < 4 or n & (n - 1) or g.shape[0] != n:
             raise ValueError("fold2_round_sums: two tables of one power-of-two length ≥ 4 needed")
-        if any(not (t.flags.c_contiguous and t.flags.writeable and t.dtype == np.uint64) for t in (f, g)):
+        outs = (f, g) if g_out is None else (f, g_out)
+        if any(not (t.flags.c_contiguous and t.flags.writeable and t.dtype == np.uint64) for t in outs):
             raise ValueError("fold2_round_sums: writeable contiguous uint64 tables needed")
-        part = (K.fold2_round_sums_s if n < K.SERIAL_BELOW else K.fold2_round_sums)(f, g, _c(c))
-        return K.reduce_parts(part), f[: n // 2], g[: n // 2]
+        if g_out is not None and (g_out.shape[0] != n // 2 or not (g.flags.c_contiguous and g.dtype == np.uint64)):
+            raise ValueError("fold2_round_sums: g_out must have half the rows of a contiguous uint64 g")
+        gout = g if g_out is None else g_out
+        part = (K.fold2_round_sums_s if n < K.SERIAL_BELOW else K.fold2_round_sums)(f, g, _c(c), gout)
+        return K.reduce_parts(part), f[: n // 2], g[: n // 2] if g_out is None else g_out
 
     def fraction_layer(self, p, q):
         """(p_lo·q_hi + p_hi·q_lo, q_lo·q_hi) of halves; p None: p = 1 (q_lo + q_hi, q_lo·q_hi)."""
@@ -240,6 +245,17 @@ class CpuBackend(Backend, FusedKernels):
             raise ValueError("axpy_inplace: a writeable contiguous uint64 target needed")
         (K.axpy_inplace_s if x.shape[0] < K.SERIAL_BELOW else K.axpy_inplace)(_c(s), _c(x), y)
         return y
+
+    def eq_into(self, u, s, out, add):
+        """out (+)= s·eq(u, ·) in place, one pass and no temporary table (out contiguous and writeable, of
+        2^len(u) entries); returns out."""
+        u = _c(u).reshape(-1, 4)
+        if out.shape[0] != 1 << u.shape[0]:
+            raise ValueError(f"eq_into: {out.shape[0]} entries for an eq table over {u.shape[0]} variables")
+        if not (out.flags.c_contiguous and out.flags.writeable and out.dtype == np.uint64):
+            raise ValueError("eq_into: a writeable contiguous uint64 target needed")
+        (K.eq_into_s if out.shape[0] < K.SERIAL_BELOW else K.eq_into)(u, _c(s), out, bool(add))
+        return out
 
     def leaves_from_small(self, x, tag, consts):
         """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""

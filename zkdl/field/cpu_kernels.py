@@ -725,11 +725,12 @@ def leaves_from_small(x, tag, consts, out):
 
 
 @njit(parallel=True, cache=True)
-def fold2_round_sums(f, g, c):
-    """The claim-reduction round in one pass: fold f and g in place by c (f[i] += c·(f[i + h] − f[i]) for
-    i < h = len/2, likewise g), then the per-chunk (chunks, 3, 4) partial round sums of the folded f·g at
-    t = 0, 1, 2 (pairs i, i + h/2 of the folded halves). Iteration i reads i, i + q, i + h, i + q + h (q = h/2)
-    and writes only i and i + q: race-free. Needs h ≥ 2."""
+def fold2_round_sums(f, g, c, gout):
+    """The claim-reduction round in one pass: fold f in place by c (f[i] += c·(f[i + h] − f[i]) for
+    i < h = len/2) and g into gout (gout[i] = g[i] + c·(g[i + h] − g[i]); gout is g itself to fold in place, or
+    h rows elsewhere), then the per-chunk (chunks, 3, 4) partial round sums of the folded f·g at t = 0, 1, 2
+    (pairs i, i + h/2 of the folded halves). Iteration i reads i, i + q, i + h, i + q + h (q = h/2) and writes
+    only i and i + q: race-free. Needs h ≥ 2."""
     h = f.shape[0] // 2
     q = h // 2
     c0, c1, c2, c3 = c[0], c[1], c[2], c[3]
@@ -760,8 +761,8 @@ def fold2_round_sums(f, g, c):
             gb0, gb1, gb2, gb3 = fr_add(a0, a1, a2, a3, m0, m1, m2, m3)
             f[i, 0], f[i, 1], f[i, 2], f[i, 3] = fa0, fa1, fa2, fa3
             f[j, 0], f[j, 1], f[j, 2], f[j, 3] = fb0, fb1, fb2, fb3
-            g[i, 0], g[i, 1], g[i, 2], g[i, 3] = ga0, ga1, ga2, ga3
-            g[j, 0], g[j, 1], g[j, 2], g[j, 3] = gb0, gb1, gb2, gb3
+            gout[i, 0], gout[i, 1], gout[i, 2], gout[i, 3] = ga0, ga1, ga2, ga3
+            gout[j, 0], gout[j, 1], gout[j, 2], gout[j, 3] = gb0, gb1, gb2, gb3
             # the next round's sums at t = 0, 1, 2 (value at 2: 2·b − a)
             m0, m1, m2, m3 = fr_mul(fa0, fa1, fa2, fa3, ga0, ga1, ga2, ga3)
             e00, e01, e02, e03 = fr_add(e00, e01, e02, e03, m0, m1, m2, m3)
@@ -816,6 +817,51 @@ def axpy_inplace(s, x, y):
         y[i, 0], y[i, 1], y[i, 2], y[i, 3] = fr_add(y[i, 0], y[i, 1], y[i, 2], y[i, 3], m0, m1, m2, m3)
 
 
+_EQ_CHUNK_BITS = 10  # eq_into: variables expanded per chunk in a thread-local buffer (2^10 entries, 32 KB)
+
+
+@njit(parallel=True, cache=True)
+def eq_into(u, s, out, add):
+    """out[x] (+)= s·eq(u, x) for x < 2^n, n = len(u) (u[0] the most significant variable, as eq_table), in one
+    pass and without a temporary table: each chunk of 2^c entries starts from s·eq(u_high, chunk) (n − c
+    products) and expands its c low variables in a private buffer, then stores or adds it. With ``add`` false,
+    out is overwritten."""
+    n = u.shape[0]
+    c = min(n, _EQ_CHUNK_BITS)
+    C = 1 << c
+    hb = n - c
+    for k in prange(1 << hb):
+        b0, b1, b2, b3 = s[0], s[1], s[2], s[3]
+        for j in range(hb):
+            if (k >> (hb - 1 - j)) & 1:
+                b0, b1, b2, b3 = fr_mul(b0, b1, b2, b3, u[j, 0], u[j, 1], u[j, 2], u[j, 3])
+            else:
+                v0, v1, v2, v3 = fr_sub(ONE0, ONE1, ONE2, ONE3, u[j, 0], u[j, 1], u[j, 2], u[j, 3])
+                b0, b1, b2, b3 = fr_mul(b0, b1, b2, b3, v0, v1, v2, v3)
+        buf = np.empty((C, 4), dtype=np.uint64)
+        buf[0, 0], buf[0, 1], buf[0, 2], buf[0, 3] = b0, b1, b2, b3
+        kk = 1
+        for j in range(n - 1, hb - 1, -1):
+            u0, u1, u2, u3 = u[j, 0], u[j, 1], u[j, 2], u[j, 3]
+            for i in range(kk):
+                a0, a1, a2, a3 = buf[i, 0], buf[i, 1], buf[i, 2], buf[i, 3]
+                m0, m1, m2, m3 = fr_mul(a0, a1, a2, a3, u0, u1, u2, u3)
+                buf[i + kk, 0], buf[i + kk, 1], buf[i + kk, 2], buf[i + kk, 3] = m0, m1, m2, m3
+                buf[i, 0], buf[i, 1], buf[i, 2], buf[i, 3] = fr_sub(a0, a1, a2, a3, m0, m1, m2, m3)
+            kk *= 2
+        base = k * C
+        if add:
+            for i in range(C):
+                o = base + i
+                out[o, 0], out[o, 1], out[o, 2], out[o, 3] = fr_add(
+                    out[o, 0], out[o, 1], out[o, 2], out[o, 3], buf[i, 0], buf[i, 1], buf[i, 2], buf[i, 3]
+                )
+        else:
+            for i in range(C):
+                o = base + i
+                out[o, 0], out[o, 1], out[o, 2], out[o, 3] = buf[i, 0], buf[i, 1], buf[i, 2], buf[i, 3]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # serial twins for small inputs: a parallel launch costs more than the work below ~2^12 elements (and much
 # more when the machine is loaded: the worker threads have to be scheduled)
@@ -847,5 +893,6 @@ from_mont_s = njit(cache=True)(from_mont.py_func)
 from_int64_s = njit(cache=True)(from_int64.py_func)
 contract_mid_s = njit(cache=True)(contract_mid.py_func)
 axpy_inplace_s = njit(cache=True)(axpy_inplace.py_func)
+eq_into_s = njit(cache=True)(eq_into.py_func)
 fraction_layer_s = njit(cache=True)(fraction_layer.py_func)
 unit_fraction_layer_s = njit(cache=True)(unit_fraction_layer.py_func)

@@ -376,7 +376,14 @@ class GpuBackend(Backend, FusedKernels):
         self._launch("fr_leaves_from_small_kernel", n, x, tg, self._c(consts), out, np.int64(n))
         return out
 
-    def fold2_round_sums(self, f, g, c):
+    def fold2_round_sums(self, f, g, c, g_out=None):
+        if g_out is not None:  # the CPU's semantics (g only read) through a device copy of g
+            if g_out.shape[0] != g.shape[0] // 2:
+                raise ValueError("fold2_round_sums: g_out must have half the rows of g")
+            self._check_inplace([g_out], "fold2_round_sums")
+            sums, f, folded = self.fold2_round_sums(f, g.copy(), c)
+            g_out[...] = folded
+            return sums, f, g_out
         n = f.shape[0]
         if n < 4 or n & (n - 1) or g.shape[0] != n:
             raise ValueError("fold2_round_sums: two tables of one power-of-two length ≥ 4 needed")
@@ -399,6 +406,19 @@ class GpuBackend(Backend, FusedKernels):
         qout = self.cp.empty((h, 4), dtype=self.cp.uint64)
         self._launch("fr_fraction_layer_kernel", h, p, q, np.int32(unit), pout, qout, np.int64(h))
         return pout, qout
+
+    def eq_into(self, u, s, out, add):
+        """The CPU kernel's semantics from the GPU's eq table (scaled) and in-place axpy: one temporary table;
+        the values, and so the limbs, are the CPU's."""
+        u = np.ascontiguousarray(u, dtype=np.uint64).reshape(-1, 4)
+        if out.shape[0] != 1 << u.shape[0]:
+            raise ValueError(f"eq_into: {out.shape[0]} entries for an eq table over {u.shape[0]} variables")
+        self._check_inplace([out], "eq_into")
+        table = self.eq_table(u, scale=s)
+        if add:
+            return self.axpy_inplace(_ONE, table, out)
+        out[...] = table
+        return out
 
     def axpy_inplace(self, s, x, y):
         self._same(x, y)

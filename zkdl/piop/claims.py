@@ -8,7 +8,8 @@ claims on one table into a single claim at a fresh random point with one sumchec
 
 with ``α_i`` drawn from the transcript after every claim was absorbed. The combined weight table
 ``E = Σ_i α_i eq(p_i, ·)`` is public: the verifier evaluates ``E~(r) = Σ_i α_i eq(p_i, r)`` itself. The
-prover's cost is one eq table per claim plus one degree-2 sumcheck; the verifier's is O(claims · log size).
+prover's cost is one pass per claim over its block of the weights (``eq_into``: α·eq generated and added in
+place) plus one degree-2 sumcheck; the verifier's is O(claims · log size).
 A single claim needs no reduction and is passed through unchanged.
 """
 
@@ -115,33 +116,39 @@ def batch_coefficients(transcript, claims: Sequence[Claim], label: str) -> list[
 
 
 def _weights(table: Fr, claims: Sequence[Claim], alphas: Sequence[int]) -> Fr:
-    """``E = Σ_i α_i·eq(p_i, ·)``. With the backend's fused kernels, claims at one point after their Boolean
-    prefix (the limbs of one tensor on L's segments) share one eq table, accumulated into each claim's block in
-    place (no temporaries), and a lone claim on the whole table (the range check's leaf claim on L) starts the
-    weights itself. Field addition is exact, so the order of accumulation does not change E."""
+    """``E = Σ_i α_i·eq(p_i, ·)``. With the backend's fused kernels each claim's ``α_i·eq`` over its block (the
+    coordinates after its Boolean prefix: the limbs of one tensor on L's segments) is generated and added into
+    the weights in one pass (``eq_into``: no eq table, no temporary), and a lone claim on the whole table (the
+    range check's leaf claim on L) writes the weights instead of adding to zeros. Field addition is exact, so
+    the order of accumulation does not change E."""
     be = table.backend
     fused = be.fused()
-    by_suffix: dict[tuple[int, ...], list[tuple[int, int, int]]] = {}
-    for a, c in zip(alphas, claims):
-        lo, hi, suffix = _support(c.point)
-        by_suffix.setdefault(tuple(suffix), []).append((a, lo, hi))
+    supports = [(a, *_support(c.point)) for a, c in zip(alphas, claims)]
     if fused is None:
+        by_suffix: dict[tuple[int, ...], list[tuple[int, int, int]]] = {}
+        for a, lo, hi, suffix in supports:
+            by_suffix.setdefault(tuple(suffix), []).append((a, lo, hi))
         weights = Fr.zeros(len(table), backend=be)
         for key, uses in by_suffix.items():
             for a, lo, hi in uses:
                 part = Fr.eq_table(list(key), backend=be, scale=a) + weights[lo:hi]
                 weights.limbs[lo:hi] = part.limbs
         return weights
-    start = next((k for k, uses in by_suffix.items() if len(uses) == 1 and uses[0][2] - uses[0][1] == len(table)), None)
-    if start is not None:
-        weights = Fr.eq_table(list(start), backend=be, scale=by_suffix.pop(start)[0][0])
+    whole = [k for k, (_, lo, hi, _) in enumerate(supports) if hi - lo == len(table)]
+    if len(whole) == 1:
+        a, _, _, suffix = supports.pop(whole[0])
+        weights = Fr(be.empty(len(table)), be)
+        fused.eq_into(_limbs(suffix), scalar_limbs(a), weights.limbs, False)
     else:
         weights = Fr.zeros(len(table), backend=be)
-    for key, uses in by_suffix.items():
-        eq = Fr.eq_table(list(key), backend=be)
-        for a, lo, hi in uses:
-            fused.axpy_inplace(scalar_limbs(a), eq.limbs, weights.limbs[lo:hi])
+    for a, lo, hi, suffix in supports:
+        fused.eq_into(_limbs(suffix), scalar_limbs(a), weights.limbs[lo:hi], True)
     return weights
+
+
+def _limbs(point: Sequence[int]) -> np.ndarray:
+    """(n, 4) Montgomery limbs of a point's coordinates (host)."""
+    return np.array([scalar_limbs(x) for x in point], dtype=np.uint64).reshape(-1, 4)
 
 
 class ReductionEngine:
@@ -168,9 +175,11 @@ class ReductionEngine:
         self.kept: Fr | None = table if keep_after == 0 else None
         self.rounds = 0
         if self.kernels is not None:
-            # folded in place: private copies (the weights are ours already)
+            # folded in place (the weights are ours already); the table only read: the first round folds it
+            # into a table of its own (no copy of the caller's table)
             self.w = self.be.xp.ascontiguousarray(weights.limbs)
-            self.t = table.limbs.copy()
+            self.t = self.be.xp.ascontiguousarray(table.limbs)
+            self._own_t = False
             self.sums: np.ndarray | None = self.be.round_sums([self.w, self.t]) if self.n else None
         else:
             self.w, self.t = weights.limbs, table.limbs
@@ -183,7 +192,9 @@ class ReductionEngine:
     def bind(self, r: int) -> None:
         c = scalar_limbs(r)
         if self.kernels is not None and len(self.t) >= 4:
-            self.sums, self.w, self.t = self.kernels.fold2_round_sums(self.w, self.t, c)
+            out = None if self._own_t else self.be.empty(len(self.t) // 2)
+            self.sums, self.w, self.t = self.kernels.fold2_round_sums(self.w, self.t, c, out)
+            self._own_t = True
         else:
             self.w, self.t = self.be.fold(self.w, c), self.be.fold(self.t, c)
             self.sums = None

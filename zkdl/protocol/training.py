@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..commit.generators import N_MAX, PublicParams
+from ..commit.ipa_fold import prestart as prestart_fold_helper
 from ..commit.pedersen import Commitment, Layout, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..gadgets.range_check import make_range_backend
@@ -240,6 +241,8 @@ def prove(
     lap("sumchecks")
 
     say("openings")
+    if zk:
+        prestart_fold_helper()  # its interpreter starts while the claims are reduced
     for tensor in pub.layout.names():
         l_claims = reg.pop(tensor)
         reg.extend(backend.prove_translate(pub.layout, l_claims, ch, L_values=w.range_values, tables=tables))
