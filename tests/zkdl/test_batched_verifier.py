@@ -223,3 +223,94 @@ def test_point_off_the_subgroup_is_rejected_at_decode(pp, instance, monkeypatch,
     with pytest.raises(ProofFormatError, match=f"section 'OPEN' at offset {off - start} .*not in the prime-order"):
         training.verify(pp, st, forged)
     assert section_sizes(forged) == section_sizes(proof)
+
+
+# ------------------------------------------------------------------------------------------ statement points
+def _with_row_replaced(d: dict, name: str, point: bytes) -> dict:
+    """The statement ``d`` with the first row commitment of ``name`` replaced by the 48 bytes ``point``."""
+    raw = bytes.fromhex(d["commitments"][name])
+    row = 8 + 1 + 1 + 8  # n_entries, log_rows, log_cols, row count: then the rows
+    return {**d, "commitments": {**d["commitments"], name: (raw[:row] + point + raw[row + 48 :]).hex()}}
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_statement_points_are_subgroup_checked_with_the_proofs(pp, instance, monkeypatch, helpers):
+    """``api.verify`` decodes the statement's points without the subgroup test (the checked decoder is never
+    called) and checks them with the proof's points; a statement row outside the subgroup still raises
+    ``StatementFormatError`` naming it, whether the proof is rejected inside the verifier or before it."""
+    from zkdl import api
+    from zkdl.errors import StatementFormatError
+    from zkdl.serialize import container
+
+    st, *_, proof = instance
+    monkeypatch.setattr(sg, "CHUNK", 4)  # several chunks: the helper processes do the checks
+    monkeypatch.setattr(sg, "default_helpers", lambda: helpers)
+    checked = []
+    real_decode, real_test = container.g1_from_bytes, sg.in_subgroup
+    monkeypatch.setattr(container, "g1_from_bytes", lambda b, **kw: checked.append(1) or real_decode(b, **kw))
+    tested = []
+    monkeypatch.setattr(sg, "in_subgroup", lambda xy: tested.append(1) or real_test(xy))
+    d = st.to_dict()
+    res = api.verify(proof, d, params=pp)
+    assert res.valid, res.reason
+    assert checked == []  # no point of the statement or the proof went through the checked decoder
+    n_rows = sum(len(c.rows) for c in st.commitments.values())
+    if helpers == 0:  # every statement row and proof point went through the deferred test in this process
+        assert len(tested) >= n_rows
+    name = sorted(d["commitments"])[1]
+    forged = _with_row_replaced(d, name, _off_subgroup_point_bytes())
+    msg = "malformed statement: a commitment does not decode: commitment at offset 18 .*not in the prime-order"
+    with pytest.raises(StatementFormatError, match=msg):
+        api.verify(proof, forged, params=pp)  # rejected inside the verifier (the statement digest differs)
+    with pytest.raises(StatementFormatError, match=msg):
+        api.verify(proof, {**forged, "generators_digest": "0" * 64}, params=pp)  # rejected before the verifier
+    with pytest.raises(StatementFormatError, match=msg):
+        api.verify(proof[:-1], forged, params=pp)  # a malformed proof too
+    # a valid subgroup point in its place: an ordinary rejection (the proof was made for another statement)
+    other = _with_row_replaced(d, name, bytes((G1Point() * Scalar(7)).to_compressed_bytes()))
+    res = api.verify(proof, other, params=pp)
+    assert not res.valid and res.error_type == "StatementMismatch"
+
+
+def test_statement_parsed_with_deferred_checks_is_rejected_only_at_finish():
+    """``Statement.from_json(..., subgroup=)`` accepts an off-subgroup point at parse time (it is on the curve)
+    and the collector's ``finish`` rejects it as a malformed statement; without a collector the parse rejects it."""
+    from zkdl.errors import StatementFormatError
+    from zkdl.protocol.statement import Statement
+
+    tiny = PublicParams.ephemeral(64)
+    st, *_ = make_instance(tiny, [2, 2], 1, 1, 2, seed=1, commit_rng=np.random.default_rng(1))
+    d = st.to_dict()
+    forged = _with_row_replaced(d, sorted(d["commitments"])[0], _off_subgroup_point_bytes())
+    with pytest.raises(StatementFormatError, match="not in the prime-order subgroup"):
+        Statement.from_dict(forged)
+    with SubgroupChecks(helpers=0) as chk:
+        Statement.from_dict(forged, subgroup=chk)
+        with pytest.raises(StatementFormatError, match="not in the prime-order subgroup"):
+            chk.finish()
+    with SubgroupChecks(helpers=0) as chk:
+        Statement.from_dict(d, subgroup=chk)
+        assert chk.points == sum(len(c.rows) for c in st.commitments.values())
+        chk.finish()
+
+
+def test_batch_accumulates_generator_vectors_of_any_lengths(pp, monkeypatch):
+    """Generator coefficient vectors of decreasing and increasing lengths add up entry by entry, and each addition
+    runs the field kernel over its own vector's length, not over the longest one met so far."""
+    rng = np.random.default_rng(4)
+    vecs = [[int(v) for v in rng.integers(0, 2**62, n)] for n in (64, 16, 4, 32, 128, 8)]
+    weights = iter(range(3, 100))
+    b = MsmBatch(pp, weight=lambda: next(weights))
+    lengths = []
+    real_axpy = Fr.axpy
+    monkeypatch.setattr(Fr, "axpy", lambda self, s, y: lengths.append(len(self)) or real_axpy(self, s, y))
+    for i, v in enumerate(vecs):
+        b.add(f"v{i}", [], [], gens=Fr.from_ints(v), gens_scale=i + 1)
+    expected = [0] * 128
+    for i, v in enumerate(vecs):
+        for j, x in enumerate(v):
+            expected[j] = (expected[j] + (3 + i) * (i + 1) * x) % R
+    pts, sc = b.combined_terms()
+    assert len(pts) == 128
+    assert b._gens is not None and b._gens.to_ints() == expected
+    assert lengths == [16, 4, 32, 128, 8]

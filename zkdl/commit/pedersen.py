@@ -57,7 +57,7 @@ from py_arkworks_bls12381 import G1Point, Scalar
 
 from zkdl.errors import SetupError
 from zkdl.field.constants import MODULUS
-from zkdl.serialize import Reader, Writer
+from zkdl.serialize import Reader, SubgroupChecks, Writer
 
 from .generators import N_MAX, PublicParams
 
@@ -156,9 +156,11 @@ class Commitment:
         return w.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Commitment:
-        """Parse a standalone encoding; raises :class:`ProofFormatError` on any malformed input."""
-        with Reader(data, name="commitment") as r:
+    def from_bytes(cls, data: bytes, *, subgroup: SubgroupChecks | None = None) -> Commitment:
+        """Parse a standalone encoding; raises :class:`ProofFormatError` on any malformed input. With ``subgroup``
+        the rows' prime-order-subgroup checks are deferred to that collector (:class:`~zkdl.serialize.Reader`): the
+        owner must call its ``finish`` before trusting the commitment."""
+        with Reader(data, name="commitment", subgroup=subgroup) as r:
             return cls.read(r)
 
     def __eq__(self, other: object) -> bool:

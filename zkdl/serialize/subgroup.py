@@ -26,7 +26,8 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from py_arkworks_bls12381 import G1Point
@@ -127,6 +128,10 @@ class _Helper:
             self.proc.wait()
 
 
+def _reworded(error: Callable[[], Exception], reword: Callable[[Exception], Exception]) -> Callable[[], Exception]:
+    return lambda: reword(error())
+
+
 class SubgroupChecks:
     """Collects decoded points (their affine bytes and a callback that builds the error naming them) and checks
     them in helper processes; :meth:`finish` waits and raises the first failure. Use once, then :meth:`close`
@@ -140,6 +145,7 @@ class SubgroupChecks:
         self._where: list[Callable[[], Exception]] = []
         self._sent: list[tuple[int, list[Callable[[], Exception]], bytes]] = []  # (helper, errors, blob)
         self._failure: Exception | None = None
+        self._reword: Callable[[Exception], Exception] | None = None
         self.points = 0
 
     def __enter__(self) -> SubgroupChecks:
@@ -148,8 +154,21 @@ class SubgroupChecks:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @contextmanager
+    def errors_as(self, reword: Callable[[Exception], Exception]) -> Iterator[SubgroupChecks]:
+        """Within the block, a point added is rejected by ``reword(error())`` instead of ``error()``: a statement
+        parsed with deferred checks reports its off-subgroup point as a ``StatementFormatError``, not as a
+        malformed proof."""
+        outer, self._reword = self._reword, reword
+        try:
+            yield self
+        finally:
+            self._reword = outer
+
     def add(self, point: G1Point, error: Callable[[], Exception]) -> None:
         """Queue ``point`` (on the curve, not the identity); ``error()`` builds the exception that rejects it."""
+        if self._reword is not None:
+            error = _reworded(error, self._reword)
         self._buf.append(bytes(point.to_xy_bytes_le()))
         self._where.append(error)
         self.points += 1
