@@ -314,3 +314,69 @@ def test_batch_accumulates_generator_vectors_of_any_lengths(pp, monkeypatch):
     assert len(pts) == 128
     assert b._gens is not None and b._gens.to_ints() == expected
     assert lengths == [16, 4, 32, 128, 8]
+
+
+# ------------------------------------------------------------------------------------------ decoding in the helpers
+def _off_curve_point_bytes() -> bytes:
+    """A canonical compressed encoding (flags, x < p) whose x is not the coordinate of a curve point."""
+    for x in range(1, 1000):
+        b = bytes([0x80]) + x.to_bytes(47, "big")
+        try:
+            G1Point.from_compressed_bytes_unchecked(b)
+        except BaseException:
+            return b
+    raise AssertionError("no x off the curve found")
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_rows_decoded_in_the_helpers_equal_the_points_and_fail_at_their_offsets(monkeypatch, helpers):
+    """``read_g1s_deferred`` leaves decompression to the collector (the reader's own decoder is not called); the
+    points come back equal to the encoded ones, identities included; a point off the curve or off the subgroup is
+    rejected when the points are used and by ``finish``, at its offset; a forbidden identity at once."""
+    from zkdl.serialize import container
+    from zkdl.serialize.container import Writer
+
+    calls = []
+    real = container.g1_from_bytes_deferred
+    monkeypatch.setattr(container, "g1_from_bytes_deferred", lambda b, **kw: calls.append(1) or real(b, **kw))
+    pts = [G1Point() * Scalar(i + 2) for i in range(11)] + [G1Point.identity()]
+    w = Writer()
+    w.write_g1s(pts)
+    blob = w.getvalue()
+    with SubgroupChecks(helpers=helpers, chunk=4) as chk:
+        got = Reader(blob, subgroup=chk).read_g1s_deferred(allow_identity=True)
+        assert len(got) == 12
+        assert [bytes(p.to_compressed_bytes()) for p in got] == [bytes(p.to_compressed_bytes()) for p in pts]
+        chk.finish()
+    assert calls == []
+    for bad, reason in ((_off_curve_point_bytes(), "not on the curve"), (_off_subgroup_point_bytes(), "subgroup")):
+        forged = blob[: 8 + 5 * 48] + bad + blob[8 + 6 * 48 :]
+        with SubgroupChecks(helpers=helpers, chunk=4) as chk:
+            got = Reader(forged, name="rows", subgroup=chk).read_g1s_deferred(allow_identity=True)
+            with pytest.raises(ProofFormatError, match=f"^rows at offset {8 + 5 * 48} .*{reason}"):
+                list(got)
+            with pytest.raises(ProofFormatError, match=f"^rows at offset {8 + 5 * 48} .*{reason}"):
+                chk.finish()
+    with SubgroupChecks(helpers=helpers) as chk:
+        with pytest.raises(ProofFormatError, match="identity point not allowed"):
+            Reader(blob, subgroup=chk).read_g1s_deferred(allow_identity=False)
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_commitment_rows_of_the_proof_are_decoded_in_the_helpers(pp, instance, monkeypatch, helpers):
+    """The proof's commitments (section COMM) are not decompressed on the verifier's thread; a row off the curve
+    or off the subgroup is still rejected at its offset, whatever the rest of the proof."""
+    st, *_, proof = instance
+    monkeypatch.setattr(sg, "CHUNK", 4)
+    monkeypatch.setattr(sg, "default_helpers", lambda: helpers)
+    sections = []
+    real = Reader.read_g1
+    monkeypatch.setattr(Reader, "read_g1", lambda self, **kw: sections.append(self._where(0)) or real(self, **kw))
+    training.verify(pp, st, proof)
+    assert sections and not any("'COMM'" in s for s in sections)
+    info = next(s for s in parse_header(proof).sections if s.tag == "COMM")
+    off = 8 + 1 + 1 + 8 + 48  # the second row of the first commitment
+    for bad, reason in ((_off_curve_point_bytes(), "not on the curve"), (_off_subgroup_point_bytes(), "subgroup")):
+        forged = proof[: info.offset + off] + bad + proof[info.offset + off + 48 :]
+        with pytest.raises(ProofFormatError, match=f"section 'COMM' at offset {off} .*{reason}"):
+            training.verify(pp, st, forged)

@@ -55,7 +55,7 @@ class _Equation:
     coeffs: tuple[int, ...]
     gens: Fr | None
     gens_scale: int
-    rows: tuple[G1Point, ...]
+    rows: Sequence[G1Point]  # kept as given: a commitment's PendingPoints are resolved by the final MSM only
     row_coeffs: Fr | None
     row_scale: int
 
@@ -125,7 +125,7 @@ class MsmBatch:
             tuple(int(c) for c in coeffs),
             gens,
             int(gens_scale),
-            tuple(rows),
+            rows,
             row_coeffs,
             int(row_scale),
         )
@@ -146,7 +146,7 @@ class MsmBatch:
             else:
                 self._gens = _accumulate_prefix(self._gens, gens, s)
         if row_coeffs is not None and len(rows):
-            self._rows.append((tuple(rows), row_coeffs, w * row_scale % R))
+            self._rows.append((rows, row_coeffs, w * row_scale % R))
 
     def combined_terms(self) -> tuple[list[G1Point], list]:
         """The points and scalars of the final MSM (every point once)."""
