@@ -46,7 +46,7 @@ from zkdl.serialize.encoding import NOT_IN_SUBGROUP, NOT_ON_CURVE
 
 XY_BYTES = 96
 COMPRESSED_BYTES = 48
-CHUNK = 512  # points per request to a helper
+CHUNK = 128  # points per request to a helper (the last, partial chunk is checked in the verifier's process)
 CHECK, DECODE = 0, 1  # request kinds: subgroup test of affine points; decompression + subgroup test
 
 # A request: u8 kind ‖ u64 n ‖ n·96 affine bytes (CHECK) or n·48 compressed bytes (DECODE). The answer: i64 status
