@@ -3,8 +3,10 @@
 The verifier changes of issue 15 leave the proof bytes unchanged, so one proof (made by ``bench/profile_prove_verify.py
 --keep DIR``, or here with ``--steps``) is verified by both trees: each verification runs in a fresh child
 process whose ``PYTHONPATH`` is that tree (one warm-up verification first, so numba's cache loading is not
-timed), alternating baseline and this tree ``--reps`` times. Writes ``bench/results/verify_compare.json`` with
-every timing, the medians and their ratio.
+timed), alternating baseline and this tree ``--reps`` times. ``verify_s`` times ``training.verify`` on a statement
+already parsed; ``api_verify_s`` times ``zkdl.api.verify`` on the two files, as ``zkdl verify`` runs (the statement's
+parsing and point decoding included). Writes ``bench/results/verify_compare.json`` with every timing, the medians
+and their ratios.
 
     git worktree add /tmp/base-verifier ed411e3
     python bench/profile_prove_verify.py --steps 16 --keep /tmp/digits16
@@ -39,8 +41,14 @@ for _ in range(2):
     t = time.perf_counter()
     training.verify(pp, st, proof)
     times.append(time.perf_counter() - t)
+from zkdl import api
+t = time.perf_counter()
+res = api.verify(d / "proof.zkdl", d / "statement.json", params=pp)  # as `zkdl verify`: the statement parsed too
+api_s = time.perf_counter() - t
+assert res.valid, res.reason
 import zkdl
-print("RESULT " + json.dumps({"warm_up_s": times[0], "verify_s": times[1], "zkdl": zkdl.__file__}))
+out = {"warm_up_s": times[0], "verify_s": times[1], "api_verify_s": api_s, "zkdl": zkdl.__file__}
+print("RESULT " + json.dumps(out))
 """
 
 
@@ -72,8 +80,15 @@ def main(argv=None) -> int:
             load = list(os.getloadavg())
             r = verify_in(tree, d)
             rows.append({"rep": rep, "tree": name, "load_before": load, **r})
-            print(f"rep {rep} {name:9s} verify {r['verify_s']:.3f} s (warm-up {r['warm_up_s']:.3f} s)", flush=True)
+            print(
+                f"rep {rep} {name:9s} verify {r['verify_s']:.3f} s, api.verify {r['api_verify_s']:.3f} s "
+                f"(warm-up {r['warm_up_s']:.3f} s)",
+                flush=True,
+            )
     med = {n: statistics.median(r["verify_s"] for r in rows if r["tree"] == n) for n in ("baseline", "this tree")}
+    med_api = {
+        n: statistics.median(r["api_verify_s"] for r in rows if r["tree"] == n) for n in ("baseline", "this tree")
+    }
     timings = json.loads((d / "timings.json").read_text()) if (d / "timings.json").exists() else {}
     doc = {
         "bench": "verify_compare",
@@ -91,9 +106,11 @@ def main(argv=None) -> int:
         "runs": rows,
         "median_verify_s": {k: round(v, 3) for k, v in med.items()},
         "speedup": round(med["baseline"] / med["this tree"], 3),
+        "median_api_verify_s": {k: round(v, 3) for k, v in med_api.items()},
+        "api_speedup": round(med_api["baseline"] / med_api["this tree"], 3),
     }
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
-    print(json.dumps(doc["median_verify_s"]), "speedup", doc["speedup"])
+    print(json.dumps(doc["median_verify_s"]), "speedup", doc["speedup"], "api.verify", doc["median_api_verify_s"])
     return 0
 
 
