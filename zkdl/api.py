@@ -1155,10 +1155,22 @@ def verify(
         try:
             res = _verify_loaded(proof, st, params, params_path, allow_transparent, subgroup)
         except ZkdlError:
-            subgroup.finish()  # a statement point outside the subgroup is the first cause
+            _statement_points_checked(subgroup)  # a statement point outside the subgroup is the first cause
             raise
-        subgroup.finish()  # also when the verdict came before the verifier's own finish (an early rejection)
+        _statement_points_checked(subgroup)  # also when the verdict came before the verifier's own finish
         return res
+
+
+def _statement_points_checked(subgroup: SubgroupChecks) -> None:
+    """Raise the ``StatementFormatError`` of a statement point outside the subgroup. The statement's points are
+    the collector's first, so its first failure is theirs when there is one; a failure of a proof point is already
+    the verdict's reason (``run_verifier`` finished the same collector before it gave one)."""
+    try:
+        subgroup.finish()
+    except StatementFormatError:
+        raise
+    except ProofFormatError:
+        pass
 
 
 def _verify_loaded(

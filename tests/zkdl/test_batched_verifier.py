@@ -266,6 +266,11 @@ def test_statement_points_are_subgroup_checked_with_the_proofs(pp, instance, mon
         api.verify(proof, {**forged, "generators_digest": "0" * 64}, params=pp)  # rejected before the verifier
     with pytest.raises(StatementFormatError, match=msg):
         api.verify(proof[:-1], forged, params=pp)  # a malformed proof too
+    # a proof point outside the subgroup (honest statement): a verdict, not a raised statement error
+    start, end = _open_section(proof)
+    bad_proof = proof[: end - 80] + _off_subgroup_point_bytes() + proof[end - 80 + 48 :]
+    res = api.verify(bad_proof, d, params=pp)
+    assert not res.valid and res.error_type == "ProofFormatError" and "not in the prime-order" in res.reason
     # a valid subgroup point in its place: an ordinary rejection (the proof was made for another statement)
     other = _with_row_replaced(d, name, bytes((G1Point() * Scalar(7)).to_compressed_bytes()))
     res = api.verify(proof, other, params=pp)
