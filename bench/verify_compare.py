@@ -4,9 +4,10 @@ The verifier changes of issue 15 leave the proof bytes unchanged, so one proof (
 --keep DIR``, or here with ``--steps``) is verified by both trees: each verification runs in a fresh child
 process whose ``PYTHONPATH`` is that tree (one warm-up verification first, so numba's cache loading is not
 timed), alternating baseline and this tree ``--reps`` times. ``verify_s`` times ``training.verify`` on a statement
-already parsed; ``api_verify_s`` times ``zkdl.api.verify`` on the two files, as ``zkdl verify`` runs (the statement's
-parsing and point decoding included). Writes ``bench/results/verify_compare.json`` with every timing, the medians
-and their ratios.
+already parsed, with its CPU seconds (the verifier's thread, its whole process, its helper processes: on a loaded
+machine these move less than the wall time); ``api_verify_s`` times ``zkdl.api.verify`` on the two files, as
+``zkdl verify`` runs (the statement's parsing and point decoding included). Writes
+``bench/results/verify_compare.json`` with every timing, the medians and their ratios.
 
     git worktree add /tmp/base-verifier ed411e3
     python bench/profile_prove_verify.py --steps 16 --keep /tmp/digits16
@@ -36,18 +37,26 @@ d = Path(sys.argv[1])
 st = Statement.from_json((d / "statement.json").read_text())
 proof = (d / "proof.zkdl").read_bytes()
 pp = public_params(_generators_needed(st))
+import resource
 times = []
 for _ in range(2):
-    t = time.perf_counter()
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t, th, pr = time.perf_counter(), time.thread_time(), time.process_time()
     training.verify(pp, st, proof)
     times.append(time.perf_counter() - t)
+    ch2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {  # CPU seconds of the timed verification: steadier than wall time on a loaded machine
+        "main_thread_cpu_s": time.thread_time() - th,
+        "process_cpu_s": time.process_time() - pr,  # every thread of the verifier's process (MSM pool, numba)
+        "helpers_cpu_s": ch2.ru_utime + ch2.ru_stime - ch.ru_utime - ch.ru_stime,  # its helper processes
+    }
 from zkdl import api
 t = time.perf_counter()
 res = api.verify(d / "proof.zkdl", d / "statement.json", params=pp)  # as `zkdl verify`: the statement parsed too
 api_s = time.perf_counter() - t
 assert res.valid, res.reason
 import zkdl
-out = {"warm_up_s": times[0], "verify_s": times[1], "api_verify_s": api_s, "zkdl": zkdl.__file__}
+out = {"warm_up_s": times[0], "verify_s": times[1], **cpu, "api_verify_s": api_s, "zkdl": zkdl.__file__}
 print("RESULT " + json.dumps(out))
 """
 
@@ -89,6 +98,13 @@ def main(argv=None) -> int:
     med_api = {
         n: statistics.median(r["api_verify_s"] for r in rows if r["tree"] == n) for n in ("baseline", "this tree")
     }
+    med_cpu = {
+        n: {
+            k: round(statistics.median(r.get(k, float("nan")) for r in rows if r["tree"] == n), 3)
+            for k in ("main_thread_cpu_s", "process_cpu_s", "helpers_cpu_s")
+        }
+        for n in ("baseline", "this tree")
+    }
     timings = json.loads((d / "timings.json").read_text()) if (d / "timings.json").exists() else {}
     doc = {
         "bench": "verify_compare",
@@ -108,6 +124,8 @@ def main(argv=None) -> int:
         "speedup": round(med["baseline"] / med["this tree"], 3),
         "median_api_verify_s": {k: round(v, 3) for k, v in med_api.items()},
         "api_speedup": round(med_api["baseline"] / med_api["this tree"], 3),
+        "median_cpu_s": med_cpu,
+        "load_average": [r["load_before"][0] for r in rows],
     }
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps(doc["median_verify_s"]), "speedup", doc["speedup"], "api.verify", doc["median_api_verify_s"])
