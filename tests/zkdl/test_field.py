@@ -175,28 +175,3 @@ def test_scaled_eq_table():
     u = [3, 5, 7]
     assert Fr.eq_table(u, scale=11).to_ints() == [11 * v % R for v in Fr.eq_table(u).to_ints()]
     assert Fr.eq_table([], scale=4).to_ints() == [4]
-
-
-def test_serial_twins_have_their_own_numba_cache_entries():
-    """numba names a function's on-disk cache after its qualified name and keys it by signature only (not by the
-    ``parallel`` option): a serial twin compiled from the parallel kernel's own function object shared its cache
-    entry and could load the parallel code (``vec_axpy_s`` cost a thread-pool launch per call). Each twin is a
-    copy named ``<name>_s``, so the two never share an entry."""
-    from zkdl.field import cpu_kernels as K
-
-    twins = {
-        name[:-2]: getattr(K, name) for name in dir(K) if name.endswith("_s") and hasattr(getattr(K, name), "py_func")
-    }
-    assert len(twins) >= 20
-    for name, twin in twins.items():
-        parallel = getattr(K, name)
-        assert parallel.targetoptions.get("parallel") is True, name
-        assert not twin.targetoptions.get("parallel"), name
-        assert twin.py_func.__qualname__ == parallel.py_func.__qualname__ + "_s", name
-        assert twin.py_func.__code__ is parallel.py_func.__code__, name  # the same source: the same results
-    x = Fr.from_ints([3, 5, 7]).limbs
-    out_s, out_p = np.empty_like(x), np.empty_like(x)
-    s = x[0].copy()
-    K.vec_axpy_s(s, x, x, out_s)
-    K.vec_axpy(s, x, x, out_p)
-    assert (out_s == out_p).all()
