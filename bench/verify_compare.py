@@ -35,6 +35,13 @@ from zkdl.protocol import training
 from zkdl.protocol.statement import Statement
 d = Path(sys.argv[1])
 st = Statement.from_json((d / "statement.json").read_text())
+if sys.argv[2] == "computed":  # as bench/training.py: the statement's points as the prover computed them
+    import dataclasses
+    from py_arkworks_bls12381 import Scalar
+    from zkdl.commit.pedersen import Commitment
+    two = Scalar(2)
+    coms = {k: Commitment(c.layout, tuple(p * two + (-p) for p in c.rows)) for k, c in st.commitments.items()}
+    st = dataclasses.replace(st, commitments=coms)
 proof = (d / "proof.zkdl").read_bytes()
 pp = public_params(_generators_needed(st))
 import resource
@@ -61,10 +68,14 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def verify_in(tree: Path, proof_dir: Path) -> dict:
+def verify_in(tree: Path, proof_dir: Path, statement_points: str = "decoded") -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(proof_dir)], cwd=tree, env=env, capture_output=True, text=True
+        [sys.executable, "-c", CHILD, str(proof_dir), statement_points],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
@@ -80,6 +91,13 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline", required=True, help="a checkout of the baseline (e.g. main at ed411e3)")
     ap.add_argument("--proof-dir", required=True, help="proof.zkdl + statement.json (profile_prove_verify.py --keep)")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument(
+        "--statement-points",
+        choices=("decoded", "computed"),
+        default="decoded",
+        help="the timed training.verify gets the statement as parsed (decoded, affine points) or with its points "
+        "recomputed (projective, as bench/training.py hands the prover's statement to the verifier)",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "verify_compare.json"))
     args = ap.parse_args(argv)
     base, here, d = Path(args.baseline).resolve(), ROOT, Path(args.proof_dir).resolve()
@@ -87,7 +105,7 @@ def main(argv=None) -> int:
     for rep in range(args.reps):
         for name, tree in (("baseline", base), ("this tree", here)):
             load = list(os.getloadavg())
-            r = verify_in(tree, d)
+            r = verify_in(tree, d, args.statement_points)
             rows.append({"rep": rep, "tree": name, "load_before": load, **r})
             print(
                 f"rep {rep} {name:9s} verify {r['verify_s']:.3f} s, api.verify {r['api_verify_s']:.3f} s "
@@ -118,6 +136,7 @@ def main(argv=None) -> int:
             ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True
         ).stdout.strip(),
         "proof_bytes": (d / "proof.zkdl").stat().st_size,
+        "statement_points": args.statement_points,
         "prove": timings,
         "runs": rows,
         "median_verify_s": {k: round(v, 3) for k, v in med.items()},
