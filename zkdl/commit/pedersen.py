@@ -171,8 +171,8 @@ class Commitment:
     @classmethod
     def from_bytes(cls, data: bytes, *, subgroup: SubgroupChecks | None = None) -> Commitment:
         """Parse a standalone encoding; raises :class:`ProofFormatError` on any malformed input. With ``subgroup``
-        the rows' prime-order-subgroup checks are deferred to that collector (:class:`~zkdl.serialize.Reader`): the
-        owner must call its ``finish`` before trusting the commitment."""
+        the rows' decompression and prime-order-subgroup checks are deferred to that collector
+        (``Reader.read_g1s_deferred``): the owner must call its ``finish`` before trusting the commitment."""
         with Reader(data, name="commitment", subgroup=subgroup) as r:
             return cls.read(r)
 

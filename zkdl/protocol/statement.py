@@ -232,10 +232,10 @@ class Statement:
     def from_dict(cls, d: dict, *, subgroup: SubgroupChecks | None = None) -> Statement:
         """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`.
 
-        ``subgroup`` (a verifier only): the commitments' points are decoded on the curve and their
-        prime-order-subgroup checks deferred to that collector, which rejects an off-subgroup point with a
-        :class:`StatementFormatError`; until its ``finish`` passed, the statement must not be trusted. Without it
-        every point is fully checked here."""
+        ``subgroup`` (a verifier only): the commitments' encodings are checked here and their points'
+        decompression and prime-order-subgroup checks deferred to that collector, which rejects a point off the
+        curve or off the subgroup with a :class:`StatementFormatError`; until its ``finish`` passed, the statement
+        must not be trusted. Without it every point is fully checked here."""
         _need(isinstance(d, dict), "the statement must be a JSON object")
         keys = set(d)
         allowed = set(STATEMENT_KEYS) | set(OPTIONAL_STATEMENT_KEYS)
