@@ -297,6 +297,13 @@ def test_statement_parsed_with_deferred_checks_is_rejected_only_at_finish():
         Statement.from_dict(d, subgroup=chk)
         assert chk.points == sum(len(c.rows) for c in st.commitments.values())
         chk.finish()
+    off_curve = _with_row_replaced(d, sorted(d["commitments"])[0], _off_curve_point_bytes())
+    with pytest.raises(StatementFormatError, match="not on the curve"):
+        Statement.from_dict(off_curve)
+    with SubgroupChecks(helpers=1, chunk=1) as chk:
+        Statement.from_dict(off_curve, subgroup=chk)
+        with pytest.raises(StatementFormatError, match="a commitment does not decode: .*not on the curve"):
+            chk.finish()
 
 
 def test_batch_accumulates_generator_vectors_of_any_lengths(pp, monkeypatch):
