@@ -63,7 +63,7 @@ from .quant.data import Dataset, load_dataset, quantize_inputs, quantize_targets
 from .quant.fixedpoint import check_loss
 from .runs.manifest import RunManifest
 from .runs.verify import RunVerificationResult
-from .serialize import parse_header
+from .serialize import SubgroupChecks, parse_header
 
 log = logging.getLogger("zkdl")
 
@@ -1113,19 +1113,22 @@ def inspect_proof(path: str | os.PathLike) -> dict:
     return {"bytes": len(data), **describe(data)}
 
 
-def load_statement(statement: Statement | str | os.PathLike | dict) -> Statement:
+def load_statement(
+    statement: Statement | str | os.PathLike | dict, *, subgroup: SubgroupChecks | None = None
+) -> Statement:
     """A statement object, or one parsed strictly from a dict or a ``statement.json`` path
-    (:class:`StatementFormatError` when it does not follow the schema or cannot be read)."""
+    (:class:`StatementFormatError` when it does not follow the schema or cannot be read). ``subgroup``: defer the
+    subgroup checks of a parsed statement's points to that collector (``Statement.from_dict``)."""
     if isinstance(statement, Statement):
         return statement
     if isinstance(statement, dict):
-        return Statement.from_dict(statement)
+        return Statement.from_dict(statement, subgroup=subgroup)
     path = Path(statement)
     try:
         text = path.read_bytes()
     except OSError as exc:
         raise StatementFormatError(f"cannot read statement {path}: {exc.strerror}") from exc
-    return Statement.from_json(text)
+    return Statement.from_json(text, subgroup=subgroup)
 
 
 def verify(
@@ -1142,8 +1145,42 @@ def verify(
     a check) gives ``valid=False`` with the reason and the error type. A transparent (not zero-knowledge) proof
     is refused (``TransparentProofRefused``, ``valid=False``) unless ``allow_transparent``. Unusable inputs
     raise: a proof file that cannot be read (``ProofFormatError``), a statement that cannot be read or does not
-    follow the schema (``StatementFormatError``), missing or foreign public parameters (``SetupError``)."""
-    st = load_statement(statement)
+    follow the schema (``StatementFormatError``), missing or foreign public parameters (``SetupError``).
+
+    A statement read here has its points' subgroup checks deferred to helper processes together with the proof's
+    (:class:`~zkdl.serialize.SubgroupChecks`); a statement point outside the subgroup still raises
+    ``StatementFormatError`` before any verdict, whatever the proof."""
+    with SubgroupChecks() as subgroup:
+        st = load_statement(statement, subgroup=subgroup)
+        try:
+            res = _verify_loaded(proof, st, params, params_path, allow_transparent, subgroup)
+        except ZkdlError:
+            _statement_points_checked(subgroup)  # a statement point outside the subgroup is the first cause
+            raise
+        _statement_points_checked(subgroup)  # also when the verdict came before the verifier's own finish
+        return res
+
+
+def _statement_points_checked(subgroup: SubgroupChecks) -> None:
+    """Raise the ``StatementFormatError`` of a statement point outside the subgroup. The statement's points are
+    the collector's first, so its first failure is theirs when there is one; a failure of a proof point is already
+    the verdict's reason (``run_verifier`` finished the same collector before it gave one)."""
+    try:
+        subgroup.finish()
+    except StatementFormatError:
+        raise
+    except ProofFormatError:
+        pass
+
+
+def _verify_loaded(
+    proof: bytes | str | os.PathLike,
+    st: Statement,
+    params: PublicParams | None,
+    params_path: str | os.PathLike | None,
+    allow_transparent: bool,
+    subgroup: SubgroupChecks,
+) -> VerificationResult:
     if not isinstance(proof, (bytes, bytearray, memoryview)):
         proof_source = proof
         try:
@@ -1181,12 +1218,12 @@ def verify(
                 "the proof is transparent (not zero-knowledge: it reveals witness "
                 "values); refused unless allow_transparent / --allow-transparent"
             )
-        training.verify(pp, st, proof)
+        training.verify(pp, st, proof, subgroup=subgroup)
         res.valid = True
     except (ProofFormatError, StatementMismatch, VerificationError) as exc:
         res.reason = str(exc)
         res.error_type = type(exc).__name__
-    except SetupError:
+    except (SetupError, StatementFormatError):  # StatementFormatError: a statement point off the subgroup
         raise
     except (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError) as exc:
         # adversarial bytes must never escape as a traceback: anything the parser did not anticipate is a

@@ -223,3 +223,172 @@ def test_point_off_the_subgroup_is_rejected_at_decode(pp, instance, monkeypatch,
     with pytest.raises(ProofFormatError, match=f"section 'OPEN' at offset {off - start} .*not in the prime-order"):
         training.verify(pp, st, forged)
     assert section_sizes(forged) == section_sizes(proof)
+
+
+# ------------------------------------------------------------------------------------------ statement points
+def _with_row_replaced(d: dict, name: str, point: bytes) -> dict:
+    """The statement ``d`` with the first row commitment of ``name`` replaced by the 48 bytes ``point``."""
+    raw = bytes.fromhex(d["commitments"][name])
+    row = 8 + 1 + 1 + 8  # n_entries, log_rows, log_cols, row count: then the rows
+    return {**d, "commitments": {**d["commitments"], name: (raw[:row] + point + raw[row + 48 :]).hex()}}
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_statement_points_are_subgroup_checked_with_the_proofs(pp, instance, monkeypatch, helpers):
+    """``api.verify`` decodes the statement's points without the subgroup test (the checked decoder is never
+    called) and checks them with the proof's points; a statement row outside the subgroup still raises
+    ``StatementFormatError`` naming it, whether the proof is rejected inside the verifier or before it."""
+    from zkdl import api
+    from zkdl.errors import StatementFormatError
+    from zkdl.serialize import container
+
+    st, *_, proof = instance
+    monkeypatch.setattr(sg, "CHUNK", 4)  # several chunks: the helper processes do the checks
+    monkeypatch.setattr(sg, "default_helpers", lambda: helpers)
+    checked = []
+    real_decode, real_test = container.g1_from_bytes, sg.in_subgroup
+    monkeypatch.setattr(container, "g1_from_bytes", lambda b, **kw: checked.append(1) or real_decode(b, **kw))
+    tested = []
+    monkeypatch.setattr(sg, "in_subgroup", lambda xy: tested.append(1) or real_test(xy))
+    d = st.to_dict()
+    res = api.verify(proof, d, params=pp)
+    assert res.valid, res.reason
+    assert checked == []  # no point of the statement or the proof went through the checked decoder
+    n_rows = sum(len(c.rows) for c in st.commitments.values())
+    if helpers == 0:  # every statement row and proof point went through the deferred test in this process
+        assert len(tested) >= n_rows
+    name = sorted(d["commitments"])[1]
+    forged = _with_row_replaced(d, name, _off_subgroup_point_bytes())
+    msg = "malformed statement: a commitment does not decode: commitment at offset 18 .*not in the prime-order"
+    with pytest.raises(StatementFormatError, match=msg):
+        api.verify(proof, forged, params=pp)  # rejected inside the verifier (the statement digest differs)
+    with pytest.raises(StatementFormatError, match=msg):
+        api.verify(proof, {**forged, "generators_digest": "0" * 64}, params=pp)  # rejected before the verifier
+    with pytest.raises(StatementFormatError, match=msg):
+        api.verify(proof[:-1], forged, params=pp)  # a malformed proof too
+    # a proof point outside the subgroup (honest statement): a verdict, not a raised statement error
+    start, end = _open_section(proof)
+    bad_proof = proof[: end - 80] + _off_subgroup_point_bytes() + proof[end - 80 + 48 :]
+    res = api.verify(bad_proof, d, params=pp)
+    assert not res.valid and res.error_type == "ProofFormatError" and "not in the prime-order" in res.reason
+    # a valid subgroup point in its place: an ordinary rejection (the proof was made for another statement)
+    other = _with_row_replaced(d, name, bytes((G1Point() * Scalar(7)).to_compressed_bytes()))
+    res = api.verify(proof, other, params=pp)
+    assert not res.valid and res.error_type == "StatementMismatch"
+
+
+def test_statement_parsed_with_deferred_checks_is_rejected_only_at_finish():
+    """``Statement.from_json(..., subgroup=)`` accepts an off-subgroup point at parse time (it is on the curve)
+    and the collector's ``finish`` rejects it as a malformed statement; without a collector the parse rejects it."""
+    from zkdl.errors import StatementFormatError
+    from zkdl.protocol.statement import Statement
+
+    tiny = PublicParams.ephemeral(64)
+    st, *_ = make_instance(tiny, [2, 2], 1, 1, 2, seed=1, commit_rng=np.random.default_rng(1))
+    d = st.to_dict()
+    forged = _with_row_replaced(d, sorted(d["commitments"])[0], _off_subgroup_point_bytes())
+    with pytest.raises(StatementFormatError, match="not in the prime-order subgroup"):
+        Statement.from_dict(forged)
+    with SubgroupChecks(helpers=0) as chk:
+        Statement.from_dict(forged, subgroup=chk)
+        with pytest.raises(StatementFormatError, match="not in the prime-order subgroup"):
+            chk.finish()
+    with SubgroupChecks(helpers=0) as chk:
+        Statement.from_dict(d, subgroup=chk)
+        assert chk.points == sum(len(c.rows) for c in st.commitments.values())
+        chk.finish()
+    off_curve = _with_row_replaced(d, sorted(d["commitments"])[0], _off_curve_point_bytes())
+    with pytest.raises(StatementFormatError, match="not on the curve"):
+        Statement.from_dict(off_curve)
+    with SubgroupChecks(helpers=1, chunk=1) as chk:
+        Statement.from_dict(off_curve, subgroup=chk)
+        with pytest.raises(StatementFormatError, match="a commitment does not decode: .*not on the curve"):
+            chk.finish()
+
+
+def test_batch_accumulates_generator_vectors_of_any_lengths(pp, monkeypatch):
+    """Generator coefficient vectors of decreasing and increasing lengths add up entry by entry, and each addition
+    runs the field kernel over its own vector's length, not over the longest one met so far."""
+    rng = np.random.default_rng(4)
+    vecs = [[int(v) for v in rng.integers(0, 2**62, n)] for n in (64, 16, 4, 32, 128, 8)]
+    weights = iter(range(3, 100))
+    b = MsmBatch(pp, weight=lambda: next(weights))
+    lengths = []
+    real_axpy = Fr.axpy
+    monkeypatch.setattr(Fr, "axpy", lambda self, s, y: lengths.append(len(self)) or real_axpy(self, s, y))
+    for i, v in enumerate(vecs):
+        b.add(f"v{i}", [], [], gens=Fr.from_ints(v), gens_scale=i + 1)
+    expected = [0] * 128
+    for i, v in enumerate(vecs):
+        for j, x in enumerate(v):
+            expected[j] = (expected[j] + (3 + i) * (i + 1) * x) % R
+    pts, sc = b.combined_terms()
+    assert len(pts) == 128
+    assert b._gens is not None and b._gens.to_ints() == expected
+    assert lengths == [16, 4, 32, 128, 8]
+
+
+# ------------------------------------------------------------------------------------------ decoding in the helpers
+def _off_curve_point_bytes() -> bytes:
+    """A canonical compressed encoding (flags, x < p) whose x is not the coordinate of a curve point."""
+    for x in range(1, 1000):
+        b = bytes([0x80]) + x.to_bytes(47, "big")
+        try:
+            G1Point.from_compressed_bytes_unchecked(b)
+        except BaseException:
+            return b
+    raise AssertionError("no x off the curve found")
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_rows_decoded_in_the_helpers_equal_the_points_and_fail_at_their_offsets(monkeypatch, helpers):
+    """``read_g1s_deferred`` leaves decompression to the collector (the reader's own decoder is not called); the
+    points come back equal to the encoded ones, identities included; a point off the curve or off the subgroup is
+    rejected when the points are used and by ``finish``, at its offset; a forbidden identity at once."""
+    from zkdl.serialize import container
+    from zkdl.serialize.container import Writer
+
+    calls = []
+    real = container.g1_from_bytes_deferred
+    monkeypatch.setattr(container, "g1_from_bytes_deferred", lambda b, **kw: calls.append(1) or real(b, **kw))
+    pts = [G1Point() * Scalar(i + 2) for i in range(11)] + [G1Point.identity()]
+    w = Writer()
+    w.write_g1s(pts)
+    blob = w.getvalue()
+    with SubgroupChecks(helpers=helpers, chunk=4) as chk:
+        got = Reader(blob, subgroup=chk).read_g1s_deferred(allow_identity=True)
+        assert len(got) == 12
+        assert [bytes(p.to_compressed_bytes()) for p in got] == [bytes(p.to_compressed_bytes()) for p in pts]
+        chk.finish()
+    assert calls == []
+    for bad, reason in ((_off_curve_point_bytes(), "not on the curve"), (_off_subgroup_point_bytes(), "subgroup")):
+        forged = blob[: 8 + 5 * 48] + bad + blob[8 + 6 * 48 :]
+        with SubgroupChecks(helpers=helpers, chunk=4) as chk:
+            got = Reader(forged, name="rows", subgroup=chk).read_g1s_deferred(allow_identity=True)
+            with pytest.raises(ProofFormatError, match=f"^rows at offset {8 + 5 * 48} .*{reason}"):
+                list(got)
+            with pytest.raises(ProofFormatError, match=f"^rows at offset {8 + 5 * 48} .*{reason}"):
+                chk.finish()
+    with SubgroupChecks(helpers=helpers) as chk:
+        with pytest.raises(ProofFormatError, match="identity point not allowed"):
+            Reader(blob, subgroup=chk).read_g1s_deferred(allow_identity=False)
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_commitment_rows_of_the_proof_are_decoded_in_the_helpers(pp, instance, monkeypatch, helpers):
+    """The proof's commitments (section COMM) are not decompressed on the verifier's thread; a row off the curve
+    or off the subgroup is still rejected at its offset, whatever the rest of the proof."""
+    st, *_, proof = instance
+    monkeypatch.setattr(sg, "CHUNK", 4)
+    monkeypatch.setattr(sg, "default_helpers", lambda: helpers)
+    sections = []
+    real = Reader.read_g1
+    monkeypatch.setattr(Reader, "read_g1", lambda self, **kw: sections.append(self._where(0)) or real(self, **kw))
+    training.verify(pp, st, proof)
+    assert sections and not any("'COMM'" in s for s in sections)
+    info = next(s for s in parse_header(proof).sections if s.tag == "COMM")
+    off = 8 + 1 + 1 + 8 + 48  # the second row of the first commitment
+    for bad, reason in ((_off_curve_point_bytes(), "not on the curve"), (_off_subgroup_point_bytes(), "subgroup")):
+        forged = proof[: info.offset + off] + bad + proof[info.offset + off + 48 :]
+        with pytest.raises(ProofFormatError, match=f"section 'COMM' at offset {off} .*{reason}"):
+            training.verify(pp, st, forged)

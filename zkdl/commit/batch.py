@@ -55,7 +55,7 @@ class _Equation:
     coeffs: tuple[int, ...]
     gens: Fr | None
     gens_scale: int
-    rows: tuple[G1Point, ...]
+    rows: Sequence[G1Point]  # kept as given: a commitment's PendingPoints are resolved by the final MSM only
     row_coeffs: Fr | None
     row_scale: int
 
@@ -125,7 +125,7 @@ class MsmBatch:
             tuple(int(c) for c in coeffs),
             gens,
             int(gens_scale),
-            tuple(rows),
+            rows,
             row_coeffs,
             int(row_scale),
         )
@@ -144,10 +144,9 @@ class MsmBatch:
             if self._gens is None:
                 self._gens = gens * s
             else:
-                n = max(len(gens), len(self._gens))
-                self._gens = _padded(gens, n).axpy(s, _padded(self._gens, n))  # s·gens + acc: one kernel call
+                self._gens = _accumulate_prefix(self._gens, gens, s)
         if row_coeffs is not None and len(rows):
-            self._rows.append((tuple(rows), row_coeffs, w * row_scale % R))
+            self._rows.append((rows, row_coeffs, w * row_scale % R))
 
     def combined_terms(self) -> tuple[list[G1Point], list]:
         """The points and scalars of the final MSM (every point once)."""
@@ -188,3 +187,12 @@ class MsmBatch:
 
 def _padded(x: Fr, n: int) -> Fr:
     return x if len(x) == n else Fr.concat([x, Fr.zeros(n - len(x))])
+
+
+def _accumulate_prefix(acc: Fr, x: Fr, s: int) -> Fr:
+    """``acc + s·x`` with the shorter vector zero-padded: the kernel runs over ``len(x)`` entries only (one
+    opening's columns), not over the longest vector met so far."""
+    m, n = len(x), len(acc)
+    if m >= n:
+        return x.axpy(s, _padded(acc, m))
+    return Fr.concat([x.axpy(s, acc[:m]), acc[m:]])

@@ -50,6 +50,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,8 @@ from py_arkworks_bls12381 import G1Point, Scalar
 
 from zkdl.errors import SetupError
 from zkdl.field.constants import MODULUS
-from zkdl.serialize import Reader, Writer
+from zkdl.serialize import Reader, SubgroupChecks, Writer
+from zkdl.serialize.subgroup import PendingPoints
 
 from .generators import N_MAX, PublicParams
 
@@ -126,7 +128,7 @@ class Commitment:
     """Row commitments ``C_0 … C_{2^a−1}`` and the layout. Equality compares the canonical bytes."""
 
     layout: Layout
-    rows: tuple[G1Point, ...]
+    rows: Sequence[G1Point]  # a tuple; a verifier's ``PendingPoints`` (decoded in helper processes) for one it read
 
     def write(self, w: Writer) -> None:
         """``u64 n_entries ‖ u8 log_rows ‖ u8 log_cols ‖ u64 2^a ‖ 2^a × 48-byte compressed points``."""
@@ -138,7 +140,9 @@ class Commitment:
     @classmethod
     def read(cls, r: Reader, *, max_log_size: int = MAX_LOG_SIZE) -> Commitment:
         """Read and validate (layout consistent with the padding rule, row count, every point canonical, on
-        the curve and in the prime-order subgroup; the identity is a legal row commitment)."""
+        the curve and in the prime-order subgroup; the identity is a legal row commitment). With a reader that
+        defers subgroup checks the rows are decompressed and checked in its collector's helpers
+        (``Reader.read_g1s_deferred``: the rows are then a ``PendingPoints``, resolved when first used)."""
         pos = r.offset
         n_entries = r.read_u64()
         a = r.read_u8()
@@ -147,18 +151,29 @@ class Commitment:
             raise r.error(f"implausible commitment layout: {n_entries} entries, 2^{a} × 2^{b}", pos)
         if (n_entries - 1).bit_length() != a + b:
             raise r.error(f"{n_entries} entries do not pad to 2^{a + b} = 2^{a} × 2^{b}", pos)
-        rows = r.read_g1s(allow_identity=True, count=1 << a)
-        return cls(Layout(n_entries, a, b), tuple(rows))
+        rows = r.read_g1s_deferred(allow_identity=True, count=1 << a)
+        com = cls(Layout(n_entries, a, b), rows if isinstance(rows, PendingPoints) else tuple(rows))
+        com.__dict__["_encoded"] = r.bytes_since(pos)  # canonical: every field was checked, no point re-encoded
+        return com
 
     def to_bytes(self) -> bytes:
+        """The canonical encoding (:meth:`write`), computed once per commitment: a verifier needs it several times
+        (statement digest, each opening's first challenge), and a point the prover computed compresses with a field
+        inversion."""
+        return self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
         w = Writer()
         self.write(w)
         return w.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Commitment:
-        """Parse a standalone encoding; raises :class:`ProofFormatError` on any malformed input."""
-        with Reader(data, name="commitment") as r:
+    def from_bytes(cls, data: bytes, *, subgroup: SubgroupChecks | None = None) -> Commitment:
+        """Parse a standalone encoding; raises :class:`ProofFormatError` on any malformed input. With ``subgroup``
+        the rows' decompression and prime-order-subgroup checks are deferred to that collector
+        (``Reader.read_g1s_deferred``): the owner must call its ``finish`` before trusting the commitment."""
+        with Reader(data, name="commitment", subgroup=subgroup) as r:
             return cls.read(r)
 
     def __eq__(self, other: object) -> bool:

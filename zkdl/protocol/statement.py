@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from ..commit.pedersen import Commitment, Layout
 from ..errors import ProofFormatError, StatementFormatError, StatementMismatch, ZkdlError
 from ..quant.fixedpoint import FixedPointParams
+from ..serialize import SubgroupChecks
 from .shapes import Shapes, pow2
 
 STATEMENT_VERSION = 1
@@ -228,8 +229,13 @@ class Statement:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, d: dict) -> Statement:
-        """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`."""
+    def from_dict(cls, d: dict, *, subgroup: SubgroupChecks | None = None) -> Statement:
+        """Parse the one schema (module docstring) strictly; raises :class:`StatementFormatError`.
+
+        ``subgroup`` (a verifier only): the commitments' encodings are checked here and their points'
+        decompression and prime-order-subgroup checks deferred to that collector, which rejects a point off the
+        curve or off the subgroup with a :class:`StatementFormatError`; until its ``finish`` passed, the statement
+        must not be trusted. Without it every point is fully checked here."""
         _need(isinstance(d, dict), "the statement must be a JSON object")
         keys = set(d)
         allowed = set(STATEMENT_KEYS) | set(OPTIONAL_STATEMENT_KEYS)
@@ -285,10 +291,10 @@ class Statement:
             "commitments must be an object of name → lowercase hex",
         )
         try:
-            coms = {k: Commitment.from_bytes(bytes.fromhex(v)) for k, v in c.items()}
+            coms = {k: _commitment(v, subgroup, "a commitment") for k, v in c.items()}
         except ProofFormatError as exc:
             raise StatementFormatError(f"malformed statement: a commitment does not decode: {exc}") from exc
-        test_split = _parse_test_split(d[TEST_SPLIT_KEY]) if TEST_SPLIT_KEY in d else None
+        test_split = _parse_test_split(d[TEST_SPLIT_KEY], subgroup) if TEST_SPLIT_KEY in d else None
         try:
             return cls(
                 test_split=test_split,
@@ -309,8 +315,9 @@ class Statement:
             raise StatementFormatError(f"malformed statement: {exc}") from exc
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Statement:
-        """Parse ``statement.json`` (duplicate keys, NaN/Infinity and non-UTF-8 text are rejected)."""
+    def from_json(cls, text: str | bytes, *, subgroup: SubgroupChecks | None = None) -> Statement:
+        """Parse ``statement.json`` (duplicate keys, NaN/Infinity and non-UTF-8 text are rejected); ``subgroup``:
+        as in :meth:`from_dict`."""
 
         def no_constants(name):
             raise StatementFormatError(f"malformed statement: {name} is not JSON")
@@ -319,7 +326,17 @@ class Statement:
             d = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=no_constants)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise StatementFormatError(f"statement is not valid JSON: {exc}") from exc
-        return cls.from_dict(d)
+        return cls.from_dict(d, subgroup=subgroup)
+
+
+def _commitment(hex_text: str, subgroup: SubgroupChecks | None, what: str) -> Commitment:
+    """A commitment of the statement; with ``subgroup``, its points' subgroup checks are deferred there and an
+    off-subgroup point is reported as a malformed statement (``what`` names the kind of commitment)."""
+    data = bytes.fromhex(hex_text)
+    if subgroup is None:
+        return Commitment.from_bytes(data)
+    with subgroup.errors_as(lambda exc: StatementFormatError(f"malformed statement: {what} does not decode: {exc}")):
+        return Commitment.from_bytes(data, subgroup=subgroup)
 
 
 def _fixed_point_params(p: FixedPointParams | dict) -> FixedPointParams:
@@ -338,7 +355,7 @@ def _fixed_point_params(p: FixedPointParams | dict) -> FixedPointParams:
     return fp
 
 
-def _parse_test_split(ts) -> dict:
+def _parse_test_split(ts, subgroup: SubgroupChecks | None = None) -> dict:
     _need(
         isinstance(ts, dict) and set(ts) == {"n_rows", "X", "Y"},
         "test_split must be an object with exactly n_rows, X and Y",
@@ -346,7 +363,7 @@ def _parse_test_split(ts) -> dict:
     _need(is_json_int(ts["n_rows"]) and ts["n_rows"] >= 1, "test_split.n_rows must be an integer ≥ 1")
     _need(all(_lower_hex(ts[k]) and ts[k] for k in ("X", "Y")), "test_split.X and .Y must be lowercase hex")
     try:
-        return {"n_rows": ts["n_rows"], **{k: Commitment.from_bytes(bytes.fromhex(ts[k])) for k in ("X", "Y")}}
+        return {"n_rows": ts["n_rows"], **{k: _commitment(ts[k], subgroup, "a test split commitment") for k in "XY"}}
     except ProofFormatError as exc:
         raise StatementFormatError(f"malformed statement: a test split commitment does not decode: {exc}") from exc
 

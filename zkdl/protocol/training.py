@@ -266,7 +266,12 @@ def prove(
 
 
 def verify(
-    params: PublicParams, statement: Statement, proof: bytes, *, channel_factory: Callable | None = None
+    params: PublicParams,
+    statement: Statement,
+    proof: bytes,
+    *,
+    channel_factory: Callable | None = None,
+    subgroup: SubgroupChecks | None = None,
 ) -> dict[str, float]:
     """Verify a training proof against a statement. Raises ``ProofFormatError`` (malformed proof),
     ``StatementMismatch`` (made for another statement) or ``VerificationError`` (a failed check).
@@ -278,14 +283,20 @@ def verify(
     (:class:`~zkdl.serialize.SubgroupChecks`) and every group equation of a zero-knowledge proof is checked in
     one final MSM (:class:`~zkdl.commit.batch.MsmBatch`); the proof is accepted only once both passed. On a
     rejection the reported cause is, in this order: a point outside the subgroup (``ProofFormatError``), the
-    first false deferred group equation, then the error that stopped verification."""
+    first false deferred group equation, then the error that stopped verification.
+
+    ``subgroup``: the collector holding the deferred subgroup checks of ``statement``'s points (a statement parsed
+    with ``Statement.from_json(..., subgroup=...)``, as :func:`zkdl.api.verify` does); the proof's points join it
+    and every check must pass before this returns. Its owner closes it."""
     t0 = time.perf_counter()
     statement.check_commitments()
     _check_parameters(statement)
     generators_needed(statement)
     if statement.generators_digest != params.digest.hex():
         raise StatementMismatch("the statement was made with other public parameters (generator digest differs)")
-    run_verifier(lambda subgroup, chans: _verify_proof(params, statement, proof, subgroup, channel_factory, chans))
+    run_verifier(
+        lambda checks, chans: _verify_proof(params, statement, proof, checks, channel_factory, chans), subgroup
+    )
     return {"verify": time.perf_counter() - t0}
 
 

@@ -216,21 +216,32 @@ class ZkVerifierChannel(VerifierChannel):
         self.batch.verify()
 
 
-def run_verifier(body: Callable[[SubgroupChecks, list], None]) -> None:
+def run_verifier(body: Callable[[SubgroupChecks, list], None], subgroup: SubgroupChecks | None = None) -> None:
     """Run a verifier ``body(subgroup, channels)`` with its proof's points subgroup-checked in helper processes
     (:class:`~zkdl.serialize.SubgroupChecks`: ``body`` passes ``subgroup`` to its ``ContainerReader``) and return
     only once every check passed; ``body`` appends its verifier channel to ``channels``. On a rejection the cause
-    reported is, in this order: a point outside the subgroup (``ProofFormatError``), the first false group equation
-    deferred to the channel's :class:`~zkdl.commit.batch.MsmBatch`, then the error that stopped ``body``. Training
-    and evaluation proofs are verified through this one function."""
+    reported is, in this order: a point outside the subgroup (``ProofFormatError``, or the error its collector was
+    told to raise, e.g. a statement's ``StatementFormatError``), the first false group equation deferred to the
+    channel's :class:`~zkdl.commit.batch.MsmBatch`, then the error that stopped ``body``. Training and evaluation
+    proofs are verified through this one function.
+
+    ``subgroup``: a collector that already holds deferred checks (the statement's points, parsed with
+    ``Statement.from_json(..., subgroup=...)``); its owner closes it. Without it, one is made here."""
+    if subgroup is not None:
+        _run_verifier(body, subgroup)
+        return
+    with SubgroupChecks() as own:
+        _run_verifier(body, own)
+
+
+def _run_verifier(body: Callable[[SubgroupChecks, list], None], subgroup: SubgroupChecks) -> None:
     channels: list = []
-    with SubgroupChecks() as subgroup:
-        try:
-            body(subgroup, channels)
-        except ZkdlError as err:
-            subgroup.finish()  # a point outside the subgroup is the first cause
-            batch = getattr(channels[0], "batch", None) if channels else None
-            if isinstance(err, VerificationError) and isinstance(batch, MsmBatch) and not batch.closed:
-                batch.diagnose()  # then the first false group equation met before this error
-            raise
-        subgroup.finish()
+    try:
+        body(subgroup, channels)
+    except ZkdlError as err:
+        subgroup.finish()  # a point outside the subgroup is the first cause
+        batch = getattr(channels[0], "batch", None) if channels else None
+        if isinstance(err, VerificationError) and isinstance(batch, MsmBatch) and not batch.closed:
+            batch.diagnose()  # then the first false group equation met before this error
+        raise
+    subgroup.finish()

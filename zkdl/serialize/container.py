@@ -17,7 +17,7 @@ offset. Nothing is allocated from a length field before the length has been chec
 from __future__ import annotations
 
 import struct
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +34,7 @@ from zkdl.serialize.encoding import (
     fr_single_to_bytes,
     frs_from_bytes,
     frs_to_bytes,
+    g1_encoding_problem,
     g1_from_bytes,
     g1_from_bytes_deferred,
     g1_to_bytes,
@@ -212,6 +213,10 @@ class Reader:
         """A ProofFormatError located at ``pos`` (default: the current offset) of this payload."""
         return ProofFormatError(f"{self._where(pos)}: {msg}")
 
+    def bytes_since(self, pos: int) -> bytes:
+        """The bytes read from offset ``pos`` up to the current offset."""
+        return bytes(self._mv[pos : self._pos])
+
     def _take(self, n: int, what: str) -> memoryview:
         if n > self.remaining:
             raise self.error(f"truncated: {what} needs {n} bytes, only {self.remaining} left")
@@ -337,6 +342,39 @@ class Reader:
         for _ in range(n):
             out.append(self.read_g1(allow_identity=allow_identity))
         return out
+
+    def read_g1s_deferred(
+        self, *, allow_identity: bool, count: int | None = None, max_count: int | None = None
+    ) -> Sequence[G1Point]:
+        """Like :meth:`read_g1s`, for points the caller does not compute with until its final checks (the rows of
+        a commitment): with a ``subgroup`` collector their encodings are checked here (flags, x < p, the identity
+        rule) and their decompression and subgroup test run in its helpers; the :class:`PendingPoints` returned
+        waits for them when first used and raises the error of a point off the curve or off the subgroup at its
+        offset. Without a collector: :meth:`read_g1s`."""
+        if self._subgroup is None:
+            return self.read_g1s(allow_identity=allow_identity, count=count, max_count=max_count)
+        n = self._read_count(G1_BYTES, "G1 point", count, max_count)
+        compressed: list[bytes | None] = []
+        errors: list[Callable[[str], Exception] | None] = []
+        for _ in range(n):
+            pos = self._pos
+            raw = bytes(self._take(G1_BYTES, "G1 point"))
+            problem = g1_encoding_problem(raw)
+            if problem is None and raw[0] & 0x40 and not allow_identity:
+                problem = "identity point not allowed here"
+            if problem is not None:
+                raise self.error(f"invalid G1 point: {problem}", pos)
+            if raw[0] & 0x40:  # the canonical identity
+                compressed.append(None)
+                errors.append(None)
+            else:
+                compressed.append(raw)
+                errors.append(self._point_error(pos))
+        return self._subgroup.decode_later(compressed, errors)
+
+    def _point_error(self, pos: int) -> Callable[[str], Exception]:
+        """The rejection of the point at ``pos``, for a reason found later (off the curve, off the subgroup)."""
+        return lambda reason: self.error(f"invalid G1 point: {reason}", pos)
 
 
 # ============================================================ container

@@ -191,11 +191,12 @@ def g1_from_bytes(b: bytes | memoryview, *, allow_identity: bool) -> G1Point:
         return point
     # diagnose (failure path only): does the unchecked decoding find a curve point for this x?
     if _ark_decode(G1Point.from_compressed_bytes_unchecked, b) is None:
-        raise ValueError("x is not the coordinate of a point on the curve (not on the curve)")
+        raise ValueError(NOT_ON_CURVE)
     raise ValueError(NOT_IN_SUBGROUP)
 
 
 NOT_IN_SUBGROUP = "point on the curve but not in the prime-order subgroup"
+NOT_ON_CURVE = "x is not the coordinate of a point on the curve (not on the curve)"
 
 
 def g1_from_bytes_deferred(b: bytes | memoryview, *, allow_identity: bool) -> tuple[G1Point, bool]:
@@ -212,7 +213,7 @@ def g1_from_bytes_deferred(b: bytes | memoryview, *, allow_identity: bool) -> tu
         return G1Point.identity(), False
     point = _ark_decode(G1Point.from_compressed_bytes_unchecked, b)
     if point is None:
-        raise ValueError("x is not the coordinate of a point on the curve (not on the curve)")
+        raise ValueError(NOT_ON_CURVE)
     return point, True
 
 
@@ -261,4 +262,5 @@ __all__ = [
     "g1_from_bytes_deferred",
     "g1s_from_bytes",
     "NOT_IN_SUBGROUP",
+    "NOT_ON_CURVE",
 ]
