@@ -32,6 +32,9 @@ _R2 = int_to_limbs(MONT_R2)
 R2_0, R2_1, R2_2, R2_3 = (np.uint64(v) for v in _R2)
 _ONE = int_to_limbs(MONT_R)
 ONE0, ONE1, ONE2, ONE3 = (np.uint64(v) for v in _ONE)
+# R·2^64 mod r: one Montgomery step of v·(R·2^64) gives v·R, the Montgomery form of a 64-bit v (_small_to_mont)
+_RW = int_to_limbs(MONT_R * (1 << 64) % MODULUS)
+RW0, RW1, RW2, RW3 = (np.uint64(v) for v in _RW)
 U0 = np.uint64(0)
 U1 = np.uint64(1)
 # r - 2 as limbs, the Fermat inversion exponent
@@ -183,6 +186,14 @@ def fr_mul(a0, a1, a2, a3, b0, b1, b2, b3):
     t0, t1, t2, t3 = _mont_step(b1, a0, a1, a2, a3, t0, t1, t2, t3)
     t0, t1, t2, t3 = _mont_step(b2, a0, a1, a2, a3, t0, t1, t2, t3)
     t0, t1, t2, t3 = _mont_step(b3, a0, a1, a2, a3, t0, t1, t2, t3)
+    return _reduce_once(t0, t1, t2, t3)
+
+
+@njit(cache=True)
+def _small_to_mont(v):
+    """Montgomery form v·R mod r of an unsigned 64-bit v: one CIOS step (v·(R·2^64) + m·r)/2^64 < 2r, then one
+    conditional subtraction (a quarter of ``fr_mul(v, R²)``, the same value)."""
+    t0, t1, t2, t3 = _mont_step(v, RW0, RW1, RW2, RW3, U0, U0, U0, U0)
     return _reduce_once(t0, t1, t2, t3)
 
 
@@ -408,12 +419,12 @@ def from_int64(x, out):
     for i in prange(x.shape[0]):
         v = x[i]
         if v >= 0:
-            m0, m1, m2, m3 = fr_mul(np.uint64(v), U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
+            m0, m1, m2, m3 = _small_to_mont(np.uint64(v))
             out[i, 0], out[i, 1], out[i, 2], out[i, 3] = m0, m1, m2, m3
         else:
             # |v| as uint64 also works for v = -2^63
             mag = np.uint64(0) - np.uint64(v)
-            m0, m1, m2, m3 = fr_mul(mag, U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
+            m0, m1, m2, m3 = _small_to_mont(mag)
             out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_neg(m0, m1, m2, m3)
 
 
@@ -714,9 +725,9 @@ def leaves_from_small(x, tag, consts, out):
     for i in prange(x.shape[0]):
         v = x[i]
         if v >= 0:
-            m0, m1, m2, m3 = fr_mul(np.uint64(v), U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
+            m0, m1, m2, m3 = _small_to_mont(np.uint64(v))
         else:
-            m0, m1, m2, m3 = fr_mul(np.uint64(0) - np.uint64(v), U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
+            m0, m1, m2, m3 = _small_to_mont(np.uint64(0) - np.uint64(v))
             m0, m1, m2, m3 = fr_neg(m0, m1, m2, m3)
         t = tag[i]
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_sub(
