@@ -189,6 +189,19 @@ ZK_KERNEL fr_gkr_sums_kernel(const u64 *a, const u64 *b, const u64 *c, const u64
         for (int t = 0; t < 4; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
 }
 
+// The range check's layer sums with the batching coefficients in the tables; partial is (2, gridDim.x, 4 limbs).
+// unit != 0: Z = (c + s)(d + s) (a and b are not read), else Z = a*d + b*c.
+ZK_KERNEL fr_gkr_cross_sums_kernel(const u64 *a, const u64 *b, const u64 *c, const u64 *d, const u64 *e, FR_PARAM(s),
+                                   int unit, u64 *partial, long long h) {
+    ZK_SHARED fr_t sh[2 * ZK_RED_THREADS];
+    fr_t acc[2];
+    fr_gkr_cross_sums_thread(zk_tid(), zk_nthreads(), h, unit ? nullptr : a, b, c, d, e, FR_ARG(s), acc);
+    for (int t = 0; t < 2; t++) sh[t * ZK_RED_THREADS + threadIdx.x] = acc[t];
+    zk_block_reduce<ZK_RED_THREADS>(sh, 2, FrAdd());
+    if (threadIdx.x == 0)
+        for (int t = 0; t < 2; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
+}
+
 // The claim reduction's fold of f and g (in place) and the next round's sums; partial is (3, gridDim.x, 4 limbs).
 ZK_KERNEL fr_fold2_roundsum_kernel(u64 *f, u64 *g, FR_PARAM(c), u64 *partial, long long q, long long h) {
     ZK_SHARED fr_t sh[3 * ZK_RED_THREADS];

@@ -31,6 +31,11 @@ class FusedKernels(ABC):
         tables (p_lo, p_hi, q_lo, q_hi), or X = q_lo + q_hi of tables (q_lo, q_hi); tables of 2·len(e)."""
 
     @abstractmethod
+    def gkr_cross_sums(self, tables: list[Array], e: Array, s: np.ndarray) -> np.ndarray:
+        """(2, 4) limbs of Σ e·Z(0), Σ e·Z(∞) (∞: the t² coefficient) with Z = a·d + b·c for tables (a, b, c, d),
+        or Z = (c + s)·(d + s) for tables (c, d) and the scalar s; tables of 2·len(e)."""
+
+    @abstractmethod
     def fold_many_inplace(self, tables: list[Array], c: np.ndarray) -> list[Array]:
         """Fold every table in place (their upper halves become scratch); returns the folded halves."""
 

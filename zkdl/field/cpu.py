@@ -188,6 +188,22 @@ class CpuBackend(Backend, FusedKernels):
             raise ValueError(f"gkr_sums takes 2 or 4 tables, got {len(tabs)}")
         return K.reduce_parts(part)
 
+    def gkr_cross_sums(self, tables, e, s):
+        """(2, 4) limbs of Σ e·Z(0), Σ e·Z(∞) with Z = a·d + b·c for tables (a, b, c, d), or Z = (c + s)·(d + s)
+        for tables (c, d) and the scalar s; every table has 2·len(e) entries."""
+        n = tables[0].shape[0]
+        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
+            raise ValueError("gkr_cross_sums: tables of 2·len(e) entries needed")
+        tabs = [_c(t) for t in tables]
+        small = n < K.SERIAL_BELOW
+        if len(tabs) == 4:
+            part = (K.gkr_cross_sums4_s if small else K.gkr_cross_sums4)(*tabs, _c(e))
+        elif len(tabs) == 2:
+            part = (K.gkr_cross_sums2_s if small else K.gkr_cross_sums2)(*tabs, _c(e), _c(s))
+        else:
+            raise ValueError(f"gkr_cross_sums takes 2 or 4 tables, got {len(tabs)}")
+        return K.reduce_parts(part)
+
     def fold_many_inplace(self, tables, c):
         """Fold every table (contiguous, one even length) in place; returns the folded views ``t[:h]``.
         The tables' upper halves are left as scratch: only for tables the caller owns."""

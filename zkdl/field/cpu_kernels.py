@@ -695,6 +695,75 @@ def gkr_sums2(c, d, e):
 
 
 @njit(parallel=True, cache=True)
+def gkr_cross_sums4(a, b, c, d, e):
+    """Z = a·d + b·c (2h entries each, e of h): per-chunk (chunks, 2, 4) partials of Σ e·Z(0) and Σ e·Z(∞) (∞:
+    the t² coefficient). Six multiplications per pair: the range check's layer tables with the batching
+    coefficient folded into the p tables (``_FusedLayerEngine``)."""
+    h = a.shape[0] // 2
+    nchunks = (h + _CHUNK - 1) // _CHUNK
+    part = np.zeros((max(nchunks, 1), 2, 4), dtype=np.uint64)
+    for k in prange(nchunks):
+        z00, z01, z02, z03 = U0, U0, U0, U0
+        zi0, zi1, zi2, zi3 = U0, U0, U0, U0
+        for i in range(k * _CHUNK, min(h, (k + 1) * _CHUNK)):
+            j = i + h
+            e0, e1, e2, e3 = e[i, 0], e[i, 1], e[i, 2], e[i, 3]
+            a0, a1, a2, a3 = a[i, 0], a[i, 1], a[i, 2], a[i, 3]
+            b0, b1, b2, b3 = b[i, 0], b[i, 1], b[i, 2], b[i, 3]
+            c0, c1, c2, c3 = c[i, 0], c[i, 1], c[i, 2], c[i, 3]
+            d0, d1, d2, d3 = d[i, 0], d[i, 1], d[i, 2], d[i, 3]
+            m0, m1, m2, m3 = fr_mul(a0, a1, a2, a3, d0, d1, d2, d3)
+            n0, n1, n2, n3 = fr_mul(b0, b1, b2, b3, c0, c1, c2, c3)
+            m0, m1, m2, m3 = fr_add(m0, m1, m2, m3, n0, n1, n2, n3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            z00, z01, z02, z03 = fr_add(z00, z01, z02, z03, m0, m1, m2, m3)
+            a0, a1, a2, a3 = fr_sub(a[j, 0], a[j, 1], a[j, 2], a[j, 3], a0, a1, a2, a3)
+            b0, b1, b2, b3 = fr_sub(b[j, 0], b[j, 1], b[j, 2], b[j, 3], b0, b1, b2, b3)
+            c0, c1, c2, c3 = fr_sub(c[j, 0], c[j, 1], c[j, 2], c[j, 3], c0, c1, c2, c3)
+            d0, d1, d2, d3 = fr_sub(d[j, 0], d[j, 1], d[j, 2], d[j, 3], d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(a0, a1, a2, a3, d0, d1, d2, d3)
+            n0, n1, n2, n3 = fr_mul(b0, b1, b2, b3, c0, c1, c2, c3)
+            m0, m1, m2, m3 = fr_add(m0, m1, m2, m3, n0, n1, n2, n3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            zi0, zi1, zi2, zi3 = fr_add(zi0, zi1, zi2, zi3, m0, m1, m2, m3)
+        part[k, 0, 0], part[k, 0, 1], part[k, 0, 2], part[k, 0, 3] = z00, z01, z02, z03
+        part[k, 1, 0], part[k, 1, 1], part[k, 1, 2], part[k, 1, 3] = zi0, zi1, zi2, zi3
+    return part
+
+
+@njit(parallel=True, cache=True)
+def gkr_cross_sums2(c, d, e, s):
+    """Z = (c + s)·(d + s) for a scalar s (c, d of 2h entries, e of h): per-chunk (chunks, 2, 4) partials of
+    Σ e·Z(0) and Σ e·Z(∞). Four multiplications per pair: a p = 1 tree's leaf halves, with
+    a·(c + d) + b·c·d = b·((c + s)(d + s) − s²) for s = a/b (``_FusedLayerEngine``)."""
+    h = c.shape[0] // 2
+    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
+    nchunks = (h + _CHUNK - 1) // _CHUNK
+    part = np.zeros((max(nchunks, 1), 2, 4), dtype=np.uint64)
+    for k in prange(nchunks):
+        z00, z01, z02, z03 = U0, U0, U0, U0
+        zi0, zi1, zi2, zi3 = U0, U0, U0, U0
+        for i in range(k * _CHUNK, min(h, (k + 1) * _CHUNK)):
+            j = i + h
+            e0, e1, e2, e3 = e[i, 0], e[i, 1], e[i, 2], e[i, 3]
+            c0, c1, c2, c3 = c[i, 0], c[i, 1], c[i, 2], c[i, 3]
+            d0, d1, d2, d3 = d[i, 0], d[i, 1], d[i, 2], d[i, 3]
+            m0, m1, m2, m3 = fr_add(c0, c1, c2, c3, s0, s1, s2, s3)
+            n0, n1, n2, n3 = fr_add(d0, d1, d2, d3, s0, s1, s2, s3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, n0, n1, n2, n3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            z00, z01, z02, z03 = fr_add(z00, z01, z02, z03, m0, m1, m2, m3)
+            c0, c1, c2, c3 = fr_sub(c[j, 0], c[j, 1], c[j, 2], c[j, 3], c0, c1, c2, c3)
+            d0, d1, d2, d3 = fr_sub(d[j, 0], d[j, 1], d[j, 2], d[j, 3], d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(c0, c1, c2, c3, d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            zi0, zi1, zi2, zi3 = fr_add(zi0, zi1, zi2, zi3, m0, m1, m2, m3)
+        part[k, 0, 0], part[k, 0, 1], part[k, 0, 2], part[k, 0, 3] = z00, z01, z02, z03
+        part[k, 1, 0], part[k, 1, 1], part[k, 1, 2], part[k, 1, 3] = zi0, zi1, zi2, zi3
+    return part
+
+
+@njit(parallel=True, cache=True)
 def fold_many_inplace(tabs, c):
     """In place: t[i] += c·(t[i + h] − t[i]) for i < h = len/2, for every table of ``tabs`` (race-free: index i
     reads i and i + h and writes only i); the folded tables are then ``t[:h]``."""
@@ -843,6 +912,8 @@ round_sums_2_s = njit(cache=True)(round_sums_2.py_func)
 round_sums_3_s = njit(cache=True)(round_sums_3.py_func)
 gkr_sums4_s = njit(cache=True)(gkr_sums4.py_func)
 gkr_sums2_s = njit(cache=True)(gkr_sums2.py_func)
+gkr_cross_sums4_s = njit(cache=True)(gkr_cross_sums4.py_func)
+gkr_cross_sums2_s = njit(cache=True)(gkr_cross_sums2.py_func)
 fold_many_inplace_s = njit(cache=True)(fold_many_inplace.py_func)
 halve_sum_inplace_s = njit(cache=True)(halve_sum_inplace.py_func)
 fold2_round_sums_s = njit(cache=True)(fold2_round_sums.py_func)

@@ -341,6 +341,23 @@ class GpuBackend(Backend, FusedKernels):
         self._k("fr_gkr_sums_kernel")((grid,), (_RED,), (a, b, c, d, self._c(e), np.int32(unit), part, np.int64(h)))
         return self._reduce_partials(part, 4, grid)
 
+    def gkr_cross_sums(self, tables, e, s):
+        n = tables[0].shape[0]
+        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
+            raise ValueError("gkr_cross_sums: tables of 2·len(e) entries needed")
+        if len(tables) not in (2, 4):
+            raise ValueError(f"gkr_cross_sums takes 2 or 4 tables, got {len(tables)}")
+        tabs = [self._c(t) for t in tables]
+        unit = len(tabs) == 2
+        a, b, c, d = (tabs[0], tabs[0], *tabs) if unit else tabs  # a, b are not read for the unit form
+        sv = self._scalar(s) if unit else (np.uint64(0),) * 4
+        h = n // 2
+        grid = self._red_grid(h)
+        part = self.cp.empty((2 * grid, 4), dtype=self.cp.uint64)
+        args = (a, b, c, d, self._c(e), *sv, np.int32(unit), part, np.int64(h))
+        self._k("fr_gkr_cross_sums_kernel")((grid,), (_RED,), args)
+        return self._reduce_partials(part, 2, grid)
+
     @staticmethod
     def _check_inplace(tables, what: str) -> None:
         for t in tables:
