@@ -103,7 +103,6 @@ class RangeLayout:
         self.n = max(_ceil_log2(offset), int(min_log), MIN_TENSOR_LOG)
         self.size = 1 << self.n
         self._by_name = {s.name: s for s in segs}
-        self._tags: np.ndarray | None = None
 
     def __repr__(self) -> str:
         segs = ", ".join(f"{s.name}:2^{s.log_size}x{s.bits}b@{s.offset}" for s in self.segments)
@@ -148,15 +147,11 @@ class RangeLayout:
         return out
 
     def tags(self) -> np.ndarray:
-        """The public tag vector (int64, 2^n entries): the bit width of each entry's segment, 0 in the tail.
-        Built once per layout and shared: read-only."""
-        if self._tags is None:
-            t = np.zeros(self.size, dtype=np.int64)
-            for s in self.segments:
-                t[s.offset : s.offset + (1 << s.log_size)] = s.bits
-            t.setflags(write=False)
-            self._tags = t
-        return self._tags
+        """The public tag vector (int64, 2^n entries): the bit width of each entry's segment, 0 in the tail."""
+        t = np.zeros(self.size, dtype=np.int64)
+        for s in self.segments:
+            t[s.offset : s.offset + (1 << s.log_size)] = s.bits
+        return t
 
     def _seg_prefix(self, s: Segment, point: Sequence[int]) -> int:
         """Π over the leading n − log_size variables of eq(offset bits, point): the segment's indicator MLE."""
