@@ -176,6 +176,12 @@ ZK_KERNEL fr_leaves_from_small_kernel(const long long *x, const long long *tag, 
     if (i < n) fr_leaves_from_small_at(i, x, tag, consts, out);
 }
 
+ZK_KERNEL fr_unit_layer_from_small_kernel(const long long *x, const long long *tag, const u64 *consts, u64 *pout,
+                                          u64 *qout, long long h) {
+    long long i = zk_tid();
+    if (i < h) fr_unit_layer_from_small_at(i, h, x, tag, consts, pout, qout);
+}
+
 // Eq-factored GKR layer sums; partial is (4, gridDim.x, 4 limbs) as in fr_roundsum_kernel. unit != 0: the
 // two-table form (tables c, d; a and b are not read).
 ZK_KERNEL fr_gkr_sums_kernel(const u64 *a, const u64 *b, const u64 *c, const u64 *d, const u64 *e, int unit,

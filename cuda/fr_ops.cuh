@@ -234,3 +234,13 @@ ZK_HD void fr_leaves_from_small_at(long long i, const long long *x, const long l
                                    u64 *out) {
     fr_store(out, i, fr_sub(fr_load(consts, tag[i]), fr_from_int64(x[i])));
 }
+
+// The layer above those leaves (p = 1) without storing them: pout[i] = l[i] + l[i + h], qout[i] = l[i]*l[i + h]
+// with l[i] = consts[tag[i]] - x[i].
+ZK_HD void fr_unit_layer_from_small_at(long long i, long long h, const long long *x, const long long *tag,
+                                       const u64 *consts, u64 *pout, u64 *qout) {
+    fr_t lo = fr_sub(fr_load(consts, tag[i]), fr_from_int64(x[i]));
+    fr_t hi = fr_sub(fr_load(consts, tag[i + h]), fr_from_int64(x[i + h]));
+    fr_store(pout, i, fr_add(lo, hi));
+    fr_store(qout, i, fr_mul(lo, hi));
+}

@@ -282,8 +282,8 @@ def test_fr_vectors_and_sumcheck_proofs_are_byte_identical(env):
 @pytest.mark.parametrize("n", [4, 64, 1024])
 def test_fused_kernels_match_cpu(env, n, monkeypatch):
     """The GPU twins of the CPU backend's FusedKernels (GKR layer sums, plain and with the coefficients in the
-    tables, in-place folds, the claim reduction's fold + round sums, in-place axpy, range-check leaves) give the
-    CPU's limbs."""
+    tables, in-place folds, the claim reduction's fold + round sums, in-place axpy, range-check leaves and the
+    layer above them) give the CPU's limbs."""
     be = env[0]
     assert be.fused() is be and CPU.fused() is CPU
     if n == 1024:
@@ -316,6 +316,8 @@ def test_fused_kernels_match_cpu(env, n, monkeypatch):
     tag = RNG.integers(0, 5, size=n, dtype=np.int64)
     consts = rand_mont(5)
     assert same(env, be.leaves_from_small(x, tag, consts), CPU.leaves_from_small(x, tag, consts))
+    got, want = be.unit_layer_from_small(x, tag, consts), CPU.unit_layer_from_small(x, tag, consts)
+    assert same(env, got[0], want[0]) and same(env, got[1], want[1])
     with pytest.raises(ValueError):
         be.leaves_from_small(x, tag + 5, consts)
     with pytest.raises(ValueError):

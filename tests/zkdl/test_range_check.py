@@ -420,6 +420,27 @@ def test_fused_layer_kernels_give_the_generic_proof(segs):
     assert fast == slow
 
 
+@pytest.mark.parametrize("n", [16, 1 << 13])  # the serial twin and the parallel kernel
+def test_unit_layer_from_small_is_the_layer_above_the_leaves(n):
+    """The value tree's layer n − 1 straight from L and the tags equals the unit fraction layer of the stored
+    leaves (negative and extreme int64 values included)."""
+    from zkdl.field import get_backend
+
+    be = get_backend("cpu")
+    rng = np.random.default_rng(n)
+    x = rng.integers(-(2**40), 2**40, size=n, dtype=np.int64)
+    x[:3] = [-(2**63), 2**63 - 1, 0]
+    tag = rng.integers(0, rc.MAX_BITS + 1, size=n, dtype=np.int64)
+    consts = rc._leaf_consts(123456789, 987654321)
+    p, q = be.unit_layer_from_small(x, tag, consts)
+    want = be.fraction_layer(None, be.leaves_from_small(x, tag, consts))
+    assert np.array_equal(p, want[0]) and np.array_equal(q, want[1])
+    with pytest.raises(ValueError):
+        be.unit_layer_from_small(x, tag + rc.MAX_BITS + 1, consts)
+    with pytest.raises(ValueError):
+        be.unit_layer_from_small(x[:-1], tag[:-1], consts)
+
+
 @pytest.mark.parametrize("lam", [0, 1, 12345, R - 2])
 @pytest.mark.parametrize("kinds", [(4, 2, 4), (2,), (4,)])
 @pytest.mark.parametrize("zero_at", [None, 0, 2])

@@ -62,6 +62,10 @@ class FusedKernels(ABC):
     def leaves_from_small(self, x: Any, tag: Any, consts: np.ndarray) -> Array:
         """consts[tag[i]] − x[i] for int64 values x and tags indexing the (k, 4) Montgomery rows consts."""
 
+    @abstractmethod
+    def unit_layer_from_small(self, x: Any, tag: Any, consts: np.ndarray) -> tuple[Array, Array]:
+        """``fraction_layer(None, leaves_from_small(x, tag, consts))`` in one pass (the leaves are not stored)."""
+
 
 class Backend(ABC):
     """Arithmetic on Montgomery-form Fr limb arrays."""

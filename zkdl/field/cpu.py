@@ -257,15 +257,31 @@ class CpuBackend(Backend, FusedKernels):
         (K.axpy_inplace_s if x.shape[0] < K.SERIAL_BELOW else K.axpy_inplace)(_c(s), _c(x), y)
         return y
 
-    def leaves_from_small(self, x, tag, consts):
-        """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""
+    @staticmethod
+    def _small_args(x, tag, consts, what: str):
         x = np.ascontiguousarray(x, dtype=np.int64).reshape(-1)
         tag = np.ascontiguousarray(tag, dtype=np.int64).reshape(-1)
         if x.shape != tag.shape or (tag.size and (tag.min() < 0 or tag.max() >= consts.shape[0])):
-            raise ValueError("leaves_from_small: tags must index consts, one per value")
+            raise ValueError(f"{what}: tags must index consts, one per value")
+        return x, tag, _c(consts)
+
+    def leaves_from_small(self, x, tag, consts):
+        """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""
+        x, tag, consts = self._small_args(x, tag, consts, "leaves_from_small")
         out = np.empty((x.shape[0], 4), dtype=np.uint64)
-        K.leaves_from_small(x, tag, _c(consts), out)
+        K.leaves_from_small(x, tag, consts, out)
         return out
+
+    def unit_layer_from_small(self, x, tag, consts):
+        """``fraction_layer(None, leaves_from_small(x, tag, consts))`` in one pass, the leaves not stored."""
+        x, tag, consts = self._small_args(x, tag, consts, "unit_layer_from_small")
+        n = x.shape[0]
+        if n < 2 or n % 2:
+            raise ValueError("unit_layer_from_small: an even number ≥ 2 of values needed")
+        pout = np.empty((n // 2, 4), dtype=np.uint64)
+        qout = np.empty((n // 2, 4), dtype=np.uint64)
+        (K.unit_layer_from_small_s if n < K.SERIAL_BELOW else K.unit_layer_from_small)(x, tag, consts, pout, qout)
+        return pout, qout
 
     def to_int64(self, a):
         out = np.empty(a.shape[0], dtype=np.int64)

@@ -788,20 +788,36 @@ def halve_sum_inplace(a):
         )
 
 
+@njit(cache=True)
+def _leaf(x, tag, consts, i):
+    """consts[tag[i]] − x[i] for the int64 x[i] (mapped as ``from_int64``)."""
+    v = x[i]
+    if v >= 0:
+        m0, m1, m2, m3 = _small_to_mont(np.uint64(v))
+    else:
+        m0, m1, m2, m3 = _small_to_mont(np.uint64(0) - np.uint64(v))
+        m0, m1, m2, m3 = fr_neg(m0, m1, m2, m3)
+    t = tag[i]
+    return fr_sub(consts[t, 0], consts[t, 1], consts[t, 2], consts[t, 3], m0, m1, m2, m3)
+
+
 @njit(parallel=True, cache=True)
 def leaves_from_small(x, tag, consts, out):
     """out[i] = consts[tag[i]] − x[i] for int64 x (mapped as ``from_int64``) and int64 row indices tag."""
     for i in prange(x.shape[0]):
-        v = x[i]
-        if v >= 0:
-            m0, m1, m2, m3 = _small_to_mont(np.uint64(v))
-        else:
-            m0, m1, m2, m3 = _small_to_mont(np.uint64(0) - np.uint64(v))
-            m0, m1, m2, m3 = fr_neg(m0, m1, m2, m3)
-        t = tag[i]
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_sub(
-            consts[t, 0], consts[t, 1], consts[t, 2], consts[t, 3], m0, m1, m2, m3
-        )
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _leaf(x, tag, consts, i)
+
+
+@njit(parallel=True, cache=True)
+def unit_layer_from_small(x, tag, consts, pout, qout):
+    """The layer above the leaves l[i] = consts[tag[i]] − x[i] (p = 1) without storing them: pout[i] = l[i] +
+    l[i + h], qout[i] = l[i]·l[i + h] (h = len(x)/2)."""
+    h = x.shape[0] // 2
+    for i in prange(h):
+        a0, a1, a2, a3 = _leaf(x, tag, consts, i)
+        b0, b1, b2, b3 = _leaf(x, tag, consts, i + h)
+        pout[i, 0], pout[i, 1], pout[i, 2], pout[i, 3] = fr_add(a0, a1, a2, a3, b0, b1, b2, b3)
+        qout[i, 0], qout[i, 1], qout[i, 2], qout[i, 3] = fr_mul(a0, a1, a2, a3, b0, b1, b2, b3)
 
 
 @njit(parallel=True, cache=True)
@@ -931,3 +947,4 @@ contract_mid_s = njit(cache=True)(contract_mid.py_func)
 axpy_inplace_s = njit(cache=True)(axpy_inplace.py_func)
 fraction_layer_s = njit(cache=True)(fraction_layer.py_func)
 unit_fraction_layer_s = njit(cache=True)(unit_fraction_layer.py_func)
+unit_layer_from_small_s = njit(cache=True)(unit_layer_from_small.py_func)

@@ -474,14 +474,18 @@ def _check_L_claims(layouts: RangeLayouts, claims: Sequence[Claim]) -> None:
             )
 
 
+def _leaf_consts(alpha: int, beta: int) -> np.ndarray:
+    """α − β·k for every tag k, as (17, 4) Montgomery limbs: leaf i is ``consts[tag_i] − L_i``."""
+    return np.stack([scalar_limbs(alpha - beta * k) for k in range(MAX_BITS + 1)])
+
+
 def _value_leaves(layout: RangeLayout, L: np.ndarray, alpha: int, beta: int, backend=None) -> Fr:
     """q_i = α − L_i − β·tag_i for all 2^n entries."""
     be = get_backend(backend)
     tags = layout.tags()
     fused = be.fused()
     if fused is not None:
-        consts = np.stack([scalar_limbs(alpha - beta * k) for k in range(MAX_BITS + 1)])
-        return Fr(fused.leaves_from_small(L, tags, consts), be)
+        return Fr(fused.leaves_from_small(L, tags, _leaf_consts(alpha, beta)), be)
     return alpha - Fr.from_int64(tags, be).axpy(beta, Fr.from_int64(L, be))
 
 
@@ -763,12 +767,14 @@ class _ValueTree:
         return _value_leaves(self.layout, self.L, self.alpha, self.beta)
 
     def _top(self) -> tuple[Fr, Fr]:
-        """Layer n − 1 from the leaves in one pass: p = q_lo + q_hi, q = q_lo·q_hi."""
-        q = self._leaves()
-        fused = q.backend.fused()
+        """Layer n − 1 from ``L`` in one pass, the leaves not stored: p = q_lo + q_hi, q = q_lo·q_hi."""
+        be = get_backend(None)
+        fused = be.fused()
         if fused is not None:
-            p1, q1 = fused.fraction_layer(None, q.limbs)
-            return Fr(p1, q.backend), Fr(q1, q.backend)
+            consts = _leaf_consts(self.alpha, self.beta)
+            p1, q1 = fused.unit_layer_from_small(self.L, self.layout.tags(), consts)
+            return Fr(p1, be), Fr(q1, be)
+        q = self._leaves()
         h = len(q) // 2
         return q[:h] + q[h:], q[:h] * q[h:]
 
