@@ -15,6 +15,8 @@ chunks with ``prange``. Reductions (sum, inner product) use one partial result p
 
 from __future__ import annotations
 
+import types as _pytypes
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -918,33 +920,47 @@ def axpy_inplace(s, x, y):
 # ---------------------------------------------------------------------------------------------------------
 SERIAL_BELOW = 1 << 12
 
-vec_add_s = njit(cache=True)(vec_add.py_func)
-vec_sub_s = njit(cache=True)(vec_sub.py_func)
-vec_mul_s = njit(cache=True)(vec_mul.py_func)
-vec_fold_s = njit(cache=True)(vec_fold.py_func)
-eq_step_hi_s = njit(cache=True)(eq_step_hi.py_func)
-round_sums_1_s = njit(cache=True)(round_sums_1.py_func)
-round_sums_2_s = njit(cache=True)(round_sums_2.py_func)
-round_sums_3_s = njit(cache=True)(round_sums_3.py_func)
-gkr_sums4_s = njit(cache=True)(gkr_sums4.py_func)
-gkr_sums2_s = njit(cache=True)(gkr_sums2.py_func)
-gkr_cross_sums4_s = njit(cache=True)(gkr_cross_sums4.py_func)
-gkr_cross_sums2_s = njit(cache=True)(gkr_cross_sums2.py_func)
-fold_many_inplace_s = njit(cache=True)(fold_many_inplace.py_func)
-halve_sum_inplace_s = njit(cache=True)(halve_sum_inplace.py_func)
-fold2_round_sums_s = njit(cache=True)(fold2_round_sums.py_func)
-vec_neg_s = njit(cache=True)(vec_neg.py_func)
-vec_add_scalar_s = njit(cache=True)(vec_add_scalar.py_func)
-vec_mul_scalar_s = njit(cache=True)(vec_mul_scalar.py_func)
-vec_axpy_s = njit(cache=True)(vec_axpy.py_func)
-vec_fold_pair_s = njit(cache=True)(vec_fold_pair.py_func)
-vec_sum_s = njit(cache=True)(vec_sum.py_func)
-vec_inner_s = njit(cache=True)(vec_inner.py_func)
-to_mont_s = njit(cache=True)(to_mont.py_func)
-from_mont_s = njit(cache=True)(from_mont.py_func)
-from_int64_s = njit(cache=True)(from_int64.py_func)
-contract_mid_s = njit(cache=True)(contract_mid.py_func)
-axpy_inplace_s = njit(cache=True)(axpy_inplace.py_func)
-fraction_layer_s = njit(cache=True)(fraction_layer.py_func)
-unit_fraction_layer_s = njit(cache=True)(unit_fraction_layer.py_func)
-unit_layer_from_small_s = njit(cache=True)(unit_layer_from_small.py_func)
+
+def _serial_twin(kernel):
+    """A serial (not parallel) build of a parallel kernel, under its own name ``<name>_s``. numba's disk cache
+    keys a function by module, qualified name and first line, not by the ``parallel`` flag: a twin built from the
+    same function object shares the parallel kernel's cache entry, and whichever of the two compiled first (in
+    a fresh checkout: usually the serial one, on small inputs) then runs for both."""
+    f = kernel.py_func
+    g = _pytypes.FunctionType(f.__code__, f.__globals__, f.__name__ + "_s", f.__defaults__, f.__closure__)
+    g.__qualname__ = f.__qualname__ + "_s"
+    g.__module__ = f.__module__
+    g.__doc__ = f.__doc__
+    return njit(cache=True)(g)
+
+
+vec_add_s = _serial_twin(vec_add)
+vec_sub_s = _serial_twin(vec_sub)
+vec_mul_s = _serial_twin(vec_mul)
+vec_fold_s = _serial_twin(vec_fold)
+eq_step_hi_s = _serial_twin(eq_step_hi)
+round_sums_1_s = _serial_twin(round_sums_1)
+round_sums_2_s = _serial_twin(round_sums_2)
+round_sums_3_s = _serial_twin(round_sums_3)
+gkr_sums4_s = _serial_twin(gkr_sums4)
+gkr_sums2_s = _serial_twin(gkr_sums2)
+gkr_cross_sums4_s = _serial_twin(gkr_cross_sums4)
+gkr_cross_sums2_s = _serial_twin(gkr_cross_sums2)
+fold_many_inplace_s = _serial_twin(fold_many_inplace)
+halve_sum_inplace_s = _serial_twin(halve_sum_inplace)
+fold2_round_sums_s = _serial_twin(fold2_round_sums)
+vec_neg_s = _serial_twin(vec_neg)
+vec_add_scalar_s = _serial_twin(vec_add_scalar)
+vec_mul_scalar_s = _serial_twin(vec_mul_scalar)
+vec_axpy_s = _serial_twin(vec_axpy)
+vec_fold_pair_s = _serial_twin(vec_fold_pair)
+vec_sum_s = _serial_twin(vec_sum)
+vec_inner_s = _serial_twin(vec_inner)
+to_mont_s = _serial_twin(to_mont)
+from_mont_s = _serial_twin(from_mont)
+from_int64_s = _serial_twin(from_int64)
+contract_mid_s = _serial_twin(contract_mid)
+axpy_inplace_s = _serial_twin(axpy_inplace)
+fraction_layer_s = _serial_twin(fraction_layer)
+unit_fraction_layer_s = _serial_twin(unit_fraction_layer)
+unit_layer_from_small_s = _serial_twin(unit_layer_from_small)
