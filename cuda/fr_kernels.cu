@@ -176,6 +176,12 @@ ZK_KERNEL fr_leaves_from_small_kernel(const long long *x, const long long *tag, 
     if (i < n) fr_leaves_from_small_at(i, x, tag, consts, out);
 }
 
+ZK_KERNEL fr_unit_layer_from_small_kernel(const long long *x, const long long *tag, const u64 *consts, u64 *pout,
+                                          u64 *qout, long long h) {
+    long long i = zk_tid();
+    if (i < h) fr_unit_layer_from_small_at(i, h, x, tag, consts, pout, qout);
+}
+
 // Eq-factored GKR layer sums; partial is (4, gridDim.x, 4 limbs) as in fr_roundsum_kernel. unit != 0: the
 // two-table form (tables c, d; a and b are not read).
 ZK_KERNEL fr_gkr_sums_kernel(const u64 *a, const u64 *b, const u64 *c, const u64 *d, const u64 *e, int unit,
@@ -187,6 +193,19 @@ ZK_KERNEL fr_gkr_sums_kernel(const u64 *a, const u64 *b, const u64 *c, const u64
     zk_block_reduce<ZK_RED_THREADS>(sh, 4, FrAdd());
     if (threadIdx.x == 0)
         for (int t = 0; t < 4; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
+}
+
+// The range check's layer sums with the batching coefficients in the tables; partial is (2, gridDim.x, 4 limbs).
+// unit != 0: Z = (c + s)(d + s) (a and b are not read), else Z = a*d + b*c.
+ZK_KERNEL fr_gkr_cross_sums_kernel(const u64 *a, const u64 *b, const u64 *c, const u64 *d, const u64 *e, FR_PARAM(s),
+                                   int unit, u64 *partial, long long h) {
+    ZK_SHARED fr_t sh[2 * ZK_RED_THREADS];
+    fr_t acc[2];
+    fr_gkr_cross_sums_thread(zk_tid(), zk_nthreads(), h, unit ? nullptr : a, b, c, d, e, FR_ARG(s), acc);
+    for (int t = 0; t < 2; t++) sh[t * ZK_RED_THREADS + threadIdx.x] = acc[t];
+    zk_block_reduce<ZK_RED_THREADS>(sh, 2, FrAdd());
+    if (threadIdx.x == 0)
+        for (int t = 0; t < 2; t++) fr_store(partial, (long long)t * gridDim.x + blockIdx.x, sh[t * ZK_RED_THREADS]);
 }
 
 // The claim reduction's fold of f and g (in place) and the next round's sums; partial is (3, gridDim.x, 4 limbs).

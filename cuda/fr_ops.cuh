@@ -186,6 +186,30 @@ ZK_HD void fr_gkr_sums_thread(long long tid, long long nthreads, long long h, co
     }
 }
 
+// The range check's layer pieces with the batching coefficients in the tables (zkdl/gadgets/range_check.py,
+// _FusedLayerEngine): acc[0..1] = sum e*Z(0), sum e*Z(inf) with Z = a*d + b*c, or, with a == nullptr,
+// Z = (c + s)*(d + s) for the scalar s.
+ZK_HD void fr_gkr_cross_sums_thread(long long tid, long long nthreads, long long h, const u64 *a, const u64 *b,
+                                    const u64 *c, const u64 *d, const u64 *e, const fr_t &s, fr_t acc[2]) {
+    acc[0] = fr_zero();
+    acc[1] = fr_zero();
+    for (long long i = tid; i < h; i += nthreads) {
+        long long j = i + h;
+        fr_t ei = fr_load(e, i);
+        fr_t c0 = fr_load(c, i), d0 = fr_load(d, i);
+        fr_t c1 = fr_sub(fr_load(c, j), c0), d1 = fr_sub(fr_load(d, j), d0);
+        if (a == nullptr) {
+            acc[0] = fr_add(acc[0], fr_mul(fr_mul(fr_add(c0, s), fr_add(d0, s)), ei));
+            acc[1] = fr_add(acc[1], fr_mul(fr_mul(c1, d1), ei));
+        } else {
+            fr_t a0 = fr_load(a, i), b0 = fr_load(b, i);
+            fr_t a1 = fr_sub(fr_load(a, j), a0), b1 = fr_sub(fr_load(b, j), b0);
+            acc[0] = fr_add(acc[0], fr_mul(fr_add(fr_mul(a0, d0), fr_mul(b0, c0)), ei));
+            acc[1] = fr_add(acc[1], fr_mul(fr_add(fr_mul(a1, d1), fr_mul(b1, c1)), ei));
+        }
+    }
+}
+
 // The claim reduction's round in one pass (thread share of a grid stride over i < q = h/2, h = len/2): fold f
 // and g in place by c at rows i and i + q, then accumulate the next round's sums of the folded f*g at t = 0, 1,
 // 2 (pairs i, i + q) into acc[0..2]. Index i reads i, i + q, i + h, i + q + h and writes only i and i + q.
@@ -209,4 +233,14 @@ ZK_HD void fr_fold2_roundsum_thread(long long tid, long long nthreads, long long
 ZK_HD void fr_leaves_from_small_at(long long i, const long long *x, const long long *tag, const u64 *consts,
                                    u64 *out) {
     fr_store(out, i, fr_sub(fr_load(consts, tag[i]), fr_from_int64(x[i])));
+}
+
+// The layer above those leaves (p = 1) without storing them: pout[i] = l[i] + l[i + h], qout[i] = l[i]*l[i + h]
+// with l[i] = consts[tag[i]] - x[i].
+ZK_HD void fr_unit_layer_from_small_at(long long i, long long h, const long long *x, const long long *tag,
+                                       const u64 *consts, u64 *pout, u64 *qout) {
+    fr_t lo = fr_sub(fr_load(consts, tag[i]), fr_from_int64(x[i]));
+    fr_t hi = fr_sub(fr_load(consts, tag[i + h]), fr_from_int64(x[i + h]));
+    fr_store(pout, i, fr_add(lo, hi));
+    fr_store(qout, i, fr_mul(lo, hi));
 }

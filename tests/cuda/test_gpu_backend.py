@@ -281,9 +281,9 @@ def test_fr_vectors_and_sumcheck_proofs_are_byte_identical(env):
 
 @pytest.mark.parametrize("n", [4, 64, 1024])
 def test_fused_kernels_match_cpu(env, n, monkeypatch):
-    """The GPU twins of the CPU backend's FusedKernels (GKR layer sums, in-place folds, the claim reduction's
-    fold + round sums, in-place axpy, eq tables
-    stored or added in place, range-check leaves) give the CPU's limbs."""
+    """The GPU twins of the CPU backend's FusedKernels (GKR layer sums, plain and with the coefficients in the
+    tables, in-place folds, the claim reduction's fold + round sums, in-place axpy, eq tables stored or added in
+    place, range-check leaves and the layer above them) give the CPU's limbs."""
     be = env[0]
     assert be.fused() is be and CPU.fused() is CPU
     if n == 1024:
@@ -294,6 +294,8 @@ def test_fused_kernels_match_cpu(env, n, monkeypatch):
     for k in (4, 2):
         got = be.gkr_sums([be.asarray(t) for t in tabs[:k]], be.asarray(e))
         assert isinstance(got, np.ndarray) and np.array_equal(got, CPU.gkr_sums(tabs[:k], e)), k
+        got = be.gkr_cross_sums([be.asarray(t) for t in tabs[:k]], be.asarray(e), c)
+        assert isinstance(got, np.ndarray) and np.array_equal(got, CPU.gkr_cross_sums(tabs[:k], e, c)), k
     dev = [be.asarray(t.copy()) for t in tabs[:3]]
     ref = CPU.fold_many_inplace([t.copy() for t in tabs[:3]], c)
     for got, want in zip(be.fold_many_inplace(dev, c), ref):
@@ -324,6 +326,8 @@ def test_fused_kernels_match_cpu(env, n, monkeypatch):
     tag = RNG.integers(0, 5, size=n, dtype=np.int64)
     consts = rand_mont(5)
     assert same(env, be.leaves_from_small(x, tag, consts), CPU.leaves_from_small(x, tag, consts))
+    got, want = be.unit_layer_from_small(x, tag, consts), CPU.unit_layer_from_small(x, tag, consts)
+    assert same(env, got[0], want[0]) and same(env, got[1], want[1])
     with pytest.raises(ValueError):
         be.leaves_from_small(x, tag + 5, consts)
     with pytest.raises(ValueError):

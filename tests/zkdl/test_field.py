@@ -175,3 +175,19 @@ def test_scaled_eq_table():
     u = [3, 5, 7]
     assert Fr.eq_table(u, scale=11).to_ints() == [11 * v % R for v in Fr.eq_table(u).to_ints()]
     assert Fr.eq_table([], scale=4).to_ints() == [4]
+
+
+def test_serial_twins_do_not_share_the_parallel_kernels_disk_cache():
+    """numba's disk cache keys a kernel by module, qualified name and line, not by ``parallel``: a serial twin
+    built from the parallel kernel's own function object shared its cache entry, so whichever compiled first ran
+    for both (in a fresh checkout often the serial code, for every size). Every twin has its own entry."""
+    from numba.core.registry import CPUDispatcher
+
+    from zkdl.field import cpu_kernels as K
+
+    twins = [(name[:-2], getattr(K, name)) for name in dir(K) if name.endswith("_s")]
+    twins = [(getattr(K, base), twin) for base, twin in twins if isinstance(getattr(K, base, None), CPUDispatcher)]
+    assert len(twins) >= 20
+    for par, ser in twins:
+        assert par.targetoptions.get("parallel") and not ser.targetoptions.get("parallel")
+        assert par._cache._cache_file._index_name != ser._cache._cache_file._index_name, par.__name__

@@ -420,6 +420,86 @@ def test_fused_layer_kernels_give_the_generic_proof(segs):
     assert fast == slow
 
 
+@pytest.mark.parametrize("n", [16, 1 << 13])  # the serial twin and the parallel kernel
+def test_unit_layer_from_small_is_the_layer_above_the_leaves(n):
+    """The value tree's layer n − 1 straight from L and the tags equals the unit fraction layer of the stored
+    leaves (negative and extreme int64 values included)."""
+    from zkdl.field import get_backend
+
+    be = get_backend("cpu")
+    rng = np.random.default_rng(n)
+    x = rng.integers(-(2**40), 2**40, size=n, dtype=np.int64)
+    x[:3] = [-(2**63), 2**63 - 1, 0]
+    tag = rng.integers(0, rc.MAX_BITS + 1, size=n, dtype=np.int64)
+    consts = rc._leaf_consts(123456789, 987654321)
+    p, q = be.unit_layer_from_small(x, tag, consts)
+    want = be.fraction_layer(None, be.leaves_from_small(x, tag, consts))
+    assert np.array_equal(p, want[0]) and np.array_equal(q, want[1])
+    with pytest.raises(ValueError):
+        be.unit_layer_from_small(x, tag + rc.MAX_BITS + 1, consts)
+    with pytest.raises(ValueError):
+        be.unit_layer_from_small(x[:-1], tag[:-1], consts)
+
+
+@pytest.mark.parametrize("lam", [0, 1, 12345, R - 2])
+@pytest.mark.parametrize("kinds", [(4, 2, 4), (2,), (4,)])
+@pytest.mark.parametrize("zero_at", [None, 0, 2])
+def test_fused_layer_engine_coefficients_in_the_tables_give_the_generic_bytes(lam, kinds, zero_at):
+    """The engine folds each tree's batching coefficients into its tables (A = p_lo + κ·q_lo, B = p_hi + κ·q_hi)
+    or the kernel (the shift σ of a p = 1 tree) and recovers p_lo, p_hi in the finals; with a zero coefficient
+    (λ = 0) it sums X and Y apart. Either way, and with s(1) summed directly at a zero coordinate of the point,
+    it sends the generic engine's bytes and leaves the caller's tables alone (``own=False``)."""
+    from zkdl.piop import sumcheck as sc
+
+    rng = np.random.default_rng(len(kinds) + lam % 97)
+    trees = [[Fr.random(32, rng=rng) for _ in range(k)] for k in kinds]
+    before = [[t.to_ints() for t in tabs] for tabs in trees]
+    coefs = rc._batch_coefficients(lam, len(kinds))
+    rel = rc._batched_relation(coefs, [k == 2 for k in kinds])
+    point = _rand_point(rng, 5)
+    if zero_at is not None:
+        point[zero_at] = 0
+    flat = [t for tabs in trees for t in tabs]
+    claim = sc._RoundEngine(flat, rel, point).true_claim()
+    eng = rc._FusedLayerEngine(trees, coefs, point, claim, own=False)
+    assert (eng.shift is None) == (lam == 0 and kinds != (4,))
+    fast = sc.prove(flat, rel, Transcript("t"), eq_point=point, claim=claim, engine=eng)
+    generic = sc.prove(
+        flat, rel, Transcript("t"), eq_point=point, claim=claim, engine=sc._RoundEngine(flat, rel, point)
+    )
+    assert fast == generic
+    assert [[t.to_ints() for t in tabs] for tabs in trees] == before
+
+
+@pytest.mark.parametrize("n", [16, 1 << 13])  # the serial twin and the parallel kernel
+def test_gkr_cross_sums_kernels(n):
+    """gkr_cross_sums: Σ e·(a·d + b·c) and Σ e·(c + s)(d + s) at t = 0 and their t² coefficients, against
+    Python integers."""
+    from zkdl.field import get_backend
+    from zkdl.field.fr import mont_to_int, scalar_limbs
+
+    be = get_backend("cpu")
+    rng = np.random.default_rng(n)
+    a, b, c, d = (Fr.random(n, rng=rng) for _ in range(4))
+    e = Fr.random(n // 2, rng=rng)
+    s = 987654321
+    A, B, C, D, E = (x.to_ints() for x in (a, b, c, d, e))
+    h = n // 2
+    got4 = [mont_to_int(r) for r in be.gkr_cross_sums([a.limbs, b.limbs, c.limbs, d.limbs], e.limbs, None)]
+    got2 = [mont_to_int(r) for r in be.gkr_cross_sums([c.limbs, d.limbs], e.limbs, scalar_limbs(s))]
+    z0 = sum(E[i] * (A[i] * D[i] + B[i] * C[i]) for i in range(h)) % R
+    sl = [[(x[i + h] - x[i]) for i in range(h)] for x in (A, B, C, D)]
+    zi = sum(E[i] * (sl[0][i] * sl[3][i] + sl[1][i] * sl[2][i]) for i in range(h)) % R
+    assert got4 == [z0, zi]
+    w0 = sum(E[i] * (C[i] + s) * (D[i] + s) for i in range(h)) % R
+    wi = sum(E[i] * sl[2][i] * sl[3][i] for i in range(h)) % R
+    assert got2 == [w0, wi]
+    with pytest.raises(ValueError):
+        be.gkr_cross_sums([a.limbs, b.limbs, c.limbs], e.limbs, None)
+    with pytest.raises(ValueError):
+        be.gkr_cross_sums([c.limbs, d.limbs], e.limbs[:-1], scalar_limbs(s))
+
+
 # =============================================================================================== several range tensors
 MULTI = [("a", 9, 16), ("b", 8, 1), ("c", 8, 5), ("d", 7, 0), ("e", 3, 12), ("f", 0, 2)]
 

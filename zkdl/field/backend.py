@@ -31,6 +31,11 @@ class FusedKernels(ABC):
         tables (p_lo, p_hi, q_lo, q_hi), or X = q_lo + q_hi of tables (q_lo, q_hi); tables of 2·len(e)."""
 
     @abstractmethod
+    def gkr_cross_sums(self, tables: list[Array], e: Array, s: np.ndarray) -> np.ndarray:
+        """(2, 4) limbs of Σ e·Z(0), Σ e·Z(∞) (∞: the t² coefficient) with Z = a·d + b·c for tables (a, b, c, d),
+        or Z = (c + s)·(d + s) for tables (c, d) and the scalar s; tables of 2·len(e)."""
+
+    @abstractmethod
     def fold_many_inplace(self, tables: list[Array], c: np.ndarray) -> list[Array]:
         """Fold every table in place (their upper halves become scratch); returns the folded halves."""
 
@@ -64,6 +69,10 @@ class FusedKernels(ABC):
     @abstractmethod
     def leaves_from_small(self, x: Any, tag: Any, consts: np.ndarray) -> Array:
         """consts[tag[i]] − x[i] for int64 values x and tags indexing the (k, 4) Montgomery rows consts."""
+
+    @abstractmethod
+    def unit_layer_from_small(self, x: Any, tag: Any, consts: np.ndarray) -> tuple[Array, Array]:
+        """``fraction_layer(None, leaves_from_small(x, tag, consts))`` in one pass (the leaves are not stored)."""
 
 
 class Backend(ABC):

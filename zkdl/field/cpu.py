@@ -188,6 +188,22 @@ class CpuBackend(Backend, FusedKernels):
             raise ValueError(f"gkr_sums takes 2 or 4 tables, got {len(tabs)}")
         return K.reduce_parts(part)
 
+    def gkr_cross_sums(self, tables, e, s):
+        """(2, 4) limbs of Σ e·Z(0), Σ e·Z(∞) with Z = a·d + b·c for tables (a, b, c, d), or Z = (c + s)·(d + s)
+        for tables (c, d) and the scalar s; every table has 2·len(e) entries."""
+        n = tables[0].shape[0]
+        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
+            raise ValueError("gkr_cross_sums: tables of 2·len(e) entries needed")
+        tabs = [_c(t) for t in tables]
+        small = n < K.SERIAL_BELOW
+        if len(tabs) == 4:
+            part = (K.gkr_cross_sums4_s if small else K.gkr_cross_sums4)(*tabs, _c(e))
+        elif len(tabs) == 2:
+            part = (K.gkr_cross_sums2_s if small else K.gkr_cross_sums2)(*tabs, _c(e), _c(s))
+        else:
+            raise ValueError(f"gkr_cross_sums takes 2 or 4 tables, got {len(tabs)}")
+        return K.reduce_parts(part)
+
     def fold_many_inplace(self, tables, c):
         """Fold every table (contiguous, one even length) in place; returns the folded views ``t[:h]``.
         The tables' upper halves are left as scratch: only for tables the caller owns."""
@@ -257,15 +273,31 @@ class CpuBackend(Backend, FusedKernels):
         (K.eq_into_s if out.shape[0] < K.SERIAL_BELOW else K.eq_into)(u, _c(s), out, bool(add))
         return out
 
-    def leaves_from_small(self, x, tag, consts):
-        """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""
+    @staticmethod
+    def _small_args(x, tag, consts, what: str):
         x = np.ascontiguousarray(x, dtype=np.int64).reshape(-1)
         tag = np.ascontiguousarray(tag, dtype=np.int64).reshape(-1)
         if x.shape != tag.shape or (tag.size and (tag.min() < 0 or tag.max() >= consts.shape[0])):
-            raise ValueError("leaves_from_small: tags must index consts, one per value")
+            raise ValueError(f"{what}: tags must index consts, one per value")
+        return x, tag, _c(consts)
+
+    def leaves_from_small(self, x, tag, consts):
+        """consts[tag[i]] − x[i] (x: int64 values, tag: int64 indices into the (k, 4) limb rows consts)."""
+        x, tag, consts = self._small_args(x, tag, consts, "leaves_from_small")
         out = np.empty((x.shape[0], 4), dtype=np.uint64)
-        K.leaves_from_small(x, tag, _c(consts), out)
+        K.leaves_from_small(x, tag, consts, out)
         return out
+
+    def unit_layer_from_small(self, x, tag, consts):
+        """``fraction_layer(None, leaves_from_small(x, tag, consts))`` in one pass, the leaves not stored."""
+        x, tag, consts = self._small_args(x, tag, consts, "unit_layer_from_small")
+        n = x.shape[0]
+        if n < 2 or n % 2:
+            raise ValueError("unit_layer_from_small: an even number ≥ 2 of values needed")
+        pout = np.empty((n // 2, 4), dtype=np.uint64)
+        qout = np.empty((n // 2, 4), dtype=np.uint64)
+        (K.unit_layer_from_small_s if n < K.SERIAL_BELOW else K.unit_layer_from_small)(x, tag, consts, pout, qout)
+        return pout, qout
 
     def to_int64(self, a):
         out = np.empty(a.shape[0], dtype=np.int64)

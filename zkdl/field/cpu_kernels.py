@@ -15,6 +15,8 @@ chunks with ``prange``. Reductions (sum, inner product) use one partial result p
 
 from __future__ import annotations
 
+import types as _pytypes
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -32,6 +34,9 @@ _R2 = int_to_limbs(MONT_R2)
 R2_0, R2_1, R2_2, R2_3 = (np.uint64(v) for v in _R2)
 _ONE = int_to_limbs(MONT_R)
 ONE0, ONE1, ONE2, ONE3 = (np.uint64(v) for v in _ONE)
+# R·2^64 mod r: one Montgomery step of v·(R·2^64) gives v·R, the Montgomery form of a 64-bit v (_small_to_mont)
+_RW = int_to_limbs(MONT_R * (1 << 64) % MODULUS)
+RW0, RW1, RW2, RW3 = (np.uint64(v) for v in _RW)
 U0 = np.uint64(0)
 U1 = np.uint64(1)
 # r - 2 as limbs, the Fermat inversion exponent
@@ -183,6 +188,14 @@ def fr_mul(a0, a1, a2, a3, b0, b1, b2, b3):
     t0, t1, t2, t3 = _mont_step(b1, a0, a1, a2, a3, t0, t1, t2, t3)
     t0, t1, t2, t3 = _mont_step(b2, a0, a1, a2, a3, t0, t1, t2, t3)
     t0, t1, t2, t3 = _mont_step(b3, a0, a1, a2, a3, t0, t1, t2, t3)
+    return _reduce_once(t0, t1, t2, t3)
+
+
+@njit(cache=True)
+def _small_to_mont(v):
+    """Montgomery form v·R mod r of an unsigned 64-bit v: one CIOS step (v·(R·2^64) + m·r)/2^64 < 2r, then one
+    conditional subtraction (a quarter of ``fr_mul(v, R²)``, the same value)."""
+    t0, t1, t2, t3 = _mont_step(v, RW0, RW1, RW2, RW3, U0, U0, U0, U0)
     return _reduce_once(t0, t1, t2, t3)
 
 
@@ -408,12 +421,12 @@ def from_int64(x, out):
     for i in prange(x.shape[0]):
         v = x[i]
         if v >= 0:
-            m0, m1, m2, m3 = fr_mul(np.uint64(v), U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
+            m0, m1, m2, m3 = _small_to_mont(np.uint64(v))
             out[i, 0], out[i, 1], out[i, 2], out[i, 3] = m0, m1, m2, m3
         else:
             # |v| as uint64 also works for v = -2^63
             mag = np.uint64(0) - np.uint64(v)
-            m0, m1, m2, m3 = fr_mul(mag, U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
+            m0, m1, m2, m3 = _small_to_mont(mag)
             out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_neg(m0, m1, m2, m3)
 
 
@@ -684,6 +697,75 @@ def gkr_sums2(c, d, e):
 
 
 @njit(parallel=True, cache=True)
+def gkr_cross_sums4(a, b, c, d, e):
+    """Z = a·d + b·c (2h entries each, e of h): per-chunk (chunks, 2, 4) partials of Σ e·Z(0) and Σ e·Z(∞) (∞:
+    the t² coefficient). Six multiplications per pair: the range check's layer tables with the batching
+    coefficient folded into the p tables (``_FusedLayerEngine``)."""
+    h = a.shape[0] // 2
+    nchunks = (h + _CHUNK - 1) // _CHUNK
+    part = np.zeros((max(nchunks, 1), 2, 4), dtype=np.uint64)
+    for k in prange(nchunks):
+        z00, z01, z02, z03 = U0, U0, U0, U0
+        zi0, zi1, zi2, zi3 = U0, U0, U0, U0
+        for i in range(k * _CHUNK, min(h, (k + 1) * _CHUNK)):
+            j = i + h
+            e0, e1, e2, e3 = e[i, 0], e[i, 1], e[i, 2], e[i, 3]
+            a0, a1, a2, a3 = a[i, 0], a[i, 1], a[i, 2], a[i, 3]
+            b0, b1, b2, b3 = b[i, 0], b[i, 1], b[i, 2], b[i, 3]
+            c0, c1, c2, c3 = c[i, 0], c[i, 1], c[i, 2], c[i, 3]
+            d0, d1, d2, d3 = d[i, 0], d[i, 1], d[i, 2], d[i, 3]
+            m0, m1, m2, m3 = fr_mul(a0, a1, a2, a3, d0, d1, d2, d3)
+            n0, n1, n2, n3 = fr_mul(b0, b1, b2, b3, c0, c1, c2, c3)
+            m0, m1, m2, m3 = fr_add(m0, m1, m2, m3, n0, n1, n2, n3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            z00, z01, z02, z03 = fr_add(z00, z01, z02, z03, m0, m1, m2, m3)
+            a0, a1, a2, a3 = fr_sub(a[j, 0], a[j, 1], a[j, 2], a[j, 3], a0, a1, a2, a3)
+            b0, b1, b2, b3 = fr_sub(b[j, 0], b[j, 1], b[j, 2], b[j, 3], b0, b1, b2, b3)
+            c0, c1, c2, c3 = fr_sub(c[j, 0], c[j, 1], c[j, 2], c[j, 3], c0, c1, c2, c3)
+            d0, d1, d2, d3 = fr_sub(d[j, 0], d[j, 1], d[j, 2], d[j, 3], d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(a0, a1, a2, a3, d0, d1, d2, d3)
+            n0, n1, n2, n3 = fr_mul(b0, b1, b2, b3, c0, c1, c2, c3)
+            m0, m1, m2, m3 = fr_add(m0, m1, m2, m3, n0, n1, n2, n3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            zi0, zi1, zi2, zi3 = fr_add(zi0, zi1, zi2, zi3, m0, m1, m2, m3)
+        part[k, 0, 0], part[k, 0, 1], part[k, 0, 2], part[k, 0, 3] = z00, z01, z02, z03
+        part[k, 1, 0], part[k, 1, 1], part[k, 1, 2], part[k, 1, 3] = zi0, zi1, zi2, zi3
+    return part
+
+
+@njit(parallel=True, cache=True)
+def gkr_cross_sums2(c, d, e, s):
+    """Z = (c + s)·(d + s) for a scalar s (c, d of 2h entries, e of h): per-chunk (chunks, 2, 4) partials of
+    Σ e·Z(0) and Σ e·Z(∞). Four multiplications per pair: a p = 1 tree's leaf halves, with
+    a·(c + d) + b·c·d = b·((c + s)(d + s) − s²) for s = a/b (``_FusedLayerEngine``)."""
+    h = c.shape[0] // 2
+    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
+    nchunks = (h + _CHUNK - 1) // _CHUNK
+    part = np.zeros((max(nchunks, 1), 2, 4), dtype=np.uint64)
+    for k in prange(nchunks):
+        z00, z01, z02, z03 = U0, U0, U0, U0
+        zi0, zi1, zi2, zi3 = U0, U0, U0, U0
+        for i in range(k * _CHUNK, min(h, (k + 1) * _CHUNK)):
+            j = i + h
+            e0, e1, e2, e3 = e[i, 0], e[i, 1], e[i, 2], e[i, 3]
+            c0, c1, c2, c3 = c[i, 0], c[i, 1], c[i, 2], c[i, 3]
+            d0, d1, d2, d3 = d[i, 0], d[i, 1], d[i, 2], d[i, 3]
+            m0, m1, m2, m3 = fr_add(c0, c1, c2, c3, s0, s1, s2, s3)
+            n0, n1, n2, n3 = fr_add(d0, d1, d2, d3, s0, s1, s2, s3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, n0, n1, n2, n3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            z00, z01, z02, z03 = fr_add(z00, z01, z02, z03, m0, m1, m2, m3)
+            c0, c1, c2, c3 = fr_sub(c[j, 0], c[j, 1], c[j, 2], c[j, 3], c0, c1, c2, c3)
+            d0, d1, d2, d3 = fr_sub(d[j, 0], d[j, 1], d[j, 2], d[j, 3], d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(c0, c1, c2, c3, d0, d1, d2, d3)
+            m0, m1, m2, m3 = fr_mul(m0, m1, m2, m3, e0, e1, e2, e3)
+            zi0, zi1, zi2, zi3 = fr_add(zi0, zi1, zi2, zi3, m0, m1, m2, m3)
+        part[k, 0, 0], part[k, 0, 1], part[k, 0, 2], part[k, 0, 3] = z00, z01, z02, z03
+        part[k, 1, 0], part[k, 1, 1], part[k, 1, 2], part[k, 1, 3] = zi0, zi1, zi2, zi3
+    return part
+
+
+@njit(parallel=True, cache=True)
 def fold_many_inplace(tabs, c):
     """In place: t[i] += c·(t[i + h] − t[i]) for i < h = len/2, for every table of ``tabs`` (race-free: index i
     reads i and i + h and writes only i); the folded tables are then ``t[:h]``."""
@@ -708,20 +790,36 @@ def halve_sum_inplace(a):
         )
 
 
+@njit(cache=True)
+def _leaf(x, tag, consts, i):
+    """consts[tag[i]] − x[i] for the int64 x[i] (mapped as ``from_int64``)."""
+    v = x[i]
+    if v >= 0:
+        m0, m1, m2, m3 = _small_to_mont(np.uint64(v))
+    else:
+        m0, m1, m2, m3 = _small_to_mont(np.uint64(0) - np.uint64(v))
+        m0, m1, m2, m3 = fr_neg(m0, m1, m2, m3)
+    t = tag[i]
+    return fr_sub(consts[t, 0], consts[t, 1], consts[t, 2], consts[t, 3], m0, m1, m2, m3)
+
+
 @njit(parallel=True, cache=True)
 def leaves_from_small(x, tag, consts, out):
     """out[i] = consts[tag[i]] − x[i] for int64 x (mapped as ``from_int64``) and int64 row indices tag."""
     for i in prange(x.shape[0]):
-        v = x[i]
-        if v >= 0:
-            m0, m1, m2, m3 = fr_mul(np.uint64(v), U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
-        else:
-            m0, m1, m2, m3 = fr_mul(np.uint64(0) - np.uint64(v), U0, U0, U0, R2_0, R2_1, R2_2, R2_3)
-            m0, m1, m2, m3 = fr_neg(m0, m1, m2, m3)
-        t = tag[i]
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = fr_sub(
-            consts[t, 0], consts[t, 1], consts[t, 2], consts[t, 3], m0, m1, m2, m3
-        )
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _leaf(x, tag, consts, i)
+
+
+@njit(parallel=True, cache=True)
+def unit_layer_from_small(x, tag, consts, pout, qout):
+    """The layer above the leaves l[i] = consts[tag[i]] − x[i] (p = 1) without storing them: pout[i] = l[i] +
+    l[i + h], qout[i] = l[i]·l[i + h] (h = len(x)/2)."""
+    h = x.shape[0] // 2
+    for i in prange(h):
+        a0, a1, a2, a3 = _leaf(x, tag, consts, i)
+        b0, b1, b2, b3 = _leaf(x, tag, consts, i + h)
+        pout[i, 0], pout[i, 1], pout[i, 2], pout[i, 3] = fr_add(a0, a1, a2, a3, b0, b1, b2, b3)
+        qout[i, 0], qout[i, 1], qout[i, 2], qout[i, 3] = fr_mul(a0, a1, a2, a3, b0, b1, b2, b3)
 
 
 @njit(parallel=True, cache=True)
@@ -868,31 +966,48 @@ def eq_into(u, s, out, add):
 # ---------------------------------------------------------------------------------------------------------
 SERIAL_BELOW = 1 << 12
 
-vec_add_s = njit(cache=True)(vec_add.py_func)
-vec_sub_s = njit(cache=True)(vec_sub.py_func)
-vec_mul_s = njit(cache=True)(vec_mul.py_func)
-vec_fold_s = njit(cache=True)(vec_fold.py_func)
-eq_step_hi_s = njit(cache=True)(eq_step_hi.py_func)
-round_sums_1_s = njit(cache=True)(round_sums_1.py_func)
-round_sums_2_s = njit(cache=True)(round_sums_2.py_func)
-round_sums_3_s = njit(cache=True)(round_sums_3.py_func)
-gkr_sums4_s = njit(cache=True)(gkr_sums4.py_func)
-gkr_sums2_s = njit(cache=True)(gkr_sums2.py_func)
-fold_many_inplace_s = njit(cache=True)(fold_many_inplace.py_func)
-halve_sum_inplace_s = njit(cache=True)(halve_sum_inplace.py_func)
-fold2_round_sums_s = njit(cache=True)(fold2_round_sums.py_func)
-vec_neg_s = njit(cache=True)(vec_neg.py_func)
-vec_add_scalar_s = njit(cache=True)(vec_add_scalar.py_func)
-vec_mul_scalar_s = njit(cache=True)(vec_mul_scalar.py_func)
-vec_axpy_s = njit(cache=True)(vec_axpy.py_func)
-vec_fold_pair_s = njit(cache=True)(vec_fold_pair.py_func)
-vec_sum_s = njit(cache=True)(vec_sum.py_func)
-vec_inner_s = njit(cache=True)(vec_inner.py_func)
-to_mont_s = njit(cache=True)(to_mont.py_func)
-from_mont_s = njit(cache=True)(from_mont.py_func)
-from_int64_s = njit(cache=True)(from_int64.py_func)
-contract_mid_s = njit(cache=True)(contract_mid.py_func)
-axpy_inplace_s = njit(cache=True)(axpy_inplace.py_func)
-eq_into_s = njit(cache=True)(eq_into.py_func)
-fraction_layer_s = njit(cache=True)(fraction_layer.py_func)
-unit_fraction_layer_s = njit(cache=True)(unit_fraction_layer.py_func)
+
+def _serial_twin(kernel):
+    """A serial (not parallel) build of a parallel kernel, under its own name ``<name>_s``. numba's disk cache
+    keys a function by module, qualified name and first line, not by the ``parallel`` flag: a twin built from the
+    same function object shares the parallel kernel's cache entry, and whichever of the two compiled first (in
+    a fresh checkout: usually the serial one, on small inputs) then runs for both."""
+    f = kernel.py_func
+    g = _pytypes.FunctionType(f.__code__, f.__globals__, f.__name__ + "_s", f.__defaults__, f.__closure__)
+    g.__qualname__ = f.__qualname__ + "_s"
+    g.__module__ = f.__module__
+    g.__doc__ = f.__doc__
+    return njit(cache=True)(g)
+
+
+vec_add_s = _serial_twin(vec_add)
+vec_sub_s = _serial_twin(vec_sub)
+vec_mul_s = _serial_twin(vec_mul)
+vec_fold_s = _serial_twin(vec_fold)
+eq_step_hi_s = _serial_twin(eq_step_hi)
+round_sums_1_s = _serial_twin(round_sums_1)
+round_sums_2_s = _serial_twin(round_sums_2)
+round_sums_3_s = _serial_twin(round_sums_3)
+gkr_sums4_s = _serial_twin(gkr_sums4)
+gkr_sums2_s = _serial_twin(gkr_sums2)
+gkr_cross_sums4_s = _serial_twin(gkr_cross_sums4)
+gkr_cross_sums2_s = _serial_twin(gkr_cross_sums2)
+fold_many_inplace_s = _serial_twin(fold_many_inplace)
+halve_sum_inplace_s = _serial_twin(halve_sum_inplace)
+fold2_round_sums_s = _serial_twin(fold2_round_sums)
+vec_neg_s = _serial_twin(vec_neg)
+vec_add_scalar_s = _serial_twin(vec_add_scalar)
+vec_mul_scalar_s = _serial_twin(vec_mul_scalar)
+vec_axpy_s = _serial_twin(vec_axpy)
+vec_fold_pair_s = _serial_twin(vec_fold_pair)
+vec_sum_s = _serial_twin(vec_sum)
+vec_inner_s = _serial_twin(vec_inner)
+to_mont_s = _serial_twin(to_mont)
+from_mont_s = _serial_twin(from_mont)
+from_int64_s = _serial_twin(from_int64)
+contract_mid_s = _serial_twin(contract_mid)
+axpy_inplace_s = _serial_twin(axpy_inplace)
+fraction_layer_s = _serial_twin(fraction_layer)
+unit_fraction_layer_s = _serial_twin(unit_fraction_layer)
+eq_into_s = _serial_twin(eq_into)
+unit_layer_from_small_s = _serial_twin(unit_layer_from_small)

@@ -341,6 +341,23 @@ class GpuBackend(Backend, FusedKernels):
         self._k("fr_gkr_sums_kernel")((grid,), (_RED,), (a, b, c, d, self._c(e), np.int32(unit), part, np.int64(h)))
         return self._reduce_partials(part, 4, grid)
 
+    def gkr_cross_sums(self, tables, e, s):
+        n = tables[0].shape[0]
+        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
+            raise ValueError("gkr_cross_sums: tables of 2·len(e) entries needed")
+        if len(tables) not in (2, 4):
+            raise ValueError(f"gkr_cross_sums takes 2 or 4 tables, got {len(tables)}")
+        tabs = [self._c(t) for t in tables]
+        unit = len(tabs) == 2
+        a, b, c, d = (tabs[0], tabs[0], *tabs) if unit else tabs  # a, b are not read for the unit form
+        sv = self._scalar(s) if unit else (np.uint64(0),) * 4
+        h = n // 2
+        grid = self._red_grid(h)
+        part = self.cp.empty((2 * grid, 4), dtype=self.cp.uint64)
+        args = (a, b, c, d, self._c(e), *sv, np.int32(unit), part, np.int64(h))
+        self._k("fr_gkr_cross_sums_kernel")((grid,), (_RED,), args)
+        return self._reduce_partials(part, 2, grid)
+
     @staticmethod
     def _check_inplace(tables, what: str) -> None:
         for t in tables:
@@ -364,17 +381,31 @@ class GpuBackend(Backend, FusedKernels):
         self._launch("fr_halve_sum_kernel", n // 2, a, np.int64(n // 2))
         return a[: n // 2]
 
-    def leaves_from_small(self, x, tag, consts):
+    def _small_args(self, x, tag, consts, what: str):
         x = self.cp.ascontiguousarray(self.cp.asarray(x, dtype=self.cp.int64).reshape(-1))
         tag_h = np.ascontiguousarray(self.to_host(tag) if not isinstance(tag, np.ndarray) else tag, dtype=np.int64)
         tag_h = tag_h.reshape(-1)
         if x.shape != tag_h.shape or (tag_h.size and (tag_h.min() < 0 or tag_h.max() >= consts.shape[0])):
-            raise ValueError("leaves_from_small: tags must index consts, one per value")
+            raise ValueError(f"{what}: tags must index consts, one per value")
+        return x, self.cp.ascontiguousarray(self.cp.asarray(tag_h)), self._c(consts)
+
+    def leaves_from_small(self, x, tag, consts):
+        x, tg, cs = self._small_args(x, tag, consts, "leaves_from_small")
         n = x.shape[0]
         out = self.cp.empty((n, 4), dtype=self.cp.uint64)
-        tg = self.cp.ascontiguousarray(self.cp.asarray(tag_h))
-        self._launch("fr_leaves_from_small_kernel", n, x, tg, self._c(consts), out, np.int64(n))
+        self._launch("fr_leaves_from_small_kernel", n, x, tg, cs, out, np.int64(n))
         return out
+
+    def unit_layer_from_small(self, x, tag, consts):
+        x, tg, cs = self._small_args(x, tag, consts, "unit_layer_from_small")
+        n = x.shape[0]
+        if n < 2 or n % 2:
+            raise ValueError("unit_layer_from_small: an even number ≥ 2 of values needed")
+        h = n // 2
+        pout = self.cp.empty((h, 4), dtype=self.cp.uint64)
+        qout = self.cp.empty((h, 4), dtype=self.cp.uint64)
+        self._launch("fr_unit_layer_from_small_kernel", h, x, tg, cs, pout, qout, np.int64(h))
+        return pout, qout
 
     def fold2_round_sums(self, f, g, c, g_out=None):
         if g_out is not None:  # the CPU's semantics (g only read) through a device copy of g
