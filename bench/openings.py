@@ -49,10 +49,7 @@ def capture(path: Path) -> None:
     assert spec is not None and spec.loader is not None
     tb = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tb)
-    from zkdl.api import _generators_needed, public_params
     from zkdl.protocol import training
-    from zkdl.protocol.statement import Statement
-    from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
 
     items = []
     real = training.prove_reduction_keeping_fold
@@ -69,17 +66,7 @@ def capture(path: Path) -> None:
         return real(table, claims, ch, keep_after)
 
     training.prove_reduction_keeping_fold = hook
-    cfg = dict(name="W-digits", widths=[64, 256, 256, 10], batch=64, steps=16, data="digits")
-    fp = FixedPointParams()
-    X, Y = tb._data(cfg, fp)
-    q0 = quantize_model(init_model(cfg["widths"], seed=1), fp)
-    run = train_quantized(q0, X, Y, fp, BatchSchedule(X.shape[0], cfg["batch"], None), cfg["steps"])
-    st0 = tb._statement0(cfg, fp, X.shape[0], [b is not None for b in q0.biases], "lookup")
-    pp = public_params(_generators_needed(st0))
-    st0 = Statement(**{**st0.__dict__, "generators_digest": pp.digest.hex()})
-    witness = training.Witness(training.Public.of(st0), run, X, Y)
-    coms, opens = training.commit_statement_tensors(pp, witness)
-    st = Statement(**{**st0.__dict__, "commitments": coms})
+    cfg, pp, st, run, X, Y, opens = tb.digits_instance(16)
     training.prove(pp, st, run, X, Y, opens, zk=True)
     with open(path, "wb") as f:
         pickle.dump({"workload": cfg, "items": items}, f, protocol=5)

@@ -71,24 +71,10 @@ def main(argv=None) -> int:
     name = args.name or f"digits_T{args.steps}_{'zk' if zk else 'clear'}"
 
     tb = _load_training_bench()
-    from zkdl.api import _generators_needed, public_params
     from zkdl.protocol import training
-    from zkdl.protocol.statement import Statement
-    from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
 
     tb._warm_up(args.range, zk)
-    cfg = dict(name="W-digits", widths=[64, 256, 256, 10], batch=64, steps=args.steps, data="digits")
-    fp = FixedPointParams()
-    X, Y = tb._data(cfg, fp)
-    q0 = quantize_model(init_model(cfg["widths"], seed=1), fp)
-    run = train_quantized(q0, X, Y, fp, BatchSchedule(X.shape[0], cfg["batch"], None), cfg["steps"])
-    st0 = tb._statement0(cfg, fp, X.shape[0], [b is not None for b in q0.biases], args.range)
-    pp = public_params(_generators_needed(st0))
-    st0 = Statement(**{**st0.__dict__, "generators_digest": pp.digest.hex()})
-    witness = training.Witness(training.Public.of(st0), run, X, Y)
-    coms, opens = training.commit_statement_tensors(pp, witness)
-    st = Statement(**{**st0.__dict__, "commitments": coms})
-    del witness
+    cfg, pp, st, run, X, Y, opens = tb.digits_instance(args.steps, args.range)
 
     load_before = [round(x, 2) for x in os.getloadavg()]
     prof = cProfile.Profile(time.process_time) if args.timer == "cpu" else cProfile.Profile()

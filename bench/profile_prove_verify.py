@@ -103,24 +103,10 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT / "bench"))
     import training as tb  # bench/training.py
 
-    from zkdl.api import _generators_needed, public_params
     from zkdl.protocol import training
-    from zkdl.protocol.statement import Statement
-    from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
 
-    cfg = dict(name="W-digits", widths=[64, 256, 256, 10], batch=64, steps=args.steps, data="digits")
     tb._warm_up("lookup", None)
-    fp = FixedPointParams()
-    X, Y = tb._data(cfg, fp)
-    q0 = quantize_model(init_model(cfg["widths"], seed=1), fp)
-    run = train_quantized(q0, X, Y, fp, BatchSchedule(X.shape[0], cfg["batch"], None), cfg["steps"])
-    st0 = tb._statement0(cfg, fp, X.shape[0], [b is not None for b in q0.biases], "lookup")
-    pp = public_params(_generators_needed(st0))
-    st0 = Statement(**{**st0.__dict__, "generators_digest": pp.digest.hex()})
-    w = training.Witness(training.Public.of(st0), run, X, Y)
-    coms, opens = training.commit_statement_tensors(pp, w)
-    st = Statement(**{**st0.__dict__, "commitments": coms})
-    del w
+    cfg, pp, st, run, X, Y, opens = tb.digits_instance(args.steps)
 
     prof = cProfile.Profile()
     t0 = time.perf_counter()

@@ -113,6 +113,29 @@ def _data(cfg: dict, fp):
     return quantize_inputs(Xf, fp), quantize_targets(Yf, fp)
 
 
+def digits_instance(steps: int, range_backend: str = "lookup"):
+    """The W-digits workload (same model, data and statement as the digits row of this bench), trained for
+    ``steps`` steps with its statement committed: ``(cfg, pp, st, run, X, Y, opens)`` for ``training.prove``
+    (the profiling and openings benches share it)."""
+    from zkdl.api import _generators_needed, public_params
+    from zkdl.protocol import training
+    from zkdl.protocol.statement import Statement
+    from zkdl.quant import BatchSchedule, FixedPointParams, init_model, quantize_model, train_quantized
+
+    cfg = dict(name="W-digits", widths=[64, 256, 256, 10], batch=64, steps=steps, data="digits")
+    fp = FixedPointParams()
+    X, Y = _data(cfg, fp)
+    q0 = quantize_model(init_model(cfg["widths"], seed=1), fp)
+    run = train_quantized(q0, X, Y, fp, BatchSchedule(X.shape[0], cfg["batch"], None), cfg["steps"])
+    st0 = _statement0(cfg, fp, X.shape[0], [b is not None for b in q0.biases], range_backend)
+    pp = public_params(_generators_needed(st0))
+    st0 = Statement(**{**st0.__dict__, "generators_digest": pp.digest.hex()})
+    witness = training.Witness(training.Public.of(st0), run, X, Y)
+    coms, opens = training.commit_statement_tensors(pp, witness)
+    st = Statement(**{**st0.__dict__, "commitments": coms})
+    return cfg, pp, st, run, X, Y, opens
+
+
 def _statement0(cfg, fp, n_rows, has_bias, range_backend):
     from zkdl.protocol.statement import Statement
 

@@ -31,16 +31,16 @@ from __future__ import annotations
 import atexit
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Sequence
 
 from py_arkworks_bls12381 import G1Point, Scalar
 
+from ..serialize.subgroup import XY_BYTES, start_worker
 from .generators import PublicParams
 
 MIN_HELPED = 256  #: vectors shorter than this are folded by the prover alone (a round trip costs ~0.1 ms)
-XY = 96
+XY = XY_BYTES
 
 _WORKER = r"""
 import sys
@@ -103,12 +103,7 @@ class FoldHelper:
     ``points()`` at the end. Calls raise :class:`HelperFailed` when the helper is gone."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        self.proc = start_worker(_WORKER)
         self.owner = os.getpid()  # a forked child must not share the parent's pipes
         self._params: PublicParams | None = None
         self._base = 0  # odd generators g_1, g_3, … the helper holds

@@ -15,6 +15,17 @@ def _c(a: np.ndarray) -> np.ndarray:
 _SERIAL = {K.vec_add: K.vec_add_s, K.vec_sub: K.vec_sub_s, K.vec_mul: K.vec_mul_s}
 
 
+def _gkr_tables(what: str, tables, e) -> tuple[list[np.ndarray], int]:
+    """The 2 or 4 tables of a GKR round-sum kernel as contiguous arrays, each of 2·len(e) entries, and that
+    length (``ValueError`` otherwise)."""
+    n = tables[0].shape[0]
+    if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
+        raise ValueError(f"{what}: tables of 2·len(e) entries needed")
+    if len(tables) not in (2, 4):
+        raise ValueError(f"{what} takes 2 or 4 tables, got {len(tables)}")
+    return [_c(t) for t in tables], n
+
+
 def _pick(parallel, serial, n: int):
     """The serial twin below ``SERIAL_BELOW`` entries: a parallel launch costs more than small work (much more
     on a loaded machine, where the worker threads must be scheduled first)."""
@@ -175,33 +186,21 @@ class CpuBackend(Backend, FusedKernels):
         """Eq-factored GKR round pieces: (4, 4) limbs of Σ e·X(0), Σ e·Y(0), Σ e·X(∞), Σ e·Y(∞) with
         X = p_lo·q_hi + p_hi·q_lo, Y = q_lo·q_hi for tables (p_lo, p_hi, q_lo, q_hi), or X = q_lo + q_hi for
         tables (q_lo, q_hi); every table has 2·len(e) entries."""
-        n = tables[0].shape[0]
-        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
-            raise ValueError("gkr_sums: tables of 2·len(e) entries needed")
-        tabs = [_c(t) for t in tables]
-        small = n < K.SERIAL_BELOW
+        tabs, n = _gkr_tables("gkr_sums", tables, e)
         if len(tabs) == 4:
-            part = (K.gkr_sums4_s if small else K.gkr_sums4)(*tabs, _c(e))
-        elif len(tabs) == 2:
-            part = (K.gkr_sums2_s if small else K.gkr_sums2)(*tabs, _c(e))
+            part = _pick(K.gkr_sums4, K.gkr_sums4_s, n)(*tabs, _c(e))
         else:
-            raise ValueError(f"gkr_sums takes 2 or 4 tables, got {len(tabs)}")
+            part = _pick(K.gkr_sums2, K.gkr_sums2_s, n)(*tabs, _c(e))
         return K.reduce_parts(part)
 
     def gkr_cross_sums(self, tables, e, s):
         """(2, 4) limbs of Σ e·Z(0), Σ e·Z(∞) with Z = a·d + b·c for tables (a, b, c, d), or Z = (c + s)·(d + s)
         for tables (c, d) and the scalar s; every table has 2·len(e) entries."""
-        n = tables[0].shape[0]
-        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
-            raise ValueError("gkr_cross_sums: tables of 2·len(e) entries needed")
-        tabs = [_c(t) for t in tables]
-        small = n < K.SERIAL_BELOW
+        tabs, n = _gkr_tables("gkr_cross_sums", tables, e)
         if len(tabs) == 4:
-            part = (K.gkr_cross_sums4_s if small else K.gkr_cross_sums4)(*tabs, _c(e))
-        elif len(tabs) == 2:
-            part = (K.gkr_cross_sums2_s if small else K.gkr_cross_sums2)(*tabs, _c(e), _c(s))
+            part = _pick(K.gkr_cross_sums4, K.gkr_cross_sums4_s, n)(*tabs, _c(e))
         else:
-            raise ValueError(f"gkr_cross_sums takes 2 or 4 tables, got {len(tabs)}")
+            part = _pick(K.gkr_cross_sums2, K.gkr_cross_sums2_s, n)(*tabs, _c(e), _c(s))
         return K.reduce_parts(part)
 
     def fold_many_inplace(self, tables, c):

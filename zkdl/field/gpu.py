@@ -326,32 +326,29 @@ class GpuBackend(Backend, FusedKernels):
         res = [self._sum_dev(part[t * grid : (t + 1) * grid], grid) for t in range(k)]
         return self.cp.asnumpy(self.cp.concatenate(res, axis=0))
 
-    def gkr_sums(self, tables, e):
+    def _gkr_tables(self, what: str, tables, e):
+        """``(a, b, c, d, unit, h)`` for a GKR round-sum kernel: the 4 tables, or for 2 tables (the unit form)
+        the first one standing in for ``a, b`` (not read); every table has ``2·h = 2·len(e)`` entries."""
         n = tables[0].shape[0]
         if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
-            raise ValueError("gkr_sums: tables of 2·len(e) entries needed")
+            raise ValueError(f"{what}: tables of 2·len(e) entries needed")
         if len(tables) not in (2, 4):
-            raise ValueError(f"gkr_sums takes 2 or 4 tables, got {len(tables)}")
+            raise ValueError(f"{what} takes 2 or 4 tables, got {len(tables)}")
         tabs = [self._c(t) for t in tables]
         unit = len(tabs) == 2
-        a, b, c, d = (tabs[0], tabs[0], *tabs) if unit else tabs  # a, b are not read for the unit layer
-        h = n // 2
+        a, b, c, d = (tabs[0], tabs[0], *tabs) if unit else tabs
+        return a, b, c, d, unit, n // 2
+
+    def gkr_sums(self, tables, e):
+        a, b, c, d, unit, h = self._gkr_tables("gkr_sums", tables, e)
         grid = self._red_grid(h)
         part = self.cp.empty((4 * grid, 4), dtype=self.cp.uint64)
         self._k("fr_gkr_sums_kernel")((grid,), (_RED,), (a, b, c, d, self._c(e), np.int32(unit), part, np.int64(h)))
         return self._reduce_partials(part, 4, grid)
 
     def gkr_cross_sums(self, tables, e, s):
-        n = tables[0].shape[0]
-        if any(t.shape[0] != n for t in tables) or e.shape[0] * 2 != n:
-            raise ValueError("gkr_cross_sums: tables of 2·len(e) entries needed")
-        if len(tables) not in (2, 4):
-            raise ValueError(f"gkr_cross_sums takes 2 or 4 tables, got {len(tables)}")
-        tabs = [self._c(t) for t in tables]
-        unit = len(tabs) == 2
-        a, b, c, d = (tabs[0], tabs[0], *tabs) if unit else tabs  # a, b are not read for the unit form
+        a, b, c, d, unit, h = self._gkr_tables("gkr_cross_sums", tables, e)
         sv = self._scalar(s) if unit else (np.uint64(0),) * 4
-        h = n // 2
         grid = self._red_grid(h)
         part = self.cp.empty((2 * grid, 4), dtype=self.cp.uint64)
         args = (a, b, c, d, self._c(e), *sv, np.int32(unit), part, np.int64(h))

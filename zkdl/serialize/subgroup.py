@@ -126,6 +126,18 @@ def decode_point(compressed: bytes) -> tuple[bytes | None, str | None]:
     return (xy, None) if in_subgroup(xy) else (None, NOT_IN_SUBGROUP)
 
 
+def start_worker(script: str) -> subprocess.Popen:
+    """A ``python -I`` process running ``script`` (which imports only ``py_arkworks_bls12381``), talking over
+    binary pipes on stdin/stdout: the verifier's subgroup helpers and the prover's fold helper
+    (:mod:`zkdl.commit.ipa_fold`)."""
+    return subprocess.Popen(
+        [sys.executable, "-I", "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def default_helpers() -> int:
     """Helper processes: one per CPU beyond the verifier's own, at most 4; 0 on a one-CPU machine."""
     return max(0, min(4, (os.cpu_count() or 1) - 1))
@@ -176,12 +188,7 @@ class _Helper:
     """One ``python -I`` process answering requests in order (a feeder thread writes, a reader reads)."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        self.proc = start_worker(_WORKER)
         self._todo: queue.Queue[bytes | None] = queue.Queue()
         self.answers: queue.Queue[tuple[int, bytes] | None] = queue.Queue()
         self.waiting: deque[_Request] = deque()  # submitted, not yet answered (answers come back in this order)
