@@ -41,13 +41,22 @@ def pp():
     return api.public_params(1 << 8)
 
 
-@pytest.fixture(scope="module")
-def trained(pp):
+def trained_instance(pp):
+    """A small trained run (WIDTHS, 2 steps) and N_TEST test rows: ``(st, run, Xt, labels, targets, wopen)``
+    (``targets``: regression targets; ``wopen``: the final weights' openings). Shared with
+    test_evaluation_committed."""
     st, run, _X, _Y, opens = make_instance(pp, WIDTHS, 3, 2, 11)
     rng = np.random.default_rng(5)
     Xt = np.round(rng.uniform(0, 1, (N_TEST, WIDTHS[0])) * 2**P.frac_bits).astype(np.int64)
     labels = rng.integers(0, WIDTHS[-1], N_TEST).astype(np.int64)
+    targets = rng.integers(-(2**P.frac_bits), 2**P.frac_bits, (N_TEST, WIDTHS[-1])).astype(np.int64)
     wopen = {k: v for k, v in opens.items() if k.startswith(("WT.", "bT."))}
+    return st, run, Xt, labels, targets, wopen
+
+
+@pytest.fixture(scope="module")
+def trained(pp):
+    st, run, Xt, labels, _targets, wopen = trained_instance(pp)
     return st, run, Xt, labels, wopen
 
 

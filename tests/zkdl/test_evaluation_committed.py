@@ -12,8 +12,7 @@ import json
 
 import numpy as np
 import pytest
-from test_evaluation import cheating_limbs, cheating_zero_checks, rejection
-from training_instances import make_instance
+from test_evaluation import N_TEST, WIDTHS, cheating_limbs, cheating_zero_checks, rejection, trained_instance
 
 from zkdl import api
 from zkdl.commit.pedersen import commit_int
@@ -25,7 +24,6 @@ from zkdl.protocol.relations.sse import sse_int
 from zkdl.quant import FixedPointParams, predict_int
 
 P = FixedPointParams()
-WIDTHS, N_TEST = (5, 6, 3), 7
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +33,7 @@ def pp():
 
 @pytest.fixture(scope="module")
 def trained(pp):
-    st, run, _X, _Y, opens = make_instance(pp, WIDTHS, 3, 2, 11)
-    rng = np.random.default_rng(5)
-    Xt = np.round(rng.uniform(0, 1, (N_TEST, WIDTHS[0])) * 2**P.frac_bits).astype(np.int64)
-    labels = rng.integers(0, WIDTHS[-1], N_TEST).astype(np.int64)
-    targets = rng.integers(-(2**P.frac_bits), 2**P.frac_bits, (N_TEST, WIDTHS[-1])).astype(np.int64)
-    wopen = {k: v for k, v in opens.items() if k.startswith(("WT.", "bT."))}
-    return st, run, Xt, labels, targets, wopen
+    return trained_instance(pp)
 
 
 def _common(st, **kw) -> dict:
