@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "f604cd3d48a5a97fd4f66bdbfa4b4c4ede1904f6b170509dd50b330e763173fc",
+    "lookup-zk": "b2152929bcb7ebe5c9d3060cebcd7ec503f99e14cc82b9ac8100edfd5d0f9038",
     "lookup-transparent": "f0e46db92e874f4190e87074579156e9452cd3f04dafea9191bb16b2e10ba80b",
-    "bits-zk": "80d998b100eedff6d751e315b08438d0d69d276f279c5904079dd01e73805133",
-    "lookup-3-layers-mixed-bias": "c996008815641e4bca1931876570a96f441f59236ffda9432b33725b309b0e4f",
+    "bits-zk": "efbe234b6f8400b3b0be49cd26fcff7114f070867eee7b0e1cbb89eac0cdeac6",
+    "lookup-3-layers-mixed-bias": "5cc794a418414a74220056dfffebf96873ddef4074517826faf42c2514bed9b2",
 }
 
 

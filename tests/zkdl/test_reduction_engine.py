@@ -171,7 +171,7 @@ def test_engine_refuses_bad_shapes():
 
 @pytest.fixture(scope="module")
 def pp():
-    return G.PublicParams.ephemeral(16)
+    return G.PublicParams.ephemeral(128)  # the zero-knowledge sumchecks' masks need up to 128
 
 
 @pytest.mark.parametrize("zk", [False, True], ids=["clear", "zk"])

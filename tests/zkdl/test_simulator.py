@@ -209,7 +209,7 @@ def _check(real_counts: np.ndarray, sim_counts: np.ndarray, what: str) -> None:
 def test_field_elements_low_bits(real, simulated):
     r = sum(_low_bytes(s["fr"]) for _, s in real)
     s = sum(_low_bytes(x["fr"]) for _, _, x in simulated)
-    _check(r, s, "field elements (Σ-protocol responses)")
+    _check(r, s, "field elements (masked sumcheck messages, Σ-protocol responses)")
 
 
 def test_point_x_coordinates_low_bits(real, simulated):

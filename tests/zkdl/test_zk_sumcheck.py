@@ -36,7 +36,7 @@ IDS = [f"deg{r.degree}-t{r.n_tables}-eq{int(r.eq_weighted)}-pub{''.join(map(str,
 
 @pytest.fixture(scope="module")
 def pp():
-    return G.PublicParams.ephemeral(4)
+    return G.PublicParams.ephemeral(zsc.MASK_GENERATORS)
 
 
 @dataclasses.dataclass
@@ -104,8 +104,9 @@ def test_honest_proofs_verify_and_finals_open_to_true_evaluations(pp, case, n):
         assert res.finals[k].commitment(pp) == commit_value(pp, run.res.finals[k].value, run.res.finals[k].blind)
     for k in public:
         assert res.public_values[k] == run.res.public_values[k] == run.tables[k].evaluate(list(res.point))
-    # shape: d commitments per round
+    # shape: d field elements per round, a mask of n·d + 1 coefficients
     assert all(len(m) == rel.degree for m in run.proof.rounds)
+    assert len(run.proof.mask_proof.z) == n * rel.degree + 1
 
 
 def test_products_are_planned_once_and_chained(pp):
@@ -156,13 +157,66 @@ def _replace_round(proof, i, j, pt):
     return dataclasses.replace(proof, rounds=tuple(tuple(m) for m in rounds))
 
 
-def test_tampered_round_commitment_is_rejected(pp, tamper_run):
+def test_tampered_round_value_is_rejected(pp, tamper_run):
     run = tamper_run
     for i in range(run.n):
         for j in range(run.rel.degree):
-            bad = _replace_round(run.proof, i, j, run.proof.rounds[i][j] + pp.g_v)
+            bad = _replace_round(run.proof, i, j, (run.proof.rounds[i][j] + 1) % R)
             with pytest.raises(VerificationError):
                 _verify(pp, run, proof=bad)
+
+
+def test_tampered_mask_or_masked_sum_is_rejected(pp, tamper_run):
+    run = tamper_run
+    p = run.proof
+    dp = p.mask_proof
+    for bad in (
+        dataclasses.replace(p, masked_sum=(p.masked_sum + 1) % R),
+        dataclasses.replace(p, mask=p.mask + pp.h),
+        dataclasses.replace(p, mask=p.mask + pp.gens(1)[0]),
+        dataclasses.replace(p, mask_value=p.mask_value + pp.g_v),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, d=dp.d + pp.h)),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, e=dp.e + pp.g_v)),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, z=((dp.z[0] + 1) % R,) + dp.z[1:])),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, z=dp.z[:-1] + ((dp.z[-1] + 1) % R,))),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, z1=(dp.z1 + 1) % R)),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, z2=(dp.z2 + 1) % R)),
+    ):
+        with pytest.raises(VerificationError):
+            _verify(pp, run, proof=bad)
+
+
+class _PermissiveAccumulator(ZeroAccumulator):
+    """A cheating prover's accumulator: it takes nonzero values without complaint and proves anyway."""
+
+    def add(self, item, what=""):
+        self._kind = type(item)
+        self._items.append(item)
+        self._what.append(what)
+
+
+@pytest.mark.parametrize("delta", [1, R - 1, 2**100])
+@pytest.mark.parametrize("case", [CASES[1], CASES[5], TAMPER_CASE], ids=["prod", "eq-pub", "chain"])
+def test_cheating_prover_with_a_false_claim_is_rejected(pp, case, delta):
+    """The attack: prove a false sum with the honest prover's code (mask, masked sum, rounds of the true
+    polynomials, honest dot product), the failing zero check smuggled past the prover's own check. The masked
+    sum S' = s' + ρ·M is then not the sum of f + ρ·m, so the final zero check fails."""
+    rel, public = case
+    n = 3
+    tables, u = _setup(rel, n, 4)
+    claim = PScalar.fresh(_true_sum(rel, tables, u) + delta)
+    acc = _PermissiveAccumulator(pp)
+    t = Transcript("test/zk-sumcheck")
+    proof, res = zsc.prove_zk(pp, tables, rel, t, claim=claim, eq_point=u, public=frozenset(public), acc=acc)
+    run = Run(rel, tuple(public), n, tables, u, claim, proof, acc.prove(t), res, t)
+    with pytest.raises(VerificationError):
+        _verify(pp, run)
+    # the same harness with the true claim is accepted: the rejection is the false claim's
+    honest = PScalar.fresh(_true_sum(rel, tables, u))
+    acc = _PermissiveAccumulator(pp)
+    t = Transcript("test/zk-sumcheck")
+    proof, res = zsc.prove_zk(pp, tables, rel, t, claim=honest, eq_point=u, public=frozenset(public), acc=acc)
+    _verify(pp, Run(rel, tuple(public), n, tables, u, honest, proof, acc.prove(t), res, t))
 
 
 def test_tampered_final_commitment_is_rejected(pp, tamper_run):
@@ -241,7 +295,14 @@ def test_malformed_proof_shapes(pp, tamper_run):
         dataclasses.replace(p, rounds=(p.rounds[0][:-1],) + p.rounds[1:]),
         dataclasses.replace(p, finals=p.finals[:-1]),
         dataclasses.replace(p, products=p.products[:-1]),
-        _replace_round(p, 0, 0, b"\x00" * 48),
+        _replace_round(p, 0, 0, R),
+        _replace_round(p, 0, 0, b"\x00" * 32),
+        dataclasses.replace(p, masked_sum=R + 1),
+        dataclasses.replace(p, mask=b"\x00" * 48),
+        dataclasses.replace(p, mask_value=None),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(p.mask_proof, z=p.mask_proof.z[:-1])),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(p.mask_proof, z1=R)),
+        dataclasses.replace(p, mask_proof=dataclasses.replace(p.mask_proof, d=1)),
     ):
         with pytest.raises(ProofFormatError):
             _verify(pp, run, proof=bad)
@@ -290,13 +351,63 @@ def test_no_witness_value_appears_in_the_proof(pp, case):
     derived = _true_round_values(run) | {run.claim.value}
     derived |= {f.value for f in run.res.finals.values()}
     fes = set(run.proof.field_elements()) | {run.zero.s}
-    assert fes  # product responses and the Schnorr response are the only field elements
+    assert fes  # masked sum and rounds, Σ-protocol responses, the Schnorr response
     assert not fes & secret
     assert not fes & derived
     # and no point is an unblinded commitment v·g_v to one of those values
     pts = {p.to_compressed_bytes() for p in run.proof.points()} | {run.zero.a.to_compressed_bytes()}
     for v in sorted(derived)[:64]:
         assert commit_value(pp, v, 0).to_compressed_bytes() not in pts
+
+
+def _clear_messages(mask, n, d, point):
+    """What the mask adds to the clear messages (masked sum, then p_i(0), p_i(2..d) per round) for fixed
+    challenges: the linear map m ↦ messages of the zero-knowledge argument."""
+    out = [sum(a * b for a, b in zip(mask, zsc.mask_sum_weights(n, d))) % R]
+    prefix = mask[0]
+    for i, r in enumerate(point):
+        q = zsc.mask_round_values(mask, n, d, i, prefix)
+        out += [q[0], *q[2:]]
+        prefix = (prefix + zsc.mask_at(mask, d, i, r)) % R
+    return out
+
+
+def _rank_mod_r(rows):
+    m = [list(r) for r in rows]
+    rank, cols = 0, len(m[0]) if m else 0
+    for c in range(cols):
+        piv = next((i for i in range(rank, len(m)) if m[i][c] % R), None)
+        if piv is None:
+            continue
+        m[rank], m[piv] = m[piv], m[rank]
+        inv = pow(m[rank][c], -1, R)
+        m[rank] = [x * inv % R for x in m[rank]]
+        for i in range(len(m)):
+            if i != rank and m[i][c]:
+                f = m[i][c]
+                m[i] = [(x - f * y) % R for x, y in zip(m[i], m[rank])]
+        rank += 1
+    return rank
+
+
+@pytest.mark.parametrize("n,d", [(0, 1), (1, 2), (3, 3), (5, 2), (6, 3)])
+def test_mask_covers_every_clear_message(n, d):
+    """Zero knowledge of the clear part: the mask's map onto the clear messages is onto the space of messages
+    that pass the round checks (dimension n·d + 1), so S' + ρ·(that map) is uniform there whatever f is. A mask
+    without its top coefficients (the negative control) leaves directions of f's round polynomials uncovered."""
+    rng = random.Random(n * 10 + d)
+    point = [rng.randrange(R) for _ in range(n)]
+    k = zsc.mask_length(n, d)
+    units = [[int(i == j) for j in range(k)] for i in range(k)]
+    columns = [_clear_messages(e, n, d, point) for e in units]
+    assert len(columns[0]) == n * d + 1
+    assert _rank_mod_r(columns) == n * d + 1
+    # the same mask, linear: the messages of a random mask are the combination of the columns
+    m = [rng.randrange(R) for _ in range(k)]
+    assert _clear_messages(m, n, d, point) == [sum(a * c[i] for a, c in zip(m, columns)) % R for i in range(n * d + 1)]
+    if n and d > 1:
+        top = {1 + i * d + (d - 1) for i in range(n)}  # m_{i,d}
+        assert _rank_mod_r([c for j, c in enumerate(columns) if j not in top]) < n * d + 1
 
 
 def test_two_proofs_of_the_same_witness_share_nothing(pp):

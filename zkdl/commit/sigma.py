@@ -9,7 +9,10 @@ coefficients) of committed values itself. Only two kinds of statements need proo
   :class:`ZeroAccumulator` and proven at the end by ONE Schnorr proof of knowledge of ``ρ`` with
   ``W = Σ_i γ_i·Z_i = ρ·h``, the ``γ_i`` drawn from the transcript after every ``Z_i`` is fixed;
 * **products** — ``C_z`` commits to ``x·y`` for committed ``x``, ``y``: Hyrax's proof of product
-  (:func:`prove_product` / :func:`verify_product`); :func:`prove_nonzero` builds "x ≠ 0" from it.
+  (:func:`prove_product` / :func:`verify_product`); :func:`prove_nonzero` builds "x ≠ 0" from it;
+* **dot products** — ``Y`` commits to ``<x, w>`` for a vector ``x`` committed over the vector generators
+  (:func:`commit_vector`) and a public ``w``: :class:`DotProof`, with a response as long as ``x`` (the masks of
+  the zero-knowledge sumcheck are short).
 
 Types
 -----
@@ -34,7 +37,7 @@ at once.
 
 Transcript labels: ``zero/count``, ``zero/gamma`` (challenges), ``zero/W``, ``zero/A``, ``zero/e``,
 ``zero/s``; ``product/statement`` (X, Y, Z), ``product/first`` (α, β, δ), ``product/c``, ``product/responses``;
-``nonzero/inverse``.
+``nonzero/inverse``; ``dot/first`` (D, E), ``dot/c``, ``dot/responses``.
 
 Group arithmetic: commitments to values use fixed-base byte tables of ``g_v`` and ``h`` (64 point additions
 instead of a two-point MSM; note that table lookups indexed by secret bytes are not constant-time — neither
@@ -52,6 +55,7 @@ import numpy as np
 from py_arkworks_bls12381 import G1Point
 
 from zkdl.errors import ProofFormatError
+from zkdl.field import Fr
 from zkdl.field.constants import MODULUS as R
 from zkdl.serialize import Reader, Writer
 
@@ -60,6 +64,7 @@ from .generators import PublicParams
 from .pedersen import msm, random_scalar, scalars_from_ints
 
 __all__ = [
+    "DotProof",
     "NonzeroProof",
     "PScalar",
     "ProductProof",
@@ -67,9 +72,12 @@ __all__ = [
     "ZeroAccumulator",
     "ZeroProof",
     "commit_values",
+    "commit_vector",
     "lincomb",
+    "prove_dot",
     "prove_nonzero",
     "prove_product",
+    "verify_dot",
     "verify_nonzero",
     "verify_product",
 ]
@@ -583,3 +591,122 @@ def verify_nonzero(
     transcript.absorb_g1("nonzero/inverse", proof.inverse)
     p = verify_product(params, cx, proof.inverse, proof.product, proof.proof, transcript, batch=acc.batch)
     acc.add(p - 1, "nonzero")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# proof of dot product with a committed vector (linear-size response)
+# ---------------------------------------------------------------------------------------------------------
+def commit_vector(params: PublicParams, values: Sequence[int], blind: int) -> G1Point:
+    """``Σ v_i·g_i + ρ·h`` over the first ``len(values)`` vector generators (one MSM)."""
+    if len(values) > params.capacity:
+        raise ValueError(
+            f"a vector of {len(values)} entries needs as many generators; the parameters hold {params.capacity}"
+        )
+    return msm(params.gens(len(values)) + [params.h], scalars_from_ints([int(v) % R for v in values] + [blind % R]))
+
+
+@dataclass(frozen=True)
+class DotProof:
+    """Proof that ``Y`` commits to ``<x, w>`` for the vector ``x`` committed in ``C = Σ x_i·g_i + ρ·h`` and a
+    public ``w``: first message ``D = Σ δ_i·g_i + β_1·h``, ``E = <δ, w>·g_v + β_2·h``; on challenge ``c`` the
+    responses ``z = δ + c·x``, ``z_1 = β_1 + c·ρ``, ``z_2 = β_2 + c·ρ_Y``. The verifier checks
+    ``D + c·C = Σ z_i·g_i + z_1·h`` and ``E + c·Y = <z, w>·g_v + z_2·h`` (2·48 + (len(x) + 2)·32 bytes; ``C`` and
+    ``Y`` travel separately). Special soundness: two accepting answers to ``c ≠ c'`` give
+    ``x = (z − z')/(c − c')`` and openings of ``C`` and ``Y`` with ``Y``'s value ``<x, w>``. Honest-verifier
+    zero knowledge: ``z, z_1, z_2`` are uniform whatever ``x`` is, and ``D, E`` are determined by them."""
+
+    d: G1Point
+    e: G1Point
+    z: tuple[int, ...]
+    z1: int
+    z2: int
+
+    def write(self, w: Writer) -> None:
+        w.write_g1(self.d)
+        w.write_g1(self.e)
+        w.write_frs(list(self.z))
+        w.write_fr(self.z1)
+        w.write_fr(self.z2)
+
+    @classmethod
+    def read(cls, r: Reader, length: int) -> DotProof:
+        d = r.read_g1(allow_identity=True)
+        e = r.read_g1(allow_identity=True)
+        z = tuple(r.read_frs(count=length))
+        return cls(d, e, z, r.read_fr(), r.read_fr())
+
+    def field_elements(self) -> tuple[int, ...]:
+        return (*self.z, self.z1, self.z2)
+
+    def points(self) -> tuple[G1Point, ...]:
+        return (self.d, self.e)
+
+    def _check(self, length: int) -> None:
+        _check_point(self.d, "dot-product proof D")
+        _check_point(self.e, "dot-product proof E")
+        if not isinstance(self.z, tuple) or len(self.z) != length:
+            raise ProofFormatError(f"dot-product proof needs {length} responses")
+        for x in (*self.z, self.z1, self.z2):
+            _check_fr(x, "dot-product proof response")
+
+
+def _dot_challenge(transcript, first: Sequence[G1Point]) -> int:
+    transcript.absorb_g1s("dot/first", list(first))
+    return transcript.challenge_fr("dot/c")
+
+
+def prove_dot(
+    params: PublicParams,
+    x: Sequence[int],
+    x_blind: int,
+    weights: Sequence[int],
+    y: PScalar,
+    transcript,
+    *,
+    rng: Any = None,
+) -> DotProof:
+    """Prove that ``y`` commits to ``<x, weights>`` for ``x`` committed by :func:`commit_vector` with ``x_blind``
+    (the caller has absorbed both commitments). ``ValueError`` if the value is not that dot product."""
+    if len(x) != len(weights):
+        raise ValueError("vector and weights differ in length")
+    if sum(a * b for a, b in zip(x, weights)) % R != y.value:
+        raise ValueError("the committed value is not the dot product")
+    delta = [random_scalar(rng) for _ in x]
+    b1, b2 = random_scalar(rng), random_scalar(rng)
+    d = commit_vector(params, delta, b1)
+    (e,) = commit_values(params, [sum(a * b for a, b in zip(delta, weights))], [b2])
+    c = _dot_challenge(transcript, (d, e))
+    z = tuple((a + c * b) % R for a, b in zip(delta, x))
+    proof = DotProof(d, e, z, (b1 + c * x_blind) % R, (b2 + c * y.blind) % R)
+    transcript.absorb_frs("dot/responses", list(proof.field_elements()))
+    return proof
+
+
+def verify_dot(
+    params: PublicParams,
+    com: G1Point,
+    weights: Sequence[int],
+    y: VScalar,
+    proof: DotProof,
+    transcript,
+    *,
+    batch: MsmBatch | None = None,
+) -> None:
+    """Check a :class:`DotProof` for the vector commitment ``com`` and the committed value ``y``; the two
+    equations go into ``batch`` (checked at once without it). Raises :class:`VerificationError`
+    (:class:`ProofFormatError` for a malformed proof)."""
+    proof._check(len(weights))
+    if len(weights) > params.capacity:
+        raise ValueError(
+            f"a dot product over {len(weights)} entries needs as many generators; the parameters hold {params.capacity}"
+        )
+    c = _dot_challenge(transcript, proof.points())
+    b = batch if batch is not None else MsmBatch(params)
+    g, h, what = params.g_v, params.h, "proof of dot product failed"
+    b.add(what, [proof.d, com, h], [1, c, -proof.z1], gens=Fr.from_ints(list(proof.z)), gens_scale=-1)
+    y_pts, y_cs = y.linear_terms(params)
+    zw = sum(a * b for a, b in zip(proof.z, weights)) % R
+    b.add(what, [proof.e, *y_pts, g, h], [1, *(c * k % R for k in y_cs), -zw, -proof.z2])
+    if batch is None:
+        b.verify()
+    transcript.absorb_frs("dot/responses", list(proof.field_elements()))

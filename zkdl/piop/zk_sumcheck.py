@@ -1,7 +1,8 @@
-"""The zero-knowledge sumcheck (Hyrax §4 style): every prover message is a Pedersen commitment.
+"""The zero-knowledge sumcheck: clear round messages of the relation plus a committed random mask polynomial.
 
-The same claims as the clear engine (``sumcheck.py``, whose round engine computes the round polynomials here
-too); only the messages and the final check differ. Details below and in ``docs/zero-knowledge.md``.
+The same claims as the clear engine (``sumcheck.py``, whose round engine computes the relation's round
+polynomials here too); the claim is committed, the round messages are masked, the finals of the secret tables
+are committed. Details below and in ``docs/zero-knowledge.md``.
 """
 
 from __future__ import annotations
@@ -13,37 +14,122 @@ from typing import Any
 
 from ..commit.pedersen import random_scalar
 from ..commit.sigma import (
+    DotProof,
     ProductProof,
     PScalar,
     VScalar,
     ZeroAccumulator,
     commit_values,
+    commit_vector,
     linear_p,
     linear_v,
+    prove_dot,
     prove_product,
+    verify_dot,
     verify_product,
 )
 from ..errors import ProofFormatError
 from ..field import MODULUS as R
 from ..field import Fr
-from .sumcheck import Relation, _eq_point, default_engine, eq_eval
+from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
 
 # =========================================================================================================
-# zero-knowledge mode (Hyrax §4 style): every prover message is a Pedersen commitment
+# zero-knowledge mode: the sumcheck of f + ρ·m, m a committed random mask (Libra-style masking)
 # =========================================================================================================
 #
-# Round i: the prover commits to p_i(0), p_i(2), …, p_i(d) (fresh blindings) and sends the points. The verifier
-# derives C_{p(1)} = C_claim − C_{p(0)} (so p(0) + p(1) = claim holds by construction) and the next claim's
-# commitment C_next = Σ_t L_t(r_i)·C_{p(t)} (L_t the Lagrange basis on 0..d), lazily (no group operation per
-# round, see zkdl.commit.sigma.VScalar). At the end the prover commits to the final value of every SECRET table;
-# public tables' finals are computed by both sides. The relation becomes a linear combination, with public
-# coefficients (c_j, eq(u, r), public finals), of committed secret finals and committed products of them
-# (Hyrax proofs of product: one per distinct product of two, chained for three); "relation − last claim = 0"
-# goes into the caller's ZeroAccumulator, which proves all zero checks at once. See docs/zero-knowledge.md.
+# Claim: Σ_x f(x) = s for the committed s (C_claim), f(x) = (eq(u, x)·) Σ_j c_j Π_{k∈term_j} f_k(x).
+#
+# 1. The prover draws the mask m(x) = a_0 + Σ_i m_i(x_i), m_i(X) = Σ_{t=1..d} m_{i,t} X^t (K = n·d + 1 uniform
+#    coefficients, the vector (a_0, m_{1,1..d}, …, m_{n,1..d})), sends C_m, a vector commitment to them over
+#    the first K vector generators, and the verifier draws ρ.
+# 2. The prover sends S' = s + ρ·M in the clear, M = Σ_x m(x) = 2^n·a_0 + 2^{n−1}·Σ_{i,t} m_{i,t}.
+# 3. Clear sumcheck of h = f + ρ·m with claim S': per round the evaluations p_i(0), p_i(2), …, p_i(d) (field
+#    elements; p_i(1) = claim_i − p_i(0)), the challenge r_i, claim_{i+1} = p_i(r_i).
+# 4. The prover commits the finals of the secret tables and the products the relation needs (Hyrax proofs of
+#    product, planned below); public tables' finals are computed by both sides. F = the committed relation
+#    value at r (a linear combination, public coefficients, of committed finals and products).
+# 5. The verifier draws γ; the prover commits Y = <m, w_M + γ·w_r> (w_M the weights of M, w_r = (1, r_i^t))
+#    and proves it with a proof of dot product against C_m (zkdl.commit.sigma.DotProof). The zero check
+#        C_claim + γ·F + ρ·Y − (S' + γ·claim_n) = 0,
+#    i.e. (s + ρM − S') + γ·(f(r) + ρ·m(r) − claim_n) = 0, goes into the caller's ZeroAccumulator.
+#
+# Zero knowledge: for ρ ≠ 0 the clear messages (S', p_1, …, p_n) are uniform among the vectors that pass the
+# round checks, whatever f is (the mask's map to them has full rank n·d + 1, the dimension of that space);
+# everything else is a hiding commitment or a Σ-protocol response. Soundness: C_m is fixed before ρ, so h is
+# a fixed polynomial of degree ≤ d per variable and the clear sumcheck is sound for it; both brackets of the
+# zero check are fixed before γ. docs/zero-knowledge.md and docs/soundness.md have the arguments.
 #
 # Transcript: sumcheck-zk/shape, sumcheck-zk/terms, sumcheck-zk/coefficients, sumcheck-zk/public,
-# (sumcheck-zk/eq-point), sumcheck-zk/claim (G1), per round sumcheck-zk/round (d points) then sumcheck-zk/r,
-# sumcheck-zk/finals (points of the secret finals), then each product proof (zkdl.commit.sigma labels).
+# (sumcheck-zk/eq-point), sumcheck-zk/claim (G1), sumcheck-zk/mask (G1), sumcheck-zk/rho,
+# sumcheck-zk/masked-sum (Fr), per round sumcheck-zk/round (d Fr) then sumcheck-zk/r, sumcheck-zk/finals
+# (points of the secret finals), each product proof (zkdl.commit.sigma labels), sumcheck-zk/gamma,
+# sumcheck-zk/mask-value (G1), then the proof of dot product (dot/first, dot/c, dot/responses).
+
+#: Vector generators every zero-knowledge proof's parameters hold at least (``generators_needed``): masks of
+#: sumchecks of up to 42 variables (``n·d + 1 ≤ 3·42 + 1``).
+MASK_GENERATORS = 128
+
+
+def mask_length(num_vars: int, degree: int) -> int:
+    """Coefficients of the mask of a sumcheck of ``num_vars`` variables and degree ``degree``: ``n·d + 1``."""
+    return num_vars * degree + 1
+
+
+assert mask_length(42, MAX_DEGREE) <= MASK_GENERATORS
+
+
+def mask_sum_weights(num_vars: int, degree: int) -> list[int]:
+    """``w_M``: ``<m, w_M> = Σ_{x ∈ {0,1}^n} m(x)`` for the mask vector ``m``."""
+    half = pow(2, num_vars - 1, R) if num_vars else 0
+    return [pow(2, num_vars, R)] + [half] * (num_vars * degree)
+
+
+def mask_point_weights(point: Sequence[int], degree: int) -> list[int]:
+    """``w_r``: ``<m, w_r> = m(r)`` (``1``, then ``r_i^t`` for t = 1..d per round)."""
+    out = [1]
+    for r in point:
+        p = 1
+        for _ in range(degree):
+            p = p * r % R
+            out.append(p)
+    return out
+
+
+def mask_check_weights(num_vars: int, degree: int, point: Sequence[int], gamma: int) -> list[int]:
+    """``w_M + γ·w_r``: the weights of the committed mask value ``Y``."""
+    return [(a + gamma * b) % R for a, b in zip(mask_sum_weights(num_vars, degree), mask_point_weights(point, degree))]
+
+
+def mask_round_values(mask: Sequence[int], num_vars: int, degree: int, round_index: int, prefix: int) -> list[int]:
+    """The mask's round polynomial q_i at t = 0..d: ``q_i(X) = Σ_{x_{>i}} m(r_{<i}, X, x_{>i})``, given
+    ``prefix = a_0 + Σ_{j<i} m_j(r_j)`` (round indices from 0)."""
+    d, i = degree, round_index
+    rest = num_vars - i - 1
+    coeffs = mask[1 + i * d : 1 + (i + 1) * d]
+    tail = 0
+    if rest:
+        later = sum(mask[1 + (i + 1) * d :]) % R  # Σ_{j>i} m_j(1)
+        tail = later * pow(2, rest - 1, R)
+    scale = pow(2, rest, R)
+    out = []
+    for t in range(d + 1):
+        mt = 0
+        p = 1
+        for c in coeffs:
+            p = p * t
+            mt += c * p
+        out.append((scale * (prefix + mt) + tail) % R)
+    return out
+
+
+def mask_at(mask: Sequence[int], degree: int, round_index: int, r: int) -> int:
+    """``m_i(r)`` for round ``round_index``."""
+    coeffs = mask[1 + round_index * degree : 1 + (round_index + 1) * degree]
+    acc, p = 0, 1
+    for c in coeffs:
+        p = p * r % R
+        acc += c * p
+    return acc % R
 
 
 @functools.lru_cache(maxsize=8)
@@ -154,45 +240,60 @@ def _final_combination(plan: _Plan, vals: dict, pub_values: dict[int, int], eq_v
 
 @dataclass(frozen=True)
 class ZkSumcheckProof:
-    """Zero-knowledge sumcheck proof: per round the commitments to p(0), p(2), …, p(d) (d points); the
-    commitments to the secret tables' finals; per planned product its commitment and proof of product."""
+    """Zero-knowledge sumcheck proof: the mask commitment and the masked sum; per round ``p(0), p(2), …, p(d)``
+    (field elements); the commitments to the secret tables' finals; per planned product its commitment and proof
+    of product; the commitment ``Y`` to the mask's value and its proof of dot product."""
 
-    rounds: tuple[tuple[Any, ...], ...]
+    mask: Any
+    masked_sum: int
+    rounds: tuple[tuple[int, ...], ...]
     finals: tuple[Any, ...]
     products: tuple[tuple[Any, ProductProof], ...]
+    mask_value: Any
+    mask_proof: DotProof
 
     def write(self, w) -> None:
         """Append to a ``zkdl.serialize.Writer`` (the shape is public; counts are written and checked)."""
+        w.write_g1(self.mask)
+        w.write_fr(self.masked_sum)
         for msg in self.rounds:
-            w.write_g1s(list(msg))
+            w.write_frs(list(msg))
         w.write_g1s(list(self.finals))
         for cz, pr in self.products:
             w.write_g1(cz)
             pr.write(w)
+        w.write_g1(self.mask_value)
+        self.mask_proof.write(w)
 
     @classmethod
     def read(cls, r, num_vars: int, relation: Relation, public=frozenset()) -> ZkSumcheckProof:
         """Read a proof of the public shape (``public``: indices of the public tables); any other count is a
-        ``ProofFormatError``; points are checked on the curve and in the subgroup."""
+        ``ProofFormatError``; points are checked on the curve and in the subgroup, field elements canonical."""
         plan = _plan(relation, _check_public(public, relation))
         d = relation.degree
-        rounds = tuple(tuple(r.read_g1s(allow_identity=True, count=d)) for _ in range(num_vars))
+        mask = r.read_g1(allow_identity=True)
+        masked_sum = r.read_fr()
+        rounds = tuple(tuple(r.read_frs(count=d)) for _ in range(num_vars))
         finals = tuple(r.read_g1s(allow_identity=True, count=len(plan.secret)))
         products = []
         for _ in plan.products:
             cz = r.read_g1(allow_identity=True)
             products.append((cz, ProductProof.read(r)))
-        return cls(rounds, finals, tuple(products))
+        mask_value = r.read_g1(allow_identity=True)
+        mask_proof = DotProof.read(r, mask_length(num_vars, d))
+        return cls(mask, masked_sum, rounds, finals, tuple(products), mask_value, mask_proof)
 
     def field_elements(self) -> list[int]:
-        """Every field element in the proof (only the product proofs' responses)."""
-        return [z for _, pr in self.products for z in pr.field_elements()]
+        """Every field element in the proof: the masked sum, the round messages and the Σ-protocol responses."""
+        out = [self.masked_sum, *(x for m in self.rounds for x in m)]
+        out += [z for _, pr in self.products for z in pr.field_elements()]
+        return out + list(self.mask_proof.field_elements())
 
     def points(self) -> list[Any]:
-        out = [p for m in self.rounds for p in m] + list(self.finals)
+        out = [self.mask, *self.finals]
         for cz, pr in self.products:
             out += [cz, *pr.points()]
-        return out
+        return out + [self.mask_value, *self.mask_proof.points()]
 
     @property
     def n_bytes(self) -> int:
@@ -215,6 +316,16 @@ class ZkSumcheckResult:
     public_values: dict[int, int]
 
 
+def _check_capacity(params, num_vars: int, degree: int) -> int:
+    k = mask_length(num_vars, degree)
+    if k > params.capacity:
+        raise ValueError(
+            f"the mask of a zero-knowledge sumcheck over {num_vars} variables needs {k} vector generators; "
+            f"the public parameters hold {params.capacity}"
+        )
+    return k
+
+
 def prove_zk(
     params,
     tables: Sequence[Fr],
@@ -231,30 +342,36 @@ def prove_zk(
     """Zero-knowledge sumcheck of ``Σ_x (eq(u,x)·) Σ_j c_j Π_{k∈term_j} f_k(x) = claim.value`` for the
     committed ``claim``. Tables in ``public`` are known to the verifier (their finals are not committed).
     Adds the final check to ``acc`` (``ValueError`` there if the claim is false: an honest prover cannot prove
-    it). Blindings from the OS CSPRNG unless ``rng`` (tests only)."""
+    it). Randomness (mask, blindings) from the OS CSPRNG unless ``rng`` (tests only)."""
     if not isinstance(claim, PScalar):
         raise TypeError("prove_zk needs the claim as a PScalar (value and blinding)")
     eng = engine if engine is not None else default_engine(tables, relation, eq_point, claim.value)
     pub = _check_public(public, relation)
     plan = _plan(relation, pub)
-    _start_zk(transcript, eng.n, relation, eq_point, pub, claim.commitment(params))
-    d = eng.d
-    cur = claim
+    n, d = eng.n, eng.d
+    k_mask = _check_capacity(params, n, d)
+    _start_zk(transcript, n, relation, eq_point, pub, claim.commitment(params))
+    mask = [random_scalar(rng) for _ in range(k_mask)]
+    mask_blind = random_scalar(rng)
+    mask_pt = commit_vector(params, mask, mask_blind)
+    transcript.absorb_g1("sumcheck-zk/mask", mask_pt)
+    rho = transcript.challenge_fr("sumcheck-zk/rho")
+    masked_sum = (claim.value + rho * sum(a * b for a, b in zip(mask, mask_sum_weights(n, d)))) % R
+    transcript.absorb_fr("sumcheck-zk/masked-sum", masked_sum)
+    cur = masked_sum
+    prefix = mask[0]  # a_0 + Σ_{j<i} m_j(r_j)
     rounds = []
     point: list[int] = []
-    for _ in range(eng.n):
+    for i in range(n):
         msg = eng.message()
-        sent = [msg[0], *msg[2:]]
-        blinds = [random_scalar(rng) for _ in sent]
-        pts = commit_values(params, sent, blinds)
-        ps = [PScalar(v, b) for v, b in zip(sent, blinds)]
-        for p, pt in zip(ps, pts):
-            p._point.append(pt)
-        transcript.absorb_g1s("sumcheck-zk/round", pts)
+        q = mask_round_values(mask, n, d, i, prefix)
+        p = [(a + rho * b) % R for a, b in zip(msg, q)]
+        sent = (p[0], *p[2:])
+        transcript.absorb_frs("sumcheck-zk/round", list(sent))
         r = transcript.challenge_fr("sumcheck-zk/r")
-        evals = [ps[0], cur - ps[0], *ps[1:]]
-        cur = linear_p(list(zip(lagrange_coeffs(d + 1, r), evals)))
-        rounds.append(tuple(pts))
+        cur = sum(c * e for c, e in zip(lagrange_coeffs(d + 1, r), [p[0], cur - p[0], *p[2:]])) % R
+        prefix = (prefix + mask_at(mask, d, i, r)) % R
+        rounds.append(sent)
         point.append(r)
         eng.bind(r)
     finals = eng.finals()
@@ -273,8 +390,15 @@ def prove_zk(
     pub_values = {k: finals[k] for k in sorted(pub)}
     eq_value = eq_eval(_eq_point(eq_point), point) if relation.eq_weighted else 1
     total = _final_combination(plan, vals, pub_values, eq_value, linear_p)
-    acc.add(total - cur, "sumcheck final check")
-    proof = ZkSumcheckProof(tuple(rounds), tuple(f_pts), tuple(products))
+    gamma = transcript.challenge_fr("sumcheck-zk/gamma")
+    weights = mask_check_weights(n, d, point, gamma)
+    y = PScalar.fresh(sum(a * b for a, b in zip(mask, weights)), rng)
+    transcript.absorb_g1("sumcheck-zk/mask-value", y.commitment(params))
+    dot = prove_dot(params, mask, mask_blind, weights, y, transcript, rng=rng)
+    acc.add(claim + total * gamma + y * rho - (masked_sum + gamma * cur), "sumcheck final check")
+    proof = ZkSumcheckProof(
+        mask_pt, masked_sum, tuple(rounds), tuple(f_pts), tuple(products), y.commitment(params), dot
+    )
     return proof, ZkSumcheckResult(tuple(point), {k: vals[(k,)] for k in plan.secret}, pub_values)
 
 
@@ -302,12 +426,13 @@ def verify_zk(
     pub = _check_public(public.keys(), relation)
     plan = _plan(relation, pub)
     d = relation.degree
+    k_mask = _check_capacity(params, num_vars, d)
     if relation.eq_weighted and (eq_point is None or len(eq_point) != num_vars):
         raise ValueError(f"an eq-weighted relation over {num_vars} variables needs an eq point of that length")
     if len(proof.rounds) != num_vars:
         raise ProofFormatError(f"ZK sumcheck proof has {len(proof.rounds)} rounds, expected {num_vars}")
     if any(len(m) != d for m in proof.rounds):
-        raise ProofFormatError(f"ZK sumcheck round message of wrong size (expected {d} commitments)")
+        raise ProofFormatError(f"ZK sumcheck round message of wrong size (expected {d} field elements)")
     if len(proof.finals) != len(plan.secret):
         raise ProofFormatError(
             f"ZK sumcheck proof has {len(proof.finals)} final commitments, expected {len(plan.secret)}"
@@ -316,20 +441,27 @@ def verify_zk(
         raise ProofFormatError(
             f"ZK sumcheck proof has {len(proof.products)} product proofs, expected {len(plan.products)}"
         )
-    pts = [p for m in proof.rounds for p in m] + list(proof.finals) + [cz for cz, _ in proof.products]
+    pts = [proof.mask, *proof.finals, proof.mask_value] + [cz for cz, _ in proof.products]
     if any(not isinstance(p, G1Point) for p in pts) or any(
         not isinstance(pr, ProductProof) for _, pr in proof.products
     ):
         raise ProofFormatError("ZK sumcheck proof holds an object that is not a G1 point / product proof")
+    fes = [proof.masked_sum, *(x for m in proof.rounds for x in m)]
+    if any(not isinstance(x, int) or isinstance(x, bool) or not 0 <= x < R for x in fes):
+        raise ProofFormatError("ZK sumcheck proof holds a value that is not a canonical field element")
+    if not isinstance(proof.mask_proof, DotProof):
+        raise ProofFormatError("ZK sumcheck proof holds a mask proof that is not a proof of dot product")
+    proof.mask_proof._check(k_mask)
     _start_zk(transcript, num_vars, relation, eq_point, pub, claim.commitment(params))
-    cur = claim
+    transcript.absorb_g1("sumcheck-zk/mask", proof.mask)
+    rho = transcript.challenge_fr("sumcheck-zk/rho")
+    transcript.absorb_fr("sumcheck-zk/masked-sum", proof.masked_sum)
+    cur = proof.masked_sum
     point: list[int] = []
     for msg in proof.rounds:
-        vs = [VScalar(p) for p in msg]
-        transcript.absorb_g1s("sumcheck-zk/round", list(msg))
+        transcript.absorb_frs("sumcheck-zk/round", list(msg))
         r = transcript.challenge_fr("sumcheck-zk/r")
-        evals = [vs[0], cur - vs[0], *vs[1:]]
-        cur = linear_v(list(zip(lagrange_coeffs(d + 1, r), evals)))
+        cur = sum(c * e for c, e in zip(lagrange_coeffs(d + 1, r), [msg[0], cur - msg[0], *msg[1:]])) % R
         point.append(r)
     vals: dict[Key, VScalar] = {(k,): VScalar(p) for k, p in zip(plan.secret, proof.finals)}
     transcript.absorb_g1s("sumcheck-zk/finals", list(proof.finals))
@@ -343,5 +475,10 @@ def verify_zk(
         pub_values[k] = v % R
     eq_value = eq_eval(_eq_point(eq_point), point) if relation.eq_weighted else 1
     total = _final_combination(plan, vals, pub_values, eq_value, linear_v)
-    acc.add(total - cur, "sumcheck final check")
+    gamma = transcript.challenge_fr("sumcheck-zk/gamma")
+    weights = mask_check_weights(num_vars, d, point, gamma)
+    transcript.absorb_g1("sumcheck-zk/mask-value", proof.mask_value)
+    y = VScalar(proof.mask_value)
+    verify_dot(params, proof.mask, weights, y, proof.mask_proof, transcript, batch=acc.batch)
+    acc.add(claim + total * gamma + y * rho - (proof.masked_sum + gamma * cur), "sumcheck final check")
     return ZkSumcheckResult(tuple(point), {k: vals[(k,)] for k in plan.secret}, pub_values)

@@ -4,10 +4,11 @@ Zero knowledge is shown the textbook way: a simulator that knows only the statem
 — no data, no weights, no training run — produces a transcript that the verifier accepts and whose
 distribution equals that of real proofs. In the *interactive* setting the verifier's challenges are its random
 coins, and the (honest-verifier) simulator may choose them; here every challenge is a transcript hash output,
-except the challenges of the Σ-protocols, which the simulator picks first and then *programs* into the
-transcript. :func:`simulate` returns the proof and the list of challenges (the verifier's coins);
-:func:`verify_with_challenges` runs the real :func:`zkdl.protocol.training.verify` — the same code path,
-its own :class:`~zkdl.protocol.zk_channel.ZkVerifierChannel` — with those coins.
+except the challenges of the Σ-protocols and the round challenges ``r`` and ``γ`` of the zero-knowledge
+sumchecks, which the simulator picks first and then *programs* into the transcript. :func:`simulate` returns
+the proof and the list of challenges (the verifier's coins); :func:`verify_with_challenges` runs the real
+:func:`zkdl.protocol.training.verify` — the same code path, its own
+:class:`~zkdl.protocol.zk_channel.ZkVerifierChannel` — with those coins.
 
 How the messages are made (``docs/zero-knowledge.md``, section "Simulator"):
 
@@ -15,10 +16,14 @@ How the messages are made (``docs/zero-knowledge.md``, section "Simulator"):
   :class:`SimulatorChannel`, a :class:`ZkVerifierChannel` that *fabricates* each message at the moment the
   verifier code asks for it, serializes it into the proof, and then lets the inherited verifier method read
   and check it (so every simulated message passes the real checks as it is made);
-* stated values, row commitments of the range tables, round and final commitments of the ZK sumchecks and
-  product commitments are commitments to 0 with fresh uniform blindings: uniform points, like the real hiding
+* stated values, row commitments of the range tables, the mask, final, product and mask-value commitments of
+  the ZK sumchecks are commitments to 0 with fresh uniform blindings: uniform points, like the real hiding
   commitments;
-* proofs of product (sumcheck finals, ``ch.mul``, ``ch.nonzero``), the Hyrax proofs of dot product of the
+* the clear messages of a ZK sumcheck (masked sum, masked round evaluations) are uniform field elements: the
+  real ones are uniform among the messages that pass the round checks (the mask's map onto them has full
+  rank), and the ``d`` values sent per round are free coordinates of that space;
+* proofs of product (sumcheck finals, ``ch.mul``, ``ch.nonzero``), the sumchecks' proofs of dot product with
+  the mask (after choosing ``r`` and ``γ``, which fix its weights), the Hyrax proofs of dot product of the
   openings and the final Schnorr proof of the zero-check accumulator are simulated by the standard Σ-protocol
   simulator: choose the challenge and the responses uniformly, solve the verification equations for the first
   message, program the transcript to return the chosen challenge. The log-size response of an opening (the
@@ -40,6 +45,7 @@ from ..commit.evaluation import ZkEvalProof, prove_masked_response, zk_first_cha
 from ..commit.generators import PublicParams
 from ..commit.pedersen import Commitment, Layout, msm, random_scalar, scalars_from_ints
 from ..commit.sigma import (
+    DotProof,
     NonzeroProof,
     ProductProof,
     VScalar,
@@ -78,6 +84,10 @@ __all__ = [
 PRODUCT_CHALLENGE = "product/c"
 EVAL_CHALLENGE = "hyrax-eval-zk/c"
 ZERO_CHALLENGE = "zero/e"
+DOT_CHALLENGE = "dot/c"
+# Challenges of the zero-knowledge sumcheck the simulator chooses (the interactive verifier's coins).
+SUMCHECK_CHALLENGE = "sumcheck-zk/r"
+GAMMA_CHALLENGE = "sumcheck-zk/gamma"
 
 
 class SimulatorError(ZkdlError):
@@ -293,7 +303,10 @@ class SimulatorChannel(ZkVerifierChannel):
         what: str = "sumcheck",
     ) -> tuple[list[int], list]:
         plan = zsc._plan(relation, frozenset(range(len(public))))
-        rounds = tuple(tuple(self._points(relation.degree)) for _ in range(num_vars))
+        d, p = relation.degree, self.params
+        (mask,) = self._points(1)
+        masked_sum = self._rand()  # S' = s + ρ·M is uniform; so are the masked rounds given the round checks
+        rounds = tuple(tuple(self._rand() for _ in range(d)) for _ in range(num_vars))
         finals = tuple(self._points(len(plan.secret)))
         pts: dict[tuple[int, ...], Any] = {(k,): f for k, f in zip(plan.secret, finals)}
         products = []
@@ -301,7 +314,24 @@ class SimulatorChannel(ZkVerifierChannel):
             (cz,) = self._points(1)
             products.append((cz, self._fake_product(pts[left], pts[right], cz)))
             pts[key] = cz
-        proof = zsc.ZkSumcheckProof(rounds, finals, tuple(products))
+        # the verifier's coins r and γ, chosen here and programmed, fix the dot product's weights
+        point = [self._rand() for _ in range(num_vars)]
+        gamma = self._rand()
+        for r in point:
+            self.transcript.arm(SUMCHECK_CHALLENGE, r)
+        self.transcript.arm(GAMMA_CHALLENGE, gamma)
+        weights = zsc.mask_check_weights(num_vars, d, point, gamma)
+        (mask_value,) = self._points(1)
+        c = self._rand()
+        z = tuple(self._rand() for _ in weights)
+        z1, z2 = self._rand(), self._rand()
+        # D + c·C_m = Σ z_i·g_i + z_1·h   and   E + c·Y = <z, w>·g_v + z_2·h
+        dd = msm(p.gens(len(z)) + [p.h, mask], scalars_from_ints([*z, z1, (-c) % R]))
+        ee = lincomb([p.g_v, p.h, mask_value], [sum(a * b for a, b in zip(z, weights)), z2, -c])
+        self.transcript.arm(DOT_CHALLENGE, c)
+        proof = zsc.ZkSumcheckProof(
+            mask, masked_sum, rounds, finals, tuple(products), mask_value, DotProof(dd, ee, z, z1, z2)
+        )
         self._send("SUMC", proof.write)
         out = super().sumcheck(num_vars, relation, claim, public=public, eq_point=eq_point, what=what)
         self._check_consumed("SUMC", what)

@@ -32,6 +32,7 @@ from ..commit.pedersen import Commitment, Layout, Opening, commit, commit_int
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..gadgets.range_check import make_range_backend
 from ..piop.claims import ClaimRegistry, prove_reduction_keeping_fold, verify_reduction
+from ..piop.zk_sumcheck import MASK_GENERATORS
 from ..quant.train import TrainingRun
 from ..serialize import ContainerReader, ContainerWriter, SubgroupChecks
 from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
@@ -139,7 +140,8 @@ def committed_log_sizes(st: Statement) -> dict[str, int]:
 
 
 def generators_needed(st: Statement) -> int:
-    """Vector generators the canonical layouts of this statement's commitments use (the widest row). Raises
+    """Vector generators a proof of this statement uses: the widest row of the canonical layouts of its
+    commitments, and at least the zero-knowledge sumchecks' masks (``MASK_GENERATORS``). Raises
     ``StatementMismatch`` beyond the canonical set (``N_MAX``): no proof of such a statement can be checked."""
     _check_parameters(st)  # before any size is computed: absurd steps or widths are rejected here
     try:
@@ -151,7 +153,7 @@ def generators_needed(st: Statement) -> int:
         raise StatementMismatch(
             f"the statement needs rows of {need} generators, more than the {N_MAX} of the canonical generator set"
         )
-    return need
+    return max(need, MASK_GENERATORS)
 
 
 MODE_ZK = b"zero-knowledge"
