@@ -6,8 +6,6 @@ decoder's subgroup check (``ProofFormatError`` at its offset), whatever the equa
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from py_arkworks_bls12381 import G1Point, Scalar
@@ -20,8 +18,7 @@ from zkdl.commit.generators import PublicParams
 from zkdl.errors import ProofFormatError, VerificationError
 from zkdl.field import MODULUS as R
 from zkdl.field import Fr
-from zkdl.piop import zk_sumcheck as zsc
-from zkdl.protocol import training, zk_channel
+from zkdl.protocol import training
 from zkdl.serialize import Reader, SubgroupChecks, section_sizes
 from zkdl.serialize import subgroup as sg
 from zkdl.serialize.container import parse_header
@@ -158,36 +155,42 @@ def test_honest_proof_verifies_with_one_final_msm(pp, instance, monkeypatch):
 
 
 def test_one_tampered_product_proof_is_rejected(pp, instance, monkeypatch):
-    """A cheating prover corrupts the last response of its 3rd proof of product (everything else honest)."""
-    st, run, X, Y, opens, _ = instance
-    real = sigma.prove_product
-    count = [0]
-
-    def cheat(*a, **kw):
-        z, proof = real(*a, **kw)
-        count[0] += 1
-        if count[0] == 3:
-            proof = dataclasses.replace(proof, z=proof.z[:4] + ((proof.z[4] + 1) % R,))
-        return z, proof
-
-    monkeypatch.setattr(zk_channel, "prove_product", cheat)
-    monkeypatch.setattr(zsc, "prove_product", cheat)
-    proof, _ = training.prove(pp, st, run, X, Y, opens, zk=True, rng=np.random.default_rng(7))
-    monkeypatch.undo()
-    assert count[0] >= 3
-    with pytest.raises(VerificationError, match="^proof of product failed$"):
-        training.verify(pp, st, proof)
-    monkeypatch.setattr(MsmBatch, "diagnose", lambda self: None)  # the single MSM alone rejects it too
-    with pytest.raises(VerificationError, match="batched check of .* group equations failed"):
-        training.verify(pp, st, proof)
-
-
-def test_one_tampered_opening_is_rejected(pp, instance):
-    """The final scalar z* of the last opening's inner-product argument + 1 (the 32 bytes before the final 80-byte
-    Schnorr proof), then the last R_j of that opening replaced by another subgroup point."""
+    """The last response τ̂ of the batched proof of product + 1 (the 32 bytes before the final 80-byte Schnorr
+    proof): every product of the proof is proven there, so one changed response fails the product equation."""
     st, *_, proof = instance
     _, end = _open_section(proof)
     off = end - 80 - 32
+    tau = (int.from_bytes(proof[off : off + 32], "little") + 1) % R
+    forged = proof[:off] + tau.to_bytes(32, "little") + proof[off + 32 :]
+    with pytest.raises(VerificationError, match="^proof of product failed$"):
+        training.verify(pp, st, forged)
+    monkeypatch.setattr(MsmBatch, "diagnose", lambda self: None)  # the single MSM alone rejects it too
+    with pytest.raises(VerificationError, match="batched check of .* group equations failed"):
+        training.verify(pp, st, forged)
+
+
+def _zero_proof_offset(pp, st, proof, monkeypatch) -> int:
+    """Offset, in the OPEN section, where the final deferred-check proof (product batches, Schnorr) starts."""
+    seen = []
+    real = sigma.ZeroProof.read.__func__
+
+    def read(cls, r, n_products=0):
+        seen.append(r.offset)
+        return real(cls, r, n_products)
+
+    monkeypatch.setattr(sigma.ZeroProof, "read", classmethod(read))
+    training.verify(pp, st, proof)
+    monkeypatch.undo()
+    (off,) = seen
+    return off
+
+
+def test_one_tampered_opening_is_rejected(pp, instance, monkeypatch):
+    """The final scalar z* of the last opening's inner-product argument + 1 (the 32 bytes before the final
+    deferred-check proof), then the last R_j of that opening replaced by another subgroup point."""
+    st, *_, proof = instance
+    start, _ = _open_section(proof)
+    off = start + _zero_proof_offset(pp, st, proof, monkeypatch) - 32
     zf = (int.from_bytes(proof[off : off + 32], "little") + 1) % R
     forged = proof[:off] + zf.to_bytes(32, "little") + proof[off + 32 :]
     with pytest.raises(VerificationError, match="^ZK evaluation proof: inner-product argument check failed$"):

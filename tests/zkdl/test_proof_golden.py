@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "b2152929bcb7ebe5c9d3060cebcd7ec503f99e14cc82b9ac8100edfd5d0f9038",
+    "lookup-zk": "7c4c1c8d293ef3b20e0e9f04a532ebefb64fc0980605a6bcda7cc076fbfea988",
     "lookup-transparent": "f0e46db92e874f4190e87074579156e9452cd3f04dafea9191bb16b2e10ba80b",
-    "bits-zk": "efbe234b6f8400b3b0be49cd26fcff7114f070867eee7b0e1cbb89eac0cdeac6",
-    "lookup-3-layers-mixed-bias": "5cc794a418414a74220056dfffebf96873ddef4074517826faf42c2514bed9b2",
+    "bits-zk": "51fb08674b515ecaaecc7798078dbbed5a15e65bbf32e374b2e6093943c07a95",
+    "lookup-3-layers-mixed-bias": "9ade0316ed9c667b8e888846c631bfa5948ad25704fdde1ffdc8cbf29e0cc873",
 }
 
 

@@ -1,4 +1,5 @@
-"""Σ-protocol building blocks: committed scalars, the zero-check accumulator, proofs of product and nonzero."""
+"""Σ-protocol building blocks: committed scalars, the deferred-check accumulator (zero checks, batched proofs of
+product) and nonzero."""
 
 from __future__ import annotations
 
@@ -9,22 +10,22 @@ import pytest
 from py_arkworks_bls12381 import G1Point
 
 from zkdl.commit import generators as G
+from zkdl.commit import sigma
 from zkdl.commit.pedersen import commit_value, scalars_from_ints
 from zkdl.commit.sigma import (
     NonzeroProof,
-    ProductProof,
     PScalar,
     VScalar,
     ZeroAccumulator,
     ZeroProof,
+    commit_product,
     commit_values,
     lincomb,
     linear_p,
     linear_v,
     prove_nonzero,
-    prove_product,
+    receive_product,
     verify_nonzero,
-    verify_product,
 )
 from zkdl.errors import ProofFormatError, VerificationError
 from zkdl.field import MODULUS as R
@@ -34,7 +35,7 @@ from zkdl.transcript import Transcript
 
 @pytest.fixture(scope="module")
 def pp():
-    return G.PublicParams.ephemeral(4)
+    return G.PublicParams.ephemeral(16)
 
 
 def _rng(seed=0):
@@ -191,113 +192,189 @@ def test_zero_proof_serialization(pp):
             ZeroProof.read(r)
 
 
-# ------------------------------------------------------------------------------------------ proof of product
-def _product(pp, xv, yv, seed=0):
+# ------------------------------------------------------------------------------------------ batched proof of product
+class _PermissiveAccumulator(ZeroAccumulator):
+    """A cheating prover's accumulator: it registers false products without complaint and proves anyway."""
+
+    def add_product(self, x, y, z, what=""):
+        self._check_kind([x, y, z])
+        self._products.append((x, y, z))
+
+
+def _products(pp, pairs, seed=0, acc_cls=ZeroAccumulator, lie=None):
+    """Prove z_k = x_k·y_k for ``pairs`` (``lie``: index of a product committed as x·y + 1)."""
     rng = _rng(seed)
-    x, y = PScalar.fresh(xv, rng), PScalar.fresh(yv, rng)
-    t = Transcript("test/product")
-    z, proof = prove_product(pp, x, y, t, rng=rng)
-    return x, y, z, proof, t
+    acc = acc_cls(pp, rng=rng)
+    t = Transcript("test/products")
+    xs, ys, zs = [], [], []
+    for k, (xv, yv) in enumerate(pairs):
+        x, y = PScalar.fresh(xv, rng), PScalar.fresh(yv, rng)
+        if k == lie:
+            z = PScalar.fresh(xv * yv + 1, rng)
+            t.absorb_g1("product/commitment", z.commitment(pp))
+            acc.add_product(x, y, z)
+        else:
+            z = commit_product(pp, x, y, t, acc, rng=rng)
+        xs.append(x)
+        ys.append(y)
+        zs.append(z)
+    return xs, ys, zs, acc.prove(t), t
 
 
-def _verify_product(pp, x, y, cz, proof):
-    t = Transcript("test/product")
-    out = verify_product(pp, x.commitment(pp), y.commitment(pp), cz, proof, t)
-    return out, t
+def _verify_products(pp, xs, ys, zs, proof, *, cz=None):
+    acc = ZeroAccumulator(pp)
+    t = Transcript("test/products")
+    for k, (x, y, z) in enumerate(zip(xs, ys, zs)):
+        point = z.commitment(pp) if cz is None or k not in cz else cz[k]
+        receive_product(pp, VScalar(x.commitment(pp)), VScalar(y.commitment(pp)), point, t, acc)
+    acc.verify(proof, t)
+    return t
 
 
-@pytest.mark.parametrize("xv,yv", [(3, 5), (0, 7), (R - 1, R - 1), (2**200, 12345)])
-def test_product_honest(pp, xv, yv):
-    x, y, z, proof, tp = _product(pp, xv, yv)
-    assert z.value == xv * yv % R
-    out, tv = _verify_product(pp, x, y, z.commitment(pp), proof)
-    assert out.commitment(pp) == z.commitment(pp)
+@pytest.mark.parametrize("pairs", [[(3, 5)], [(0, 7), (R - 1, R - 1), (2**200, 12345)], [(k, k + 1) for k in range(9)]])
+def test_products_honest(pp, pairs):
+    xs, ys, zs, proof, tp = _products(pp, pairs)
+    assert [z.value for z in zs] == [x * y % R for x, y in pairs]
+    assert len(proof.products) == 1 and len(proof.products[0].x_hat) == len(pairs)
+    tv = _verify_products(pp, xs, ys, zs, proof)
     assert tp.state_digest() == tv.state_digest()
 
 
-def test_product_square_and_vscalar_inputs(pp):
-    rng = _rng(9)
-    x = PScalar.fresh(11, rng)
-    z, proof = prove_product(pp, x, x, Transcript("sq"), rng=rng)
-    X = VScalar(x.commitment(pp)) * 1 + 0  # a lazy combination, materialized by the verifier
-    verify_product(pp, X, X, VScalar(z.commitment(pp)), proof, Transcript("sq"))
-    assert z.value == 121
-
-
-def test_product_rejects_wrong_product_and_tampering(pp):
-    x, y, z, proof, _ = _product(pp, 6, 7, seed=10)
-    with pytest.raises(VerificationError):  # C_z commits to 43, with the prover's blinding
-        _verify_product(pp, x, y, commit_value(pp, 43, z.blind), proof)
-    with pytest.raises(VerificationError):  # statement swapped
-        _verify_product(pp, x, PScalar(8, y.blind), z.commitment(pp), proof)
-    for i in range(5):
-        zz = list(proof.z)
-        zz[i] = (zz[i] + 1) % R
-        with pytest.raises(VerificationError):
-            _verify_product(pp, x, y, z.commitment(pp), dataclasses.replace(proof, z=tuple(zz)))
-    for name in ("alpha", "beta", "delta"):
-        bad = dataclasses.replace(proof, **{name: getattr(proof, name) + pp.g_v})
-        with pytest.raises(VerificationError):
-            _verify_product(pp, x, y, z.commitment(pp), bad)
-    with pytest.raises(ProofFormatError):
-        _verify_product(pp, x, y, z.commitment(pp), dataclasses.replace(proof, z=proof.z[:4]))
-    with pytest.raises(ProofFormatError):
-        _verify_product(pp, x, y, z.commitment(pp), dataclasses.replace(proof, z=(R,) + proof.z[1:]))
-
-
-def test_product_cheating_prover_with_false_product_is_rejected(pp):
-    # a prover that commits to a wrong product and runs the honest algorithm on it
-    rng = _rng(11)
-    x, y = PScalar.fresh(6, rng), PScalar.fresh(7, rng)
-    t = Transcript("test/product")
-    z, proof = prove_product(pp, x, y, t, rng=rng)
-    fake = PScalar(43, z.blind)
-    with pytest.raises(VerificationError):
-        verify_product(pp, x.commitment(pp), y.commitment(pp), fake.commitment(pp), proof, Transcript("test/product"))
-
-
-def test_product_serialization(pp):
-    x, y, z, proof, _ = _product(pp, 2, 9, seed=12)
+def test_products_are_chunked(pp, monkeypatch):
+    monkeypatch.setattr(sigma, "PRODUCT_CHUNK", 4)
+    pairs = [(k + 2, 3 * k + 1) for k in range(10)]
+    assert sigma.product_chunks(10) == [4, 4, 2]
+    xs, ys, zs, proof, _ = _products(pp, pairs, seed=3)
+    assert [len(pb.x_hat) for pb in proof.products] == [4, 4, 2]
+    _verify_products(pp, xs, ys, zs, proof)
     w = Writer()
     proof.write(w)
-    assert len(w) == 3 * 48 + 5 * 32
     with Reader(w.getvalue()) as r:
-        back = ProductProof.read(r)
+        assert ZeroProof.read(r, 10) == proof
+
+
+def test_product_square_shared_factor_and_lazy_inputs(pp):
+    rng = _rng(9)
+    x, y = PScalar.fresh(11, rng), PScalar.fresh(4, rng)
+    acc, t = ZeroAccumulator(pp, rng=rng), Transcript("sq")
+    zs = [commit_product(pp, x, x, t, acc, rng=rng), commit_product(pp, x, y, t, acc, rng=rng)]
+    assert [z.value for z in zs] == [121, 44]
+    proof = acc.prove(t)
+    X = VScalar(x.commitment(pp)) * 1 + 0  # a lazy combination
+    Y = VScalar(y.commitment(pp)) * 3 - VScalar(x.commitment(pp)) * 0 + 0
+    acc_v, tv = ZeroAccumulator(pp), Transcript("sq")
+    receive_product(pp, X, X, zs[0].commitment(pp), tv, acc_v)
+    receive_product(pp, X, Y * pow(3, -1, R), zs[1].commitment(pp), tv, acc_v)
+    acc_v.verify(proof, tv)
+
+
+@pytest.mark.parametrize("lie", [0, 2])
+def test_cheating_prover_with_a_false_product_is_rejected(pp, lie):
+    """The attack: one committed product is x·y + 1, and the honest batch prover runs on it (the accumulator lets
+    it through). The batch's product equation fails."""
+    pairs = [(6, 7), (5, 5), (2, 9)]
+    xs, ys, zs, proof, _ = _products(pp, pairs, seed=11, acc_cls=_PermissiveAccumulator, lie=lie)
+    with pytest.raises(VerificationError, match="proof of product failed"):
+        _verify_products(pp, xs, ys, zs, proof)
+    # the honest run of the same harness verifies
+    xs, ys, zs, proof, _ = _products(pp, pairs, seed=11, acc_cls=_PermissiveAccumulator)
+    _verify_products(pp, xs, ys, zs, proof)
+
+
+def test_honest_accumulator_refuses_a_false_product(pp):
+    rng = _rng(2)
+    x, y = PScalar.fresh(3, rng), PScalar.fresh(4, rng)
+    with pytest.raises(ValueError, match="not the product"):
+        ZeroAccumulator(pp).add_product(x, y, PScalar.fresh(13, rng))
+
+
+def test_products_reject_tampering(pp):
+    pairs = [(6, 7), (8, 9), (10, 11)]
+    xs, ys, zs, proof, _ = _products(pp, pairs, seed=10)
+    (pb,) = proof.products
+    with pytest.raises(VerificationError):  # a product commitment swapped for a commitment to 43
+        _verify_products(pp, xs, ys, zs, proof, cz={1: commit_value(pp, 43, zs[1].blind)})
+    with pytest.raises(VerificationError):  # a factor swapped
+        _verify_products(pp, xs, [ys[0], PScalar(10, ys[1].blind), ys[2]], zs, proof)
+    bads = [dataclasses.replace(pb, cx=pb.cx + pp.g_v), dataclasses.replace(pb, cy=pb.cy + pp.h)]
+    for i in range(6):
+        first = list(pb.first)
+        first[i] = first[i] + pp.g_v
+        bads.append(dataclasses.replace(pb, first=tuple(first)))
+    for name in ("x_hat", "y_hat", "blinds"):
+        for j in (0, -1):
+            vals = list(getattr(pb, name))
+            vals[j] = (vals[j] + 1) % R
+            bads.append(dataclasses.replace(pb, **{name: tuple(vals)}))
+    for bad in bads:
+        with pytest.raises(VerificationError):
+            _verify_products(pp, xs, ys, zs, dataclasses.replace(proof, products=(bad,)))
+    for bad in (dataclasses.replace(pb, x_hat=pb.x_hat[:-1]), dataclasses.replace(pb, blinds=(R,) + pb.blinds[1:])):
+        with pytest.raises(ProofFormatError):
+            _verify_products(pp, xs, ys, zs, dataclasses.replace(proof, products=(bad,)))
+    with pytest.raises(ProofFormatError):  # a batch missing
+        _verify_products(pp, xs, ys, zs, dataclasses.replace(proof, products=()))
+
+
+def test_product_batch_serialization(pp):
+    xs, ys, zs, proof, _ = _products(pp, [(2, 9), (3, 3)], seed=12)
+    w = Writer()
+    proof.write(w)
+    assert len(w) == 8 + 8 * 48 + 8 + (2 * 2 + 5) * 32 + 48 + 32  # two counted vectors, then A and s
+    with Reader(w.getvalue()) as r:
+        back = ZeroProof.read(r, 2)
     assert back == proof
-    _verify_product(pp, x, y, z.commitment(pp), back)
+    _verify_products(pp, xs, ys, zs, back)
     data = bytearray(w.getvalue())
-    data[-32:] = R.to_bytes(32, "little")
+    off = 8 + 8 * 48 + 8
+    data[off : off + 32] = R.to_bytes(32, "little")  # x̂_0 not canonical
     with pytest.raises(ProofFormatError):
         with Reader(bytes(data)) as r:
-            ProductProof.read(r)
+            ZeroProof.read(r, 2)
+    with pytest.raises(ProofFormatError):  # read as one product: the counts differ
+        with Reader(w.getvalue()) as r:
+            ZeroProof.read(r, 1)
 
 
-def test_product_fresh_randomness(pp):
-    rng = _rng(13)
-    x, y = PScalar.fresh(4, rng), PScalar.fresh(5, rng)
-    a = prove_product(pp, x, y, Transcript("p"))
-    b = prove_product(pp, x, y, Transcript("p"))  # OS CSPRNG
-    pa = {p.to_compressed_bytes() for p in a[1].points()} | {a[0].commitment(pp).to_compressed_bytes()}
-    pb = {p.to_compressed_bytes() for p in b[1].points()} | {b[0].commitment(pp).to_compressed_bytes()}
+def test_product_fresh_randomness_reveals_no_witness(pp):
+    a = _products(pp, [(4, 5), (6, 7)], seed=13)
+    b = _products(pp, [(4, 5), (6, 7)], seed=14)
+    pa = {p.to_compressed_bytes() for p in a[3].points()}
+    pb = {p.to_compressed_bytes() for p in b[3].points()}
     assert not pa & pb
-    assert not set(a[1].z) & set(b[1].z)
-    # the responses are not the witness (x, y, blindings) nor the product
-    assert not set(a[1].z) & {x.value, y.value, x.blind, y.blind, 20}
+    fa, fb = set(a[3].field_elements()), set(b[3].field_elements())
+    assert not fa & fb
+    secrets_ = {v for s in (*a[0], *a[1], *a[2]) for v in (s.value, s.blind)}
+    assert not fa & secrets_
 
 
-def test_product_hvzk_simulator(pp):
-    """The honest-verifier simulator: pick c and the responses, solve the first message; the verifier's three
-    equations hold without knowing x or y (here for a false statement, Z a commitment to 1 ≠ x·y)."""
+def test_product_batch_hvzk_simulator(pp):
+    """The honest-verifier simulator: pick β, ξ, c and the responses, solve the first message; the verifier's
+    equations hold without any opening (here for false statements: random X, Y, Z)."""
     rng = _rng(14)
-    X, Y, Z = (commit_value(pp, rng.randrange(R), rng.randrange(R)) for _ in range(3))
-    c = rng.randrange(R)
-    z1, z2, z3, z4, z5 = (rng.randrange(R) for _ in range(5))
-    alpha = lincomb([pp.g_v, pp.h, X], [z1, z2, -c])
-    beta = lincomb([pp.g_v, pp.h, Y], [z3, z4, -c])
-    delta = lincomb([Y, pp.h, Z], [z1, z5, -c])
-    assert alpha + _mul(X, c) == lincomb([pp.g_v, pp.h], [z1, z2])
-    assert beta + _mul(Y, c) == lincomb([pp.g_v, pp.h], [z3, z4])
-    assert delta + _mul(Z, c) == lincomb([Y, pp.h], [z1, z5])
+    items = [tuple(VScalar(commit_value(pp, rng.randrange(R), rng.randrange(R))) for _ in range(3)) for _ in range(3)]
+    beta, xi, c = (rng.randrange(R) for _ in range(3))
+    k = len(items)
+    x_hat = [rng.randrange(R) for _ in range(k)]
+    y_hat = [rng.randrange(R) for _ in range(k)]
+    rx, ry, rbx, rby, tau = (rng.randrange(R) for _ in range(5))
+    cx, cy, t2 = (commit_value(pp, 0, rng.randrange(R)) for _ in range(3))
+    inv = pow(c, -1, R)
+    bp, xp = sigma.powers(beta, k), sigma.powers(xi, k)
+    ca = lincomb([*pp.gens(k), pp.h, cx], [*(v * inv for v in x_hat), rx * inv, -inv])
+    cb = lincomb([*pp.gens(k), pp.h, cy], [*(v * inv for v in y_hat), ry * inv, -inv])
+    sx = linear_v([(w, it[0]) for w, it in zip(bp, items)]).commitment(pp)
+    sy = linear_v([(w, it[1]) for w, it in zip(bp, items)]).commitment(pp)
+    sz = linear_v([(w, it[2]) for w, it in zip(xp, items)]).commitment(pp)
+    tx = lincomb([pp.g_v, pp.h, sx], [sum(u * w for u, w in zip(x_hat, bp)) * inv, rbx * inv, -inv])
+    ty = lincomb([pp.g_v, pp.h, sy], [sum(u * w for u, w in zip(y_hat, bp)) * inv, rby * inv, -inv])
+    ip = sum(w * u * v for w, u, v in zip(xp, x_hat, y_hat))
+    t1 = lincomb([pp.g_v, pp.h, sz, t2], [ip * inv, tau * inv, -inv, -c])
+    assert cx + _mul(ca, c) == lincomb([*pp.gens(k), pp.h], [*x_hat, rx])
+    assert cy + _mul(cb, c) == lincomb([*pp.gens(k), pp.h], [*y_hat, ry])
+    assert sx + _mul(tx, c) == lincomb([pp.g_v, pp.h], [sum(u * w for u, w in zip(x_hat, bp)), rbx])
+    assert sy + _mul(ty, c) == lincomb([pp.g_v, pp.h], [sum(u * w for u, w in zip(y_hat, bp)), rby])
+    assert sz + _mul(t1, c) + _mul(t2, c * c) == lincomb([pp.g_v, pp.h], [ip, tau])
 
 
 # ------------------------------------------------------------------------------------------ nonzero
@@ -310,6 +387,7 @@ def test_nonzero(pp):
     zp = acc_p.prove(tp)
     w = Writer()
     proof.write(w)
+    assert len(w) == 48  # the inverse's commitment; x·x⁻¹ = 1 joins the batched products
     with Reader(w.getvalue()) as r:
         back = NonzeroProof.read(r)
     assert back == proof
@@ -321,27 +399,24 @@ def test_nonzero(pp):
         acc.verify(zpr, tv)
 
     check(x.commitment(pp), back, zp)
-    with pytest.raises(VerificationError):  # product commitment replaced: product proof fails
-        check(x.commitment(pp), dataclasses.replace(proof, product=proof.product + pp.h), zp)
+    with pytest.raises(VerificationError):  # inverse commitment replaced: the product x·w = 1 fails
+        check(x.commitment(pp), NonzeroProof(proof.inverse + pp.h), zp)
     with pytest.raises(ValueError):
         prove_nonzero(pp, PScalar.fresh(0, rng), Transcript("nz"), ZeroAccumulator(pp))
 
 
 def test_nonzero_of_zero_cannot_pass(pp):
-    # a cheater with x = 0 must commit to some w with 0·w = p and p = 1: it proves the product honestly (p = 0)
-    # and the zero check p − 1 = 0 fails
+    # a cheater with x = 0 commits to some w and registers "x·w = 1" anyway: the batched product fails
     rng = _rng(16)
     x = PScalar.fresh(0, rng)
     w = PScalar.fresh(5, rng)
     tp = Transcript("nz")
     tp.absorb_g1("nonzero/inverse", w.commitment(pp))
-    p, pr = prove_product(pp, x, w, tp, rng=rng)
-    acc = ZeroAccumulator(pp, rng=rng)
-    acc.add(PScalar(0, (p - 1).blind))  # pretends p − 1 commits to 0
+    acc = _PermissiveAccumulator(pp, rng=rng)
+    acc.add_product(x, w, PScalar.public(1))
     zp = acc.prove(tp)
-    forged = NonzeroProof(w.commitment(pp), p.commitment(pp), pr)
     acc_v = ZeroAccumulator(pp)
     tv = Transcript("nz")
-    verify_nonzero(pp, x.commitment(pp), forged, tv, acc_v)
-    with pytest.raises(VerificationError):
+    verify_nonzero(pp, x.commitment(pp), NonzeroProof(w.commitment(pp)), tv, acc_v)
+    with pytest.raises(VerificationError, match="proof of product failed"):
         acc_v.verify(zp, tv)

@@ -113,7 +113,8 @@ def test_products_are_planned_once_and_chained(pp):
     rel = sc.Relation(3, ((1, (0, 1, 2)), (2, (0, 1)), (3, (1, 2)), (1, (2, 2))))
     run = _prove(pp, rel, (), 3)
     # (0,1) shared by the first two terms, (0,1,2) chained on it, (1,2) and (2,2) separate
-    assert len(run.proof.products) == 4
+    assert len(run.proof.products) == 4 and len(run.zero.products) == 1
+    assert len(run.zero.products[0].x_hat) == 4  # the four products, proven together
     _verify(pp, run)
 
 
@@ -228,19 +229,24 @@ def test_tampered_final_commitment_is_rejected(pp, tamper_run):
             _verify(pp, run, proof=dataclasses.replace(run.proof, finals=tuple(finals)))
 
 
-def test_tampered_product_proof_or_product_commitment_is_rejected(pp, tamper_run):
+def test_tampered_product_commitment_or_batched_product_proof_is_rejected(pp, tamper_run):
     run = tamper_run
-    assert len(run.proof.products) == 2
-    for i, (cz, pr) in enumerate(run.proof.products):
-        for bad_item in (
-            (cz + pp.g_v, pr),
-            (cz, dataclasses.replace(pr, alpha=pr.alpha + pp.h)),
-            (cz, dataclasses.replace(pr, z=((pr.z[0] + 1) % R,) + pr.z[1:])),
-        ):
-            products = list(run.proof.products)
-            products[i] = bad_item
-            with pytest.raises(VerificationError):
-                _verify(pp, run, proof=dataclasses.replace(run.proof, products=tuple(products)))
+    assert len(run.proof.products) == 2 and len(run.zero.products) == 1
+    for i in range(len(run.proof.products)):
+        products = list(run.proof.products)
+        products[i] = products[i] + pp.g_v
+        with pytest.raises(VerificationError):
+            _verify(pp, run, proof=dataclasses.replace(run.proof, products=tuple(products)))
+    (pb,) = run.zero.products
+    for bad in (
+        dataclasses.replace(pb, cx=pb.cx + pp.h),
+        dataclasses.replace(pb, x_hat=((pb.x_hat[0] + 1) % R,) + pb.x_hat[1:]),
+        dataclasses.replace(pb, y_hat=pb.y_hat[:-1] + ((pb.y_hat[-1] + 1) % R,)),
+        dataclasses.replace(pb, blinds=pb.blinds[:4] + ((pb.blinds[4] + 1) % R,)),
+        dataclasses.replace(pb, first=pb.first[:5] + (pb.first[5] + pp.g_v,)),
+    ):
+        with pytest.raises(VerificationError):
+            _verify(pp, run, zero=dataclasses.replace(run.zero, products=(bad,)))
 
 
 def test_tampered_zero_proof_is_rejected(pp, tamper_run):
@@ -352,10 +358,11 @@ def test_no_witness_value_appears_in_the_proof(pp, case):
     derived |= {f.value for f in run.res.finals.values()}
     fes = set(run.proof.field_elements()) | {run.zero.s}
     assert fes  # masked sum and rounds, Σ-protocol responses, the Schnorr response
+    fes |= set(run.zero.field_elements())
     assert not fes & secret
     assert not fes & derived
     # and no point is an unblinded commitment v·g_v to one of those values
-    pts = {p.to_compressed_bytes() for p in run.proof.points()} | {run.zero.a.to_compressed_bytes()}
+    pts = {p.to_compressed_bytes() for p in [*run.proof.points(), *run.zero.points()]}
     for v in sorted(derived)[:64]:
         assert commit_value(pp, v, 0).to_compressed_bytes() not in pts
 
@@ -415,12 +422,12 @@ def test_two_proofs_of_the_same_witness_share_nothing(pp):
     a = _prove(pp, rel, public, 4, seed=7)
     b = _prove(pp, rel, public, 4, seed=7)  # same tables and claim value; fresh OS randomness
     assert a.claim.value == b.claim.value
-    pa = {p.to_compressed_bytes() for p in a.proof.points()} | {a.zero.a.to_compressed_bytes()}
-    pb = {p.to_compressed_bytes() for p in b.proof.points()} | {b.zero.a.to_compressed_bytes()}
-    assert len(pa) == len(a.proof.points()) + 1
+    pa = {p.to_compressed_bytes() for p in [*a.proof.points(), *a.zero.points()]}
+    pb = {p.to_compressed_bytes() for p in [*b.proof.points(), *b.zero.points()]}
+    assert len(pa) == len(a.proof.points()) + len(a.zero.points())
     assert not pa & pb
-    fa = set(a.proof.field_elements()) | {a.zero.s}
-    fb = set(b.proof.field_elements()) | {b.zero.s}
+    fa = set(a.proof.field_elements()) | set(a.zero.field_elements())
+    fb = set(b.proof.field_elements()) | set(b.zero.field_elements())
     assert not fa & fb
     _verify(pp, a)
     _verify(pp, b)

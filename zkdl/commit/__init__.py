@@ -28,15 +28,15 @@ from zkdl.commit.pedersen import (
 )
 from zkdl.commit.sigma import (
     NonzeroProof,
-    ProductProof,
+    ProductBatchProof,
     PScalar,
     VScalar,
     ZeroAccumulator,
     ZeroProof,
+    commit_product,
     prove_nonzero,
-    prove_product,
+    receive_product,
     verify_nonzero,
-    verify_product,
 )
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
     "NonzeroProof",
     "Opening",
     "PScalar",
-    "ProductProof",
+    "ProductBatchProof",
     "PublicParams",
     "VScalar",
     "ZeroAccumulator",
@@ -56,6 +56,7 @@ __all__ = [
     "commit_bits",
     "commit_fr",
     "commit_int",
+    "commit_product",
     "commit_value",
     "default_cache_path",
     "get_params",
@@ -64,10 +65,9 @@ __all__ = [
     "prove_eval",
     "prove_eval_zk",
     "prove_nonzero",
-    "prove_product",
+    "receive_product",
     "setup",
     "verify_eval",
     "verify_eval_zk",
     "verify_nonzero",
-    "verify_product",
 ]

@@ -3,13 +3,15 @@
 Every field element a zero-knowledge prover would send is replaced by a Pedersen commitment
 ``C = v·g_v + ρ·h`` (fresh uniform ``ρ``: OS CSPRNG, or an explicit ``rng`` in tests). Commitments are additively
 homomorphic, so the verifier computes the commitment of every value that is a *linear* function (with public
-coefficients) of committed values itself. Only two kinds of statements need proofs:
+coefficients) of committed values itself. Only three kinds of statements need proofs:
 
 * **zero checks** — a committed value is 0 (every equality between committed values). They are collected in a
   :class:`ZeroAccumulator` and proven at the end by ONE Schnorr proof of knowledge of ``ρ`` with
   ``W = Σ_i γ_i·Z_i = ρ·h``, the ``γ_i`` drawn from the transcript after every ``Z_i`` is fixed;
-* **products** — ``C_z`` commits to ``x·y`` for committed ``x``, ``y``: Hyrax's proof of product
-  (:func:`prove_product` / :func:`verify_product`); :func:`prove_nonzero` builds "x ≠ 0" from it;
+* **products** — ``C_z`` commits to ``x·y`` for committed ``x``, ``y``: the prover commits ``z`` when the protocol
+  needs it (:func:`commit_product` / :func:`receive_product`) and the accumulator proves every product of the
+  protocol at the end, :data:`PRODUCT_CHUNK` at a time, with one batched proof (below); :func:`prove_nonzero`
+  builds "x ≠ 0" from it;
 * **dot products** — ``Y`` commits to ``<x, w>`` for a vector ``x`` committed over the vector generators
   (:func:`commit_vector`) and a public ``w``: :class:`DotProof`, with a response as long as ``x`` (the masks of
   the zero-knowledge sumcheck are short).
@@ -22,22 +24,30 @@ commitments, kept *lazily* as a linear combination ``Σ c_j·P_j + k·g_v`` of t
 materialized by one multi-scalar multiplication when a point is actually needed (:meth:`VScalar.commitment`).
 A sumcheck verifier therefore never pays a group operation per round for derived claims.
 
-Requirement on callers: every point that a value added to a :class:`ZeroAccumulator` (or passed to the
-verifier of a product proof) depends on must already be bound by the transcript — absorbed itself, or derived
-from absorbed points and transcript challenges. The sumcheck of :mod:`zkdl.piop.sumcheck` does this.
+Requirement on callers: every point that a value added to a :class:`ZeroAccumulator` (zero check or product)
+depends on must already be bound by the transcript — absorbed itself, or derived from absorbed points and
+transcript challenges. The sumcheck of :mod:`zkdl.piop.zk_sumcheck` and the channels do this.
 
-Proof of product (Wahby et al., "Doubly-efficient zkSNARKs without trusted setup", §4, Fig. 5 — re-derived):
-P knows ``X = x·g + r_x·h``, ``Y = y·g + r_y·h``, ``Z = x·y·g + r_z·h`` (``g = g_v``). It picks
-``b_1..b_5`` and sends ``α = b_1·g + b_2·h``, ``β = b_3·g + b_4·h``, ``δ = b_1·Y + b_5·h``; on challenge ``c``
-it answers ``z_1 = b_1 + c·x``, ``z_2 = b_2 + c·r_x``, ``z_3 = b_3 + c·y``, ``z_4 = b_4 + c·r_y``,
-``z_5 = b_5 + c·(r_z − x·r_y)``. V checks ``α + c·X = z_1·g + z_2·h``, ``β + c·Y = z_3·g + z_4·h`` and
-``δ + c·Z = z_1·Y + z_5·h``. The three equations go into a :class:`~zkdl.commit.batch.MsmBatch` (the
-verifier's one final MSM, weights from a verifier-local CSPRNG); standalone, into a batch of their own checked
-at once.
+Batched proof of product (re-derived from the inner-product Σ-protocol; ``docs/zero-knowledge.md``): P knows
+openings of ``X_k = x_k·g + r_k·h``, ``Y_k``, ``Z_k`` (``g = g_v``) with ``z_k = x_k·y_k``, ``k < K``. It sends
+vector commitments ``C_x = Σ x_k·g_k + ρ_x·h`` and ``C_y`` over the vector generators; V draws ``β``, ``ξ``
+(powers ``β^k``, ``ξ^k``). P draws masks ``a``, ``b`` and sends ``C_a``, ``C_b``, ``T_x = <a, β>·g + σ_x·h``,
+``T_y = <b, β>·g + σ_y·h``, ``T_1 = Σ ξ^k (a_k y_k + x_k b_k)·g + τ_1·h``, ``T_2 = Σ ξ^k a_k b_k·g + τ_2·h``; on
+``c`` it answers ``x̂ = x + c·a``, ``ŷ = y + c·b`` and the blindings. V checks ``C_x + c·C_a = Σ x̂_k g_k + ρ̂_x h``
+(and for ``y``), ``Σ β^k X_k + c·T_x = <x̂, β>·g + ρ̂_βx h`` (the vectors are the committed scalars; and for
+``Y``), and ``Σ ξ^k Z_k + c·T_1 + c²·T_2 = <x̂ ∘ ξ, ŷ>·g + τ̂ h`` (the products). Special soundness from three
+challenges ``c`` extracts ``x``, ``y``, ``a``, ``b``; ``β`` (after ``C_x``, ``C_y``, every ``X_k``, ``Y_k`` is
+fixed) ties the vectors to the scalars, ``ξ`` each ``Z_k`` to its product, each except with probability
+``K/r``. HVZK: ``x̂``, ``ŷ`` and the blinding responses are uniform; ``T_2`` is a fresh commitment and the other
+first-message points are determined by the equations. 8 points and ``2K + 5`` field elements for ``K``
+products, instead of 4 points and 5 field elements per product for Hyrax's proof of product. The equations go
+into a :class:`~zkdl.commit.batch.MsmBatch` (the verifier's one final MSM, weights from a verifier-local
+CSPRNG); standalone, into a batch of their own checked at once.
 
-Transcript labels: ``zero/count``, ``zero/gamma`` (challenges), ``zero/W``, ``zero/A``, ``zero/e``,
-``zero/s``; ``product/statement`` (X, Y, Z), ``product/first`` (α, β, δ), ``product/c``, ``product/responses``;
-``nonzero/inverse``; ``dot/first`` (D, E), ``dot/c``, ``dot/responses``.
+Transcript labels: ``product/commitment``; ``nonzero/inverse``; at the end ``products/count``,
+``products/vectors`` (C_x, C_y), ``products/beta``, ``products/xi``, ``products/first``, ``products/c``,
+``products/responses`` per batch, then ``zero/count``, ``zero/gamma`` (challenges), ``zero/W``, ``zero/A``,
+``zero/e``, ``zero/s``; ``dot/first`` (D, E), ``dot/c``, ``dot/responses``.
 
 Group arithmetic: commitments to values use fixed-base byte tables of ``g_v`` and ``h`` (64 point additions
 instead of a two-point MSM; note that table lookups indexed by secret bytes are not constant-time — neither
@@ -67,19 +77,20 @@ __all__ = [
     "DotProof",
     "NonzeroProof",
     "PScalar",
-    "ProductProof",
+    "ProductBatchProof",
     "VScalar",
     "ZeroAccumulator",
     "ZeroProof",
+    "commit_product",
     "commit_values",
     "commit_vector",
     "lincomb",
+    "product_chunks",
     "prove_dot",
     "prove_nonzero",
-    "prove_product",
+    "receive_product",
     "verify_dot",
     "verify_nonzero",
-    "verify_product",
 ]
 
 
@@ -336,64 +347,226 @@ def _check_point(p: Any, what: str) -> None:
         raise ProofFormatError(f"{what} is not a G1 point")
 
 
+#: Products per batched proof of product (the batch commits vectors of this length over the vector generators;
+#: every zero-knowledge proof's parameters hold at least this many, ``training.generators_needed``).
+PRODUCT_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class ProductBatchProof:
+    """Batched proof that ``Z_k`` commits to ``x_k·y_k`` for ``k`` products of committed scalars (module
+    docstring): vector commitments ``C_x``, ``C_y`` to ``(x_k)``, ``(y_k)``; first message ``C_a``, ``C_b`` (masks),
+    ``T_x``, ``T_y`` (the masks' ``β``-combinations), ``T_1``, ``T_2`` (cross and square terms); responses
+    ``x̂ = x + c·a``, ``ŷ = y + c·b`` and five blinding responses. ``8·48 + (2k + 5)·32`` bytes."""
+
+    cx: G1Point
+    cy: G1Point
+    first: tuple[G1Point, ...]  # C_a, C_b, T_x, T_y, T_1, T_2
+    x_hat: tuple[int, ...]
+    y_hat: tuple[int, ...]
+    blinds: tuple[int, ...]  # ρ̂_x, ρ̂_y, ρ̂_βx, ρ̂_βy, τ̂
+
+    def write(self, w: Writer) -> None:
+        w.write_g1s([self.cx, self.cy, *self.first])
+        w.write_frs([*self.x_hat, *self.y_hat, *self.blinds])
+
+    @classmethod
+    def read(cls, r: Reader, k: int) -> ProductBatchProof:
+        pts = r.read_g1s(allow_identity=True, count=8)
+        fes = r.read_frs(count=2 * k + 5)
+        return cls(pts[0], pts[1], tuple(pts[2:]), tuple(fes[:k]), tuple(fes[k : 2 * k]), tuple(fes[2 * k :]))
+
+    def field_elements(self) -> tuple[int, ...]:
+        return (*self.x_hat, *self.y_hat, *self.blinds)
+
+    def points(self) -> tuple[G1Point, ...]:
+        return (self.cx, self.cy, *self.first)
+
+    def _check(self, k: int) -> None:
+        for p in self.points():
+            _check_point(p, "batched proof of product")
+        if len(self.first) != 6 or len(self.x_hat) != k or len(self.y_hat) != k or len(self.blinds) != 5:
+            raise ProofFormatError(f"batched proof of product of the wrong shape (expected {k} products)")
+        for x in self.field_elements():
+            _check_fr(x, "batched proof of product response")
+
+
+def product_chunks(n_products: int) -> list[int]:
+    """Sizes of the batched proofs of ``n_products`` products, in order (chunks of :data:`PRODUCT_CHUNK`)."""
+    return [min(PRODUCT_CHUNK, n_products - i) for i in range(0, n_products, PRODUCT_CHUNK)]
+
+
+def powers(x: int, k: int) -> list[int]:
+    out, p = [], 1
+    for _ in range(k):
+        out.append(p)
+        p = p * x % R
+    return out
+
+
+def _batch_vectors(transcript, k: int, cx: G1Point, cy: G1Point) -> tuple[int, int]:
+    transcript.absorb_u64("products/count", k)
+    transcript.absorb_g1s("products/vectors", [cx, cy])
+    return transcript.challenge_fr("products/beta"), transcript.challenge_fr("products/xi")
+
+
+def _batch_first(transcript, first: Sequence[G1Point]) -> int:
+    transcript.absorb_g1s("products/first", list(first))
+    return transcript.challenge_fr("products/c")
+
+
+def replay_product_batch(transcript, proof: ProductBatchProof) -> tuple[int, int, int]:
+    """The transcript operations of one batch as the verifier makes them: ``(β, ξ, c)``."""
+    beta, xi = _batch_vectors(transcript, len(proof.x_hat), proof.cx, proof.cy)
+    c = _batch_first(transcript, proof.first)
+    transcript.absorb_frs("products/responses", list(proof.field_elements()))
+    return beta, xi, c
+
+
+def _prove_product_batch(params: PublicParams, items: Sequence[tuple[PScalar, PScalar, PScalar]], transcript, rng):
+    k = len(items)
+    xs = [x.value for x, _, _ in items]
+    ys = [y.value for _, y, _ in items]
+    rho_x, rho_y, rho_a, rho_b, s_x, s_y, tau1, tau2 = (random_scalar(rng) for _ in range(8))
+    cx, cy = commit_vector(params, xs, rho_x), commit_vector(params, ys, rho_y)
+    beta, xi = _batch_vectors(transcript, k, cx, cy)
+    bp, xp = powers(beta, k), powers(xi, k)
+    a = [random_scalar(rng) for _ in range(k)]
+    b = [random_scalar(rng) for _ in range(k)]
+    ca, cb = commit_vector(params, a, rho_a), commit_vector(params, b, rho_b)
+    values = [
+        sum(u * v for u, v in zip(a, bp)),
+        sum(u * v for u, v in zip(b, bp)),
+        sum(w * (ai * yi + xi_ * bi) for w, ai, yi, xi_, bi in zip(xp, a, ys, xs, b)),
+        sum(w * ai * bi for w, ai, bi in zip(xp, a, b)),
+    ]
+    first = (ca, cb, *commit_values(params, [v % R for v in values], [s_x, s_y, tau1, tau2]))
+    c = _batch_first(transcript, first)
+    blinds = (
+        (rho_x + c * rho_a) % R,
+        (rho_y + c * rho_b) % R,
+        (sum(w * x.blind for w, (x, _, _) in zip(bp, items)) + c * s_x) % R,
+        (sum(w * y.blind for w, (_, y, _) in zip(bp, items)) + c * s_y) % R,
+        (sum(w * z.blind for w, (_, _, z) in zip(xp, items)) + c * tau1 + c * c * tau2) % R,
+    )
+    x_hat = tuple((u + c * v) % R for u, v in zip(xs, a))
+    y_hat = tuple((u + c * v) % R for u, v in zip(ys, b))
+    proof = ProductBatchProof(cx, cy, first, x_hat, y_hat, blinds)
+    transcript.absorb_frs("products/responses", list(proof.field_elements()))
+    return proof
+
+
+def _verify_product_batch(
+    params: PublicParams,
+    items: Sequence[tuple[VScalar, VScalar, VScalar]],
+    proof: ProductBatchProof,
+    transcript,
+    batch: MsmBatch,
+) -> None:
+    k = len(items)
+    proof._check(k)
+    if k > params.capacity:
+        raise ValueError(f"a batch of {k} products needs as many generators; the parameters hold {params.capacity}")
+    beta, xi, c = replay_product_batch(transcript, proof)
+    bp, xp = powers(beta, k), powers(xi, k)
+    rx, ry, rbx, rby, tau = proof.blinds
+    ca, cb, tx, ty, t1, t2 = proof.first
+    g, h, what = params.g_v, params.h, "proof of product failed"
+    # C_x + c·C_a = Σ x̂_i·g_i + ρ̂_x·h   (and the same for y)
+    batch.add(what, [proof.cx, ca, h], [1, c, -rx], gens=Fr.from_ints(list(proof.x_hat)), gens_scale=-1)
+    batch.add(what, [proof.cy, cb, h], [1, c, -ry], gens=Fr.from_ints(list(proof.y_hat)), gens_scale=-1)
+    # Σ β^k·X_k + c·T_x = <x̂, β>·g_v + ρ̂_βx·h   (and the same for Y): the vectors are the committed scalars
+    for col, t, hat, r_ in ((0, tx, proof.x_hat, rbx), (1, ty, proof.y_hat, rby)):
+        pts, cs = _sum_v([(w, it[col]) for w, it in zip(bp, items)]).linear_terms(params)
+        batch.add(what, [*pts, t, g, h], [*cs, c, -sum(u * v for u, v in zip(hat, bp)), -r_])
+    # Σ ξ^k·Z_k + c·T_1 + c²·T_2 = <x̂ ∘ ξ, ŷ>·g_v + τ̂·h
+    pts, cs = _sum_v([(w, it[2]) for w, it in zip(xp, items)]).linear_terms(params)
+    ip = sum(w * u * v for w, u, v in zip(xp, proof.x_hat, proof.y_hat))
+    batch.add(what, [*pts, t1, t2, g, h], [*cs, c, c * c, -ip, -tau])
+
+
 @dataclass(frozen=True)
 class ZeroProof:
-    """Schnorr proof of knowledge of ``ρ`` with ``W = ρ·h``: commitment ``A = k·h`` and response
-    ``s = k + e·ρ``. 80 bytes."""
+    """Every deferred check of a protocol: the batched proofs of product (:data:`PRODUCT_CHUNK` products each,
+    in the order the products were registered), then the Schnorr proof of knowledge of ``ρ`` with ``W = ρ·h``:
+    commitment ``A = k·h`` and response ``s = k + e·ρ`` (80 bytes)."""
 
     a: G1Point
     s: int
+    products: tuple[ProductBatchProof, ...] = ()
 
     def write(self, w: Writer) -> None:
+        for pb in self.products:
+            pb.write(w)
         w.write_g1(self.a)
         w.write_fr(self.s)
 
     @classmethod
-    def read(cls, r: Reader) -> ZeroProof:
+    def read(cls, r: Reader, n_products: int = 0) -> ZeroProof:
+        products = tuple(ProductBatchProof.read(r, k) for k in product_chunks(n_products))
         a = r.read_g1(allow_identity=True)
-        return cls(a, r.read_fr())
+        return cls(a, r.read_fr(), products)
 
     def field_elements(self) -> tuple[int, ...]:
-        return (self.s,)
+        return (*(x for pb in self.products for x in pb.field_elements()), self.s)
 
     def points(self) -> tuple[G1Point, ...]:
-        return (self.a,)
+        return (*(p for pb in self.products for p in pb.points()), self.a)
 
 
 class ZeroAccumulator:
-    """Committed values that must be zero, proven together at the end with one Schnorr proof.
+    """The deferred checks of a protocol — committed values that must be zero, and products of committed values
+    — proven together at the end: the products by batched proofs of product, the zero checks by one Schnorr proof.
 
     Prover: ``add(PScalar)`` (the value must be 0, checked at once: a wiring bug raises ``ValueError`` naming
-    ``what``), then :meth:`prove`. Verifier: ``add(VScalar)``, then :meth:`verify`. One accumulator is used
-    once; adding after proving/verifying raises ``RuntimeError``.
+    ``what``) and ``add_product(x, y, z)`` (``z = x·y`` checked at once), then :meth:`prove`. Verifier: the same
+    with ``VScalar``, then :meth:`verify`. One accumulator is used once; adding after proving/verifying raises
+    ``RuntimeError``.
     """
 
     def __init__(self, params: PublicParams, *, rng: Any = None, batch: MsmBatch | None = None) -> None:
-        """``batch`` (verifier): the final check goes there, and product proofs verified for this accumulator's
-        protocol (:func:`verify_nonzero`, the ZK sumcheck) pass it on; without it the check runs at once."""
+        """``batch`` (verifier): the group equations go there (the caller verifies it); without it they are
+        checked at once by :meth:`verify`."""
         self.params = params
         self.batch = batch
         self._rng = rng
         self._items: list[PScalar | VScalar] = []
         self._what: list[str] = []
+        self._products: list[tuple[Any, Any, Any]] = []
         self._kind: type | None = None
         self._closed = False
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, item: PScalar | VScalar, what: str = "") -> None:
+    @property
+    def n_products(self) -> int:
+        return len(self._products)
+
+    def _check_kind(self, items: Sequence[Any]) -> None:
         if self._closed:
             raise RuntimeError("this ZeroAccumulator has already been proven/verified")
-        if not isinstance(item, (PScalar, VScalar)):
-            raise TypeError(f"ZeroAccumulator takes PScalar or VScalar, got {type(item).__name__}")
-        if self._kind is not None and type(item) is not self._kind:
-            raise TypeError("a ZeroAccumulator holds either prover (PScalar) or verifier (VScalar) values")
+        for item in items:
+            if not isinstance(item, (PScalar, VScalar)):
+                raise TypeError(f"ZeroAccumulator takes PScalar or VScalar, got {type(item).__name__}")
+            if self._kind is not None and type(item) is not self._kind:
+                raise TypeError("a ZeroAccumulator holds either prover (PScalar) or verifier (VScalar) values")
+            self._kind = type(item)
+
+    def add(self, item: PScalar | VScalar, what: str = "") -> None:
+        self._check_kind([item])
         if isinstance(item, PScalar) and item.value != 0:
             raise ValueError(f"zero check {what or len(self._items)}: the committed value is not zero")
-        self._kind = type(item)
         self._items.append(item)
         self._what.append(what)
+
+    def add_product(self, x: PScalar | VScalar, y: PScalar | VScalar, z: PScalar | VScalar, what: str = "") -> None:
+        """Defer "``z`` commits to ``x·y``". Every point the three depend on must already be bound by the
+        transcript (``z``'s commitment is absorbed by :func:`commit_product` / :func:`receive_product`)."""
+        self._check_kind([x, y, z])
+        if isinstance(z, PScalar) and z.value != cast(PScalar, x).value * cast(PScalar, y).value % R:
+            raise ValueError(f"product {what or len(self._products)}: the committed value is not the product")
+        self._products.append((x, y, z))
 
     def _gammas(self, transcript) -> list[int]:
         transcript.absorb_u64("zero/count", len(self._items))
@@ -403,6 +576,10 @@ class ZeroAccumulator:
         if self._kind is VScalar:
             raise TypeError("prove() needs prover values (PScalar)")
         self._closed = True
+        products = tuple(
+            _prove_product_batch(self.params, self._products[i : i + PRODUCT_CHUNK], transcript, self._rng)
+            for i in range(0, len(self._products), PRODUCT_CHUNK)
+        )
         gam = self._gammas(transcript)
         items = cast(list[PScalar], self._items)  # add() keeps the kinds uniform and the kind is not VScalar
         rho = sum(g * x.blind for g, x in zip(gam, items)) % R
@@ -413,15 +590,26 @@ class ZeroAccumulator:
         e = transcript.challenge_fr("zero/e")
         s = (k + e * rho) % R
         transcript.absorb_fr("zero/s", s)
-        return ZeroProof(a_pt, s)
+        return ZeroProof(a_pt, s, products)
 
     def verify(self, proof: ZeroProof, transcript) -> None:
-        """Raises :class:`VerificationError` unless every accumulated commitment opens to 0."""
+        """Raises :class:`VerificationError` unless every product and every zero check holds (with ``batch``,
+        once the caller's batch is verified)."""
         if self._kind is PScalar:
             raise TypeError("verify() needs verifier values (VScalar)")
         _check_point(proof.a, "zero proof A")
         _check_fr(proof.s, "zero proof response")
+        sizes = product_chunks(len(self._products))
+        if len(proof.products) != len(sizes) or any(not isinstance(pb, ProductBatchProof) for pb in proof.products):
+            raise ProofFormatError(
+                f"expected {len(sizes)} batched proofs of product for {len(self._products)} products"
+            )
         self._closed = True
+        batch = self.batch if self.batch is not None else MsmBatch(self.params)
+        start = 0
+        for pb, k in zip(proof.products, sizes):
+            _verify_product_batch(self.params, self._products[start : start + k], pb, transcript, batch)
+            start += k
         gam = self._gammas(transcript)
         items = cast(list[VScalar], self._items)  # add() keeps the kinds uniform and the kind is not PScalar
         w = _sum_v(list(zip(gam, items))) if items else VScalar()
@@ -430,7 +618,6 @@ class ZeroAccumulator:
         transcript.absorb_g1("zero/A", proof.a)
         e = transcript.challenge_fr("zero/e")
         # s·h = A + e·W
-        batch = self.batch if self.batch is not None else MsmBatch(self.params)
         batch.add(
             f"zero checks failed: one of {len(self._items)} committed values that must be 0 is not",
             [self.params.h, proof.a, w_pt],
@@ -442,108 +629,36 @@ class ZeroAccumulator:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# proof of product
+# products: committed now, proven at the end (batched)
 # ---------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ProductProof:
-    """Hyrax proof of product: ``α, β, δ`` and the responses ``z_1..z_5`` (3·48 + 5·32 = 304 bytes; the
-    product's commitment ``C_z`` travels separately)."""
-
-    alpha: G1Point
-    beta: G1Point
-    delta: G1Point
-    z: tuple[int, int, int, int, int]
-
-    def write(self, w: Writer) -> None:
-        for p in (self.alpha, self.beta, self.delta):
-            w.write_g1(p)
-        for x in self.z:
-            w.write_fr(x)
-
-    @classmethod
-    def read(cls, r: Reader) -> ProductProof:
-        pts = [r.read_g1(allow_identity=True) for _ in range(3)]
-        z = (r.read_fr(), r.read_fr(), r.read_fr(), r.read_fr(), r.read_fr())  # read in this order
-        return cls(pts[0], pts[1], pts[2], z)
-
-    def field_elements(self) -> tuple[int, ...]:
-        return tuple(self.z)
-
-    def points(self) -> tuple[G1Point, ...]:
-        return (self.alpha, self.beta, self.delta)
-
-    def _check(self) -> None:
-        for name in ("alpha", "beta", "delta"):
-            _check_point(getattr(self, name), f"product proof {name}")
-        if not isinstance(self.z, tuple) or len(self.z) != 5:
-            raise ProofFormatError("product proof needs 5 responses")
-        for i, x in enumerate(self.z):
-            _check_fr(x, f"product proof response z_{i + 1}")
+def commit_product(
+    params: PublicParams, x: PScalar, y: PScalar, transcript, acc: ZeroAccumulator, *, rng: Any = None
+) -> PScalar:
+    """Commit ``z = x·y`` (fresh blinding), absorb the commitment (``product/commitment``) and defer its proof to
+    ``acc``; the verifier needs ``z.commitment(params)`` (send it)."""
+    z = PScalar(x.value * y.value, random_scalar(rng))
+    transcript.absorb_g1("product/commitment", z.commitment(params))
+    acc.add_product(x, y, z)
+    return z
 
 
-def _as_point(params: PublicParams, x: Any) -> G1Point:
-    if isinstance(x, VScalar):
-        return x.commitment(params)
-    if _is_point(x):
-        return x
-    raise TypeError(f"expected a G1Point or VScalar, got {type(x).__name__}")
-
-
-def _product_challenge(transcript, cx: G1Point, cy: G1Point, cz: G1Point, first: Sequence[G1Point]) -> int:
-    transcript.absorb_g1s("product/statement", [cx, cy, cz])
-    transcript.absorb_g1s("product/first", list(first))
-    return transcript.challenge_fr("product/c")
-
-
-def prove_product(
-    params: PublicParams, x: PScalar, y: PScalar, transcript, *, rng: Any = None, blind: int | None = None
-) -> tuple[PScalar, ProductProof]:
-    """Commit ``z = x·y`` (fresh blinding, or ``blind``) and prove it; returns ``(z, proof)``. The verifier
-    needs ``z.commitment(params)`` (send it)."""
-    z = PScalar(x.value * y.value, random_scalar(rng) if blind is None else blind)
-    cx, cy, cz = x.commitment(params), y.commitment(params), z.commitment(params)
-    b = [random_scalar(rng) for _ in range(5)]
-    alpha, beta, hb5 = commit_values(params, [b[0], b[2], 0], [b[1], b[3], b[4]])
-    delta = cy * scalars_from_ints([b[0]])[0] + hb5
-    c = _product_challenge(transcript, cx, cy, cz, (alpha, beta, delta))
-    resp = (
-        (b[0] + c * x.value) % R,
-        (b[1] + c * x.blind) % R,
-        (b[2] + c * y.value) % R,
-        (b[3] + c * y.blind) % R,
-        (b[4] + c * (z.blind - x.value * y.blind)) % R,
-    )
-    transcript.absorb_frs("product/responses", list(resp))
-    return z, ProductProof(alpha, beta, delta, resp)
-
-
-def verify_product(
-    params: PublicParams,
-    cx: G1Point | VScalar,
-    cy: G1Point | VScalar,
-    cz: G1Point | VScalar,
-    proof: ProductProof,
-    transcript,
-    *,
-    batch: MsmBatch | None = None,
+def receive_product(
+    params: PublicParams, x: VScalar, y: VScalar, cz: G1Point, transcript, acc: ZeroAccumulator
 ) -> VScalar:
-    """Check that ``cz`` commits to the product of the values in ``cx`` and ``cy``; returns ``VScalar(cz)``.
-    With ``batch`` the three equations are deferred to it (the caller verifies the batch before accepting);
-    without, they are checked at once. Raises :class:`VerificationError` (:class:`ProofFormatError` for a
-    malformed proof)."""
-    proof._check()
-    px, py, pz = _as_point(params, cx), _as_point(params, cy), _as_point(params, cz)
-    c = _product_challenge(transcript, px, py, pz, proof.points())
-    z1, z2, z3, z4, z5 = proof.z
-    b = batch if batch is not None else MsmBatch(params)
-    g, h, what = params.g_v, params.h, "proof of product failed"
-    b.add(what, [proof.alpha, px, g, h], [1, c, -z1, -z2])  # α + c·X = z_1·g + z_2·h
-    b.add(what, [proof.beta, py, g, h], [1, c, -z3, -z4])  # β + c·Y = z_3·g + z_4·h
-    b.add(what, [proof.delta, pz, py, h], [1, c, -z1, -z5])  # δ + c·Z = z_1·Y + z_5·h
-    if batch is None:
-        b.verify()
-    transcript.absorb_frs("product/responses", list(proof.z))
-    return cz if isinstance(cz, VScalar) else VScalar(pz)
+    """The verifier's side of :func:`commit_product`: absorb ``cz`` and defer "``cz`` commits to ``x·y``"."""
+    _check_point(cz, "product commitment")
+    transcript.absorb_g1("product/commitment", cz)
+    z = VScalar(cz)
+    acc.add_product(x, y, z)
+    return z
+
+
+def _as_v(x: Any) -> VScalar:
+    if isinstance(x, VScalar):
+        return x
+    if _is_point(x):
+        return VScalar(x)
+    raise TypeError(f"expected a G1Point or VScalar, got {type(x).__name__}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -551,23 +666,17 @@ def verify_product(
 # ---------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NonzeroProof:
-    """``x ≠ 0``: a commitment ``W`` to ``x⁻¹``, a commitment ``P`` to ``x·x⁻¹`` with its product proof; the
-    zero check ``P − 1 = 0`` goes into the accumulator (its blinding is proven there)."""
+    """``x ≠ 0``: a commitment ``W`` to ``x⁻¹``; "``x·x⁻¹ = 1``" is a product deferred to the accumulator (its
+    product is the public constant 1: no commitment)."""
 
     inverse: G1Point
-    product: G1Point
-    proof: ProductProof
 
     def write(self, w: Writer) -> None:
         w.write_g1(self.inverse)
-        w.write_g1(self.product)
-        self.proof.write(w)
 
     @classmethod
     def read(cls, r: Reader) -> NonzeroProof:
-        inv = r.read_g1(allow_identity=True)
-        prod = r.read_g1(allow_identity=True)
-        return cls(inv, prod, ProductProof.read(r))
+        return cls(r.read_g1(allow_identity=True))
 
 
 def prove_nonzero(
@@ -578,19 +687,16 @@ def prove_nonzero(
         raise ValueError("cannot prove that 0 is nonzero")
     w = PScalar.fresh(pow(x.value, -1, R), rng)
     transcript.absorb_g1("nonzero/inverse", w.commitment(params))
-    p, proof = prove_product(params, x, w, transcript, rng=rng)
-    acc.add(p - 1, "nonzero")
-    return NonzeroProof(w.commitment(params), p.commitment(params), proof)
+    acc.add_product(x, w, PScalar.public(1), "nonzero")
+    return NonzeroProof(w.commitment(params))
 
 
 def verify_nonzero(
     params: PublicParams, cx: G1Point | VScalar, proof: NonzeroProof, transcript, acc: ZeroAccumulator
 ) -> None:
     _check_point(proof.inverse, "nonzero proof inverse")
-    _check_point(proof.product, "nonzero proof product")
     transcript.absorb_g1("nonzero/inverse", proof.inverse)
-    p = verify_product(params, cx, proof.inverse, proof.product, proof.proof, transcript, batch=acc.batch)
-    acc.add(p - 1, "nonzero")
+    acc.add_product(_as_v(cx), VScalar(proof.inverse), VScalar.constant(1), "nonzero")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from typing import Any
 from ..commit.pedersen import random_scalar
 from ..commit.sigma import (
     DotProof,
-    ProductProof,
     PScalar,
     VScalar,
     ZeroAccumulator,
@@ -24,9 +23,7 @@ from ..commit.sigma import (
     linear_p,
     linear_v,
     prove_dot,
-    prove_product,
     verify_dot,
-    verify_product,
 )
 from ..errors import ProofFormatError
 from ..field import MODULUS as R
@@ -45,8 +42,9 @@ from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
 # 2. The prover sends S' = s + ρ·M in the clear, M = Σ_x m(x) = 2^n·a_0 + 2^{n−1}·Σ_{i,t} m_{i,t}.
 # 3. Clear sumcheck of h = f + ρ·m with claim S': per round the evaluations p_i(0), p_i(2), …, p_i(d) (field
 #    elements; p_i(1) = claim_i − p_i(0)), the challenge r_i, claim_{i+1} = p_i(r_i).
-# 4. The prover commits the finals of the secret tables and the products the relation needs (Hyrax proofs of
-#    product, planned below); public tables' finals are computed by both sides. F = the committed relation
+# 4. The prover commits the finals of the secret tables and the products the relation needs (planned below;
+#    their proofs are deferred to the accumulator's batched proof of product); public tables' finals are
+#    computed by both sides. F = the committed relation
 #    value at r (a linear combination, public coefficients, of committed finals and products).
 # 5. The verifier draws γ; the prover commits Y = <m, w_M + γ·w_r> (w_M the weights of M, w_r = (1, r_i^t))
 #    and proves it with a proof of dot product against C_m (zkdl.commit.sigma.DotProof). The zero check
@@ -62,7 +60,7 @@ from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
 # Transcript: sumcheck-zk/shape, sumcheck-zk/terms, sumcheck-zk/coefficients, sumcheck-zk/public,
 # (sumcheck-zk/eq-point), sumcheck-zk/claim (G1), sumcheck-zk/mask (G1), sumcheck-zk/rho,
 # sumcheck-zk/masked-sum (Fr), per round sumcheck-zk/round (d Fr) then sumcheck-zk/r, sumcheck-zk/finals
-# (points of the secret finals), each product proof (zkdl.commit.sigma labels), sumcheck-zk/gamma,
+# (points of the secret finals), sumcheck-zk/products (points of the planned products), sumcheck-zk/gamma,
 # sumcheck-zk/mask-value (G1), then the proof of dot product (dot/first, dot/c, dot/responses).
 
 #: Vector generators every zero-knowledge proof's parameters hold at least (``generators_needed``): masks of
@@ -241,14 +239,14 @@ def _final_combination(plan: _Plan, vals: dict, pub_values: dict[int, int], eq_v
 @dataclass(frozen=True)
 class ZkSumcheckProof:
     """Zero-knowledge sumcheck proof: the mask commitment and the masked sum; per round ``p(0), p(2), …, p(d)``
-    (field elements); the commitments to the secret tables' finals; per planned product its commitment and proof
-    of product; the commitment ``Y`` to the mask's value and its proof of dot product."""
+    (field elements); the commitments to the secret tables' finals and to the planned products (their proofs are
+    the accumulator's); the commitment ``Y`` to the mask's value and its proof of dot product."""
 
     mask: Any
     masked_sum: int
     rounds: tuple[tuple[int, ...], ...]
     finals: tuple[Any, ...]
-    products: tuple[tuple[Any, ProductProof], ...]
+    products: tuple[Any, ...]
     mask_value: Any
     mask_proof: DotProof
 
@@ -259,9 +257,7 @@ class ZkSumcheckProof:
         for msg in self.rounds:
             w.write_frs(list(msg))
         w.write_g1s(list(self.finals))
-        for cz, pr in self.products:
-            w.write_g1(cz)
-            pr.write(w)
+        w.write_g1s(list(self.products))
         w.write_g1(self.mask_value)
         self.mask_proof.write(w)
 
@@ -275,25 +271,17 @@ class ZkSumcheckProof:
         masked_sum = r.read_fr()
         rounds = tuple(tuple(r.read_frs(count=d)) for _ in range(num_vars))
         finals = tuple(r.read_g1s(allow_identity=True, count=len(plan.secret)))
-        products = []
-        for _ in plan.products:
-            cz = r.read_g1(allow_identity=True)
-            products.append((cz, ProductProof.read(r)))
+        products = tuple(r.read_g1s(allow_identity=True, count=len(plan.products)))
         mask_value = r.read_g1(allow_identity=True)
         mask_proof = DotProof.read(r, mask_length(num_vars, d))
-        return cls(mask, masked_sum, rounds, finals, tuple(products), mask_value, mask_proof)
+        return cls(mask, masked_sum, rounds, finals, products, mask_value, mask_proof)
 
     def field_elements(self) -> list[int]:
-        """Every field element in the proof: the masked sum, the round messages and the Σ-protocol responses."""
-        out = [self.masked_sum, *(x for m in self.rounds for x in m)]
-        out += [z for _, pr in self.products for z in pr.field_elements()]
-        return out + list(self.mask_proof.field_elements())
+        """Every field element in the proof: the masked sum, the round messages and the dot product's responses."""
+        return [self.masked_sum, *(x for m in self.rounds for x in m), *self.mask_proof.field_elements()]
 
     def points(self) -> list[Any]:
-        out = [self.mask, *self.finals]
-        for cz, pr in self.products:
-            out += [cz, *pr.points()]
-        return out + [self.mask_value, *self.mask_proof.points()]
+        return [self.mask, *self.finals, *self.products, self.mask_value, *self.mask_proof.points()]
 
     @property
     def n_bytes(self) -> int:
@@ -382,11 +370,15 @@ def prove_zk(
         vals[(k,)] = PScalar(finals[k], b)
         vals[(k,)]._point.append(pt)
     transcript.absorb_g1s("sumcheck-zk/finals", f_pts)
-    products = []
-    for key, left, right in plan.products:
-        z, pr = prove_product(params, vals[left], vals[right], transcript, rng=rng)
-        vals[key] = z
-        products.append((z.commitment(params), pr))
+    for key, left, right in plan.products:  # chained: a key's factors are planned before it
+        vals[key] = PScalar.fresh(vals[left].value * vals[right].value, rng)
+    p_pts = commit_values(
+        params, [vals[key].value for key, _, _ in plan.products], [vals[key].blind for key, _, _ in plan.products]
+    )
+    for (key, left, right), pt in zip(plan.products, p_pts):
+        vals[key]._point.append(pt)
+        acc.add_product(vals[left], vals[right], vals[key])
+    transcript.absorb_g1s("sumcheck-zk/products", p_pts)
     pub_values = {k: finals[k] for k in sorted(pub)}
     eq_value = eq_eval(_eq_point(eq_point), point) if relation.eq_weighted else 1
     total = _final_combination(plan, vals, pub_values, eq_value, linear_p)
@@ -396,9 +388,7 @@ def prove_zk(
     transcript.absorb_g1("sumcheck-zk/mask-value", y.commitment(params))
     dot = prove_dot(params, mask, mask_blind, weights, y, transcript, rng=rng)
     acc.add(claim + total * gamma + y * rho - (masked_sum + gamma * cur), "sumcheck final check")
-    proof = ZkSumcheckProof(
-        mask_pt, masked_sum, tuple(rounds), tuple(f_pts), tuple(products), y.commitment(params), dot
-    )
+    proof = ZkSumcheckProof(mask_pt, masked_sum, tuple(rounds), tuple(f_pts), tuple(p_pts), y.commitment(params), dot)
     return proof, ZkSumcheckResult(tuple(point), {k: vals[(k,)] for k in plan.secret}, pub_values)
 
 
@@ -439,13 +429,11 @@ def verify_zk(
         )
     if len(proof.products) != len(plan.products):
         raise ProofFormatError(
-            f"ZK sumcheck proof has {len(proof.products)} product proofs, expected {len(plan.products)}"
+            f"ZK sumcheck proof has {len(proof.products)} product commitments, expected {len(plan.products)}"
         )
-    pts = [proof.mask, *proof.finals, proof.mask_value] + [cz for cz, _ in proof.products]
-    if any(not isinstance(p, G1Point) for p in pts) or any(
-        not isinstance(pr, ProductProof) for _, pr in proof.products
-    ):
-        raise ProofFormatError("ZK sumcheck proof holds an object that is not a G1 point / product proof")
+    pts = [proof.mask, *proof.finals, proof.mask_value, *proof.products]
+    if any(not isinstance(p, G1Point) for p in pts):
+        raise ProofFormatError("ZK sumcheck proof holds an object that is not a G1 point")
     fes = [proof.masked_sum, *(x for m in proof.rounds for x in m)]
     if any(not isinstance(x, int) or isinstance(x, bool) or not 0 <= x < R for x in fes):
         raise ProofFormatError("ZK sumcheck proof holds a value that is not a canonical field element")
@@ -465,8 +453,10 @@ def verify_zk(
         point.append(r)
     vals: dict[Key, VScalar] = {(k,): VScalar(p) for k, p in zip(plan.secret, proof.finals)}
     transcript.absorb_g1s("sumcheck-zk/finals", list(proof.finals))
-    for (key, left, right), (cz, pr) in zip(plan.products, proof.products):
-        vals[key] = verify_product(params, vals[left], vals[right], VScalar(cz), pr, transcript, batch=acc.batch)
+    for (key, left, right), cz in zip(plan.products, proof.products):
+        vals[key] = VScalar(cz)
+        acc.add_product(vals[left], vals[right], vals[key])
+    transcript.absorb_g1s("sumcheck-zk/products", list(proof.products))
     pub_values = {}
     for k in sorted(pub):
         v = public[k](tuple(point))

@@ -47,13 +47,16 @@ from ..commit.pedersen import Commitment, Layout, msm, random_scalar, scalars_fr
 from ..commit.sigma import (
     DotProof,
     NonzeroProof,
-    ProductProof,
+    ProductBatchProof,
     VScalar,
     ZeroAccumulator,
     ZeroProof,
     commit_values,
     lincomb,
     linear_v,
+    powers,
+    product_chunks,
+    replay_product_batch,
 )
 from ..errors import VerificationError, ZkdlError
 from ..field import MODULUS as R
@@ -81,7 +84,9 @@ __all__ = [
 
 # Challenge labels of the Σ-protocols (zkdl.commit.sigma, zkdl.commit.evaluation). A label that no longer
 # matches leaves an armed challenge unused, which SimulatorChannel reports as a SimulatorError.
-PRODUCT_CHALLENGE = "product/c"
+PRODUCTS_BETA = "products/beta"
+PRODUCTS_XI = "products/xi"
+PRODUCTS_CHALLENGE = "products/c"
 EVAL_CHALLENGE = "hyrax-eval-zk/c"
 ZERO_CHALLENGE = "zero/e"
 DOT_CHALLENGE = "dot/c"
@@ -185,9 +190,18 @@ class ProgrammableTranscript(Transcript):
 class _SimAccumulator(ZeroAccumulator):
     """The verifier's zero-check accumulator, with the combined point ``W`` available before the proof."""
 
-    def combined_point(self, transcript: Transcript) -> Any:
-        """``W = Σ γ_i·Z_i`` with the ``γ`` that :meth:`verify` will draw from ``transcript`` (a copy is used)."""
-        gam = self._gammas(Transcript.copy(transcript))
+    def products(self) -> list:
+        """The registered ``(X, Y, Z)`` of every deferred product, in order."""
+        return list(self._products)
+
+    def combined_point(self, transcript: Transcript, batches: Sequence[ProductBatchProof] = ()) -> Any:
+        """``W = Σ γ_i·Z_i`` with the ``γ`` that :meth:`verify` will draw from ``transcript`` after the batched
+        proofs of product ``batches`` (on a copy: drawing a challenge moves the hash state the same way whatever
+        value the verifier's transcript returns)."""
+        ahead = Transcript.copy(transcript)
+        for pb in batches:
+            replay_product_batch(ahead, pb)
+        gam = self._gammas(ahead)
         if not self._items:
             return VScalar().commitment(self.params)
         return linear_v(list(zip(gam, self._items))).commitment(self.params)  # type: ignore[arg-type]
@@ -238,16 +252,30 @@ class SimulatorChannel(ZkVerifierChannel):
         if self.transcript.pending():
             raise SimulatorError(f"{what}: a programmed challenge was not drawn by the verifier")
 
-    def _fake_product(self, cx, cy, cz) -> ProductProof:
-        """Σ-simulator of the proof of product for the points ``cx, cy, cz``; arms its challenge."""
-        p = self.params
-        c = self._rand()
-        z = (self._rand(), self._rand(), self._rand(), self._rand(), self._rand())  # drawn in this order
-        alpha = lincomb([p.g_v, p.h, cx], [z[0], z[1], -c])
-        beta = lincomb([p.g_v, p.h, cy], [z[2], z[3], -c])
-        delta = lincomb([cy, p.h, cz], [z[0], z[4], -c])
-        self.transcript.arm(PRODUCT_CHALLENGE, c)
-        return ProductProof(alpha, beta, delta, z)
+    def _fake_product_batch(self, items: Sequence[tuple[VScalar, VScalar, VScalar]]) -> ProductBatchProof:
+        """Σ-simulator of a batched proof of product for the registered ``(X, Y, Z)``; arms β, ξ and c."""
+        p, k = self.params, len(items)
+        cx, cy, t2 = self._points(3)
+        beta, xi, c = self._rand(), self._rand(), self._rand()
+        x_hat = tuple(self._rand() for _ in range(k))
+        y_hat = tuple(self._rand() for _ in range(k))
+        rx, ry, rbx, rby, tau = (self._rand() for _ in range(5))
+        bp, xp = powers(beta, k), powers(xi, k)
+        inv = pow(c, -1, R)
+        gens = p.gens(k)
+        # each first-message point solved from its equation: c·P = (right side) − (statement part)
+        ca = msm(gens + [p.h, cx], scalars_from_ints([*(v * inv % R for v in x_hat), rx * inv % R, (-inv) % R]))
+        cb = msm(gens + [p.h, cy], scalars_from_ints([*(v * inv % R for v in y_hat), ry * inv % R, (-inv) % R]))
+        sx = linear_v([(w, it[0]) for w, it in zip(bp, items)]).commitment(p)
+        sy = linear_v([(w, it[1]) for w, it in zip(bp, items)]).commitment(p)
+        sz = linear_v([(w, it[2]) for w, it in zip(xp, items)]).commitment(p)
+        tx = lincomb([p.g_v, p.h, sx], [sum(u * w for u, w in zip(x_hat, bp)) * inv, rbx * inv, -inv])
+        ty = lincomb([p.g_v, p.h, sy], [sum(u * w for u, w in zip(y_hat, bp)) * inv, rby * inv, -inv])
+        ip = sum(w * u * v for w, u, v in zip(xp, x_hat, y_hat))
+        t1 = lincomb([p.g_v, p.h, sz, t2], [ip * inv, tau * inv, -inv, -c])
+        for label, v in ((PRODUCTS_BETA, beta), (PRODUCTS_XI, xi), (PRODUCTS_CHALLENGE, c)):
+            self.transcript.arm(label, v)
+        return ProductBatchProof(cx, cy, (ca, cb, tx, ty, t1, t2), x_hat, y_hat, (rx, ry, rbx, rby, tau))
 
     # --- messages -----------------------------------------------------------------------------------------
     def values(self, label: str, count: int, section: str = "SUMC") -> list:
@@ -271,13 +299,7 @@ class SimulatorChannel(ZkVerifierChannel):
         if not isinstance(x, VScalar) or not isinstance(y, VScalar):
             return super().mul(x, y)  # a public factor: no message
         (cz,) = self._points(1)
-        proof = self._fake_product(x.commitment(self.params), y.commitment(self.params), cz)
-
-        def write(w: Writer) -> None:
-            w.write_g1(cz)
-            proof.write(w)
-
-        self._send("SUMC", write)
+        self._send("SUMC", lambda w: w.write_g1(cz))
         out = super().mul(x, y)
         self._check_consumed("SUMC", "product")
         return out
@@ -286,9 +308,8 @@ class SimulatorChannel(ZkVerifierChannel):
         if not isinstance(x, VScalar):
             super().nonzero(x, what)
             return
-        inv, prod = self._points(2)
-        proof = NonzeroProof(inv, prod, self._fake_product(x.commitment(self.params), inv, prod))
-        self._send("SUMC", proof.write)
+        (inv,) = self._points(1)
+        self._send("SUMC", NonzeroProof(inv).write)
         super().nonzero(x, what)
         self._check_consumed("SUMC", what)
 
@@ -308,12 +329,7 @@ class SimulatorChannel(ZkVerifierChannel):
         masked_sum = self._rand()  # S' = s + ρ·M is uniform; so are the masked rounds given the round checks
         rounds = tuple(tuple(self._rand() for _ in range(d)) for _ in range(num_vars))
         finals = tuple(self._points(len(plan.secret)))
-        pts: dict[tuple[int, ...], Any] = {(k,): f for k, f in zip(plan.secret, finals)}
-        products = []
-        for key, left, right in plan.products:  # verified in this order by zsc.verify_zk
-            (cz,) = self._points(1)
-            products.append((cz, self._fake_product(pts[left], pts[right], cz)))
-            pts[key] = cz
+        products = tuple(self._points(len(plan.products)))
         # the verifier's coins r and γ, chosen here and programmed, fix the dot product's weights
         point = [self._rand() for _ in range(num_vars)]
         gamma = self._rand()
@@ -329,9 +345,7 @@ class SimulatorChannel(ZkVerifierChannel):
         dd = msm(p.gens(len(z)) + [p.h, mask], scalars_from_ints([*z, z1, (-c) % R]))
         ee = lincomb([p.g_v, p.h, mask_value], [sum(a * b for a, b in zip(z, weights)), z2, -c])
         self.transcript.arm(DOT_CHALLENGE, c)
-        proof = zsc.ZkSumcheckProof(
-            mask, masked_sum, rounds, finals, tuple(products), mask_value, DotProof(dd, ee, z, z1, z2)
-        )
+        proof = zsc.ZkSumcheckProof(mask, masked_sum, rounds, finals, products, mask_value, DotProof(dd, ee, z, z1, z2))
         self._send("SUMC", proof.write)
         out = super().sumcheck(num_vars, relation, claim, public=public, eq_point=eq_point, what=what)
         self._check_consumed("SUMC", what)
@@ -362,11 +376,17 @@ class SimulatorChannel(ZkVerifierChannel):
         self._check_consumed("OPEN", what)
 
     def finish(self) -> None:
-        w_pt = self.acc.combined_point(self.transcript)
+        items = self.acc.products()
+        batches = []
+        start = 0
+        for k in product_chunks(len(items)):
+            batches.append(self._fake_product_batch(items[start : start + k]))
+            start += k
+        w_pt = self.acc.combined_point(self.transcript, batches)
         e, s = self._rand(), self._rand()
         a = lincomb([self.params.h, w_pt], [s, -e])  # s·h = A + e·W
         self.transcript.arm(ZERO_CHALLENGE, e)
-        self._send("OPEN", ZeroProof(a, s).write)
+        self._send("OPEN", ZeroProof(a, s, tuple(batches)).write)
         super().finish()
         self._check_consumed("OPEN", "zero checks")
 

@@ -5,9 +5,10 @@ Compared with the clear channels (``channel.py``):
 * a stated value is sent as a Pedersen commitment ``v·g_v + ρ·h`` with a fresh uniform ``ρ``; the protocol code
   then computes with *committed scalars* (``PScalar`` for the prover, ``VScalar`` for the verifier), whose
   linear combinations with public coefficients are homomorphic and need no message;
-* sumchecks are the zero-knowledge sumcheck (committed round evaluations, committed finals of the secret tables,
-  proofs of product where the relation multiplies secret tables);
-* zero checks go into one accumulator, proven at the end by a single Schnorr proof;
+* sumchecks are the zero-knowledge sumcheck (rounds masked by a committed random polynomial, committed finals of
+  the secret tables, committed products where the relation multiplies secret tables);
+* zero checks and products go into one accumulator, proven at the end by batched proofs of product and a single
+  Schnorr proof;
 * openings keep the evaluation committed (Hyrax proof of dot product, linked to the claim's commitment).
 
 No field element derived from the witness is sent in the clear: the messages are hiding commitments and
@@ -23,17 +24,16 @@ from ..commit.batch import MsmBatch
 from ..commit.pedersen import Commitment
 from ..commit.sigma import (
     NonzeroProof,
-    ProductProof,
     PScalar,
     VScalar,
     ZeroAccumulator,
     ZeroProof,
+    commit_product,
     commit_values,
     prove_nonzero,
-    prove_product,
     random_scalar,
+    receive_product,
     verify_nonzero,
-    verify_product,
 )
 from ..errors import VerificationError, ZkdlError
 from ..field import Fr
@@ -82,10 +82,8 @@ class ZkProverChannel(ProverChannel):
     def mul(self, x, y):
         if not isinstance(x, PScalar) or not isinstance(y, PScalar):
             return x * y  # a public factor: linear
-        z, proof = prove_product(self.params, x, y, self.transcript, rng=self.rng)
-        w = self.writers["SUMC"]
-        w.write_g1(z.commitment(self.params))
-        proof.write(w)
+        z = commit_product(self.params, x, y, self.transcript, self.acc, rng=self.rng)
+        self.writers["SUMC"].write_g1(z.commitment(self.params))
         return z
 
     def nonzero(self, x, what: str) -> None:
@@ -134,7 +132,7 @@ class ZkProverChannel(ProverChannel):
         proof.write(self.writers["OPEN"])
 
     def finish(self) -> None:
-        """Prove every zero check at once (call after the last message)."""
+        """Prove every deferred product and zero check at once (call after the last message)."""
         self.acc.prove(self.transcript).write(self.writers["OPEN"])
 
 
@@ -161,10 +159,8 @@ class ZkVerifierChannel(VerifierChannel):
     def mul(self, x, y):
         if not isinstance(x, VScalar) or not isinstance(y, VScalar):
             return x * y
-        r = self.readers["SUMC"]
-        cz = r.read_g1(allow_identity=True)
-        proof = ProductProof.read(r)
-        return verify_product(self.params, x, y, cz, proof, self.transcript, batch=self.batch)
+        cz = self.readers["SUMC"].read_g1(allow_identity=True)
+        return receive_product(self.params, x, y, cz, self.transcript, self.acc)
 
     def nonzero(self, x, what: str) -> None:
         if isinstance(x, VScalar):
@@ -211,8 +207,9 @@ class ZkVerifierChannel(VerifierChannel):
         )
 
     def finish(self) -> None:
-        """The zero checks' Schnorr proof, then the final MSM over every deferred group equation."""
-        self.acc.verify(ZeroProof.read(self.readers["OPEN"]), self.transcript)
+        """The batched proofs of product and the zero checks' Schnorr proof, then the final MSM over every deferred
+        group equation."""
+        self.acc.verify(ZeroProof.read(self.readers["OPEN"], self.acc.n_products), self.transcript)
         self.batch.verify()
 
 
