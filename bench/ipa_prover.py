@@ -25,7 +25,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zkdl.commit import evaluation as E  # noqa: E402
-from zkdl.commit import generators  # noqa: E402
+from zkdl.commit import (
+    generators,  # noqa: E402
+    ipa,  # noqa: E402
+)
 from zkdl.commit.pedersen import commit_int, msms, scalars_from_ints, scalars_from_le_bytes  # noqa: E402
 from zkdl.field import Fr  # noqa: E402
 from zkdl.transcript import Transcript  # noqa: E402
@@ -41,7 +44,7 @@ def expanded_rounds(params, transcript, z: Fr, a_vec: Fr, xi: int):
     while len(z) > 1:
         m = len(z)
         half = m // 2
-        sigma = E.fold_coefficients(xs)  # coefficient of original block t in the folded generators
+        sigma = ipa.fold_coefficients(xs)  # coefficient of original block t in the folded generators
         blocks = gens.reshape(len(sigma), m)
         z_lo, z_hi, a_lo, a_hi = z[:half], z[half:], a[:half], a[half:]
         lj, rj = msms(
@@ -60,7 +63,7 @@ def expanded_rounds(params, transcript, z: Fr, a_vec: Fr, xi: int):
         )
         left.append(lj)
         right.append(rj)
-        x = E._fold_challenge(transcript, lj, rj)
+        x = ipa._fold_challenge(transcript, lj, rj)
         xs.append(x)
         z = z_hi.axpy(x, z_lo)
         a = a_lo.axpy(x, a_hi)
@@ -81,7 +84,7 @@ def run(log_n: int, params) -> dict:
     a_vec = Fr.eq_table([int(v) for v in Fr.random(log_n, rng).to_ints()])
     xi = 12345
     t0 = time.perf_counter()
-    fold = E.inner_product_rounds(params, _t(), z, a_vec, xi)
+    fold = ipa.inner_product_rounds(params, _t(), z, a_vec, xi)
     t_fold = time.perf_counter() - t0
     t0 = time.perf_counter()
     expd = expanded_rounds(params, _t(), z, a_vec, xi)

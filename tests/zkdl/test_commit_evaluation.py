@@ -11,6 +11,7 @@ import pytest
 
 from zkdl.commit import evaluation as E
 from zkdl.commit import generators as G
+from zkdl.commit import ipa
 from zkdl.commit import pedersen as P
 from zkdl.commit.batch import MsmBatch
 from zkdl.errors import ProofFormatError, VerificationError
@@ -272,8 +273,8 @@ def test_zk_eval_rejects_lie_about_value_with_consistent_inner_product_claim(pp)
     t.absorb_frs("hyrax-eval-zk/z-blinds", [z_delta, z_beta])
     t.absorb_fr("hyrax-eval-zk/z-dot-a", w_lie)
     xi = t.challenge_fr("hyrax-eval-zk/xi")
-    left, right, z_final = E.inner_product_rounds(pp, t, z, a_vec, xi)
-    forged = E.ZkEvalProof(y, delta, beta, z_delta, z_beta, E.InnerProductProof(w_lie, left, right, z_final))
+    left, right, z_final = ipa.inner_product_rounds(pp, t, z, a_vec, xi)
+    forged = E.ZkEvalProof(y, delta, beta, z_delta, z_beta, ipa.InnerProductProof(w_lie, left, right, z_final))
     batch = MsmBatch(pp)
     E.verify_eval_zk(pp, com, point, forged, _transcript(), batch=batch)
     with pytest.raises(VerificationError, match=f"^{re.escape(E.IPA_CHECK)}$"):

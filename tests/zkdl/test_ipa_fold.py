@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zkdl.commit import evaluation as E
 from zkdl.commit import generators as G
+from zkdl.commit import ipa as E
 from zkdl.commit import ipa_fold
 from zkdl.field import Fr
 from zkdl.transcript import Transcript

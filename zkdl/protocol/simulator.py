@@ -41,8 +41,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..commit.evaluation import ZkEvalProof, prove_masked_response, zk_first_challenge
+from ..commit.evaluation import ZkEvalProof, zk_first_challenge
 from ..commit.generators import PublicParams
+from ..commit.ipa import prove_masked_response
 from ..commit.pedersen import Commitment, Layout, msm, random_scalar, scalars_from_ints
 from ..commit.sigma import (
     DotProof,
