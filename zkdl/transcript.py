@@ -220,6 +220,15 @@ class Transcript:
         """One field challenge (the same as ``challenge_frs(label, 1)[0]``)."""
         return self.challenge_frs(label, 1)[0]
 
+    def challenge_nonzero_fr(self, label: str | bytes) -> int:
+        """One challenge in ``F_r \\ {0}``: :meth:`challenge_fr` with ``label``, drawn again while it is 0 (each
+        draw is a record; probability ``1/r`` each). For a challenge whose zero would reveal a masked value (the
+        zero-knowledge sumcheck's ``ρ``, the batched proof of product's ``c``)."""
+        while True:
+            x = self.challenge_fr(label)
+            if x:
+                return x
+
 
 def first_divergence(a: Transcript | Sequence[TranscriptEvent], b: Transcript | Sequence[TranscriptEvent]):
     """Index of the first differing debug-log event of two transcripts (or logs), or None if equal.

@@ -447,3 +447,24 @@ def test_lagrange_coefficients_interpolate():
             ev = [rng.randrange(R) for _ in range(n_points)]
             got = sum(c * e for c, e in zip(zsc.lagrange_coeffs(n_points, x), ev)) % R
             assert got == sc.interpolate_at(ev, x)
+
+
+def test_parameters_too_small_for_the_mask_are_a_setup_error(pp):
+    """The mask of n·d + 1 coefficients needs as many vector generators: a typed error on both sides."""
+    from zkdl.errors import SetupError
+
+    small = G.PublicParams.ephemeral(8)
+    rel = sc.Relation.product(3)
+    tables, u = _setup(rel, 4, 0)
+    with pytest.raises(SetupError, match="needs 13 vector generators"):
+        zsc.prove_zk(
+            small,
+            tables,
+            rel,
+            Transcript("t"),
+            claim=PScalar.fresh(_true_sum(rel, tables, u)),
+            acc=ZeroAccumulator(small),
+        )
+    run = _prove(pp, rel, (), 4)
+    with pytest.raises(SetupError, match="needs 13 vector generators"):
+        _verify(small, run)

@@ -64,7 +64,7 @@ from typing import Any, cast
 import numpy as np
 from py_arkworks_bls12381 import G1Point
 
-from zkdl.errors import ProofFormatError
+from zkdl.errors import ProofFormatError, SetupError
 from zkdl.field import Fr
 from zkdl.field.constants import MODULUS as R
 from zkdl.serialize import Reader, Writer
@@ -191,7 +191,7 @@ class PScalar:
     def __mul__(self, c: int) -> PScalar:
         if isinstance(c, int) and not isinstance(c, bool):
             return PScalar(self.value * c, self.blind * c)
-        return NotImplemented  # a product of two committed values needs prove_product
+        return NotImplemented  # a product of two committed values needs commit_product (proven by the accumulator)
 
     __rmul__ = __mul__
 
@@ -412,7 +412,7 @@ def _batch_vectors(transcript, k: int, cx: G1Point, cy: G1Point) -> tuple[int, i
 
 def _batch_first(transcript, first: Sequence[G1Point]) -> int:
     transcript.absorb_g1s("products/first", list(first))
-    return transcript.challenge_fr("products/c")
+    return transcript.challenge_nonzero_fr("products/c")  # c = 0 would send x̂ = x, ŷ = y
 
 
 def replay_product_batch(transcript, proof: ProductBatchProof) -> tuple[int, int, int]:
@@ -466,7 +466,7 @@ def _verify_product_batch(
     k = len(items)
     proof._check(k)
     if k > params.capacity:
-        raise ValueError(f"a batch of {k} products needs as many generators; the parameters hold {params.capacity}")
+        raise SetupError(f"a batch of {k} products needs as many generators; the parameters hold {params.capacity}")
     beta, xi, c = replay_product_batch(transcript, proof)
     bp, xp = powers(beta, k), powers(xi, k)
     rx, ry, rbx, rby, tau = proof.blinds
@@ -705,7 +705,7 @@ def verify_nonzero(
 def commit_vector(params: PublicParams, values: Sequence[int], blind: int) -> G1Point:
     """``Σ v_i·g_i + ρ·h`` over the first ``len(values)`` vector generators (one MSM)."""
     if len(values) > params.capacity:
-        raise ValueError(
+        raise SetupError(
             f"a vector of {len(values)} entries needs as many generators; the parameters hold {params.capacity}"
         )
     return msm(params.gens(len(values)) + [params.h], scalars_from_ints([int(v) % R for v in values] + [blind % R]))
@@ -803,7 +803,7 @@ def verify_dot(
     (:class:`ProofFormatError` for a malformed proof)."""
     proof._check(len(weights))
     if len(weights) > params.capacity:
-        raise ValueError(
+        raise SetupError(
             f"a dot product over {len(weights)} entries needs as many generators; the parameters hold {params.capacity}"
         )
     c = _dot_challenge(transcript, proof.points())

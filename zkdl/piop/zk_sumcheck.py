@@ -25,7 +25,7 @@ from ..commit.sigma import (
     prove_dot,
     verify_dot,
 )
-from ..errors import ProofFormatError
+from ..errors import ProofFormatError, SetupError
 from ..field import MODULUS as R
 from ..field import Fr
 from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
@@ -307,7 +307,7 @@ class ZkSumcheckResult:
 def _check_capacity(params, num_vars: int, degree: int) -> int:
     k = mask_length(num_vars, degree)
     if k > params.capacity:
-        raise ValueError(
+        raise SetupError(
             f"the mask of a zero-knowledge sumcheck over {num_vars} variables needs {k} vector generators; "
             f"the public parameters hold {params.capacity}"
         )
@@ -343,7 +343,7 @@ def prove_zk(
     mask_blind = random_scalar(rng)
     mask_pt = commit_vector(params, mask, mask_blind)
     transcript.absorb_g1("sumcheck-zk/mask", mask_pt)
-    rho = transcript.challenge_fr("sumcheck-zk/rho")
+    rho = transcript.challenge_nonzero_fr("sumcheck-zk/rho")  # ρ = 0 would send f's own rounds
     masked_sum = (claim.value + rho * sum(a * b for a, b in zip(mask, mask_sum_weights(n, d)))) % R
     transcript.absorb_fr("sumcheck-zk/masked-sum", masked_sum)
     cur = masked_sum
@@ -442,7 +442,7 @@ def verify_zk(
     proof.mask_proof._check(k_mask)
     _start_zk(transcript, num_vars, relation, eq_point, pub, claim.commitment(params))
     transcript.absorb_g1("sumcheck-zk/mask", proof.mask)
-    rho = transcript.challenge_fr("sumcheck-zk/rho")
+    rho = transcript.challenge_nonzero_fr("sumcheck-zk/rho")
     transcript.absorb_fr("sumcheck-zk/masked-sum", proof.masked_sum)
     cur = proof.masked_sum
     point: list[int] = []

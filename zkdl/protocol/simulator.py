@@ -257,7 +257,7 @@ class SimulatorChannel(ZkVerifierChannel):
         """Σ-simulator of a batched proof of product for the registered ``(X, Y, Z)``; arms β, ξ and c."""
         p, k = self.params, len(items)
         cx, cy, t2 = self._points(3)
-        beta, xi, c = self._rand(), self._rand(), self._rand()
+        beta, xi, c = self._rand(), self._rand(), self._rand() or 1  # the verifier redraws a zero c
         x_hat = tuple(self._rand() for _ in range(k))
         y_hat = tuple(self._rand() for _ in range(k))
         rx, ry, rbx, rby, tau = (self._rand() for _ in range(5))
