@@ -19,7 +19,7 @@ from zkdl.errors import ProofFormatError, VerificationError
 from zkdl.field import MODULUS as R
 from zkdl.field import Fr
 from zkdl.protocol import training
-from zkdl.serialize import Reader, SubgroupChecks, section_sizes
+from zkdl.serialize import Reader, SubgroupChecks, Writer, section_sizes
 from zkdl.serialize import subgroup as sg
 from zkdl.serialize.container import parse_header
 
@@ -155,12 +155,17 @@ def test_honest_proof_verifies_with_one_final_msm(pp, instance, monkeypatch):
 
 
 def test_one_tampered_product_proof_is_rejected(pp, instance, monkeypatch):
-    """The last response τ̂ of the batched proof of product + 1 (the 32 bytes before the final 80-byte Schnorr
-    proof): every product of the proof is proven there, so one changed response fails the product equation."""
+    """The last response τ̂ of the batched proof of product + 1: every product of the proof is proven there, so one
+    changed response fails the product equation."""
     st, *_, proof = instance
-    _, end = _open_section(proof)
-    off = end - 80 - 32
+    start, _ = _open_section(proof)
+    zero_off, zero = _zero_proof(pp, st, proof, monkeypatch)
+    (pb,) = zero.products
+    w = Writer()
+    pb.write(w)
+    off = start + zero_off + len(w) - 32
     tau = (int.from_bytes(proof[off : off + 32], "little") + 1) % R
+    assert tau - 1 == pb.blinds[-1] % R or tau == 0
     forged = proof[:off] + tau.to_bytes(32, "little") + proof[off + 32 :]
     with pytest.raises(VerificationError, match="^proof of product failed$"):
         training.verify(pp, st, forged)
@@ -169,20 +174,23 @@ def test_one_tampered_product_proof_is_rejected(pp, instance, monkeypatch):
         training.verify(pp, st, forged)
 
 
-def _zero_proof_offset(pp, st, proof, monkeypatch) -> int:
-    """Offset, in the OPEN section, where the final deferred-check proof (product batches, Schnorr) starts."""
+def _zero_proof(pp, st, proof, monkeypatch):
+    """Where, in the OPEN section, the final deferred-check proof (product batches, mask batches, Schnorr)
+    starts, and that proof as the verifier parsed it."""
     seen = []
     real = sigma.ZeroProof.read.__func__
 
-    def read(cls, r, n_products=0):
-        seen.append(r.offset)
-        return real(cls, r, n_products)
+    def read(cls, r, *args):
+        off = r.offset
+        out = real(cls, r, *args)
+        seen.append((off, out))
+        return out
 
     monkeypatch.setattr(sigma.ZeroProof, "read", classmethod(read))
     training.verify(pp, st, proof)
     monkeypatch.undo()
-    (off,) = seen
-    return off
+    (found,) = seen
+    return found
 
 
 def test_one_tampered_opening_is_rejected(pp, instance, monkeypatch):
@@ -190,7 +198,7 @@ def test_one_tampered_opening_is_rejected(pp, instance, monkeypatch):
     deferred-check proof), then the last R_j of that opening replaced by another subgroup point."""
     st, *_, proof = instance
     start, _ = _open_section(proof)
-    off = start + _zero_proof_offset(pp, st, proof, monkeypatch) - 32
+    off = start + _zero_proof(pp, st, proof, monkeypatch)[0] - 32
     zf = (int.from_bytes(proof[off : off + 32], "little") + 1) % R
     forged = proof[:off] + zf.to_bytes(32, "little") + proof[off + 32 :]
     with pytest.raises(VerificationError, match="^ZK evaluation proof: inner-product argument check failed$"):

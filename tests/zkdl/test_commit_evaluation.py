@@ -263,7 +263,7 @@ def test_zk_eval_rejects_lie_about_value_with_consistent_inner_product_claim(pp)
     r_y, r_delta, r_beta = 11, 22, 33
     y = P.commit_value(pp, v + 1, r_y)
     d = Fr.random(lay.cols)
-    delta = P.commit_vector_plain(pp, d.to_ints(), r_delta)
+    delta = P.commit_vector(pp, d.to_ints(), r_delta)
     beta = P.commit_value(pp, d.inner(a_vec), r_beta)
     t = _transcript()
     c = E.zk_first_challenge(t, com, point, y, delta, beta)

@@ -272,8 +272,16 @@ def test_opening_repr_hides_blinds(pp):
     assert str(o.blinds[0]) not in repr(o)
 
 
-def test_commit_vector_plain_equals_single_row_commitment(pp):
+def test_commit_vector_equals_single_row_commitment(pp):
     vals = [random.Random(3).randrange(MODULUS) for _ in range(16)]
     com, opening = P.commit_fr(pp, vals, log_cols=4, rng=random.Random(4))
     assert com.layout.rows == 1
-    assert P.commit_vector_plain(pp, vals, opening.blinds[0]) == com.rows[0]
+    assert P.commit_vector(pp, vals, opening.blinds[0]) == com.rows[0]
+    # at an offset: the same values on the generators g_off, g_off+1, …
+    lo = P.commit_vector(pp, vals[:5], 0)
+    hi = P.commit_vector(pp, vals[5:], opening.blinds[0], offset=5)
+    assert lo + hi == com.rows[0]
+    from zkdl.errors import SetupError
+
+    with pytest.raises(SetupError, match="needs as many generators"):
+        P.commit_vector(pp, vals, 0, offset=pp.capacity)

@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "7c4c1c8d293ef3b20e0e9f04a532ebefb64fc0980605a6bcda7cc076fbfea988",
+    "lookup-zk": "db64bb13bab4103756737f2c7a69026d618e52add815379c309216fa7a9d8fd9",
     "lookup-transparent": "f0e46db92e874f4190e87074579156e9452cd3f04dafea9191bb16b2e10ba80b",
-    "bits-zk": "51fb08674b515ecaaecc7798078dbbed5a15e65bbf32e374b2e6093943c07a95",
-    "lookup-3-layers-mixed-bias": "9ade0316ed9c667b8e888846c631bfa5948ad25704fdde1ffdc8cbf29e0cc873",
+    "bits-zk": "f3a38c2d1dd83e774c33e588428dd1c91acc18216a65f5cb8a77e502447facef",
+    "lookup-3-layers-mixed-bias": "112850dea16b31be839dfb2d10ef3331a33a795991145ae5f8b4639692ea2898",
 }
 
 

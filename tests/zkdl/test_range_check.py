@@ -796,7 +796,7 @@ def test_batched_gkr_zero_knowledge_round_trip_with_several_range_tensors():
     from zkdl.commit.generators import PublicParams
     from zkdl.protocol.zk_channel import ZkProverChannel, ZkVerifierChannel
 
-    pp = PublicParams.ephemeral(256)  # the masks (≤ 128) and the batched proof of product (≤ 256) use vector generators
+    pp = PublicParams.ephemeral(2048)  # the masks' slots (chunks of 2048) and the product batches (≤ 256)
     lays, Ls = _multi()
     be = make_range_backend("lookup")
     tables = be.committed_tables(lays, Ls)

@@ -18,7 +18,7 @@ import pytest
 
 from zkdl.commit import generators as G
 from zkdl.commit import sigma
-from zkdl.commit.pedersen import random_scalar
+from zkdl.commit.pedersen import commit_vector, random_scalar
 from zkdl.commit.sigma import (
     PRODUCT_CHUNK,
     PScalar,
@@ -27,9 +27,7 @@ from zkdl.commit.sigma import (
     ZeroProof,
     commit_product,
     commit_values,
-    commit_vector,
     linear_p,
-    prove_dot,
     receive_product,
 )
 from zkdl.errors import ProofFormatError, VerificationError
@@ -154,8 +152,9 @@ def _cheat(pp, case, n, lie_into, *, skip=(), delta=5, seed=0) -> Cheat:
     mask = [random_scalar(rng) for _ in range(k_mask)]
     m_blind = random_scalar(rng)
     # for "late-mask" this is a placeholder: two coordinates of m are re-chosen after the round challenges
-    t.absorb_g1("sumcheck-zk/mask", commit_vector(pp, mask, m_blind))
-    rho = t.challenge_fr("sumcheck-zk/rho")
+    offset = acc.allocate(k_mask)
+    t.absorb_g1("sumcheck-zk/mask", commit_vector(pp, mask, m_blind, offset=offset))
+    rho = t.challenge_nonzero_fr("sumcheck-zk/rho")
     m_sum = sum(a * b for a, b in zip(mask, zsc.mask_sum_weights(n, d))) % R
     masked_sum = (claim.value + rho * m_sum) % R
     t.absorb_fr("sumcheck-zk/masked-sum", masked_sum)
@@ -216,15 +215,13 @@ def _cheat(pp, case, n, lie_into, *, skip=(), delta=5, seed=0) -> Cheat:
     if lie_into == "mask-value":  # Y + γ·E/ρ cancels the error in the zero check
         y_sent = PScalar(y_true.value + gamma * err * pow(rho, -1, R), y_true.blind)
     t.absorb_g1("sumcheck-zk/mask-value", y_sent.commitment(pp))
-    # the dot product is proven for the true value of Y under the sent Y's blinding (prove_dot refuses a lie)
-    dot = prove_dot(pp, mask, m_blind, weights, PScalar(y_true.value, y_sent.blind), t, rng=rng)
+    # the dot product is registered with the true value of Y under the sent Y's blinding (add_dot refuses a lie)
+    acc.add_dot(offset, weights, PScalar(y_true.value, y_sent.blind), mask, m_blind)
     check = claim + total * gamma + y_sent * rho - (masked_sum + gamma * cur)
     acc.add(check, "sumcheck final check")
     f_pts = commit_values(pp, [f_vals[k] for k in plan.secret], blinds)
-    mask_pt = commit_vector(pp, mask, m_blind)
-    proof = zsc.ZkSumcheckProof(
-        mask_pt, masked_sum, tuple(rounds), tuple(f_pts), tuple(p_pts), y_sent.commitment(pp), dot
-    )
+    mask_pt = commit_vector(pp, mask, m_blind, offset=offset)
+    proof = zsc.ZkSumcheckProof(mask_pt, masked_sum, tuple(rounds), tuple(f_pts), tuple(p_pts), y_sent.commitment(pp))
     finals_p = {k: vals[(k,)] for k in plan.secret}
     return Cheat(rel, tuple(public), n, tables, u, claim, proof, acc.prove(t), check.value, lie, finals_p)
 
@@ -252,7 +249,7 @@ def test_false_claim_moved_into_a_product_commitment_is_caught_by_the_batched_pr
 def test_false_claim_moved_into_the_mask_value_is_caught_by_the_proof_of_dot_product(pp, n):
     ch = _cheat(pp, PROD2, n, "mask-value")
     assert ch.zero_check_value == 0 and ch.lie != 0
-    with pytest.raises(VerificationError, match="proof of dot product failed"):
+    with pytest.raises(VerificationError, match=r"batched proof of dot product \(masks\): value check failed"):
         _verify_cheat(pp, ch)
 
 

@@ -141,7 +141,7 @@ def test_simulated_proof_verifies_with_its_challenges(pp, instance, simulated):
     proof, challenges, _ = simulated[0]
     simulator.verify_with_challenges(pp, st, proof, challenges)  # raises on failure
     labels = {c.label for c in challenges}
-    assert {"products/c", "dot/c", "hyrax-eval-zk/c", "zero/e", "sumcheck-zk/r"} <= labels  # the Σ-protocols ran
+    assert {"products/c", "masks/c", "hyrax-eval-zk/c", "zero/e", "sumcheck-zk/r"} <= labels  # the Σ-protocols ran
     assert not parse_header(proof).transparent
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from zkdl.commit import generators as G
 from zkdl.commit.pedersen import commit_value
-from zkdl.commit.sigma import PScalar, VScalar, ZeroAccumulator
+from zkdl.commit.sigma import PScalar, VScalar, ZeroAccumulator, ZeroProof
 from zkdl.errors import ProofFormatError, VerificationError
 from zkdl.field import MODULUS as R
 from zkdl.field import Fr
@@ -106,7 +106,8 @@ def test_honest_proofs_verify_and_finals_open_to_true_evaluations(pp, case, n):
         assert res.public_values[k] == run.res.public_values[k] == run.tables[k].evaluate(list(res.point))
     # shape: d field elements per round, a mask of n·d + 1 coefficients
     assert all(len(m) == rel.degree for m in run.proof.rounds)
-    assert len(run.proof.mask_proof.z) == n * rel.degree + 1
+    assert len(run.zero.dots) == 1  # the mask's dot product: in the accumulator's batched proof
+    assert len(run.zero.dots[0].ipa.left) == (n * rel.degree).bit_length()  # n·d + 1 slots, padded
 
 
 def test_products_are_planned_once_and_chained(pp):
@@ -170,21 +171,27 @@ def test_tampered_round_value_is_rejected(pp, tamper_run):
 def test_tampered_mask_or_masked_sum_is_rejected(pp, tamper_run):
     run = tamper_run
     p = run.proof
-    dp = p.mask_proof
     for bad in (
         dataclasses.replace(p, masked_sum=(p.masked_sum + 1) % R),
         dataclasses.replace(p, mask=p.mask + pp.h),
         dataclasses.replace(p, mask=p.mask + pp.gens(1)[0]),
         dataclasses.replace(p, mask_value=p.mask_value + pp.g_v),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, d=dp.d + pp.h)),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, e=dp.e + pp.g_v)),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, z=((dp.z[0] + 1) % R,) + dp.z[1:])),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, z=dp.z[:-1] + ((dp.z[-1] + 1) % R,))),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, z1=(dp.z1 + 1) % R)),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(dp, z2=(dp.z2 + 1) % R)),
     ):
         with pytest.raises(VerificationError):
             _verify(pp, run, proof=bad)
+    (db,) = run.zero.dots
+    ipa = db.ipa
+    for bad_db in (
+        dataclasses.replace(db, delta=db.delta + pp.h),
+        dataclasses.replace(db, beta=db.beta + pp.g_v),
+        dataclasses.replace(db, z_delta=(db.z_delta + 1) % R),
+        dataclasses.replace(db, z_beta=(db.z_beta + 1) % R),
+        dataclasses.replace(db, ipa=dataclasses.replace(ipa, z_dot_a=(ipa.z_dot_a + 1) % R)),
+        dataclasses.replace(db, ipa=dataclasses.replace(ipa, z_final=(ipa.z_final + 1) % R)),
+        dataclasses.replace(db, ipa=dataclasses.replace(ipa, left=(ipa.left[0] + pp.h, *ipa.left[1:]))),
+    ):
+        with pytest.raises(VerificationError):
+            _verify(pp, run, zero=dataclasses.replace(run.zero, dots=(bad_db,)))
 
 
 class _PermissiveAccumulator(ZeroAccumulator):
@@ -306,9 +313,6 @@ def test_malformed_proof_shapes(pp, tamper_run):
         dataclasses.replace(p, masked_sum=R + 1),
         dataclasses.replace(p, mask=b"\x00" * 48),
         dataclasses.replace(p, mask_value=None),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(p.mask_proof, z=p.mask_proof.z[:-1])),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(p.mask_proof, z1=R)),
-        dataclasses.replace(p, mask_proof=dataclasses.replace(p.mask_proof, d=1)),
     ):
         with pytest.raises(ProofFormatError):
             _verify(pp, run, proof=bad)
@@ -468,3 +472,52 @@ def test_parameters_too_small_for_the_mask_are_a_setup_error(pp):
     run = _prove(pp, rel, (), 4)
     with pytest.raises(SetupError, match="needs 13 vector generators"):
         _verify(small, run)
+
+
+def test_masks_of_several_sumchecks_share_batched_proofs_by_chunk(pp, monkeypatch):
+    """Three sumchecks in one accumulator: with 16-slot chunks, masks of 13 slots each take one chunk apiece (a
+    mask never straddles two); with the default chunk all three share one batched proof of dot product. Tampering
+    with the second chunk's proof, dropping a chunk or reading with other slots is rejected."""
+    from zkdl.commit import sigma
+
+    rel = sc.Relation.product(3)
+
+    def prove_three():
+        acc = ZeroAccumulator(pp)
+        t = Transcript("chunks")
+        out = []
+        for seed in range(3):
+            tables, u = _setup(rel, 4, seed)
+            claim = PScalar.fresh(_true_sum(rel, tables, u))
+            proof, _ = zsc.prove_zk(pp, tables, rel, t, claim=claim, acc=acc)
+            out.append((proof, claim))
+        return out, acc.dot_slots, acc.prove(t)
+
+    def verify_three(runs, zero):
+        acc = ZeroAccumulator(pp)
+        t = Transcript("chunks")
+        for proof, claim in runs:
+            zsc.verify_zk(pp, proof, rel, 4, VScalar(claim.commitment(pp)), t, acc=acc)
+        acc.verify(zero, t)
+        return acc.dot_slots
+
+    runs, slots, zero = prove_three()
+    assert slots == [39] and len(zero.dots) == 1
+    assert verify_three(runs, zero) == [39]
+    monkeypatch.setattr(sigma, "DOT_CHUNK", 16)
+    runs, slots, zero = prove_three()
+    assert slots == [13, 13, 13] and len(zero.dots) == 3
+    verify_three(runs, zero)
+    bad = dataclasses.replace(zero.dots[1], z_beta=(zero.dots[1].z_beta + 1) % R)
+    with pytest.raises(VerificationError, match="batched proof of dot product"):
+        verify_three(runs, dataclasses.replace(zero, dots=(zero.dots[0], bad, zero.dots[2])))
+    with pytest.raises(ProofFormatError, match="batched proofs of dot product"):
+        verify_three(runs, dataclasses.replace(zero, dots=zero.dots[:2]))
+    w = Writer()
+    zero.write(w)
+    n_products = sum(len(p.products) for p, _ in runs)
+    with Reader(w.getvalue()) as r:
+        assert ZeroProof.read(r, n_products, [13, 13, 13]) == zero
+    with pytest.raises(ProofFormatError):  # other slots: other inner-product lengths
+        with Reader(w.getvalue()) as r:
+            ZeroProof.read(r, n_products, [13, 13, 40])

@@ -652,7 +652,13 @@ def commit_value(params: PublicParams, value: int, blind: int) -> G1Point:
     return G1Point.multiexp_unchecked([params.g_v, params.h], scalars_from_ints([value, blind]))
 
 
-def commit_vector_plain(params: PublicParams, values: Sequence[int], blind: int) -> G1Point:
-    """``Σ_i values[i]·g_i + blind·h`` for a short vector of Python ints (verifier-side helper)."""
-    pts = params.gens(len(values)) + [params.h]
-    return G1Point.multiexp_unchecked(pts, scalars_from_ints(list(values) + [blind]))
+def commit_vector(params: PublicParams, values: Sequence[int], blind: int, *, offset: int = 0) -> G1Point:
+    """``Σ_i values[i]·g_{offset+i} + blind·h`` for a short vector of Python ints (one MSM); ``SetupError`` when
+    the parameters hold fewer than ``offset + len(values)`` vector generators."""
+    end = offset + len(values)
+    if end > params.capacity:
+        raise SetupError(
+            f"a vector up to generator {end} needs as many generators; the parameters hold {params.capacity}"
+        )
+    pts = params.gens(end)[offset:] + [params.h]
+    return msm(pts, scalars_from_ints([int(v) % MODULUS for v in values] + [int(blind) % MODULUS]))

@@ -12,9 +12,12 @@ coefficients) of committed values itself. Only three kinds of statements need pr
   needs it (:func:`commit_product` / :func:`receive_product`) and the accumulator proves every product of the
   protocol at the end, :data:`PRODUCT_CHUNK` at a time, with one batched proof (below); :func:`prove_nonzero`
   builds "x ≠ 0" from it;
-* **dot products** — ``Y`` commits to ``<x, w>`` for a vector ``x`` committed over the vector generators
-  (:func:`commit_vector`) and a public ``w``: :class:`DotProof`, with a response as long as ``x`` (the masks of
-  the zero-knowledge sumcheck are short).
+* **dot products** — ``Y`` commits to ``<x, w>`` for a vector ``x`` committed over a slice of the vector
+  generators (:func:`~zkdl.commit.pedersen.commit_vector` at the offset :meth:`ZeroAccumulator.allocate`
+  returned) and a public ``w`` (the masks of the zero-knowledge sumcheck): registered with
+  :meth:`ZeroAccumulator.add_dot` and proven at the end, every vector of a chunk of :data:`DOT_CHUNK` slots at
+  once, by Hyrax's proof of dot product for their random combination with a log-size response
+  (:class:`DotBatchProof`, :mod:`zkdl.commit.ipa`).
 
 Types
 -----
@@ -44,10 +47,21 @@ products, instead of 4 points and 5 field elements per product for Hyrax's proof
 into a :class:`~zkdl.commit.batch.MsmBatch` (the verifier's one final MSM, weights from a verifier-local
 CSPRNG); standalone, into a batch of their own checked at once.
 
+Batched proof of dot product: the vectors ``x_k`` of one chunk are committed over disjoint slices of the vector
+generators (``C_k``, absorbed by their callers together with ``Y_k``); at the end V draws ``α`` and P proves
+``<x, a> = Σ α^k·Y_k`` for ``x`` inside ``Σ α^k·C_k`` (the vectors placed at their slices, scaled by ``α^k``) and
+``a`` every ``w_k`` at its slice, by Hyrax's proof of dot product with the log-size response of
+:mod:`zkdl.commit.ipa`. Soundness (``docs/zero-knowledge.md``): ``α`` comes after every ``C_k``, ``w_k``, ``Y_k``, so
+each identity ``Y_k = Σ_s <x_k|_s, w_s>`` holds but for probability ``K/r`` (``x_k|_s``: the part of ``C_k``'s
+opening on slice ``s``, which an honest ``C_k`` has only on its own slice); a part on an earlier slice is fixed
+before the user's challenges (the sumcheck's ``ρ``), a part on a later slice is multiplied by weights drawn after
+``Y_k`` — neither lets a prover choose ``Y_k``'s offset.
+
 Transcript labels: ``product/commitment``; ``nonzero/inverse``; at the end ``products/count``,
 ``products/vectors`` (C_x, C_y), ``products/beta``, ``products/xi``, ``products/first``, ``products/c``,
-``products/responses`` per batch, then ``zero/count``, ``zero/gamma`` (challenges), ``zero/W``, ``zero/A``,
-``zero/e``, ``zero/s``; ``dot/first`` (D, E), ``dot/c``, ``dot/responses``.
+``products/responses`` per batch of products; ``masks/count``, ``masks/slots``, ``masks/alpha``, ``masks/first``
+(δ, β), ``masks/c`` and the inner-product argument's labels (:mod:`zkdl.commit.ipa`) per chunk of vectors; then
+``zero/count``, ``zero/gamma`` (challenges), ``zero/W``, ``zero/A``, ``zero/e``, ``zero/s``.
 
 Group arithmetic: commitments to values use fixed-base byte tables of ``g_v`` and ``h`` (64 point additions
 instead of a two-point MSM; note that table lookups indexed by secret bytes are not constant-time — neither
@@ -71,10 +85,11 @@ from zkdl.serialize import Reader, Writer
 
 from .batch import MsmBatch
 from .generators import PublicParams
-from .pedersen import msm, random_scalar, scalars_from_ints
+from .ipa import InnerProductProof, prove_masked_response, verify_masked_response
+from .pedersen import commit_vector, msm, random_scalar, scalars_from_ints
 
 __all__ = [
-    "DotProof",
+    "DotBatchProof",
     "NonzeroProof",
     "PScalar",
     "ProductBatchProof",
@@ -83,13 +98,10 @@ __all__ = [
     "ZeroProof",
     "commit_product",
     "commit_values",
-    "commit_vector",
     "lincomb",
     "product_chunks",
-    "prove_dot",
     "prove_nonzero",
     "receive_product",
-    "verify_dot",
     "verify_nonzero",
 ]
 
@@ -485,38 +497,57 @@ def _verify_product_batch(
     batch.add(what, [*pts, t1, t2, g, h], [*cs, c, c * c, -ip, -tau])
 
 
+#: Generator slots per batched proof of dot product of the sumchecks' masks (a mask takes ``n·d + 1`` slots).
+DOT_CHUNK = 2048
+
+
 @dataclass(frozen=True)
 class ZeroProof:
     """Every deferred check of a protocol: the batched proofs of product (:data:`PRODUCT_CHUNK` products each,
-    in the order the products were registered), then the Schnorr proof of knowledge of ``ρ`` with ``W = ρ·h``:
+    in the order the products were registered), the batched proofs of dot product of the registered masks (one per
+    chunk of :data:`DOT_CHUNK` generator slots), then the Schnorr proof of knowledge of ``ρ`` with ``W = ρ·h``:
     commitment ``A = k·h`` and response ``s = k + e·ρ`` (80 bytes)."""
 
     a: G1Point
     s: int
     products: tuple[ProductBatchProof, ...] = ()
+    dots: tuple[DotBatchProof, ...] = ()
 
     def write(self, w: Writer) -> None:
         for pb in self.products:
             pb.write(w)
+        for db in self.dots:
+            db.write(w)
         w.write_g1(self.a)
         w.write_fr(self.s)
 
     @classmethod
-    def read(cls, r: Reader, n_products: int = 0) -> ZeroProof:
+    def read(cls, r: Reader, n_products: int = 0, dot_slots: Sequence[int] = ()) -> ZeroProof:
+        """``n_products``: the products registered; ``dot_slots``: the slots used in each chunk of masks."""
         products = tuple(ProductBatchProof.read(r, k) for k in product_chunks(n_products))
+        dots = tuple(DotBatchProof.read(r, k) for k in dot_slots)
         a = r.read_g1(allow_identity=True)
-        return cls(a, r.read_fr(), products)
+        return cls(a, r.read_fr(), products, dots)
 
     def field_elements(self) -> tuple[int, ...]:
-        return (*(x for pb in self.products for x in pb.field_elements()), self.s)
+        return (
+            *(x for pb in self.products for x in pb.field_elements()),
+            *(x for db in self.dots for x in db.field_elements()),
+            self.s,
+        )
 
     def points(self) -> tuple[G1Point, ...]:
-        return (*(p for pb in self.products for p in pb.points()), self.a)
+        return (
+            *(p for pb in self.products for p in pb.points()),
+            *(p for db in self.dots for p in db.points()),
+            self.a,
+        )
 
 
 class ZeroAccumulator:
-    """The deferred checks of a protocol — committed values that must be zero, and products of committed values
-    — proven together at the end: the products by batched proofs of product, the zero checks by one Schnorr proof.
+    """The deferred checks of a protocol — committed values that must be zero, products of committed values, and
+    dot products of committed vectors with public weights — proven together at the end: the products and the dot
+    products by batched proofs, the zero checks by one Schnorr proof.
 
     Prover: ``add(PScalar)`` (the value must be 0, checked at once: a wiring bug raises ``ValueError`` naming
     ``what``) and ``add_product(x, y, z)`` (``z = x·y`` checked at once), then :meth:`prove`. Verifier: the same
@@ -533,6 +564,8 @@ class ZeroAccumulator:
         self._items: list[PScalar | VScalar] = []
         self._what: list[str] = []
         self._products: list[tuple[Any, Any, Any]] = []
+        self._dots: list[list[tuple]] = []  # chunks of registered (offset, weights, y, x | commitment, blind)
+        self._dot_slots: list[int] = []  # slots used per chunk
         self._kind: type | None = None
         self._closed = False
 
@@ -542,6 +575,43 @@ class ZeroAccumulator:
     @property
     def n_products(self) -> int:
         return len(self._products)
+
+    @property
+    def dot_slots(self) -> list[int]:
+        """Generator slots used in each chunk of registered vectors (what :meth:`ZeroProof.read` needs)."""
+        return list(self._dot_slots)
+
+    def allocate(self, length: int) -> int:
+        """Reserve ``length`` generator slots for a vector that :meth:`add_dot` will register: its offset in the
+        current chunk (a new chunk when the current one has no room; the same on both sides)."""
+        if not 1 <= length <= DOT_CHUNK:
+            raise ValueError(f"a registered vector has 1 to {DOT_CHUNK} entries, got {length}")
+        if self._closed:
+            raise RuntimeError("this ZeroAccumulator has already been proven/verified")
+        if not self._dot_slots or self._dot_slots[-1] + length > DOT_CHUNK:
+            self._dots.append([])
+            self._dot_slots.append(0)
+        off = self._dot_slots[-1]
+        self._dot_slots[-1] += length
+        return off
+
+    def add_dot(
+        self, offset: int, weights: Sequence[int], y: PScalar | VScalar, vector: Any, blind: int | None = None
+    ) -> None:
+        """Defer "``y`` commits to ``<x, weights>``" for the vector ``x`` committed at the slots ``offset …`` that
+        :meth:`allocate` returned last: the prover passes ``x`` itself (a list) and its blinding, the verifier
+        the vector's commitment. Its commitment and ``y`` must already be bound by the transcript."""
+        self._check_kind([y])
+        if not self._dots or offset + len(weights) != self._dot_slots[-1]:
+            raise ValueError("add_dot registers the vector of the slots allocate() returned last")
+        if isinstance(y, PScalar):
+            if blind is None or len(vector) != len(weights):
+                raise ValueError("the prover registers the vector itself and its blinding")
+            if sum(a * b for a, b in zip(vector, weights)) % R != y.value:
+                raise ValueError("dot product: the committed value is not the dot product")
+            self._dots[-1].append((offset, list(weights), y, list(vector), int(blind)))
+        else:
+            self._dots[-1].append((offset, list(weights), y, vector))
 
     def _check_kind(self, items: Sequence[Any]) -> None:
         if self._closed:
@@ -580,6 +650,10 @@ class ZeroAccumulator:
             _prove_product_batch(self.params, self._products[i : i + PRODUCT_CHUNK], transcript, self._rng)
             for i in range(0, len(self._products), PRODUCT_CHUNK)
         )
+        dots = tuple(
+            _prove_dot_batch(self.params, items, slots, transcript, self._rng)
+            for items, slots in zip(self._dots, self._dot_slots)
+        )
         gam = self._gammas(transcript)
         items = cast(list[PScalar], self._items)  # add() keeps the kinds uniform and the kind is not VScalar
         rho = sum(g * x.blind for g, x in zip(gam, items)) % R
@@ -590,7 +664,7 @@ class ZeroAccumulator:
         e = transcript.challenge_fr("zero/e")
         s = (k + e * rho) % R
         transcript.absorb_fr("zero/s", s)
-        return ZeroProof(a_pt, s, products)
+        return ZeroProof(a_pt, s, products, dots)
 
     def verify(self, proof: ZeroProof, transcript) -> None:
         """Raises :class:`VerificationError` unless every product and every zero check holds (with ``batch``,
@@ -605,11 +679,15 @@ class ZeroAccumulator:
                 f"expected {len(sizes)} batched proofs of product for {len(self._products)} products"
             )
         self._closed = True
+        if len(proof.dots) != len(self._dot_slots) or any(not isinstance(db, DotBatchProof) for db in proof.dots):
+            raise ProofFormatError(f"expected {len(self._dot_slots)} batched proofs of dot product")
         batch = self.batch if self.batch is not None else MsmBatch(self.params)
         start = 0
         for pb, k in zip(proof.products, sizes):
             _verify_product_batch(self.params, self._products[start : start + k], pb, transcript, batch)
             start += k
+        for db, chunk, slots in zip(proof.dots, self._dots, self._dot_slots):
+            _verify_dot_batch(self.params, chunk, slots, db, transcript, batch)
         gam = self._gammas(transcript)
         items = cast(list[VScalar], self._items)  # add() keeps the kinds uniform and the kind is not PScalar
         w = _sum_v(list(zip(gam, items))) if items else VScalar()
@@ -700,119 +778,130 @@ def verify_nonzero(
 
 
 # ---------------------------------------------------------------------------------------------------------
-# proof of dot product with a committed vector (linear-size response)
+# batched proof of dot product with committed vectors (the sumchecks' masks; log-size response)
 # ---------------------------------------------------------------------------------------------------------
-def commit_vector(params: PublicParams, values: Sequence[int], blind: int) -> G1Point:
-    """``Σ v_i·g_i + ρ·h`` over the first ``len(values)`` vector generators (one MSM)."""
-    if len(values) > params.capacity:
-        raise SetupError(
-            f"a vector of {len(values)} entries needs as many generators; the parameters hold {params.capacity}"
-        )
-    return msm(params.gens(len(values)) + [params.h], scalars_from_ints([int(v) % R for v in values] + [blind % R]))
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
 
 
 @dataclass(frozen=True)
-class DotProof:
-    """Proof that ``Y`` commits to ``<x, w>`` for the vector ``x`` committed in ``C = Σ x_i·g_i + ρ·h`` and a
-    public ``w``: first message ``D = Σ δ_i·g_i + β_1·h``, ``E = <δ, w>·g_v + β_2·h``; on challenge ``c`` the
-    responses ``z = δ + c·x``, ``z_1 = β_1 + c·ρ``, ``z_2 = β_2 + c·ρ_Y``. The verifier checks
-    ``D + c·C = Σ z_i·g_i + z_1·h`` and ``E + c·Y = <z, w>·g_v + z_2·h`` (2·48 + (len(x) + 2)·32 bytes; ``C`` and
-    ``Y`` travel separately). Special soundness: two accepting answers to ``c ≠ c'`` give
-    ``x = (z − z')/(c − c')`` and openings of ``C`` and ``Y`` with ``Y``'s value ``<x, w>``. Honest-verifier
-    zero knowledge: ``z, z_1, z_2`` are uniform whatever ``x`` is, and ``D, E`` are determined by them."""
+class DotBatchProof:
+    """Proof that ``Y_k`` commits to ``<x_k, w_k>`` for every vector ``x_k`` registered in one chunk (committed
+    over its own slice of the vector generators): Hyrax's proof of dot product for the ``α``-combination,
+    ``δ``, ``β``, the blinding responses ``z_δ``, ``z_β``, and the inner-product argument for the masked response
+    (:mod:`zkdl.commit.ipa`): ``2·48 + 2·32`` bytes and ``96·log2(L) + 64`` for ``L`` slots."""
 
-    d: G1Point
-    e: G1Point
-    z: tuple[int, ...]
-    z1: int
-    z2: int
+    delta: G1Point
+    beta: G1Point
+    z_delta: int
+    z_beta: int
+    ipa: InnerProductProof
 
     def write(self, w: Writer) -> None:
-        w.write_g1(self.d)
-        w.write_g1(self.e)
-        w.write_frs(list(self.z))
-        w.write_fr(self.z1)
-        w.write_fr(self.z2)
+        w.write_g1(self.delta)
+        w.write_g1(self.beta)
+        w.write_fr(self.z_delta)
+        w.write_fr(self.z_beta)
+        self.ipa.write(w)
 
     @classmethod
-    def read(cls, r: Reader, length: int) -> DotProof:
-        d = r.read_g1(allow_identity=True)
-        e = r.read_g1(allow_identity=True)
-        z = tuple(r.read_frs(count=length))
-        return cls(d, e, z, r.read_fr(), r.read_fr())
+    def read(cls, r: Reader, slots: int) -> DotBatchProof:
+        delta = r.read_g1(allow_identity=True)
+        beta = r.read_g1(allow_identity=True)
+        z_delta, z_beta = r.read_fr(), r.read_fr()
+        return cls(delta, beta, z_delta, z_beta, InnerProductProof.read(r, _next_pow2(slots).bit_length() - 1))
 
     def field_elements(self) -> tuple[int, ...]:
-        return (*self.z, self.z1, self.z2)
+        return (self.z_delta, self.z_beta, self.ipa.z_dot_a, self.ipa.z_final)
 
     def points(self) -> tuple[G1Point, ...]:
-        return (self.d, self.e)
+        return (self.delta, self.beta, *self.ipa.left, *self.ipa.right)
 
-    def _check(self, length: int) -> None:
-        _check_point(self.d, "dot-product proof D")
-        _check_point(self.e, "dot-product proof E")
-        if not isinstance(self.z, tuple) or len(self.z) != length:
-            raise ProofFormatError(f"dot-product proof needs {length} responses")
-        for x in (*self.z, self.z1, self.z2):
-            _check_fr(x, "dot-product proof response")
-
-
-def _dot_challenge(transcript, first: Sequence[G1Point]) -> int:
-    transcript.absorb_g1s("dot/first", list(first))
-    return transcript.challenge_fr("dot/c")
+    def _check(self, slots: int) -> None:
+        rounds = _next_pow2(slots).bit_length() - 1
+        for p in self.points():
+            _check_point(p, "batched proof of dot product")
+        if len(self.ipa.left) != rounds or len(self.ipa.right) != rounds:
+            raise ProofFormatError(f"batched proof of dot product: expected {rounds} inner-product rounds")
+        for x in self.field_elements():
+            _check_fr(x, "batched proof of dot product response")
 
 
-def prove_dot(
-    params: PublicParams,
-    x: Sequence[int],
-    x_blind: int,
-    weights: Sequence[int],
-    y: PScalar,
-    transcript,
-    *,
-    rng: Any = None,
-) -> DotProof:
-    """Prove that ``y`` commits to ``<x, weights>`` for ``x`` committed by :func:`commit_vector` with ``x_blind``
-    (the caller has absorbed both commitments). ``ValueError`` if the value is not that dot product."""
-    if len(x) != len(weights):
-        raise ValueError("vector and weights differ in length")
-    if sum(a * b for a, b in zip(x, weights)) % R != y.value:
-        raise ValueError("the committed value is not the dot product")
-    delta = [random_scalar(rng) for _ in x]
-    b1, b2 = random_scalar(rng), random_scalar(rng)
-    d = commit_vector(params, delta, b1)
-    (e,) = commit_values(params, [sum(a * b for a, b in zip(delta, weights))], [b2])
-    c = _dot_challenge(transcript, (d, e))
-    z = tuple((a + c * b) % R for a, b in zip(delta, x))
-    proof = DotProof(d, e, z, (b1 + c * x_blind) % R, (b2 + c * y.blind) % R)
-    transcript.absorb_frs("dot/responses", list(proof.field_elements()))
-    return proof
+def _dot_first(transcript, n_items: int, slots: int) -> int:
+    transcript.absorb_u64("masks/count", n_items)
+    transcript.absorb_u64("masks/slots", slots)
+    return transcript.challenge_fr("masks/alpha")
 
 
-def verify_dot(
-    params: PublicParams,
-    com: G1Point,
-    weights: Sequence[int],
-    y: VScalar,
-    proof: DotProof,
-    transcript,
-    *,
-    batch: MsmBatch | None = None,
+def _dot_challenge(transcript, delta: G1Point, beta: G1Point) -> int:
+    transcript.absorb_g1s("masks/first", [delta, beta])
+    return transcript.challenge_nonzero_fr("masks/c")
+
+
+def dot_batch_challenges(transcript, n_items: int, slots: int, delta: G1Point, beta: G1Point) -> tuple[int, int]:
+    """A batch's ``α`` and ``c`` as the verifier draws them (absorbing its count, slots and first message)."""
+    return _dot_first(transcript, n_items, slots), _dot_challenge(transcript, delta, beta)
+
+
+def dot_batch_weights(items: Sequence[tuple], slots: int) -> Fr:
+    """The weights ``a`` of the combined statement: each item's ``w_k`` at its slots, zero elsewhere (``L`` long)."""
+    a = [0] * _next_pow2(slots)
+    for it in items:
+        off, weights = it[0], it[1]
+        a[off : off + len(weights)] = [int(w) % R for w in weights]
+    return Fr.from_ints(a)
+
+
+def _prove_dot_batch(params: PublicParams, items: Sequence[tuple], slots: int, transcript, rng) -> DotBatchProof:
+    """``items``: ``(offset, weights, y, x, x_blind)`` with ``y`` a ``PScalar`` of ``<x, weights>``."""
+    alpha = _dot_first(transcript, len(items), slots)
+    ap = powers(alpha, len(items))
+    size = _next_pow2(slots)
+    x = [0] * size
+    for w, (off, _, _, vec, _) in zip(ap, items):
+        x[off : off + len(vec)] = [w * v % R for v in vec]
+    a_vec = dot_batch_weights(items, slots)
+    rho = sum(w * it[4] for w, it in zip(ap, items)) % R
+    r_y = sum(w * it[2].blind for w, it in zip(ap, items)) % R
+    d = Fr.from_ints([random_scalar(rng) for _ in range(size)])
+    r_delta, r_beta = random_scalar(rng), random_scalar(rng)
+    delta = commit_vector(params, d.to_ints(), r_delta)
+    (beta,) = commit_values(params, [d.inner(a_vec)], [r_beta])
+    c = _dot_challenge(transcript, delta, beta)
+    z = Fr.from_ints(x).axpy(c, d)  # c·x + d
+    z_delta, z_beta = (c * rho + r_delta) % R, (c * r_y + r_beta) % R
+    ipa = prove_masked_response(params, transcript, z, a_vec, z_delta, z_beta)
+    return DotBatchProof(delta, beta, z_delta, z_beta, ipa)
+
+
+def _verify_dot_batch(
+    params: PublicParams, items: Sequence[tuple], slots: int, proof: DotBatchProof, transcript, batch: MsmBatch
 ) -> None:
-    """Check a :class:`DotProof` for the vector commitment ``com`` and the committed value ``y``; the two
-    equations go into ``batch`` (checked at once without it). Raises :class:`VerificationError`
-    (:class:`ProofFormatError` for a malformed proof)."""
-    proof._check(len(weights))
-    if len(weights) > params.capacity:
+    """``items``: ``(offset, weights, y, commitment)`` with ``y`` a ``VScalar``."""
+    proof._check(slots)
+    size = _next_pow2(slots)
+    if size > params.capacity:
         raise SetupError(
-            f"a dot product over {len(weights)} entries needs as many generators; the parameters hold {params.capacity}"
+            f"a batch of {size} mask slots needs as many generators; the parameters hold {params.capacity}"
         )
-    c = _dot_challenge(transcript, proof.points())
-    b = batch if batch is not None else MsmBatch(params)
-    g, h, what = params.g_v, params.h, "proof of dot product failed"
-    b.add(what, [proof.d, com, h], [1, c, -proof.z1], gens=Fr.from_ints(list(proof.z)), gens_scale=-1)
-    y_pts, y_cs = y.linear_terms(params)
-    zw = sum(a * b for a, b in zip(proof.z, weights)) % R
-    b.add(what, [proof.e, *y_pts, g, h], [1, *(c * k % R for k in y_cs), -zw, -proof.z2])
-    if batch is None:
-        b.verify()
-    transcript.absorb_frs("dot/responses", list(proof.field_elements()))
+    alpha, c = dot_batch_challenges(transcript, len(items), slots, proof.delta, proof.beta)
+    ap = powers(alpha, len(items))
+    y_pts, y_cs = _sum_v([(w, it[2]) for w, it in zip(ap, items)]).linear_terms(params)
+    verify_masked_response(
+        params,
+        transcript,
+        proof.ipa,
+        dot_batch_weights(items, slots),
+        batch,
+        c=c,
+        delta=proof.delta,
+        beta=proof.beta,
+        z_delta=proof.z_delta,
+        z_beta=proof.z_beta,
+        value_points=y_pts,
+        value_coeffs=y_cs,
+        com_points=[it[3] for it in items],
+        com_coeffs=ap,
+        ipa_what="batched proof of dot product (masks): inner-product argument check failed",
+        value_what="batched proof of dot product (masks): value check failed",
+    )

@@ -12,18 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..commit.pedersen import random_scalar
+from ..commit.pedersen import commit_vector, random_scalar
 from ..commit.sigma import (
-    DotProof,
     PScalar,
     VScalar,
     ZeroAccumulator,
     commit_values,
-    commit_vector,
     linear_p,
     linear_v,
-    prove_dot,
-    verify_dot,
 )
 from ..errors import ProofFormatError, SetupError
 from ..field import MODULUS as R
@@ -37,8 +33,8 @@ from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
 # Claim: Σ_x f(x) = s for the committed s (C_claim), f(x) = (eq(u, x)·) Σ_j c_j Π_{k∈term_j} f_k(x).
 #
 # 1. The prover draws the mask m(x) = a_0 + Σ_i m_i(x_i), m_i(X) = Σ_{t=1..d} m_{i,t} X^t (K = n·d + 1 uniform
-#    coefficients, the vector (a_0, m_{1,1..d}, …, m_{n,1..d})), sends C_m, a vector commitment to them over
-#    the first K vector generators, and the verifier draws ρ.
+#    coefficients, the vector (a_0, m_{1,1..d}, …, m_{n,1..d})), sends C_m, a vector commitment to them over the
+#    K vector generators the accumulator allocates (ZeroAccumulator.allocate), and the verifier draws ρ ≠ 0.
 # 2. The prover sends S' = s + ρ·M in the clear, M = Σ_x m(x) = 2^n·a_0 + 2^{n−1}·Σ_{i,t} m_{i,t}.
 # 3. Clear sumcheck of h = f + ρ·m with claim S': per round the evaluations p_i(0), p_i(2), …, p_i(d) (field
 #    elements; p_i(1) = claim_i − p_i(0)), the challenge r_i, claim_{i+1} = p_i(r_i).
@@ -47,7 +43,8 @@ from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
 #    computed by both sides. F = the committed relation
 #    value at r (a linear combination, public coefficients, of committed finals and products).
 # 5. The verifier draws γ; the prover commits Y = <m, w_M + γ·w_r> (w_M the weights of M, w_r = (1, r_i^t))
-#    and proves it with a proof of dot product against C_m (zkdl.commit.sigma.DotProof). The zero check
+#    and registers "Y = <m, w_M + γ·w_r>" with the accumulator (ZeroAccumulator.add_dot), which proves every
+#    sumcheck's mask at the end, one batched proof of dot product per chunk of slots. The zero check
 #        C_claim + γ·F + ρ·Y − (S' + γ·claim_n) = 0,
 #    i.e. (s + ρM − S') + γ·(f(r) + ρ·m(r) − claim_n) = 0, goes into the caller's ZeroAccumulator.
 #
@@ -61,7 +58,7 @@ from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
 # (sumcheck-zk/eq-point), sumcheck-zk/claim (G1), sumcheck-zk/mask (G1), sumcheck-zk/rho,
 # sumcheck-zk/masked-sum (Fr), per round sumcheck-zk/round (d Fr) then sumcheck-zk/r, sumcheck-zk/finals
 # (points of the secret finals), sumcheck-zk/products (points of the planned products), sumcheck-zk/gamma,
-# sumcheck-zk/mask-value (G1), then the proof of dot product (dot/first, dot/c, dot/responses).
+# sumcheck-zk/mask-value (G1); the mask's dot product is proven by the accumulator.
 
 #: Vector generators every zero-knowledge proof's parameters hold at least (``generators_needed``): masks of
 #: sumchecks of up to 42 variables (``n·d + 1 ≤ 3·42 + 1``).
@@ -239,8 +236,8 @@ def _final_combination(plan: _Plan, vals: dict, pub_values: dict[int, int], eq_v
 @dataclass(frozen=True)
 class ZkSumcheckProof:
     """Zero-knowledge sumcheck proof: the mask commitment and the masked sum; per round ``p(0), p(2), …, p(d)``
-    (field elements); the commitments to the secret tables' finals and to the planned products (their proofs are
-    the accumulator's); the commitment ``Y`` to the mask's value and its proof of dot product."""
+    (field elements); the commitments to the secret tables' finals and to the planned products; the commitment
+    ``Y`` to the mask's value (the products and the mask's dot product are proven by the accumulator)."""
 
     mask: Any
     masked_sum: int
@@ -248,7 +245,6 @@ class ZkSumcheckProof:
     finals: tuple[Any, ...]
     products: tuple[Any, ...]
     mask_value: Any
-    mask_proof: DotProof
 
     def write(self, w) -> None:
         """Append to a ``zkdl.serialize.Writer`` (the shape is public; counts are written and checked)."""
@@ -259,7 +255,6 @@ class ZkSumcheckProof:
         w.write_g1s(list(self.finals))
         w.write_g1s(list(self.products))
         w.write_g1(self.mask_value)
-        self.mask_proof.write(w)
 
     @classmethod
     def read(cls, r, num_vars: int, relation: Relation, public=frozenset()) -> ZkSumcheckProof:
@@ -273,15 +268,14 @@ class ZkSumcheckProof:
         finals = tuple(r.read_g1s(allow_identity=True, count=len(plan.secret)))
         products = tuple(r.read_g1s(allow_identity=True, count=len(plan.products)))
         mask_value = r.read_g1(allow_identity=True)
-        mask_proof = DotProof.read(r, mask_length(num_vars, d))
-        return cls(mask, masked_sum, rounds, finals, products, mask_value, mask_proof)
+        return cls(mask, masked_sum, rounds, finals, products, mask_value)
 
     def field_elements(self) -> list[int]:
-        """Every field element in the proof: the masked sum, the round messages and the dot product's responses."""
-        return [self.masked_sum, *(x for m in self.rounds for x in m), *self.mask_proof.field_elements()]
+        """Every field element in the proof: the masked sum and the round messages."""
+        return [self.masked_sum, *(x for m in self.rounds for x in m)]
 
     def points(self) -> list[Any]:
-        return [self.mask, *self.finals, *self.products, self.mask_value, *self.mask_proof.points()]
+        return [self.mask, *self.finals, *self.products, self.mask_value]
 
     @property
     def n_bytes(self) -> int:
@@ -341,7 +335,8 @@ def prove_zk(
     _start_zk(transcript, n, relation, eq_point, pub, claim.commitment(params))
     mask = [random_scalar(rng) for _ in range(k_mask)]
     mask_blind = random_scalar(rng)
-    mask_pt = commit_vector(params, mask, mask_blind)
+    offset = acc.allocate(k_mask)
+    mask_pt = commit_vector(params, mask, mask_blind, offset=offset)
     transcript.absorb_g1("sumcheck-zk/mask", mask_pt)
     rho = transcript.challenge_nonzero_fr("sumcheck-zk/rho")  # ρ = 0 would send f's own rounds
     masked_sum = (claim.value + rho * sum(a * b for a, b in zip(mask, mask_sum_weights(n, d)))) % R
@@ -386,9 +381,9 @@ def prove_zk(
     weights = mask_check_weights(n, d, point, gamma)
     y = PScalar.fresh(sum(a * b for a, b in zip(mask, weights)), rng)
     transcript.absorb_g1("sumcheck-zk/mask-value", y.commitment(params))
-    dot = prove_dot(params, mask, mask_blind, weights, y, transcript, rng=rng)
+    acc.add_dot(offset, weights, y, mask, mask_blind)
     acc.add(claim + total * gamma + y * rho - (masked_sum + gamma * cur), "sumcheck final check")
-    proof = ZkSumcheckProof(mask_pt, masked_sum, tuple(rounds), tuple(f_pts), tuple(p_pts), y.commitment(params), dot)
+    proof = ZkSumcheckProof(mask_pt, masked_sum, tuple(rounds), tuple(f_pts), tuple(p_pts), y.commitment(params))
     return proof, ZkSumcheckResult(tuple(point), {k: vals[(k,)] for k in plan.secret}, pub_values)
 
 
@@ -437,10 +432,8 @@ def verify_zk(
     fes = [proof.masked_sum, *(x for m in proof.rounds for x in m)]
     if any(not isinstance(x, int) or isinstance(x, bool) or not 0 <= x < R for x in fes):
         raise ProofFormatError("ZK sumcheck proof holds a value that is not a canonical field element")
-    if not isinstance(proof.mask_proof, DotProof):
-        raise ProofFormatError("ZK sumcheck proof holds a mask proof that is not a proof of dot product")
-    proof.mask_proof._check(k_mask)
     _start_zk(transcript, num_vars, relation, eq_point, pub, claim.commitment(params))
+    offset = acc.allocate(k_mask)
     transcript.absorb_g1("sumcheck-zk/mask", proof.mask)
     rho = transcript.challenge_nonzero_fr("sumcheck-zk/rho")
     transcript.absorb_fr("sumcheck-zk/masked-sum", proof.masked_sum)
@@ -469,6 +462,6 @@ def verify_zk(
     weights = mask_check_weights(num_vars, d, point, gamma)
     transcript.absorb_g1("sumcheck-zk/mask-value", proof.mask_value)
     y = VScalar(proof.mask_value)
-    verify_dot(params, proof.mask, weights, y, proof.mask_proof, transcript, batch=acc.batch)
+    acc.add_dot(offset, weights, y, proof.mask)
     acc.add(claim + total * gamma + y * rho - (proof.masked_sum + gamma * cur), "sumcheck final check")
     return ZkSumcheckResult(tuple(point), {k: vals[(k,)] for k in plan.secret}, pub_values)

@@ -4,8 +4,8 @@ Zero knowledge is shown the textbook way: a simulator that knows only the statem
 — no data, no weights, no training run — produces a transcript that the verifier accepts and whose
 distribution equals that of real proofs. In the *interactive* setting the verifier's challenges are its random
 coins, and the (honest-verifier) simulator may choose them; here every challenge is a transcript hash output,
-except the challenges of the Σ-protocols and the round challenges ``r`` and ``γ`` of the zero-knowledge
-sumchecks, which the simulator picks first and then *programs* into the transcript. :func:`simulate` returns
+except the challenges of the Σ-protocols, which the simulator picks first and then *programs* into the
+transcript. :func:`simulate` returns
 the proof and the list of challenges (the verifier's coins); :func:`verify_with_challenges` runs the real
 :func:`zkdl.protocol.training.verify` — the same code path, its own
 :class:`~zkdl.protocol.zk_channel.ZkVerifierChannel` — with those coins.
@@ -22,13 +22,13 @@ How the messages are made (``docs/zero-knowledge.md``, section "Simulator"):
 * the clear messages of a ZK sumcheck (masked sum, masked round evaluations) are uniform field elements: the
   real ones are uniform among the messages that pass the round checks (the mask's map onto them has full
   rank), and the ``d`` values sent per round are free coordinates of that space;
-* proofs of product (sumcheck finals, ``ch.mul``, ``ch.nonzero``), the sumchecks' proofs of dot product with
-  the mask (after choosing ``r`` and ``γ``, which fix its weights), the Hyrax proofs of dot product of the
-  openings and the final Schnorr proof of the zero-check accumulator are simulated by the standard Σ-protocol
-  simulator: choose the challenge and the responses uniformly, solve the verification equations for the first
-  message, program the transcript to return the chosen challenge. The log-size response of an opening (the
-  inner-product argument for the masked vector ``z``) is a deterministic function of ``z`` and of later
-  transcript challenges, so the simulator computes it with the prover's own code from its uniform ``z``.
+* the batched proofs of product (sumcheck finals, ``ch.mul``, ``ch.nonzero``), the batched proofs of dot product
+  of the sumchecks' masks, the Hyrax proofs of dot product of the openings and the final Schnorr proof of the
+  zero-check accumulator are simulated by the standard Σ-protocol simulator: choose the challenges and the
+  responses uniformly, solve the verification equations for the first message, program the transcript to
+  return the chosen challenges. The log-size response of an opening or of a batch of masks (the inner-product
+  argument for the masked vector ``z``) is a deterministic function of ``z`` and of later transcript challenges,
+  so the simulator computes it with the prover's own code from its uniform ``z``.
 
 Without the programmed challenges the simulated proof is rejected (it proves false zero checks and products),
 which is why the non-interactive proof's zero knowledge needs the random-oracle programming argument.
@@ -46,13 +46,15 @@ from ..commit.generators import PublicParams
 from ..commit.ipa import prove_masked_response
 from ..commit.pedersen import Commitment, Layout, msm, random_scalar, scalars_from_ints
 from ..commit.sigma import (
-    DotProof,
+    DotBatchProof,
     NonzeroProof,
     ProductBatchProof,
     VScalar,
     ZeroAccumulator,
     ZeroProof,
     commit_values,
+    dot_batch_challenges,
+    dot_batch_weights,
     lincomb,
     linear_v,
     powers,
@@ -88,12 +90,10 @@ __all__ = [
 PRODUCTS_BETA = "products/beta"
 PRODUCTS_XI = "products/xi"
 PRODUCTS_CHALLENGE = "products/c"
+MASKS_ALPHA = "masks/alpha"
+MASKS_CHALLENGE = "masks/c"
 EVAL_CHALLENGE = "hyrax-eval-zk/c"
 ZERO_CHALLENGE = "zero/e"
-DOT_CHALLENGE = "dot/c"
-# Challenges of the zero-knowledge sumcheck the simulator chooses (the interactive verifier's coins).
-SUMCHECK_CHALLENGE = "sumcheck-zk/r"
-GAMMA_CHALLENGE = "sumcheck-zk/gamma"
 
 
 class SimulatorError(ZkdlError):
@@ -195,14 +195,14 @@ class _SimAccumulator(ZeroAccumulator):
         """The registered ``(X, Y, Z)`` of every deferred product, in order."""
         return list(self._products)
 
-    def combined_point(self, transcript: Transcript, batches: Sequence[ProductBatchProof] = ()) -> Any:
-        """``W = Σ γ_i·Z_i`` with the ``γ`` that :meth:`verify` will draw from ``transcript`` after the batched
-        proofs of product ``batches`` (on a copy: drawing a challenge moves the hash state the same way whatever
-        value the verifier's transcript returns)."""
-        ahead = Transcript.copy(transcript)
-        for pb in batches:
-            replay_product_batch(ahead, pb)
-        gam = self._gammas(ahead)
+    def dot_chunks(self) -> list[tuple[list, int]]:
+        """The registered ``(offset, w, Y, C)`` of each chunk of vectors, with the chunk's slots."""
+        return [(list(items), slots) for items, slots in zip(self._dots, self._dot_slots)]
+
+    def combined_point(self, ahead: Transcript) -> Any:
+        """``W = Σ γ_i·Z_i`` with the ``γ`` that :meth:`verify` will draw from a transcript in the state of
+        ``ahead`` (the verifier's after the batched proofs; a copy is used)."""
+        gam = self._gammas(Transcript.copy(ahead))
         if not self._items:
             return VScalar().commitment(self.params)
         return linear_v(list(zip(gam, self._items))).commitment(self.params)  # type: ignore[arg-type]
@@ -325,28 +325,14 @@ class SimulatorChannel(ZkVerifierChannel):
         what: str = "sumcheck",
     ) -> tuple[list[int], list]:
         plan = zsc._plan(relation, frozenset(range(len(public))))
-        d, p = relation.degree, self.params
+        d = relation.degree
         (mask,) = self._points(1)
         masked_sum = self._rand()  # S' = s + ρ·M is uniform; so are the masked rounds given the round checks
         rounds = tuple(tuple(self._rand() for _ in range(d)) for _ in range(num_vars))
         finals = tuple(self._points(len(plan.secret)))
         products = tuple(self._points(len(plan.products)))
-        # the verifier's coins r and γ, chosen here and programmed, fix the dot product's weights
-        point = [self._rand() for _ in range(num_vars)]
-        gamma = self._rand()
-        for r in point:
-            self.transcript.arm(SUMCHECK_CHALLENGE, r)
-        self.transcript.arm(GAMMA_CHALLENGE, gamma)
-        weights = zsc.mask_check_weights(num_vars, d, point, gamma)
-        (mask_value,) = self._points(1)
-        c = self._rand()
-        z = tuple(self._rand() for _ in weights)
-        z1, z2 = self._rand(), self._rand()
-        # D + c·C_m = Σ z_i·g_i + z_1·h   and   E + c·Y = <z, w>·g_v + z_2·h
-        dd = msm(p.gens(len(z)) + [p.h, mask], scalars_from_ints([*z, z1, (-c) % R]))
-        ee = lincomb([p.g_v, p.h, mask_value], [sum(a * b for a, b in zip(z, weights)), z2, -c])
-        self.transcript.arm(DOT_CHALLENGE, c)
-        proof = zsc.ZkSumcheckProof(mask, masked_sum, rounds, finals, products, mask_value, DotProof(dd, ee, z, z1, z2))
+        (mask_value,) = self._points(1)  # its dot product with the mask is simulated at the end (finish)
+        proof = zsc.ZkSumcheckProof(mask, masked_sum, rounds, finals, products, mask_value)
         self._send("SUMC", proof.write)
         out = super().sumcheck(num_vars, relation, claim, public=public, eq_point=eq_point, what=what)
         self._check_consumed("SUMC", what)
@@ -376,18 +362,42 @@ class SimulatorChannel(ZkVerifierChannel):
         super().open(params, com, claim, what)
         self._check_consumed("OPEN", what)
 
+    def _fake_dot_batch(self, items: Sequence[tuple], slots: int, ahead: Transcript) -> DotBatchProof:
+        """Σ-simulator of a batched proof of dot product for the registered ``(offset, w, Y, C)``: choose ``α``,
+        ``c`` (programmed), ``z``, ``z_δ``, ``z_β``; solve for ``δ``, ``β``; the log-size response from ``z`` by the
+        prover's own code on ``ahead`` (the transcript in the state the verifier will reach, advanced here)."""
+        p = self.params
+        alpha, c = self._rand(), self._rand() or 1  # the verifier redraws a zero c
+        a_vec = dot_batch_weights(items, slots)
+        z = Fr.from_ints([self._rand() for _ in range(len(a_vec))])
+        z_delta, z_beta = self._rand(), self._rand()
+        ap = powers(alpha, len(items))
+        com = lincomb([it[3] for it in items], ap)  # C' = Σ α^k·C_k
+        y = linear_v([(w, it[2]) for w, it in zip(ap, items)]).commitment(p)  # Y' = Σ α^k·Y_k
+        # c·C' + δ = Σ z_i·g_i + z_δ·h   and   c·Y' + β = <z, a>·g_v + z_β·h
+        delta = msm(p.gens(len(z)) + [p.h, com], scalars_from_ints([*z.to_ints(), z_delta, (-c) % R]))
+        beta = lincomb([p.g_v, p.h, y], [z.inner(a_vec), z_beta, -c])
+        dot_batch_challenges(ahead, len(items), slots, delta, beta)  # moves the hash state as the verifier's draw
+        ipa = prove_masked_response(p, ahead, z, a_vec, z_delta, z_beta)
+        self.transcript.arm(MASKS_ALPHA, alpha)
+        self.transcript.arm(MASKS_CHALLENGE, c)
+        return DotBatchProof(delta, beta, z_delta, z_beta, ipa)
+
     def finish(self) -> None:
+        ahead = Transcript.copy(self.transcript)  # drawing a challenge moves it as the programmed draw will
         items = self.acc.products()
         batches = []
         start = 0
         for k in product_chunks(len(items)):
             batches.append(self._fake_product_batch(items[start : start + k]))
+            replay_product_batch(ahead, batches[-1])
             start += k
-        w_pt = self.acc.combined_point(self.transcript, batches)
+        dots = [self._fake_dot_batch(its, slots, ahead) for its, slots in self.acc.dot_chunks()]
+        w_pt = self.acc.combined_point(ahead)
         e, s = self._rand(), self._rand()
         a = lincomb([self.params.h, w_pt], [s, -e])  # s·h = A + e·W
         self.transcript.arm(ZERO_CHALLENGE, e)
-        self._send("OPEN", ZeroProof(a, s, tuple(batches)).write)
+        self._send("OPEN", ZeroProof(a, s, tuple(batches), tuple(dots)).write)
         super().finish()
         self._check_consumed("OPEN", "zero checks")
 

@@ -209,7 +209,7 @@ class ZkVerifierChannel(VerifierChannel):
     def finish(self) -> None:
         """The batched proofs of product and the zero checks' Schnorr proof, then the final MSM over every deferred
         group equation."""
-        self.acc.verify(ZeroProof.read(self.readers["OPEN"], self.acc.n_products), self.transcript)
+        self.acc.verify(ZeroProof.read(self.readers["OPEN"], self.acc.n_products, self.acc.dot_slots), self.transcript)
         self.batch.verify()
 
 
