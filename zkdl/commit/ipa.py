@@ -60,14 +60,18 @@ def _absorb_responses(transcript: Transcript, z_delta: int, z_beta: int, z_dot_a
     """Absorb ``z_δ, z_β, w``; draw ``ξ`` (the weight of ``g_v`` in the inner-product statement)."""
     transcript.absorb_frs("hyrax-eval-zk/z-blinds", [z_delta, z_beta])
     transcript.absorb_fr("hyrax-eval-zk/z-dot-a", z_dot_a)
-    return transcript.challenge_fr("hyrax-eval-zk/xi")
+    return transcript.challenge_nonzero_fr("hyrax-eval-zk/xi")  # ξ = 0 would untie w from <z, a>
 
 
 def _fold_challenge(transcript: Transcript, left: G1Point, right: G1Point) -> int:
     """Absorb one round's ``(L_j, R_j)``; draw ``x_j`` in ``[0, 2^128)`` (the low 128 bits of a field challenge:
-    a 128-bit scalar halves the prover's generator fold, see the module docstring)."""
+    a 128-bit scalar halves the prover's generator fold, see the module docstring), drawn again while it is 0
+    (probability 2^-128 each: x_j = 0 would drop P_0 from the final check)."""
     transcript.absorb_g1s("hyrax-eval-zk/LR", [left, right])
-    return transcript.challenge_fr("hyrax-eval-zk/x") & ((1 << CHALLENGE_BITS) - 1)
+    while True:
+        x = transcript.challenge_fr("hyrax-eval-zk/x") & ((1 << CHALLENGE_BITS) - 1)
+        if x:
+            return x
 
 
 def fold_coefficients(xs: Sequence[int]) -> Fr:

@@ -819,6 +819,13 @@ class DotBatchProof:
 
     def _check(self, slots: int) -> None:
         rounds = _next_pow2(slots).bit_length() - 1
+        ipa = self.ipa
+        if (
+            not isinstance(ipa, InnerProductProof)
+            or not isinstance(ipa.left, tuple)
+            or not isinstance(ipa.right, tuple)
+        ):
+            raise ProofFormatError("batched proof of dot product: malformed inner-product argument")
         for p in self.points():
             _check_point(p, "batched proof of dot product")
         if len(self.ipa.left) != rounds or len(self.ipa.right) != rounds:
@@ -830,7 +837,7 @@ class DotBatchProof:
 def _dot_first(transcript, n_items: int, slots: int) -> int:
     transcript.absorb_u64("masks/count", n_items)
     transcript.absorb_u64("masks/slots", slots)
-    return transcript.challenge_fr("masks/alpha")
+    return transcript.challenge_nonzero_fr("masks/alpha")  # α = 0 would drop every item but the first
 
 
 def _dot_challenge(transcript, delta: G1Point, beta: G1Point) -> int:

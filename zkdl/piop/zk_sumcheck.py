@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..commit import sigma
 from ..commit.pedersen import commit_vector, random_scalar
 from ..commit.sigma import (
     PScalar,
@@ -300,6 +301,11 @@ class ZkSumcheckResult:
 
 def _check_capacity(params, num_vars: int, degree: int) -> int:
     k = mask_length(num_vars, degree)
+    if k > sigma.DOT_CHUNK:
+        raise SetupError(
+            f"the mask of a zero-knowledge sumcheck over {num_vars} variables has {k} coefficients, more than the "
+            f"{sigma.DOT_CHUNK} slots of a chunk"
+        )
     if k > params.capacity:
         raise SetupError(
             f"the mask of a zero-knowledge sumcheck over {num_vars} variables needs {k} vector generators; "
