@@ -286,5 +286,8 @@ def test_kill_campaign_flags_a_store_that_returns_before_committing(tmp_path, mo
         return y
 
     monkeypatch.setattr(store.Durable, "update", lazy_update)
-    counts = kill_campaign.run(16, horizon=400, workdir=str(tmp_path), synchronous="normal", seed=2)
+    # Only the "update"-mode stores (every other one) use the lazy update, and a kill loses an answer only when it
+    # lands between a returned answer and its commit: with 16 kills one CI run found nothing (lost 0, duplicated 0,
+    # children mostly finishing before the kill); with 48, two local campaigns lost 28 and 34 answers.
+    counts = kill_campaign.run(48, horizon=400, workdir=str(tmp_path), synchronous="normal", seed=2)
     assert counts["lost"] + counts["duplicated"] > 0, json.dumps(counts)
