@@ -282,7 +282,7 @@ def test_zk_eval_rejects_lie_about_value_with_consistent_inner_product_claim(pp)
     # the same forgery with the honest w passes the inner-product equation and fails the value equation
     t = _transcript()
     E.zk_first_challenge(t, com, point, y, delta, beta)
-    honest = E.prove_masked_response(pp, t, z, a_vec, z_delta, z_beta)
+    honest = ipa.prove_masked_response(pp, t, z, a_vec, z_delta, z_beta)
     forged = E.ZkEvalProof(y, delta, beta, z_delta, z_beta, honest)
     _verify_fails(pp, com, point, forged, E.VALUE_CHECK)
 

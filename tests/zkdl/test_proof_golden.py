@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "db64bb13bab4103756737f2c7a69026d618e52add815379c309216fa7a9d8fd9",
+    "lookup-zk": "8effef1c148a30f3ee4007354d42c8bc93ac366bfe9d094b6a1ca260defbf109",
     "lookup-transparent": "f0e46db92e874f4190e87074579156e9452cd3f04dafea9191bb16b2e10ba80b",
-    "bits-zk": "f3a38c2d1dd83e774c33e588428dd1c91acc18216a65f5cb8a77e502447facef",
-    "lookup-3-layers-mixed-bias": "112850dea16b31be839dfb2d10ef3331a33a795991145ae5f8b4639692ea2898",
+    "bits-zk": "45985f3e7a04dc4f755bbbddd738d699dfd5d43454d6ebfdb01ce4e218916d15",
+    "lookup-3-layers-mixed-bias": "ae6ce1cfc612ef4e70b276e10ec46f68341142fb0026597b96deb5283581f027",
 }
 
 

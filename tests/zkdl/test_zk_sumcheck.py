@@ -36,7 +36,7 @@ IDS = [f"deg{r.degree}-t{r.n_tables}-eq{int(r.eq_weighted)}-pub{''.join(map(str,
 
 @pytest.fixture(scope="module")
 def pp():
-    return G.PublicParams.ephemeral(zsc.MASK_GENERATORS)
+    return G.PublicParams.ephemeral(128)  # a mask of up to 127 slots, the product batches
 
 
 @dataclasses.dataclass

@@ -74,8 +74,7 @@ from .batch import MsmBatch
 from .generators import PublicParams
 from .ipa import (
     InnerProductProof,
-    fr_scalars,
-    prove_masked_response,
+    prove_masked_dot,
     verify_masked_response,
 )
 from .pedersen import (
@@ -274,14 +273,6 @@ class ZkEvalProof:
             return cls.read(r, layout)
 
 
-def _random_vector(n: int, rng: Any) -> Fr:
-    if rng is None:
-        return Fr.random(n)
-    if hasattr(rng, "bytes"):
-        return Fr.random(n, rng)
-    return Fr.from_ints([random_scalar(rng) for _ in range(n)])
-
-
 def zk_first_challenge(
     transcript: Transcript, commitment: Commitment, point: Sequence[int], y: G1Point, delta: G1Point, beta: G1Point
 ) -> int:
@@ -318,15 +309,16 @@ def prove_eval_zk(
     r_y = random_scalar(rng) if value_blind is None else int(value_blind) % MODULUS
     y = commit_value(params, v, r_y)
 
-    d = _random_vector(lay.cols, rng)
-    r_delta, r_beta = random_scalar(rng), random_scalar(rng)
-    delta = msm(params.gens(lay.cols) + [params.h], fr_scalars(d) + scalars_from_ints([r_delta]))
-    beta = commit_value(params, d.inner(a_vec), r_beta)
-
-    c = zk_first_challenge(transcript, commitment, point, y, delta, beta)
-    z = x.axpy(c, d)  # c·x + d
-    z_delta, z_beta = (c * r_x + r_delta) % MODULUS, (c * r_y + r_beta) % MODULUS
-    ipa = prove_masked_response(params, transcript, z, a_vec, z_delta, z_beta)
+    delta, beta, z_delta, z_beta, ipa = prove_masked_dot(
+        params,
+        transcript,
+        x,
+        a_vec,
+        r_x,
+        r_y,
+        lambda delta, beta: zk_first_challenge(transcript, commitment, point, y, delta, beta),
+        rng,
+    )
     return v, r_y, ZkEvalProof(y, delta, beta, z_delta, z_beta, ipa)
 
 

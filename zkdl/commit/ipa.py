@@ -12,8 +12,9 @@ masks' vector commitments). Both use the labels ``hyrax-eval-zk/z-blinds``, ``/z
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from py_arkworks_bls12381 import G1Point, Scalar
 
@@ -24,7 +25,7 @@ from zkdl.transcript import Transcript
 from .batch import MsmBatch
 from .generators import PublicParams
 from .ipa_fold import FoldHelper, HelperFailed, fold_helper, fold_points, release
-from .pedersen import msm, msms, scalars_from_ints, scalars_from_le_bytes
+from .pedersen import commit_value, msm, msms, random_scalar, scalars_from_ints, scalars_from_le_bytes
 
 CHALLENGE_BITS = 128  #: bits of each folding challenge x_j of the inner-product argument
 
@@ -188,6 +189,39 @@ def _interleave(even: list[G1Point], odd: list[G1Point]) -> list[G1Point]:
 
 def fr_scalars(v: Fr) -> list:
     return scalars_from_le_bytes(v.to_le_bytes())
+
+
+def random_vector(n: int, rng: Any) -> Fr:
+    """``n`` uniform field elements: OS CSPRNG, a numpy generator, or a ``random.Random`` (tests)."""
+    if rng is None:
+        return Fr.random(n)
+    if hasattr(rng, "bytes"):
+        return Fr.random(n, rng)
+    return Fr.from_ints([random_scalar(rng) for _ in range(n)])
+
+
+def prove_masked_dot(
+    params: PublicParams,
+    transcript: Transcript,
+    x: Fr,
+    a_vec: Fr,
+    x_blind: int,
+    y_blind: int,
+    first_challenge: Callable[[G1Point, G1Point], int],
+    rng: Any = None,
+) -> tuple[G1Point, G1Point, int, int, InnerProductProof]:
+    """Hyrax's proof of dot product ``<x, a_vec> = v`` for ``x`` inside ``Σ x_i·g_i + x_blind·h`` and ``v`` inside
+    ``v·g_v + y_blind·h``, with the log-size response: ``δ``, ``β``, ``z_δ``, ``z_β`` and the inner-product
+    argument. ``first_challenge(δ, β)`` absorbs the caller's statement and first message and draws ``c``."""
+    n = len(x)
+    d = random_vector(n, rng)
+    r_delta, r_beta = random_scalar(rng), random_scalar(rng)
+    delta = msm(params.gens(n) + [params.h], fr_scalars(d) + scalars_from_ints([r_delta]))
+    beta = commit_value(params, d.inner(a_vec), r_beta)
+    c = first_challenge(delta, beta)
+    z = x.axpy(c, d)  # c·x + d
+    z_delta, z_beta = (c * x_blind + r_delta) % MODULUS, (c * y_blind + r_beta) % MODULUS
+    return delta, beta, z_delta, z_beta, prove_masked_response(params, transcript, z, a_vec, z_delta, z_beta)
 
 
 def verify_masked_response(

@@ -85,7 +85,7 @@ from zkdl.serialize import Reader, Writer
 
 from .batch import MsmBatch
 from .generators import PublicParams
-from .ipa import InnerProductProof, prove_masked_response, verify_masked_response
+from .ipa import InnerProductProof, prove_masked_dot, verify_masked_response
 from .pedersen import commit_vector, msm, random_scalar, scalars_from_ints
 
 __all__ = [
@@ -870,14 +870,16 @@ def _prove_dot_batch(params: PublicParams, items: Sequence[tuple], slots: int, t
     a_vec = dot_batch_weights(items, slots)
     rho = sum(w * it[4] for w, it in zip(ap, items)) % R
     r_y = sum(w * it[2].blind for w, it in zip(ap, items)) % R
-    d = Fr.from_ints([random_scalar(rng) for _ in range(size)])
-    r_delta, r_beta = random_scalar(rng), random_scalar(rng)
-    delta = commit_vector(params, d.to_ints(), r_delta)
-    (beta,) = commit_values(params, [d.inner(a_vec)], [r_beta])
-    c = _dot_challenge(transcript, delta, beta)
-    z = Fr.from_ints(x).axpy(c, d)  # c·x + d
-    z_delta, z_beta = (c * rho + r_delta) % R, (c * r_y + r_beta) % R
-    ipa = prove_masked_response(params, transcript, z, a_vec, z_delta, z_beta)
+    delta, beta, z_delta, z_beta, ipa = prove_masked_dot(
+        params,
+        transcript,
+        Fr.from_ints(x),
+        a_vec,
+        rho,
+        r_y,
+        lambda delta, beta: _dot_challenge(transcript, delta, beta),
+        rng,
+    )
     return DotBatchProof(delta, beta, z_delta, z_beta, ipa)
 
 

@@ -25,7 +25,7 @@ from ..commit.sigma import (
 from ..errors import ProofFormatError, SetupError
 from ..field import MODULUS as R
 from ..field import Fr
-from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
+from .sumcheck import Relation, _eq_point, default_engine, eq_eval
 
 # =========================================================================================================
 # zero-knowledge mode: the sumcheck of f + ρ·m, m a committed random mask (Libra-style masking)
@@ -61,17 +61,10 @@ from .sumcheck import MAX_DEGREE, Relation, _eq_point, default_engine, eq_eval
 # (points of the secret finals), sumcheck-zk/products (points of the planned products), sumcheck-zk/gamma,
 # sumcheck-zk/mask-value (G1); the mask's dot product is proven by the accumulator.
 
-#: Vector generators every zero-knowledge proof's parameters hold at least (``generators_needed``): masks of
-#: sumchecks of up to 42 variables (``n·d + 1 ≤ 3·42 + 1``).
-MASK_GENERATORS = 128
-
 
 def mask_length(num_vars: int, degree: int) -> int:
     """Coefficients of the mask of a sumcheck of ``num_vars`` variables and degree ``degree``: ``n·d + 1``."""
     return num_vars * degree + 1
-
-
-assert mask_length(42, MAX_DEGREE) <= MASK_GENERATORS
 
 
 def mask_sum_weights(num_vars: int, degree: int) -> list[int]:

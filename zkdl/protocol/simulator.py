@@ -338,47 +338,55 @@ class SimulatorChannel(ZkVerifierChannel):
         self._check_consumed("SUMC", what)
         return out
 
+    def _fake_masked_dot(self, params, com, y, a_vec: Fr, ahead: Transcript, first) -> tuple:
+        """Σ-simulator of a proof of dot product with the log-size response for ``x`` inside the point ``com`` and
+        ``<x, a_vec>`` inside ``y``: choose ``c``, ``z``, ``z_δ``, ``z_β``; solve for ``δ``, ``β``
+        (``c·C + δ = Σ z_i·g_i + z_δ·h``, ``c·Y + β = <z, a>·g_v + z_β·h``); ``first(ahead, δ, β)`` then moves
+        ``ahead`` (a copy of the transcript in the state the verifier will reach) past the verifier's draw of ``c``
+        — the same hash state whatever value the armed transcript returns — and the inner-product argument is the
+        prover's own code on ``z``. Returns ``(c, δ, β, z_δ, z_β, ipa)``; the caller arms ``c``."""
+        c = self._rand() or 1  # a zero c would be redrawn by a verifier that requires c ≠ 0
+        z = Fr.from_ints([self._rand() for _ in range(len(a_vec))])
+        z_delta, z_beta = self._rand(), self._rand()
+        delta = msm(params.gens(len(z)) + [params.h, com], scalars_from_ints([*z.to_ints(), z_delta, (-c) % R]))
+        beta = lincomb([params.g_v, params.h, y], [z.inner(a_vec), z_beta, -c])
+        first(ahead, delta, beta)
+        return c, delta, beta, z_delta, z_beta, prove_masked_response(params, ahead, z, a_vec, z_delta, z_beta)
+
     def open(self, params, com: Commitment, claim, what: str = "opening") -> None:
         lay = com.layout
         u_rows, u_cols = lay.split_point(list(claim.point))
         y = _as_v(claim.value).commitment(params)
         folded = lincomb(list(com.rows), Fr.eq_table(u_rows).to_ints())  # C' = Σ_r eq(u_rows, r)·C_r
-        c = self._rand()
-        z = Fr.from_ints([self._rand() for _ in range(lay.cols)])
-        z_delta, z_beta = self._rand(), self._rand()
-        a_vec = Fr.eq_table(u_cols)
-        # c·C' + δ = Σ z_i·g_i + z_δ·h   and   c·Y + β = <z, eq(u_cols)>·g_v + z_β·h
-        delta = msm(params.gens(lay.cols) + [params.h, folded], scalars_from_ints([*z.to_ints(), z_delta, (-c) % R]))
-        beta = lincomb([params.g_v, params.h, y], [z.inner(a_vec), z_beta, -c])
-        # the log-size response is a function of z and the transcript: made by the prover's own code, on a copy
-        # of the transcript in the state the verifier will reach (drawing c changes the hash state the same way
-        # whatever value is returned, so the copy's hashed c is simply not used)
-        ahead = Transcript.copy(self.transcript)
-        zk_first_challenge(ahead, com, list(claim.point), y, delta, beta)
-        ipa = prove_masked_response(params, ahead, z, a_vec, z_delta, z_beta)
-        proof = ZkEvalProof(y, delta, beta, z_delta, z_beta, ipa)
+        c, delta, beta, z_delta, z_beta, ipa = self._fake_masked_dot(
+            params,
+            folded,
+            y,
+            Fr.eq_table(u_cols),
+            Transcript.copy(self.transcript),
+            lambda t, d, b: zk_first_challenge(t, com, list(claim.point), y, d, b),
+        )
         self.transcript.arm(EVAL_CHALLENGE, c)
-        self._send("OPEN", proof.write)
+        self._send("OPEN", ZkEvalProof(y, delta, beta, z_delta, z_beta, ipa).write)
         super().open(params, com, claim, what)
         self._check_consumed("OPEN", what)
 
     def _fake_dot_batch(self, items: Sequence[tuple], slots: int, ahead: Transcript) -> DotBatchProof:
-        """Σ-simulator of a batched proof of dot product for the registered ``(offset, w, Y, C)``: choose ``α``,
-        ``c`` (programmed), ``z``, ``z_δ``, ``z_β``; solve for ``δ``, ``β``; the log-size response from ``z`` by the
-        prover's own code on ``ahead`` (the transcript in the state the verifier will reach, advanced here)."""
+        """Σ-simulator of a batched proof of dot product for the registered ``(offset, w, Y, C)``: choose ``α``
+        (programmed), then :meth:`_fake_masked_dot` for ``C′ = Σ α^k·C_k`` and ``Y′ = Σ α^k·Y_k`` on ``ahead``."""
         p = self.params
-        alpha, c = self._rand(), self._rand() or 1  # the verifier redraws a zero c
-        a_vec = dot_batch_weights(items, slots)
-        z = Fr.from_ints([self._rand() for _ in range(len(a_vec))])
-        z_delta, z_beta = self._rand(), self._rand()
+        alpha = self._rand() or 1  # the verifier redraws a zero α
         ap = powers(alpha, len(items))
-        com = lincomb([it[3] for it in items], ap)  # C' = Σ α^k·C_k
-        y = linear_v([(w, it[2]) for w, it in zip(ap, items)]).commitment(p)  # Y' = Σ α^k·Y_k
-        # c·C' + δ = Σ z_i·g_i + z_δ·h   and   c·Y' + β = <z, a>·g_v + z_β·h
-        delta = msm(p.gens(len(z)) + [p.h, com], scalars_from_ints([*z.to_ints(), z_delta, (-c) % R]))
-        beta = lincomb([p.g_v, p.h, y], [z.inner(a_vec), z_beta, -c])
-        dot_batch_challenges(ahead, len(items), slots, delta, beta)  # moves the hash state as the verifier's draw
-        ipa = prove_masked_response(p, ahead, z, a_vec, z_delta, z_beta)
+        com = lincomb([it[3] for it in items], ap)
+        y = linear_v([(w, it[2]) for w, it in zip(ap, items)]).commitment(p)
+        c, delta, beta, z_delta, z_beta, ipa = self._fake_masked_dot(
+            p,
+            com,
+            y,
+            dot_batch_weights(items, slots),
+            ahead,
+            lambda t, d, b: dot_batch_challenges(t, len(items), slots, d, b),
+        )
         self.transcript.arm(MASKS_ALPHA, alpha)
         self.transcript.arm(MASKS_CHALLENGE, c)
         return DotBatchProof(delta, beta, z_delta, z_beta, ipa)

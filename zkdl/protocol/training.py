@@ -33,7 +33,6 @@ from ..commit.sigma import DOT_CHUNK, PRODUCT_CHUNK
 from ..errors import ProofFormatError, StatementMismatch, VerificationError, ZkdlError
 from ..gadgets.range_check import make_range_backend
 from ..piop.claims import ClaimRegistry, prove_reduction_keeping_fold, verify_reduction
-from ..piop.zk_sumcheck import MASK_GENERATORS
 from ..quant.train import TrainingRun
 from ..serialize import ContainerReader, ContainerWriter, SubgroupChecks
 from ..serialize.container import FLAG_TRANSPARENT, FORMAT_VERSION
@@ -142,8 +141,8 @@ def committed_log_sizes(st: Statement) -> dict[str, int]:
 
 def generators_needed(st: Statement) -> int:
     """Vector generators a proof of this statement uses: the widest row of the canonical layouts of its
-    commitments, and at least what the zero-knowledge sumchecks' masks (``MASK_GENERATORS``, laid out in chunks of
-    ``DOT_CHUNK`` slots) and the batched proofs of product (``PRODUCT_CHUNK``) use. Raises
+    commitments, and at least what the zero-knowledge sumchecks' masks (chunks of ``DOT_CHUNK`` slots) and the
+    batched proofs of product (``PRODUCT_CHUNK``) use. Raises
     ``StatementMismatch`` beyond the canonical set (``N_MAX``): no proof of such a statement can be checked."""
     _check_parameters(st)  # before any size is computed: absurd steps or widths are rejected here
     try:
@@ -155,7 +154,7 @@ def generators_needed(st: Statement) -> int:
         raise StatementMismatch(
             f"the statement needs rows of {need} generators, more than the {N_MAX} of the canonical generator set"
         )
-    return max(need, MASK_GENERATORS, PRODUCT_CHUNK, DOT_CHUNK)
+    return max(need, PRODUCT_CHUNK, DOT_CHUNK)
 
 
 MODE_ZK = b"zero-knowledge"
