@@ -398,7 +398,7 @@ def test_commitment_rows_of_the_proof_are_decoded_in_the_helpers(pp, instance, m
     training.verify(pp, st, proof)
     assert sections and not any("'COMM'" in s for s in sections)
     info = next(s for s in parse_header(proof).sections if s.tag == "COMM")
-    off = 8 + 1 + 1 + 8 + 48  # the second row of the first commitment
+    off = 8 + 1 + 1 + 8  # the first row of the first commitment (a proof's small table is one row)
     for bad, reason in ((_off_curve_point_bytes(), "not on the curve"), (_off_subgroup_point_bytes(), "subgroup")):
         forged = proof[: info.offset + off] + bad + proof[info.offset + off + 48 :]
         with pytest.raises(ProofFormatError, match=f"section 'COMM' at offset {off} .*{reason}"):

@@ -1,6 +1,7 @@
 """Any commitment layout a proof or statement may carry verifies or is INVALID (exit 1), never a setup error
 (exit 2) because the prover chose rows wider than the verifier's generator cache: only the canonical layout
-(columns 2^ceil(n/2)) is accepted, and the statement's generator need is computed from it."""
+(columns 2^ceil(n/2)) is accepted for a statement's tensors, only ``Layout.for_proof_table`` (rows at least 2^11
+wide) for a proof's own tables, and the statement's generator need is computed from them."""
 
 from __future__ import annotations
 
@@ -26,30 +27,42 @@ def instance(wide_pp):
     return make_instance(wide_pp, (3, 3, 2), 2, 2, 5)
 
 
-def test_proof_with_wide_rows_is_invalid_not_a_setup_error(wide_pp, instance, tmp_path, monkeypatch, capsys):
+def test_proof_table_layout():
+    """A proof's own tables: the canonical columns, but at least 2^11 of them (one row up to 2^11 entries)."""
+    assert pedersen.Layout.for_proof_table(1 << 17) == pedersen.Layout(1 << 17, 6, 11)  # canonical: 2^8 × 2^9
+    assert pedersen.Layout.for_proof_table(1 << 23) == pedersen.Layout.for_length(1 << 23)  # 2^10 × 2^13 either way
+    assert pedersen.Layout.for_proof_table(100) == pedersen.Layout(100, 0, 7)
+    for n in range(0, 30):
+        lay = pedersen.Layout.for_proof_table(1 << n)
+        assert lay.log_cols == max(pedersen.canonical_log_cols(n), min(n, 11))
+        assert lay.cols <= max(pedersen.Layout.for_length(1 << n).cols, training.DOT_CHUNK)  # generators_needed
+
+
+@pytest.mark.parametrize("log_cols", [13, 9], ids=["wider", "canonical-narrower"])
+def test_proof_with_other_rows_is_invalid_not_a_setup_error(wide_pp, instance, tmp_path, monkeypatch, capsys, log_cols):
     st, run, X, Y, opens = instance
     real_commit = pedersen.commit
 
-    def wide_commit(params, values, **kw):  # the range tensor L as 2^4 rows of 2^13 columns
+    def other_commit(params, values, **kw):  # the range tensor L as 2^4 rows of 2^13 columns, or 2^8 × 2^9
         if getattr(values, "size", 0) == 1 << 17:
-            kw["log_cols"] = 13
+            kw["log_cols"] = log_cols
         return real_commit(params, values, **kw)
 
-    monkeypatch.setattr(training, "commit", wide_commit)
+    monkeypatch.setattr(training, "commit", other_commit)
     proof, _ = training.prove(wide_pp, st, run, X, Y, opens)
     monkeypatch.undo()
     assert training.generators_needed(st) == 2048  # the zero-knowledge masks' chunk (the widest row is 512)
     cache = tmp_path / "gens.bin"
     G.setup(2048, cache)  # what the verifier derives for this statement: one chunk (4094 generators)
     res = api.verify(proof, st, params_path=cache)
-    assert not res.valid and res.error_type == "ProofFormatError" and "canonical layout" in res.reason
+    assert not res.valid and res.error_type == "ProofFormatError" and "layout of a proof's table" in res.reason
     (tmp_path / "proof.zkdl").write_bytes(proof)
     (tmp_path / "st.json").write_text(st.to_json())
     assert (
         main(["verify", str(tmp_path / "proof.zkdl"), "--statement", str(tmp_path / "st.json"), "--params", str(cache)])
         == 1
     )
-    assert "canonical layout" in capsys.readouterr().out
+    assert "layout of a proof's table" in capsys.readouterr().out
 
 
 def test_statement_commitment_with_another_layout_is_invalid(wide_pp, instance):

@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "8effef1c148a30f3ee4007354d42c8bc93ac366bfe9d094b6a1ca260defbf109",
-    "lookup-transparent": "f0e46db92e874f4190e87074579156e9452cd3f04dafea9191bb16b2e10ba80b",
-    "bits-zk": "45985f3e7a04dc4f755bbbddd738d699dfd5d43454d6ebfdb01ce4e218916d15",
-    "lookup-3-layers-mixed-bias": "ae6ce1cfc612ef4e70b276e10ec46f68341142fb0026597b96deb5283581f027",
+    "lookup-zk": "cc8c6ca1fc7fe058832c7628bfe90e0642b4c308a0b1f046f70183908446cbe6",
+    "lookup-transparent": "96da23c5a6ccc3d08ccdaf11982ada539ce50073ff8e56c431da64bfedc0927f",
+    "bits-zk": "9e36d73392c4ce366665d816bec2abd05c032b2252eabf3cacbd3f5aff0dc3b4",
+    "lookup-3-layers-mixed-bias": "aa1635e7f7ea204841301bdc1203abb9459f27c48f1928d7736f475d4cf6e299",
 }
 
 

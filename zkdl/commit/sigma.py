@@ -86,7 +86,7 @@ from zkdl.serialize import Reader, Writer
 from .batch import MsmBatch
 from .generators import PublicParams
 from .ipa import InnerProductProof, prove_masked_dot, verify_masked_response
-from .pedersen import commit_vector, msm, random_scalar, scalars_from_ints
+from .pedersen import PROOF_LOG_COLS_MIN, commit_vector, msm, random_scalar, scalars_from_ints
 
 __all__ = [
     "DotBatchProof",
@@ -497,8 +497,9 @@ def _verify_product_batch(
     batch.add(what, [*pts, t1, t2, g, h], [*cs, c, c * c, -ip, -tau])
 
 
-#: Generator slots per batched proof of dot product of the sumchecks' masks (a mask takes ``n·d + 1`` slots).
-DOT_CHUNK = 2048
+#: Generator slots per batched proof of dot product of the sumchecks' masks (a mask takes ``n·d + 1`` slots); a
+#: proof's own tables have rows this wide at least (``pedersen.proof_log_cols``), on the same generators.
+DOT_CHUNK = 1 << PROOF_LOG_COLS_MIN
 
 
 @dataclass(frozen=True)

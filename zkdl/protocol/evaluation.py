@@ -103,7 +103,7 @@ def eval_generators_needed(pub: EvalPublic) -> int:
     """Vector generators the evaluation proof's commitments use (its range tables and the training statement's)."""
     need = generators_needed(pub.st)
     for k in make_range_backend(pub.est.range_backend).committed_log_sizes(pub.layout).values():
-        need = max(need, Layout.for_length(1 << k).cols)
+        need = max(need, Layout.for_proof_table(1 << k).cols)
     for com in pub.data_commitments.values():
         need = max(need, com.layout.cols)
     return need
@@ -175,7 +175,7 @@ def prove(
     tables = backend.committed_tables(pub.layout, w.range_values, strict=tamper is None)
     openings: dict[str, tuple[Commitment, Opening]] = {}
     for name, arr in tables.items():
-        com, op = commit(params, arr, rng=rng)
+        com, op = commit(params, arr, log_cols=Layout.for_proof_table(arr.shape[0]).log_cols, rng=rng)
         ch.commitment(f"commit/{name}", com)
         openings[name] = (com, op)
         w.ints[name] = arr.astype(np.int64)
@@ -243,8 +243,10 @@ def _verify_proof(
     coms: dict[str, Commitment] = {**st.commitments, **pub.data_commitments}
     for name, log_size in backend.committed_log_sizes(pub.layout).items():
         com = ch.commitment(f"commit/{name}")
-        if com.layout != Layout.for_length(1 << log_size):
-            raise ProofFormatError(f"commitment to {name} is not in the canonical layout of 2^{log_size} entries")
+        if com.layout != Layout.for_proof_table(1 << log_size):
+            raise ProofFormatError(
+                f"commitment to {name} is not in the layout of a proof's table of 2^{log_size} entries"
+            )
         coms[name] = com
     reg, virt = ClaimRegistry(), ClaimRegistry()
     reg.extend(backend.verify(pub.layout, ch))

@@ -289,7 +289,7 @@ class SimulatorChannel(ZkVerifierChannel):
     def commitment(self, label: str) -> Commitment:
         if label not in self.commit_sizes:
             raise SimulatorError(f"the verifier reads a commitment {label!r} the simulator does not know")
-        layout = Layout.for_length(1 << self.commit_sizes[label])
+        layout = Layout.for_proof_table(1 << self.commit_sizes[label])
         com = Commitment(layout, tuple(self._points(layout.rows)))
         self._send("COMM", com.write)
         out = super().commitment(label)

@@ -141,7 +141,8 @@ def committed_log_sizes(st: Statement) -> dict[str, int]:
 
 def generators_needed(st: Statement) -> int:
     """Vector generators a proof of this statement uses: the widest row of the canonical layouts of its
-    commitments, and at least what the zero-knowledge sumchecks' masks (chunks of ``DOT_CHUNK`` slots) and the
+    commitments (a proof's own tables, ``Layout.for_proof_table``, are no wider than that or ``DOT_CHUNK``), and
+    at least what the zero-knowledge sumchecks' masks (chunks of ``DOT_CHUNK`` slots) and the
     batched proofs of product (``PRODUCT_CHUNK``) use. Raises
     ``StatementMismatch`` beyond the canonical set (``N_MAX``): no proof of such a statement can be checked."""
     _check_parameters(st)  # before any size is computed: absurd steps or widths are rejected here
@@ -220,12 +221,14 @@ def prove(
     tables = backend.committed_tables(pub.layout, w.range_values, strict=tamper is None)
     openings: dict[str, tuple[Commitment, Opening]] = {}
     for name, arr in tables.items():
-        com, op = commit(params, arr, rng=rng)  # bool tables by subset sums, integers by short scalars
+        lay = Layout.for_proof_table(arr.shape[0])  # bool tables by subset sums, integers by short scalars
+        com, op = commit(params, arr, log_cols=lay.log_cols, rng=rng)
         ch.commitment(f"commit/{name}", com)
         openings[name] = (com, op)
         w.ints[name] = arr if arr.dtype == np.int64 else arr.astype(np.int64)
     for name in loss.committed_log_sizes(statement):  # the exponential table's multiplicities (loss "ce")
-        com, op = commit(params, w.ints[name], rng=rng)
+        ints = w.ints[name]
+        com, op = commit(params, ints, log_cols=Layout.for_proof_table(ints.shape[0]).log_cols, rng=rng)
         ch.commitment(f"commit/{name}", com)
         openings[name] = (com, op)
     lap("commit")
@@ -325,10 +328,10 @@ def _verify_proof(
     proof_tables = {**backend.committed_log_sizes(pub.layout), **loss.committed_log_sizes(statement)}
     for name, log_size in proof_tables.items():
         com = ch.commitment(f"commit/{name}")
-        if com.layout != Layout.for_length(1 << log_size):
+        if com.layout != Layout.for_proof_table(1 << log_size):
             raise ProofFormatError(
-                f"commitment to {name} is laid out as {com.layout}; the statement permits only the canonical layout "
-                f"of 2^{log_size} entries, {Layout.for_length(1 << log_size)}"
+                f"commitment to {name} is laid out as {com.layout}; the statement permits only the layout of a proof's "
+                f"table of 2^{log_size} entries, {Layout.for_proof_table(1 << log_size)}"
             )
         coms[name] = com
 
