@@ -154,6 +154,18 @@ def test_honest_proof_verifies_with_one_final_msm(pp, instance, monkeypatch):
     assert len(calls) == 1  # every product proof, opening and the zero proof: one MSM
 
 
+def test_verifier_never_materializes_a_derived_commitment(pp, instance, monkeypatch):
+    """Claims of the ZK sumchecks and the zero check's W are derived from points and challenges the transcript
+    already holds: they are neither absorbed nor computed as points (docs/transcript.md, rule 5); every group
+    operation on them happens inside the final MSM."""
+    st, *_, proof = instance
+    made = []
+    real = sigma.VScalar.commitment
+    monkeypatch.setattr(sigma.VScalar, "commitment", lambda self, params: made.append(self) or real(self, params))
+    training.verify(pp, st, proof)
+    assert made == []
+
+
 def test_one_tampered_product_proof_is_rejected(pp, instance, monkeypatch):
     """The last response τ̂ of the batched proof of product + 1: every product of the proof is proven there, so one
     changed response fails the product equation."""

@@ -29,10 +29,10 @@ CASES = {
 }
 
 PINNED = {
-    "lookup-zk": "cc8c6ca1fc7fe058832c7628bfe90e0642b4c308a0b1f046f70183908446cbe6",
+    "lookup-zk": "d153fabc71f4fcca13f906e2ca3fc08e39fc3f68c2a2575d785ee49a0fdf5dd3",
     "lookup-transparent": "96da23c5a6ccc3d08ccdaf11982ada539ce50073ff8e56c431da64bfedc0927f",
-    "bits-zk": "9e36d73392c4ce366665d816bec2abd05c032b2252eabf3cacbd3f5aff0dc3b4",
-    "lookup-3-layers-mixed-bias": "aa1635e7f7ea204841301bdc1203abb9459f27c48f1928d7736f475d4cf6e299",
+    "bits-zk": "bdc540af1e47a3795cd739c892d259eca9009189e6ea53d763ae62e0288bb227",
+    "lookup-3-layers-mixed-bias": "778156e332b006059d74fcfc864324e9698f68c41d67674295c1586d1107245c",
 }
 
 

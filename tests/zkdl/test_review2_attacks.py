@@ -115,7 +115,7 @@ def _sumcheck(pp, t, acc, seed, *, delta=0, extra_for=None, y_shift_for=None, rn
     plan = zsc._plan(REL, frozenset())
     eng = sc.default_engine(tables, REL, u, s)
     d, k_mask = REL.degree, zsc.mask_length(N, REL.degree)
-    zsc._start_zk(t, N, REL, u, frozenset(), claim.commitment(pp))
+    zsc._start_zk(t, N, REL, u, frozenset())  # as prove_zk: the claim is not absorbed
     mask = [random_scalar(rng) for _ in range(k_mask)]
     m_blind = random_scalar(rng)
     offset = acc.allocate(k_mask)

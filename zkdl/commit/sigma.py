@@ -61,7 +61,8 @@ Transcript labels: ``product/commitment``; ``nonzero/inverse``; at the end ``pro
 ``products/vectors`` (C_x, C_y), ``products/beta``, ``products/xi``, ``products/first``, ``products/c``,
 ``products/responses`` per batch of products; ``masks/count``, ``masks/slots``, ``masks/alpha``, ``masks/first``
 (δ, β), ``masks/c`` and the inner-product argument's labels (:mod:`zkdl.commit.ipa`) per chunk of vectors; then
-``zero/count``, ``zero/gamma`` (challenges), ``zero/W``, ``zero/A``, ``zero/e``, ``zero/s``.
+``zero/count``, ``zero/gamma`` (challenges), ``zero/A``, ``zero/e``, ``zero/s`` (``W`` is derived, not
+absorbed: docs/transcript.md, rule 5).
 
 Group arithmetic: commitments to values use fixed-base byte tables of ``g_v`` and ``h`` (64 point additions
 instead of a two-point MSM; note that table lookups indexed by secret bytes are not constant-time — neither
@@ -659,8 +660,7 @@ class ZeroAccumulator:
         items = cast(list[PScalar], self._items)  # add() keeps the kinds uniform and the kind is not VScalar
         rho = sum(g * x.blind for g, x in zip(gam, items)) % R
         k = random_scalar(self._rng)
-        w_pt, a_pt = commit_values(self.params, [0, 0], [rho, k])
-        transcript.absorb_g1("zero/W", w_pt)
+        (a_pt,) = commit_values(self.params, [0], [k])  # W = ρ·h is derived by the verifier, not absorbed
         transcript.absorb_g1("zero/A", a_pt)
         e = transcript.challenge_fr("zero/e")
         s = (k + e * rho) % R
@@ -692,15 +692,15 @@ class ZeroAccumulator:
         gam = self._gammas(transcript)
         items = cast(list[VScalar], self._items)  # add() keeps the kinds uniform and the kind is not PScalar
         w = _sum_v(list(zip(gam, items))) if items else VScalar()
-        w_pt = w.commitment(self.params)
-        transcript.absorb_g1("zero/W", w_pt)
+        # W is not absorbed (nor materialized): the transcript already binds every point it derives from
         transcript.absorb_g1("zero/A", proof.a)
         e = transcript.challenge_fr("zero/e")
-        # s·h = A + e·W
+        # s·h = A + e·W, with W = Σ γ_i·Z_i as its linear terms (the points are mostly in the batch already)
+        w_pts, w_cs = w.linear_terms(self.params)
         batch.add(
             f"zero checks failed: one of {len(self._items)} committed values that must be 0 is not",
-            [self.params.h, proof.a, w_pt],
-            [proof.s, -1, -e],
+            [self.params.h, proof.a, *w_pts],
+            [proof.s, -1, *(-e * c for c in w_cs)],
         )
         if self.batch is None:
             batch.verify()

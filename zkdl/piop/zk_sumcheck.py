@@ -56,10 +56,12 @@ from .sumcheck import Relation, _eq_point, default_engine, eq_eval
 # zero check are fixed before γ. docs/zero-knowledge.md and docs/soundness.md have the arguments.
 #
 # Transcript: sumcheck-zk/shape, sumcheck-zk/terms, sumcheck-zk/coefficients, sumcheck-zk/public,
-# (sumcheck-zk/eq-point), sumcheck-zk/claim (G1), sumcheck-zk/mask (G1), sumcheck-zk/rho,
+# (sumcheck-zk/eq-point), sumcheck-zk/mask (G1), sumcheck-zk/rho,
 # sumcheck-zk/masked-sum (Fr), per round sumcheck-zk/round (d Fr) then sumcheck-zk/r, sumcheck-zk/finals
 # (points of the secret finals), sumcheck-zk/products (points of the planned products), sumcheck-zk/gamma,
-# sumcheck-zk/mask-value (G1); the mask's dot product is proven by the accumulator.
+# sumcheck-zk/mask-value (G1); the mask's dot product is proven by the accumulator. The claim's commitment is not
+# absorbed: the caller must have bound every point it depends on (it is derived from received points, public
+# constants and challenges, which the transcript already holds; docs/transcript.md, rule 5).
 
 
 def mask_length(num_vars: int, degree: int) -> int:
@@ -198,7 +200,10 @@ def _check_public(public, relation: Relation) -> frozenset[int]:
     return pub
 
 
-def _start_zk(transcript, num_vars: int, relation: Relation, eq_point, public: frozenset[int], claim_pt) -> None:
+def _start_zk(transcript, num_vars: int, relation: Relation, eq_point, public: frozenset[int]) -> None:
+    """Absorb the relation's description. The claim's commitment is not absorbed: the caller's claim is derived
+    from points and challenges the transcript already holds (``docs/transcript.md``, rule 5), and the verifier
+    would pay one MSM per sumcheck to materialize it."""
     transcript.absorb_shape("sumcheck-zk/shape", (num_vars, relation.degree, relation.n_tables, len(relation.terms)))
     flat: list[int] = []
     for _, ix in relation.terms:
@@ -208,7 +213,6 @@ def _start_zk(transcript, num_vars: int, relation: Relation, eq_point, public: f
     transcript.absorb_shape("sumcheck-zk/public", sorted(public))
     if relation.eq_weighted:
         transcript.absorb_frs("sumcheck-zk/eq-point", [int(x) % R for x in eq_point])
-    transcript.absorb_g1("sumcheck-zk/claim", claim_pt)
 
 
 def _final_combination(plan: _Plan, vals: dict, pub_values: dict[int, int], eq_value: int, linear):
@@ -321,9 +325,10 @@ def prove_zk(
     engine=None,
 ) -> tuple[ZkSumcheckProof, ZkSumcheckResult]:
     """Zero-knowledge sumcheck of ``Σ_x (eq(u,x)·) Σ_j c_j Π_{k∈term_j} f_k(x) = claim.value`` for the
-    committed ``claim``. Tables in ``public`` are known to the verifier (their finals are not committed).
-    Adds the final check to ``acc`` (``ValueError`` there if the claim is false: an honest prover cannot prove
-    it). Randomness (mask, blindings) from the OS CSPRNG unless ``rng`` (tests only)."""
+    committed ``claim``, whose commitment the transcript must already bind (the caller absorbed every point it
+    is derived from; it is not absorbed here). Tables in ``public`` are known to the verifier (their finals are
+    not committed). Adds the final check to ``acc`` (``ValueError`` there if the claim is false: an honest prover
+    cannot prove it). Randomness (mask, blindings) from the OS CSPRNG unless ``rng`` (tests only)."""
     if not isinstance(claim, PScalar):
         raise TypeError("prove_zk needs the claim as a PScalar (value and blinding)")
     eng = engine if engine is not None else default_engine(tables, relation, eq_point, claim.value)
@@ -331,7 +336,7 @@ def prove_zk(
     plan = _plan(relation, pub)
     n, d = eng.n, eng.d
     k_mask = _check_capacity(params, n, d)
-    _start_zk(transcript, n, relation, eq_point, pub, claim.commitment(params))
+    _start_zk(transcript, n, relation, eq_point, pub)
     mask = [random_scalar(rng) for _ in range(k_mask)]
     mask_blind = random_scalar(rng)
     offset = acc.allocate(k_mask)
@@ -431,7 +436,7 @@ def verify_zk(
     fes = [proof.masked_sum, *(x for m in proof.rounds for x in m)]
     if any(not isinstance(x, int) or isinstance(x, bool) or not 0 <= x < R for x in fes):
         raise ProofFormatError("ZK sumcheck proof holds a value that is not a canonical field element")
-    _start_zk(transcript, num_vars, relation, eq_point, pub, claim.commitment(params))
+    _start_zk(transcript, num_vars, relation, eq_point, pub)
     offset = acc.allocate(k_mask)
     transcript.absorb_g1("sumcheck-zk/mask", proof.mask)
     rho = transcript.challenge_nonzero_fr("sumcheck-zk/rho")
