@@ -415,3 +415,14 @@ def test_commitment_rows_of_the_proof_are_decoded_in_the_helpers(pp, instance, m
         forged = proof[: info.offset + off] + bad + proof[info.offset + off + 48 :]
         with pytest.raises(ProofFormatError, match=f"section 'COMM' at offset {off} .*{reason}"):
             training.verify(pp, st, forged)
+
+
+def test_helper_interpreter_starts_without_site_and_imports_arkworks():
+    """The helpers (subgroup checks, the prover's fold) run ``python -I -S``: no ``site`` (its ``.pth`` files cost
+    ~20 ms per start), with exactly the directory of ``py_arkworks_bls12381`` on ``sys.path``."""
+    proc = sg.start_worker(
+        "import sys\nfrom py_arkworks_bls12381 import G1Point\n"
+        "sys.stdout.write(f'{sys.flags.no_site} {sys.flags.isolated} {G1Point.identity() == G1Point.identity()}')\n"
+    )
+    out, _ = proc.communicate(timeout=60)
+    assert out == b"1 1 True"

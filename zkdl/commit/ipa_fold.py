@@ -7,7 +7,7 @@ In each round of :func:`zkdl.commit.evaluation.inner_product_rounds` the prover 
 generators are left: with ``half`` even, entry ``i`` of the folded vector reads entries ``i`` and ``i + half``,
 of the same parity, so the even-indexed generators fold among themselves exactly as a vector of half the length
 (``e' = x·e_lo + e_hi``), likewise the odd ones, and the MSMs are the sums of their even and odd parts. The
-prover keeps the even half; a :class:`FoldHelper` (a ``python -I`` process importing only
+prover keeps the even half; a :class:`FoldHelper` (a ``python -I -S`` process importing only
 ``py_arkworks_bls12381``, like the verifier's subgroup helpers) keeps the odd half, computes its share of
 ``L``/``R`` from the odd entries of ``z`` it is sent, and folds its generators with each challenge ``x`` it is sent,
 while the prover does the same on its half. With two generators left, the helper's one point comes back and the
