@@ -33,8 +33,8 @@ from test_review_attacks import _Forgetful, _Permissive
 from training_instances import make_instance
 
 from zkdl.commit import generators as G
-from zkdl.commit.pedersen import Commitment, Layout, random_scalar
-from zkdl.commit.sigma import PRODUCT_CHUNK, PScalar, VScalar, ZeroAccumulator, commit_values
+from zkdl.commit.pedersen import Commitment, Layout
+from zkdl.commit.sigma import PRODUCT_CHUNK, PScalar, VScalar, ZeroAccumulator
 from zkdl.errors import ProofFormatError, VerificationError
 from zkdl.field import MODULUS as R
 from zkdl.field import Fr
@@ -42,7 +42,7 @@ from zkdl.gadgets.range_check import make_range_backend
 from zkdl.piop import sumcheck as sc
 from zkdl.piop import zk_sumcheck as zsc
 from zkdl.protocol import evaluation, simulator, training
-from zkdl.protocol.eval_witness import EvalPublic
+from zkdl.protocol.eval_witness import EvalPublic, commit_test_data
 from zkdl.protocol.evaluation_statement import EvalStatement, array_sha256
 from zkdl.protocol.relations import loss as loss_mod
 from zkdl.protocol.statement import Statement
@@ -128,31 +128,60 @@ def ce_proof(pp):
     return st, proof
 
 
-def _eval_public(st: Statement, run, n_test: int = 5, seed: int = 5) -> EvalPublic:
-    """Public test rows and their true count of correct predictions by the run's final model."""
+def _test_rows(st: Statement, run, n_test: int = 5, seed: int = 5):
+    """Test rows, their labels and the true count of correct predictions by the run's final model."""
     rng = np.random.default_rng(seed)
     Xt = np.round(rng.uniform(0, 1, (n_test, st.widths[0])) * 2**P.frac_bits).astype(np.int64)
     labels = rng.integers(0, st.widths[-1], n_test).astype(np.int64)
-    est = EvalStatement(
+    return Xt, labels, int((np.argmax(predict_int(run.final, Xt, P), axis=1) == labels).sum())
+
+
+def _eval_common(st: Statement, n_test: int, correct: int) -> dict:
+    return dict(
         kind="evaluation",
         training_statement=st.digest().hex(),
         n_rows=n_test,
-        inputs_sha256=array_sha256(Xt),
-        labels_sha256=array_sha256(labels),
-        correct=int((np.argmax(predict_int(run.final, Xt, P), axis=1) == labels).sum()),
+        correct=correct,
         range_backend=st.range_backend,
         generators_digest=st.generators_digest,
     )
-    return EvalPublic.of(st, est, Xt, labels=labels)
 
 
 @pytest.fixture(scope="module")
 def eval_proof(pp):
+    """An evaluation proof on public test rows: (public, proof, run, the final weights' openings)."""
     st, run, _X, _Y, opens = make_instance(pp, (3, 3, 2), 2, 2, 5)
-    pub = _eval_public(st, run)
+    Xt, labels, correct = _test_rows(st, run)
+    est = EvalStatement(
+        inputs_sha256=array_sha256(Xt), labels_sha256=array_sha256(labels), **_eval_common(st, len(Xt), correct)
+    )
+    pub = EvalPublic.of(st, est, Xt, labels=labels)
     wopen = {k: v for k, v in opens.items() if k.startswith(("WT.", "bT."))}
     proof, _ = evaluation.prove(pp, pub, run.final.weights, run.final.biases, wopen, rng=random.Random(6))
     return pub, proof, run, wopen
+
+
+@pytest.fixture(scope="module")
+def committed_eval_proof(pp, eval_proof):
+    """An evaluation proof on test rows committed in the evaluation statement (its claims open commitments that
+    only the evaluation statement's bytes carry)."""
+    pub0, _, run, wopen = eval_proof
+    st = pub0.st
+    Xt, labels, correct = _test_rows(st, run, seed=7)
+    coms, opened = commit_test_data(pp, st.widths, Xt, labels)
+    est = EvalStatement(
+        inputs_sha256=None,
+        test_data="committed",
+        inputs_commitment=coms["X"].to_bytes().hex(),
+        labels_commitment=coms["Y"].to_bytes().hex(),
+        **_eval_common(st, len(Xt), correct),
+    )
+    pub = EvalPublic.of(st, est)
+    data, dopen = {"X": Xt, "labels": labels}, {"TX": opened["X"], "TY": opened["Y"]}
+    proof, _ = evaluation.prove(
+        pp, pub, run.final.weights, run.final.biases, wopen, data=data, data_openings=dopen, rng=random.Random(8)
+    )
+    return pub, proof
 
 
 # =========================================================================================================
@@ -390,6 +419,15 @@ def test_evaluation_verifier_binds_every_point_before_the_next_challenge(pp, eva
     _assert_bound(_watched(monkeypatch, pp, lambda: evaluation.verify(pp, pub, proof)))
 
 
+def test_committed_data_evaluation_verifier_binds_every_point_and_opened_commitment(
+    pp, committed_eval_proof, monkeypatch
+):
+    """The test data's commitments come from the evaluation statement (absorbed as its bytes): every opened
+    commitment and every claim's point is bound."""
+    pub, proof = committed_eval_proof
+    _assert_bound(_watched(monkeypatch, pp, lambda: evaluation.verify(pp, pub, proof)))
+
+
 @pytest.mark.slow  # a cross-entropy proof: about 6 s on 2 cores
 def test_cross_entropy_training_verifier_binds_every_point_before_the_next_challenge(pp, ce_proof, monkeypatch):
     st, proof = ce_proof
@@ -419,6 +457,26 @@ def test_binding_watch_detects_a_forgotten_absorb(pp, lookup_proof, monkeypatch)
     assert b.unabsorbed_reads() >= 8
 
 
+def test_binding_watch_detects_an_opened_commitment_the_transcript_never_saw(pp, lookup_proof, monkeypatch):
+    """Control: a verifier whose transcript drops the statement's bytes opens statement commitments that were
+    never absorbed; the watch reports them (the proof is rejected as well: every challenge differs)."""
+    st, proof = lookup_proof
+    absorb_bytes = Transcript.absorb_bytes
+
+    def no_statement(t, label, data):
+        if label != "statement":
+            absorb_bytes(t, label, data)
+
+    monkeypatch.setattr(Transcript, "absorb_bytes", no_statement)
+
+    def verify():
+        with pytest.raises(VerificationError):
+            training.verify(pp, st, proof)
+
+    b = _watched(monkeypatch, pp, verify)
+    assert any(v.startswith("opening of W0.1: the opened commitment was never absorbed") for v in b.violations)
+
+
 # =========================================================================================================
 # adaptive cheaters that need an unabsorbed point (negative controls) and a tampered derived check
 # =========================================================================================================
@@ -445,29 +503,33 @@ def _learn_gammas(acc: ZeroAccumulator, out: list[int]) -> None:
     acc._gammas = gammas  # type: ignore[method-assign]
 
 
+def _cheating_channel(forget_p: bool, seed: int) -> tuple[ZkProverChannel, list[int]]:
+    """The real prover channel (seeded, so that two runs draw the same blindings and masks) with an accumulator
+    that lets false checks through, and the list the zero check's γ will be recorded in."""
+    ch = ZkProverChannel(_transcript(forget_p), SMALL, rng=random.Random(seed))
+    ch.acc = _Permissive(SMALL, rng=random.Random(seed + 1))
+    gam: list[int] = []
+    _learn_gammas(ch.acc, gam)
+    return ch, gam
+
+
+def _sections(ch: ZkProverChannel) -> dict[str, bytes]:
+    return {s: ch.writers[s].getvalue() for s in ("COMM", "SUMC", "OPEN")}
+
+
 def _cancelling_zero_checks(forget_p: bool) -> dict[str, bytes]:
     """Statement: ``P`` commits to 5 and ``Q`` commits to 7. The cheater's ``Q`` commits to 8. It picks the value
-    of ``P`` from the γ of a first run so that ``γ_1·(p − 5) + γ_2·(8 − 7) = 0``, then sends that ``P``: the
-    combination ``W`` has no ``g_v`` part although both checks are false."""
-    rng = random.Random(11)
-    b_p, b_q = random_scalar(rng), random_scalar(rng)
-    (q_pt,) = commit_values(SMALL, [8], [b_q])
+    of ``P`` from the γ of a first run so that ``γ_1·(p − 5) + γ_2·(8 − 7) = 0``, then sends that ``P`` (through
+    ``ZkProverChannel.values``, which absorbs it): ``W`` has no ``g_v`` part although both checks are false."""
 
     def attempt(p: int) -> tuple[dict[str, bytes], list[int]]:
-        t = _transcript(forget_p)
-        (p_pt,) = commit_values(SMALL, [p % R], [b_p])
-        t.absorb_g1s(PLABEL, [p_pt])  # as ZkProverChannel.values
-        t.absorb_g1s("review3/Q", [q_pt])
-        acc, gam = _Permissive(SMALL, rng=random.Random(12)), []
-        acc.add(PScalar((p - 5) % R, b_p), "P is 5")
-        acc.add(PScalar(1, b_q), "Q is 7")
-        _learn_gammas(acc, gam)
-        zero = acc.prove(t)
-        sumc, opn = Writer(), Writer()
-        sumc.write_g1s([p_pt])
-        sumc.write_g1s([q_pt])
-        zero.write(opn)
-        return {"SUMC": sumc.getvalue(), "OPEN": opn.getvalue()}, gam
+        ch, gam = _cheating_channel(forget_p, 11)
+        (p_sc,) = ch.values(PLABEL, [p])
+        (q_sc,) = ch.values("review3/Q", [8])
+        ch.zero(p_sc - 5, "P is 5")
+        ch.zero(q_sc - 7, "Q is 7")
+        ch.finish()
+        return _sections(ch), gam
 
     _, (g1, g2) = attempt(5)
     return attempt(5 - g2 * pow(g1, -1, R))[0]
@@ -513,22 +575,14 @@ def _late_claim(forget_p: bool) -> dict[str, bytes]:
     ``γ_1·(p − s) + γ_2·(p − v) = 0`` and sends that ``P``."""
     f0, f1, s_true = _zk_tables()
     v = (s_true + 1) % R
-    b_p = random_scalar(random.Random(13))
 
     def attempt(p: int) -> tuple[dict[str, bytes], list[int]]:
-        t = _transcript(forget_p)
-        (p_pt,) = commit_values(SMALL, [p % R], [b_p])
-        t.absorb_g1s(PLABEL, [p_pt])
-        ch = ZkProverChannel(t, SMALL, rng=random.Random(14))
-        ch.acc = _Permissive(SMALL, rng=random.Random(15))
-        gam: list[int] = []
-        _learn_gammas(ch.acc, gam)
-        ch.sumcheck([f0, f1], REL, PScalar(s_true, b_p), n_public=1)  # the claim's value is the true sum
-        ch.zero(PScalar((p - v) % R, b_p), "P is v")
+        ch, gam = _cheating_channel(forget_p, 13)
+        (p_sc,) = ch.values(PLABEL, [p])
+        ch.sumcheck([f0, f1], REL, PScalar(s_true, p_sc.blind), n_public=1)  # P's blinding, the true sum
+        ch.zero(p_sc - v, "P is v")
         ch.finish()
-        head = Writer()
-        head.write_g1s([p_pt])
-        return {"SUMC": head.getvalue() + ch.writers["SUMC"].getvalue(), "OPEN": ch.writers["OPEN"].getvalue()}, gam
+        return _sections(ch), gam
 
     _, (g1, g2) = attempt(s_true)
     return attempt((g1 * s_true + g2 * v) * pow(g1 + g2, -1, R))[0]
