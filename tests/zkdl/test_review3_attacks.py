@@ -24,6 +24,7 @@ proof table (strict xfail: a finding, not a soundness hole).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 
 import numpy as np
@@ -480,7 +481,13 @@ def test_binding_watch_detects_an_opened_commitment_the_transcript_never_saw(pp,
 # =========================================================================================================
 # adaptive cheaters that need an unabsorbed point (negative controls) and a tampered derived check
 # =========================================================================================================
-SMALL = G.PublicParams.ephemeral(PRODUCT_CHUNK)
+
+
+@functools.cache
+def _small() -> G.PublicParams:
+    return G.PublicParams.ephemeral(PRODUCT_CHUNK)
+
+
 PLABEL = "review3/P"  # the stated value P: the one absorb the negative controls forget (on both sides)
 
 
@@ -506,8 +513,8 @@ def _learn_gammas(acc: ZeroAccumulator, out: list[int]) -> None:
 def _cheating_channel(forget_p: bool, seed: int) -> tuple[ZkProverChannel, list[int]]:
     """The real prover channel (seeded, so that two runs draw the same blindings and masks) with an accumulator
     that lets false checks through, and the list the zero check's γ will be recorded in."""
-    ch = ZkProverChannel(_transcript(forget_p), SMALL, rng=random.Random(seed))
-    ch.acc = _Permissive(SMALL, rng=random.Random(seed + 1))
+    ch = ZkProverChannel(_transcript(forget_p), _small(), rng=random.Random(seed))
+    ch.acc = _Permissive(_small(), rng=random.Random(seed + 1))
     gam: list[int] = []
     _learn_gammas(ch.acc, gam)
     return ch, gam
@@ -536,7 +543,7 @@ def _cancelling_zero_checks(forget_p: bool) -> dict[str, bytes]:
 
 
 def _verify_zero_checks(sections: dict[str, bytes], forget_p: bool) -> None:
-    ch = ZkVerifierChannel(_transcript(forget_p), _readers(sections), SMALL)
+    ch = ZkVerifierChannel(_transcript(forget_p), _readers(sections), _small())
     (p,) = ch.values(PLABEL, 1)
     (q,) = ch.values("review3/Q", 1)
     ch.zero(p - 5, "P is 5")
@@ -590,7 +597,7 @@ def _late_claim(forget_p: bool) -> dict[str, bytes]:
 
 def _verify_late_claim(sections: dict[str, bytes], forget_p: bool) -> None:
     f0, _f1, s_true = _zk_tables()
-    ch = ZkVerifierChannel(_transcript(forget_p), _readers(sections), SMALL)
+    ch = ZkVerifierChannel(_transcript(forget_p), _readers(sections), _small())
     (p,) = ch.values(PLABEL, 1)
     ch.sumcheck(N, REL, p, public=[lambda pt: f0.evaluate(list(pt))])
     ch.zero(p - (s_true + 1), "P is v")
