@@ -18,7 +18,7 @@ that does so; the tests here would catch one:
 Layouts: any other layout of a proof's own table (range tensors, multiplicities, the cross-entropy lookup's
 multiplicities; training and evaluation) is a format error before any generator beyond the statement's need is
 read, and ``generators_needed`` covers every proof table. The simulator does not know the cross-entropy loss's
-proof table (strict xfail: a finding, not a soundness hole).
+proof table (a finding, not a soundness hole; fixed: the test now checks the simulation).
 """
 
 from __future__ import annotations
@@ -279,12 +279,8 @@ def test_evaluation_proof_table_in_another_layout_is_a_format_error(pp, eval_pro
         evaluation.verify(exact, pub, proof)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator.simulate lists only the range back-end's proof tables, not loss.committed_log_sizes "
-    "(mexp): a cross-entropy proof cannot be simulated (SimulatorError); fix: add the loss's tables to its sizes",
-)
 def test_simulator_covers_the_cross_entropy_proof_table(pp):
+    """Review 3's finding, fixed: the simulator lists the loss's proof tables too (mexp of the ce loss)."""
     st = _statement((4, 3, 3), 3, 2, 7, loss="ce", commitments=True)
     proof, challenges = simulator.simulate(pp, st, rng=random.Random(1))
     simulator.verify_with_challenges(pp, st, proof, challenges)

@@ -71,6 +71,7 @@ from ..serialize import ContainerWriter, Reader, Writer
 from ..transcript import Transcript
 from . import training
 from .channel import SECTIONS, PublicMle
+from .relations import loss
 from .statement import Statement
 from .zk_channel import ZkVerifierChannel
 
@@ -429,7 +430,8 @@ def simulate(params: PublicParams, statement: Statement, rng: Any = None) -> tup
     is made; a failure there is a simulator bug and raises :class:`SimulatorError`."""
     pub = training.Public.of(statement)
     backend = make_range_backend(statement.range_backend)
-    sizes = {f"commit/{name}": k for name, k in backend.committed_log_sizes(pub.layout).items()}
+    tables = {**backend.committed_log_sizes(pub.layout), **loss.committed_log_sizes(statement)}
+    sizes = {f"commit/{name}": k for name, k in tables.items()}  # every table the proof commits (as verify reads)
     made: list[SimulatorChannel] = []
 
     def factory(t: Transcript, readers, params_: PublicParams) -> SimulatorChannel:
