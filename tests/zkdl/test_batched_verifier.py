@@ -146,12 +146,45 @@ def _open_section(proof: bytes) -> tuple[int, int]:
 
 
 def test_honest_proof_verifies_with_one_final_msm(pp, instance, monkeypatch):
+    """Every product proof, opening and the zero proof: one final MSM (in parts, each term in exactly one), and no
+    other multi-scalar multiplication on the verifier's side."""
     st, *_, proof = instance
-    calls = []
-    real = batch_mod.msm
-    monkeypatch.setattr(batch_mod, "msm", lambda pts, sc, **kw: calls.append(len(pts)) or real(pts, sc, **kw))
+    calls: list[int] = []
+    terms: list[int] = []
+    real_msm, real_exp = batch_mod.msm, batch_mod._multiexp
+    real_final = MsmBatch._final_msm
+
+    def final(self):
+        terms.append(len(self.combined_terms()[0]))
+        calls.clear()
+        return real_final(self)
+
+    monkeypatch.setattr(batch_mod, "msm", lambda pts, sc, **kw: calls.append(len(pts)) or real_msm(pts, sc, **kw))
+    monkeypatch.setattr(batch_mod, "_multiexp", lambda pts, sc: calls.append(len(pts)) or real_exp(pts, sc))
+    real_async = batch_mod.msm_async
+    monkeypatch.setattr(batch_mod, "msm_async", lambda pts, sc: calls.append(len(pts)) or real_async(pts, sc))
+    monkeypatch.setattr(MsmBatch, "_final_msm", final)
+    monkeypatch.setattr(sigma, "msm", lambda *a, **kw: pytest.fail("an MSM outside the final batch"))
     training.verify(pp, st, proof)
-    assert len(calls) == 1  # every product proof, opening and the zero proof: one MSM
+    assert len(terms) == 1 and sum(calls) == terms[0]
+
+
+def test_final_msm_in_parts_equals_one_msm_over_every_term(pp):
+    """The parts (generators on the pool, decoded points here, pending rows once the helpers decoded them) sum to
+    the one MSM over :meth:`MsmBatch.combined_terms`: checked on false equations, whose sum is not the identity."""
+    rng = np.random.default_rng(9)
+    pts = [pp.gens(64)[i] * Scalar(int(rng.integers(1, 2**62))) for i in range(40)]
+    with SubgroupChecks(helpers=1, chunk=4) as chk:
+        pending = chk.decode_later([bytes(p.to_compressed_bytes()) for p in pts[20:30]], [ProofFormatError] * 10)
+        b = MsmBatch(pp)
+        b.add("points", pts[:20], [int(v) for v in rng.integers(1, 2**62, 20)])
+        b.add("gens", [pts[30]], [5], gens=Fr.from_ints([int(v) for v in rng.integers(0, 2**62, 3000)]))
+        b.add("rows", [], [], rows=pending, row_coeffs=Fr.from_ints(list(range(3, 13))), row_scale=7)
+        b.add("rows2", [pts[31]], [1], rows=tuple(pts[32:40]), row_coeffs=Fr.from_ints(list(range(8))))
+        whole = batch_mod.msm(*b.combined_terms())
+        assert whole != G1Point.identity()
+        assert b._final_msm() == whole
+        chk.finish()
 
 
 def test_verifier_never_materializes_a_derived_commitment(pp, instance, monkeypatch):

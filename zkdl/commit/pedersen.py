@@ -57,7 +57,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -383,6 +383,13 @@ def msm(points: Sequence[G1Point], scalars: Sequence[Scalar], *, workers: int | 
     for res in _pool().map(_run_msm_task, parts):
         acc = acc + res[0][1]
     return acc
+
+
+def msm_async(points: Sequence[G1Point], scalars: Sequence[Scalar]) -> Future[G1Point]:
+    """One MSM run on a pool thread (arkworks releases the GIL): its future."""
+    if len(points) != len(scalars):
+        raise ValueError("points and scalars differ in length")
+    return _pool().submit(G1Point.multiexp_unchecked, list(points), list(scalars))
 
 
 def msms(jobs: Sequence[tuple[Sequence[G1Point], Sequence[Scalar]]], *, workers: int | None = None) -> list[G1Point]:
