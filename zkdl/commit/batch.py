@@ -149,22 +149,34 @@ class MsmBatch:
         if row_coeffs is not None and len(rows):
             self._rows.append((rows, row_coeffs, w * row_scale % R))
 
-    def combined_terms(self) -> tuple[list[G1Point], list]:
-        """The points and scalars of the final MSM (every point once)."""
+    def _merged_point_terms(self) -> tuple[list[G1Point], list]:
+        """The merged single-point terms (every point once, zero coefficients dropped)."""
         pts: list[G1Point] = []
         ints: list[int] = []
         for p, c in self._points.values():
             if c:
                 pts.append(p)
                 ints.append(c)
-        sc = scalars_from_ints(ints)
-        for rows, coeffs, scale in self._rows:
+        return pts, scalars_from_ints(ints)
+
+    def _row_terms(self) -> list[tuple[Sequence[G1Point], list]]:
+        """Each commitment's rows with their scalars (a verifier's rows may still be ``PendingPoints``)."""
+        return [(rows, scalars_from_le_bytes((coeffs * scale).to_le_bytes())) for rows, coeffs, scale in self._rows]
+
+    def _generator_terms(self) -> tuple[list[G1Point], list]:
+        """The vector generators with their merged coefficients (none if no equation has any)."""
+        if self._gens is None:
+            return [], []
+        return list(self.params.gens(len(self._gens))), scalars_from_le_bytes(self._gens.to_le_bytes())
+
+    def combined_terms(self) -> tuple[list[G1Point], list]:
+        """The points and scalars of the final MSM (every point once)."""
+        pts, sc = self._merged_point_terms()
+        for rows, row_sc in self._row_terms():
             pts += list(rows)
-            sc += scalars_from_le_bytes((coeffs * scale).to_le_bytes())
-        if self._gens is not None:
-            pts += self.params.gens(len(self._gens))
-            sc += scalars_from_le_bytes(self._gens.to_le_bytes())
-        return pts, sc
+            sc += row_sc
+        gens, gens_sc = self._generator_terms()
+        return pts + gens, sc + gens_sc
 
     def verify(self) -> None:
         """One MSM over every deferred equation; raises the :class:`VerificationError` of a false one."""
@@ -183,31 +195,23 @@ class MsmBatch:
         terms (the largest part: 2^13 at W-digits T = 16) go to the MSM pool at once, this thread computes the
         part of the points at hand, then waits for the pending rows and computes theirs. The same sum, hence the
         same verdict, as one MSM over all terms (tested)."""
-        ints: list[int] = []
-        ready: list[G1Point] = []
-        for p, c in self._points.values():
-            if c:
-                ready.append(p)
-                ints.append(c)
-        ready_sc = scalars_from_ints(ints)
+        ready, ready_sc = self._merged_point_terms()
         pending: list[tuple[Sequence[G1Point], list]] = []
-        for rows, coeffs, scale in self._rows:
-            sc = scalars_from_le_bytes((coeffs * scale).to_le_bytes())
+        for rows, sc in self._row_terms():
             if isinstance(rows, PendingPoints):
                 pending.append((rows, sc))
             else:
                 ready += list(rows)
                 ready_sc += sc
+        gens, gens_sc = self._generator_terms()
         gens_parts = []
-        if self._gens is not None:
-            gens, gens_sc = list(self.params.gens(len(self._gens))), scalars_from_le_bytes(self._gens.to_le_bytes())
-            w = default_workers()
-            if w > 1:  # one task per worker: the pool's threads share the cores with this one and the helpers
-                step = -(-len(gens) // w)
-                gens_parts = [msm_async(gens[i : i + step], gens_sc[i : i + step]) for i in range(0, len(gens), step)]
-            else:
-                ready += gens
-                ready_sc += gens_sc
+        w = default_workers()
+        if w > 1 and gens:  # one task per worker: the pool's threads share the cores with this one and the helpers
+            step = -(-len(gens) // w)
+            gens_parts = [msm_async(gens[i : i + step], gens_sc[i : i + step]) for i in range(0, len(gens), step)]
+        else:
+            ready += gens
+            ready_sc += gens_sc
         total = _multiexp(ready, ready_sc) if ready else G1Point.identity()
         late: list[G1Point] = []
         late_sc: list = []
