@@ -75,7 +75,9 @@ from .generators import PublicParams
 from .ipa import (
     InnerProductProof,
     prove_masked_dot,
+    read_masked_dot,
     verify_masked_response,
+    write_masked_dot,
 )
 from .pedersen import (
     Commitment,
@@ -248,19 +250,12 @@ class ZkEvalProof:
 
     def write(self, w: Writer) -> None:
         w.write_g1(self.value_commitment)
-        w.write_g1(self.delta)
-        w.write_g1(self.beta)
-        w.write_fr(self.z_delta)
-        w.write_fr(self.z_beta)
-        self.ipa.write(w)
+        write_masked_dot(w, self.delta, self.beta, self.z_delta, self.z_beta, self.ipa)
 
     @classmethod
     def read(cls, r: Reader, layout: Layout) -> ZkEvalProof:
         y = r.read_g1(allow_identity=True)
-        delta = r.read_g1(allow_identity=True)
-        beta = r.read_g1(allow_identity=True)
-        z_delta, z_beta = r.read_fr(), r.read_fr()
-        return cls(y, delta, beta, z_delta, z_beta, InnerProductProof.read(r, layout.log_cols))
+        return cls(y, *read_masked_dot(r, layout.log_cols))
 
     def to_bytes(self) -> bytes:
         w = Writer()

@@ -57,6 +57,29 @@ class InnerProductProof:
         return cls(z_dot_a, tuple(left), tuple(right), r.read_fr())
 
 
+MaskedDot = tuple[G1Point, G1Point, int, int, InnerProductProof]  #: (δ, β, z_δ, z_β, inner-product argument)
+
+
+def write_masked_dot(
+    w: Writer, delta: G1Point, beta: G1Point, z_delta: int, z_beta: int, ipa: InnerProductProof
+) -> None:
+    """The wire form of a proof of dot product with the log-size response (:func:`prove_masked_dot`), shared by
+    the ZK openings and the batched mask proofs: ``δ ‖ β ‖ z_δ ‖ z_β ‖`` the inner-product argument."""
+    w.write_g1(delta)
+    w.write_g1(beta)
+    w.write_fr(z_delta)
+    w.write_fr(z_beta)
+    ipa.write(w)
+
+
+def read_masked_dot(r: Reader, rounds: int) -> MaskedDot:
+    """Read what :func:`write_masked_dot` wrote (an inner-product argument of ``rounds`` rounds)."""
+    delta = r.read_g1(allow_identity=True)
+    beta = r.read_g1(allow_identity=True)
+    z_delta, z_beta = r.read_fr(), r.read_fr()
+    return delta, beta, z_delta, z_beta, InnerProductProof.read(r, rounds)
+
+
 def _absorb_responses(transcript: Transcript, z_delta: int, z_beta: int, z_dot_a: int) -> int:
     """Absorb ``z_δ, z_β, w``; draw ``ξ`` (the weight of ``g_v`` in the inner-product statement)."""
     transcript.absorb_frs("hyrax-eval-zk/z-blinds", [z_delta, z_beta])

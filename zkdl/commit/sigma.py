@@ -86,7 +86,7 @@ from zkdl.serialize import Reader, Writer
 
 from .batch import MsmBatch
 from .generators import PublicParams
-from .ipa import InnerProductProof, prove_masked_dot, verify_masked_response
+from .ipa import InnerProductProof, prove_masked_dot, read_masked_dot, verify_masked_response, write_masked_dot
 from .pedersen import PROOF_LOG_COLS_MIN, commit_vector, msm, random_scalar, scalars_from_ints
 
 __all__ = [
@@ -799,18 +799,11 @@ class DotBatchProof:
     ipa: InnerProductProof
 
     def write(self, w: Writer) -> None:
-        w.write_g1(self.delta)
-        w.write_g1(self.beta)
-        w.write_fr(self.z_delta)
-        w.write_fr(self.z_beta)
-        self.ipa.write(w)
+        write_masked_dot(w, self.delta, self.beta, self.z_delta, self.z_beta, self.ipa)
 
     @classmethod
     def read(cls, r: Reader, slots: int) -> DotBatchProof:
-        delta = r.read_g1(allow_identity=True)
-        beta = r.read_g1(allow_identity=True)
-        z_delta, z_beta = r.read_fr(), r.read_fr()
-        return cls(delta, beta, z_delta, z_beta, InnerProductProof.read(r, _next_pow2(slots).bit_length() - 1))
+        return cls(*read_masked_dot(r, _next_pow2(slots).bit_length() - 1))
 
     def field_elements(self) -> tuple[int, ...]:
         return (self.z_delta, self.z_beta, self.ipa.z_dot_a, self.ipa.z_final)
